@@ -15,8 +15,12 @@ die()  { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 EDGEKWS_APT_PACKAGES=(
   # audio fixtures and parity: speech synthesis, mixing, the torchaudio reference front end
   espeak-ng sox libsox-fmt-all python3-numpy python3-scipy python3-torch python3-torchaudio
+  # test model generation (onnx graphs built in Python; ONNX Runtime runs only in C#)
+  python3-onnx
   # ALSA capture (libasound.so.2) and the file-plugin fake microphone
   libasound2 alsa-utils
+  # the external MQTT broker for interop tests (the default broker is embedded MQTTnet)
+  mosquitto
 )
 
 # Debian's own interpreter: the python3 first on PATH may be another one without Debian's modules.
