@@ -1,0 +1,118 @@
+using System.Text.Json.Serialization;
+
+namespace EdgeKws.Device.Configuration;
+
+/// <summary>
+/// The agent's whole configuration: one JSON file (source-generated serializer, AOT-clean) plus
+/// environment overrides (<see cref="AgentConfigLoader"/>). Property names are the keys users see
+/// in error messages, in the JSON file and in environment variables (EDGEKWS_Section__Key).
+/// </summary>
+public sealed class AgentConfig
+{
+    /// <summary>Device id: also the MQTT client id and the topic segment. [A-Za-z0-9_-], 1-64 chars.</summary>
+    public string DeviceId { get; set; } = "";
+
+    /// <summary>Where the agent keeps its state (outbox, model slots, enrollment).</summary>
+    public string StateDirectory { get; set; } = "/var/lib/edgekws";
+
+    public AudioConfig Audio { get; set; } = new();
+    public DetectionConfig Detection { get; set; } = new();
+    public OutboxConfig Outbox { get; set; } = new();
+    public MqttConfig Mqtt { get; set; } = new();
+    public PrivacyConfig Privacy { get; set; } = new();
+    public GpioConfig Gpio { get; set; } = new();
+}
+
+/// <summary>Where audio comes from.</summary>
+public sealed class AudioConfig
+{
+    /// <summary>alsa | wav | stdin.</summary>
+    public string Source { get; set; } = "alsa";
+
+    /// <summary>ALSA PCM name, e.g. "default", "plughw:CARD=Device,DEV=0", "dsnoop_mic".</summary>
+    public string AlsaDevice { get; set; } = "default";
+
+    /// <summary>ALSA period in frames (20 ms at 16 kHz by default).</summary>
+    public int PeriodFrames { get; set; } = 320;
+
+    /// <summary>ALSA buffer length in periods.</summary>
+    public int BufferPeriods { get; set; } = 8;
+
+    /// <summary>The WAV file replayed when Source is "wav".</summary>
+    public string? WavPath { get; set; }
+
+    /// <summary>Replay WAV audio at real-time pace (true) or as fast as possible (false).</summary>
+    public bool RealTime { get; set; } = true;
+}
+
+/// <summary>Detector settings that are the device's own (the model's manifest carries the rest).</summary>
+public sealed class DetectionConfig
+{
+    /// <summary>Largest model file accepted into a slot, in bytes (the always-on budget).</summary>
+    public int ModelBudgetBytes { get; set; } = 64 * 1024;
+
+    /// <summary>Audio kept before the keyword end for the detection's clip, in ms.</summary>
+    public int PreTriggerMs { get; set; } = 1500;
+
+    /// <summary>Audio kept after the keyword end for the detection's clip, in ms.</summary>
+    public int PostTriggerMs { get; set; } = 500;
+}
+
+/// <summary>Store-and-forward limits.</summary>
+public sealed class OutboxConfig
+{
+    /// <summary>Total bytes the outbox may hold before the eviction policy applies.</summary>
+    public long QuotaBytes { get; set; } = 32L * 1024 * 1024;
+
+    /// <summary>Messages older than this are expired instead of sent, in hours.</summary>
+    public int TtlHours { get; set; } = 7 * 24;
+}
+
+/// <summary>The uplink broker.</summary>
+public sealed class MqttConfig
+{
+    public string Host { get; set; } = "127.0.0.1";
+    public int Port { get; set; } = 1883;
+    public string? Username { get; set; }
+    public string? Password { get; set; }
+
+    /// <summary>PEM file of the CA that signed the broker's certificate; enables TLS when set.</summary>
+    public string? CaCertificatePath { get; set; }
+
+    /// <summary>PEM client certificate and key for mutual TLS.</summary>
+    public string? ClientCertificatePath { get; set; }
+    public string? ClientKeyPath { get; set; }
+
+    /// <summary>Seconds between heartbeats.</summary>
+    public int HeartbeatSeconds { get; set; } = 60;
+
+    /// <summary>Upper bound of the reconnect backoff (1, 2, 4 ... s), in seconds.</summary>
+    public int MaxBackoffSeconds { get; set; } = 60;
+}
+
+/// <summary>What may leave the device.</summary>
+public sealed class PrivacyConfig
+{
+    /// <summary>
+    /// The owner's consent to upload raw trigger audio. Off by default: without it only the clip's
+    /// features and quality figures are uploaded.
+    /// </summary>
+    public bool UploadRawAudio { get; set; }
+}
+
+/// <summary>Status LED and button pins (BCM numbering); -1 disables one.</summary>
+public sealed class GpioConfig
+{
+    /// <summary>"gpiochip" for a real board, "simulated" for tests and boards without GPIO.</summary>
+    public string Driver { get; set; } = "simulated";
+    public int StatusLedPin { get; set; } = 17;
+    public int ButtonPin { get; set; } = 27;
+}
+
+[JsonSourceGenerationOptions(
+    ReadCommentHandling = System.Text.Json.JsonCommentHandling.Skip,
+    AllowTrailingCommas = true,
+    UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    WriteIndented = true)]
+[JsonSerializable(typeof(AgentConfig))]
+internal sealed partial class AgentConfigJsonContext : JsonSerializerContext;
