@@ -95,6 +95,19 @@ public sealed class AlsaCaptureSource_Tests
         Assert.Equal(-2, ex.ErrorCode);
     }
 
+    [Theory]
+    [InlineData("edgekws_usb")]
+    [InlineData("edgekws_i2s")]
+    public void Example_asound_conf_pcms_parse_and_fail_only_on_the_missing_card(string device)
+    {
+        // A typo in the example would give "Unknown PCM" (ENOENT) or "Unknown field" (EINVAL);
+        // a config that parses resolves down to its hw: slave, absent here (ENODEV).
+        var ex = Assert.Throws<AlsaException>(() => new AlsaCaptureSource(new AlsaCaptureOptions { DeviceName = device }));
+
+        Assert.Equal(-19, ex.ErrorCode);
+        Assert.Equal($"ALSA capture device '{device}' could not be opened: No such device", ex.Message);
+    }
+
     [Fact]
     public void Missing_libasound_is_named_in_the_error()
     {

@@ -16,7 +16,8 @@ public sealed class FakeMicCollection : ICollectionFixture<FakeMicFixture>
 
 /// <summary>
 /// Writes a generated raw S16LE file and an ALSA config (from <c>hardware/alsa/fakemic.conf</c>)
-/// defining <see cref="PatternPcm"/> over it, then sets ALSA_CONFIG_PATH for this process.
+/// defining <see cref="PatternPcm"/> over it, then sets ALSA_CONFIG_PATH for this process to
+/// Debian's alsa.conf, that file and <c>hardware/alsa/asound.conf.example</c>.
 /// </summary>
 /// <remarks>
 /// Why setenv in-process rather than a child process: alsa-lib reads ALSA_CONFIG_PATH with
@@ -48,7 +49,9 @@ public sealed class FakeMicFixture : IDisposable
         var configPath = Path.Combine(Directory, "fakemic.conf");
         File.WriteAllText(configPath, template.Replace("@PCM_NAME@", PatternPcm).Replace("@INFILE@", rawPath));
 
-        NativeEnvironment.Set("ALSA_CONFIG_PATH", "/usr/share/alsa/alsa.conf:" + configPath);
+        // The shipped example config is loaded too, so tests can check that it parses.
+        NativeEnvironment.Set("ALSA_CONFIG_PATH",
+            $"/usr/share/alsa/alsa.conf:{configPath}:{RepoFile("hardware/alsa/asound.conf.example")}");
     }
 
     public string Directory { get; }
