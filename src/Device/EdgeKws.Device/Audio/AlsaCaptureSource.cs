@@ -33,10 +33,13 @@ public sealed record AlsaCaptureOptions
 /// <see cref="PeriodFrames"/> and <see cref="BufferFrames"/>).</para>
 /// <para>The PCM is opened non-blocking and waited on with <c>snd_pcm_wait</c> in 50 ms slices, so a
 /// cancelled token ends a read within 50 ms even if the device stops delivering; each
-/// <c>snd_pcm_readi</c> asks for at most one period (larger requests fail on the ALSA file plugin).</para>
+/// <c>snd_pcm_readi</c> asks for at most one period (the file plugin answers requests larger than
+/// its buffer with "requested more frames than pcm buffer" and no data).</para>
 /// <para>Overruns (-EPIPE) and suspends (-ESTRPIPE) are recovered with <c>snd_pcm_recover</c>, counted
 /// in <see cref="OverrunCount"/> / <see cref="SuspendCount"/>, and capture continues; the lost audio
-/// is not replaced.</para>
+/// is not replaced. The file-plugin fake microphone cannot overrun (its null slave has no clock:
+/// every read returns at once), so the tests drive this path with real <c>snd_pcm_recover</c>
+/// calls on a real PCM through <see cref="HandleError"/>.</para>
 /// <para>End of stream: a microphone never ends. <see cref="Read"/> returns 0 once
 /// <see cref="AlsaCaptureOptions.MaxSamples"/> samples were delivered, or if ALSA itself reports zero
 /// frames. Observed with alsa-lib 1.2.8: the file plugin used as a fake microphone does NOT signal
