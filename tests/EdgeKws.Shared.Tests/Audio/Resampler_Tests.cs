@@ -16,7 +16,7 @@ public sealed class Resampler_Tests(ITestOutputHelper output)
     private const double MinAliasRejectionDb = 90;
     private const double MinImageRejectionDb = 90;
     private const double MinSineSnrDb = 90;
-    private const double MinSoxAgreementDb = 60;
+    private const double MinSoxAgreementDb = 90;
 
     public static TheoryData<int> CommonRates => [8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000, 88200, 96000];
 
