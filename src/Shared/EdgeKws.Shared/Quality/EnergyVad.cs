@@ -259,39 +259,38 @@ public sealed class EnergyVad
         private double _element;
     }
 
+    // Both structs: sequential layout, widest fields first so there is no padding to pay for.
     private struct Config
     {
-        public int FrameSamples;
-        public int SampleRateHz;
         public double OnsetDb;
         public double OffsetDb;
         public double GateDbFs;
-        public int HangoverFrames;
         public long MinSpeechSamples;
+        public int FrameSamples;
+        public int SampleRateHz;
+        public int HangoverFrames;
         public int SubwindowFrames;
     }
 
     private struct State
     {
         public FramedSquares Frame;
-        public long FrameIndex;
         public SubwindowMinima SubMins;
-        public int SubPosition;
-        public int SubFilled;
-        public int CurrentSubFrames;
+        public long FrameIndex;
         public double CurrentSubMin;
-
-        public bool InSpeech;
-        public int InactiveFrames;
         public long SegmentStart;
         public long LastActiveEnd;
         public double SegmentEnergy;
-
-        public int Count;
         public long FirstStart;
         public long LastEnd;
         public long BestStart;
         public long BestEnd;
         public double BestEnergy;
+        public int SubPosition;
+        public int SubFilled;
+        public int CurrentSubFrames;
+        public int InactiveFrames;
+        public int Count;
+        public bool InSpeech;
     }
 }

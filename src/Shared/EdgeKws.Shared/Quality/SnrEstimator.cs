@@ -217,13 +217,14 @@ public sealed class SnrEstimator
         private double _element;
     }
 
+    // Sequential layout, widest fields first.
     private struct State
     {
+        public BinPowers Power;
         public FramedSquares Frame;
         public double NoisePercentile;
         public double SpeechMarginDb;
-        public int FrameCount;
         public BinCounts Counts;
-        public BinPowers Power;
+        public int FrameCount;
     }
 }
