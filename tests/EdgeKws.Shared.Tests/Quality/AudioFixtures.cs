@@ -22,8 +22,11 @@ internal sealed class AudioFixtures : IDisposable
 
     public string PathOf(string name) => Path.Combine(Directory, name);
 
-    /// <summary>Runs sox with the given arguments; fails the test with sox's stderr if it fails.</summary>
-    public void Sox(params string[] args) => Run("sox", args);
+    /// <summary>
+    /// Runs sox in repeatable mode (-R: fixed seed for synth noise) without dither (-D), so the
+    /// same command gives the same samples every run; fails the test with sox's stderr if it fails.
+    /// </summary>
+    public void Sox(params string[] args) => Run("sox", ["-D", "-R", .. args]);
 
     /// <summary>Speaks <paramref name="text"/> with espeak-ng into a WAV file (espeak's own rate) and returns its path.</summary>
     public string Espeak(string text, string name, string voice = "en")
@@ -37,7 +40,7 @@ internal sealed class AudioFixtures : IDisposable
     public float[] ToSamples(string inputPath)
     {
         string raw = Path.ChangeExtension(inputPath, ".s16");
-        Sox(inputPath, "-D", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "raw", raw);
+        Sox(inputPath, "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "raw", raw);
         return ReadS16(raw);
     }
 

@@ -12,7 +12,7 @@ public sealed class ClippingDetector_Tests(ITestOutputHelper output)
         string raw = fx.PathOf("clipped.s16");
         // +6 dB on a full-scale sine, synthesized at 16 kHz (no resampling): sox clips it at the
         // int16 limits, leaving flat tops.
-        fx.Sox("-D", "-r", "16000", "-n", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "raw", raw, "synth", "1", "sine", "440", "gain", "6");
+        fx.Sox("-r", "16000", "-n", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "raw", raw, "synth", "1", "sine", "440", "gain", "6");
         float[] x = AudioFixtures.ReadS16(raw);
 
         var detector = new ClippingDetector();
@@ -34,7 +34,7 @@ public sealed class ClippingDetector_Tests(ITestOutputHelper output)
         string raw = fx.PathOf("clipped-resampled.s16");
         // Synthesized at sox's default 48 kHz, clipped by the gain, then resampled to 16 kHz: the
         // resampler's ringing breaks the flat tops into alternating 32767 / 3276x codes.
-        fx.Sox("-D", "-n", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "raw", raw, "synth", "1", "sine", "440", "gain", "6");
+        fx.Sox("-n", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "raw", raw, "synth", "1", "sine", "440", "gain", "6");
         float[] x = AudioFixtures.ReadS16(raw);
 
         var detector = new ClippingDetector();

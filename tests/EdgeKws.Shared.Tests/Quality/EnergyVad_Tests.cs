@@ -17,6 +17,8 @@ public sealed class EnergyVad_Tests(ITestOutputHelper output)
     [InlineData("hey computer", 0.6, 0.8, "0.003")]   // white noise ~ -55 dBFS RMS
     [InlineData("okay device", 0.3, 1.2, "0.01")]     // white noise ~ -45 dBFS RMS
     [InlineData("alexa", 1.0, 0.4, "0.003")]
+    [InlineData("hey computer", 0.6, 0.8, "0.015")]  // ~ -41 dBFS: near the 20 dB enrollment SNR
+    [InlineData("okay device", 0.6, 0.8, "0.015")]
     public void Finds_espeak_speech_within_50_ms_of_the_padding_boundaries(string text, double padBeforeS, double padAfterS, string? noiseVolume)
     {
         using var fx = new AudioFixtures();
@@ -43,9 +45,12 @@ public sealed class EnergyVad_Tests(ITestOutputHelper output)
 
         Assert.True(vad.TryGetMainSegment(out SpeechSegment main));
         Assert.True(vad.TryGetSpeechSpan(out SpeechSegment span));
+        var snr = new SnrEstimator();
+        snr.Push(x);
+        string snrText = snr.TryGetEstimate(out SnrEstimate e) ? $"{e.SnrDb:F1} dB" : "n/a";
         double expectedStartMs = padBeforeS * 1000;
         double expectedEndMs = (padBeforeS + speechS) * 1000;
-        output.WriteLine($"'{text}' noise vol {noiseVolume ?? "none"}: speech {speechS * 1000:F0} ms; " +
+        output.WriteLine($"'{text}' noise vol {noiseVolume ?? "none"} (estimated SNR {snrText}): speech {speechS * 1000:F0} ms; " +
             $"span {span.StartMs:F0}-{span.EndMs:F0} ms (expected {expectedStartMs:F0}-{expectedEndMs:F0}), " +
             $"errors start {span.StartMs - expectedStartMs:+0;-0} ms, end {span.EndMs - expectedEndMs:+0;-0} ms; " +
             $"main {main.StartMs:F0}-{main.EndMs:F0} ms, {vad.SegmentCount} segment(s)");

@@ -14,7 +14,7 @@ public sealed class LevelMeter_Tests(ITestOutputHelper output)
     {
         using var fx = new AudioFixtures();
         string raw = fx.PathOf("tone.s16");
-        fx.Sox("-D", "-n", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "raw", raw,
+        fx.Sox("-n", "-r", "16000", "-c", "1", "-e", "signed", "-b", "16", "-t", "raw", raw,
             "synth", "1", shape, "997", "gain", gainDb.ToString(System.Globalization.CultureInfo.InvariantCulture));
         float[] x = AudioFixtures.ReadS16(raw);
 
