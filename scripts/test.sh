@@ -17,19 +17,19 @@ results="$EDGEKWS_ROOT/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
 set +e
 dotnet test EdgeKws.sln -c Release --no-build --nologo \
-  --logger "trx" --results-directory "$results" --logger "console;verbosity=normal" 2>&1 | tee "$results/console.log"
+  --results-directory "$results" --logger "console;verbosity=minimal" 2>&1 | tee "$results/console.log"
 status=${PIPESTATUS[0]}
 set -e
 
-# Sum the per-project summaries from the TRX files into the one closing line CI reads.
-passed=0 failed=0 skipped=0
-for trx in "$results"/*.trx; do
-  [[ -f "$trx" ]] || continue
-  counters=$(grep -o '<Counters [^>]*>' "$trx" | head -1)
-  p=$(sed -n 's/.* passed="\([0-9]*\)".*/\1/p' <<<"$counters"); passed=$((passed + ${p:-0}))
-  f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters"); failed=$((failed + ${f:-0}))
-  s=$(sed -n 's/.* notExecuted="\([0-9]*\)".*/\1/p' <<<"$counters"); skipped=$((skipped + ${s:-0}))
-done
+# Sum the per-assembly summaries ("Passed!  - Failed: 0, Passed: 12, Skipped: 0, Total: 12 ...")
+# into the one closing line CI reads.
+passed=0 failed=0 skipped=0 assemblies=0
+while IFS= read -r line; do
+  f=$(sed -n 's/.*Failed: *\([0-9]*\),.*/\1/p' <<<"$line")
+  p=$(sed -n 's/.*Passed: *\([0-9]*\),.*/\1/p' <<<"$line")
+  s=$(sed -n 's/.*Skipped: *\([0-9]*\),.*/\1/p' <<<"$line")
+  passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0})) assemblies=$((assemblies + 1))
+done < <(grep -E '^(Passed|Failed)! +- Failed:' "$results/console.log")
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 if [[ $status -ne 0 || $failed -ne 0 ]]; then exit 1; fi
