@@ -1,0 +1,96 @@
+namespace EdgeKws.Device.Outbox;
+
+/// <summary>One stored message as handed to the uplink by <see cref="OutboxStore.PeekBatch"/>.</summary>
+/// <param name="Sequence">Per-device sequence number, assigned at enqueue, never reused. Carry it
+/// in the MQTT user properties so the gateway can upsert idempotently.</param>
+/// <param name="Class">Message class.</param>
+/// <param name="Topic">MQTT topic to publish to.</param>
+/// <param name="Payload">Payload bytes (a copy owned by the caller).</param>
+/// <param name="CreatedUtc">When it was enqueued.</param>
+/// <param name="ExpiresUtc">After this it is dropped unsent.</param>
+/// <param name="SizeBytes">Bytes it counts against the quota (<see cref="OutboxStore.AccountedSize"/>).</param>
+/// <param name="AttemptCount">How many times it has been handed out by a peek, this one included.</param>
+public sealed record OutboxMessage(
+    long Sequence,
+    OutboxMessageClass Class,
+    string Topic,
+    byte[] Payload,
+    DateTimeOffset CreatedUtc,
+    DateTimeOffset ExpiresUtc,
+    int SizeBytes,
+    int AttemptCount);
+
+/// <summary>Outcome of <see cref="OutboxStore.Enqueue"/>.</summary>
+public enum EnqueueStatus
+{
+    /// <summary>Durably stored (fsynced); <see cref="EnqueueResult.Sequence"/> is valid.</summary>
+    Accepted = 1,
+
+    /// <summary>The message alone is larger than the whole quota. Counted as refused.</summary>
+    RefusedTooLarge = 2,
+
+    /// <summary>The store is full of messages this class may not evict (see <see cref="OutboxPolicy"/>). Counted as refused.</summary>
+    RefusedQuotaFull = 3,
+}
+
+/// <summary>Result of an enqueue: refusals are results, not exceptions, because a full store is an
+/// expected operating condition on a device that is offline for days.</summary>
+/// <param name="Status">What happened.</param>
+/// <param name="Sequence">The assigned sequence when accepted, otherwise 0.</param>
+/// <param name="SizeBytes">Bytes the message counts (or would have counted) against the quota.</param>
+/// <param name="EvictedMessages">How many older messages were evicted to make room.</param>
+public readonly record struct EnqueueResult(EnqueueStatus Status, long Sequence, int SizeBytes, int EvictedMessages)
+{
+    /// <summary>True when the message is stored.</summary>
+    public bool IsAccepted => Status == EnqueueStatus.Accepted;
+}
+
+/// <summary>Depth and loss counters of one class.</summary>
+/// <param name="Class">Message class.</param>
+/// <param name="Count">Messages stored now.</param>
+/// <param name="Bytes">Their accounted bytes.</param>
+/// <param name="EvictedCount">Evicted for quota since the store was created (cumulative, persisted).</param>
+/// <param name="EvictedBytes">Their bytes.</param>
+/// <param name="ExpiredCount">Dropped unsent past their time to live (cumulative, persisted).</param>
+/// <param name="ExpiredBytes">Their bytes.</param>
+/// <param name="RefusedCount">Enqueues refused (too large or quota full; cumulative, persisted).</param>
+public readonly record struct OutboxClassStats(
+    OutboxMessageClass Class,
+    long Count,
+    long Bytes,
+    long EvictedCount,
+    long EvictedBytes,
+    long ExpiredCount,
+    long ExpiredBytes,
+    long RefusedCount);
+
+/// <summary>Snapshot for heartbeats. Counters are cumulative so a lost heartbeat loses nothing:
+/// the gateway takes differences between the ones it receives.</summary>
+/// <param name="PerClass">One entry per class, in <see cref="OutboxPolicy.AllClasses"/> order.</param>
+/// <param name="TotalCount">Messages stored.</param>
+/// <param name="TotalBytes">Accounted bytes stored.</param>
+/// <param name="QuotaBytes">The quota.</param>
+/// <param name="NextSequence">The sequence the next accepted message will get.</param>
+public sealed record OutboxStats(
+    IReadOnlyList<OutboxClassStats> PerClass,
+    long TotalCount,
+    long TotalBytes,
+    long QuotaBytes,
+    long NextSequence)
+{
+    /// <summary>The entry of one class.</summary>
+    public OutboxClassStats For(OutboxMessageClass messageClass)
+    {
+        foreach (var s in PerClass)
+            if (s.Class == messageClass)
+                return s;
+        throw new ArgumentOutOfRangeException(nameof(messageClass), messageClass, "Not a defined outbox message class.");
+    }
+}
+
+/// <summary>Why and where a corrupt database was moved aside when the store was opened.</summary>
+/// <param name="Reason">The integrity check output or the SQLite error.</param>
+/// <param name="MovedAsidePath">Where the damaged file now is (kept for forensics).</param>
+/// <param name="FirstSequenceAfterRecovery">Where sequences resume: above anything salvageable from
+/// the old file and above a wall-clock floor, so the gateway never sees a reused number.</param>
+public sealed record OutboxCorruptionRecovery(string Reason, string MovedAsidePath, long FirstSequenceAfterRecovery);

@@ -1,0 +1,83 @@
+namespace EdgeKws.Device.Outbox;
+
+/// <summary>
+/// The outbox's fixed retention rules: default time to live per class, and the order in which
+/// classes are evicted when the byte quota is full.
+/// </summary>
+/// <remarks>
+/// <para><b>Eviction</b> happens only when an enqueue would push the store past its quota. Expired
+/// messages are dropped first (they would never be sent anyway). Then, oldest first within each step:</para>
+/// <list type="number">
+/// <item><see cref="OutboxMessageClass.ClipAudio"/>: largest and least essential; raw audio is also the data we least want lingering.</item>
+/// <item><see cref="OutboxMessageClass.ClipFeatures"/>: useful for datasets, not for operations.</item>
+/// <item><see cref="OutboxMessageClass.Sketch"/>: drift sketches are mergeable summaries; losing old ones costs resolution of the drift windows.</item>
+/// <item><see cref="OutboxMessageClass.EnrollmentQc"/>: small and rare.</item>
+/// <item><see cref="OutboxMessageClass.ModelStatus"/>: a newer status supersedes an older one.</item>
+/// <item><see cref="OutboxMessageClass.Heartbeat"/>, except the newest heartbeat: heartbeats carry
+/// cumulative counters (listening seconds, evictions, expiries since the store was created), so
+/// dropping an older one loses time resolution but not the FA/hour denominator: the newest one
+/// carries the totals. This is coalescing by construction, without the outbox parsing payloads.</item>
+/// <item><see cref="OutboxMessageClass.Detection"/>: dropping a detection silently lowers FA/hour and
+/// would make a bad model look good in a rollout gate, so detections go only when nothing else remains.</item>
+/// <item>The newest <see cref="OutboxMessageClass.Heartbeat"/>.</item>
+/// </list>
+/// <para>An incoming message may only evict messages of its own class or of classes earlier in that
+/// list: a new audio clip never pushes out a detection. When that cannot free enough room, the
+/// incoming message is refused (<see cref="EnqueueStatus.RefusedQuotaFull"/>) and counted.</para>
+/// <para>Every eviction, expiry and refusal is counted per class, persisted, and reported by
+/// <see cref="OutboxStore.GetStats"/> so the next heartbeat can say what was lost.</para>
+/// </remarks>
+public static class OutboxPolicy
+{
+    /// <summary>All classes, in persisted-value order.</summary>
+    public static ReadOnlySpan<OutboxMessageClass> AllClasses =>
+    [
+        OutboxMessageClass.Detection, OutboxMessageClass.Heartbeat, OutboxMessageClass.Sketch,
+        OutboxMessageClass.ClipFeatures, OutboxMessageClass.ClipAudio, OutboxMessageClass.EnrollmentQc,
+        OutboxMessageClass.ModelStatus,
+    ];
+
+    /// <summary>Classes in eviction order, first evicted first (the newest-heartbeat rule is applied on top).</summary>
+    public static ReadOnlySpan<OutboxMessageClass> EvictionOrder =>
+    [
+        OutboxMessageClass.ClipAudio, OutboxMessageClass.ClipFeatures, OutboxMessageClass.Sketch,
+        OutboxMessageClass.EnrollmentQc, OutboxMessageClass.ModelStatus, OutboxMessageClass.Heartbeat,
+        OutboxMessageClass.Detection,
+    ];
+
+    internal const int ClassSlots = 8; // persisted values are 1..7; index 0 unused
+
+    /// <summary>True when <paramref name="messageClass"/> is one of the defined classes.</summary>
+    public static bool IsDefined(OutboxMessageClass messageClass) =>
+        messageClass >= OutboxMessageClass.Detection && messageClass <= OutboxMessageClass.ModelStatus;
+
+    /// <summary>Position in <see cref="EvictionOrder"/>: lower is evicted sooner.</summary>
+    public static int RetentionRank(OutboxMessageClass messageClass) => messageClass switch
+    {
+        OutboxMessageClass.ClipAudio => 0,
+        OutboxMessageClass.ClipFeatures => 1,
+        OutboxMessageClass.Sketch => 2,
+        OutboxMessageClass.EnrollmentQc => 3,
+        OutboxMessageClass.ModelStatus => 4,
+        OutboxMessageClass.Heartbeat => 5,
+        OutboxMessageClass.Detection => 6,
+        _ => throw new ArgumentOutOfRangeException(nameof(messageClass), messageClass, "Not a defined outbox message class."),
+    };
+
+    /// <summary>
+    /// Default time to live. Past it a message is dropped unsent and counted as expired. Long for
+    /// the FA/hour inputs (a gateway outage of weeks must not lose them), 7 days for drift sketches
+    /// (the longest drift window), short for raw audio (consent data should not sit on a device).
+    /// </summary>
+    public static TimeSpan DefaultTimeToLive(OutboxMessageClass messageClass) => messageClass switch
+    {
+        OutboxMessageClass.Detection => TimeSpan.FromDays(30),
+        OutboxMessageClass.Heartbeat => TimeSpan.FromDays(30),
+        OutboxMessageClass.Sketch => TimeSpan.FromDays(7),
+        OutboxMessageClass.ClipFeatures => TimeSpan.FromDays(3),
+        OutboxMessageClass.ClipAudio => TimeSpan.FromDays(1),
+        OutboxMessageClass.EnrollmentQc => TimeSpan.FromDays(7),
+        OutboxMessageClass.ModelStatus => TimeSpan.FromDays(7),
+        _ => throw new ArgumentOutOfRangeException(nameof(messageClass), messageClass, "Not a defined outbox message class."),
+    };
+}
