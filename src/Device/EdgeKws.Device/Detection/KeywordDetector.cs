@@ -41,7 +41,7 @@ public sealed class KeywordDetector : IDisposable
     private readonly float _threshold;
     private readonly long _refractoryFrames;
     private readonly int _frameHopMs;
-    private readonly float _inverseQuantScale;
+    private readonly double _quantScale;
     private readonly int _quantZeroPoint;
     private readonly string _modelVersion;
     private readonly string _featureConfigHash;
@@ -76,7 +76,7 @@ public sealed class KeywordDetector : IDisposable
         _threshold = p.Threshold;
         _refractoryFrames = (p.RefractoryMs + _frameHopMs - 1) / _frameHopMs;
         bool int8 = input.ParsedElementType == ModelInputElementType.Int8;
-        _inverseQuantScale = int8 ? 1f / p.QuantScale : 0f;
+        _quantScale = p.QuantScale;
         _quantZeroPoint = p.QuantZeroPoint;
         _modelVersion = m.ModelVersion!;
         _featureConfigHash = m.FeatureConfigHash!;
@@ -284,15 +284,17 @@ public sealed class KeywordDetector : IDisposable
         return _output[_keywordIndex];
     }
 
-    // Same rounding as ONNX QuantizeLinear: round half to even, then saturate to int8.
+    // ONNX QuantizeLinear semantics: saturate(round_half_even(x / scale) + zeroPoint). Same formula
+    // (division in double) as EdgeKws.Shared.Features.MfccQuantizer on the mfcc branch; once both
+    // are merged this should call MfccQuantizer.Quantize instead.
     private void Quantize(ReadOnlySpan<float> source, Span<sbyte> destination)
     {
-        float inv = _inverseQuantScale;
+        double scale = _quantScale;
         int zp = _quantZeroPoint;
         for (int i = 0; i < source.Length; i++)
         {
-            int v = (int)MathF.Round(source[i] * inv, MidpointRounding.ToEven) + zp;
-            destination[i] = (sbyte)Math.Clamp(v, sbyte.MinValue, sbyte.MaxValue);
+            double q = Math.Round(source[i] / scale, MidpointRounding.ToEven) + zp;
+            destination[i] = q <= sbyte.MinValue ? sbyte.MinValue : q >= sbyte.MaxValue ? sbyte.MaxValue : (sbyte)q;
         }
     }
 
