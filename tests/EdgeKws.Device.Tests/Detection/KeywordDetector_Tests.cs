@@ -262,6 +262,22 @@ public class KeywordDetector_Tests(ITestOutputHelper output)
         Assert.Equal(0, detector.FramesPushed);
     }
 
+    [Theory]
+    [InlineData(DetectionFixtures.Int8)]
+    [InlineData(DetectionFixtures.Float)]
+    public void Never_fires_when_non_finite_features_fill_the_window(string variant)
+    {
+        using var detector = DetectionFixtures.CreateDetector(variant);
+        var stream = DetectionFixtures.Noise(600, seed: 2);
+        for (int t = 100; t < 600; t++) stream[t, t % DetectionFixtures.Coefficients] = t % 2 == 0 ? float.NaN : float.PositiveInfinity;
+        DetectionFixtures.AddBurst(stream, 300);
+
+        var events = DetectionFixtures.Run(detector, stream);
+
+        Assert.Empty(events);
+        Assert.True(detector.InferenceCount > 40);
+    }
+
     [Fact]
     public void Reset_restarts_frame_indices_and_forgets_the_window()
     {
