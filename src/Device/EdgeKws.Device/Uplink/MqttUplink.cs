@@ -199,7 +199,14 @@ public sealed class MqttUplink : IAsyncDisposable
                 _state = UplinkState.Connecting;
                 Interlocked.Increment(ref _connectAttempts);
                 _tlsFailure = null;
-                await client.ConnectAsync(_clientOptions, stop).ConfigureAwait(false);
+                MqttClientConnectResult connack = await client.ConnectAsync(_clientOptions, stop).ConfigureAwait(false);
+                if (connack.ResultCode != MqttClientConnectResultCode.Success)
+                {
+                    // Refusals such as a wrong password arrive as a CONNACK, not as an exception.
+                    throw new MqttConnectRefusedException(
+                        $"broker refused the connection: {connack.ResultCode} (0x{(int)connack.ResultCode:x2})"
+                        + (string.IsNullOrEmpty(connack.ReasonString) ? string.Empty : " " + connack.ReasonString));
+                }
                 connected = true;
                 failures = 0;
                 Interlocked.Increment(ref _connects);
@@ -507,8 +514,14 @@ public sealed class MqttUplink : IAsyncDisposable
                 last = e.Message;
             }
         }
+        if (!wasConnected && _options.UseTls && _clientCertificate is null && _tlsFailure is null)
+        {
+            sb.Append(" (no client certificate is configured; a broker that requires one drops the TLS handshake)");
+        }
         return sb.ToString();
     }
 
     private sealed class MqttCommunicationLostException(string message) : Exception(message);
+
+    private sealed class MqttConnectRefusedException(string message) : Exception(message);
 }
