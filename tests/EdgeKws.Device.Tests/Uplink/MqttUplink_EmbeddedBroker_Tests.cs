@@ -199,7 +199,7 @@ public class MqttUplink_EmbeddedBroker_Tests(ITestOutputHelper output)
             () => $"outbox {outbox.Count}, received {subscriber.DistinctSequenceCount}, uplink {uplink.State}: {uplink.LastError}");
 
         List<long> received = subscriber.Sequences;
-        output.WriteLine($"subscriber saw: {string.Join(",", received)}; uplink {uplink.Stats}");
+        output.WriteLine($"subscriber saw: {string.Join(",", received)}; DUP flags set: {subscriber.Messages.Count(m => m.Dup)}; uplink {uplink.Stats}");
         int duplicates = UplinkTestKit.AssertCompleteInOrder(received, n);
         Assert.Equal(1, uplink.Stats.Resent);
         Assert.Equal(2, uplink.Stats.Connects);
