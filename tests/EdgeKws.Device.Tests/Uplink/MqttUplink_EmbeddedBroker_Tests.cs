@@ -44,7 +44,7 @@ public class MqttUplink_EmbeddedBroker_Tests(ITestOutputHelper output)
             Assert.Equal("detection", m.Kind);
             Assert.Equal(ContentTypes.Json, m.ContentType);
             Assert.Equal(UplinkTestKit.DetectionPayload(i + 1), m.Payload);
-            Assert.True(WireJson.TryDeserialize(m.Payload, WireJsonContext.Default.Detection, out Detection? d, out string reason), reason);
+            Assert.True(WireJson.TryDeserialize(m.Payload, WireJsonContext.Default.DetectionReport, out DetectionReport? d, out string reason), reason);
             Assert.Equal((i + 1) * 1000L, d.StreamOffsetMs);
         }
         Assert.Equal(Enumerable.Range(1, n).Select(i => (long)i), outbox.Acknowledged);

@@ -38,7 +38,7 @@ internal static class UplinkTestKit
     }
 
     /// <summary>A real, valid detection payload whose stream offset encodes <paramref name="n"/>.</summary>
-    public static byte[] DetectionPayload(int n) => WireJson.Serialize(new Detection
+    public static byte[] DetectionPayload(int n) => WireJson.Serialize(new DetectionReport
     {
         DeviceId = DeviceId,
         DeviceTimeUtc = new DateTimeOffset(2026, 11, 20, 12, 0, 0, TimeSpan.Zero).AddSeconds(n),

@@ -8,7 +8,7 @@ internal static class Samples
     public static readonly DateTimeOffset Now = new(2026, 11, 20, 12, 0, 0, TimeSpan.Zero);
     public const string Hash = "0123456789abcdef";
 
-    public static Detection Detection() => new()
+    public static DetectionReport Detection() => new()
     {
         DeviceId = "dev-001",
         DeviceTimeUtc = Now,

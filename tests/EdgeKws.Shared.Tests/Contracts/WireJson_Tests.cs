@@ -14,7 +14,7 @@ public class WireJson_Tests
         Assert.Contains("\"featureConfigHash\":\"0123456789abcdef\"", text, StringComparison.Ordinal);
         Assert.Contains("\"deviceTimeUtc\":\"2026-11-20T12:00:00+00:00\"", text, StringComparison.Ordinal);
 
-        Assert.True(WireJson.TryDeserialize(json, WireJsonContext.Default.Detection, out Detection? back, out string reason), reason);
+        Assert.True(WireJson.TryDeserialize(json, WireJsonContext.Default.DetectionReport, out DetectionReport? back, out string reason), reason);
         Assert.Equal(Samples.Detection().ClipId, back.ClipId);
         Assert.Equal(0.93f, back.Score);
         Assert.Equal(123_456, back.StreamOffsetMs);
@@ -51,8 +51,8 @@ public class WireJson_Tests
     {
         byte[] json = Encoding.UTF8.GetBytes(Encoding.UTF8.GetString(WireJson.Serialize(Samples.Detection()))
             .Replace("\"schemaVersion\":1", "\"schemaVersion\":2", StringComparison.Ordinal));
-        Assert.False(WireJson.TryDeserialize(json, WireJsonContext.Default.Detection, out _, out string reason));
-        Assert.Equal("Detection: schemaVersion 2 is not supported (supported: 1)", reason);
+        Assert.False(WireJson.TryDeserialize(json, WireJsonContext.Default.DetectionReport, out _, out string reason));
+        Assert.Equal("DetectionReport: schemaVersion 2 is not supported (supported: 1)", reason);
     }
 
     [Theory]
@@ -69,16 +69,16 @@ public class WireJson_Tests
     public void Rejects_payloads_over_the_size_limit_before_parsing()
     {
         var big = new byte[WireLimits.MaxJsonBytes + 1];
-        Assert.False(WireJson.TryDeserialize(big, WireJsonContext.Default.Detection, out _, out string reason));
+        Assert.False(WireJson.TryDeserialize(big, WireJsonContext.Default.DetectionReport, out _, out string reason));
         Assert.Contains("max 65536", reason, StringComparison.Ordinal);
     }
 }
 
 public class MessageValidation_Tests
 {
-    public static TheoryData<Func<Detection, Detection>, string> BadDetections => new()
+    public static TheoryData<Func<DetectionReport, DetectionReport>, string> BadDetections => new()
     {
-        { d => new Detection { DeviceId = "a/b", DeviceTimeUtc = d.DeviceTimeUtc, ModelVersion = "m", FeatureConfigHash = Samples.Hash }, "deviceId" },
+        { d => new DetectionReport { DeviceId = "a/b", DeviceTimeUtc = d.DeviceTimeUtc, ModelVersion = "m", FeatureConfigHash = Samples.Hash }, "deviceId" },
         { d => Clone(d, score: 1.5f), "score must be in [0, 1]" },
         { d => Clone(d, score: float.NaN), "score" },
         { d => Clone(d, offset: -1), "streamOffsetMs" },
@@ -91,7 +91,7 @@ public class MessageValidation_Tests
 
     [Theory]
     [MemberData(nameof(BadDetections))]
-    public void Detection_rejects_each_bad_field_by_name(Func<Detection, Detection> breakIt, string expected)
+    public void Detection_rejects_each_bad_field_by_name(Func<DetectionReport, DetectionReport> breakIt, string expected)
     {
         Assert.True(Samples.Detection().TryValidate(out string ok), ok);
         Assert.False(breakIt(Samples.Detection()).TryValidate(out string reason));
@@ -146,7 +146,7 @@ public class MessageValidation_Tests
         Assert.Contains("activeSlot 7", reason, StringComparison.Ordinal);
     }
 
-    private static Detection Clone(Detection d, float? score = null, long? offset = null, string? hash = null, string? model = null,
+    private static DetectionReport Clone(DetectionReport d, float? score = null, long? offset = null, string? hash = null, string? model = null,
         DateTimeOffset? time = null, Guid? clip = null) => new()
     {
         DeviceId = d.DeviceId,

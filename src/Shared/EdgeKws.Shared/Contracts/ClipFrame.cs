@@ -28,7 +28,7 @@ namespace EdgeKws.Shared.Contracts;
 /// <param name="ValuesPerFrame">1 for mono audio; coefficient count for features.</param>
 /// <param name="ConfigHash">Feature configuration hash (see <see cref="FeatureConfigHash"/>).</param>
 /// <param name="DeviceTimeUtc">Device time of the clip's detection, millisecond precision.</param>
-/// <param name="ClipId">Id that <see cref="Detection.ClipId"/> refers to.</param>
+/// <param name="ClipId">Id that <see cref="DetectionReport.ClipId"/> refers to.</param>
 /// <param name="ConsentGranted">Whether the speaker consented to raw audio upload (must be true for audio).</param>
 public readonly record struct ClipHeader(
     MessageKind Kind,

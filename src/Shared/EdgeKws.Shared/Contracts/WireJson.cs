@@ -14,7 +14,7 @@ namespace EdgeKws.Shared.Contracts;
     UseStringEnumConverter = true,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     NumberHandling = JsonNumberHandling.Strict)]
-[JsonSerializable(typeof(Detection))]
+[JsonSerializable(typeof(DetectionReport))]
 [JsonSerializable(typeof(Heartbeat))]
 [JsonSerializable(typeof(DriftSketch))]
 [JsonSerializable(typeof(ModelStatus))]
@@ -29,7 +29,7 @@ public static class WireJson
         JsonSerializer.SerializeToUtf8Bytes(message, typeInfo);
 
     /// <summary>UTF-8 JSON of a detection.</summary>
-    public static byte[] Serialize(Detection message) => Serialize(message, WireJsonContext.Default.Detection);
+    public static byte[] Serialize(DetectionReport message) => Serialize(message, WireJsonContext.Default.DetectionReport);
 
     /// <summary>UTF-8 JSON of a heartbeat.</summary>
     public static byte[] Serialize(Heartbeat message) => Serialize(message, WireJsonContext.Default.Heartbeat);

@@ -16,7 +16,7 @@ public interface IWireMessage
 /// <summary>The kinds of uplink message; each has its own topic suffix (see <see cref="Topics"/>).</summary>
 public enum MessageKind
 {
-    /// <summary>A keyword detection event (JSON <see cref="Detection"/>).</summary>
+    /// <summary>A keyword detection event (JSON <see cref="DetectionReport"/>).</summary>
     Detection = 1,
     /// <summary>Periodic health and FA/hour denominator (JSON <see cref="Heartbeat"/>).</summary>
     Heartbeat = 2,

@@ -1,7 +1,7 @@
 namespace EdgeKws.Shared.Contracts;
 
 /// <summary>A keyword detection, published on <c>edgekws/v1/{deviceId}/detection</c>.</summary>
-public sealed class Detection : IWireMessage
+public sealed class DetectionReport : IWireMessage
 {
     /// <inheritdoc />
     public int SchemaVersion { get; init; } = WireLimits.SchemaVersion;
