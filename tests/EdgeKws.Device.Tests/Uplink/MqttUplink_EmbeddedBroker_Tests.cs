@@ -269,6 +269,27 @@ public class MqttUplink_EmbeddedBroker_Tests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task Dead_letters_an_item_whose_config_hash_is_not_the_64_hex_sha256_without_sending_it()
+    {
+        int port = UplinkTestKit.FreePort();
+        await using EmbeddedBroker broker = await EmbeddedBroker.StartAsync(port);
+        var outbox = new InMemoryOutboxQueue();
+        string topic = Topics.Uplink(UplinkTestKit.DeviceId, MessageKind.Detection);
+        outbox.Enqueue(topic, [1], "0123456789abcdef"); // the old truncated 64-bit form
+        outbox.Enqueue(topic, [2], UplinkTestKit.ConfigHash.ToUpperInvariant());
+        outbox.Enqueue(topic, [3], UplinkTestKit.ConfigHash);
+        await using var uplink = new MqttUplink(UplinkTestKit.FastOptions(port), outbox);
+        uplink.Start();
+        await UplinkTestKit.WaitUntilAsync(() => outbox.Count == 0, Timeout, () => $"outbox {outbox.Count}: {uplink.LastError}");
+
+        Assert.Equal([3L], outbox.Acknowledged);
+        Assert.Equal([3L], broker.Accepted);
+        Assert.Collection(outbox.DeadLettered,
+            d => Assert.Contains("user property ekws-cfg must be the SHA-256 as 64 lowercase hex digits, got 16 characters", d.Reason, StringComparison.Ordinal),
+            d => Assert.Contains("user property ekws-cfg must be 64 lowercase hex digits, got '", d.Reason, StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Publishes_the_offline_status_on_stop_and_the_broker_sends_the_last_will_when_the_link_dies()
     {
         int port = UplinkTestKit.FreePort();

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Security.Cryptography;
 using EdgeKws.Device.Uplink;
 using EdgeKws.Shared.Contracts;
 using MQTTnet;
@@ -15,7 +16,9 @@ namespace EdgeKws.Device.Tests.Uplink;
 internal static class UplinkTestKit
 {
     public const string DeviceId = "dev-001";
-    public const string ConfigHash = "0123456789abcdef";
+
+    /// <summary>A stand-in feature configuration hash: the SHA-256 of a test string, in the wire text form.</summary>
+    public static readonly string ConfigHash = Convert.ToHexStringLower(SHA256.HashData("edgekws uplink test config"u8));
 
     public static int FreePort()
     {

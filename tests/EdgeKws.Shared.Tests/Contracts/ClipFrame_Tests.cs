@@ -6,7 +6,7 @@ namespace EdgeKws.Shared.Tests.Contracts;
 public class ClipFrame_Tests
 {
     private static readonly Guid Clip = Guid.Parse("11223344-5566-7788-99aa-bbccddeeff00");
-    private const ulong Hash = 0x0123456789abcdefUL;
+    private static readonly byte[] Hash = Samples.HashBytes;
 
     private static byte[] AudioFrame(short[] samples, bool consent = true)
     {
@@ -25,11 +25,16 @@ public class ClipFrame_Tests
         Assert.Equal("EKWA"u8.ToArray(), frame[..4]);
         Assert.Equal(1, BinaryPrimitives.ReadUInt16LittleEndian(frame.AsSpan(4)));
         Assert.Equal(16_000u, BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(8)));
-        Assert.Equal(Hash, BinaryPrimitives.ReadUInt64LittleEndian(frame.AsSpan(20)));
-        Assert.Equal(ClipFrame.HeaderSizeBytes + 12, frame.Length);
+        Assert.Equal(80, BinaryPrimitives.ReadUInt16LittleEndian(frame.AsSpan(6)));
+        Assert.Equal(Hash, frame[20..52]);
+        Assert.Equal(Samples.Now.ToUnixTimeMilliseconds(), BinaryPrimitives.ReadInt64LittleEndian(frame.AsSpan(52)));
+        Assert.Equal(Clip, new Guid(frame.AsSpan(60, 16), bigEndian: true));
+        Assert.Equal(12u, BinaryPrimitives.ReadUInt32LittleEndian(frame.AsSpan(76)));
+        Assert.Equal(80 + 12, frame.Length);
 
         Assert.True(ClipAudio.TryReadHeader(frame, out ClipHeader header, out string reason), reason);
-        Assert.Equal(new ClipHeader(MessageKind.ClipAudio, 1, 16_000, samples.Length, 1, Hash, Samples.Now, Clip, true), header);
+        Assert.Equal(new ClipHeader(MessageKind.ClipAudio, 1, 16_000, samples.Length, 1, new FeatureConfigDigest(Hash), Samples.Now, Clip, true), header);
+        Assert.Equal(Samples.Hash, header.ConfigHash.ToString());
         var back = new short[header.FrameCount];
         ClipAudio.ReadSamples(frame, header, back);
         Assert.Equal(samples, back);
@@ -78,7 +83,7 @@ public class ClipFrame_Tests
         Assert.False(ClipAudio.TryReadHeader(frame.AsSpan(0, frame.Length - 2), out _, out string reason));
         Assert.Contains("carries 6 payload bytes, header declares 8", reason, StringComparison.Ordinal);
         Assert.False(ClipAudio.TryReadHeader(frame.AsSpan(0, 10), out _, out reason));
-        Assert.Contains("shorter than the 56-byte header", reason, StringComparison.Ordinal);
+        Assert.Contains("shorter than the 80-byte header", reason, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -117,8 +122,51 @@ public class ClipFrame_Tests
         Assert.Contains("sample rate", Assert.Throws<ArgumentOutOfRangeException>(
             () => ClipAudio.Write(buf, Clip, Samples.Now, 4_000, Hash, true, new short[4])).Message, StringComparison.Ordinal);
         Assert.Contains("needs", Assert.Throws<ArgumentException>(
-            () => ClipAudio.Write(buf.AsSpan(0, 60), Clip, Samples.Now, 16_000, Hash, true, new short[4])).Message, StringComparison.Ordinal);
+            () => ClipAudio.Write(buf.AsSpan(0, 84), Clip, Samples.Now, 16_000, Hash, true, new short[4])).Message, StringComparison.Ordinal);
         Assert.Contains("whole number", Assert.Throws<ArgumentException>(
             () => ClipFeatures.Write(buf, Clip, Samples.Now, 16_000, Hash, 13, new float[14])).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Writers_reject_a_config_hash_that_is_not_the_32_byte_sha256()
+    {
+        var buf = new byte[1024];
+        var ex = Assert.Throws<ArgumentException>(() => ClipAudio.Write(buf, Clip, Samples.Now, 16_000, new byte[8], true, new short[4]));
+        Assert.Equal("configHash", ex.ParamName);
+        Assert.Contains("32-byte SHA-256, got 8 bytes", ex.Message, StringComparison.Ordinal);
+        ex = Assert.Throws<ArgumentException>(() => ClipFeatures.Write(buf, Clip, Samples.Now, 16_000, new byte[33], 2, [1f, 2f]));
+        Assert.Equal("configHash", ex.ParamName);
+        Assert.Contains("got 33 bytes", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reader_carries_whatever_hash_bytes_the_frame_holds()
+    {
+        byte[] frame = AudioFrame([1, 2]);
+        frame[20 + 31] ^= 0xff; // last hash byte
+        Assert.True(ClipAudio.TryReadHeader(frame, out ClipHeader header, out string reason), reason);
+        Assert.NotEqual(new FeatureConfigDigest(Hash), header.ConfigHash);
+        Assert.False(header.ConfigHash.Matches(Samples.Hash));
+        var back = new byte[FeatureConfigHash.ByteLength];
+        header.ConfigHash.CopyTo(back);
+        Assert.Equal(frame[20..52], back);
+    }
+
+    [Fact]
+    public void Reading_a_header_allocates_nothing()
+    {
+        byte[] audio = AudioFrame([1, 2, 3]);
+        var features = new byte[ClipFeatures.GetFrameSizeBytes(1, 2)];
+        ClipFeatures.Write(features, Clip, Samples.Now, 16_000, Hash, 2, [1f, 2f]);
+        Assert.True(ClipAudio.TryReadHeader(audio, out _, out string reason), reason);
+        Assert.True(ClipFeatures.TryReadHeader(features, out _, out reason), reason);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
+        {
+            ClipAudio.TryReadHeader(audio, out ClipHeader a, out _);
+            ClipFeatures.TryReadHeader(features, out ClipHeader f, out _);
+            Assert.True(a.ConfigHash == f.ConfigHash);
+        }
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
 }

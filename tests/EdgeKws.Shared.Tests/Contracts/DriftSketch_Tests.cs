@@ -48,7 +48,7 @@ public class DriftSketch_Tests
     public void Merge_refuses_sketches_of_different_feature_configurations()
     {
         DriftSketch a = Samples.Sketch(1);
-        var b = new DriftSketch { FeatureConfigHash = "ffffffffffffffff", WindowStartUtc = Samples.Now, WindowEndUtc = Samples.Now };
+        var b = new DriftSketch { FeatureConfigHash = new string('f', FeatureConfigHash.TextLength), WindowStartUtc = Samples.Now, WindowEndUtc = Samples.Now };
         Assert.False(DriftSketch.TryMerge(a, b, out DriftSketch? merged, out string reason));
         Assert.Null(merged);
         Assert.Contains("cannot merge feature configurations", reason, StringComparison.Ordinal);
@@ -109,6 +109,26 @@ public class DriftSketch_Tests
         }
         Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
     }
+
+    [Fact]
+    public void Validation_refuses_a_truncated_or_uppercase_feature_config_hash_by_field_name()
+    {
+        Assert.True(Samples.Sketch(1).TryValidate(out string ok), ok);
+
+        Assert.False(WithHash(Samples.Sketch(1), Samples.OldHash).TryValidate(out string reason));
+        Assert.Contains("featureConfigHash must be the SHA-256 as 64 lowercase hex digits, got 16 characters", reason, StringComparison.Ordinal);
+
+        string upper = Samples.Hash.ToUpperInvariant();
+        int firstLetter = upper.AsSpan().IndexOfAnyInRange('A', 'F');
+        Assert.False(WithHash(Samples.Sketch(1), upper).TryValidate(out reason));
+        Assert.Contains($"featureConfigHash must be 64 lowercase hex digits, got '{upper[firstLetter]}' at position {firstLetter}", reason, StringComparison.Ordinal);
+    }
+
+    private static DriftSketch WithHash(DriftSketch s, string hash) => new()
+    {
+        DeviceId = s.DeviceId, ModelVersion = s.ModelVersion, FeatureConfigHash = hash, WindowStartUtc = s.WindowStartUtc, WindowEndUtc = s.WindowEndUtc,
+        MfccCounts = s.MfccCounts, RmsDbfsCounts = s.RmsDbfsCounts, SnrDbCounts = s.SnrDbCounts, ScoreCounts = s.ScoreCounts,
+    };
 
     [Fact]
     public void Validation_rejects_wrong_bin_counts_and_unequal_rows()

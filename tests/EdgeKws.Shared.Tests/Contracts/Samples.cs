@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using EdgeKws.Shared.Contracts;
 
 namespace EdgeKws.Shared.Tests.Contracts;
@@ -6,7 +7,14 @@ namespace EdgeKws.Shared.Tests.Contracts;
 internal static class Samples
 {
     public static readonly DateTimeOffset Now = new(2026, 11, 20, 12, 0, 0, TimeSpan.Zero);
-    public const string Hash = "0123456789abcdef";
+    /// <summary>A stand-in feature configuration hash: the SHA-256 of a test string (computed here, not via the code under test).</summary>
+    public static readonly byte[] HashBytes = SHA256.HashData("edgekws test feature config"u8);
+
+    /// <summary><see cref="HashBytes"/> in the wire text form.</summary>
+    public static readonly string Hash = Convert.ToHexStringLower(HashBytes);
+
+    /// <summary>The pre-SHA-256 wire form (a 64-bit value as 16 hex digits) that must now be refused.</summary>
+    public const string OldHash = "0123456789abcdef";
 
     public static DetectionReport Detection() => new()
     {

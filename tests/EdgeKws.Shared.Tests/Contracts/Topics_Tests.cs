@@ -77,26 +77,3 @@ public class Topics_Tests
         Assert.Contains(expected, reason, StringComparison.Ordinal);
     }
 }
-
-public class FeatureConfigHash_Tests
-{
-    [Fact]
-    public void Formats_as_16_lowercase_hex_digits_and_parses_back()
-    {
-        string text = FeatureConfigHash.Format(0xDEADBEEF_00C0FFEEUL);
-        Assert.Equal("deadbeef00c0ffee", text);
-        Assert.True(FeatureConfigHash.TryParse(text, out ulong parsed));
-        Assert.Equal(0xDEADBEEF_00C0FFEEUL, parsed);
-    }
-
-    [Theory]
-    [InlineData("DEADBEEF00C0FFEE")]
-    [InlineData("deadbeef")]
-    [InlineData("deadbeef00c0ffee0")]
-    [InlineData("deadbeef00c0ffeg")]
-    [InlineData(null)]
-    public void Rejects_other_spellings_so_one_hash_has_one_text(string? text)
-    {
-        Assert.False(FeatureConfigHash.TryParse(text, out _));
-    }
-}

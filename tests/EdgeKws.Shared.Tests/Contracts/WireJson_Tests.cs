@@ -11,7 +11,7 @@ public class WireJson_Tests
         byte[] json = WireJson.Serialize(Samples.Detection());
         string text = Encoding.UTF8.GetString(json);
         Assert.Contains("\"schemaVersion\":1", text, StringComparison.Ordinal);
-        Assert.Contains("\"featureConfigHash\":\"0123456789abcdef\"", text, StringComparison.Ordinal);
+        Assert.Contains($"\"featureConfigHash\":\"{Samples.Hash}\"", text, StringComparison.Ordinal);
         Assert.Contains("\"deviceTimeUtc\":\"2026-11-20T12:00:00+00:00\"", text, StringComparison.Ordinal);
 
         Assert.True(WireJson.TryDeserialize(json, WireJsonContext.Default.DetectionReport, out DetectionReport? back, out string reason), reason);
@@ -82,7 +82,10 @@ public class MessageValidation_Tests
         { d => Clone(d, score: 1.5f), "score must be in [0, 1]" },
         { d => Clone(d, score: float.NaN), "score" },
         { d => Clone(d, offset: -1), "streamOffsetMs" },
-        { d => Clone(d, hash: "ABC"), "featureConfigHash must be 16 lowercase hex digits" },
+        { d => Clone(d, hash: "abc"), "featureConfigHash must be the SHA-256 as 64 lowercase hex digits, got 3 characters" },
+        { d => Clone(d, hash: Samples.OldHash), "featureConfigHash must be the SHA-256 as 64 lowercase hex digits, got 16 characters '0123456789abcdef'" },
+        { d => Clone(d, hash: Samples.Hash.ToUpperInvariant()), "featureConfigHash must be 64 lowercase hex digits, got '" },
+        { d => Clone(d, hash: string.Empty), "featureConfigHash is required" },
         { d => Clone(d, model: ""), "modelVersion is required" },
         { d => Clone(d, time: new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.FromHours(2))), "must be UTC" },
         { d => Clone(d, time: new DateTimeOffset(1970, 1, 1, 0, 0, 0, TimeSpan.Zero)), "device clock not set" },

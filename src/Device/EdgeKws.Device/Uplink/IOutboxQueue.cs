@@ -5,7 +5,9 @@ namespace EdgeKws.Device.Uplink;
 /// <param name="Topic">Full MQTT topic (<c>edgekws/v1/{deviceId}/{kind}</c>, see <see cref="EdgeKws.Shared.Contracts.Topics"/>).</param>
 /// <param name="Payload">The serialized message. Must stay valid until the uplink acknowledges or dead-letters it.</param>
 /// <param name="SchemaVersion">Schema version of the payload, sent as a user property.</param>
-/// <param name="FeatureConfigHash">Feature configuration hash (16 hex digits) or null when the message has none.</param>
+/// <param name="FeatureConfigHash">Feature configuration hash (the SHA-256 as 64 lowercase hex digits, see
+/// <see cref="EdgeKws.Shared.Contracts.FeatureConfigHash"/>) or null when the message has none; the uplink dead-letters
+/// an item whose hash has any other form rather than send a property the gateway would reject.</param>
 public readonly record struct OutboxItem(long Sequence, string Topic, ReadOnlyMemory<byte> Payload, int SchemaVersion, string? FeatureConfigHash);
 
 /// <summary>

@@ -290,6 +290,13 @@ public sealed class MqttUplink : IAsyncDisposable
             DeadLetter(item.Sequence, reason.Length > 0 ? reason : $"topic '{item.Topic}' belongs to device '{topicDevice}', not '{_options.DeviceId}'");
             return true;
         }
+        if (item.FeatureConfigHash is not null
+            && !FeatureConfigHash.TryValidate(item.FeatureConfigHash, $"user property {UserProperties.FeatureConfigHash}", out string hashReason))
+        {
+            // The gateway would quarantine it anyway; dead-lettering here keeps it from being sent at all.
+            DeadLetter(item.Sequence, hashReason);
+            return true;
+        }
 
         var builder = new MqttApplicationMessageBuilder()
             .WithTopic(item.Topic)

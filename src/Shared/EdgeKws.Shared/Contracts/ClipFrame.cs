@@ -14,19 +14,21 @@ namespace EdgeKws.Shared.Contracts;
 /// 16  2  u16 values per frame (audio: channels = 1; features: coefficients)
 /// 18  1  u8  value encoding (1 = PCM s16le, 2 = float32 le)
 /// 19  1  u8  flags (bit 0: speaker consent to raw audio upload)
-/// 20  8  u64 feature configuration hash
-/// 28  8  i64 device time, Unix milliseconds UTC
-/// 36 16  clip id (RFC 4122 byte order)
-/// 52  4  u32 payload length in bytes (frame count x values per frame x value size)
-/// 56 ..  payload
+/// 20 32  feature configuration hash: the raw SHA-256 digest bytes, in digest order
+/// 52  8  i64 device time, Unix milliseconds UTC
+/// 60 16  clip id (RFC 4122 byte order)
+/// 76  4  u32 payload length in bytes (frame count x values per frame x value size)
+/// 80 ..  payload
 /// </code>
+/// The 80-byte header keeps the payload 16-byte aligned within the frame.
 /// </summary>
 /// <param name="Kind">Audio or features (from the magic).</param>
 /// <param name="SchemaVersion">Schema version of the frame.</param>
 /// <param name="SampleRateHz">Sample rate of the audio the clip comes from.</param>
 /// <param name="FrameCount">Samples (audio) or feature frames (features).</param>
 /// <param name="ValuesPerFrame">1 for mono audio; coefficient count for features.</param>
-/// <param name="ConfigHash">Feature configuration hash (see <see cref="FeatureConfigHash"/>).</param>
+/// <param name="ConfigHash">Feature configuration hash, held by value so reading a header allocates nothing
+/// (<c>ConfigHash.ToString()</c> gives the <see cref="FeatureConfigHash"/> text form).</param>
 /// <param name="DeviceTimeUtc">Device time of the clip's detection, millisecond precision.</param>
 /// <param name="ClipId">Id that <see cref="DetectionReport.ClipId"/> refers to.</param>
 /// <param name="ConsentGranted">Whether the speaker consented to raw audio upload (must be true for audio).</param>
@@ -36,7 +38,7 @@ public readonly record struct ClipHeader(
     int SampleRateHz,
     int FrameCount,
     int ValuesPerFrame,
-    ulong ConfigHash,
+    FeatureConfigDigest ConfigHash,
     DateTimeOffset DeviceTimeUtc,
     Guid ClipId,
     bool ConsentGranted);
@@ -45,13 +47,16 @@ public readonly record struct ClipHeader(
 public static class ClipFrame
 {
     /// <summary>Bytes of the v1 header.</summary>
-    public const int HeaderSizeBytes = 56;
+    public const int HeaderSizeBytes = 80;
 
     /// <summary>Lowest accepted sample rate.</summary>
     public const int MinSampleRateHz = 8_000;
 
     /// <summary>Highest accepted sample rate.</summary>
     public const int MaxSampleRateHz = 48_000;
+
+    /// <summary>Offset of the <see cref="FeatureConfigHash.ByteLength"/> hash bytes in the header.</summary>
+    public const int ConfigHashOffset = 20;
 
     internal const uint AudioMagic = 0x4157_4B45; // "EKWA" read as little-endian u32
     internal const uint FeaturesMagic = 0x4657_4B45; // "EKWF"
@@ -60,7 +65,7 @@ public static class ClipFrame
     private const byte FlagConsent = 1;
 
     internal static void WriteHeader(Span<byte> destination, uint magic, int sampleRateHz, int frameCount, int valuesPerFrame,
-        byte encoding, bool consent, ulong configHash, DateTimeOffset deviceTimeUtc, Guid clipId, int payloadBytes)
+        byte encoding, bool consent, ReadOnlySpan<byte> configHash, DateTimeOffset deviceTimeUtc, Guid clipId, int payloadBytes)
     {
         BinaryPrimitives.WriteUInt32LittleEndian(destination, magic);
         BinaryPrimitives.WriteUInt16LittleEndian(destination[4..], (ushort)WireLimits.SchemaVersion);
@@ -70,10 +75,10 @@ public static class ClipFrame
         BinaryPrimitives.WriteUInt16LittleEndian(destination[16..], (ushort)valuesPerFrame);
         destination[18] = encoding;
         destination[19] = consent ? FlagConsent : (byte)0;
-        BinaryPrimitives.WriteUInt64LittleEndian(destination[20..], configHash);
-        BinaryPrimitives.WriteInt64LittleEndian(destination[28..], deviceTimeUtc.ToUnixTimeMilliseconds());
-        clipId.TryWriteBytes(destination.Slice(36, 16), bigEndian: true, out _);
-        BinaryPrimitives.WriteUInt32LittleEndian(destination[52..], (uint)payloadBytes);
+        configHash.CopyTo(destination.Slice(ConfigHashOffset, FeatureConfigHash.ByteLength));
+        BinaryPrimitives.WriteInt64LittleEndian(destination[52..], deviceTimeUtc.ToUnixTimeMilliseconds());
+        clipId.TryWriteBytes(destination.Slice(60, 16), bigEndian: true, out _);
+        BinaryPrimitives.WriteUInt32LittleEndian(destination[76..], (uint)payloadBytes);
     }
 
     internal static bool TryReadHeader(ReadOnlySpan<byte> frame, uint expectedMagic, byte expectedEncoding, int valueSizeBytes,
@@ -109,10 +114,10 @@ public static class ClipFrame
         int valuesPerFrame = BinaryPrimitives.ReadUInt16LittleEndian(frame[16..]);
         byte encoding = frame[18];
         byte flags = frame[19];
-        ulong hash = BinaryPrimitives.ReadUInt64LittleEndian(frame[20..]);
-        long unixMs = BinaryPrimitives.ReadInt64LittleEndian(frame[28..]);
-        var clipId = new Guid(frame.Slice(36, 16), bigEndian: true);
-        uint payloadBytes = BinaryPrimitives.ReadUInt32LittleEndian(frame[52..]);
+        var hash = new FeatureConfigDigest(frame.Slice(ConfigHashOffset, FeatureConfigHash.ByteLength));
+        long unixMs = BinaryPrimitives.ReadInt64LittleEndian(frame[52..]);
+        var clipId = new Guid(frame.Slice(60, 16), bigEndian: true);
+        uint payloadBytes = BinaryPrimitives.ReadUInt32LittleEndian(frame[76..]);
 
         if (rate is < MinSampleRateHz or > MaxSampleRateHz)
         {
@@ -162,8 +167,9 @@ public static class ClipFrame
         return true;
     }
 
-    internal static void RequireCommon(int sampleRateHz, DateTimeOffset deviceTimeUtc, Guid clipId)
+    internal static void RequireCommon(int sampleRateHz, ReadOnlySpan<byte> configHash, DateTimeOffset deviceTimeUtc, Guid clipId)
     {
+        FeatureConfigHash.RequireDigest(configHash, nameof(configHash));
         if (sampleRateHz is < MinSampleRateHz or > MaxSampleRateHz)
         {
             throw new ArgumentOutOfRangeException(nameof(sampleRateHz), sampleRateHz, $"sample rate must be in [{MinSampleRateHz}, {MaxSampleRateHz}] Hz");
@@ -200,16 +206,20 @@ public static class ClipAudio
     /// <summary>Frame size for <paramref name="sampleCount"/> samples.</summary>
     public static int GetFrameSizeBytes(int sampleCount) => ClipFrame.HeaderSizeBytes + (sampleCount * sizeof(short));
 
-    /// <summary>Writes a frame into <paramref name="destination"/> and returns the bytes written.</summary>
+    /// <summary>
+    /// Writes a frame into <paramref name="destination"/> and returns the bytes written.
+    /// <paramref name="configHash"/> is the <see cref="FeatureConfigHash.ByteLength"/>-byte SHA-256 digest
+    /// (parse the text form once with <see cref="FeatureConfigHash.TryParse"/>).
+    /// </summary>
     /// <exception cref="InvalidOperationException">When <paramref name="consentGranted"/> is false.</exception>
-    public static int Write(Span<byte> destination, Guid clipId, DateTimeOffset deviceTimeUtc, int sampleRateHz, ulong configHash,
+    public static int Write(Span<byte> destination, Guid clipId, DateTimeOffset deviceTimeUtc, int sampleRateHz, ReadOnlySpan<byte> configHash,
         bool consentGranted, ReadOnlySpan<short> samples)
     {
         if (!consentGranted)
         {
             throw new InvalidOperationException("raw audio may only be uploaded with the speaker's consent; send ClipFeatures instead");
         }
-        ClipFrame.RequireCommon(sampleRateHz, deviceTimeUtc, clipId);
+        ClipFrame.RequireCommon(sampleRateHz, configHash, deviceTimeUtc, clipId);
         if (samples.Length is 0 or > MaxSamples)
         {
             throw new ArgumentException($"clip has {samples.Length} samples, must be 1..{MaxSamples}", nameof(samples));
@@ -282,11 +292,15 @@ public static class ClipFeatures
     public static int GetFrameSizeBytes(int frameCount, int coefficientCount) =>
         ClipFrame.HeaderSizeBytes + (frameCount * coefficientCount * sizeof(float));
 
-    /// <summary>Writes a frame into <paramref name="destination"/> and returns the bytes written.</summary>
-    public static int Write(Span<byte> destination, Guid clipId, DateTimeOffset deviceTimeUtc, int sampleRateHz, ulong configHash,
+    /// <summary>
+    /// Writes a frame into <paramref name="destination"/> and returns the bytes written.
+    /// <paramref name="configHash"/> is the <see cref="FeatureConfigHash.ByteLength"/>-byte SHA-256 digest.
+    /// </summary>
+    /// <exception cref="ArgumentException">When an argument (including a hash that is not 32 bytes) is invalid.</exception>
+    public static int Write(Span<byte> destination, Guid clipId, DateTimeOffset deviceTimeUtc, int sampleRateHz, ReadOnlySpan<byte> configHash,
         int coefficientCount, ReadOnlySpan<float> features)
     {
-        ClipFrame.RequireCommon(sampleRateHz, deviceTimeUtc, clipId);
+        ClipFrame.RequireCommon(sampleRateHz, configHash, deviceTimeUtc, clipId);
         if (coefficientCount is < 1 or > MaxCoefficients)
         {
             throw new ArgumentOutOfRangeException(nameof(coefficientCount), coefficientCount, $"coefficient count must be 1..{MaxCoefficients}");

@@ -90,7 +90,7 @@ public sealed class DriftSketch : IWireMessage
     /// <summary>The model that scored; null in a sketch merged across model versions.</summary>
     public string? ModelVersion { get; init; }
 
-    /// <summary>MFCC configuration of the features; sketches of different configurations never merge.</summary>
+    /// <summary>MFCC configuration of the features (SHA-256 text form, see <see cref="Contracts.FeatureConfigHash"/>); sketches of different configurations never merge.</summary>
     public string FeatureConfigHash { get; init; } = string.Empty;
 
     /// <summary>Start of the covered window (device time, UTC).</summary>

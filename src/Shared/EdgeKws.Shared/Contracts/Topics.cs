@@ -159,7 +159,7 @@ public static class UserProperties
     /// <summary>Per-device outbox sequence number (decimal); the gateway's idempotency key with the device id.</summary>
     public const string Sequence = "ekws-seq";
 
-    /// <summary>Feature configuration hash (16 lowercase hex digits, see <see cref="FeatureConfigHash"/>).</summary>
+    /// <summary>Feature configuration hash (the SHA-256 as 64 lowercase hex digits, see <see cref="FeatureConfigHash"/>).</summary>
     public const string FeatureConfigHash = "ekws-cfg";
 
     /// <summary>Schema version of the payload (decimal).</summary>

@@ -121,16 +121,8 @@ internal static class Check
         return true;
     }
 
-    public static bool ConfigHash(string field, string? value, out string reason)
-    {
-        if (!FeatureConfigHash.TryParse(value, out _))
-        {
-            reason = $"{field} must be {FeatureConfigHash.TextLength} lowercase hex digits, got '{Truncate(value)}'";
-            return false;
-        }
-        reason = string.Empty;
-        return true;
-    }
+    public static bool ConfigHash(string field, string? value, out string reason) =>
+        FeatureConfigHash.TryValidate(value, field, out reason);
 
     public static bool NonNegative(string field, double value, out string reason)
     {
