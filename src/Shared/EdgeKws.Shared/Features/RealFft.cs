@@ -7,7 +7,7 @@ namespace EdgeKws.Shared.Features;
 /// on the even/odd samples packed as real/imaginary parts, then the standard split into the N/2+1
 /// bins of the real transform. Tables: a quarter-wave sine table (N/4+1 doubles) from which every
 /// twiddle is read by symmetry, and a bit-reversal table (N/2 ushorts). Allocates only in the
-/// constructor; <see cref="PowerSpectrum"/> allocates nothing and uses a fixed operation order, so
+/// constructor; <see cref="PowerSpectrumInPlace"/> allocates nothing and uses a fixed operation order, so
 /// its output bits are the same on every run and platform.
 /// </summary>
 internal sealed class RealFft
@@ -72,17 +72,18 @@ internal sealed class RealFft
     }
 
     /// <summary>
-    /// Writes |X[k]|^2 for k = 0..N/2 of the real sequence in <paramref name="data"/> (length N,
-    /// overwritten as scratch) into <paramref name="power"/> (length at least N/2+1). Unnormalized,
-    /// as numpy/torch rfft.
+    /// Replaces the real sequence in <paramref name="data"/> (length N) by its unnormalized power
+    /// spectrum (as numpy/torch rfft), in place to save a buffer: |X[k]|^2 for k in [0, N/2) lands in
+    /// <c>data[2k + 1]</c> (read it with <see cref="PowerIndex"/>) and the Nyquist bin |X[N/2]|^2 in
+    /// <c>data[0]</c>. The other even slots are left as scratch.
     /// </summary>
-    public void PowerSpectrum(Span<double> data, Span<float> power)
+    public void PowerSpectrumInPlace(Span<double> data)
     {
         int n = _n;
         int m = n / 2;
-        if (data.Length != n || power.Length < m + 1)
+        if (data.Length != n)
         {
-            throw new ArgumentException($"RealFft({n}) needs data of {n} doubles and power of at least {m + 1}.");
+            throw new ArgumentException($"RealFft({n}) needs data of exactly {n} doubles; got {data.Length}.", nameof(data));
         }
 
         // Bit-reversal permutation of the complex points z[i] = data[2i] + i data[2i+1].
@@ -134,18 +135,36 @@ internal sealed class RealFft
         }
 
         // Split: X[k] = Fe[k] + W_N^k Fo[k], Fe = (Z[k] + conj Z[M-k]) / 2, Fo = (Z[k] - conj Z[M-k]) / 2i.
-        for (int k = 0; k <= m; k++)
+        // Bins k and M-k need the same two points, so each pair is read once and its slots reused.
+        double z0r = data[0], z0i = data[1];
+        data[1] = (z0r + z0i) * (z0r + z0i); // X[0]
+        data[0] = (z0r - z0i) * (z0r - z0i); // X[M], Nyquist
+        for (int k = 1; 2 * k <= m; k++)
         {
-            int p = k == m ? 0 : 2 * k;
-            int q = k == 0 ? 0 : 2 * (m - k);
-            double ar = data[p], ai = data[p + 1];
-            double br = data[q], bi = -data[q + 1];
-            double feR = 0.5 * (ar + br), feI = 0.5 * (ai + bi);
-            double foR = 0.5 * (ai - bi), foI = -0.5 * (ar - br);
-            Twiddle(k, out double c, out double s);
-            double xr = feR + (c * foR + s * foI);
-            double xi = feI + (c * foI - s * foR);
-            power[k] = (float)(xr * xr + xi * xi);
+            int p = 2 * k, q = 2 * (m - k);
+            double pr = data[p], pi = data[p + 1], qr = data[q], qi = data[q + 1];
+            data[p + 1] = BinPower(k, pr, pi, qr, qi);
+            if (q != p)
+            {
+                data[q + 1] = BinPower(m - k, qr, qi, pr, pi);
+            }
         }
+    }
+
+    /// <summary>Index in the transformed buffer of |X[k]|^2, k in [0, N/2).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int PowerIndex(int k) => 2 * k + 1;
+
+    /// <summary>|X[k]|^2 from Z[k] = (ar, ai) and Z[M-k] = (br, bi).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private double BinPower(int k, double ar, double ai, double br, double bi)
+    {
+        bi = -bi; // conj Z[M-k]
+        double feR = 0.5 * (ar + br), feI = 0.5 * (ai + bi);
+        double foR = 0.5 * (ai - bi), foI = -0.5 * (ar - br);
+        Twiddle(k, out double c, out double s);
+        double xr = feR + (c * foR + s * foI);
+        double xi = feI + (c * foI - s * foR);
+        return xr * xr + xi * xi;
     }
 }
