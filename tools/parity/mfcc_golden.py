@@ -58,7 +58,7 @@ DEFAULT = {
     "reference_level": 32768,
     "dither": 0,
     "snip_edges": True,
-    "int8_scale": 1,
+    "int8_scale": 1.2,
     "int8_zero_point": 0,
 }
 

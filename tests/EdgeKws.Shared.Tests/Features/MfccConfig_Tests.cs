@@ -7,14 +7,14 @@ namespace EdgeKws.Shared.Tests.Features;
 public sealed class MfccConfig_Tests
 {
     // Regression value only: the test recomputes it from the canonical text as well.
-    private const string DefaultHash = "f240a3b78fcdf0e7053ec1db6fe9692daa0424d047fd4f1096a5806758434ca8";
+    private const string DefaultHash = "733e2273fbe3d4c0d045b290c4e241d05982847bb330100c56cbc963149c8166";
 
     private const string DefaultCanonical =
         "{\"format\":\"edgekws-mfcc/1\",\"sample_rate_hz\":16000,\"window_ms\":25,\"hop_ms\":10,\"fft_size\":512," +
         "\"window\":\"povey\",\"preemphasis\":0.97,\"remove_dc_offset\":true,\"mel_bins\":40,\"mel_low_hz\":20," +
         "\"mel_high_hz\":7600,\"coefficients\":13,\"cepstral_lifter\":22,\"log_floor\":1.1920928955078125e-07," +
         "\"use_energy\":false,\"energy_floor\":1,\"reference_level\":32768,\"dither\":0,\"snip_edges\":true," +
-        "\"int8_scale\":1,\"int8_zero_point\":0}";
+        "\"int8_scale\":1.2,\"int8_zero_point\":0}";
 
     [Fact]
     public void Default_config_is_valid_with_400_sample_window_and_160_sample_hop()
@@ -69,7 +69,7 @@ public sealed class MfccConfig_Tests
     [Fact]
     public void Parse_accepts_reordered_keys_and_whitespace_and_gives_the_same_hash()
     {
-        string reordered = "{ \"int8_zero_point\": 0, \"int8_scale\": 1, \"snip_edges\": true, \"dither\": 0.0,\n" +
+        string reordered = "{ \"int8_zero_point\": 0, \"int8_scale\": 1.2, \"snip_edges\": true, \"dither\": 0.0,\n" +
             " \"reference_level\": 32768.0, \"energy_floor\": 1, \"use_energy\": false, \"log_floor\": 1.1920928955078125E-07,\n" +
             " \"cepstral_lifter\": 22, \"coefficients\": 13, \"mel_high_hz\": 7600, \"mel_low_hz\": 20, \"mel_bins\": 40,\n" +
             " \"remove_dc_offset\": true, \"preemphasis\": 0.97, \"window\": \"povey\", \"fft_size\": 512, \"hop_ms\": 10,\n" +

@@ -28,9 +28,11 @@ namespace EdgeKws.Shared.Features;
 /// with the raw-frame log energy, floored at EnergyFloor, exactly as Kaldi.</item>
 /// <item>ReferenceLevel 32768: samples are floats in [-1, 1) across the project; Kaldi works on
 /// int16-scale values, so the extractor multiplies by this before anything else.</item>
-/// <item>Int8Scale 1.0, Int8ZeroPoint 0: see <see cref="MfccQuantizer"/>; measured liftered MFCCs of
-/// speech and noise at this configuration span about -101 (digital silence) to +110, which the
-/// signed 8-bit range covers at a resolution of 1.0.</item>
+/// <item>Int8Scale 1.2, Int8ZeroPoint 0: see <see cref="MfccQuantizer"/>. Over the parity fixtures
+/// (speech, tones, chirp, white noise at -14 dBFS, digital silence) the default configuration's
+/// coefficients span -145.1 to +145.3 (C0 of silence is -100.8), so a symmetric step of 1.2 covers
+/// [-153.6, 152.4] with headroom. A model calibrated on its own training features should set its
+/// own values with <see cref="MfccQuantizer.ComputeParameters(ReadOnlySpan{float})"/>.</item>
 /// </list>
 /// <para>Immutable; <c>with</c> expressions make variants. Not validated on construction: call
 /// <see cref="Validate"/> (the extractor does).</para>
@@ -95,7 +97,7 @@ public sealed record MfccConfig
     public double ReferenceLevel { get; init; } = 32768.0;
 
     /// <summary>INT8 view: real value of one quantization step (see <see cref="MfccQuantizer"/>).</summary>
-    public double Int8Scale { get; init; } = 1.0;
+    public double Int8Scale { get; init; } = 1.2;
 
     /// <summary>INT8 view: the sbyte that represents 0.0.</summary>
     public int Int8ZeroPoint { get; init; }
