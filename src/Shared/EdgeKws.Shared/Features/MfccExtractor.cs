@@ -34,7 +34,7 @@ public sealed class MfccExtractor
 
     // Tables.
     private readonly double[] _halfWindow; // ceil(W/2): the window is symmetric
-    private readonly RealFft _fft;         // N/4+1 floats + N/2 ushorts
+    private readonly RealFft _fft;         // N/4+1 doubles + under N/2 ushorts
     private readonly ushort[] _melStart;   // B
     private readonly ushort[] _melCount;   // B
     private readonly float[] _melWeights;  // sum of the triangles' widths in FFT bins
@@ -99,10 +99,10 @@ public sealed class MfccExtractor
     /// excluding object headers and scalar fields. With W window samples, N FFT points, B mel bins,
     /// C coefficients and T mel weights (the triangles' total width in FFT bins):
     /// <c>8 ceil(W/2) (half window, double) + 4W (sample history, float) + 8N (frame, FFT and power
-    /// spectrum in place, double) + 8(N/4+1) (quarter sine, double) + 2(N/2) (bit reversal, ushort)
+    /// spectrum in place, double) + 8(N/4+1) (quarter sine, double) + 2(N/2 - 2^ceil(log2(N/2)/2)) (bit-reversal swap pairs, ushort)
     /// + 2B + 2B (mel start, count, ushort) + 4T (mel weights, float) + 8B (log mel, double)
     /// + 4C ceil(B/2) (half DCT, float) + 4C (lifter, float)</c>.
-    /// The default configuration needs 12,284 bytes (W 400, N 512, B 40, C 13, T 468).
+    /// The default configuration needs 12,252 bytes (W 400, N 512, B 40, C 13, T 468).
     /// </summary>
     public int StateBytes =>
         _halfWindow.Length * sizeof(double)
@@ -283,6 +283,7 @@ public sealed class MfccExtractor
         Span<double> x = _frame.AsSpan(0, w);
         _frame.AsSpan(w).Clear();
 
+        double mean = 0;
         if (_removeDc)
         {
             double sum = 0;
@@ -291,11 +292,7 @@ public sealed class MfccExtractor
                 sum += x[i];
             }
 
-            double mean = sum / w;
-            for (int i = 0; i < x.Length; i++)
-            {
-                x[i] -= mean;
-            }
+            mean = sum / w;
         }
 
         double logEnergy = 0;
@@ -305,33 +302,27 @@ public sealed class MfccExtractor
             double energy = 0;
             for (int i = 0; i < x.Length; i++)
             {
-                energy += x[i] * x[i];
+                double v = x[i] - mean;
+                energy += v * v;
             }
 
             logEnergy = Math.Max(DeterministicMath.Log(Math.Max(energy, FloatEpsilon)), _logEnergyFloor);
         }
 
+        // DC removal, pre-emphasis (x[i] - p x[i-1], x[-1] = x[0]) and the window in one backward
+        // pass; each value is computed exactly as the separate Kaldi steps would. Mean 0 and p 0
+        // leave the samples unchanged, so one loop serves every option.
         double p = _preemphasis;
-        if (p != 0)
-        {
-            for (int i = x.Length - 1; i > 0; i--)
-            {
-                x[i] -= p * x[i - 1];
-            }
-
-            x[0] -= p * x[0];
-        }
-
         ReadOnlySpan<double> half = _halfWindow;
-        for (int i = 0; i < half.Length; i++)
+        double next = x[w - 1] - mean;
+        for (int i = w - 1; i > 0; i--)
         {
-            x[i] *= half[i];
+            double previous = x[i - 1] - mean;
+            x[i] = (next - p * previous) * (i < half.Length ? half[i] : half[w - 1 - i]);
+            next = previous;
         }
 
-        for (int i = half.Length; i < x.Length; i++)
-        {
-            x[i] *= half[w - 1 - i];
-        }
+        x[0] = (next - p * next) * half[0];
 
         _fft.PowerSpectrumInPlace(_frame);
 

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace EdgeKws.Shared.Features;
 
@@ -6,7 +8,7 @@ namespace EdgeKws.Shared.Features;
 /// Power spectrum of a real frame, in double precision (see MfccExtractor for why), of N (a power of two) samples: an N/2-point complex radix-2 FFT
 /// on the even/odd samples packed as real/imaginary parts, then the standard split into the N/2+1
 /// bins of the real transform. Tables: a quarter-wave sine table (N/4+1 doubles) from which every
-/// twiddle is read by symmetry, and a bit-reversal table (N/2 ushorts). Allocates only in the
+/// twiddle is read by symmetry, and a bit-reversal table (the swapped index pairs, under N/2 ushorts). Allocates only in the
 /// constructor; <see cref="PowerSpectrumInPlace"/> allocates nothing and uses a fixed operation order, so
 /// its output bits are the same on every run and platform.
 /// </summary>
@@ -15,7 +17,7 @@ internal sealed class RealFft
     private readonly int _n;
     private readonly int _quarter;
     private readonly double[] _sine;     // sin(2 pi k / N), k = 0..N/4
-    private readonly ushort[] _bitReverse; // permutation of the N/2 complex points
+    private readonly ushort[] _swaps;    // bit-reversal permutation as (i, j) pairs with i < j
 
     public RealFft(int n)
     {
@@ -39,7 +41,8 @@ internal sealed class RealFft
             bits++;
         }
 
-        _bitReverse = new ushort[m];
+        // Only the pairs that move are stored, so the permutation runs without data-dependent branches.
+        var swaps = new List<ushort>(m);
         for (int i = 0; i < m; i++)
         {
             int r = 0;
@@ -48,12 +51,21 @@ internal sealed class RealFft
                 r |= ((i >> b) & 1) << (bits - 1 - b);
             }
 
-            _bitReverse[i] = (ushort)r;
+            if (r > i)
+            {
+                swaps.Add((ushort)i);
+                swaps.Add((ushort)r);
+            }
         }
+
+        _swaps = swaps.ToArray();
     }
 
-    /// <summary>Bytes held by the tables: sine (N/4+1 doubles) and bit reversal (N/2 ushorts).</summary>
-    public int StateBytes => _sine.Length * sizeof(double) + _bitReverse.Length * sizeof(ushort);
+    /// <summary>
+    /// Bytes held by the tables: sine (N/4+1 doubles) and the bit-reversal swap pairs
+    /// (N/2 - 2^ceil(b/2) ushorts for b = log2(N/2): every index except the bit palindromes).
+    /// </summary>
+    public int StateBytes => _sine.Length * sizeof(double) + _swaps.Length * sizeof(ushort);
 
     /// <summary>cos and sin of 2 pi t / N for t in [0, N/2], read from the quarter table.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -86,70 +98,134 @@ internal sealed class RealFft
             throw new ArgumentException($"RealFft({n}) needs data of exactly {n} doubles; got {data.Length}.", nameof(data));
         }
 
+        // Element access through a ref skips the bounds checks of the hot loops; every index stays
+        // inside [0, n) by construction of the loops below (data.Length == n was checked above).
+        ref double d = ref MemoryMarshal.GetReference(data);
+
         // Bit-reversal permutation of the complex points z[i] = data[2i] + i data[2i+1].
-        ushort[] rev = _bitReverse;
-        for (int i = 0; i < m; i++)
+        ReadOnlySpan<ushort> swaps = _swaps;
+        for (int s = 0; s + 1 < swaps.Length; s += 2)
         {
-            int j = rev[i];
-            if (j > i)
+            nuint a = (nuint)(2 * swaps[s]), b = (nuint)(2 * swaps[s + 1]);
+            Vector128<double> za = Vector128.LoadUnsafe(ref d, a);
+            Vector128.LoadUnsafe(ref d, b).StoreUnsafe(ref d, a);
+            za.StoreUnsafe(ref d, b);
+        }
+
+        // Stages of size 2 and 4 together: their twiddles are 1 and -i, so no multiplies.
+        if (m >= 4)
+        {
+            for (int a = 0; a < n; a += 8)
             {
-                int a = 2 * i, b = 2 * j;
-                (data[a], data[b]) = (data[b], data[a]);
-                (data[a + 1], data[b + 1]) = (data[b + 1], data[a + 1]);
+                ref double z = ref Unsafe.Add(ref d, a);
+                double z0r = z, z0i = Unsafe.Add(ref z, 1), z1r = Unsafe.Add(ref z, 2), z1i = Unsafe.Add(ref z, 3);
+                double z2r = Unsafe.Add(ref z, 4), z2i = Unsafe.Add(ref z, 5), z3r = Unsafe.Add(ref z, 6), z3i = Unsafe.Add(ref z, 7);
+                double s0r = z0r + z1r, s0i = z0i + z1i, s1r = z0r - z1r, s1i = z0i - z1i;
+                double s2r = z2r + z3r, s2i = z2i + z3i, s3r = z2r - z3r, s3i = z2i - z3i;
+                z = s0r + s2r;
+                Unsafe.Add(ref z, 1) = s0i + s2i;
+                Unsafe.Add(ref z, 4) = s0r - s2r;
+                Unsafe.Add(ref z, 5) = s0i - s2i;
+                // (-i) * s3 = (s3i, -s3r)
+                Unsafe.Add(ref z, 2) = s1r + s3i;
+                Unsafe.Add(ref z, 3) = s1i - s3r;
+                Unsafe.Add(ref z, 6) = s1r - s3i;
+                Unsafe.Add(ref z, 7) = s1i + s3r;
+            }
+        }
+        else
+        {
+            for (int a = 0; a < n; a += 4)
+            {
+                ref double z = ref Unsafe.Add(ref d, a);
+                double ar = z, ai = Unsafe.Add(ref z, 1), br = Unsafe.Add(ref z, 2), bi = Unsafe.Add(ref z, 3);
+                z = ar + br;
+                Unsafe.Add(ref z, 1) = ai + bi;
+                Unsafe.Add(ref z, 2) = ar - br;
+                Unsafe.Add(ref z, 3) = ai - bi;
             }
         }
 
-        // First stage (size 2): twiddle 1.
-        for (int a = 0; a < n; a += 4)
+        // Remaining radix-2 decimation-in-time stages; W = cos - i sin. Two consecutive stages
+        // (sizes s and 2s) are done together on the four points they share, which halves the loads
+        // and stores but keeps every operation of the plain radix-2 stages. One complex number per
+        // Vector128<double> (same width on x64 and arm64, separate multiply and add, no FMA), so each
+        // lane does exactly the scalar operations: t = (wr br + s bi, wr bi - s br), s = sin.
+        int size = 8;
+        for (; 2 * size <= m; size *= 4)
         {
-            double ar = data[a], ai = data[a + 1], br = data[a + 2], bi = data[a + 3];
-            data[a] = ar + br;
-            data[a + 1] = ai + bi;
-            data[a + 2] = ar - br;
-            data[a + 3] = ai - bi;
+            int quarterSize = size / 2; // s/2, in complex points
+            int step1 = n / size, step2 = n / (2 * size);
+            for (int j = 0; j < quarterSize; j++)
+            {
+                Twiddle(j * step1, out double c1, out double s1);
+                Twiddle(j * step2, out double c2, out double s2);
+                Twiddle((j + quarterSize) * step2, out double c3, out double s3);
+                Vector128<double> r1 = Vector128.Create(c1, c1), i1 = Vector128.Create(s1, -s1);
+                Vector128<double> r2 = Vector128.Create(c2, c2), i2 = Vector128.Create(s2, -s2);
+                Vector128<double> r3 = Vector128.Create(c3, c3), i3 = Vector128.Create(s3, -s3);
+                for (int start = 2 * j; start < n; start += 4 * size)
+                {
+                    nuint o0 = (nuint)start, o1 = o0 + (nuint)size, o2 = o0 + (nuint)(2 * size), o3 = o2 + (nuint)size;
+                    Vector128<double> z0 = Vector128.LoadUnsafe(ref d, o0);
+                    Vector128<double> z1 = Vector128.LoadUnsafe(ref d, o1);
+                    Vector128<double> z2 = Vector128.LoadUnsafe(ref d, o2);
+                    Vector128<double> z3 = Vector128.LoadUnsafe(ref d, o3);
+                    Vector128<double> t = Rotate(z1, r1, i1);
+                    Vector128<double> a0 = z0 + t, a1 = z0 - t;
+                    t = Rotate(z3, r1, i1);
+                    Vector128<double> a2 = z2 + t, a3 = z2 - t;
+                    t = Rotate(a2, r2, i2);
+                    (a0 + t).StoreUnsafe(ref d, o0);
+                    (a0 - t).StoreUnsafe(ref d, o2);
+                    t = Rotate(a3, r3, i3);
+                    (a1 + t).StoreUnsafe(ref d, o1);
+                    (a1 - t).StoreUnsafe(ref d, o3);
+                }
+            }
         }
 
-        // Remaining radix-2 decimation-in-time stages; W = cos - i sin.
-        for (int size = 4; size <= m; size <<= 1)
+        if (size <= m)
         {
+            // One stage left over when log2(N/2) is odd.
             int half = size >> 1;
             int step = n / size;
             for (int j = 0; j < half; j++)
             {
-                Twiddle(j * step, out double wr, out double wi);
-                wi = -wi;
-                for (int start = 0; start < m; start += size)
+                Twiddle(j * step, out double wr, out double ws);
+                Vector128<double> vr = Vector128.Create(wr, wr), vs = Vector128.Create(ws, -ws);
+                for (int start = 2 * j; start < n; start += 2 * size)
                 {
-                    int a = 2 * (start + j);
-                    int b = a + size; // 2 * half
-                    double br = data[b], bi = data[b + 1];
-                    double tr = wr * br - wi * bi;
-                    double ti = wr * bi + wi * br;
-                    double ar = data[a], ai = data[a + 1];
-                    data[b] = ar - tr;
-                    data[b + 1] = ai - ti;
-                    data[a] = ar + tr;
-                    data[a + 1] = ai + ti;
+                    Vector128<double> va = Vector128.LoadUnsafe(ref d, (nuint)start);
+                    Vector128<double> t = Rotate(Vector128.LoadUnsafe(ref d, (nuint)(start + size)), vr, vs);
+                    (va - t).StoreUnsafe(ref d, (nuint)(start + size));
+                    (va + t).StoreUnsafe(ref d, (nuint)start);
                 }
             }
         }
 
         // Split: X[k] = Fe[k] + W_N^k Fo[k], Fe = (Z[k] + conj Z[M-k]) / 2, Fo = (Z[k] - conj Z[M-k]) / 2i.
         // Bins k and M-k need the same two points, so each pair is read once and its slots reused.
-        double z0r = data[0], z0i = data[1];
-        data[1] = (z0r + z0i) * (z0r + z0i); // X[0]
-        data[0] = (z0r - z0i) * (z0r - z0i); // X[M], Nyquist
+        double dcR = d, dcI = Unsafe.Add(ref d, 1);
+        Unsafe.Add(ref d, 1) = (dcR + dcI) * (dcR + dcI); // X[0]
+        d = (dcR - dcI) * (dcR - dcI);                     // X[M], Nyquist
         for (int k = 1; 2 * k <= m; k++)
         {
-            int p = 2 * k, q = 2 * (m - k);
-            double pr = data[p], pi = data[p + 1], qr = data[q], qi = data[q + 1];
-            data[p + 1] = BinPower(k, pr, pi, qr, qi);
-            if (q != p)
+            ref double p = ref Unsafe.Add(ref d, 2 * k);
+            ref double q = ref Unsafe.Add(ref d, 2 * (m - k));
+            double pr = p, pi = Unsafe.Add(ref p, 1), qr = q, qi = Unsafe.Add(ref q, 1);
+            Unsafe.Add(ref p, 1) = BinPower(k, pr, pi, qr, qi);
+            if (2 * k != m)
             {
-                data[q + 1] = BinPower(m - k, qr, qi, pr, pi);
+                Unsafe.Add(ref q, 1) = BinPower(m - k, qr, qi, pr, pi);
             }
         }
     }
+
+    /// <summary>Complex product W z with W = (c, -s) given as (c, c) and (s, -s).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<double> Rotate(Vector128<double> z, Vector128<double> cc, Vector128<double> sNegS)
+        => (cc * z) + (sNegS * Vector128.Shuffle(z, Vector128.Create(1L, 0L)));
 
     /// <summary>Index in the transformed buffer of |X[k]|^2, k in [0, N/2).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
