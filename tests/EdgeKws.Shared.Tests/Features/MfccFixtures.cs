@@ -81,7 +81,8 @@ internal static class MfccFixtures
         return output;
     }
 
-    /// <summary>Deterministic test audio: speech fixture, noise and tones, repeated to any length.</summary>
+    /// <summary>Deterministic test audio (the same samples on every platform: seeded System.Random and
+    /// DeterministicMath, not libm): speech fixture, noise and tones, repeated to any length.</summary>
     public static short[] MixedAudio(int samples, int seed = 7)
     {
         short[] speech = ReadS16("speech_hey_edge.s16");
@@ -89,7 +90,7 @@ internal static class MfccFixtures
         var s = new short[samples];
         for (int i = 0; i < samples; i++)
         {
-            double tone = 3000 * Math.Sin(2 * Math.PI * (200 + (i / 16000 % 10) * 300) * i / 16000.0);
+            double tone = 3000 * DeterministicMath.Sin(2 * Math.PI * (200 + (i / 16000 % 10) * 300) * i / 16000.0);
             double noise = (rng.NextDouble() - 0.5) * 2000;
             s[i] = (short)Math.Clamp(speech[i % speech.Length] + tone + noise, short.MinValue, short.MaxValue);
         }
