@@ -11,9 +11,10 @@ namespace EdgeKws.Shared.Features;
 /// <para>Allocation: every table and buffer is allocated once in the constructor; <see cref="Push(ReadOnlySpan{float}, Span{float})"/>,
 /// <see cref="ProcessFrame(ReadOnlySpan{float}, Span{float})"/> and their <c>short</c> overloads
 /// allocate nothing (a test asserts an exact 0-byte delta over 10 minutes of audio).</para>
-/// <para>Determinism: scalar float32 arithmetic in a fixed order, no SIMD width dependence, no fused
-/// multiply-add, no threads, and tables and logarithms from <see cref="DeterministicMath"/> instead of
-/// the platform's libm. The same samples give the same bits on every run, on x64 and arm64.</para>
+/// <para>Determinism: double-precision arithmetic in a fixed order, SIMD only through
+/// <c>Vector128</c> (the same width on x64 and arm64), no fused multiply-add, no threads, and tables
+/// and logarithms from <see cref="DeterministicMath"/> instead of the platform's libm. The same
+/// samples give the same bits on every run, on x64 and arm64.</para>
 /// <para>Not thread-safe: one extractor per audio stream.</para>
 /// </remarks>
 public sealed class MfccExtractor
@@ -179,7 +180,7 @@ public sealed class MfccExtractor
             ReadOnlySpan<short> s = MemoryMarshal.Cast<T, short>(window);
             for (int i = 0; i < s.Length; i++)
             {
-                frame[i] = s[i] * (1f / 32768f) * reference;
+                frame[i] = Scale(s[i], reference);
             }
         }
         else
@@ -187,7 +188,7 @@ public sealed class MfccExtractor
             ReadOnlySpan<float> f = MemoryMarshal.Cast<T, float>(window);
             for (int i = 0; i < f.Length; i++)
             {
-                frame[i] = f[i] * reference;
+                frame[i] = Scale(f[i], reference);
             }
         }
 
@@ -256,7 +257,7 @@ public sealed class MfccExtractor
             ReadOnlySpan<short> s = MemoryMarshal.Cast<T, short>(source);
             for (int i = 0; i < s.Length; i++)
             {
-                destination[i] = s[i] * (1f / 32768f) * reference;
+                destination[i] = Scale(s[i], reference);
             }
         }
         else
@@ -264,10 +265,17 @@ public sealed class MfccExtractor
             ReadOnlySpan<float> f = MemoryMarshal.Cast<T, float>(source);
             for (int i = 0; i < f.Length; i++)
             {
-                destination[i] = f[i] * reference;
+                destination[i] = Scale(f[i], reference);
             }
         }
     }
+
+    /// <summary>The one definition of input scaling: int16 goes through s / 32768f so it matches the float path bit for bit.</summary>
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static float Scale(short sample, float reference) => sample * (1f / 32768f) * reference;
+
+    [System.Runtime.CompilerServices.MethodImpl(System.Runtime.CompilerServices.MethodImplOptions.AggressiveInlining)]
+    private static float Scale(float sample, float reference) => sample * reference;
 
     /// <summary>
     /// MFCCs of the int16-scale samples in _frame[0..W), in Kaldi's order of operations. Everything up
