@@ -100,13 +100,13 @@ public sealed class PrivacyConfig
     public bool UploadRawAudio { get; set; }
 }
 
-/// <summary>Status LED and button pins (BCM numbering); -1 disables one.</summary>
+/// <summary>Status LED and button pins (BCM numbering, defaults as in hardware/raspberry-pi/profile.md); -1 disables one.</summary>
 public sealed class GpioConfig
 {
     /// <summary>"gpiochip" for a real board, "simulated" for tests and boards without GPIO.</summary>
     public string Driver { get; set; } = "simulated";
     public int StatusLedPin { get; set; } = 17;
-    public int ButtonPin { get; set; } = 27;
+    public int ButtonPin { get; set; } = 23;
 }
 
 [JsonSourceGenerationOptions(
