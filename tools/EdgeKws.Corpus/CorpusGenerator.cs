@@ -77,6 +77,7 @@ public sealed class CorpusGenerator
             throw new ArgumentException("No TTS engine is installed: install espeak-ng, flite or festival.");
         }
 
+        IReadOnlyList<string> toolVersions = await SpeakerCatalog.ToolVersionsAsync(engines, ct).ConfigureAwait(false);
         _speakers = SpeakerCatalog.Choose(_o.Seed, _o.SpeakerCount, engines);
         _split = SpeakerSplitter.Split(_o.Seed, _speakers, _o.TestFraction, _o.ValidationFraction);
         _log($"speakers: {_speakers.Count} ({string.Join(", ", engines.Select(e => $"{e} {_speakers.Count(s => s.Engine == e)}"))}); " +
@@ -118,6 +119,7 @@ public sealed class CorpusGenerator
             GeneratorVersion = Version,
             Options = _o,
             Engines = engines,
+            ToolVersions = toolVersions,
             SnrDefinition = SnrDefinition,
             ReferenceLevelDbFs = SnrMixer.ReferenceLevelDbFs,
             Speakers = [.. _speakers.Select(s => new SpeakerEntry(s.Id, s.VoiceKey, s.Engine, s.Voice, s.Variant, s.RatePercent, s.PitchPercent, _split[s.Id]))],

@@ -5,8 +5,12 @@ namespace EdgeKws.Corpus;
 /// <summary>Runs an external program (no shell), failing with its command line and stderr when it fails.</summary>
 public static class ProcessRunner
 {
-    /// <summary>Runs <paramref name="program"/> with <paramref name="arguments"/>; throws <see cref="InvalidOperationException"/> on a non-zero exit or timeout.</summary>
-    public static async Task RunAsync(string program, IReadOnlyList<string> arguments, TimeSpan timeout, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Runs <paramref name="program"/> with <paramref name="arguments"/> and returns its standard output; throws
+    /// <see cref="InvalidOperationException"/> on a timeout, or on a non-zero exit when <paramref name="requireSuccess"/>
+    /// (flite --version, for one, exits with 1).
+    /// </summary>
+    public static async Task<string> RunAsync(string program, IReadOnlyList<string> arguments, TimeSpan timeout, CancellationToken cancellationToken = default, bool requireSuccess = true)
     {
         var psi = new ProcessStartInfo(program)
         {
@@ -48,11 +52,13 @@ public static class ProcessRunner
                 : $"Timed out after {timeout.TotalSeconds:0} s: {commandLine}");
         }
 
-        await stdout.ConfigureAwait(false);
+        string output = await stdout.ConfigureAwait(false);
         string err = await stderr.ConfigureAwait(false);
-        if (process.ExitCode != 0)
+        if (requireSuccess && process.ExitCode != 0)
         {
             throw new InvalidOperationException($"'{commandLine}' exited with code {process.ExitCode}: {err.Trim()}");
         }
+
+        return output;
     }
 }

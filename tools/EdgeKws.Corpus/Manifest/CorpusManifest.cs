@@ -37,6 +37,9 @@ public sealed class CorpusManifest
     /// <summary>Engines actually used (resolved from the options and what is installed).</summary>
     public required IReadOnlyList<string> Engines { get; init; }
 
+    /// <summary>Version line of each external tool used; another version may synthesise other bytes.</summary>
+    public required IReadOnlyList<string> ToolVersions { get; init; }
+
     /// <summary>Sample rate of every file.</summary>
     public int SampleRateHz { get; init; } = 16_000;
 

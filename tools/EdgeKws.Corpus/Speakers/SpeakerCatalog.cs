@@ -45,6 +45,33 @@ public static class SpeakerCatalog
         return engines;
     }
 
+    /// <summary>
+    /// The version line of each tool's <c>--version</c> output (espeak-ng, flite, festival, sox), for the manifest: the
+    /// corpus is byte-identical for a seed only with the same tool versions.
+    /// </summary>
+    public static async Task<IReadOnlyList<string>> ToolVersionsAsync(IReadOnlyList<string> engines, CancellationToken cancellationToken = default)
+    {
+        var versions = new List<string>();
+        foreach ((string engine, string program) in new[] { (TtsEngine.Espeak, "espeak-ng"), (TtsEngine.Flite, "flite"), (TtsEngine.Festival, "festival"), ("sox", "sox") })
+        {
+            if (engine != "sox" && !engines.Contains(engine))
+            {
+                continue;
+            }
+
+            string output = await ProcessRunner.RunAsync(program, ["--version"], TimeSpan.FromSeconds(30), cancellationToken, requireSuccess: false).ConfigureAwait(false);
+            string[] lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            // flite prints a copyright line first; its version is on the line that says so.
+            string first = lines.FirstOrDefault(l => l.Contains("version", StringComparison.OrdinalIgnoreCase)) ?? lines.FirstOrDefault() ?? "";
+            // espeak-ng appends its data path, which differs between machines and says nothing about the output.
+            int data = first.IndexOf("  Data at:", StringComparison.Ordinal);
+            string line = string.Join(' ', (data >= 0 ? first[..data] : first).Split(' ', StringSplitOptions.RemoveEmptyEntries));
+            versions.Add(line.StartsWith(program + ":", StringComparison.OrdinalIgnoreCase) ? line : program + ": " + line);
+        }
+
+        return versions;
+    }
+
     /// <summary>festival voices from <see cref="FestivalVoices"/> whose directory exists.</summary>
     public static IReadOnlyList<string> AvailableFestivalVoices()
     {
