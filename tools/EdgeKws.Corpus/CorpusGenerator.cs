@@ -66,7 +66,8 @@ public sealed class CorpusGenerator
         var clock = Stopwatch.StartNew();
         PrepareOutputDirectory();
         IReadOnlyList<string> installed = SpeakerCatalog.AvailableEngines();
-        IReadOnlyList<string> engines = _o.Engines ?? installed;
+        // Fixed engine order whatever order --engines lists them in, so the list order cannot change the corpus.
+        IReadOnlyList<string> engines = _o.Engines is null ? installed : [.. TtsEngine.All.Where(_o.Engines.Contains)];
         foreach (string e in engines.Where(e => !installed.Contains(e)))
         {
             throw new ArgumentException($"Engine '{e}' is not installed (installed: {string.Join(", ", installed)}); install its Debian package or leave it out of --engines.");
@@ -425,6 +426,14 @@ public sealed class CorpusGenerator
         return list;
     }
 
+    // Cumulative shares of negative-stream segment kinds: speech 45 %, near-miss 10 %, silence 10 %,
+    // sox noise 15 %, babble 10 %, tones 10 %.
+    private const double SpeechShare = 0.45;
+    private const double NearMissShare = 0.55;
+    private const double SilenceShare = 0.65;
+    private const double NoiseShare = 0.80;
+    private const double BabbleShare = 0.90;
+
     private void RenderNegativeStream(List<(Speaker Speaker, string[] Words)> pool)
     {
         const string name = "test/streams/negative-000";
@@ -442,18 +451,18 @@ public sealed class CorpusGenerator
         while (at < total)
         {
             double r = rng.NextDouble();
-            if (r is >= 0.45 and < 0.55 && segments.Count > 0 && segments[^1].Kind == "near-miss")
+            if (r is >= SpeechShare and < NearMissShare && segments.Count > 0 && segments[^1].Kind == "near-miss")
             {
                 // Two near-misses in a row ("hey" then "edge") could spell a keyword across the gap.
-                r = 0.60;
+                r = SilenceShare - 0.01;
             }
 
             float[] seg;
             StreamSegment info;
             List<WordInterval>? segWords = null;
-            if (r < 0.45 || r < 0.55)
+            if (r < NearMissShare)
             {
-                bool nearMiss = r >= 0.45;
+                bool nearMiss = r >= SpeechShare;
                 (Speaker sp, string[] chunks) = nearMiss ? (rng.Pick(testSpeakers), new[] { rng.Pick(_o.NearMisses) }) : rng.Pick(pool);
                 (seg, List<SampleInterval> iv) = Assemble(sp, chunks, rng, 0, 0);
                 double level = rng.NextDouble(-40, -20);
@@ -461,14 +470,14 @@ public sealed class CorpusGenerator
                 segWords = [.. iv.Select((v, i) => new WordInterval(chunks[i], Ms(at + v.Start), Ms(at + v.End), sp.Id))];
                 info = new StreamSegment(nearMiss ? "near-miss" : "speech", Ms(at), Ms(at + seg.Length), sp.Id, string.Join(' ', chunks), LevelDbFs: Math.Round(level, 2));
             }
-            else if (r < 0.65)
+            else if (r < SilenceShare)
             {
                 seg = new float[Samples(rng.NextDouble(1000, 5000))];
                 info = new StreamSegment("silence", Ms(at), Ms(at + seg.Length));
             }
-            else if (r < 0.80 || r < 0.90)
+            else if (r < BabbleShare)
             {
-                string kind = r < 0.80 ? rng.Pick(new[] { NoiseKind.White, NoiseKind.Pink, NoiseKind.Brown }) : NoiseKind.Babble;
+                string kind = r < NoiseShare ? rng.Pick(new[] { NoiseKind.White, NoiseKind.Pink, NoiseKind.Brown }) : NoiseKind.Babble;
                 seg = MakeNoise(kind, Samples(rng.NextDouble(1000, 4000)), null, CorpusSplit.Test, rng);
                 double level = rng.NextDouble(-45, -25);
                 SnrMixer.Scale(seg, Math.Pow(10, level / 20));

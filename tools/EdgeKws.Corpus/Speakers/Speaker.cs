@@ -39,7 +39,7 @@ public static class CorpusSplit
 /// <param name="Voice">Engine voice name (espeak-ng language voice, flite voice, festival voice).</param>
 /// <param name="Variant">espeak-ng variant (m1..m7, f1..f5) or empty.</param>
 /// <param name="RatePercent">Speaking rate, 100 = the engine's default.</param>
-/// <param name="PitchPercent">Base pitch, 100 = the voice's default (only espeak-ng varies it).</param>
+/// <param name="PitchPercent">Base pitch, 100 = the voice's default (varied for espeak-ng and festival HTS voices).</param>
 public sealed record Speaker(string Engine, string Voice, string Variant, int RatePercent, int PitchPercent)
 {
     /// <summary>Stable identifier, e.g. <c>espeak-en-us+f3-r110-p85</c>.</summary>

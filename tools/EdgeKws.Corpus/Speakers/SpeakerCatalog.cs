@@ -17,10 +17,14 @@ public static class SpeakerCatalog
     /// <summary>festival voices used when their Debian packages are installed.</summary>
     public static IReadOnlyList<string> FestivalVoices { get; } = ["kal_diphone", "cmu_us_slt_arctic_hts"];
 
+    /// <summary>True for voices whose pitch the generator can shift: espeak-ng (-p) and festival HTS voices (hts_engine -fm).</summary>
+    public static bool HasPitchControl(string engine, string voice) =>
+        engine == TtsEngine.Espeak || (engine == TtsEngine.Festival && voice.EndsWith("_hts", StringComparison.Ordinal));
+
     /// <summary>Speaking rates drawn per speaker (percent of the engine default).</summary>
     public static IReadOnlyList<int> RatePercents { get; } = [85, 92, 100, 108, 118];
 
-    /// <summary>Pitches drawn per espeak-ng speaker (percent of the default).</summary>
+    /// <summary>Pitches drawn per speaker whose voice has pitch control (percent of the default).</summary>
     public static IReadOnlyList<int> PitchPercents { get; } = [70, 85, 100, 115, 130];
 
     /// <summary>Engines whose program (and, for festival, at least one voice) is installed, in fixed order.</summary>
@@ -152,7 +156,7 @@ public static class SpeakerCatalog
                 do
                 {
                     int rate = rng.Pick(RatePercents);
-                    int pitch = engine == TtsEngine.Espeak ? rng.Pick(PitchPercents) : 100;
+                    int pitch = HasPitchControl(engine, voice) ? rng.Pick(PitchPercents) : 100;
                     s = new Speaker(engine, voice, variant, rate, pitch);
                 }
                 while (!ids.Add(s.Id) && ++attempt < 100);

@@ -125,7 +125,18 @@ public sealed class TtsSynthesizer
                     using (var w = new StreamWriter(script))
                     {
                         w.WriteLine($"(voice_{speaker.Voice})");
-                        w.WriteLine($"(Parameter.set 'Duration_Stretch {stretch})");
+                        if (speaker.Voice.EndsWith("_hts", StringComparison.Ordinal))
+                        {
+                            // HTS voices ignore Duration_Stretch; hts_engine takes a speed rate (-r) and a half-tone shift (-fm).
+                            string rate = (speaker.RatePercent / 100.0).ToString("0.####", inv);
+                            string halfTones = (12 * Math.Log2(speaker.PitchPercent / 100.0)).ToString("0.###", inv);
+                            w.WriteLine($"(set! hts_engine_params (append hts_engine_params (list (list \"-r\" {rate}) (list \"-fm\" {halfTones}))))");
+                        }
+                        else
+                        {
+                            w.WriteLine($"(Parameter.set 'Duration_Stretch {stretch})");
+                        }
+
                         for (int i = 0; i < unit.Count; i++)
                         {
                             w.WriteLine($"(utt.save.wave (SynthText \"{unit[i].Text}\") \"{paths[i]}\" 'riff)");
