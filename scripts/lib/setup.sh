@@ -15,6 +15,8 @@ die()  { printf '\033[31merror:\033[0m %s\n' "$*" >&2; exit 1; }
 EDGEKWS_APT_PACKAGES=(
   # audio fixtures and parity: speech synthesis, mixing, the torchaudio reference front end
   espeak-ng sox libsox-fmt-all python3-numpy python3-scipy python3-torch python3-torchaudio
+  # corpus generator voices (festival's voices are only recommended by it, so they are named)
+  flite festival festvox-kallpc16k festvox-us-slt-hts
   # test model generation (onnx graphs built in Python; ONNX Runtime runs only in C#)
   python3-onnx
   # ALSA capture (libasound.so.2) and the file-plugin fake microphone

@@ -1,0 +1,125 @@
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using EdgeKws.Corpus.Mixing;
+using EdgeKws.Corpus.Speakers;
+
+namespace EdgeKws.Corpus;
+
+/// <summary>
+/// Everything that decides the corpus. Same options (apart from <see cref="OutputDirectory"/>) and same
+/// installed engines give byte-identical output. The options are written into the manifest.
+/// </summary>
+public sealed partial record CorpusOptions
+{
+    /// <summary>Where the corpus is written (not part of the manifest: moving a corpus does not change it).</summary>
+    [JsonIgnore]
+    public string OutputDirectory { get; init; } = "corpus";
+
+    /// <summary>Seed of every random decision.</summary>
+    public long Seed { get; init; } = 42;
+
+    /// <summary>Number of synthetic speakers.</summary>
+    public int SpeakerCount { get; init; } = 24;
+
+    /// <summary>Keyword phrases; the first is the wake phrase.</summary>
+    public IReadOnlyList<string> Keywords { get; init; } = ["hey edge", "stop", "play music"];
+
+    /// <summary>Confusable near-miss phrases (negatives that sound like a keyword).</summary>
+    public IReadOnlyList<string> NearMisses { get; init; } = ["hey hedge", "edge", "pledge", "hey", "a ledge", "hey reg"];
+
+    /// <summary>Augmented takes per keyword per speaker.</summary>
+    public int TakesPerKeyword { get; init; } = 3;
+
+    /// <summary>Sentences per speaker (half with a keyword, rounded down; the rest without).</summary>
+    public int SentencesPerSpeaker { get; init; } = 6;
+
+    /// <summary>Keyword-free sentence templates per test speaker in the stream pool.</summary>
+    public int StreamSentencesPerSpeaker { get; init; } = 24;
+
+    /// <summary>Length of the negative (keyword-free) evaluation stream; 0 for none.</summary>
+    public double NegativeStreamMinutes { get; init; } = 10;
+
+    /// <summary>Keyword occurrences in the positive evaluation stream; 0 for none.</summary>
+    public int PositiveStreamKeywords { get; init; } = 50;
+
+    /// <summary>Engines to use; null means every installed one (the resolved list is written to the manifest).</summary>
+    public IReadOnlyList<string>? Engines { get; init; }
+
+    /// <summary>Noise kinds drawn per clip (see <see cref="NoiseKind"/>); "none" leaves it clean.</summary>
+    public IReadOnlyList<string> NoiseKinds { get; init; } = [NoiseKind.None, NoiseKind.White, NoiseKind.Pink, NoiseKind.Brown, NoiseKind.Babble];
+
+    /// <summary>SNRs (dB) drawn for noisy clips and positive-stream keywords.</summary>
+    public IReadOnlyList<double> SnrDbChoices { get; init; } = [30, 20, 15, 10, 5, 0];
+
+    /// <summary>Lowest gain (dB) relative to the reference level.</summary>
+    public double GainDbMin { get; init; } = -20;
+
+    /// <summary>Highest gain (dB) relative to the reference level.</summary>
+    public double GainDbMax { get; init; } = 6;
+
+    /// <summary>Fraction of clips driven 3 to 9 dB past full scale so they clip.</summary>
+    public double ClipFraction { get; init; } = 0.05;
+
+    /// <summary>Also write each mixed clip's clean speech (after gain) as <c>*.clean.wav</c>.</summary>
+    public bool WriteCleanReference { get; init; }
+
+    /// <summary>Fraction of voices held out for test.</summary>
+    public double TestFraction { get; init; } = 0.2;
+
+    /// <summary>Fraction of voices held out for validation.</summary>
+    public double ValidationFraction { get; init; } = 0.15;
+
+    /// <summary>Engine processes run at once (1 or 2); the output does not depend on it.</summary>
+    [JsonIgnore]
+    public int MaxParallelSynthesis { get; init; } = 2;
+
+    /// <summary>The preset tests use: a few speakers, short streams; well under a minute on 2 cores.</summary>
+    public static CorpusOptions Small(string outputDirectory, long seed = 42) => new()
+    {
+        OutputDirectory = outputDirectory,
+        Seed = seed,
+        SpeakerCount = 8,
+        TakesPerKeyword = 1,
+        SentencesPerSpeaker = 2,
+        StreamSentencesPerSpeaker = 5,
+        NegativeStreamMinutes = 0.5,
+        PositiveStreamKeywords = 6,
+    };
+
+    /// <summary>Checks every field; throws <see cref="ArgumentException"/> naming the bad option.</summary>
+    public void Validate()
+    {
+        Require(SpeakerCount >= 3, $"--speakers must be at least 3 (one voice per split); got {SpeakerCount}.");
+        Require(Keywords.Count > 0, "--keywords needs at least one phrase.");
+        foreach (string p in Keywords.Concat(NearMisses))
+        {
+            Require(PhrasePattern().IsMatch(p), $"Phrase '{p}' must be lower-case words of a-z and apostrophes separated by single spaces.");
+        }
+
+        Require(Keywords.Distinct().Count() == Keywords.Count, "--keywords lists a phrase twice.");
+        Require(!NearMisses.Any(n => Keywords.Contains(n)), "A near-miss phrase is also a keyword.");
+        Require(TakesPerKeyword >= 1, $"--takes must be at least 1; got {TakesPerKeyword}.");
+        Require(SentencesPerSpeaker >= 0, $"--sentences must not be negative; got {SentencesPerSpeaker}.");
+        Require(StreamSentencesPerSpeaker >= 1, $"--stream-sentences must be at least 1; got {StreamSentencesPerSpeaker}.");
+        Require(NegativeStreamMinutes is >= 0 and <= 600, $"--negatives-minutes must be 0 to 600; got {NegativeStreamMinutes}.");
+        Require(PositiveStreamKeywords is >= 0 and <= 100_000, $"--positives must be 0 to 100000; got {PositiveStreamKeywords}.");
+        Require(NoiseKinds.Count > 0 && NoiseKinds.All(k => NoiseKind.All.Contains(k)), $"--noise kinds must be among {string.Join(", ", NoiseKind.All)}; got {string.Join(", ", NoiseKinds)}.");
+        Require(SnrDbChoices.Count > 0 && SnrDbChoices.All(s => s is >= -10 and <= 60), "--snr values must be -10 to 60 dB.");
+        Require(GainDbMin <= GainDbMax && GainDbMin >= -60 && GainDbMax <= 20, $"--gain range must be within -60..20 dB with min <= max; got {GainDbMin}..{GainDbMax}.");
+        Require(ClipFraction is >= 0 and <= 1, $"--clip-fraction must be 0 to 1; got {ClipFraction}.");
+        Require(MaxParallelSynthesis is 1 or 2, $"--parallel must be 1 or 2; got {MaxParallelSynthesis}.");
+        Require(Engines is null || (Engines.Count > 0 && Engines.All(e => TtsEngine.All.Contains(e))), $"--engines must be among {string.Join(", ", TtsEngine.All)}.");
+        Require(SentenceBank.KeywordFree(Keywords).Count > 0, "Every sentence template contains a keyword: no keyword-free sentences can be built.");
+    }
+
+    private static void Require(bool ok, string message)
+    {
+        if (!ok)
+        {
+            throw new ArgumentException(message);
+        }
+    }
+
+    [GeneratedRegex("^[a-z']+( [a-z']+)*$")]
+    private static partial Regex PhrasePattern();
+}
