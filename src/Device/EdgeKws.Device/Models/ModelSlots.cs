@@ -336,8 +336,9 @@ public sealed class ModelSlots : IDisposable
                 detector!.Dispose();
                 return ModelUpdateOutcome.Fail(ModelUpdateFailure.StorageFailed, $"cannot switch the active pointer: {io}", version);
             }
+            string from = $"slot {_active} ({ActiveModelVersion})";
             Activate(prev, _active, model, detector!);
-            return ModelUpdateOutcome.Ok(version, rolledBack: true);
+            return ModelUpdateOutcome.RolledBackTo(version, $"switched from {from} back to slot {prev} ({version}), re-verified");
         }
     }
 

@@ -42,7 +42,7 @@ public enum ModelUpdateFailure
 
 /// <summary>Outcome of an install, a rollback or a transfer step.</summary>
 /// <param name="Failure"><see cref="ModelUpdateFailure.None"/> when it succeeded.</param>
-/// <param name="Reason">Human-readable cause (empty on success), prefixed with the failure code.</param>
+/// <param name="Reason">Human-readable cause, prefixed with the failure code; empty on an activation, what happened on a rollback.</param>
 /// <param name="TargetModelVersion">Version the update tried to install, when known.</param>
 /// <param name="RolledBack">The outcome of a successful <see cref="ModelSlots.Rollback"/>.</param>
 public sealed record ModelUpdateOutcome(ModelUpdateFailure Failure, string Reason, string? TargetModelVersion, bool RolledBack = false)
@@ -84,8 +84,10 @@ public sealed record ModelUpdateOutcome(ModelUpdateFailure Failure, string Reaso
     internal static ModelUpdateOutcome Fail(ModelUpdateFailure failure, string detail, string? targetVersion) =>
         new(failure, Code(failure) + ": " + detail, targetVersion);
 
-    internal static ModelUpdateOutcome Ok(string? targetVersion, bool rolledBack = false) =>
-        new(ModelUpdateFailure.None, "", targetVersion, rolledBack);
+    internal static ModelUpdateOutcome Ok(string? targetVersion) => new(ModelUpdateFailure.None, "", targetVersion);
+
+    internal static ModelUpdateOutcome RolledBackTo(string targetVersion, string detail) =>
+        new(ModelUpdateFailure.None, "rolled-back: " + detail, targetVersion, RolledBack: true);
 
     /// <summary>
     /// The <see cref="ModelStatus"/> to publish for this outcome; the reason is cut to the wire's
@@ -99,7 +101,7 @@ public sealed record ModelUpdateOutcome(ModelUpdateFailure Failure, string Reaso
         ActiveModelVersion = WireVersion(activeModelVersion),
         UpdateResult = Result,
         TargetModelVersion = WireVersion(TargetModelVersion ?? (Succeeded ? activeModelVersion : "unknown")),
-        Reason = Succeeded ? null : WireText(Reason),
+        Reason = Reason.Length == 0 ? null : WireText(Reason),
     };
 
     internal static string WireVersion(string version) =>
