@@ -1,10 +1,11 @@
 using EdgeKws.Device.Models;
 using EdgeKws.Device.Tests.Detection;
 using EdgeKws.Shared.Contracts;
+using Xunit.Abstractions;
 
 namespace EdgeKws.Device.Tests.Models;
 
-public class ModelSlots_Tests
+public class ModelSlots_Tests(ITestOutputHelper output)
 {
     private const string Int8 = DetectionFixtures.Int8;
     private const string Float = DetectionFixtures.Float;
@@ -38,7 +39,10 @@ public class ModelSlots_Tests
         using var slots = RunningInt8(kit);
         ModelUpdateTestKit.AssertRunsAndFires(slots, ModelUpdateTestKit.Version(Int8));
 
-        var outcome = slots.TryInstall(kit.Update(Float));
+        var update = kit.Update(Float);
+        long start = System.Diagnostics.Stopwatch.GetTimestamp();
+        var outcome = slots.TryInstall(update);
+        var installTime = System.Diagnostics.Stopwatch.GetElapsedTime(start);
 
         Assert.True(outcome.Succeeded, outcome.Reason);
         Assert.Equal(ModelSlot.B, slots.ActiveSlot);
@@ -54,6 +58,8 @@ public class ModelSlots_Tests
         Assert.Equal(0, report.NegativeDetections);
         Assert.True(report.LatencySamples >= 20);
         Assert.True(report.P95LatencyMs < 50);
+        output.WriteLine(System.FormattableString.Invariant(
+            $"install {installTime.TotalMilliseconds:0.0} ms (verify, write+fsync, load, health check, switch); health check: {report.LatencySamples} inferences, p95 {report.P95LatencyMs:0.000} ms, max {report.MaxLatencyMs:0.000} ms; positive canary detections {report.PositiveDetections}"));
 
         Assert.True(slots.TryCreateStatus("dev-1", outcome, Now, out var status));
         Assert.True(status!.TryValidate(out string why), why);
