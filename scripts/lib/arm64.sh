@@ -6,14 +6,15 @@ EDGEKWS_ARM64_APT_PACKAGES=(clang lld crossbuild-essential-arm64 qemu-user qemu-
 
 ensure_arm64_toolchain() {
   ensure_apt_packages "${EDGEKWS_ARM64_APT_PACKAGES[@]}"
-  # arm64 shared libraries the agent loads at run time (C++ runtime for ONNX Runtime, ALSA).
+  # arm64 shared libraries the agent loads at run time (C++ runtime for ONNX Runtime, ALSA,
+  # OpenSSL for the ECDSA signature checks of model updates).
   if ! dpkg --print-foreign-architectures | grep -qx arm64; then
     info "adding the arm64 Debian architecture"
     dpkg --add-architecture arm64
     apt-get update -qq
   fi
   local missing=()
-  for p in libstdc++6:arm64 libasound2:arm64; do
+  for p in libstdc++6:arm64 libasound2:arm64 libssl3:arm64; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then

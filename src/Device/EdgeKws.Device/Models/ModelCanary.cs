@@ -14,7 +14,7 @@ namespace EdgeKws.Device.Models;
 /// "not the keyword", which an update cannot redefine. The positive canary must make the model fire;
 /// the negative one must not. Today they are generated frame sequences (the test models' high-c1
 /// pattern); the real canary is a keyword clip run through the device's MFCC front end.
-/// The 64-bit config hash in the file is the first 16 hex digits of the 256-bit feature config hash.
+/// The file carries the full SHA-256 feature config hash in its clip header (see ClipFrame).
 /// </remarks>
 public sealed class ModelCanary
 {
@@ -44,20 +44,13 @@ public sealed class ModelCanary
     /// <summary>Frames, frame-major: frame t is [t * Coefficients, (t + 1) * Coefficients).</summary>
     public ReadOnlySpan<float> Frames => _frames;
 
-    /// <summary>The 64-bit wire form of a 64-hex-digit feature config hash: its first 16 digits.</summary>
-    public static bool TryWireHash(string featureConfigHash, out ulong hash)
-    {
-        hash = 0;
-        return featureConfigHash is { Length: 64 }
-            && FeatureConfigHash.TryParse(featureConfigHash[..FeatureConfigHash.TextLength].ToLowerInvariant(), out hash);
-    }
-
     /// <summary>Writes a canary file (durably: temp, fsync, rename).</summary>
     public static void Write(string path, ReadOnlySpan<float> frames, int coefficients, string featureConfigHash)
     {
-        if (!TryWireHash(featureConfigHash, out ulong hash))
+        Span<byte> hash = stackalloc byte[FeatureConfigHash.ByteLength];
+        if (!FeatureConfigHash.TryParse(featureConfigHash, hash))
         {
-            throw new ArgumentException($"feature config hash must be 64 hex digits, got '{featureConfigHash}'", nameof(featureConfigHash));
+            throw new ArgumentException($"feature config hash must be 64 lowercase hex digits, got '{featureConfigHash}'", nameof(featureConfigHash));
         }
         var bytes = new byte[ClipFeatures.GetFrameSizeBytes(frames.Length / Math.Max(1, coefficients), coefficients)];
         byte[] digest = SHA256.HashData(System.Runtime.InteropServices.MemoryMarshal.AsBytes(frames));
@@ -100,9 +93,9 @@ public sealed class ModelCanary
             reason = $"canary file {path}: {reason}";
             return false;
         }
-        if (!TryWireHash(featureConfigHash, out ulong expected) || header.ConfigHash != expected)
+        if (!header.ConfigHash.Matches(featureConfigHash))
         {
-            reason = $"canary file {path} was made with feature config {FeatureConfigHash.Format(header.ConfigHash)}, " +
+            reason = $"canary file {path} was made with feature config {header.ConfigHash}, " +
                      $"this device's front end is {featureConfigHash}";
             return false;
         }
