@@ -25,6 +25,7 @@ await host.StartAsync();
 // A fixed line on stdout tells supervisors and tests the broker is accepting devices.
 Console.WriteLine("gateway: ready");
 await host.WaitForShutdownAsync();
+Console.WriteLine("gateway: stopped " + host.Services.GetRequiredService<GatewayService>().Metrics.Snapshot());
 return 0;
 
 static int ProvisionDevice(string[] args)

@@ -161,8 +161,10 @@ public sealed class EmbeddedBroker : IAsyncDisposable
             {
                 case IngestOutcome.Stored:
                 case IngestOutcome.Duplicate:
-                    // Accepted messages are also routed, so an operator's subscriber can watch the stream.
-                    e.ProcessPublish = true;
+                    // The gateway is the consumer: nothing is routed on (devices may not subscribe to uplink topics),
+                    // so the PUBACK is a plain Success rather than "no matching subscribers".
+                    e.ProcessPublish = false;
+                    e.Response.ReasonCode = MqttPubAckReasonCode.Success;
                     break;
                 case IngestOutcome.Quarantined:
                     e.ProcessPublish = false;
