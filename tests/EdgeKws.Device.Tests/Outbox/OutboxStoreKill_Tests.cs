@@ -147,7 +147,7 @@ public sealed class OutboxStoreKill_Tests(ITestOutputHelper output) : IDisposabl
     {
         string dll = Path.Combine(AppContext.BaseDirectory, "EdgeKws.Device.OutboxStress.dll");
         Assert.True(File.Exists(dll), $"stress child not built next to the tests: {dll}");
-        var psi = new ProcessStartInfo(DotnetHost())
+        var psi = new ProcessStartInfo(ChildProcess.DotnetHost())
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -161,14 +161,6 @@ public sealed class OutboxStoreKill_Tests(ITestOutputHelper output) : IDisposabl
         return Process.Start(psi) ?? throw new InvalidOperationException("could not start the stress child");
     }
 
-    private static string DotnetHost()
-    {
-        string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
-        if (!string.IsNullOrEmpty(host) && File.Exists(host))
-            return host;
-        string? path = Environment.ProcessPath;
-        return path is not null && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
-    }
 
     /// <summary>Collects the child's raw stdout bytes; only newline-terminated lines count, so a
     /// line cut by the kill is ignored rather than misparsed.</summary>

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using EdgeKws.Device.Uplink;
 using EdgeKws.Shared.Contracts;
@@ -20,25 +18,10 @@ internal static class UplinkTestKit
     /// <summary>A stand-in feature configuration hash: the SHA-256 of a test string, in the wire text form.</summary>
     public static readonly string ConfigHash = Convert.ToHexStringLower(SHA256.HashData("edgekws uplink test config"u8));
 
-    public static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    public static int FreePort() => TestWait.FreeLoopbackPort();
 
-    public static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!condition())
-        {
-            if (sw.Elapsed > timeout)
-            {
-                throw new TimeoutException($"timed out after {timeout.TotalSeconds:0.#} s waiting: {describe()}");
-            }
-            await Task.Delay(20);
-        }
-    }
+    public static Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string> describe) =>
+        TestWait.UntilAsync(condition, timeout, describe);
 
     /// <summary>A real, valid detection payload whose stream offset encodes <paramref name="n"/>.</summary>
     public static byte[] DetectionPayload(int n) => WireJson.Serialize(new DetectionReport

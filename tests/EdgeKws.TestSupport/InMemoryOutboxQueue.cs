@@ -1,13 +1,13 @@
 using EdgeKws.Device.Uplink;
 
-namespace EdgeKws.Device.Tests.Uplink;
+namespace EdgeKws.TestSupport;
 
 /// <summary>
-/// TEST-ONLY outbox: an in-memory <see cref="IOutboxQueue"/> so the uplink tests do not depend on the
+/// TEST-ONLY outbox: an in-memory <see cref="IOutboxQueue"/> so the uplink and gateway tests do not depend on the
 /// SQLite outbox being written in parallel. It is strict: acknowledging an unknown or out-of-order
 /// sequence throws, so an uplink bug fails the test instead of being absorbed.
 /// </summary>
-internal sealed class InMemoryOutboxQueue : IOutboxQueue
+public sealed class InMemoryOutboxQueue : IOutboxQueue
 {
     private readonly Lock _lock = new();
     private readonly List<OutboxItem> _items = [];

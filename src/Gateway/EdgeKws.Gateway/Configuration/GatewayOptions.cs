@@ -1,0 +1,175 @@
+namespace EdgeKws.Gateway.Configuration;
+
+/// <summary>
+/// Settings of the gateway, bound from the <c>Gateway</c> configuration section (appsettings.json, then
+/// environment variables such as <c>EDGEKWS_Gateway__Broker__Port</c>, then the command line).
+/// </summary>
+public sealed class GatewayOptions
+{
+    /// <summary>The configuration section name.</summary>
+    public const string SectionName = "Gateway";
+
+    /// <summary>The embedded MQTT broker.</summary>
+    public BrokerOptions Broker { get; set; } = new();
+
+    /// <summary>The database.</summary>
+    public StoreOptions Store { get; set; } = new();
+
+    /// <summary>The ingest pipeline between the broker and the store.</summary>
+    public IngestOptions Ingest { get; set; } = new();
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        Broker.Validate();
+        Store.Validate();
+        Ingest.Validate();
+    }
+}
+
+/// <summary>The embedded MQTTnet broker devices connect to.</summary>
+public sealed class BrokerOptions
+{
+    /// <summary>Address the plain-TCP listener binds to. Loopback by default: expose it deliberately.</summary>
+    public string BindAddress { get; set; } = "127.0.0.1";
+
+    /// <summary>Plain MQTT port; 0 disables the plain listener (TLS only).</summary>
+    public int Port { get; set; } = 1883;
+
+    /// <summary>TLS listener.</summary>
+    public TlsOptions Tls { get; set; } = new();
+
+    /// <summary>Longest a connection may stay idle before the broker drops it is the client's keep-alive x 1.5;
+    /// this is the server-side communication timeout for CONNECT and packet I/O.</summary>
+    public TimeSpan CommunicationTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (!System.Net.IPAddress.TryParse(BindAddress, out _))
+        {
+            throw new ArgumentException($"Gateway:Broker:BindAddress '{BindAddress}' is not an IP address");
+        }
+        if (Port is < 0 or > 65535)
+        {
+            throw new ArgumentException($"Gateway:Broker:Port {Port} is not in 0..65535 (0 disables the plain listener)");
+        }
+        if (Port == 0 && !Tls.Enabled)
+        {
+            throw new ArgumentException("Gateway:Broker:Port is 0 and TLS is disabled: the broker would have no listener");
+        }
+        if (CommunicationTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"Gateway:Broker:CommunicationTimeout {CommunicationTimeout} must be positive");
+        }
+        Tls.Validate();
+    }
+}
+
+/// <summary>TLS listener of the embedded broker (certificate and key as PEM files).</summary>
+public sealed class TlsOptions
+{
+    /// <summary>Open the TLS listener.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>TLS port (8883 by convention).</summary>
+    public int Port { get; set; } = 8883;
+
+    /// <summary>PEM file with the server certificate (and optionally its chain).</summary>
+    public string? CertificatePemPath { get; set; }
+
+    /// <summary>PEM file with the certificate's private key.</summary>
+    public string? KeyPemPath { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+        if (Port is < 1 or > 65535)
+        {
+            throw new ArgumentException($"Gateway:Broker:Tls:Port {Port} is not in 1..65535");
+        }
+        foreach ((string name, string? path) in new[] { ("CertificatePemPath", CertificatePemPath), ("KeyPemPath", KeyPemPath) })
+        {
+            if (string.IsNullOrEmpty(path))
+            {
+                throw new ArgumentException($"Gateway:Broker:Tls:{name} is required when TLS is enabled");
+            }
+            if (!File.Exists(path))
+            {
+                throw new ArgumentException($"Gateway:Broker:Tls:{name} '{path}' does not exist");
+            }
+        }
+    }
+}
+
+/// <summary>How hard each commit is made durable (SQLite <c>PRAGMA synchronous</c> in WAL mode).</summary>
+public enum StoreDurability
+{
+    /// <summary>fsync the WAL on every commit: an acknowledged message survives power loss. The default, because the
+    /// device deletes a message from its outbox once the gateway acknowledges it.</summary>
+    Full = 1,
+
+    /// <summary>fsync only at checkpoints: survives a process crash, not a power cut. Faster on slow disks.</summary>
+    Normal = 2,
+}
+
+/// <summary>The SQLite store.</summary>
+public sealed class StoreOptions
+{
+    /// <summary>Database file; relative paths are relative to the working directory.</summary>
+    public string DatabasePath { get; set; } = "data/gateway.db";
+
+    /// <summary>Commit durability.</summary>
+    public StoreDurability Durability { get; set; } = StoreDurability.Full;
+
+    /// <summary>Largest number of quarantined payload bytes kept per message (the rest is cut; the full length is recorded).</summary>
+    public int QuarantineMaxPayloadBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(DatabasePath))
+        {
+            throw new ArgumentException("Gateway:Store:DatabasePath is empty");
+        }
+        if (!Enum.IsDefined(Durability))
+        {
+            throw new ArgumentException($"Gateway:Store:Durability {(int)Durability} is not Full or Normal");
+        }
+        if (QuarantineMaxPayloadBytes < 0)
+        {
+            throw new ArgumentException($"Gateway:Store:QuarantineMaxPayloadBytes {QuarantineMaxPayloadBytes} must be >= 0");
+        }
+    }
+}
+
+/// <summary>The bounded queue and batch writer between the broker and the store.</summary>
+public sealed class IngestOptions
+{
+    /// <summary>Messages waiting for the writer before receivers wait (backpressure; nothing is dropped).</summary>
+    public int QueueCapacity { get; set; } = 4096;
+
+    /// <summary>Most messages committed in one transaction.</summary>
+    public int MaxBatchSize { get; set; } = 512;
+
+    /// <summary>Largest payload accepted; a larger one is quarantined (its first
+    /// <see cref="StoreOptions.QuarantineMaxPayloadBytes"/> bytes kept). The largest valid message is a 10 s audio clip (320,080 bytes).</summary>
+    public int MaxMessageBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (QueueCapacity < 1 || MaxBatchSize < 1)
+        {
+            throw new ArgumentException($"Gateway:Ingest:QueueCapacity ({QueueCapacity}) and MaxBatchSize ({MaxBatchSize}) must be >= 1");
+        }
+        if (MaxMessageBytes < 1024)
+        {
+            throw new ArgumentException($"Gateway:Ingest:MaxMessageBytes {MaxMessageBytes} must be >= 1024");
+        }
+    }
+}
