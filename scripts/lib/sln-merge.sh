@@ -6,10 +6,7 @@ set -euo pipefail
 branch=$1
 git show HEAD:EdgeKws.sln > EdgeKws.sln
 while read -r proj; do
-  case "$proj" in
-    src/*) folder=$(dirname "$(dirname "$proj")") ;;
-    *) folder=$(dirname "$(dirname "$proj")") ;;
-  esac
+  folder=$(dirname "$(dirname "$proj")")   # src/Gateway/X/X.csproj -> src/Gateway
   dotnet sln EdgeKws.sln add --solution-folder "$folder" "$proj" >/dev/null
   echo "added $proj ($folder)"
 done < <(comm -23 <(git show "$branch:EdgeKws.sln" | grep -o '"[^"]*\.csproj"' | tr -d '"' | sed 's#\\#/#g' | sort) \
