@@ -58,7 +58,7 @@ def load_dataset(path):
     manifest_path = os.path.join(path, "dataset.json")
     if not os.path.isfile(manifest_path):
         fail(f"no dataset.json in {path} (expected an edgekws-dataset/1 directory, docs/dataset-format.md)")
-    with open(manifest_path, "r", encoding="utf-8") as f:
+    with open(manifest_path, "r", encoding="utf-8-sig") as f:  # tolerate a BOM
         meta = json.load(f)
     if meta.get("formatVersion") != FORMAT_VERSION:
         fail(f"{manifest_path}: formatVersion is {meta.get('formatVersion')!r}, this trainer reads {FORMAT_VERSION!r}")
@@ -395,6 +395,9 @@ def main(argv):
     background = xt[yt == 0]
     aug = Augmenter(cfg, coeffs, background, rng, args)
 
+    # Class-balanced loss: keyword windows are rare next to background ones.
+    counts = torch.bincount(yt, minlength=len(classes)).float()
+    class_weights = torch.where(counts > 0, counts.sum() / (len(classes) * counts.clamp(min=1)), torch.zeros_like(counts))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = max(1, math.ceil(xt.shape[0] / args.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch)
@@ -408,7 +411,7 @@ def main(argv):
             xb = aug(xt[idx]).unsqueeze(1)
             yb = yt[idx]
             logits = model(xb)
-            loss = F.cross_entropy(logits, yb)
+            loss = F.cross_entropy(logits, yb, weight=class_weights)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -464,7 +467,8 @@ def main(argv):
             "architecture": "ds-cnn",
             "channels": args.channels, "blocks": args.blocks, "conv1": [10, 4], "conv1Stride": [2, 2],
             "epochs": args.epochs, "batchSize": args.batch_size, "optimizer": "adam", "lr": args.lr,
-            "schedule": "one-cycle", "weightDecay": args.weight_decay, "dropout": 0.2,
+            "schedule": "one-cycle", "loss": "class-balanced cross-entropy",
+            "classWeights": [round(float(w), 6) for w in class_weights], "weightDecay": args.weight_decay, "dropout": 0.2,
             "maxTrain": args.max_train, "threads": args.threads,
             "augmentation": {
                 "maxShiftFrames": args.max_shift_frames, "timeMaskFrames": args.time_mask_frames,
