@@ -16,17 +16,23 @@ public sealed class TrainedModelFixture : IAsyncLifetime
     public string TrainingManifestPath => Path.Combine(TrainedDirectory, "training-manifest.json");
     public TrainerRun TrainRun { get; private set; } = null!;
 
+    /// <summary>--tiny by default; EDGEKWS_MODELLOOP_FULL=1 trains the full-size DS-CNN (docs/model-loop.md figures).</summary>
+    public static string[] TrainerArguments =>
+        Environment.GetEnvironmentVariable("EDGEKWS_MODELLOOP_FULL") == "1" ? ["--epochs", "20"] : ["--tiny"];
+
     public async Task InitializeAsync()
     {
         string corpus = Path.Combine(Root, "corpus");
         var manifest = await CorpusGenerator.GenerateAsync(CorpusOptions.Small(corpus, seed: 11));
         CorpusDatasetWriter.Write(corpus, manifest, DatasetDirectory);
-        TrainRun = Trainer.Run(DatasetDirectory, TrainedDirectory, seed: 5, "--tiny", "--epochs", "8");
+        TrainRun = Trainer.Run(DatasetDirectory, TrainedDirectory, seed: 5, TrainerArguments);
         if (TrainRun.ExitCode != 0) throw new InvalidOperationException($"train.py failed ({TrainRun.ExitCode}): {TrainRun.Stderr}");
     }
 
     public Task DisposeAsync()
     {
+        // Set EDGEKWS_KEEP_TEST_OUTPUT=1 to keep the corpus, dataset and models for inspection.
+        if (Environment.GetEnvironmentVariable("EDGEKWS_KEEP_TEST_OUTPUT") == "1") return Task.CompletedTask;
         try
         {
             Directory.Delete(Root, recursive: true);

@@ -15,8 +15,8 @@ public class Trainer_Tests(TrainedModelFixture fixture)
     {
         string again = Path.Combine(fixture.Root, "train-again");
         string other = Path.Combine(fixture.Root, "train-other-seed");
-        var r1 = Fixtures.Trainer.Run(fixture.DatasetDirectory, again, seed: 5, "--tiny", "--epochs", "8");
-        var r2 = Fixtures.Trainer.Run(fixture.DatasetDirectory, other, seed: 6, "--tiny", "--epochs", "8");
+        var r1 = Fixtures.Trainer.Run(fixture.DatasetDirectory, again, seed: 5, TrainedModelFixture.TrainerArguments);
+        var r2 = Fixtures.Trainer.Run(fixture.DatasetDirectory, other, seed: 6, TrainedModelFixture.TrainerArguments);
         Assert.True(r1.ExitCode == 0, r1.Stderr);
         Assert.True(r2.ExitCode == 0, r2.Stderr);
         Assert.Equal(Sha(fixture.FloatModelPath), Sha(Path.Combine(again, "model.float.onnx")));
