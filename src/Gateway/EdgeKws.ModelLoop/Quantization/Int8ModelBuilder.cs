@@ -1,0 +1,158 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using EdgeKws.Device.Detection;
+using EdgeKws.ModelLoop.Datasets;
+using EdgeKws.ModelLoop.Manifests;
+
+namespace EdgeKws.ModelLoop.Quantization;
+
+/// <summary>Options of one quantization job. Streaming parameters go into the device manifest.</summary>
+public sealed record Int8BuildOptions
+{
+    public required string ModelId { get; init; }
+    public required string ModelVersion { get; init; }
+    public string? ParentVersion { get; init; }
+    /// <summary>Fixed so that rebuilding gives the same manifest; defaults to now.</summary>
+    public DateTimeOffset? CreatedUtc { get; init; }
+    public CalibrationMethod Method { get; init; } = CalibrationMethod.Percentile;
+    public double Percentile { get; init; } = 99.99;
+    public int MaxCalibrationWindows { get; init; } = 512;
+    public QuantizedInput Input { get; init; } = QuantizedInput.Int8;
+    /// <summary>Index of the keyword class the device fires on; defaults to 1 (the first keyword).</summary>
+    public int KeywordIndex { get; init; } = 1;
+    /// <summary>Detection threshold; defaults to the training manifest's suggested threshold.</summary>
+    public float? Threshold { get; init; }
+    public int StrideFrames { get; init; } = 10;
+    public int SmoothingFrames { get; init; } = 30;
+    public int RefractoryMs { get; init; } = 1000;
+    public int FrameHopMs { get; init; } = 10;
+    public long MaxModelBytes { get; init; } = KeywordModel.DefaultMaxModelBytes;
+}
+
+/// <summary>
+/// The gateway's quantization job: float ONNX + training manifest + dataset in; INT8 QDQ model,
+/// device manifest and quantization report out. Calibrates on the training split (the windows the
+/// model was fitted to, never the test split), evaluates float vs INT8 on the test split (else
+/// validation), and refuses to emit a model the device would refuse: the result is loaded through
+/// <see cref="KeywordModel.TryLoad(string, string, long, out KeywordModel?, out string)"/> and
+/// <see cref="KeywordDetector.TryCreate"/> before the job returns.
+/// </summary>
+public static class Int8ModelBuilder
+{
+    public static QuantizationReport Build(string floatModelPath, string trainingManifestPath, string datasetDirectory,
+        string outputDirectory, Int8BuildOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var training = TrainingManifest.Load(trainingManifestPath);
+        var dataset = DatasetInfo.Load(datasetDirectory);
+        if (!string.Equals(training.FeatureConfigHash, dataset.FeatureConfigHash, StringComparison.OrdinalIgnoreCase))
+            throw new InvalidDataException($"the model was trained on feature config {training.FeatureConfigHash} but dataset {dataset.DatasetId} has {dataset.FeatureConfigHash}; calibrating on different features would be wrong");
+        if (dataset.Classes is null || !dataset.Classes.SequenceEqual(training.Classes!))
+            throw new InvalidDataException($"dataset classes [{string.Join(", ", dataset.Classes ?? [])}] differ from the model's [{string.Join(", ", training.Classes!)}]");
+        if (options.KeywordIndex <= 0 || options.KeywordIndex >= training.Classes!.Length)
+            throw new ArgumentException($"keyword index {options.KeywordIndex} must name a keyword class (1..{training.Classes!.Length - 1})");
+
+        byte[] floatModel = File.ReadAllBytes(floatModelPath);
+        var calibration = FeatureSplit.Load(datasetDirectory, dataset, "train");
+        string evalSplitName = dataset.Splits!.ContainsKey("test") ? "test" : "validation";
+        var evaluation = FeatureSplit.Load(datasetDirectory, dataset, evalSplitName);
+
+        var ranges = ActivationCalibrator.Calibrate(floatModel, calibration, options.Method, options.Percentile, options.MaxCalibrationWindows);
+        var quantized = QdqQuantizer.Quantize(floatModel, ranges, options.Input);
+
+        Directory.CreateDirectory(outputDirectory);
+        string fileName = $"{options.ModelId}-{options.ModelVersion}.int8.onnx";
+        string modelPath = Path.Combine(outputDirectory, fileName);
+        File.WriteAllBytes(modelPath, quantized.Bytes);
+        if (quantized.Bytes.Length > options.MaxModelBytes)
+            throw new InvalidDataException($"the INT8 model is {quantized.Bytes.Length} bytes, over the {options.MaxModelBytes}-byte budget; train a narrower model (--channels/--blocks)");
+
+        var floatPosteriors = WindowScorer.Score(floatModel, evaluation);
+        var int8Posteriors = WindowScorer.Score(quantized.Bytes, evaluation,
+            quantized.InputType == QuantizedInput.Int8 ? quantized.InputQuantization : null);
+        int classes = training.Classes!.Length;
+        int agree = 0;
+        double maxDiff = 0, sumDiff = 0;
+        for (int i = 0; i < evaluation.Count; i++)
+        {
+            var f = floatPosteriors.AsSpan(i * classes, classes);
+            var q = int8Posteriors.AsSpan(i * classes, classes);
+            if (WindowScorer.ArgMax(f) == WindowScorer.ArgMax(q)) agree++;
+            for (int c = 0; c < classes; c++)
+            {
+                double d = Math.Abs(f[c] - q[c]);
+                maxDiff = Math.Max(maxDiff, d);
+                sumDiff += d;
+            }
+        }
+
+        var manifest = new ModelManifest
+        {
+            SchemaVersion = ModelManifest.CurrentSchemaVersion,
+            ModelId = options.ModelId,
+            ModelVersion = options.ModelVersion,
+            ParentVersion = options.ParentVersion,
+            CreatedUtc = (options.CreatedUtc ?? DateTimeOffset.UtcNow).ToUniversalTime(),
+            FileName = fileName,
+            Sha256 = Convert.ToHexStringLower(SHA256.HashData(quantized.Bytes)),
+            SizeBytes = quantized.Bytes.Length,
+            Input = new ModelInputSpec
+            {
+                Name = quantized.InputName,
+                Shape = [1, 1, dataset.WindowFrames, dataset.Coefficients],
+                ElementType = quantized.InputType == QuantizedInput.Int8 ? ModelInputSpec.Int8Name : ModelInputSpec.FloatName,
+                QuantScale = quantized.InputType == QuantizedInput.Int8 ? quantized.InputQuantization.Scale : null,
+                QuantZeroPoint = quantized.InputType == QuantizedInput.Int8 ? quantized.InputQuantization.ZeroPoint : null,
+            },
+            OutputName = quantized.OutputName,
+            Labels = training.Classes,
+            KeywordIndex = options.KeywordIndex,
+            WindowFrames = dataset.WindowFrames,
+            StrideFrames = options.StrideFrames,
+            FrameHopMs = options.FrameHopMs,
+            Threshold = options.Threshold ?? (training.SuggestedThreshold > 0 ? training.SuggestedThreshold : 0.5f),
+            SmoothingFrames = options.SmoothingFrames,
+            RefractoryMs = options.RefractoryMs,
+            FeatureConfigHash = training.FeatureConfigHash!.ToLowerInvariant(),
+        };
+        string manifestFile = Path.ChangeExtension(fileName, null) + ".manifest.json";
+        string manifestPath = Path.Combine(outputDirectory, manifestFile);
+        File.WriteAllText(manifestPath, manifest.ToJson());
+
+        if (!KeywordModel.TryLoad(manifestPath, manifest.FeatureConfigHash, options.MaxModelBytes, out var loaded, out string reason))
+            throw new InvalidDataException($"the device would refuse the quantized model: {reason}");
+        if (!KeywordDetector.TryCreate(loaded!, null, out var detector, out reason))
+            throw new InvalidDataException($"the device cannot build a detector from the quantized model: {reason}");
+        detector!.Dispose();
+
+        var report = new QuantizationReport
+        {
+            ModelFile = fileName,
+            ManifestFile = manifestFile,
+            Sha256 = manifest.Sha256,
+            DatasetId = dataset.DatasetId!,
+            FeatureConfigHash = manifest.FeatureConfigHash,
+            Method = options.Method.ToString(),
+            Percentile = options.Method == CalibrationMethod.Percentile ? options.Percentile : null,
+            CalibrationWindows = Math.Min(calibration.Count, options.MaxCalibrationWindows),
+            InputElementType = manifest.Input.ElementType!,
+            InputScale = quantized.InputQuantization.Scale,
+            InputZeroPoint = quantized.InputQuantization.ZeroPoint,
+            QuantizedWeightTensors = quantized.QuantizedWeightTensors,
+            QuantizedActivations = quantized.QuantizedActivations,
+            FusedRelus = quantized.FusedActivations,
+            FloatSizeBytes = floatModel.Length,
+            Int8SizeBytes = quantized.Bytes.Length,
+            EvaluationSplit = evalSplitName,
+            EvaluationWindows = evaluation.Count,
+            FloatAccuracy = WindowScorer.Accuracy(floatPosteriors, evaluation.Labels),
+            Int8Accuracy = WindowScorer.Accuracy(int8Posteriors, evaluation.Labels),
+            ArgMaxAgreement = evaluation.Count == 0 ? double.NaN : agree / (double)evaluation.Count,
+            MaxAbsPosteriorDifference = maxDiff,
+            MeanAbsPosteriorDifference = evaluation.Count == 0 ? double.NaN : sumDiff / (evaluation.Count * (double)classes),
+        };
+        File.WriteAllText(Path.Combine(outputDirectory, Path.ChangeExtension(fileName, null) + ".quantization-report.json"),
+            JsonSerializer.Serialize(report, ModelLoopJsonContext.Default.QuantizationReport));
+        return report;
+    }
+}

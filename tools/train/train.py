@@ -1,0 +1,503 @@
+#!/usr/bin/python3
+"""Train the EdgeKws keyword-spotting DS-CNN on an exported dataset and export float ONNX.
+
+Run with Debian's interpreter (python3-torch 1.13, python3-onnx 1.12; the python3 first on PATH
+lacks them):
+
+    /usr/bin/python3 tools/train/train.py --dataset DIR --out DIR --seed 42 [--epochs 30] [--tiny]
+
+Input: a dataset directory in the `edgekws-dataset/1` format (docs/dataset-format.md). The trainer
+never computes features: it reads the exporter's MFCC windows as they are.
+
+Output (in --out):
+  model.float.onnx         opset 13, input "mfcc" float [1, 1, frames, coefficients],
+                           output "posteriors" float [1, classes] (softmax inside the graph);
+                           the per-coefficient input normalisation is folded into the first Conv
+                           and BatchNorm into every Conv, so the graph is Conv/Relu/GAP/Gemm/Softmax.
+  training-manifest.json   dataset id, feature config hash, code commit, hyperparameters,
+                           parameter count, metrics per split, FRR / false-accept rate per
+                           threshold on validation windows, suggested threshold.
+
+Deterministic from --seed: one thread, torch.use_deterministic_algorithms, every random draw from
+generators seeded from --seed. The same dataset, seed and code give the same ONNX bytes.
+See docs/model-loop.md.
+"""
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+FORMAT_VERSION = "edgekws-dataset/1"
+MANIFEST_FORMAT = "edgekws-training/1"
+INPUT_NAME = "mfcc"
+OUTPUT_NAME = "posteriors"
+OPSET = 13
+THRESHOLDS = [round(0.05 * i, 2) for i in range(1, 20)]  # 0.05 .. 0.95
+
+
+def fail(message):
+    print(f"train.py: error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
+# ----------------------------------------------------------------------------------------------
+# Dataset
+
+
+def load_dataset(path):
+    manifest_path = os.path.join(path, "dataset.json")
+    if not os.path.isfile(manifest_path):
+        fail(f"no dataset.json in {path} (expected an edgekws-dataset/1 directory, docs/dataset-format.md)")
+    with open(manifest_path, "r", encoding="utf-8-sig") as f:  # tolerate a BOM
+        meta = json.load(f)
+    if meta.get("formatVersion") != FORMAT_VERSION:
+        fail(f"{manifest_path}: formatVersion is {meta.get('formatVersion')!r}, this trainer reads {FORMAT_VERSION!r}")
+    for key in ("datasetId", "featureConfigHash", "windowFrames", "coefficients", "classes", "splits"):
+        if key not in meta:
+            fail(f"{manifest_path}: '{key}' is missing")
+    classes = meta["classes"]
+    if len(classes) < 2 or classes[0] != "_background_":
+        fail(f"{manifest_path}: 'classes' must start with '_background_' and name at least one keyword, got {classes}")
+    frames, coeffs = int(meta["windowFrames"]), int(meta["coefficients"])
+    splits = {}
+    for split, info in meta["splits"].items():
+        if split not in ("train", "validation", "test"):
+            fail(f"{manifest_path}: unknown split {split!r}")
+        fx = os.path.join(path, f"{split}.features.npy")
+        lb = os.path.join(path, f"{split}.labels.npy")
+        for p in (fx, lb):
+            if not os.path.isfile(p):
+                fail(f"split {split!r} is listed but {p} is missing")
+        x = np.load(fx, allow_pickle=False)
+        y = np.load(lb, allow_pickle=False)
+        if x.dtype != np.float32 or x.ndim != 3 or x.shape[1:] != (frames, coeffs):
+            fail(f"{fx}: expected float32 [N, {frames}, {coeffs}], got {x.dtype} {list(x.shape)}")
+        if y.dtype != np.int64 or y.shape != (x.shape[0],):
+            fail(f"{lb}: expected int64 [{x.shape[0]}], got {y.dtype} {list(y.shape)}")
+        if x.shape[0] != int(info.get("count", -1)):
+            fail(f"split {split!r}: dataset.json says {info.get('count')} examples, {fx} has {x.shape[0]}")
+        if x.shape[0] and (y.min() < 0 or y.max() >= len(classes)):
+            fail(f"{lb}: labels must be in [0, {len(classes) - 1}], got [{y.min()}, {y.max()}]")
+        if not np.all(np.isfinite(x)):
+            fail(f"{fx}: contains NaN or infinite features")
+        splits[split] = (np.ascontiguousarray(x), np.ascontiguousarray(y))
+    if "train" not in splits or splits["train"][0].shape[0] == 0:
+        fail("the dataset has no training examples")
+    if not np.any(splits["train"][1] == 0):
+        fail("the training split has no background (class 0) windows; background mixing and false accepts need them")
+    return meta, splits
+
+
+def feature_config(meta):
+    try:
+        return json.loads(meta.get("featureConfig") or "{}")
+    except json.JSONDecodeError:
+        fail("dataset.json: 'featureConfig' is not the canonical MfccConfig JSON")
+
+
+# ----------------------------------------------------------------------------------------------
+# Model
+
+
+class DsBlock(nn.Module):
+    """Depthwise 3x3 + BN + ReLU, pointwise 1x1 + BN + ReLU (MobileNet / Hello Edge DS-CNN)."""
+
+    def __init__(self, channels):
+        super().__init__()
+        self.dw = nn.Conv2d(channels, channels, 3, padding=1, groups=channels, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.pw = nn.Conv2d(channels, channels, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(channels)
+
+    def forward(self, x):
+        x = F.relu(self.bn1(self.dw(x)))
+        return F.relu(self.bn2(self.pw(x)))
+
+
+class DsCnn(nn.Module):
+    """DS-CNN for [1, 1, frames, coefficients] MFCC windows.
+
+    First layer: a 10x4 Conv with stride 2 and *no padding*, so that the per-coefficient input
+    normalisation (x - mean) / std can be folded into it exactly at export.
+    """
+
+    def __init__(self, classes, channels, blocks, mean, std):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, 1, -1))
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 1, 1, -1))
+        self.conv1 = nn.Conv2d(1, channels, (10, 4), stride=(2, 2), bias=True)
+        self.bn1 = nn.BatchNorm2d(channels)
+        self.blocks = nn.Sequential(*[DsBlock(channels) for _ in range(blocks)])
+        self.dropout = nn.Dropout(0.2)
+        self.fc = nn.Linear(channels, classes)
+        self.normalise_input = True
+
+    def forward(self, x):
+        if self.normalise_input:
+            x = (x - self.mean) / self.std
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = self.blocks(x)
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(self.dropout(x))
+
+
+class ExportWrapper(nn.Module):
+    """Adds the softmax: the device reads posteriors."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        return F.softmax(self.model(x), dim=1)
+
+
+def fold_normalisation(model):
+    """Folds (x - mean) / std into conv1: conv1 has no padding, so every tap sees a real input
+    and w.((x - m)/s) + b = (w/s).x + (b - m/s * sum(w)) exactly. Needs one scalar mean/std."""
+    with torch.no_grad():
+        w = model.conv1.weight  # [C, 1, kh, kw]
+        mean = model.mean.flatten()
+        std = model.std.flatten()
+        if not (torch.all(mean == mean[0]) and torch.all(std == std[0])):
+            raise RuntimeError("folding needs one mean/std for all coefficients")
+        m, s = float(mean[0]), float(std[0])
+        model.conv1.bias -= (w.sum(dim=(1, 2, 3)) * m / s)
+        model.conv1.weight /= s
+        model.normalise_input = False
+
+
+def count_parameters(model):
+    return int(sum(p.numel() for p in model.parameters()))
+
+
+def inference_parameter_count(model):
+    """Parameters left after BN folding (what the ONNX file / INT8 model holds)."""
+    n = 0
+    for mod in model.modules():
+        if isinstance(mod, nn.Conv2d):
+            n += mod.weight.numel() + mod.out_channels  # BN folds into a per-channel bias
+        elif isinstance(mod, nn.Linear):
+            n += mod.weight.numel() + mod.out_features
+    return int(n)
+
+
+# ----------------------------------------------------------------------------------------------
+# Augmentation (features only: additive noise at audio level is the corpus's job)
+
+
+class Augmenter:
+    """Time shift, SpecAugment-style masks, and mixing with background windows.
+
+    Background mixing happens in the (smoothed) log-mel power domain: MFCCs are un-liftered and
+    inverse-DCT'd (Kaldi's orthonormal DCT-II) to a 40-bin log-mel envelope, the background's
+    envelope is added in power (logaddexp) at a random relative gain, and the result is projected
+    back. Projection through the same 13 DCT rows is exact for the coefficients we keep, so clean
+    windows pass through unchanged when the gain is -inf.
+    """
+
+    def __init__(self, cfg, coeffs, background, generator, args):
+        self.g = generator
+        self.args = args
+        self.background = background
+        bins = int(cfg.get("mel_bins", 40))
+        lifter = float(cfg.get("cepstral_lifter", 22.0))
+        self.use_energy = bool(cfg.get("use_energy", False))
+        k = np.arange(coeffs)[:, None]
+        m = np.arange(bins)[None, :]
+        dct = np.sqrt(2.0 / bins) * np.cos(np.pi / bins * (m + 0.5) * k)
+        dct[0, :] = np.sqrt(1.0 / bins)
+        lift = 1.0 + 0.5 * lifter * np.sin(np.pi * np.arange(coeffs) / lifter) if lifter else np.ones(coeffs)
+        self.dct = torch.tensor(dct, dtype=torch.float32)        # [coeffs, bins]
+        self.lift = torch.tensor(lift, dtype=torch.float32)      # [coeffs]
+
+    def _to_logmel(self, c):
+        return (c / self.lift) @ self.dct                       # [..., bins]
+
+    def _to_mfcc(self, logmel):
+        return (logmel @ self.dct.T) * self.lift
+
+    def __call__(self, x):
+        a, g = self.args, self.g
+        n, frames, coeffs = x.shape
+        x = x.clone()
+        # 1. Time shift with edge replication (the word moves within the window).
+        if a.max_shift_frames > 0:
+            shifts = torch.randint(-a.max_shift_frames, a.max_shift_frames + 1, (n,), generator=g)
+            idx = torch.arange(frames).view(1, -1) - shifts.view(-1, 1)
+            idx = idx.clamp(0, frames - 1)
+            x = torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, coeffs))
+        # 2. Background mixing.
+        if a.mix_prob > 0 and self.background.shape[0] > 0:
+            mix = torch.rand(n, generator=g) < a.mix_prob
+            picks = torch.randint(0, self.background.shape[0], (n,), generator=g)
+            gains_db = a.mix_min_db + (a.mix_max_db - a.mix_min_db) * torch.rand(n, generator=g)
+            if mix.any():
+                sel = mix.nonzero().flatten()
+                bg = self.background[picks[sel]]
+                gain = (gains_db[sel] * (math.log(10.0) / 10.0)).view(-1, 1, 1)
+                if self.use_energy:
+                    c0 = torch.logaddexp(x[sel, :, :1], bg[:, :, :1] + gain)
+                    rest = self._to_mfcc(torch.logaddexp(self._to_logmel(x[sel]), self._to_logmel(bg) + gain))
+                    x[sel] = torch.cat([c0, rest[:, :, 1:]], dim=2)
+                else:
+                    x[sel] = self._to_mfcc(torch.logaddexp(self._to_logmel(x[sel]), self._to_logmel(bg) + gain))
+        # 3. SpecAugment: one time mask and one coefficient mask per window, filled with the
+        #    training mean (0 after normalisation, i.e. "no information").
+        if a.time_mask_frames > 0:
+            widths = torch.randint(0, a.time_mask_frames + 1, (n,), generator=g)
+            starts = (torch.rand(n, generator=g) * (frames - widths + 1).float()).long()
+            t = torch.arange(frames).view(1, -1)
+            mask = (t >= starts.view(-1, 1)) & (t < (starts + widths).view(-1, 1))
+            x = torch.where(mask.unsqueeze(-1), torch.full_like(x, a.fill_value), x)
+        if a.coeff_mask > 0:
+            widths = torch.randint(0, a.coeff_mask + 1, (n,), generator=g)
+            starts = (torch.rand(n, generator=g) * (coeffs - widths + 1).float()).long()
+            c = torch.arange(coeffs).view(1, -1)
+            mask = (c >= starts.view(-1, 1)) & (c < (starts + widths).view(-1, 1))
+            x = torch.where(mask.unsqueeze(1), torch.full_like(x, a.fill_value), x)
+        return x
+
+
+# ----------------------------------------------------------------------------------------------
+# Metrics
+
+
+def predict(model, x, batch=256):
+    model.eval()
+    out = []
+    with torch.no_grad():
+        for i in range(0, x.shape[0], batch):
+            xb = torch.from_numpy(x[i:i + batch]).unsqueeze(1)
+            out.append(F.softmax(model(xb), dim=1))
+    return torch.cat(out).numpy() if out else np.zeros((0, 0), dtype=np.float32)
+
+
+def split_metrics(probs, labels):
+    """Accuracy, plus per threshold: FRR over keyword windows (posterior of the true keyword below
+    the threshold) and false-accept rate over background windows (any keyword posterior at or
+    above it)."""
+    n = int(labels.shape[0])
+    if n == 0:
+        return {"count": 0}
+    acc = float((probs.argmax(axis=1) == labels).mean())
+    kw = labels > 0
+    bg = ~kw
+    kw_post = probs[np.arange(n), labels][kw]
+    bg_max = probs[bg, 1:].max(axis=1) if bg.any() else np.zeros(0)
+    rows = []
+    for t in THRESHOLDS:
+        frr = float((kw_post < t).mean()) if kw.any() else None
+        far = float((bg_max >= t).mean()) if bg.any() else None
+        rows.append({"threshold": t, "frr": frr, "falseAcceptRate": far})
+    return {"count": n, "keywordCount": int(kw.sum()), "backgroundCount": int(bg.sum()),
+            "accuracy": round(acc, 6), "thresholds": rows}
+
+
+def suggest_threshold(val):
+    """Lowest threshold whose validation false-accept rate is at most 1 %; window FAR is only a
+    proxy (FA/hour on streams is decided later, by the evaluation gate)."""
+    for row in val.get("thresholds", []):
+        if row["falseAcceptRate"] is not None and row["falseAcceptRate"] <= 0.01:
+            return row["threshold"]
+    return 0.95
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def git_commit():
+    here = os.path.dirname(os.path.abspath(__file__))
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=here, capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "."], cwd=here, capture_output=True, text=True, check=True).stdout.strip() != ""
+        return head, dirty
+    except (OSError, subprocess.CalledProcessError):
+        return None, None
+
+
+def sha256_file(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description="Train the EdgeKws DS-CNN keyword model (docs/model-loop.md).")
+    p.add_argument("--dataset", required=True, help="edgekws-dataset/1 directory")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--tiny", action="store_true", help="test config: 16 channels, 2 blocks, 20 epochs at lr 0.01, at most 512 windows")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--channels", type=int)
+    p.add_argument("--blocks", type=int)
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--max-shift-frames", type=int, default=10)
+    p.add_argument("--time-mask-frames", type=int, default=10)
+    p.add_argument("--coeff-mask", type=int, default=2)
+    p.add_argument("--mix-prob", type=float, default=0.5)
+    p.add_argument("--mix-min-db", type=float, default=-20.0, help="background gain relative to its stored level")
+    p.add_argument("--mix-max-db", type=float, default=-3.0)
+    p.add_argument("--max-train", type=int, help="cap on training windows (first N after a seeded shuffle)")
+    p.add_argument("--threads", type=int, default=1)
+    a = p.parse_args(argv)
+    a.epochs = a.epochs if a.epochs is not None else (20 if a.tiny else 30)
+    a.lr = a.lr if a.lr is not None else (1e-2 if a.tiny else 3e-3)
+    a.channels = a.channels if a.channels is not None else (16 if a.tiny else 64)
+    a.blocks = a.blocks if a.blocks is not None else (2 if a.tiny else 4)
+    if a.tiny and a.max_train is None:
+        a.max_train = 512
+    for name in ("epochs", "channels", "blocks", "batch_size"):
+        if getattr(a, name) <= 0:
+            fail(f"--{name.replace('_', '-')} must be positive")
+    if not 1 <= a.threads <= 2:
+        fail("--threads must be 1 or 2 (the machine is shared)")
+    return a
+
+
+def main(argv):
+    args = parse_args(argv)
+    started = time.time()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    torch.use_deterministic_algorithms(True)
+    rng = torch.Generator().manual_seed(args.seed)
+
+    meta, splits = load_dataset(args.dataset)
+    classes = meta["classes"]
+    frames, coeffs = int(meta["windowFrames"]), int(meta["coefficients"])
+    cfg = feature_config(meta)
+    x_train, y_train = splits["train"]
+    order = torch.randperm(x_train.shape[0], generator=rng).numpy()
+    if args.max_train is not None:
+        order = order[:args.max_train]
+    x_train, y_train = x_train[order], y_train[order]
+
+    # One scalar mean/std over all training features: foldable into conv1 exactly (a per-
+    # coefficient one is not, because conv1 slides over coefficients).
+    mean = float(x_train.mean(dtype=np.float64))
+    std = float(x_train.std(dtype=np.float64)) or 1.0
+    args.fill_value = mean
+
+    model = DsCnn(len(classes), args.channels, args.blocks, [mean] * coeffs, [std] * coeffs)
+    xt = torch.from_numpy(x_train)
+    yt = torch.from_numpy(y_train)
+    background = xt[yt == 0]
+    aug = Augmenter(cfg, coeffs, background, rng, args)
+
+    # Class-balanced loss: keyword windows are rare next to background ones.
+    counts = torch.bincount(yt, minlength=len(classes)).float()
+    class_weights = torch.where(counts > 0, counts.sum() / (len(classes) * counts.clamp(min=1)), torch.zeros_like(counts))
+    opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps_per_epoch = max(1, math.ceil(xt.shape[0] / args.batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch)
+    history = []
+    for epoch in range(args.epochs):
+        model.train()
+        perm = torch.randperm(xt.shape[0], generator=rng)
+        total, correct, loss_sum = 0, 0, 0.0
+        for i in range(0, xt.shape[0], args.batch_size):
+            idx = perm[i:i + args.batch_size]
+            xb = aug(xt[idx]).unsqueeze(1)
+            yb = yt[idx]
+            logits = model(xb)
+            loss = F.cross_entropy(logits, yb, weight=class_weights)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += float(loss) * idx.shape[0]
+            correct += int((logits.argmax(1) == yb).sum())
+            total += idx.shape[0]
+        row = {"epoch": epoch + 1, "loss": round(loss_sum / total, 6), "trainAccuracyAugmented": round(correct / total, 6)}
+        if "validation" in splits:
+            row["validationAccuracy"] = split_metrics(predict(model, splits["validation"][0]), splits["validation"][1])["accuracy"]
+        history.append(row)
+        print(json.dumps(row), flush=True)
+
+    model.eval()
+    metrics = {name: split_metrics(predict(model, x), y) for name, (x, y) in splits.items()}
+    metrics["train"] = split_metrics(predict(model, x_train), y_train)
+
+    os.makedirs(args.out, exist_ok=True)
+    # Fold the normalisation into conv1 and check the folded network computes the same function.
+    check_x = torch.from_numpy(x_train[:16]).unsqueeze(1)
+    with torch.no_grad():
+        before = F.softmax(model(check_x), dim=1)
+        fold_normalisation(model)
+        after = F.softmax(model(check_x), dim=1)
+    if not torch.allclose(before, after, atol=1e-4):
+        fail(f"folding the input normalisation changed the outputs by {float((before - after).abs().max())}")
+    onnx_path = os.path.join(args.out, "model.float.onnx")
+    dummy = torch.zeros(1, 1, frames, coeffs)
+    torch.onnx.export(ExportWrapper(model), dummy, onnx_path, opset_version=OPSET,
+                      input_names=[INPUT_NAME], output_names=[OUTPUT_NAME], do_constant_folding=True,
+                      training=torch.onnx.TrainingMode.EVAL)
+
+    import onnx  # only needed here; fail late with a clear message if missing
+    onnx_model = onnx.load(onnx_path)
+    onnx.checker.check_model(onnx_model)
+    ops = sorted({n.op_type for n in onnx_model.graph.node})
+    onnx_params = int(sum(int(np.prod(t.dims)) for t in onnx_model.graph.initializer))
+
+    commit, dirty = git_commit()
+    val = metrics.get("validation", {})
+    manifest = {
+        "formatVersion": MANIFEST_FORMAT,
+        "datasetId": meta["datasetId"],
+        "featureConfigHash": meta["featureConfigHash"],
+        "featureConfig": meta.get("featureConfig"),
+        "classes": classes,
+        "codeCommit": commit,
+        "codeDirty": dirty,
+        "trainer": "tools/train/train.py",
+        "seed": args.seed,
+        "tiny": args.tiny,
+        "hyperparameters": {
+            "architecture": "ds-cnn",
+            "channels": args.channels, "blocks": args.blocks, "conv1": [10, 4], "conv1Stride": [2, 2],
+            "epochs": args.epochs, "batchSize": args.batch_size, "optimizer": "adam", "lr": args.lr,
+            "schedule": "one-cycle", "loss": "class-balanced cross-entropy",
+            "classWeights": [round(float(w), 6) for w in class_weights], "weightDecay": args.weight_decay, "dropout": 0.2,
+            "maxTrain": args.max_train, "threads": args.threads,
+            "augmentation": {
+                "maxShiftFrames": args.max_shift_frames, "timeMaskFrames": args.time_mask_frames,
+                "coefficientMask": args.coeff_mask, "mixProbability": args.mix_prob,
+                "mixGainDb": [args.mix_min_db, args.mix_max_db],
+            },
+            "inputNormalisation": {"mean": mean, "std": std, "foldedIntoConv1": True},
+        },
+        "parameters": {"trainable": count_parameters(model), "inference": inference_parameter_count(model),
+                       "onnxInitializerValues": onnx_params},
+        "onnx": {"file": "model.float.onnx", "sha256": sha256_file(onnx_path), "sizeBytes": os.path.getsize(onnx_path),
+                 "opset": OPSET, "ops": ops, "input": {"name": INPUT_NAME, "shape": [1, 1, frames, coeffs], "elementType": "float"},
+                 "output": {"name": OUTPUT_NAME, "shape": [1, len(classes)]}},
+        "windowFrames": frames,
+        "coefficients": coeffs,
+        "metrics": metrics,
+        "suggestedThreshold": suggest_threshold(val),
+        "history": history,
+        "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__, "onnx": onnx.__version__},
+        "trainingSeconds": round(time.time() - started, 2),
+    }
+    with open(os.path.join(args.out, "training-manifest.json"), "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+    print(json.dumps({"onnx": onnx_path, "sha256": manifest["onnx"]["sha256"], "parameters": manifest["parameters"],
+                      "testAccuracy": metrics.get("test", {}).get("accuracy"),
+                      "validationAccuracy": val.get("accuracy"), "seconds": manifest["trainingSeconds"]}))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
