@@ -12,11 +12,13 @@ public sealed record EnrollmentPolicy
 {
     /// <summary>
     /// Default DTW consistency threshold (mean per-step distance of CMN'd C1-C12, see
-    /// <see cref="DtwDistance"/>). Measured on generated takes (docs/enrollment.md): the same
-    /// phrase from the same voice at other rates/pitches/noise stays at or below ~13; a different
-    /// phrase from the same voice is at or above ~19. 16 sits between.
+    /// <see cref="DtwDistance"/>). Measured on generated takes (docs/enrollment.md,
+    /// tools/EdgeKws.Enroll/testdata/make_takes.py): the same phrase from the same espeak voice at
+    /// other rates, pitches, noise colours and SNRs reads 14.7-24.8 against five accepted takes; other
+    /// phrases of similar length from the same voice read 35.5 ("play edge") to 87.2. 30 sits
+    /// between, nearer the same-phrase side's upper end plus margin for a real voice's variation.
     /// </summary>
-    public const double DefaultMaxDtwDistance = 16.0;
+    public const double DefaultMaxDtwDistance = 30.0;
 
     /// <summary>Shortest phrase bound accepted in a configuration.</summary>
     public const int MinConfigurableSpeechMs = 100;

@@ -147,24 +147,30 @@ public sealed class EnrollmentSession
     {
         if (take.Length > _take.Length)
         {
-            var figures = new TakeFigures { RecordingMs = MsOf(take.Length) };
-            return Reject(figures, [new TakeFailure(EnrollmentCheck.TooLong,
-                string.Create(CultureInfo.InvariantCulture, $"recording too long: {MsOf(take.Length) / 1000:F1} s, at most {_policy.MaxTakeMs / 1000.0:F1} s per take"),
-                $"trim the recording to the phrase \"{_policy.Phrase}\" with a short pause before and after")]);
+            return RejectOverlongRecording(take.Length);
         }
 
         take.CopyTo(_take);
         return SubmitBufferedTake(take.Length);
     }
 
+    /// <summary>
+    /// Rejects (as <see cref="EnrollmentCheck.TooLong"/>) a recording of <paramref name="sampleCount"/>
+    /// samples that does not fit the take buffer, without reading it.
+    /// </summary>
+    public TakeResult RejectOverlongRecording(long sampleCount)
+    {
+        ThrowIfDone();
+        var figures = new TakeFigures { RecordingMs = MsOf(sampleCount) };
+        return Reject(figures, [new TakeFailure(EnrollmentCheck.TooLong,
+            Inv($"recording too long: {MsOf(sampleCount) / 1000:F1} s, at most {_policy.MaxTakeMs / 1000.0:F1} s per take"),
+            $"trim the recording to the phrase \"{_policy.Phrase}\" with a short pause before and after")]);
+    }
+
     /// <summary>Checks the first <paramref name="sampleCount"/> samples of <see cref="TakeBuffer"/>.</summary>
     public TakeResult SubmitBufferedTake(int sampleCount)
     {
-        if (IsComplete || IsFailed)
-        {
-            throw new InvalidOperationException(IsComplete ? "every take is already accepted." : "the enrollment already failed.");
-        }
-
+        ThrowIfDone();
         ArgumentOutOfRangeException.ThrowIfNegative(sampleCount);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(sampleCount, _take.Length);
         ReadOnlySpan<short> take = _take.AsSpan(0, sampleCount);
@@ -421,6 +427,14 @@ public sealed class EnrollmentSession
         }
 
         return result;
+    }
+
+    private void ThrowIfDone()
+    {
+        if (IsComplete || IsFailed)
+        {
+            throw new InvalidOperationException(IsComplete ? "every take is already accepted." : "the enrollment already failed.");
+        }
     }
 
     private static TakeFailure ClippedFailure(ClippingReading c) => new(EnrollmentCheck.Clipped,
