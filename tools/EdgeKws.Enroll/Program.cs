@@ -68,7 +68,11 @@ namespace EdgeKws.Enroll
                     case InputKind.Wav:
                         foreach (string path in o.WavFiles)
                         {
-                            using var probe = new AudioFileSource(path);
+                            if (!TryProbeWav(path, out string wavError))
+                            {
+                                report.Error(ExitCodes.BadWav, wavError);
+                                return ExitCodes.BadWav;
+                            }
                         }
 
                         sourceName = $"{o.WavFiles.Count} WAV file(s)";
@@ -87,11 +91,6 @@ namespace EdgeKws.Enroll
                         sourceName = live.Name;
                         break;
                 }
-            }
-            catch (Exception ex) when (o.Input == InputKind.Wav && IsBadWav(ex))
-            {
-                report.Error(ExitCodes.BadWav, "bad WAV file: " + ex.Message);
-                return ExitCodes.BadWav;
             }
             catch (Exception ex) when (o.Input == InputKind.Alsa && ex is AlsaException or DllNotFoundException)
             {
@@ -147,9 +146,9 @@ namespace EdgeKws.Enroll
                     return Finish(session, store, o, config, report, EnrollmentOutcome.Interrupted, ExitCodes.Interrupted,
                         "interrupted: the previous enrollment (if any) is unchanged", null);
                 }
-                catch (Exception ex) when (IsBadWav(ex))
+                catch (Exception ex) when (live is null && IsBadWav(ex))
                 {
-                    report.Error(ExitCodes.BadWav, "bad WAV file: " + ex.Message);
+                    report.Error(ExitCodes.BadWav, $"bad WAV file '{o.WavFiles[Math.Max(0, wavIndex - 1)]}': {ex.Message}");
                     return ExitCodes.BadWav;
                 }
 
@@ -237,6 +236,23 @@ namespace EdgeKws.Enroll
                 data is null ? null : store.FilePath, data is null ? null : data.TemplateTakeIndex + 1, queued,
                 session.StateBytes, rss, peak));
             return exitCode;
+        }
+
+        private static bool TryProbeWav(string path, out string error)
+        {
+            try
+            {
+                using var probe = new AudioFileSource(path);
+                error = string.Empty;
+                return true;
+            }
+            catch (Exception ex) when (IsBadWav(ex))
+            {
+                error = ex is FileNotFoundException or DirectoryNotFoundException
+                    ? $"bad WAV file '{path}': not found"
+                    : $"bad WAV file '{path}': {ex.Message}";
+                return false;
+            }
         }
 
         private static bool IsBadWav(Exception ex) =>

@@ -84,7 +84,7 @@ public sealed class EnrollmentSession
     /// Exact bytes of state: every array's length x element size, plus the quality analyzer's
     /// (<see cref="TakeQualityAnalyzer.StateBytes"/>) and the MFCC extractor's
     /// (<see cref="MfccExtractor.StateBytes"/>) state. Object headers and scalar fields are not
-    /// counted. Fixed at construction; the default policy needs 180,932 bytes, of which 128,000
+    /// counted. Fixed at construction; the default policy needs 171,972 bytes, of which 128,000
     /// are the 4 s take buffer.
     /// </summary>
     public int StateBytes =>
