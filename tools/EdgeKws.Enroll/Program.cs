@@ -37,8 +37,17 @@ namespace EdgeKws.Enroll
             }
 
             using var cts = new CancellationTokenSource();
+            // First Ctrl-C: stop cleanly (an ALSA read returns within 50 ms; the QC report of the
+            // interrupted run is still queued). A read blocked on stdin cannot be interrupted, so
+            // there, and on a second Ctrl-C, the runtime's default applies: exit 130 at once. Either
+            // way the stored enrollment is untouched: it is only ever replaced by one atomic rename.
             ConsoleCancelEventHandler onCancel = (_, e) =>
             {
+                if (cts.IsCancellationRequested || o.Input == InputKind.Stdin)
+                {
+                    return;
+                }
+
                 e.Cancel = true;
                 cts.Cancel();
             };
@@ -111,6 +120,7 @@ namespace EdgeKws.Enroll
                     });
                     while (!session.IsComplete && !session.IsFailed)
                     {
+                        ct.ThrowIfCancellationRequested();
                         report.Prompt(session.CurrentTakeNumber, policy.TakeCount, session.Attempt, policy.MaxAttemptsPerTake, policy.Phrase, live is not null);
                         TakeResult result;
                         string? file = null;

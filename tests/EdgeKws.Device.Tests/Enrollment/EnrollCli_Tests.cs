@@ -214,6 +214,43 @@ public sealed class EnrollCli_Tests(GeneratedTakes takes) : IDisposable
         Assert.Contains("audio input ended", Assert.Single(early.Of("summary")).GetProperty("message").GetString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Exits_130_on_ctrl_c_and_keeps_the_previous_enrollment()
+    {
+        Assert.Equal(0, Enroll(["--wav", .. Goods(1, 5)]).ExitCode);
+        var store = new EnrollmentStore(_state.Path);
+        byte[] before = File.ReadAllBytes(store.FilePath);
+
+        var psi = new System.Diagnostics.ProcessStartInfo(CliRunner.DotnetHost())
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (string a in new[] { "exec", Path.Combine(AppContext.BaseDirectory, "edgekws-enroll.dll"), "--stdin", "--json", "--no-outbox", "--state-dir", _state.Path })
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        using var child = System.Diagnostics.Process.Start(psi)!;
+        Task<string> stdout = child.StandardOutput.ReadToEndAsync();
+        Task<string> stderr = child.StandardError.ReadToEndAsync();
+        child.StandardInput.BaseStream.Write(File.ReadAllBytes(PathOf("good_1.wav"))[44..]); // one take, stdin left open
+        child.StandardInput.BaseStream.Flush();
+        await Task.Delay(2000); // let it start and check the first take; it then waits on stdin
+        using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
+        {
+            kill.WaitForExit();
+        }
+
+        Assert.True(child.WaitForExit(20_000), "edgekws-enroll did not stop on SIGINT");
+        string output = await stdout + await stderr;
+        Assert.True(child.ExitCode == 130, $"exit {child.ExitCode}: {output}");
+        Assert.Contains("\"take\":1", output, StringComparison.Ordinal);
+        Assert.Equal(before, File.ReadAllBytes(store.FilePath));
+    }
+
     private CliRun Enroll(IEnumerable<string> args, byte[]? stdin = null, IDictionary<string, string>? env = null, bool outbox = false)
     {
         List<string> all = ["--state-dir", _state.Path, .. args];

@@ -21,7 +21,10 @@ public readonly record struct TakeCapture(int SampleCount, bool HeardSpeech, boo
 /// <summary>Timing of VAD-delimited live takes.</summary>
 public sealed record LiveTakeOptions
 {
-    /// <summary>Audio kept from before the speech onset: the noise the SNR and VAD of the take need.</summary>
+    /// <summary>
+    /// Audio kept from before the speech onset: the noise the SNR and VAD of the take need. The
+    /// buffer is compacted only when the wait reaches twice this, so 1-2x this much is kept.
+    /// </summary>
     public int PreRollMs { get; init; } = 500;
 
     /// <summary>Audio kept after the live VAD closed the speech segment (which itself waits out a 200 ms hangover).</summary>
