@@ -58,6 +58,7 @@ public static class Topics
         MessageKind.DriftSketch => "drift",
         MessageKind.ModelStatus => "model-status",
         MessageKind.Status => "status",
+        MessageKind.EnrollmentQc => "enrollment-qc",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown message kind"),
     };
 
@@ -73,6 +74,7 @@ public static class Topics
             "drift" => MessageKind.DriftSketch,
             "model-status" => MessageKind.ModelStatus,
             "status" => MessageKind.Status,
+            "enrollment-qc" => MessageKind.EnrollmentQc,
             _ => 0,
         };
         return kind != 0;

@@ -19,6 +19,7 @@ namespace EdgeKws.Shared.Contracts;
 [JsonSerializable(typeof(DriftSketch))]
 [JsonSerializable(typeof(ModelStatus))]
 [JsonSerializable(typeof(DeviceStatus))]
+[JsonSerializable(typeof(EnrollmentQcReport))]
 public sealed partial class WireJsonContext : JsonSerializerContext;
 
 /// <summary>Serialize and parse-and-validate helpers over <see cref="WireJsonContext"/>.</summary>
@@ -42,6 +43,9 @@ public static class WireJson
 
     /// <summary>UTF-8 JSON of a device status.</summary>
     public static byte[] Serialize(DeviceStatus message) => Serialize(message, WireJsonContext.Default.DeviceStatus);
+
+    /// <summary>UTF-8 JSON of an enrollment QC report.</summary>
+    public static byte[] Serialize(EnrollmentQcReport message) => Serialize(message, WireJsonContext.Default.EnrollmentQcReport);
 
     /// <summary>
     /// Parses and validates a message at a trust boundary: size, JSON syntax, then

@@ -30,6 +30,8 @@ public enum MessageKind
     ModelStatus = 6,
     /// <summary>Online/offline presence, retained; offline is the MQTT Last Will (JSON <see cref="DeviceStatus"/>).</summary>
     Status = 7,
+    /// <summary>Enrollment quality figures and pass/fail counts, never the voice print (JSON <see cref="EnrollmentQcReport"/>).</summary>
+    EnrollmentQc = 8,
 }
 
 /// <summary>Schema versions and size limits both sides agree on.</summary>
