@@ -17,6 +17,8 @@ EDGEKWS_APT_PACKAGES=(
   espeak-ng sox libsox-fmt-all python3-numpy python3-scipy python3-torch python3-torchaudio
   # corpus generator voices (festival's voices are only recommended by it, so they are named)
   flite festival festvox-kallpc16k festvox-us-slt-hts
+  # forced alignment (the built-in aligner of the labeling library)
+  pocketsphinx pocketsphinx-en-us
   # test model generation (onnx graphs built in Python; ONNX Runtime runs only in C#)
   python3-onnx
   # ALSA capture (libasound.so.2) and the file-plugin fake microphone

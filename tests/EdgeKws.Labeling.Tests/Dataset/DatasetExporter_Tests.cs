@@ -1,0 +1,127 @@
+using System.Diagnostics;
+using System.Text.Json;
+using EdgeKws.Dataset;
+using EdgeKws.Labeling.Dataset;
+using EdgeKws.Labeling.Extraction;
+using EdgeKws.Shared.Features;
+
+namespace EdgeKws.Labeling.Tests.Dataset;
+
+[Collection(SmallCorpusCollection.Name)]
+public sealed class DatasetExporter_Tests(SmallCorpusFixture corpus)
+{
+    private static string Python(string script)
+    {
+        var psi = new ProcessStartInfo("/usr/bin/python3") { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add("-c");
+        psi.ArgumentList.Add(script);
+        using Process p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd();
+        string stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, stderr);
+        return stdout.Trim();
+    }
+
+    [Fact]
+    public void Exports_the_small_corpus_in_the_dataset_format_readable_by_numpy()
+    {
+        using var dir = new TempDir();
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int code = DatasetCommand.Run(["export", "--corpus", corpus.Root, "--out", dir.Path, "--keyword", "hey edge"], stdout, stderr);
+        Assert.True(code == 0, stderr.ToString());
+        Assert.Contains("leakage check: passed", stdout.ToString());
+
+        using JsonDocument manifest = JsonDocument.Parse(File.ReadAllText(Path.Combine(dir.Path, "dataset.json")));
+        JsonElement m = manifest.RootElement;
+        Assert.Equal("edgekws-dataset/1", m.GetProperty("formatVersion").GetString());
+        Assert.Equal(MfccConfig.Default.FeatureConfigHash, m.GetProperty("featureConfigHash").GetString());
+        Assert.Equal(98, m.GetProperty("windowFrames").GetInt32());
+        Assert.Equal(["_background_", "hey edge"], m.GetProperty("classes").EnumerateArray().Select(c => c.GetString()));
+
+        // numpy reads every split with the declared shape and dtype; counts match dataset.json and the lineage.
+        string report = Python($$"""
+            import json, numpy as np
+            d = r'{{dir.Path}}'
+            m = json.load(open(d + '/dataset.json'))
+            out = []
+            for s, info in m['splits'].items():
+                f = np.load(d + '/' + s + '.features.npy'); l = np.load(d + '/' + s + '.labels.npy')
+                lines = open(d + '/' + s + '.lineage.jsonl').read().splitlines()
+                assert f.shape == (info['count'], 98, 13) and f.dtype == np.float32, (f.shape, f.dtype)
+                assert l.shape == (info['count'],) and l.dtype == np.int64
+                assert len(lines) == info['count'] and all(json.loads(x)['label'] == int(y) for x, y in zip(lines, l))
+                assert np.isfinite(f).all()
+                out.append('%s:%d:%d' % (s, info['count'], int((l == 1).sum())))
+            print(' '.join(out))
+            """);
+        Assert.Matches(@"^train:\d+:[1-9]\d* validation:\d+:[1-9]\d* test:\d+:[1-9]\d*$", report);
+
+        // The features are exactly MfccExtractor(MfccConfig.Default) over the 1 s window: recompute row 0 of train.
+        string first = File.ReadLines(Path.Combine(dir.Path, "train.lineage.jsonl")).First();
+        using JsonDocument line = JsonDocument.Parse(first);
+        string wav = Path.Combine(corpus.Root, line.RootElement.GetProperty("sourceRecording").GetString()!);
+        double startMs = line.RootElement.GetProperty("startMs").GetDouble();
+        float[] audio = KeywordExtractionPipeline.ReadMono16k(wav);
+        float[] window = new float[16_000];
+        int start = (int)Math.Round(startMs * 16);
+        for (int i = 0; i < window.Length; i++)
+        {
+            int k = start + i;
+            window[i] = k >= 0 && k < audio.Length ? audio[k] : 0f;
+        }
+
+        float[] expected = new float[98 * 13];
+        Assert.Equal(98, new MfccExtractor(MfccConfig.Default).Push(window, expected));
+        byte[] npy = File.ReadAllBytes(Path.Combine(dir.Path, "train.features.npy"));
+        int headerLength = BitConverter.ToUInt16(npy, 8);
+        float[] actual = new float[98 * 13];
+        Buffer.BlockCopy(npy, 10 + headerLength, actual, 0, actual.Length * 4);
+        Assert.Equal(expected, actual);
+        Assert.Equal(0, (10 + headerLength) % 64);
+    }
+
+    [Fact]
+    public void Refuses_to_write_and_names_a_planted_speaker_leak()
+    {
+        using var dir = new TempDir();
+        IReadOnlyList<DatasetExample> examples = CorpusDatasetBuilder.Build(corpus.Root, corpus.Manifest, ["hey edge"], out IReadOnlyList<string> classes);
+        Assert.Empty(LeakageCheck.Find(examples));
+
+        // Plant: one train speaker's near-miss clip moved into test.
+        DatasetExample victim = examples.First(e => e.Split == "train" && e.ClipId.Contains("near-miss", StringComparison.Ordinal));
+        DatasetExample[] leaky = [.. examples.Select(e => e == victim ? e with { Split = "test" } : e)];
+        var ex = Assert.Throws<DatasetLeakageException>(() => new DatasetExporter().Export(leaky, classes, dir.Path, [], "planted"));
+        Leak leak = Assert.Single(ex.Leaks);
+        Assert.Equal(("speaker", victim.Speaker), (leak.Kind, leak.Value));
+        Assert.Equal(["test", "train"], leak.Splits);
+        Assert.Contains(victim.Speaker!, ex.Message);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
+    public void Catches_a_source_recording_and_an_augmented_twin_across_splits()
+    {
+        var src = new LabelSource(LabelKinds.Generator, "t");
+        DatasetExample[] examples =
+        [
+            new("a", "train", "hey edge", "s1", "rec1.wav", "/x/rec1.wav", 0, src),
+            new("b", "test", "_background_", "s2", "rec1.wav", "/x/rec1.wav", 2000, src),
+            new("c", "train", "hey edge", "s3", "rec3.wav", "/x/rec3.wav", 0, src),
+            new("c-aug", "validation", "hey edge", "s4", "rec4.wav", "/x/rec4.wav", 0, src, AugmentedFrom: "c"),
+        ];
+        IReadOnlyList<Leak> leaks = LeakageCheck.Find(examples);
+        Assert.Equal(["sourceRecording:rec1.wav", "augmentedFrom:c"], leaks.Select(l => l.Kind + ":" + l.Value));
+    }
+
+    [Fact]
+    public void Cli_names_a_missing_manifest()
+    {
+        using var dir = new TempDir();
+        var stderr = new StringWriter();
+        Assert.Equal(1, DatasetCommand.Run(["export", "--corpus", dir.Path, "--out", Path.Combine(dir.Path, "o")], TextWriter.Null, stderr));
+        Assert.Contains("manifest.json", stderr.ToString());
+        Assert.Equal(2, DatasetCommand.Run(["export", "--corpus"], TextWriter.Null, TextWriter.Null));
+    }
+}

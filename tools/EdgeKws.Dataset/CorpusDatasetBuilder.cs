@@ -1,0 +1,92 @@
+using EdgeKws.Corpus;
+using EdgeKws.Corpus.Manifest;
+using EdgeKws.Labeling;
+using EdgeKws.Labeling.Dataset;
+
+namespace EdgeKws.Dataset;
+
+/// <summary>
+/// Turns a generated corpus (its manifest and exact ground truth) into dataset examples:
+/// positives are keyword takes and keyword occurrences in sentences (1 s centred on the keyword);
+/// negatives (class 0) are near-misses, other keywords, single non-keyword words of keyword-free
+/// sentences, and seeded random 1 s windows of the negative streams. Splits are the corpus's
+/// speaker-independent ones.
+/// </summary>
+public static class CorpusDatasetBuilder
+{
+    /// <summary>The split rule written into dataset.json.</summary>
+    public const string SplitRule = "speaker-independent: each voice in exactly one split (corpus manifest speakers[].split)";
+
+    /// <summary>Builds the examples. <paramref name="keywords"/> null means every corpus keyword.</summary>
+    /// <exception cref="ArgumentException">A requested keyword is not in the corpus.</exception>
+    public static IReadOnlyList<DatasetExample> Build(string corpusRoot, CorpusManifest manifest, IReadOnlyList<string>? keywords, out IReadOnlyList<string> classes, int streamWindowsPerMinute = 20)
+    {
+        classes = keywords ?? manifest.Options.Keywords;
+        foreach (string k in classes)
+        {
+            if (!manifest.Options.Keywords.Contains(k))
+            {
+                throw new ArgumentException($"Keyword '{k}' is not in the corpus; it has: {string.Join(", ", manifest.Options.Keywords)}.");
+            }
+        }
+
+        var source = new LabelSource(LabelKinds.Generator, "edgekws-corpus " + manifest.GeneratorVersion, 1.0);
+        var examples = new List<DatasetExample>();
+        IReadOnlyList<string> cls = classes;
+        foreach (CorpusFile f in manifest.Files)
+        {
+            string wav = Path.Combine(corpusRoot, f.Path);
+            switch (f.Kind)
+            {
+                case FileKind.Keyword:
+                    {
+                        KeywordEvent k = f.KeywordEvents[0];
+                        // Takes of one keyword by one speaker are augmented variants of take 0.
+                        string take0 = System.Text.RegularExpressions.Regex.Replace(f.Path, @"-\d+\.wav$", "-0.wav");
+                        examples.Add(Centred(f, wav, f.Path, k.StartMs, k.EndMs, cls.Contains(k.Keyword) ? k.Keyword : DatasetExporter.BackgroundClass, source, take0 == f.Path ? null : take0));
+                        break;
+                    }
+
+                case FileKind.NearMiss:
+                    examples.Add(Centred(f, wav, f.Path, f.SpeechStartMs ?? 0, f.SpeechEndMs ?? f.DurationMs, DatasetExporter.BackgroundClass, source, null));
+                    break;
+
+                case FileKind.Sentence when f.KeywordEvents.Count > 0:
+                    foreach (KeywordEvent k in f.KeywordEvents)
+                    {
+                        examples.Add(Centred(f, wav, $"{f.Path}#{k.Keyword.Replace(' ', '_')}@{k.StartMs:0}", k.StartMs, k.EndMs, cls.Contains(k.Keyword) ? k.Keyword : DatasetExporter.BackgroundClass, source, null));
+                    }
+
+                    break;
+
+                case FileKind.Sentence:
+                    // Two single-word windows per keyword-free sentence: first and middle word.
+                    foreach (int i in new[] { 0, f.Words.Count / 2 }.Distinct())
+                    {
+                        WordInterval w = f.Words[i];
+                        examples.Add(Centred(f, wav, $"{f.Path}#{w.Word}@{w.StartMs:0}", w.StartMs, w.EndMs, DatasetExporter.BackgroundClass, source, null));
+                    }
+
+                    break;
+
+                case FileKind.NegativeStream:
+                    {
+                        DeterministicRandom rng = DeterministicRandom.For(manifest.Options.Seed, "dataset-negative-windows/" + f.Path);
+                        int n = (int)Math.Ceiling(f.DurationMs / 60_000 * streamWindowsPerMinute);
+                        for (int i = 0; i < n && f.DurationMs > 1000; i++)
+                        {
+                            double start = Math.Floor(rng.NextDouble() * (f.DurationMs - 1000));
+                            examples.Add(new DatasetExample($"{f.Path}@{start:0}", f.Split, DatasetExporter.BackgroundClass, null, f.Path, wav, start, source));
+                        }
+
+                        break;
+                    }
+            }
+        }
+
+        return examples;
+    }
+
+    private static DatasetExample Centred(CorpusFile f, string wav, string clipId, double startMs, double endMs, string label, LabelSource source, string? augmentedFrom) =>
+        new(clipId, f.Split, label, f.Speaker, f.Path, wav, Math.Round((startMs + endMs) / 2) - 500, source, augmentedFrom);
+}

@@ -1,0 +1,165 @@
+using EdgeKws.Corpus.Manifest;
+using EdgeKws.Labeling.Dataset;
+
+namespace EdgeKws.Dataset;
+
+/// <summary><c>edgekws-dataset export --corpus DIR --out DIR [--keyword "hey edge"]...</c>: parse and run.</summary>
+public static class DatasetCommand
+{
+    /// <summary>Usage text.</summary>
+    public const string Usage = """
+        usage: edgekws-dataset export --corpus DIR --out DIR [--keyword "hey edge"]... [--stream-windows-per-minute N]
+               edgekws-dataset extract --corpus DIR --out DIR [--keyword "hey edge"]...
+
+          extract: aligns every corpus sentence with the built-in aligner (PocketSphinx), cuts 1 s keyword
+                   clips, filters them and queues the rest in OUT/review.db; prints accepted/review/rejected.
+
+          --corpus DIR                 a corpus written by edgekws-corpus (has manifest.json)
+          --out DIR                    dataset directory (dataset.json, {split}.features.npy, .labels.npy, .lineage.jsonl)
+          --keyword PHRASE             a keyword class (repeat for several); default: every corpus keyword.
+                                       Other corpus keywords become background (class 0).
+          --stream-windows-per-minute  random 1 s background windows per minute of negative stream (default 20)
+        """;
+
+    /// <summary>Runs the command; returns the process exit code (0 ok, 1 failed, 2 usage).</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Count > 0 && args[0] == "extract")
+        {
+            return RunExtract(args, stdout, stderr);
+        }
+
+        if (args.Count == 0 || args[0] != "export")
+        {
+            stderr.WriteLine(args.Count == 0 ? "edgekws-dataset: no command; the command is 'export'." : $"edgekws-dataset: unknown command '{args[0]}'; the command is 'export'.");
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+
+        string? corpus = null, output = null;
+        var keywords = new List<string>();
+        int perMinute = 20;
+        for (int i = 1; i < args.Count; i++)
+        {
+            string a = args[i];
+            string? value = i + 1 < args.Count ? args[i + 1] : null;
+            if (value is null)
+            {
+                stderr.WriteLine($"edgekws-dataset: {a} needs a value.");
+                return 2;
+            }
+
+            switch (a)
+            {
+                case "--corpus": corpus = value; break;
+                case "--out": output = value; break;
+                case "--keyword": keywords.Add(value); break;
+                case "--stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: perMinute = n; break;
+                default:
+                    stderr.WriteLine($"edgekws-dataset: unknown option or bad value '{a} {value}'.");
+                    stderr.WriteLine(Usage);
+                    return 2;
+            }
+
+            i++;
+        }
+
+        if (corpus is null || output is null)
+        {
+            stderr.WriteLine("edgekws-dataset: --corpus and --out are required.");
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+
+        string manifestPath = Path.Combine(corpus, "manifest.json");
+        if (!File.Exists(manifestPath))
+        {
+            stderr.WriteLine($"edgekws-dataset: '{manifestPath}' not found; --corpus must be a directory written by edgekws-corpus.");
+            return 1;
+        }
+
+        try
+        {
+            CorpusManifest manifest = CorpusManifest.Load(manifestPath);
+            IReadOnlyList<DatasetExample> examples = CorpusDatasetBuilder.Build(corpus, manifest, keywords.Count > 0 ? keywords : null, out IReadOnlyList<string> classes, perMinute);
+            DatasetExportResult r = new DatasetExporter().Export(examples, classes, output, [new DatasetSource("corpus", Path.GetFullPath(manifestPath), manifest.GeneratorVersion)], CorpusDatasetBuilder.SplitRule);
+            stdout.WriteLine($"dataset {r.DatasetId} -> {output}");
+            stdout.WriteLine($"classes: {DatasetExporter.BackgroundClass}, {string.Join(", ", classes)}");
+            foreach ((string split, int count) in r.CountsBySplit)
+            {
+                string byClass = string.Join(", ", r.CountsByClass.Where(c => c.Key.Split == split).OrderBy(c => c.Key.Label, StringComparer.Ordinal).Select(c => $"{c.Key.Label} {c.Value}"));
+                stdout.WriteLine($"  {split,-10} {count,6} examples ({byClass})");
+            }
+
+            stdout.WriteLine("leakage check: passed (speaker, sourceRecording, augmentedFrom)");
+            return 0;
+        }
+        catch (DatasetLeakageException e)
+        {
+            stderr.WriteLine("edgekws-dataset: " + e.Message);
+            return 1;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or System.Text.Json.JsonException)
+        {
+            stderr.WriteLine("edgekws-dataset: " + e.Message);
+            return 1;
+        }
+    }
+
+    private static int RunExtract(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        string? corpus = null, output = null;
+        var keywords = new List<string>();
+        for (int i = 1; i + 1 < args.Count; i += 2)
+        {
+            switch (args[i])
+            {
+                case "--corpus": corpus = args[i + 1]; break;
+                case "--out": output = args[i + 1]; break;
+                case "--keyword": keywords.Add(args[i + 1]); break;
+                default:
+                    stderr.WriteLine($"edgekws-dataset: unknown option '{args[i]}'.");
+                    return 2;
+            }
+        }
+
+        if (corpus is null || output is null || args.Count % 2 == 0)
+        {
+            stderr.WriteLine("edgekws-dataset: extract needs --corpus DIR --out DIR.");
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+
+        try
+        {
+            CorpusManifest manifest = CorpusManifest.Load(Path.Combine(corpus, "manifest.json"));
+            Directory.CreateDirectory(output);
+            var aligner = EdgeKws.Labeling.Alignment.PocketSphinxAligner.CreateAsync().GetAwaiter().GetResult();
+            using var queue = new EdgeKws.Labeling.Review.SqliteReviewQueue(Path.Combine(output, "review.db"));
+            var pipeline = new EdgeKws.Labeling.Extraction.KeywordExtractionPipeline(aligner, new EdgeKws.Labeling.Extraction.KeywordClipExtractor(), queue, Path.Combine(output, "clips"));
+            var sentences = manifest.Files.Where(f => f.Kind == FileKind.Sentence)
+                .Select(f => new EdgeKws.Labeling.Extraction.TranscribedRecording(Path.Combine(corpus, f.Path), f.Path, f.Transcript));
+            var counts = pipeline.RunAsync(sentences, keywords.Count > 0 ? keywords : manifest.Options.Keywords).GetAwaiter().GetResult();
+            stdout.WriteLine($"aligner: {aligner.ToolVersion}");
+            stdout.WriteLine(counts.ToString());
+            foreach (var g in queue.Pending(100_000).GroupBy(i => i.Reason.Split(':')[0] + ": " + ReasonKind(i.Reason)).OrderByDescending(g => g.Count()))
+            {
+                stdout.WriteLine($"  queued {g.Count(),4}  {g.Key}");
+            }
+
+            return 0;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or InvalidOperationException or System.Text.Json.JsonException)
+        {
+            stderr.WriteLine("edgekws-dataset: " + e.Message);
+            return 1;
+        }
+    }
+
+    private static string ReasonKind(string reason) =>
+        reason.Contains("SNR", StringComparison.Ordinal) ? "SNR" :
+        reason.Contains("clipping", StringComparison.Ordinal) ? "clipping" :
+        reason.Contains("confidence", StringComparison.Ordinal) ? "alignment confidence" :
+        reason.Contains("word lasts", StringComparison.Ordinal) ? "word duration" :
+        reason.Contains("not aligned", StringComparison.Ordinal) ? "no alignment" : "other";
+}
