@@ -7,7 +7,7 @@ namespace EdgeKws.Gateway.Security;
 /// 64-byte key, the scheme Mosquitto's password file calls <c>$7$</c>, so the same credential can be exported to an
 /// external broker (<see cref="TryFormatMosquittoLine"/>) without knowing the password. Credentials made by the first
 /// gateway slice (HMAC-SHA256, 32-byte key) still verify: the key length tells the two apart.</summary>
-/// <param name="Salt">16 random bytes.</param>
+/// <param name="Salt">12 random bytes (16 in legacy credentials).</param>
 /// <param name="Hash">64 derived bytes (PBKDF2-HMAC-SHA512), or 32 for a legacy PBKDF2-HMAC-SHA256 credential.</param>
 /// <param name="Iterations">PBKDF2 iterations used for this credential (stored per row so the default can rise without invalidating old rows).</param>
 public sealed record PasswordHash(byte[] Salt, byte[] Hash, int Iterations)
@@ -16,8 +16,9 @@ public sealed record PasswordHash(byte[] Salt, byte[] Hash, int Iterations)
     /// guards against a stolen database more than against guessing; 100,000 costs ~30 ms per CONNECT here.</summary>
     public const int DefaultIterations = 100_000;
 
-    /// <summary>Bytes of salt.</summary>
-    public const int SaltBytes = 16;
+    /// <summary>Bytes of salt: Mosquitto 2 accepts exactly 12 in a <c>$7$</c> line. 96 random bits still give every
+    /// credential its own salt, which is what the salt is for.</summary>
+    public const int SaltBytes = 12;
 
     /// <summary>Bytes of derived key (PBKDF2-HMAC-SHA512).</summary>
     public const int HashBytes = 64;
@@ -55,10 +56,10 @@ public sealed record PasswordHash(byte[] Salt, byte[] Hash, int Iterations)
     public bool TryFormatMosquittoLine(string userName, out string line, out string reason)
     {
         ArgumentNullException.ThrowIfNull(userName);
-        if (Hash.Length != HashBytes)
+        if (Hash.Length != HashBytes || Salt.Length != SaltBytes)
         {
             line = string.Empty;
-            reason = $"credential of '{userName}' is PBKDF2-HMAC-SHA256 (first gateway slice); Mosquitto only checks PBKDF2-HMAC-SHA512: provision the device again";
+            reason = $"credential of '{userName}' is a legacy one (PBKDF2-HMAC-SHA256 or a 16-byte salt, from the first gateway slice); Mosquitto checks only PBKDF2-HMAC-SHA512 with a 12-byte salt: provision the device again";
             return false;
         }
         line = $"{userName}:$7${Iterations}${Convert.ToBase64String(Salt)}${Convert.ToBase64String(Hash)}";
