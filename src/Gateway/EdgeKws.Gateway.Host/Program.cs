@@ -1,4 +1,5 @@
 using EdgeKws.Gateway;
+using EdgeKws.Gateway.Broker;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
@@ -9,6 +10,12 @@ using Microsoft.Extensions.Hosting;
 // Usage:
 //   EdgeKws.Gateway.Host                          run the gateway (config: appsettings.json, EDGEKWS_* env, --Gateway:...=...)
 //   EdgeKws.Gateway.Host device add <id>          provision a device; the password is read from stdin (one line)
+//   EdgeKws.Gateway.Host device export-mosquitto <passwd-file> <acl-file> [--gateway-user <name>]...
+//                                                 Mosquitto password file + ACL from the store's device credentials
+if (args.Length >= 2 && args[0] == "device" && args[1] == "export-mosquitto")
+{
+    return ExportMosquitto(args);
+}
 if (args.Length >= 1 && args[0] == "device")
 {
     return ProvisionDevice(args);
@@ -35,14 +42,7 @@ static int ProvisionDevice(string[] args)
         Console.Error.WriteLine("usage: EdgeKws.Gateway.Host device add <deviceId> [--Gateway:Store:DatabasePath=<path>]  (password on stdin)");
         return 2;
     }
-    IConfigurationRoot config = new ConfigurationBuilder()
-        .SetBasePath(AppContext.BaseDirectory)
-        .AddJsonFile("appsettings.json", optional: true)
-        .AddEnvironmentVariables("EDGEKWS_")
-        .AddCommandLine(args[3..])
-        .Build();
-    var options = new GatewayOptions();
-    config.GetSection(GatewayOptions.SectionName).Bind(options);
+    GatewayOptions options = LoadOptions(args[3..]);
     string? password = Console.In.ReadLine();
     if (string.IsNullOrEmpty(password))
     {
@@ -52,14 +52,68 @@ static int ProvisionDevice(string[] args)
     try
     {
         PasswordHash hash = PasswordHash.Create(password);
-        using SqliteGatewayStore store = SqliteGatewayStore.Open(options.Store);
+        using IGatewayStore store = GatewayStores.Open(options.Store);
         store.SetDeviceCredential(args[2], hash);
-        Console.WriteLine($"device '{args[2]}' provisioned in {store.DatabasePath}");
+        Console.WriteLine($"device '{args[2]}' provisioned in the {options.Store.Provider} store");
         return 0;
     }
     catch (ArgumentException ex)
     {
         Console.Error.WriteLine("device add: " + ex.Message);
+        return 2;
+    }
+}
+
+static GatewayOptions LoadOptions(string[] commandLine)
+{
+    IConfigurationRoot config = new ConfigurationBuilder()
+        .SetBasePath(AppContext.BaseDirectory)
+        .AddJsonFile("appsettings.json", optional: true)
+        .AddEnvironmentVariables("EDGEKWS_")
+        .AddCommandLine(commandLine)
+        .Build();
+    var options = new GatewayOptions();
+    config.GetSection(GatewayOptions.SectionName).Bind(options);
+    return options;
+}
+
+static int ExportMosquitto(string[] args)
+{
+    const string usage = "usage: EdgeKws.Gateway.Host device export-mosquitto <passwd-file> <acl-file> [--gateway-user <name>]... [--Gateway:Store:...=...]";
+    if (args.Length < 4)
+    {
+        Console.Error.WriteLine(usage);
+        return 2;
+    }
+    var gatewayUsers = new List<string>();
+    var rest = new List<string>();
+    for (int i = 4; i < args.Length; i++)
+    {
+        if (args[i] == "--gateway-user" && i + 1 < args.Length)
+        {
+            gatewayUsers.Add(args[++i]);
+        }
+        else
+        {
+            rest.Add(args[i]);
+        }
+    }
+    GatewayOptions options = LoadOptions([.. rest]);
+    try
+    {
+        using IGatewayStore store = GatewayStores.Open(options.Store);
+        MosquittoAuthFiles files = MosquittoAuthExport.Build(store, gatewayUsers, options.Broker.External.SharedGroup);
+        MosquittoAuthExport.Write(files, args[2], args[3]);
+        foreach (string skipped in files.Skipped)
+        {
+            Console.Error.WriteLine("export-mosquitto: skipped " + skipped);
+        }
+        Console.WriteLine($"exported {files.Exported.Count} devices to {args[2]} and the ACL to {args[3]}");
+        return 0;
+    }
+    catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException)
+    {
+        Console.Error.WriteLine("device export-mosquitto: " + ex.Message);
         return 2;
     }
 }

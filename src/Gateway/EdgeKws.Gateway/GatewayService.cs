@@ -10,8 +10,8 @@ using Microsoft.Extensions.Options;
 namespace EdgeKws.Gateway;
 
 /// <summary>
-/// The gateway as a hosted service: opens the store, starts the ingest writer, then the broker (so no device is
-/// admitted before ingest is ready). Stopping reverses the order: the broker closes every connection, then the
+/// The gateway as a hosted service: opens the store (SQLite or PostgreSQL), starts the ingest writer, then the
+/// embedded broker or the external-broker subscriber (so no message is taken before ingest is ready). Stopping reverses the order: the broker closes every connection, then the
 /// writer commits everything already queued, then the store closes.
 /// </summary>
 public sealed class GatewayService : IHostedService, IAsyncDisposable
@@ -20,6 +20,7 @@ public sealed class GatewayService : IHostedService, IAsyncDisposable
     private readonly ILoggerFactory _loggers;
     private IngestPipeline? _pipeline;
     private EmbeddedBroker? _broker;
+    private ExternalBrokerSubscriber? _external;
 
     /// <summary>Creates the service from bound options.</summary>
     public GatewayService(IOptions<GatewayOptions> options, ILoggerFactory? loggers = null)
@@ -39,17 +40,25 @@ public sealed class GatewayService : IHostedService, IAsyncDisposable
     /// <inheritdoc />
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        if (_broker is not null)
+        if (_broker is not null || _external is not null)
         {
             throw new InvalidOperationException("the gateway is already started");
         }
-        Store = SqliteGatewayStore.Open(_options.Store);
+        Store = GatewayStores.Open(_options.Store);
         try
         {
             _pipeline = new IngestPipeline(Store, _options.Ingest, Metrics, _loggers.CreateLogger("EdgeKws.Gateway.Ingest"));
             _pipeline.Start();
-            _broker = new EmbeddedBroker(_options.Broker, Store, _pipeline, Metrics, _loggers.CreateLogger("EdgeKws.Gateway.Broker"));
-            await _broker.StartAsync().ConfigureAwait(false);
+            if (_options.Broker.Mode == BrokerMode.External)
+            {
+                _external = new ExternalBrokerSubscriber(_options.Broker.External, _pipeline, _loggers.CreateLogger("EdgeKws.Gateway.Broker"));
+                await _external.StartAsync(cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                _broker = new EmbeddedBroker(_options.Broker, Store, _pipeline, Metrics, _loggers.CreateLogger("EdgeKws.Gateway.Broker"));
+                await _broker.StartAsync().ConfigureAwait(false);
+            }
         }
         catch
         {
@@ -65,6 +74,12 @@ public sealed class GatewayService : IHostedService, IAsyncDisposable
         {
             await _broker.DisposeAsync().ConfigureAwait(false);
             _broker = null;
+        }
+        if (_external is not null)
+        {
+            // Drains first: messages already taken are committed and acknowledged while the pipeline still runs.
+            await _external.DisposeAsync().ConfigureAwait(false);
+            _external = null;
         }
         if (_pipeline is not null)
         {

@@ -27,9 +27,25 @@ public sealed class GatewayOptions
     }
 }
 
-/// <summary>The embedded MQTTnet broker devices connect to.</summary>
+/// <summary>Where device messages come from.</summary>
+public enum BrokerMode
+{
+    /// <summary>The gateway runs its own MQTTnet broker (one instance; the default).</summary>
+    Embedded = 1,
+
+    /// <summary>The gateway subscribes to an external broker (Mosquitto, EMQX, HiveMQ) with a shared subscription, so several instances split the load.</summary>
+    External = 2,
+}
+
+/// <summary>The MQTT side: the embedded MQTTnet broker devices connect to, or an external broker (<see cref="Mode"/>).</summary>
 public sealed class BrokerOptions
 {
+    /// <summary>Embedded broker (default) or external broker with a shared subscription.</summary>
+    public BrokerMode Mode { get; set; } = BrokerMode.Embedded;
+
+    /// <summary>The external broker (used when <see cref="Mode"/> is External).</summary>
+    public ExternalBrokerOptions External { get; set; } = new();
+
     /// <summary>Address the plain-TCP listener binds to. Loopback by default: expose it deliberately.</summary>
     public string BindAddress { get; set; } = "127.0.0.1";
 
@@ -46,6 +62,15 @@ public sealed class BrokerOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
+        if (!Enum.IsDefined(Mode))
+        {
+            throw new ArgumentException($"Gateway:Broker:Mode {(int)Mode} is not Embedded or External");
+        }
+        if (Mode == BrokerMode.External)
+        {
+            External.Validate();
+            return; // the embedded listener settings are not used
+        }
         if (!System.Net.IPAddress.TryParse(BindAddress, out _))
         {
             throw new ArgumentException($"Gateway:Broker:BindAddress '{BindAddress}' is not an IP address");
@@ -117,9 +142,26 @@ public enum StoreDurability
     Normal = 2,
 }
 
-/// <summary>The SQLite store.</summary>
+/// <summary>Which database implements the store.</summary>
+public enum StoreProvider
+{
+    /// <summary>A SQLite file (one gateway instance; the default).</summary>
+    Sqlite = 1,
+
+    /// <summary>PostgreSQL, shared by several gateway instances.</summary>
+    Postgres = 2,
+}
+
+/// <summary>The store: SQLite (default) or PostgreSQL (<see cref="Provider"/>).</summary>
 public sealed class StoreOptions
 {
+    /// <summary>SQLite (default) or PostgreSQL.</summary>
+    public StoreProvider Provider { get; set; } = StoreProvider.Sqlite;
+
+    /// <summary>Npgsql connection string when <see cref="Provider"/> is Postgres
+    /// (e.g. <c>Host=127.0.0.1;Port=5432;Database=edgekws;Username=gateway;Password=...</c>).</summary>
+    public string? ConnectionString { get; set; }
+
     /// <summary>Database file; relative paths are relative to the working directory.</summary>
     public string DatabasePath { get; set; } = "data/gateway.db";
 
@@ -132,7 +174,15 @@ public sealed class StoreOptions
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
-        if (string.IsNullOrWhiteSpace(DatabasePath))
+        if (!Enum.IsDefined(Provider))
+        {
+            throw new ArgumentException($"Gateway:Store:Provider {(int)Provider} is not Sqlite or Postgres");
+        }
+        if (Provider == StoreProvider.Postgres && string.IsNullOrWhiteSpace(ConnectionString))
+        {
+            throw new ArgumentException("Gateway:Store:ConnectionString is required when Gateway:Store:Provider is Postgres");
+        }
+        if (Provider == StoreProvider.Sqlite && string.IsNullOrWhiteSpace(DatabasePath))
         {
             throw new ArgumentException("Gateway:Store:DatabasePath is empty");
         }

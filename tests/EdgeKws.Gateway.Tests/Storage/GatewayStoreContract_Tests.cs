@@ -1,0 +1,207 @@
+using System.Text;
+using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Ingest;
+using EdgeKws.Gateway.Security;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.Gateway.Tests.Ingest;
+using EdgeKws.Shared.Contracts;
+using SQLite;
+
+namespace EdgeKws.Gateway.Tests.Storage;
+
+/// <summary>The <see cref="IGatewayStore"/> contract, run against both implementations: a SQLite file and a real
+/// PostgreSQL server (see <see cref="PostgresFixture"/>).</summary>
+[Collection("postgres")]
+public sealed class GatewayStoreContract_Tests(PostgresFixture postgres) : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    private StoreOptions Options(string provider) => provider switch
+    {
+        "sqlite" => new StoreOptions { DatabasePath = _dir.File("g.db") },
+        "postgres" => new StoreOptions { Provider = StoreProvider.Postgres, ConnectionString = postgres.Server.ConnectionString(postgres.Server.CreateDatabase()) },
+        _ => throw new ArgumentOutOfRangeException(nameof(provider)),
+    };
+
+    private static StoreWrite Write(string device, MessageKind kind, byte[] payload, long? seq, string? hash, string? clientId = null)
+    {
+        var envelope = new IngestEnvelope(clientId ?? device, Topics.Uplink(device, kind), payload,
+            (seq is { } s ? Wire.Properties(s, kind, hash) : [(UserProperties.SchemaVersion, "1")]).Select(p => new KeyValuePair<string, string>(p.Name, p.Value)).ToList(),
+            null, DateTimeOffset.UtcNow);
+        return IngestValidator.TryValidate(envelope, 1 << 20, out ValidMessage? m, out RejectionKind k, out string why)
+            ? new StoreWrite(envelope, m, RejectionKind.None, string.Empty)
+            : new StoreWrite(envelope, null, k, why);
+    }
+
+    private static StoreWrite Detection(string device, long seq, int n) =>
+        Write(device, MessageKind.Detection, WireJson.Serialize(Wire.Detection(device, n)), seq, Wire.ConfigHash);
+
+    private static IngestOutcome[] WriteAll(IGatewayStore store, params StoreWrite[] writes)
+    {
+        var results = new IngestResult[writes.Length];
+        store.WriteBatch(writes, results);
+        return results.Select(r => r.Outcome).ToArray();
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void Stores_once_treats_a_redelivery_as_duplicate_and_quarantines_a_reused_sequence(string provider)
+    {
+        using IGatewayStore store = GatewayStores.Open(Options(provider));
+        Assert.Equal([IngestOutcome.Stored, IngestOutcome.Stored, IngestOutcome.Duplicate],
+            WriteAll(store, Detection("dev-a", 1, 1), Detection("dev-a", 2, 2), Detection("dev-a", 1, 1)));
+        // Same key, different bytes: the device reused a sequence; the original stays.
+        var results = new IngestResult[2];
+        store.WriteBatch([Detection("dev-a", 2, 99), Detection("dev-a", 2, 2)], results);
+        Assert.Equal(IngestOutcome.Quarantined, results[0].Outcome);
+        Assert.Equal(RejectionKind.SequenceConflict, results[0].Rejection);
+        Assert.Contains("sequence 2 of device 'dev-a' is already stored with different content", results[0].Reason, StringComparison.Ordinal);
+        Assert.Equal(IngestOutcome.Duplicate, results[1].Outcome);
+
+        Assert.Equal([1L, 2L], store.ReadSequences("dev-a"));
+        StoreCounts c = store.Count();
+        Assert.Equal((2, 2, 1, 1), (c.Messages, c.Detections, c.Quarantined, c.Devices));
+        QuarantineRecord q = Assert.Single(store.ReadQuarantine(0, 10));
+        Assert.Equal(RejectionKind.SequenceConflict, q.Rejection);
+        Assert.Equal(WireJson.Serialize(Wire.Detection("dev-a", 99)), q.Payload);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void Stores_every_kind_in_its_table_and_keeps_presence_and_model_version_on_the_device(string provider)
+    {
+        using IGatewayStore store = GatewayStores.Open(Options(provider));
+        Guid clip = Guid.NewGuid();
+        Assert.All(WriteAll(store,
+            Detection("dev-k", 1, 1),
+            Write("dev-k", MessageKind.Heartbeat, WireJson.Serialize(Wire.Heartbeat("dev-k", 1)), 2, null),
+            Write("dev-k", MessageKind.DriftSketch, WireJson.Serialize(Wire.Sketch("dev-k")), 3, Wire.ConfigHash),
+            Write("dev-k", MessageKind.ModelStatus, WireJson.Serialize(Wire.ModelStatus("dev-k")), 4, null),
+            Write("dev-k", MessageKind.ClipFeatures, Wire.FeatureClip(clip), 5, Wire.ConfigHash),
+            Write("dev-k", MessageKind.ClipAudio, Wire.AudioClip(Guid.NewGuid()), 6, Wire.ConfigHash),
+            Write("dev-k", MessageKind.Status, WireJson.Serialize(new DeviceStatus { DeviceId = "dev-k", State = DeviceState.Online }), null, null)),
+            o => Assert.Equal(IngestOutcome.Stored, o));
+        StoreCounts c = store.Count();
+        Assert.Equal((6, 1, 1, 2, 1, 1, 0, 1), (c.Messages, c.Detections, c.Heartbeats, c.Clips, c.Sketches, c.ModelStatuses, c.Quarantined, c.Devices));
+        DeviceRecord d = Assert.Single(store.ReadDevices());
+        Assert.Equal(("dev-k", "kws-1.1.0", "Online", false), (d.DeviceId, d.ModelVersion, d.Status, d.HasCredential));
+        Assert.NotNull(d.FirstSeenUtc);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void Quarantines_fuzzed_messages_with_their_raw_bytes_even_with_NUL_and_broken_text(string provider)
+    {
+        using IGatewayStore store = GatewayStores.Open(Options(provider));
+        var corpus = new FuzzCorpus(seed: 7, "dev-f", maxMessageBytes: 1 << 20);
+        var writes = new List<StoreWrite>();
+        for (int i = 0; i < 400; i++)
+        {
+            FuzzMessage f = corpus.Next(i);
+            var envelope = new IngestEnvelope("dev-f", f.Topic, f.Payload, f.Properties.Select(p => new KeyValuePair<string, string>(p.Name, p.Value)).ToList(),
+                f.ContentType, DateTimeOffset.UtcNow);
+            Assert.False(IngestValidator.TryValidate(envelope, 1 << 20, out _, out RejectionKind k, out string why), $"fuzz case {i} ({f.Category}) passed validation");
+            writes.Add(new StoreWrite(envelope, null, k, why));
+        }
+        // Text PostgreSQL cannot hold as is: NUL and a lone surrogate in the topic, reason and properties.
+        var nasty = new IngestEnvelope("dev-f", "edgekws/v1/dev-f/\0x\uD800", [0, 1, 2, 0xFF],
+            [new("ekws-seq", "1\0"), new("ekws-schema", "\uDC00")], "application/\0json", DateTimeOffset.UtcNow);
+        writes.Add(new StoreWrite(nasty, null, RejectionKind.InvalidTopic, "reason with \0 and \uD800"));
+
+        var results = new IngestResult[writes.Count];
+        store.WriteBatch(writes.ToArray(), results);
+        Assert.All(results, r => Assert.Equal(IngestOutcome.Quarantined, r.Outcome));
+        IReadOnlyList<QuarantineRecord> rows = store.ReadQuarantine(0, 1000);
+        Assert.Equal(writes.Count, rows.Count);
+        for (int i = 0; i < rows.Count; i++)
+        {
+            byte[] sent = writes[i].Envelope.Payload;
+            // Arrival order, bytes intact (an oversized payload keeps its first QuarantineMaxPayloadBytes, and its full length).
+            Assert.Equal(sent.AsSpan(0, Math.Min(sent.Length, new StoreOptions().QuarantineMaxPayloadBytes)).ToArray(), rows[i].Payload);
+            Assert.Equal(sent.Length, rows[i].PayloadBytes);
+            Assert.Equal(writes[i].Rejection, rows[i].Rejection);
+        }
+        Assert.StartsWith("edgekws/v1/dev-f/", rows[^1].Topic, StringComparison.Ordinal);
+        Assert.Equal(0, store.Count().Messages);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void Keeps_credentials_and_batches_across_reopen_and_refuses_a_newer_schema(string provider)
+    {
+        StoreOptions options = Options(provider);
+        using (IGatewayStore store = GatewayStores.Open(options))
+        {
+            store.SetDeviceCredential("dev-r", PasswordHash.Create("device-password-r", iterations: 1_000));
+            WriteAll(store, Detection("dev-r", 1, 1), Detection("dev-r", 2, 2));
+        }
+        using (IGatewayStore store = GatewayStores.Open(options))
+        {
+            Assert.Equal([1L, 2L], store.ReadSequences("dev-r"));
+            Assert.True(store.TryGetDeviceCredential("dev-r", out PasswordHash? credential));
+            Assert.True(credential!.Verify(Encoding.UTF8.GetBytes("device-password-r")));
+            Assert.False(store.TryGetDeviceCredential("dev-unknown", out _));
+            Assert.True(Assert.Single(store.ReadDevices()).HasCredential);
+        }
+        if (provider == "sqlite")
+        {
+            using var raw = new SQLiteConnection(options.DatabasePath);
+            raw.Execute("PRAGMA user_version = 99");
+        }
+        else
+        {
+            string database = new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString).Database!;
+            postgres.Server.Sql(database, "UPDATE schema_info SET version = 99");
+        }
+        InvalidOperationException ex = Assert.Throws<InvalidOperationException>(() => GatewayStores.Open(options));
+        Assert.Contains("has schema 99; this build knows up to 1", ex.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Stores_each_message_once_when_two_instances_write_the_same_keys_concurrently()
+    {
+        // Two gateway instances share one PostgreSQL database; a redelivery can reach the second while the first still
+        // holds the key in an open transaction. Overlapping batches over the same devices must not deadlock or double.
+        StoreOptions options = Options("postgres");
+        using IGatewayStore a = GatewayStores.Open(options);
+        using IGatewayStore b = GatewayStores.Open(options);
+        string[] devices = ["dev-c1", "dev-c2", "dev-c3", "dev-c4"];
+        StoreWrite[] Batch(int round, bool reverse)
+        {
+            var list = new List<StoreWrite>();
+            foreach (string d in reverse ? devices.Reverse() : devices)
+            {
+                for (int k = 0; k < 5; k++)
+                {
+                    list.Add(Detection(d, round * 5 + k + 1, round * 5 + k + 1));
+                }
+            }
+            return list.ToArray();
+        }
+        var outcomes = new System.Collections.Concurrent.ConcurrentBag<IngestOutcome>();
+        Parallel.For(0, 2, i =>
+        {
+            IGatewayStore store = i == 0 ? a : b;
+            for (int round = 0; round < 40; round++)
+            {
+                StoreWrite[] w = Batch(round, reverse: i == 1);
+                var r = new IngestResult[w.Length];
+                store.WriteBatch(w, r);
+                foreach (IngestResult x in r)
+                {
+                    outcomes.Add(x.Outcome);
+                }
+            }
+        });
+        Assert.Equal(devices.Length * 200, outcomes.Count(o => o == IngestOutcome.Stored));
+        Assert.Equal(devices.Length * 200, outcomes.Count(o => o == IngestOutcome.Duplicate));
+        Assert.All(devices, d => Assert.Equal(Enumerable.Range(1, 200).Select(i => (long)i), a.ReadSequences(d)));
+        Assert.Equal(0, a.Count().Quarantined);
+    }
+}
