@@ -25,6 +25,8 @@ EDGEKWS_APT_PACKAGES=(
   libasound2 alsa-utils
   # the external MQTT broker for interop tests (the default broker is embedded MQTTnet)
   mosquitto
+  # the dashboard test drives Debian's headless Chromium over the DevTools protocol
+  chromium
   # the shared store of several gateway instances (tests start their own server on loopback)
   postgresql
 )
