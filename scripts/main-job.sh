@@ -2,7 +2,7 @@
 # The README's main-job command: installs what is needed and runs the EdgeKws pipeline on the
 # embedded defaults. Arguments are passed to the pipeline (try --help).
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
-cd "$EDGEKWS_ROOT"
+cd "$REPO_ROOT"
 
 step "Checking prerequisites"
 ensure_dotnet

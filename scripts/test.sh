@@ -2,7 +2,7 @@
 # The README's test command: installs what the tests need, builds, and runs every test project.
 # Ends with one line "N passed, N failed, N skipped".
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
-cd "$EDGEKWS_ROOT"
+cd "$REPO_ROOT"
 
 step "Checking prerequisites"
 ensure_dotnet
@@ -13,7 +13,7 @@ restore_solution
 dotnet build EdgeKws.sln -c Release --no-restore --nologo -v quiet -clp:ErrorsOnly
 
 step "Running tests"
-results="$EDGEKWS_ROOT/artifacts/test-results"
+results="$REPO_ROOT/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"
 set +e
 dotnet test EdgeKws.sln -c Release --no-build --nologo \

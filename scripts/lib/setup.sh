@@ -3,8 +3,9 @@
 # project needs (only the missing ones), and restores NuGet packages. Sourced, not run.
 set -euo pipefail
 
-EDGEKWS_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-export EDGEKWS_ROOT
+# Plain shell variables, not exported: EDGEKWS_* in the environment is the agent's and the
+# enrollment tool's configuration override namespace, and they refuse unknown keys.
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -32,7 +33,7 @@ EDGEKWS_APT_PACKAGES=(
 )
 
 # Debian's own interpreter: the python3 first on PATH may be another one without Debian's modules.
-export EDGEKWS_PYTHON=/usr/bin/python3
+DEBIAN_PYTHON=/usr/bin/python3
 
 ensure_dotnet() {
   command -v dotnet >/dev/null 2>&1 || die "the .NET 10 SDK is required (dotnet not on PATH); see README 'Prerequisites'"
@@ -55,5 +56,5 @@ ensure_apt_packages() {
 
 restore_solution() {
   info "restoring NuGet packages"
-  dotnet restore "$EDGEKWS_ROOT/EdgeKws.sln" --verbosity quiet
+  dotnet restore "$REPO_ROOT/EdgeKws.sln" --verbosity quiet
 }
