@@ -169,7 +169,8 @@ public sealed class ListeningPipeline
         _snr = new SnrEstimator(_rate);
         _block = new short[options.BlockSamples];
         _floatBlock = new float[options.BlockSamples];
-        _rows = new float[(_extractor.FramesForNextPush(options.BlockSamples) + 1) * _coefficients];
+        // At most ceil(block / hop) frames complete per block, whatever the extractor holds already.
+        _rows = new float[(((options.BlockSamples + _hop - 1) / _hop) + 1) * _coefficients];
         // The clip's pre-trigger must still be in the ring when its post-trigger has arrived: one read
         // block and one MFCC window of slack on top of the clip itself.
         int clipMax = _preSamples + _postSamples;
