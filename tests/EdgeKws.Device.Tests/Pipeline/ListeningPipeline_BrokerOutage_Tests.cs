@@ -1,0 +1,143 @@
+using System.Collections.Concurrent;
+using System.IO.Pipes;
+using System.Runtime.InteropServices;
+using EdgeKws.Device.Audio;
+using EdgeKws.Device.Outbox;
+using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Tests.Outbox;
+using EdgeKws.Device.Tests.Uplink;
+using EdgeKws.Device.Uplink;
+using EdgeKws.Shared.Contracts;
+using Xunit.Abstractions;
+
+namespace EdgeKws.Device.Tests.Pipeline;
+
+/// <summary>
+/// The whole device path with the broker taken away in the middle of detection: audio through a pipe
+/// (the test controls when each burst is "spoken"), the real front end and model, the SQLite outbox, the
+/// MQTT uplink on its own task, and a real broker (embedded MQTTnet, then Mosquitto) with a gateway-like
+/// subscriber.
+/// </summary>
+public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper output) : IDisposable
+{
+    private const string DeviceId = "dev-pipe"; // "dev-" lets the embedded broker hold the device off after a restart
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public async Task Delivers_every_message_once_in_sequence_order_when_the_embedded_broker_stops_during_detection()
+    {
+        int port = UplinkTestKit.FreePort();
+        EmbeddedBroker broker = await EmbeddedBroker.StartAsync(port);
+        var subscriber = new RecordingSubscriber(port);
+        try
+        {
+            await subscriber.ConnectAsync(Timeout);
+            await RunOutageAsync(port, subscriber,
+                stop: async () => await broker.DisposeAsync(),
+                restart: async () =>
+                {
+                    // The gateway's subscriber is back before the device is let in (its session lived in memory).
+                    broker = await EmbeddedBroker.StartAsync(port, admitDevice: false);
+                    await subscriber.ReconnectAsync(Timeout);
+                    broker.AdmitDevice = true;
+                });
+        }
+        finally
+        {
+            await subscriber.DisposeAsync();
+            await broker.DisposeAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Delivers_every_message_once_in_sequence_order_when_mosquitto_stops_during_detection()
+    {
+        await using MosquittoBroker broker = MosquittoBroker.Create("allow_anonymous true");
+        await broker.StartAsync();
+        var subscriber = new RecordingSubscriber(broker.Port);
+        try
+        {
+            await subscriber.ConnectAsync(Timeout);
+            await RunOutageAsync(broker.Port, subscriber,
+                stop: broker.TerminateAsync,
+                restart: async () =>
+                {
+                    await broker.StartAsync();
+                    await subscriber.ReconnectAsync(Timeout); // persistent session: Mosquitto kept it on disk
+                });
+        }
+        finally
+        {
+            await subscriber.DisposeAsync();
+        }
+    }
+
+    private async Task RunOutageAsync(int port, RecordingSubscriber subscriber, Func<Task> stop, Func<Task> restart)
+    {
+        using var pipe = new AnonymousPipeServerStream(PipeDirection.Out);
+        using var source = new StdinPcmSource(new AnonymousPipeClientStream(PipeDirection.In, pipe.ClientSafePipeHandle), "pipe");
+        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        using var detector = PipelineTestKit.CreateDetector();
+        var accepted = new ConcurrentQueue<long>();
+        var queue = new OutboxUplinkQueue(outbox, Shared.Features.MfccConfig.Default.FeatureConfigHash);
+        await using var uplink = new MqttUplink(UplinkTestKit.FastOptions(port, DeviceId), queue);
+        var pipeline = new ListeningPipeline(source, detector, outbox,
+            PipelineTestKit.Options(DeviceId, heartbeatSeconds: 3, enqueued: (_, r) =>
+            {
+                if (r.IsAccepted)
+                {
+                    accepted.Enqueue(r.Sequence);
+                    uplink.NotifyEnqueued();
+                }
+            }));
+        uplink.Start();
+        Task audioThread = Task.Factory.StartNew(() => pipeline.Run(CancellationToken.None), TaskCreationOptions.LongRunning);
+
+        // Phase 1: broker up. Four bursts, 2 s apart.
+        Speak(pipe, 4, seed: 1);
+        await UplinkTestKit.WaitUntilAsync(() => Detections(subscriber) >= 4, Timeout, () => $"{Detections(subscriber)} detections at the broker; uplink {uplink.LastError}");
+
+        // Phase 2: broker gone. Detection goes on; messages wait in the outbox.
+        await stop();
+        Speak(pipe, 4, seed: 2);
+        await UplinkTestKit.WaitUntilAsync(() => pipeline.Stats.Detections >= 8, Timeout, () => $"{pipeline.Stats.Detections} detections with the broker down");
+        await UplinkTestKit.WaitUntilAsync(() => uplink.State != UplinkState.Connected, Timeout, () => "the uplink to notice the outage");
+        long waiting = outbox.GetStats().TotalCount;
+        Assert.True(outbox.GetStats().For(OutboxMessageClass.Detection).Count >= 4, "detections made during the outage wait in the outbox");
+
+        // Phase 3: broker back; more bursts; then the audio ends.
+        await restart();
+        Speak(pipe, 4, seed: 3);
+        pipe.Dispose();
+        await audioThread.WaitAsync(Timeout);
+
+        await UplinkTestKit.WaitUntilAsync(() => outbox.GetStats().TotalCount == 0 && subscriber.DistinctSequenceCount >= accepted.Count, Timeout,
+            () => $"outbox {outbox.GetStats().TotalCount} left, broker got {subscriber.DistinctSequenceCount}/{accepted.Count}; uplink {uplink.State} {uplink.LastError}");
+
+        Assert.Equal(12, pipeline.Stats.Detections);
+        int n = accepted.Count;
+        Assert.Equal(Enumerable.Range(1, n).Select(i => (long)i), accepted.Order()); // a fresh outbox numbers 1..n
+        int duplicates = UplinkTestKit.AssertCompleteInOrder(subscriber.Sequences, n);
+        Assert.Equal(12, Detections(subscriber));
+        Assert.All(subscriber.Messages.Where(m => m.Kind is "detection" or "clip-features" or "drift"),
+            m => Assert.Equal(pipeline.FeatureConfigHash, m.ConfigHash));
+        Assert.All(subscriber.Messages.Where(m => m.Kind is "heartbeat"), m => Assert.Null(m.ConfigHash));
+        output.WriteLine($"{n} messages ({pipeline.Stats.Heartbeats} heartbeats, {pipeline.Stats.Sketches} sketches, 12 detections + clips); "
+            + $"{waiting} waited in the outbox during the outage; {duplicates} duplicate(s) before de-dup; uplink {uplink.Stats}");
+        Assert.True(uplink.Stats.Connects >= 2);
+    }
+
+    private static int Detections(RecordingSubscriber s) =>
+        s.Messages.Where(m => m.Kind == "detection" && m.Sequence is not null).Select(m => m.Sequence).Distinct().Count();
+
+    /// <summary>Writes 2 s of noise per burst, each with a burst at 0.7 s, into the pipe (the pipeline reads as it arrives).</summary>
+    private static void Speak(AnonymousPipeServerStream pipe, int bursts, int seed)
+    {
+        short[] audio = PipelineTestKit.Synthesize(2.0 * bursts, PipelineTestKit.Starts(bursts, first: 0.7, every: 2.0), seed);
+        pipe.Write(MemoryMarshal.AsBytes(audio.AsSpan()));
+        pipe.Flush();
+    }
+}
