@@ -77,7 +77,8 @@ JSON
 
 step "run the arm64 agent under qemu (EMULATED)"
 set +e
-/usr/bin/time -v -o "$WORK/time.txt" bash -c "$(declare -f run_arm64 write_fake_arm64_cpuinfo); run_arm64 '$BIN/edgekws-agent' --config '$WORK/agent.json' --fast --drain-seconds 30 --model '$EDGEKWS_ROOT/tests/fixtures/models/kws-tone1k-int8.manifest.json'" \
+# The scripts' own EDGEKWS_ROOT/EDGEKWS_PYTHON would read as (unknown) agent config overrides: drop them.
+env -u EDGEKWS_ROOT -u EDGEKWS_PYTHON /usr/bin/time -v -o "$WORK/time.txt" bash -c "$(declare -f run_arm64 write_fake_arm64_cpuinfo); run_arm64 '$BIN/edgekws-agent' --config '$WORK/agent.json' --fast --drain-seconds 30 --model '$EDGEKWS_ROOT/tests/fixtures/models/kws-tone1k-int8.manifest.json'" \
   > "$WORK/agent.out" 2> "$WORK/agent.err"
 rc=$?
 set -e
