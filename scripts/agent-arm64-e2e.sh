@@ -112,6 +112,7 @@ printf '    binary: edgekws-agent %.1f MB (linux-arm64 NativeAOT, stripped); lib
   "$(bc -l <<<"$size/1048576")" "$(bc -l <<<"$(stat -c %s "$BIN/libonnxruntime.so")/1048576")" "$(bc -l <<<"$(stat -c %s "$BIN/libe_sqlite3.so")/1048576")"
 echo "    EMULATED max RSS (qemu process, includes the emulator): $((rss_kb / 1024)) MB; agent-reported rss_mb=$(field rss_mb)"
 echo "    EMULATED speed: $(field audio_s) s of audio in $(field elapsed_s) s = $(field speed)"
-echo "    EMULATED decision latency (block delivered -> event): p50 $(field decision_latency_ms_p50) ms, p99 $(field p99) ms"
+echo "    EMULATED per-window inference: p50 $(field inference_ms_p50) ms, p99 $(field inference_ms_p99) ms over $(field inferences) windows"
+echo "    EMULATED decision latency (block delivered -> event): p50 $(field decision_latency_ms_p50) ms, p99 $(field decision_latency_ms_p99) ms"
 echo "    detections $detections/${#STARTS[@]} at the expected times; broker received $published detections, $clips feature clips, $heartbeats heartbeats; outbox drained"
 echo "PASS arm64 agent end to end (EMULATED)"

@@ -191,6 +191,7 @@ internal static class AgentHost
             OutboxStats o = outbox.GetStats();
             MqttUplinkStats u = uplink.Stats;
             (double p50, double p99, int n) = pipeline.DecisionLatencyMs();
+            (double i50, double i99, int inferences) = pipeline.InferenceTimeMs();
             double audioSeconds = s.ListeningSeconds;
             double elapsed = wall.Elapsed.TotalSeconds;
             string summary = string.Create(CultureInfo.InvariantCulture,
@@ -198,7 +199,7 @@ internal static class AgentHost
                 $"detections={s.Detections} clips_audio={s.ClipsAudio} clips_features={s.ClipsFeatures} clips_dropped={s.ClipsDropped} " +
                 $"heartbeats={s.Heartbeats} sketches={s.Sketches} refused={s.EnqueueRefused} failed={s.EnqueueFailed} overruns={s.Overruns} " +
                 $"outbox_depth={o.TotalCount} outbox_bytes={o.TotalBytes} sent={u.Acknowledged} dead_lettered={queue.DeadLetteredCount} " +
-                $"decision_latency_ms_p50={p50:F3} p99={p99:F3} n={n} rss_mb={ProcessMemory.ResidentBytes() / 1048576.0:F1} " +
+                $"decision_latency_ms_p50={p50:F3} decision_latency_ms_p99={p99:F3} n={n} inference_ms_p50={i50:F3} inference_ms_p99={i99:F3} inferences={inferences} rss_mb={ProcessMemory.ResidentBytes() / 1048576.0:F1} " +
                 $"model={detector.ModelVersion} end={(s.SourceEnded ? "source-ended" : "stopped")}");
             lock (stdout)
             {

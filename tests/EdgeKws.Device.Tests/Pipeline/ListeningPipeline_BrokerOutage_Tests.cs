@@ -75,7 +75,21 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
         }
     }
 
+    private string _phase = "start";
+
     private async Task RunOutageAsync(int port, RecordingSubscriber subscriber, Func<Task> stop, Func<Task> restart)
+    {
+        try
+        {
+            await RunOutageCoreAsync(port, subscriber, stop, restart).WaitAsync(TimeSpan.FromMinutes(3));
+        }
+        catch (TimeoutException ex)
+        {
+            throw new TimeoutException($"stuck in phase '{_phase}'", ex);
+        }
+    }
+
+    private async Task RunOutageCoreAsync(int port, RecordingSubscriber subscriber, Func<Task> stop, Func<Task> restart)
     {
         using var pipe = new AnonymousPipeServerStream(PipeDirection.Out);
         using var source = new StdinPcmSource(new AnonymousPipeClientStream(PipeDirection.In, pipe.ClientSafePipeHandle), "pipe");
@@ -97,22 +111,31 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
         Task audioThread = Task.Factory.StartNew(() => pipeline.Run(CancellationToken.None), TaskCreationOptions.LongRunning);
 
         // Phase 1: broker up. Four bursts, 2 s apart.
-        Speak(pipe, 4, seed: 1);
+        _phase = "speak 1";
+        await SpeakAsync(pipe, 4, seed: 1, audioThread);
+        _phase = "wait for 4 detections at the broker";
         await UplinkTestKit.WaitUntilAsync(() => Detections(subscriber) >= 4, Timeout, () => $"{Detections(subscriber)} detections at the broker; uplink {uplink.LastError}");
 
         // Phase 2: broker gone. Detection goes on; messages wait in the outbox.
+        _phase = "stop broker";
         await stop();
-        Speak(pipe, 4, seed: 2);
+        _phase = "speak 2";
+        await SpeakAsync(pipe, 4, seed: 2, audioThread);
+        _phase = "wait for detections during the outage";
         await UplinkTestKit.WaitUntilAsync(() => pipeline.Stats.Detections >= 8, Timeout, () => $"{pipeline.Stats.Detections} detections with the broker down");
         await UplinkTestKit.WaitUntilAsync(() => uplink.State != UplinkState.Connected, Timeout, () => "the uplink to notice the outage");
         long waiting = outbox.GetStats().TotalCount;
         Assert.True(outbox.GetStats().For(OutboxMessageClass.Detection).Count >= 4, "detections made during the outage wait in the outbox");
 
         // Phase 3: broker back; more bursts; then the audio ends.
+        _phase = "restart broker";
         await restart();
-        Speak(pipe, 4, seed: 3);
+        _phase = "speak 3";
+        await SpeakAsync(pipe, 4, seed: 3, audioThread);
         pipe.Dispose();
+        _phase = "audio end";
         await audioThread.WaitAsync(Timeout);
+        _phase = "drain";
 
         await UplinkTestKit.WaitUntilAsync(() => outbox.GetStats().TotalCount == 0 && subscriber.DistinctSequenceCount >= accepted.Count, Timeout,
             () => $"outbox {outbox.GetStats().TotalCount} left, broker got {subscriber.DistinctSequenceCount}/{accepted.Count}; uplink {uplink.State} {uplink.LastError}");
@@ -128,16 +151,24 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
         output.WriteLine($"{n} messages ({pipeline.Stats.Heartbeats} heartbeats, {pipeline.Stats.Sketches} sketches, 12 detections + clips); "
             + $"{waiting} waited in the outbox during the outage; {duplicates} duplicate(s) before de-dup; uplink {uplink.Stats}");
         Assert.True(uplink.Stats.Connects >= 2);
+        _phase = "dispose";
     }
 
     private static int Detections(RecordingSubscriber s) =>
         s.Messages.Where(m => m.Kind == "detection" && m.Sequence is not null).Select(m => m.Sequence).Distinct().Count();
 
     /// <summary>Writes 2 s of noise per burst, each with a burst at 0.7 s, into the pipe (the pipeline reads as it arrives).</summary>
-    private static void Speak(AnonymousPipeServerStream pipe, int bursts, int seed)
+    private static async Task SpeakAsync(AnonymousPipeServerStream pipe, int bursts, int seed, Task audioThread)
     {
         short[] audio = PipelineTestKit.Synthesize(2.0 * bursts, PipelineTestKit.Starts(bursts, first: 0.7, every: 2.0), seed);
-        pipe.Write(MemoryMarshal.AsBytes(audio.AsSpan()));
-        pipe.Flush();
+        byte[] bytes = MemoryMarshal.AsBytes(audio.AsSpan()).ToArray();
+        Task write = pipe.WriteAsync(bytes).AsTask();
+        Task first = await Task.WhenAny(write, audioThread);
+        if (first == audioThread)
+        {
+            await audioThread; // surfaces the audio thread's exception
+            Assert.Fail("the audio loop ended while audio was still being written");
+        }
+        await write;
     }
 }

@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Detection;
 using EdgeKws.Device.Outbox;
@@ -18,7 +20,8 @@ namespace EdgeKws.Device.Pipeline;
 /// <param name="Heartbeats">Heartbeats enqueued.</param>
 /// <param name="Sketches">Drift sketches enqueued.</param>
 /// <param name="EnqueueRefused">Enqueues the outbox refused (quota full of classes this one may not evict, or too large).</param>
-/// <param name="EnqueueFailed">Enqueues that threw (disk error); detection went on.</param>
+/// <param name="EnqueueFailed">Enqueues that threw (disk error), or messages dropped because the outbox writer
+/// fell more than 256 messages behind (a stalled disk); detection went on.</param>
 /// <param name="Overruns">Capture overruns reported by the source.</param>
 /// <param name="SourceEnded">The source reached its end (WAV or stdin), rather than being cancelled.</param>
 public readonly record struct ListeningPipelineStats(
@@ -56,6 +59,12 @@ public readonly record struct ListeningPipelineStats(
 /// audio has arrived. With consent (<see cref="ListeningPipelineOptions.UploadRawAudio"/>) it goes as
 /// <see cref="ClipAudio"/>; otherwise as <see cref="ClipFeatures"/> (MFCCs of the same samples through a
 /// second extractor of the same configuration, so the features are those the gateway would compute).</para>
+/// <para><b>Outbox writes off the audio thread.</b> Every enqueue is an fsynced SQLite commit, which a busy SD
+/// card can stretch to hundreds of milliseconds: longer than the ALSA buffer. So the audio thread only builds
+/// the message and posts it to a bounded queue (256); a writer thread stores it (and completes heartbeats with
+/// the outbox figures). If the disk stalls long enough to fill the queue, messages are dropped and counted
+/// (<see cref="ListeningPipelineStats.EnqueueFailed"/>) rather than stalling capture. <see cref="Run"/> returns
+/// only after everything posted is stored.</para>
 /// <para><b>Threads.</b> <see cref="Run"/> runs on the caller's thread (the audio thread). <see cref="Stats"/>,
 /// <see cref="SwapDetectorAsync"/> and <see cref="DecisionLatencyMs"/> may be called from any thread.</para>
 /// <para><b>Ownership.</b> The pipeline owns neither the source, the outbox nor the detectors: the caller
@@ -66,6 +75,7 @@ public sealed class ListeningPipeline
     private const int MaxPendingClips = 8;
     private const int ArrivalProbes = 64;
     private const int LatencySamples = 4096;
+    private const int WriteQueueCapacity = 256;
 
     private readonly IAudioSource _source;
     private readonly OutboxStore _outbox;
@@ -102,6 +112,7 @@ public sealed class ListeningPipeline
     private readonly long[] _probeEnd = new long[ArrivalProbes];
     private readonly long[] _probeTimestamp = new long[ArrivalProbes];
     private readonly double[] _latencyMs = new double[LatencySamples];
+    private readonly double[] _inferenceMs = new double[LatencySamples];
 
     private readonly Lock _swapGate = new();
     private KeywordDetector _detector;
@@ -115,10 +126,14 @@ public sealed class ListeningPipeline
     private int _pendingCount;
     private int _probeHead;
     private long _latencyCount;
+    private long _inferenceTimings;
     private long _levelWindows;
     private long _snrSamples;
 
-    private long _samples, _frames, _detections, _clipsAudio, _clipsFeatures, _clipsDropped, _heartbeats, _sketches, _refused, _failed;
+    private long _samples, _frames, _detections, _clipsAudio, _clipsFeatures, _clipsDropped, _heartbeats, _sketches, _refused, _failed, _writeQueueFull;
+    private bool _heartbeatPosted;
+    private BlockingCollection<WriteItem>? _writes;
+    private Thread? _writer;
     private bool _sourceEnded;
 
     private long _startTimestamp;
@@ -126,8 +141,8 @@ public sealed class ListeningPipeline
     private long _hbSamples;
     private long _hbDetections;
     private long _hbOverruns;
-    private long _hbEvicted = -1;
-    private long _hbExpired = -1;
+    private long _hbEvicted = -1; // writer thread only
+    private long _hbExpired = -1; // writer thread only
     private DateTimeOffset _sketchStartUtc;
 
     /// <summary>Builds the loop and all its buffers. Throws <see cref="ArgumentException"/> naming the problem
@@ -201,7 +216,7 @@ public sealed class ListeningPipeline
         Interlocked.Read(ref _samples), Interlocked.Read(ref _frames), Interlocked.Read(ref _detections),
         Interlocked.Read(ref _clipsAudio), Interlocked.Read(ref _clipsFeatures), Interlocked.Read(ref _clipsDropped),
         Interlocked.Read(ref _heartbeats), Interlocked.Read(ref _sketches), Interlocked.Read(ref _refused),
-        Interlocked.Read(ref _failed), _source.OverrunCount, Volatile.Read(ref _sourceEnded));
+        Interlocked.Read(ref _failed) + Interlocked.Read(ref _writeQueueFull), _source.OverrunCount, Volatile.Read(ref _sourceEnded));
 
     /// <summary>
     /// Runs until the source ends (returns 0) or <paramref name="ct"/> is cancelled. Then sends the clips
@@ -214,6 +229,9 @@ public sealed class ListeningPipeline
             if (_running) throw new InvalidOperationException("the pipeline is already running");
             _running = true;
         }
+        _writes = new BlockingCollection<WriteItem>(new ConcurrentQueue<WriteItem>(), WriteQueueCapacity);
+        _writer = new Thread(WriterLoop) { IsBackground = true, Name = "edgekws-outbox-writer" };
+        _writer.Start();
         _startTimestamp = _clock.GetTimestamp();
         _hbTimestamp = _startTimestamp;
         _sketchStartUtc = _clock.GetUtcNow();
@@ -252,6 +270,11 @@ public sealed class ListeningPipeline
         }
         finally
         {
+            // Everything posted is written before Run returns (the caller may close the outbox next).
+            _writes.CompleteAdding();
+            _writer.Join();
+            _writes.Dispose();
+            _writes = null;
             lock (_swapGate)
             {
                 _running = false;
@@ -306,6 +329,19 @@ public sealed class ListeningPipeline
         int count = (int)Math.Min(Interlocked.Read(ref _latencyCount), LatencySamples);
         if (count == 0) return (double.NaN, double.NaN, 0);
         double[] copy = _latencyMs.AsSpan(0, count).ToArray();
+        Array.Sort(copy);
+        return (Percentile(copy, 0.50), Percentile(copy, 0.99), count);
+    }
+
+    /// <summary>
+    /// Per-window inference time of the last 4096 inferences (Stopwatch wall time of the detector's push
+    /// that ran the model). Read it after <see cref="Run"/> returned, or accept a racy snapshot.
+    /// </summary>
+    public (double P50Ms, double P99Ms, int Count) InferenceTimeMs()
+    {
+        int count = (int)Math.Min(Volatile.Read(ref _inferenceTimings), LatencySamples);
+        if (count == 0) return (double.NaN, double.NaN, 0);
+        double[] copy = _inferenceMs.AsSpan(0, count).ToArray();
         Array.Sort(copy);
         return (Percentile(copy, 0.50), Percentile(copy, 0.99), count);
     }
@@ -378,13 +414,18 @@ public sealed class ListeningPipeline
                 _sketch.AddMfccFrame(row);
             }
             long inferences = detector.InferenceCount;
-            if (detector.TryPushFrame(row, out DetectionEvent detection))
-            {
-                OnDetection(detection);
-            }
+            long t0 = Stopwatch.GetTimestamp();
+            bool fired = detector.TryPushFrame(row, out DetectionEvent detection);
             if (detector.InferenceCount != inferences)
             {
+                // Wall time of the window's inference (ring copy, quantization, ONNX Runtime run, smoothing).
+                long i = _inferenceTimings++;
+                _inferenceMs[i % LatencySamples] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 _sketch.AddScore(Math.Clamp(detector.LastSmoothedScore, 0f, 1f));
+            }
+            if (fired)
+            {
+                OnDetection(detection);
             }
         }
         Interlocked.Add(ref _frames, frames);
@@ -419,7 +460,7 @@ public sealed class ListeningPipeline
             FeatureConfigHash = detection.FeatureConfigHash,
             ClipId = clipId,
         };
-        Enqueue(OutboxMessageClass.Detection, _topicDetection, WireJson.Serialize(report));
+        Post(new WriteItem(OutboxMessageClass.Detection, _topicDetection, WireJson.Serialize(report), null));
 
         if (_pendingCount == MaxPendingClips)
         {
@@ -478,24 +519,18 @@ public sealed class ListeningPipeline
             Interlocked.Increment(ref _clipsDropped);
             return;
         }
-        bool accepted;
+        // The frame is built in the reused buffer, then copied once for the writer thread.
         if (_options.UploadRawAudio)
         {
             int size = ClipAudio.Write(_clipBytes, clipId, utc, _rate, _hashBytes, consentGranted: true, samples);
-            accepted = Enqueue(OutboxMessageClass.ClipAudio, _topicClipAudio, _clipBytes.AsSpan(0, size));
-            if (accepted) Interlocked.Increment(ref _clipsAudio);
+            Post(new WriteItem(OutboxMessageClass.ClipAudio, _topicClipAudio, _clipBytes.AsSpan(0, size).ToArray(), null));
         }
         else
         {
             _clipExtractor.Reset();
             int frames = _clipExtractor.Push(samples, _clipFeatures);
             int size = ClipFeatures.Write(_clipBytes, clipId, utc, _rate, _hashBytes, _coefficients, _clipFeatures.AsSpan(0, frames * _coefficients));
-            accepted = Enqueue(OutboxMessageClass.ClipFeatures, _topicClipFeatures, _clipBytes.AsSpan(0, size));
-            if (accepted) Interlocked.Increment(ref _clipsFeatures);
-        }
-        if (!accepted)
-        {
-            Interlocked.Increment(ref _clipsDropped);
+            Post(new WriteItem(OutboxMessageClass.ClipFeatures, _topicClipFeatures, _clipBytes.AsSpan(0, size).ToArray(), null));
         }
     }
 
@@ -504,9 +539,11 @@ public sealed class ListeningPipeline
         : _clock.GetElapsedTime(_hbTimestamp) >= _options.HeartbeatInterval;
 
     /// <summary>
-    /// One heartbeat (per-interval counts, as the wire contract defines them) and the drift sketch of the
-    /// same window. The interval is the wall time since the last one, or the audio time processed if that
-    /// is longer (fast replay), so listening seconds never exceed it.
+    /// Closes a heartbeat interval on the audio thread: snapshots the per-interval counts and hands them,
+    /// with the drift sketch of the same window, to the writer thread, which adds the outbox figures and
+    /// RSS, serializes and stores them (so neither the stats query nor the fsync stalls capture). The
+    /// interval is the wall time since the last one, or the audio time processed if that is longer (fast
+    /// replay), so listening seconds never exceed it.
     /// </summary>
     private void EmitHeartbeat()
     {
@@ -516,23 +553,102 @@ public sealed class ListeningPipeline
         double listening = (samples - _hbSamples) / (double)_rate;
         double wall = _clock.GetElapsedTime(_hbTimestamp, now).TotalSeconds;
         double interval = Math.Min(Math.Max(wall, listening), Heartbeat.MaxIntervalSeconds);
-        if (interval <= 0 || (samples == _hbSamples && _heartbeats > 0 && wall < 1))
+        if (interval <= 0 || (samples == _hbSamples && _heartbeatPosted && wall < 1))
         {
             return; // nothing happened since the last one (e.g. the final heartbeat right after a periodic one)
         }
+        long detections = Interlocked.Read(ref _detections);
+        long overruns = _source.OverrunCount;
+        var snapshot = new HeartbeatSnapshot(utc, interval, listening,
+            (int)Math.Min(int.MaxValue, detections - _hbDetections), (int)Math.Min(int.MaxValue, overruns - _hbOverruns),
+            _detector.ModelVersion, _clock.GetElapsedTime(_startTimestamp, now).TotalSeconds);
+        Post(new WriteItem(OutboxMessageClass.Heartbeat, _topicHeartbeat, null, snapshot));
+        _heartbeatPosted = true;
 
+        if (_sketch.MfccFrameCount() > 0)
+        {
+            _sketch.WindowEndUtc = utc > _sketch.WindowStartUtc ? utc : _sketch.WindowStartUtc.AddMilliseconds(1);
+            Post(new WriteItem(OutboxMessageClass.Sketch, _topicDrift, WireJson.Serialize(_sketch), null));
+            _sketch = NewSketch();
+            _sketch.WindowStartUtc = utc;
+        }
+
+        _hbTimestamp = now;
+        _hbSamples = samples;
+        _hbDetections = detections;
+        _hbOverruns = overruns;
+    }
+
+    /// <summary>Per-interval heartbeat figures taken on the audio thread.</summary>
+    private sealed record HeartbeatSnapshot(DateTimeOffset Utc, double IntervalSeconds, double ListeningSeconds, int Detections,
+        int Overruns, string ModelVersion, double UptimeSeconds);
+
+    /// <summary>One message for the writer thread: a payload, or a heartbeat to complete.</summary>
+    private readonly record struct WriteItem(OutboxMessageClass Class, string Topic, byte[]? Payload, HeartbeatSnapshot? Heartbeat);
+
+    /// <summary>Never blocks the audio thread: past 256 waiting messages (a stalled disk) the message is dropped and counted.</summary>
+    private void Post(WriteItem item)
+    {
+        BlockingCollection<WriteItem>? writes = _writes;
+        if (writes is not null && writes.TryAdd(item))
+        {
+            return;
+        }
+        if (writes is null)
+        {
+            Write(item); // not running (no writer thread): write inline
+            return;
+        }
+        Interlocked.Increment(ref _writeQueueFull);
+        if (item.Class is OutboxMessageClass.ClipAudio or OutboxMessageClass.ClipFeatures)
+        {
+            Interlocked.Increment(ref _clipsDropped);
+        }
+        _options.Log?.Invoke($"outbox writer is {WriteQueueCapacity} messages behind: {item.Class} dropped");
+    }
+
+    private void WriterLoop()
+    {
+        foreach (WriteItem item in _writes!.GetConsumingEnumerable())
+        {
+            Write(item);
+        }
+    }
+
+    private void Write(WriteItem item)
+    {
+        byte[]? payload = item.Payload;
+        if (item.Heartbeat is { } hb)
+        {
+            payload = BuildHeartbeat(hb);
+            if (payload is null) return;
+        }
+        bool accepted = Enqueue(item.Class, item.Topic, payload!);
+        switch (item.Class)
+        {
+            case OutboxMessageClass.ClipAudio when accepted: Interlocked.Increment(ref _clipsAudio); break;
+            case OutboxMessageClass.ClipFeatures when accepted: Interlocked.Increment(ref _clipsFeatures); break;
+            case OutboxMessageClass.ClipAudio or OutboxMessageClass.ClipFeatures: Interlocked.Increment(ref _clipsDropped); break;
+            case OutboxMessageClass.Heartbeat when accepted: Interlocked.Increment(ref _heartbeats); break;
+            case OutboxMessageClass.Sketch when accepted: Interlocked.Increment(ref _sketches); break;
+        }
+    }
+
+    /// <summary>Writer thread: the heartbeat with the outbox's figures (per-interval counts, as the wire contract defines them).</summary>
+    private byte[]? BuildHeartbeat(HeartbeatSnapshot hb)
+    {
         OutboxStats stats;
         try
         {
             stats = _outbox.GetStats();
         }
-#pragma warning disable CA1031 // A failing store must not stop detection; the heartbeat is retried next interval.
+#pragma warning disable CA1031 // A failing store must not stop detection; the next interval tries again.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
             Interlocked.Increment(ref _failed);
             _options.Log?.Invoke($"outbox: cannot read stats for the heartbeat: {ex.Message}");
-            return;
+            return null;
         }
         long evicted = 0, expired = 0;
         foreach (OutboxClassStats s in stats.PerClass)
@@ -542,59 +658,34 @@ public sealed class ListeningPipeline
         }
         if (_hbEvicted < 0)
         {
-            // Counters are cumulative over the store's life; report what happened since this agent started.
+            // The store's counters are cumulative over its life; report what happened since this agent started.
             _hbEvicted = evicted;
             _hbExpired = expired;
         }
-        long detections = Interlocked.Read(ref _detections);
-        long overruns = _source.OverrunCount;
-        KeywordDetector detector = _detector;
-
         var heartbeat = new Heartbeat
         {
             DeviceId = _options.DeviceId,
-            DeviceTimeUtc = utc,
-            IntervalSeconds = interval,
-            ListeningSeconds = listening,
-            Detections = (int)Math.Min(int.MaxValue, detections - _hbDetections),
-            AudioOverruns = (int)Math.Min(int.MaxValue, overruns - _hbOverruns),
+            DeviceTimeUtc = hb.Utc,
+            IntervalSeconds = hb.IntervalSeconds,
+            ListeningSeconds = hb.ListeningSeconds,
+            Detections = hb.Detections,
+            AudioOverruns = hb.Overruns,
             OutboxDepthCount = stats.TotalCount,
             OutboxDepthBytes = stats.TotalBytes,
             OutboxEvictedCount = evicted - _hbEvicted,
             OutboxExpiredCount = expired - _hbExpired,
-            ModelVersion = detector.ModelVersion,
+            ModelVersion = hb.ModelVersion,
             RssBytes = ProcessMemory.ResidentBytes(),
-            UptimeSeconds = _clock.GetElapsedTime(_startTimestamp, now).TotalSeconds,
+            UptimeSeconds = hb.UptimeSeconds,
         };
-        if (heartbeat.TryValidate(out string why))
-        {
-            if (Enqueue(OutboxMessageClass.Heartbeat, _topicHeartbeat, WireJson.Serialize(heartbeat)))
-            {
-                Interlocked.Increment(ref _heartbeats);
-            }
-        }
-        else
-        {
-            _options.Log?.Invoke($"heartbeat not sent, it fails the wire contract: {why}");
-        }
-
-        if (_sketch.MfccFrameCount() > 0)
-        {
-            _sketch.WindowEndUtc = utc > _sketch.WindowStartUtc ? utc : _sketch.WindowStartUtc.AddMilliseconds(1);
-            if (Enqueue(OutboxMessageClass.Sketch, _topicDrift, WireJson.Serialize(_sketch)))
-            {
-                Interlocked.Increment(ref _sketches);
-            }
-            _sketch = NewSketch();
-            _sketch.WindowStartUtc = utc;
-        }
-
-        _hbTimestamp = now;
-        _hbSamples = samples;
-        _hbDetections = detections;
-        _hbOverruns = overruns;
         _hbEvicted = evicted;
         _hbExpired = expired;
+        if (!heartbeat.TryValidate(out string why))
+        {
+            _options.Log?.Invoke($"heartbeat not sent, it fails the wire contract: {why}");
+            return null;
+        }
+        return WireJson.Serialize(heartbeat);
     }
 
     private DriftSketch NewSketch() => new()
