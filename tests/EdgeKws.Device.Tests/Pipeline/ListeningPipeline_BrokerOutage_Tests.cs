@@ -75,7 +75,8 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
         }
     }
 
-    private string _phase = "start";
+    private volatile string _phase = "start";
+    private Func<string> _state = () => "";
 
     private async Task RunOutageAsync(int port, RecordingSubscriber subscriber, Func<Task> stop, Func<Task> restart)
     {
@@ -83,11 +84,11 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
         {
             // On the thread pool: xUnit's test context runs continuations on as many threads as there are cores,
             // which the suite's long synchronous tests can occupy for minutes; this test's waits must not queue behind them.
-            await Task.Run(() => RunOutageCoreAsync(port, subscriber, stop, restart)).WaitAsync(TimeSpan.FromMinutes(3));
+            await Task.Run(() => RunOutageCoreAsync(port, subscriber, stop, restart)).WaitAsync(TimeSpan.FromSeconds(150));
         }
         catch (TimeoutException ex)
         {
-            throw new TimeoutException($"stuck in phase '{_phase}'", ex);
+            throw new TimeoutException($"stuck in phase '{_phase}': {_state()}", ex);
         }
     }
 
@@ -109,8 +110,24 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
                     uplink.NotifyEnqueued();
                 }
             }));
+        _state = () => $"pipeline {pipeline.Stats}; uplink {uplink.State} {uplink.Stats} {uplink.LastError}";
         uplink.Start();
         Task audioThread = Task.Factory.StartNew(() => pipeline.Run(CancellationToken.None), TaskCreationOptions.LongRunning);
+        try
+        {
+            await OutageAsync(pipe, pipeline, outbox, uplink, accepted, audioThread, subscriber, stop, restart);
+        }
+        finally
+        {
+            // On a failure, end the audio loop before the detector, outbox and source it uses are disposed.
+            pipe.Dispose();
+            await audioThread.WaitAsync(Timeout);
+        }
+    }
+
+    private async Task OutageAsync(AnonymousPipeServerStream pipe, ListeningPipeline pipeline, OutboxStore outbox, MqttUplink uplink,
+        ConcurrentQueue<long> accepted, Task audioThread, RecordingSubscriber subscriber, Func<Task> stop, Func<Task> restart)
+    {
 
         // Phase 1: broker up. Four bursts, 2 s apart.
         _phase = "speak 1";
@@ -125,9 +142,13 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
         await SpeakAsync(pipe, 4, seed: 2, audioThread);
         _phase = "wait for detections during the outage";
         await UplinkTestKit.WaitUntilAsync(() => pipeline.Stats.Detections >= 8, Timeout, () => $"{pipeline.Stats.Detections} detections with the broker down");
+        _phase = "wait for the uplink to notice the outage";
         await UplinkTestKit.WaitUntilAsync(() => uplink.State != UplinkState.Connected, Timeout, () => "the uplink to notice the outage");
+        // The detections of the outage are stored (by the pipeline's writer thread) and wait there.
+        _phase = "wait for the outage's detections in the outbox";
+        await UplinkTestKit.WaitUntilAsync(() => outbox.GetStats().For(OutboxMessageClass.Detection).Count >= 4, Timeout,
+            () => $"{outbox.GetStats().For(OutboxMessageClass.Detection).Count} detections waiting in the outbox");
         long waiting = outbox.GetStats().TotalCount;
-        Assert.True(outbox.GetStats().For(OutboxMessageClass.Detection).Count >= 4, "detections made during the outage wait in the outbox");
 
         // Phase 3: broker back; more bursts; then the audio ends.
         _phase = "restart broker";
