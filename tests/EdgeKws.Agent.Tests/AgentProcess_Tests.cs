@@ -122,3 +122,54 @@ public sealed class AgentProcess_Tests(ITestOutputHelper output) : IDisposable
         Assert.Equal(1, heartbeat.Detections);
     }
 }
+
+/// <summary>The agent capturing through real ALSA calls from the file-plugin fake microphone.</summary>
+public sealed class AgentAlsa_Tests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Captures_from_an_alsa_fake_microphone_and_detects_its_bursts_at_their_times()
+    {
+        double[] starts = [1.0, 3.5, 6.0];
+        short[] audio = PipelineTestKit.Synthesize(8, starts);
+        string raw = _dir.File("mic.raw");
+        File.WriteAllBytes(raw, System.Runtime.InteropServices.MemoryMarshal.AsBytes(audio.AsSpan()).ToArray());
+        string template = File.ReadAllText(RepoFile("hardware/alsa/fakemic.conf"));
+        string alsaConf = _dir.File("fakemic.conf");
+        File.WriteAllText(alsaConf, template.Replace("@PCM_NAME@", "fakemic_agent").Replace("@INFILE@", raw));
+        string config = AgentTestKit.WriteConfig(_dir.Path, "dev-alsa", mqttPort: UplinkTestKit.FreePort());
+        File.WriteAllText(config, File.ReadAllText(config).Replace("\"Source\": \"wav\"", "\"Source\": \"alsa\", \"AlsaDevice\": \"fakemic_agent\"", StringComparison.Ordinal));
+
+        // The file plugin has no clock: it delivers the infile as fast as it is read, then silence.
+        using var agent = AgentProcess.Start(["--config", config, "--model", AgentTestKit.Model, "--duration", "3", "--drain-seconds", "0"],
+            new Dictionary<string, string> { ["ALSA_CONFIG_PATH"] = $"/usr/share/alsa/alsa.conf:{alsaConf}" });
+        Assert.True(agent.WaitForExit(TimeSpan.FromSeconds(60)));
+
+        Assert.True(agent.ExitCode == 0, agent.Stderr);
+        Assert.Contains("source alsa:fakemic_agent", agent.Stderr);
+        var ends = agent.Lines().Where(l => l.StartsWith("detection:", StringComparison.Ordinal))
+            .Select(l => double.Parse(l.Split(' ')[1]["end_s=".Length..], CultureInfo.InvariantCulture)).ToList();
+        Assert.Equal(starts.Length, ends.Count);
+        for (int i = 0; i < starts.Length; i++)
+        {
+            Assert.InRange(ends[i] - (starts[i] + PipelineTestKit.BurstSeconds), 0.0, 0.2);
+        }
+        Assert.Contains("end=stopped", Assert.Single(agent.Lines(), l => l.StartsWith("summary:", StringComparison.Ordinal)));
+    }
+
+    private static string RepoFile(string relative)
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, relative);
+            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln")))
+            {
+                return candidate;
+            }
+        }
+        throw new FileNotFoundException($"{relative} not found above {AppContext.BaseDirectory}");
+    }
+}
