@@ -62,6 +62,23 @@ TEST_FEATURE_CONFIG_HASH = hashlib.sha256(b"edgekws-test-feature-config-v1").hex
 INPUT_SCALE = 0.5      # MFCC units per int8 step: range [-64, 63.5]
 INPUT_ZERO_POINT = 0
 
+# The MFCC front end's real configuration hash (EdgeKws.Shared.Features.MfccConfig.Default), for
+# models that run behind the real front end (the agent).
+REAL_FEATURE_CONFIG_HASH = "733e2273fbe3d4c0d045b290c4e241d05982847bb330100c56cbc963149c8166"
+
+# Presets. "test": the original synthetic-MFCC detector (hot frame = high c1), fed hand-made
+# MFCC streams by the detector tests. "tone1k": the same matched filter behind the REAL front end:
+# a ~1 kHz tone burst (amplitude >= 0.05 over noise up to -30 dBFS) drives c6 to +22..+97 while
+# white noise and silence keep c6 <= ~18 (measured with torchaudio's Kaldi MFCC, which the front
+# end matches bit for bit), so hot = c6 >= 30, cold = c6 <= 26. Stride 5 / smoothing 5 so the
+# detector decides 7-11 frames after the burst ends (the 5-frame end-pointing tail plus overlap).
+PRESETS = {
+    "test": dict(prefix="kws-test", model_id="edgekws-test-kws", coeff=1, w1=0.5, b1=-3.0, y1_scale=0.25,
+                 stride=10, smoothing=30, hash=TEST_FEATURE_CONFIG_HASH, version="0.1.0-test"),
+    "tone1k": dict(prefix="kws-tone1k", model_id="edgekws-tone1k-kws", coeff=6, w1=0.25, b1=-6.5, y1_scale=0.125,
+                   stride=5, smoothing=5, hash=REAL_FEATURE_CONFIG_HASH, version="0.1.0-tone1k"),
+}
+
 
 def matched_filter(W):
     """Layer-2 keyword weights per window position (oldest first), in units of 1/12."""
@@ -80,7 +97,7 @@ def initializer(name, array):
     return numpy_helper.from_array(array, name)
 
 
-def build_model(window_frames, int8_input):
+def build_model(window_frames, int8_input, preset):
     W = window_frames
     if W < TAIL + BODY + 1:
         raise SystemExit(f"window frames must be at least {TAIL + BODY + 1}, got {W}")
@@ -101,12 +118,13 @@ def build_model(window_frames, int8_input):
         nodes.append(helper.make_node("QuantizeLinear", [in_name, "in_scale", "in_zp"], ["x_q"], name="q_in"))
         nodes.append(helper.make_node("DequantizeLinear", ["x_q", "in_scale", "in_zp"], ["x"], name="dq_in"))
 
-    # Layer 1: one output channel, weight 0.5 on c1 (127 * 0.5/127), bias -3.
-    w1_scale = np.array([0.5 / 127.0], dtype=np.float32)
+    # Layer 1: one output channel, weight w1 on the hot coefficient (127 * w1/127), bias b1
+    # ("test": 0.5 on c1, -3 -> b1_q -1524).
+    w1_scale = np.array([preset["w1"] / 127.0], dtype=np.float32)
     w1_q = np.zeros((1, 1, 1, COEFFS), dtype=np.int8)
-    w1_q[0, 0, 0, C1_INDEX] = 127
+    w1_q[0, 0, 0, preset["coeff"]] = 127
     b1_scale = (np.float32(INPUT_SCALE) * w1_scale).astype(np.float32)
-    b1_q = np.array([-1524], dtype=np.int32)  # -3 / (0.5 * 0.5 / 127)
+    b1_q = np.array([round(preset["b1"] / (INPUT_SCALE * preset["w1"] / 127.0))], dtype=np.int32)
     inits += [
         initializer("w1_q", w1_q), initializer("w1_scale", w1_scale),
         initializer("w1_zp", np.zeros(1, dtype=np.int8)),
@@ -118,7 +136,7 @@ def build_model(window_frames, int8_input):
     nodes.append(helper.make_node("Conv", ["x", "w1", "b1"], ["y1"], name="conv1", kernel_shape=[1, COEFFS]))
 
     inits += [
-        initializer("y1_scale", np.array(0.25, dtype=np.float32)),
+        initializer("y1_scale", np.array(preset["y1_scale"], dtype=np.float32)),
         initializer("y1_zp", np.array(0, dtype=np.int8)),
         initializer("clip_min", np.array(0.0, dtype=np.float32)),
         initializer("clip_max", np.array(1.0, dtype=np.float32)),
@@ -172,21 +190,21 @@ def build_model(window_frames, int8_input):
     return model, in_name
 
 
-def reference_scores(window):
+def reference_scores(window, preset):
     """NumPy reference of the float design, to sanity-check the pattern before writing."""
     W = window.shape[0]
-    c1 = np.clip(np.round(window[:, C1_INDEX] / INPUT_SCALE), -128, 127) * INPUT_SCALE
-    h = np.clip(0.5 * c1 - 3.0, 0.0, 1.0)
+    c = np.clip(np.round(window[:, preset["coeff"]] / INPUT_SCALE), -128, 127) * INPUT_SCALE
+    h = np.clip(preset["w1"] * c + preset["b1"], 0.0, 1.0)
     s = float(np.dot(matched_filter(W), h))
     d = 1.5 * (s - REQUIRED_HOT)
     return 1.0 / (1.0 + np.exp(-d))
 
 
-def write_manifest(path, model_file, model_bytes, in_name, int8_input, window_frames, feature_hash, variant):
+def write_manifest(path, model_file, model_bytes, in_name, int8_input, window_frames, feature_hash, variant, preset):
     manifest = {
         "schemaVersion": 1,
-        "modelId": "edgekws-test-kws",
-        "modelVersion": f"0.1.0-test-{variant}",
+        "modelId": preset["model_id"],
+        "modelVersion": f"{preset['version']}-{variant}",
         "parentVersion": None,
         "createdUtc": "2026-11-23T00:00:00+00:00",
         "fileName": model_file,
@@ -203,10 +221,10 @@ def write_manifest(path, model_file, model_bytes, in_name, int8_input, window_fr
         "labels": ["_background_", "tone_burst"],
         "keywordIndex": 1,
         "windowFrames": window_frames,
-        "strideFrames": 10,
+        "strideFrames": preset["stride"],
         "frameHopMs": 10,
         "threshold": 0.8,
-        "smoothingFrames": 30,
+        "smoothingFrames": preset["smoothing"],
         "refractoryMs": 1000,
         "featureConfigHash": feature_hash,
     }
@@ -221,29 +239,37 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", required=True, help="output folder")
     ap.add_argument("--window-frames", type=int, default=98, help="frames per window (1 s = 98 frames)")
-    ap.add_argument("--feature-config-hash", default=TEST_FEATURE_CONFIG_HASH,
-                    help="hex SHA-256 of the MFCC configuration the model expects")
+    ap.add_argument("--feature-config-hash", default=None,
+                    help="hex SHA-256 of the MFCC configuration the model expects (default: the preset's)")
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="test",
+                    help="test: synthetic-MFCC c1 detector (detector tests); tone1k: 1 kHz tone-burst detector behind the real front end")
     args = ap.parse_args()
+    preset = PRESETS[args.preset]
+    feature_hash = (args.feature_config_hash or preset["hash"]).lower()
 
     # Sanity check of the design on the reference implementation before writing anything.
     W = args.window_frames
     silence = np.zeros((W, COEFFS), dtype=np.float32)
     burst = silence.copy()
-    burst[W - 15 - PATTERN_FRAMES:W - 15, C1_INDEX] = 20.0
+    hot = 20.0 if args.preset == "test" else 40.0
+    burst[W - 15 - PATTERN_FRAMES:W - 15, preset["coeff"]] = hot
     tone_end = silence.copy()
-    tone_end[:W - 5, C1_INDEX] = 20.0
-    if not (reference_scores(silence) < 0.01 and reference_scores(burst) > 0.99 and reference_scores(tone_end) < 0.01):
+    tone_end[:W - 5, preset["coeff"]] = hot
+    if not (reference_scores(silence, preset) < 0.01 and reference_scores(burst, preset) > 0.99
+            and reference_scores(tone_end, preset) < 0.01):
         sys.exit("design check failed: the reference model does not separate a burst from silence and tones")
 
     os.makedirs(args.out, exist_ok=True)
     for variant, int8_input in (("int8", True), ("float", False)):
-        model, in_name = build_model(W, int8_input)
+        if args.preset != "test" and not int8_input:
+            continue  # the agent runs int8-input models; one variant is enough
+        model, in_name = build_model(W, int8_input, preset)
         model_bytes = model.SerializeToString()
-        model_file = f"kws-test-{variant}.onnx"
+        model_file = f"{preset['prefix']}-{variant}.onnx"
         with open(os.path.join(args.out, model_file), "wb") as f:
             f.write(model_bytes)
-        write_manifest(os.path.join(args.out, f"kws-test-{variant}.manifest.json"), model_file, model_bytes,
-                       in_name, int8_input, W, args.feature_config_hash, variant)
+        write_manifest(os.path.join(args.out, f"{preset['prefix']}-{variant}.manifest.json"), model_file, model_bytes,
+                       in_name, int8_input, W, feature_hash, variant, preset)
         print(f"{model_file}: {len(model_bytes)} bytes, sha256 {hashlib.sha256(model_bytes).hexdigest()}")
 
 

@@ -120,6 +120,14 @@ public class KeywordModel_Tests
     {
         Assert.False(KeywordModel.TryLoad(DetectionFixtures.ManifestPath(DetectionFixtures.Int8), "mfcc-v1", out _, out string reason));
 
-        Assert.Contains("must be 64 hex digits, got 'mfcc-v1'", reason, StringComparison.Ordinal);
+        Assert.Contains("the device's feature config hash must be the SHA-256 as 64 lowercase hex digits, got 7 characters 'mfcc-v1'", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Refuses_an_uppercase_device_hash_because_the_wire_accepts_only_lowercase()
+    {
+        Assert.False(KeywordModel.TryLoad(DetectionFixtures.ManifestPath(DetectionFixtures.Int8), DetectionFixtures.FeatureConfigHash.ToUpperInvariant(), out _, out string reason));
+
+        Assert.Contains("must be 64 lowercase hex digits", reason, StringComparison.Ordinal);
     }
 }

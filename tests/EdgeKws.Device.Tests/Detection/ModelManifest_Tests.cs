@@ -29,6 +29,18 @@ public class ModelManifest_Tests
     }
 
     [Fact]
+    public void Refuses_an_uppercase_feature_config_hash_because_the_wire_accepts_only_lowercase()
+    {
+        string json = File.ReadAllText(DetectionFixtures.ManifestPath(DetectionFixtures.Int8))
+            .Replace(DetectionFixtures.FeatureConfigHash, DetectionFixtures.FeatureConfigHash.ToUpperInvariant(), StringComparison.Ordinal);
+        var m = Parse(json);
+
+        Assert.False(m.TryValidate(out string reason));
+
+        Assert.Contains("'featureConfigHash' must be 64 lowercase hex digits, got 'F' at position 4", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Round_trips_through_the_source_generated_serializer()
     {
         var m = Parse(File.ReadAllText(DetectionFixtures.ManifestPath(DetectionFixtures.Int8)));

@@ -54,9 +54,8 @@ public sealed class KeywordModel
             reason = $"model budget must be positive, got {maxModelBytes} bytes";
             return false;
         }
-        if (!ModelManifest.IsSha256Hex(expectedFeatureConfigHash))
+        if (!EdgeKws.Shared.Contracts.FeatureConfigHash.TryValidate(expectedFeatureConfigHash, "the device's feature config hash", out reason))
         {
-            reason = $"the device's feature config hash must be 64 hex digits, got '{expectedFeatureConfigHash}'";
             return false;
         }
         if (!File.Exists(manifestPath))
@@ -78,7 +77,7 @@ public sealed class KeywordModel
         if (!ModelManifest.TryParse(manifestBytes, out var manifest, out reason)) return false;
         if (!manifest!.TryValidate(out reason)) return false;
 
-        if (!string.Equals(manifest.FeatureConfigHash, expectedFeatureConfigHash, StringComparison.OrdinalIgnoreCase))
+        if (!string.Equals(manifest.FeatureConfigHash, expectedFeatureConfigHash, StringComparison.Ordinal))
         {
             reason = $"model {manifest.Describe()} was trained on feature config {manifest.FeatureConfigHash}, " +
                      $"but this device's MFCC front end is {expectedFeatureConfigHash}; refusing a model that would see different features";

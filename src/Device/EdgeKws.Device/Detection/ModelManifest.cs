@@ -131,9 +131,12 @@ public sealed class ModelManifest
         if (RefractoryMs is null) Missing("refractoryMs");
         else if (RefractoryMs < 0) problems.Add($"'refractoryMs' must not be negative, got {RefractoryMs}");
 
+        // The wire's one spelling (64 lowercase hex digits, EdgeKws.Shared.Contracts.FeatureConfigHash):
+        // a manifest hash is copied into every detection and clip, so an uppercase one would be
+        // sent as a hash the gateway rejects.
         if (FeatureConfigHash is null) Missing("featureConfigHash");
-        else if (!IsSha256Hex(FeatureConfigHash))
-            problems.Add($"'featureConfigHash' must be 64 hex digits, got '{FeatureConfigHash}'");
+        else if (!Shared.Contracts.FeatureConfigHash.TryValidate(FeatureConfigHash, "'featureConfigHash'", out string hashProblem))
+            problems.Add(hashProblem);
 
         if (string.IsNullOrWhiteSpace(OutputName)) Missing("outputName");
 

@@ -1,0 +1,340 @@
+using System.Collections;
+using System.Diagnostics;
+using System.Globalization;
+using EdgeKws.Device.Audio;
+using EdgeKws.Device.Configuration;
+using EdgeKws.Device.Detection;
+using EdgeKws.Device.Outbox;
+using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Uplink;
+using EdgeKws.Shared.Features;
+
+namespace EdgeKws.Agent;
+
+/// <summary>
+/// Wires the agent: configuration -> state directory -> outbox -> model -> audio source -> listening
+/// pipeline (this thread) + MQTT uplink (its own task). Returns the process exit code.
+/// </summary>
+internal static class AgentHost
+{
+    public const int ExitOk = 0;
+    public const int ExitFailure = 1;
+    public const int ExitBadConfiguration = 2;
+    public const int ExitModelRefused = 3;
+
+    /// <summary>Hook for the status LED / button (the GPIO work plugs in here).</summary>
+    public static IAgentStatusSink? StatusSink { get; set; }
+
+    public static int Run(AgentArguments args, IDictionary environment, CancellationToken stop, TextWriter stdout, TextWriter stderr)
+    {
+        var wall = Stopwatch.StartNew();
+        void Log(string message)
+        {
+            lock (stderr)
+            {
+                stderr.WriteLine($"edgekws-agent: {message}");
+            }
+        }
+
+        // 1. Configuration: a bad value stops the agent here, naming the key and the reason.
+        if (!AgentConfigLoader.TryLoad(args.ConfigPath, environment, out AgentConfig config, out IReadOnlyList<string> errors))
+        {
+            foreach (string e in errors)
+            {
+                stderr.WriteLine($"edgekws-agent: configuration error: {e}");
+            }
+            return ExitBadConfiguration;
+        }
+        if (args.WavPath is not null)
+        {
+            if (!File.Exists(args.WavPath))
+            {
+                stderr.WriteLine($"edgekws-agent: configuration error: --wav: file '{args.WavPath}' does not exist");
+                return ExitBadConfiguration;
+            }
+            config.Audio.Source = "wav";
+            config.Audio.WavPath = args.WavPath;
+        }
+        if (args.Stdin) config.Audio.Source = "stdin";
+        if (args.Fast) config.Audio.RealTime = false;
+
+        MfccConfig mfcc = MfccConfig.Default;
+        var pipelineOptionsProbe = PipelineOptions(config, mfcc, null, null);
+        try
+        {
+            pipelineOptionsProbe.Validate();
+        }
+        catch (ArgumentException ex)
+        {
+            stderr.WriteLine($"edgekws-agent: configuration error: {ex.Message}");
+            return ExitBadConfiguration;
+        }
+
+        // 2. State directory and outbox.
+        try
+        {
+            Directory.CreateDirectory(config.StateDirectory);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine($"edgekws-agent: configuration error: StateDirectory: cannot create '{config.StateDirectory}': {ex.Message}");
+            return ExitBadConfiguration;
+        }
+
+        OutboxStore outbox;
+        try
+        {
+            outbox = OutboxStore.Open(new OutboxOptions
+            {
+                DatabasePath = Path.Combine(config.StateDirectory, "outbox.db"),
+                QuotaBytes = config.Outbox.QuotaBytes,
+                TimeToLive = TimeToLive(config.Outbox.TtlHours),
+                Log = Log,
+            });
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException or UnauthorizedAccessException)
+        {
+            Log($"cannot open the outbox: {ex.Message}");
+            return ExitFailure;
+        }
+        using (outbox)
+        {
+            if (outbox.CorruptionRecovery is { } recovery)
+            {
+                Log($"outbox was corrupt and was moved aside to {recovery.MovedAsidePath}: {recovery.Reason}");
+            }
+
+            // 3. Model. (The A/B model slots replace this lookup when they land.)
+            if (!TryFindManifest(args, config, out string manifestPath, out string why))
+            {
+                Log($"no model: {why}");
+                return ExitModelRefused;
+            }
+            if (!KeywordModel.TryLoad(manifestPath, mfcc.FeatureConfigHash, config.Detection.ModelBudgetBytes, out KeywordModel? model, out why)
+                || !KeywordDetector.TryCreate(model!, null, out KeywordDetector? detector, out why))
+            {
+                Log($"model refused: {why}");
+                return ExitModelRefused;
+            }
+
+            // 4. Audio source.
+            IAudioSource source;
+            try
+            {
+                source = OpenSource(config);
+            }
+            catch (Exception ex) when (ex is IOException or ArgumentException or AlsaException or UnauthorizedAccessException or InvalidDataException)
+            {
+                detector!.Dispose();
+                Log($"cannot open audio source '{config.Audio.Source}': {ex.Message}");
+                return ExitFailure;
+            }
+
+            // 5. Uplink on its own task; the pipeline on this thread.
+            var queue = new OutboxUplinkQueue(outbox, mfcc.FeatureConfigHash, log: Log);
+            MqttUplink uplink;
+            try
+            {
+                uplink = new MqttUplink(UplinkOptions(config), queue);
+            }
+            catch (Exception ex) when (ex is ArgumentException or System.Security.Cryptography.CryptographicException)
+            {
+                detector!.Dispose();
+                source.Dispose();
+                stderr.WriteLine($"edgekws-agent: configuration error: Mqtt: {ex.Message}");
+                return ExitBadConfiguration;
+            }
+
+            var sink = new ConsoleSink(stdout, args.Quiet, StatusSink);
+            var options = PipelineOptions(config, mfcc, Log, (cls, result) =>
+            {
+                if (!result.IsAccepted) return;
+                if (args.LogEnqueues)
+                {
+                    lock (stdout)
+                    {
+                        stdout.WriteLine($"E {result.Sequence.ToString(CultureInfo.InvariantCulture)} {cls}");
+                        stdout.Flush();
+                    }
+                }
+                uplink.NotifyEnqueued();
+            });
+            var pipeline = new ListeningPipeline(source, detector!, outbox, options, sink);
+            sink.Pipeline = pipeline;
+            Log($"listening: source {source.Name}, model {detector!.ModelVersion} ({Path.GetFileName(manifestPath)}), " +
+                $"features {mfcc.FeatureConfigHash[..12]}, outbox {outbox.DatabasePath}, broker {config.Mqtt.Host}:{config.Mqtt.Port}, " +
+                $"raw audio upload {(config.Privacy.UploadRawAudio ? "ON (consent)" : "off")}");
+
+            uplink.Start();
+            using var statusWatch = new Timer(_ => sink.WatchUplink(uplink.State), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
+            int exit = ExitOk;
+            try
+            {
+                pipeline.Run(stop);
+            }
+            catch (Exception ex) when (ex is IOException or AlsaException or InvalidDataException)
+            {
+                Log($"audio source failed: {ex.Message}");
+                exit = ExitFailure;
+            }
+
+            // 6. Graceful end: give the uplink a moment to drain, then stop it cleanly (offline status).
+            var drain = Stopwatch.StartNew();
+            while (drain.Elapsed < args.Drain && outbox.GetStats().TotalCount > 0)
+            {
+                Thread.Sleep(50);
+            }
+            uplink.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            statusWatch.Dispose();
+
+            ListeningPipelineStats s = pipeline.Stats;
+            OutboxStats o = outbox.GetStats();
+            MqttUplinkStats u = uplink.Stats;
+            (double p50, double p99, int n) = pipeline.DecisionLatencyMs();
+            (double i50, double i99, int inferences) = pipeline.InferenceTimeMs();
+            double audioSeconds = s.ListeningSeconds;
+            double elapsed = wall.Elapsed.TotalSeconds;
+            string summary = string.Create(CultureInfo.InvariantCulture,
+                $"summary: source={source.Name} audio_s={audioSeconds:F2} elapsed_s={elapsed:F2} speed={audioSeconds / Math.Max(elapsed, 1e-9):F1}x " +
+                $"detections={s.Detections} clips_audio={s.ClipsAudio} clips_features={s.ClipsFeatures} clips_dropped={s.ClipsDropped} " +
+                $"heartbeats={s.Heartbeats} sketches={s.Sketches} refused={s.EnqueueRefused} failed={s.EnqueueFailed} overruns={s.Overruns} " +
+                $"outbox_depth={o.TotalCount} outbox_bytes={o.TotalBytes} sent={u.Acknowledged} dead_lettered={queue.DeadLetteredCount} " +
+                $"decision_latency_ms_p50={p50:F3} decision_latency_ms_p99={p99:F3} n={n} inference_ms_p50={i50:F3} inference_ms_p99={i99:F3} inferences={inferences} rss_mb={ProcessMemory.ResidentBytes() / 1048576.0:F1} " +
+                $"model={detector.ModelVersion} end={(s.SourceEnded ? "source-ended" : "stopped")}");
+            lock (stdout)
+            {
+                stdout.WriteLine(summary);
+                stdout.Flush();
+            }
+            pipeline.Detector.Dispose();
+            source.Dispose();
+            return exit;
+        }
+    }
+
+    private static ListeningPipelineOptions PipelineOptions(AgentConfig config, MfccConfig mfcc, Action<string>? log,
+        Action<OutboxMessageClass, EnqueueResult>? enqueued) => new()
+    {
+        DeviceId = config.DeviceId,
+        Mfcc = mfcc,
+        PreTriggerMs = config.Detection.PreTriggerMs,
+        PostTriggerMs = config.Detection.PostTriggerMs,
+        UploadRawAudio = config.Privacy.UploadRawAudio,
+        HeartbeatInterval = TimeSpan.FromSeconds(config.Mqtt.HeartbeatSeconds),
+        // As-fast-as-possible replay: heartbeats every N seconds of audio, so each one is a valid interval.
+        HeartbeatClock = IsFastReplay(config) ? HeartbeatClock.Stream : HeartbeatClock.Wall,
+        BlockSamples = config.Audio.PeriodFrames,
+        Log = log,
+        Enqueued = enqueued,
+    };
+
+    private static bool IsFastReplay(AgentConfig config) =>
+        string.Equals(config.Audio.Source, "wav", StringComparison.OrdinalIgnoreCase) && !config.Audio.RealTime;
+
+    /// <summary>Outbox.TtlHours caps every class's default time to live (the policy's per-class defaults stay below it).</summary>
+    private static Dictionary<OutboxMessageClass, TimeSpan> TimeToLive(int ttlHours)
+    {
+        var cap = TimeSpan.FromHours(ttlHours);
+        var ttl = new Dictionary<OutboxMessageClass, TimeSpan>();
+        foreach (OutboxMessageClass c in OutboxPolicy.AllClasses)
+        {
+            TimeSpan d = OutboxPolicy.DefaultTimeToLive(c);
+            ttl[c] = d < cap ? d : cap;
+        }
+        return ttl;
+    }
+
+    private static bool TryFindManifest(AgentArguments args, AgentConfig config, out string path, out string why)
+    {
+        why = "";
+        if (args.ModelManifest is not null)
+        {
+            path = args.ModelManifest;
+            return true;
+        }
+        string dir = args.ModelsDirectory ?? Path.Combine(config.StateDirectory, "models");
+        path = "";
+        if (!Directory.Exists(dir))
+        {
+            why = $"models directory '{dir}' does not exist (give --model MANIFEST or --models-dir DIR)";
+            return false;
+        }
+        string[] manifests = Directory.GetFiles(dir, "*.manifest.json");
+        Array.Sort(manifests, StringComparer.Ordinal);
+        if (manifests.Length == 0)
+        {
+            why = $"no *.manifest.json in '{dir}'";
+            return false;
+        }
+        path = manifests[0];
+        return true;
+    }
+
+    private static IAudioSource OpenSource(AgentConfig config) => config.Audio.Source.ToLowerInvariant() switch
+    {
+        "wav" => new WavReplaySource(config.Audio.WavPath!, new WavReplayOptions { RealTime = config.Audio.RealTime }),
+        "stdin" => StdinPcmSource.OpenStandardInput(),
+        _ => new AlsaCaptureSource(new AlsaCaptureOptions
+        {
+            DeviceName = config.Audio.AlsaDevice,
+            PeriodFrames = config.Audio.PeriodFrames,
+            BufferPeriods = config.Audio.BufferPeriods,
+        }),
+    };
+
+    private static MqttUplinkOptions UplinkOptions(AgentConfig config)
+    {
+        MqttConfig m = config.Mqtt;
+        bool tls = m.CaCertificatePath is not null || m.ClientCertificatePath is not null;
+        return new MqttUplinkOptions
+        {
+            DeviceId = config.DeviceId,
+            Host = m.Host,
+            Port = m.Port,
+            UseTls = tls,
+            CaCertificatePemPath = m.CaCertificatePath,
+            ClientCertificatePemPath = m.ClientCertificatePath,
+            ClientKeyPemPath = m.ClientKeyPath,
+            Username = m.Username,
+            Password = m.Password,
+            MaxBackoff = TimeSpan.FromSeconds(m.MaxBackoffSeconds),
+        };
+    }
+
+    /// <summary>Prints detections and uplink changes, and forwards everything to the GPIO sink if one is set.</summary>
+    private sealed class ConsoleSink(TextWriter stdout, bool quiet, IAgentStatusSink? next) : IAgentStatusSink
+    {
+        private UplinkState _lastUplink = UplinkState.Stopped;
+        private bool _online;
+
+        public ListeningPipeline? Pipeline { get; set; }
+
+        public void OnStatus(AgentStatus status) => next?.OnStatus(status);
+
+        public void OnDetection(in DetectionNotice notice)
+        {
+            next?.OnDetection(notice);
+            if (quiet) return;
+            double latencyMs = notice.DecisionLatencyTicks < 0 ? double.NaN : notice.DecisionLatencyTicks * 1000.0 / Stopwatch.Frequency;
+            string line = string.Create(CultureInfo.InvariantCulture,
+                $"detection: end_s={notice.KeywordEndSample / 16000.0:F3} score={notice.Event.Score:F3} model={notice.Event.ModelVersion} decision_latency_ms={latencyMs:F3} clip={notice.ClipId:N}");
+            lock (stdout)
+            {
+                stdout.WriteLine(line);
+                stdout.Flush();
+            }
+        }
+
+        public void WatchUplink(UplinkState state)
+        {
+            if (state == _lastUplink) return;
+            _lastUplink = state;
+            bool online = state == UplinkState.Connected;
+            if (online != _online)
+            {
+                _online = online;
+                OnStatus(online ? AgentStatus.Online : AgentStatus.Offline);
+            }
+        }
+    }
+}
