@@ -113,6 +113,7 @@ public sealed class GatewayKill_Tests(ITestOutputHelper output) : IDisposable
                          "exec", dll,
                          "--Gateway:Store:DatabasePath=" + db,
                          "--Gateway:Broker:Port=" + port.ToString(CultureInfo.InvariantCulture),
+                         "--Gateway:Http:Port=0",
                          "--Logging:LogLevel:Default=Warning",
                      })
             {
