@@ -12,6 +12,8 @@ namespace EdgeKws.Gateway.Monitoring;
 /// </summary>
 public sealed class AlertService(GatewayService gateway, MonitoringOptions options, TimeProvider clock, ILogger<AlertService> log) : BackgroundService
 {
+    // One evaluation at a time: an evaluation that read the store earlier must not apply its (older) view after a newer one.
+    private readonly Lock _evaluating = new();
     private long _evaluations, _failures;
 
     /// <summary>Completed evaluations.</summary>
@@ -23,11 +25,14 @@ public sealed class AlertService(GatewayService gateway, MonitoringOptions optio
     /// <summary>Evaluates the rules once now and stores the outcome; returns the conditions that hold.</summary>
     public IReadOnlyList<AlertCondition> EvaluateOnce()
     {
-        var rules = new AlertRules(gateway.Store, new FleetMonitor(gateway.Store, clock), options);
-        IReadOnlyList<AlertCondition> firing = rules.Evaluate();
-        gateway.Store.ApplyAlerts(firing, clock.GetUtcNow());
-        Interlocked.Increment(ref _evaluations);
-        return firing;
+        lock (_evaluating)
+        {
+            var rules = new AlertRules(gateway.Store, new FleetMonitor(gateway.Store, clock), options);
+            IReadOnlyList<AlertCondition> firing = rules.Evaluate();
+            gateway.Store.ApplyAlerts(firing, clock.GetUtcNow());
+            Interlocked.Increment(ref _evaluations);
+            return firing;
+        }
     }
 
     /// <inheritdoc />

@@ -170,7 +170,8 @@ public partial interface IGatewayStore
     /// <summary>Evaluations (newest first), optionally of one model.</summary>
     IReadOnlyList<EvaluationRecord> ReadEvaluations(string? modelVersion, int limit);
 
-    /// <summary>Ingest outcomes by gateway receive time in [from, to).</summary>
+    /// <summary>Ingest outcomes by gateway receive time in (from, to], milliseconds: a window ending "now" includes a message
+    /// received in the current millisecond, and adjacent windows do not overlap.</summary>
     IngestCounts CountIngest(DateTimeOffset fromUtc, DateTimeOffset toUtc);
 
     /// <summary>

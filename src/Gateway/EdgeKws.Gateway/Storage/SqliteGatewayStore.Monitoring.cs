@@ -377,8 +377,8 @@ public sealed partial class SqliteGatewayStore
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             return new IngestCounts(
-                _reader.ExecuteScalar<long>("SELECT COUNT(*) FROM messages WHERE received_utc_ms >= ? AND received_utc_ms < ?", from, to),
-                _reader.ExecuteScalar<long>("SELECT COUNT(*) FROM quarantine WHERE received_utc_ms >= ? AND received_utc_ms < ?", from, to));
+                _reader.ExecuteScalar<long>("SELECT COUNT(*) FROM messages WHERE received_utc_ms > ? AND received_utc_ms <= ?", from, to),
+                _reader.ExecuteScalar<long>("SELECT COUNT(*) FROM quarantine WHERE received_utc_ms > ? AND received_utc_ms <= ?", from, to));
         }
     }
 
