@@ -89,7 +89,7 @@ public static class GatewayApi
             StoreCounts c = g.Store.Count();
             return Results.Json(new { status = "ok", messages = c.Messages, quarantined = c.Quarantined, devices = c.Devices });
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or SQLite.SQLiteException or NullReferenceException)
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or SQLite.SQLiteException)
         {
             return Results.Json(new { status = "unavailable", reason = ex.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
