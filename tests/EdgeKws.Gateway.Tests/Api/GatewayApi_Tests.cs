@@ -7,8 +7,16 @@ using static EdgeKws.Gateway.Tests.Monitoring.FleetSeed;
 
 namespace EdgeKws.Gateway.Tests.Api;
 
-/// <summary>The HTTP API over a gateway seeded through the real MQTT ingest path.</summary>
-public sealed class GatewayApi_Tests(SeededGatewayFixture fixture, ITestOutputHelper output) : IClassFixture<SeededGatewayFixture>
+/// <summary>The HTTP API over the SQLite store (the single-instance default).</summary>
+public sealed class GatewayApi_Tests(SeededGatewayFixture fixture, ITestOutputHelper output)
+    : GatewayApiContract(fixture, output), IClassFixture<SeededGatewayFixture>;
+
+/// <summary>The same API tests over the PostgreSQL store (scale-out mode): the monitoring queries of both stores answer alike.</summary>
+public sealed class GatewayApiOnPostgres_Tests(SeededPostgresGatewayFixture fixture, ITestOutputHelper output)
+    : GatewayApiContract(fixture, output), IClassFixture<SeededPostgresGatewayFixture>;
+
+/// <summary>The HTTP API over a gateway seeded through the real MQTT ingest path; run once per store by the classes above.</summary>
+public abstract class GatewayApiContract(SeededGatewayFixture fixture, ITestOutputHelper output)
 {
     private const double ListeningHours = 24 * ListeningSecondsPerHeartbeat / 3600.0; // 23.52 h per device in 24 h
 

@@ -24,7 +24,7 @@ internal sealed class ShiftedClock : TimeProvider
 }
 
 /// <summary>The whole gateway as the exe runs it (<see cref="GatewayWebHost.Build"/>): broker on a free loopback port,
-/// a temp SQLite file, Kestrel on a free loopback port, and a shifted clock for the monitoring rules.</summary>
+/// a temp SQLite file (or the store extraArgs choose), Kestrel on a free loopback port, and a shifted clock for the monitoring rules.</summary>
 internal sealed class WebGateway : IAsyncDisposable
 {
     public static readonly JsonSerializerOptions Json = CreateJson();
