@@ -40,7 +40,9 @@ internal sealed class GatewayChild : IDisposable
             UseShellExecute = false,
             WorkingDirectory = workingDirectory,
         };
-        foreach (string arg in new[] { "exec", dll, "--Logging:LogLevel:Default=Warning" }.Concat(gatewayArgs))
+        // The exe opens its HTTP API on 8080 by default: port 0 (a free port) so two children, or a child and anything else on
+        // the machine, never collide. gatewayArgs come later and may override it.
+        foreach (string arg in new[] { "exec", dll, "--Logging:LogLevel:Default=Warning", "--Gateway:Http:Port=0" }.Concat(gatewayArgs))
         {
             psi.ArgumentList.Add(arg);
         }

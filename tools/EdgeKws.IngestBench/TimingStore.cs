@@ -3,6 +3,7 @@ using System.Diagnostics;
 using EdgeKws.Gateway.Ingest;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
+using EdgeKws.Shared.Contracts;
 
 namespace EdgeKws.IngestBench;
 
@@ -37,6 +38,39 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
     public IReadOnlyList<long> ReadSequences(string deviceId) => inner.ReadSequences(deviceId);
 
     public StoreCounts Count() => inner.Count();
+
+    public bool SetDeviceCohort(string deviceId, string? cohort) => inner.SetDeviceCohort(deviceId, cohort);
+
+    public IReadOnlyDictionary<string, string> ReadCohorts() => inner.ReadCohorts();
+
+    public IReadOnlyList<DetectionRecord> ReadDetections(DetectionQuery query) => inner.ReadDetections(query);
+
+    public IReadOnlyList<string?> WriteLabels(IReadOnlyList<DetectionLabel> labels) => inner.WriteLabels(labels);
+
+    public IReadOnlyList<DetectionLabel> ReadLabels(string? deviceId, int limit) => inner.ReadLabels(deviceId, limit);
+
+    public long CountReviewQueue() => inner.CountReviewQueue();
+
+    public IReadOnlyList<ActivityRow> ReadActivity(DateTimeOffset fromUtc, DateTimeOffset toUtc, TimeSpan bucket) => inner.ReadActivity(fromUtc, toUtc, bucket);
+
+    public IReadOnlyList<StoredSketch> ReadSketches(DateTimeOffset fromUtc, DateTimeOffset toUtc, string? modelVersion) =>
+        inner.ReadSketches(fromUtc, toUtc, modelVersion);
+
+    public IReadOnlyList<ModelRecord> ReadModels() => inner.ReadModels();
+
+    public void SetModelBaseline(string modelVersion, DriftSketch baseline, DateTimeOffset nowUtc) => inner.SetModelBaseline(modelVersion, baseline, nowUtc);
+
+    public bool TryGetModelBaseline(string modelVersion, out DriftSketch? baseline) => inner.TryGetModelBaseline(modelVersion, out baseline);
+
+    public long AddEvaluation(EvaluationRecord evaluation) => inner.AddEvaluation(evaluation);
+
+    public IReadOnlyList<EvaluationRecord> ReadEvaluations(string? modelVersion, int limit) => inner.ReadEvaluations(modelVersion, limit);
+
+    public IngestCounts CountIngest(DateTimeOffset fromUtc, DateTimeOffset toUtc) => inner.CountIngest(fromUtc, toUtc);
+
+    public void ApplyAlerts(IReadOnlyList<AlertCondition> firing, DateTimeOffset nowUtc) => inner.ApplyAlerts(firing, nowUtc);
+
+    public IReadOnlyList<AlertRecord> ReadAlerts(bool activeOnly, int limit) => inner.ReadAlerts(activeOnly, limit);
 
     public void Dispose() => inner.Dispose();
 }

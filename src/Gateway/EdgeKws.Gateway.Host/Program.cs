@@ -1,14 +1,17 @@
 using EdgeKws.Gateway;
 using EdgeKws.Gateway.Broker;
+using EdgeKws.Gateway.Api;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
 // Usage:
-//   EdgeKws.Gateway.Host                          run the gateway (config: appsettings.json, EDGEKWS_* env, --Gateway:...=...)
+//   EdgeKws.Gateway.Host                          run the gateway: MQTT broker, ingest, HTTP API + dashboard
+//                                                 (config: appsettings.json, EDGEKWS_* env, --Gateway:...=...)
 //   EdgeKws.Gateway.Host device add <id>          provision a device; the password is read from stdin (one line)
 //   EdgeKws.Gateway.Host device export-mosquitto <passwd-file> <acl-file> [--gateway-user <name>]...
 //                                                 Mosquitto password file + ACL from the store's device credentials
@@ -21,18 +24,13 @@ if (args.Length >= 1 && args[0] == "device")
     return ProvisionDevice(args);
 }
 
-HostApplicationBuilder builder = Host.CreateApplicationBuilder(args);
-builder.Configuration.AddEnvironmentVariables("EDGEKWS_");
-builder.Configuration.AddCommandLine(args);
-builder.Services.Configure<GatewayOptions>(builder.Configuration.GetSection(GatewayOptions.SectionName));
-builder.Services.AddSingleton<GatewayService>();
-builder.Services.AddHostedService(sp => sp.GetRequiredService<GatewayService>());
-using IHost host = builder.Build();
-await host.StartAsync();
-// A fixed line on stdout tells supervisors and tests the broker is accepting devices.
+await using WebApplication app = GatewayWebHost.Build(args);
+await app.StartAsync();
+// Fixed lines on stdout tell supervisors and tests the broker accepts devices and where the API is.
+Console.WriteLine("gateway: http " + app.HttpAddress());
 Console.WriteLine("gateway: ready");
-await host.WaitForShutdownAsync();
-Console.WriteLine("gateway: stopped " + host.Services.GetRequiredService<GatewayService>().Metrics.Snapshot());
+await app.WaitForShutdownAsync();
+Console.WriteLine("gateway: stopped " + app.Services.GetRequiredService<GatewayService>().Metrics.Snapshot());
 return 0;
 
 static int ProvisionDevice(string[] args)

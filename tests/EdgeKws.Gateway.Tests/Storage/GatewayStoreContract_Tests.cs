@@ -5,7 +5,6 @@ using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Gateway.Tests.Ingest;
 using EdgeKws.Shared.Contracts;
-using SQLite;
 
 namespace EdgeKws.Gateway.Tests.Storage;
 
@@ -18,12 +17,7 @@ public sealed class GatewayStoreContract_Tests(PostgresFixture postgres) : IDisp
 
     public void Dispose() => _dir.Dispose();
 
-    private StoreOptions Options(string provider) => provider switch
-    {
-        "sqlite" => new StoreOptions { DatabasePath = _dir.File("g.db") },
-        "postgres" => new StoreOptions { Provider = StoreProvider.Postgres, ConnectionString = postgres.Server.ConnectionString(postgres.Server.CreateDatabase()) },
-        _ => throw new ArgumentOutOfRangeException(nameof(provider)),
-    };
+    private StoreOptions Options(string provider) => postgres.StoreOptions(provider, _dir);
 
     private static StoreWrite Write(string device, MessageKind kind, byte[] payload, long? seq, string? hash, string? clientId = null)
     {
@@ -149,18 +143,9 @@ public sealed class GatewayStoreContract_Tests(PostgresFixture postgres) : IDisp
             Assert.False(store.TryGetDeviceCredential("dev-unknown", out _));
             Assert.True(Assert.Single(store.ReadDevices()).HasCredential);
         }
-        if (provider == "sqlite")
-        {
-            using var raw = new SQLiteConnection(options.DatabasePath);
-            raw.Execute("PRAGMA user_version = 99");
-        }
-        else
-        {
-            string database = new Npgsql.NpgsqlConnectionStringBuilder(options.ConnectionString).Database!;
-            postgres.Server.Sql(database, "UPDATE schema_info SET version = 99");
-        }
+        postgres.RawSql(options, provider == "sqlite" ? "PRAGMA user_version = 99" : "UPDATE schema_info SET version = 99");
         InvalidOperationException ex = Assert.Throws<InvalidOperationException>(() => GatewayStores.Open(options));
-        Assert.Contains("has schema 99; this build knows up to 1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"has schema 99; this build knows up to {(provider == "sqlite" ? SqliteGatewayStore.SchemaVersion : PostgresGatewayStore.SchemaVersion)}", ex.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -42,6 +42,6 @@ public sealed class SqliteGatewayStore_Tests : IDisposable
             raw.Execute("PRAGMA user_version = 99");
         }
         InvalidOperationException ex = Assert.Throws<InvalidOperationException>(() => SqliteGatewayStore.Open(options));
-        Assert.Contains("has schema 99; this build knows up to 1", ex.Message, StringComparison.Ordinal);
+        Assert.Contains($"has schema 99; this build knows up to {SqliteGatewayStore.SchemaVersion}", ex.Message, StringComparison.Ordinal);
     }
 }

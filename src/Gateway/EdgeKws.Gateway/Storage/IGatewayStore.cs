@@ -22,7 +22,9 @@ public readonly record struct StoreWrite(IngestEnvelope Envelope, ValidMessage? 
 /// <param name="LastSeenUtc">Latest stored message, or null.</param>
 /// <param name="ModelVersion">Model version last reported, or null.</param>
 /// <param name="Status">Last presence state ("Online"/"Offline"), or null.</param>
-public sealed record DeviceRecord(string DeviceId, bool HasCredential, DateTimeOffset? FirstSeenUtc, DateTimeOffset? LastSeenUtc, string? ModelVersion, string? Status);
+/// <param name="Cohort">Fleet segment set by an operator (hardware revision, site, ...), or null.</param>
+public sealed record DeviceRecord(string DeviceId, bool HasCredential, DateTimeOffset? FirstSeenUtc, DateTimeOffset? LastSeenUtc, string? ModelVersion, string? Status,
+    string? Cohort = null);
 
 /// <summary>A quarantined message.</summary>
 /// <param name="Id">Row id (arrival order).</param>
@@ -47,14 +49,14 @@ public sealed record QuarantineRecord(long Id, DateTimeOffset ReceivedUtc, strin
 public readonly record struct StoreCounts(long Messages, long Detections, long Heartbeats, long Clips, long Sketches, long ModelStatuses, long Quarantined, long Devices);
 
 /// <summary>
-/// The gateway's persistence seam. SQLite (<see cref="SqliteGatewayStore"/>) is the single-instance default; a
-/// PostgreSQL implementation for several gateway instances implements the same contract.
+/// The gateway's persistence seam. SQLite (<see cref="SqliteGatewayStore"/>) is the single-instance default;
+/// PostgreSQL (<see cref="PostgresGatewayStore"/>), for several gateway instances, implements the same contract.
 /// <para>Contract of <see cref="WriteBatch"/>: the whole batch commits atomically and durably before it returns;
 /// writes are idempotent on (device, sequence) so a redelivered message changes nothing; a (device, sequence)
 /// already stored with different content is quarantined as a <see cref="RejectionKind.SequenceConflict"/>.
 /// Only one thread calls <see cref="WriteBatch"/> (the ingest writer); the read members may be called from any thread.</para>
 /// </summary>
-public interface IGatewayStore : IDisposable
+public partial interface IGatewayStore : IDisposable
 {
     /// <summary>Commits <paramref name="writes"/> in one transaction and fills <paramref name="results"/> (same length).
     /// Throws on a database failure, in which case nothing of the batch is stored.</summary>

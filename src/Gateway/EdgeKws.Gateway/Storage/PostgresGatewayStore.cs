@@ -28,10 +28,10 @@ namespace EdgeKws.Gateway.Storage;
 /// may lose the last commits).</para>
 /// Not a hot-path type: a batch allocates its commands and parameters.
 /// </summary>
-public sealed class PostgresGatewayStore : IGatewayStore
+public sealed partial class PostgresGatewayStore : IGatewayStore
 {
-    /// <summary>Schema version in <c>schema_info</c>.</summary>
-    public const int SchemaVersion = 1;
+    /// <summary>Schema version in <c>schema_info</c> (1: ingest tables; 2: monitoring, as <see cref="SqliteGatewayStore.SchemaVersion"/>).</summary>
+    public const int SchemaVersion = 2;
 
     // Serialises schema creation when several instances start at once (an arbitrary constant key).
     private const long SchemaLockKey = 0x45444745_4B575331;
@@ -100,22 +100,24 @@ public sealed class PostgresGatewayStore : IGatewayStore
         using NpgsqlTransaction tx = db.BeginTransaction();
         Exec(db, tx, $"SELECT pg_advisory_xact_lock({SchemaLockKey})");
         Exec(db, tx, "CREATE TABLE IF NOT EXISTS schema_info (version integer NOT NULL)");
+        int version;
         using (var cmd = new NpgsqlCommand("SELECT max(version) FROM schema_info", db, tx))
         {
-            object? v = cmd.ExecuteScalar();
-            int version = v is int i ? i : 0;
-            if (version > SchemaVersion)
-            {
-                throw new InvalidOperationException($"gateway PostgreSQL database '{db.Database}' has schema {version}; this build knows up to {SchemaVersion}");
-            }
-            if (version == SchemaVersion)
-            {
-                tx.Commit();
-                return;
-            }
+            version = cmd.ExecuteScalar() is int v ? v : 0;
         }
-        // Version 0 -> 1. Later versions add ALTER steps here, each guarded by the stored version.
-        foreach (string ddl in Ddl)
+        if (version > SchemaVersion)
+        {
+            throw new InvalidOperationException($"gateway PostgreSQL database '{db.Database}' has schema {version}; this build knows up to {SchemaVersion}");
+        }
+        if (version == SchemaVersion)
+        {
+            tx.Commit();
+            return;
+        }
+        // Each step guarded by the stored version, all in this transaction under the lock: instances starting together migrate
+        // once, and a failed step leaves the previous version intact. 0 -> 1: ingest tables; 1 -> 2: monitoring.
+        string[] steps = version < 1 ? [.. Ddl, .. MonitoringDdl] : MonitoringDdl;
+        foreach (string ddl in steps)
         {
             Exec(db, tx, ddl);
         }
@@ -640,13 +642,13 @@ public sealed class PostgresGatewayStore : IGatewayStore
         ObjectDisposedException.ThrowIf(_disposed, this);
         using NpgsqlConnection db = OpenConnection();
         using var cmd = new NpgsqlCommand(
-            "SELECT device_id, password_hash IS NOT NULL, first_seen_utc_ms, last_seen_utc_ms, model_version, status FROM devices ORDER BY device_id COLLATE \"C\"", db);
+            "SELECT device_id, password_hash IS NOT NULL, first_seen_utc_ms, last_seen_utc_ms, model_version, status, cohort FROM devices ORDER BY device_id COLLATE \"C\"", db);
         using NpgsqlDataReader r = cmd.ExecuteReader();
         var list = new List<DeviceRecord>();
         while (r.Read())
         {
             list.Add(new DeviceRecord(r.GetString(0), r.GetBoolean(1), FromMs(r, 2), FromMs(r, 3), r.IsDBNull(4) ? null : r.GetString(4),
-                r.IsDBNull(5) ? null : r.GetString(5)));
+                r.IsDBNull(5) ? null : r.GetString(5), r.IsDBNull(6) ? null : r.GetString(6)));
         }
         return list;
     }

@@ -18,10 +18,10 @@ namespace EdgeKws.Gateway.Storage;
 /// returns the pages.</para>
 /// Not a hot-path type: a batch allocates its SQL arguments.
 /// </summary>
-public sealed class SqliteGatewayStore : IGatewayStore
+public sealed partial class SqliteGatewayStore : IGatewayStore
 {
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = 2;
 
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
@@ -96,7 +96,9 @@ public sealed class SqliteGatewayStore : IGatewayStore
         db.Execute("BEGIN IMMEDIATE");
         try
         {
-            foreach (string ddl in Ddl)
+            // Version 1: ingest tables. Version 2: monitoring (cohort, labels, models, evaluations, alerts).
+            string[] ddls = version < 1 ? [.. Ddl, .. MonitoringDdl] : MonitoringDdl;
+            foreach (string ddl in ddls)
             {
                 db.Execute(ddl);
             }
@@ -422,8 +424,8 @@ public sealed class SqliteGatewayStore : IGatewayStore
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             return _reader.Query<DeviceRow>(
-                    "SELECT device_id AS DeviceId, password_hash IS NOT NULL AS HasCredential, first_seen_utc_ms AS FirstSeen, last_seen_utc_ms AS LastSeen, model_version AS ModelVersion, status AS Status FROM devices ORDER BY device_id")
-                .Select(r => new DeviceRecord(r.DeviceId, r.HasCredential != 0, FromMs(r.FirstSeen), FromMs(r.LastSeen), r.ModelVersion, r.Status))
+                    "SELECT device_id AS DeviceId, password_hash IS NOT NULL AS HasCredential, first_seen_utc_ms AS FirstSeen, last_seen_utc_ms AS LastSeen, model_version AS ModelVersion, status AS Status, cohort AS Cohort FROM devices ORDER BY device_id")
+                .Select(r => new DeviceRecord(r.DeviceId, r.HasCredential != 0, FromMs(r.FirstSeen), FromMs(r.LastSeen), r.ModelVersion, r.Status, r.Cohort))
                 .ToList();
         }
     }
@@ -500,6 +502,7 @@ public sealed class SqliteGatewayStore : IGatewayStore
         public long? LastSeen { get; set; }
         public string? ModelVersion { get; set; }
         public string? Status { get; set; }
+        public string? Cohort { get; set; }
     }
 
     private sealed class QuarantineRow

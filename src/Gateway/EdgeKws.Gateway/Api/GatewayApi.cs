@@ -1,0 +1,439 @@
+using System.Globalization;
+using System.Reflection;
+using EdgeKws.Gateway.Ingest;
+using EdgeKws.Gateway.Monitoring;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace EdgeKws.Gateway.Api;
+
+/// <summary>A label as posted.</summary>
+/// <param name="DeviceId">Detection's device.</param>
+/// <param name="Sequence">Detection's sequence.</param>
+/// <param name="Label">TrueAccept, FalseAccept or Unknown.</param>
+/// <param name="Source">Who decided.</param>
+/// <param name="LabeledUtc">When; defaults to the time of the request.</param>
+public sealed record LabelInput(string? DeviceId, long Sequence, DetectionLabelKind? Label, string? Source, DateTimeOffset? LabeledUtc);
+
+/// <summary>A cohort assignment.</summary>
+/// <param name="Cohort">The cohort, or null to clear.</param>
+public sealed record CohortInput(string? Cohort);
+
+/// <summary>One trial of a posted evaluation.</summary>
+/// <param name="Score">Score.</param>
+/// <param name="Positive">Keyword present.</param>
+public sealed record TrialInput(float Score, bool Positive);
+
+/// <summary>An offline evaluation as posted.</summary>
+/// <param name="ModelVersion">Model.</param>
+/// <param name="Name">Evaluation set.</param>
+/// <param name="NegativeHours">Hours of negative audio (0 if unknown).</param>
+/// <param name="Trials">The scored trials.</param>
+public sealed record EvaluationInput(string? ModelVersion, string? Name, double NegativeHours, TrialInput[]? Trials);
+
+/// <summary>The HTTP endpoints (JSON API, Prometheus <c>/metrics</c>, <c>/healthz</c>, dashboard). See docs/gateway.md for the list.</summary>
+public static class GatewayApi
+{
+    private const int MaxLimit = 10_000;
+    private const int MaxLabelsPerPost = 10_000;
+    private const int MaxTrials = 1_000_000;
+
+    /// <summary>Maps every endpoint onto <paramref name="app"/>.</summary>
+    public static void Map(IEndpointRouteBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        app.MapGet("/healthz", Healthz);
+        app.MapGet("/metrics", Metrics);
+
+        RouteGroupBuilder api = app.MapGroup("/api");
+        api.MapGet("/devices", (GatewayService g, TimeProvider clock) => Results.Json(g.Store.ReadDevices().Select(d => DeviceView(d, clock.GetUtcNow()))));
+        api.MapGet("/devices/{id}", DeviceDetail);
+        api.MapPut("/devices/{id}/cohort", SetCohort);
+        api.MapGet("/detections", Detections);
+        api.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
+            TryLimit(limit, 1000, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabels(device, l)) : bad!);
+        api.MapPost("/labels", PostLabels);
+        api.MapGet("/review-queue", (GatewayService g) => Results.Json(new { count = g.Store.CountReviewQueue() }));
+        api.MapGet("/metrics/fa", Fa);
+        api.MapGet("/metrics/fa/series", FaSeriesEndpoint);
+        api.MapGet("/metrics/det", Det);
+        api.MapGet("/metrics/drift", Drift);
+        api.MapGet("/metrics/drift/heatmap", Heatmap);
+        api.MapGet("/metrics/ingest", Ingest);
+        api.MapGet("/models", (GatewayService g) => Results.Json(g.Store.ReadModels()));
+        api.MapPut("/models/{version}/baseline", PutBaseline);
+        api.MapGet("/models/{version}/baseline", (GatewayService g, string version) =>
+            g.Store.TryGetModelBaseline(version, out DriftSketch? b) ? Results.Bytes(WireJson.Serialize(b!), "application/json") : NotFound($"model '{version}' has no baseline"));
+        api.MapPost("/evaluations", PostEvaluation);
+        api.MapGet("/evaluations", (GatewayService g, string? model, int? limit) =>
+            TryLimit(limit, 20, out int l, out IResult? bad)
+                ? Results.Json(g.Store.ReadEvaluations(model, l).Select(e => new { e.Id, e.ModelVersion, e.Name, e.CreatedUtc, e.NegativeHours, trials = e.Scores.Length, positives = e.Positives.Count(p => p) }))
+                : bad!);
+        api.MapGet("/alerts", (GatewayService g, bool? active, int? limit) =>
+            TryLimit(limit, 200, out int l, out IResult? bad) ? Results.Json(g.Store.ReadAlerts(active ?? true, l)) : bad!);
+        api.MapGet("/quarantine", Quarantine);
+
+        app.MapGet("/", () => Asset("index.html"));
+        app.MapGet("/dashboard/{file}", (string file) => Asset(file));
+    }
+
+    private static IResult Healthz(GatewayService g)
+    {
+        try
+        {
+            StoreCounts c = g.Store.Count();
+            return Results.Json(new { status = "ok", messages = c.Messages, quarantined = c.Quarantined, devices = c.Devices });
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or SQLite.SQLiteException)
+        {
+            return Results.Json(new { status = "unavailable", reason = ex.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    private static IResult Metrics(GatewayService g, TimeProvider clock)
+    {
+        var fleet = new FleetMonitor(g.Store, clock);
+        var p = new PrometheusText();
+        GatewayMetricsSnapshot s = g.Metrics.Snapshot();
+        (string Name, string Help, long Value)[] counters =
+        [
+            ("edgekws_gateway_messages_received_total", "Publishes handed to the ingest pipeline.", s.Received),
+            ("edgekws_gateway_messages_stored_total", "Messages stored for the first time.", s.Stored),
+            ("edgekws_gateway_messages_duplicate_total", "Redeliveries recognised and ignored.", s.Duplicates),
+            ("edgekws_gateway_messages_quarantined_total", "Messages written to quarantine.", s.Quarantined),
+            ("edgekws_gateway_foreign_topic_refused_total", "Publishes outside the publisher's own topics.", s.ForeignTopicRefused),
+            ("edgekws_gateway_messages_failed_total", "Messages that could not be committed (the device re-sends).", s.Failed),
+            ("edgekws_gateway_auth_failures_total", "Connections refused for bad credentials.", s.AuthFailures),
+            ("edgekws_gateway_subscribe_refused_total", "Subscriptions refused by the topic ACL.", s.SubscribeRefused),
+            ("edgekws_gateway_backpressure_waits_total", "Receives that waited for the writer.", s.BackpressureWaits),
+            ("edgekws_gateway_batches_total", "Committed ingest transactions.", s.Batches),
+        ];
+        foreach ((string name, string help, long value) in counters)
+        {
+            p.Family(name, "counter", help).Sample(value);
+        }
+        p.Family("edgekws_gateway_queue_depth", "gauge", "Messages waiting for the ingest writer.").Sample(s.QueueDepth);
+
+        IReadOnlyList<DeviceRecord> devices = g.Store.ReadDevices();
+        p.Family("edgekws_device_last_seen_timestamp_seconds", "gauge", "Unix time of the device's latest stored message.");
+        foreach (DeviceRecord d in devices)
+        {
+            if (d.LastSeenUtc is { } last)
+            {
+                p.Sample(last.ToUnixTimeMilliseconds() / 1000.0, ("device", d.DeviceId), ("cohort", d.Cohort ?? FleetMonitor.NoCohort));
+            }
+        }
+        p.Family("edgekws_fa_per_hour", "gauge", "False accepts per listening hour (labelled detections / heartbeat listening time).");
+        var listening = new List<(FaGroup G, string Window)>();
+        foreach ((string window, TimeSpan length) in MetricsWindows.All)
+        {
+            foreach (FaScope scope in new[] { FaScope.Device, FaScope.Model, FaScope.Cohort, FaScope.Fleet })
+            {
+                foreach (FaGroup group in fleet.FalseAcceptRates(length, scope))
+                {
+                    listening.Add((group, window));
+                    if (group.FaPerHour is { } fa)
+                    {
+                        p.Sample(fa, ("scope", scope.ToString().ToLowerInvariant()), ("key", group.Key), ("window", window));
+                    }
+                }
+            }
+        }
+        p.Family("edgekws_listening_hours", "gauge", "Detector listening hours in the window (the FA/hour denominator).");
+        foreach ((FaGroup group, string window) in listening)
+        {
+            p.Sample(group.ListeningHours, ("scope", group.Scope.ToString().ToLowerInvariant()), ("key", group.Key), ("window", window));
+        }
+        IReadOnlyList<AlertRecord> alerts = g.Store.ReadAlerts(activeOnly: true, MaxLimit);
+        p.Family("edgekws_alerts_active", "gauge", "Active alerts by severity.");
+        foreach (AlertSeverity sev in Enum.GetValues<AlertSeverity>())
+        {
+            p.Sample(alerts.Count(a => a.Severity == sev), ("severity", sev.ToString().ToLowerInvariant()));
+        }
+        p.Family("edgekws_review_queue", "gauge", "Detections labelled Unknown, waiting for review.").Sample(g.Store.CountReviewQueue());
+        return Results.Text(p.ToString(), PrometheusText.ContentType);
+    }
+
+    private static object DeviceView(DeviceRecord d, DateTimeOffset now) => new
+    {
+        d.DeviceId,
+        d.HasCredential,
+        d.FirstSeenUtc,
+        d.LastSeenUtc,
+        d.ModelVersion,
+        d.Status,
+        d.Cohort,
+        silentSeconds = d.LastSeenUtc is { } last ? Math.Max(0, (now - last).TotalSeconds) : (double?)null,
+    };
+
+    private static IResult DeviceDetail(GatewayService g, TimeProvider clock, string id)
+    {
+        DeviceRecord? d = g.Store.ReadDevices().FirstOrDefault(x => x.DeviceId == id);
+        if (d is null)
+        {
+            return NotFound($"device '{id}' is unknown");
+        }
+        var fleet = new FleetMonitor(g.Store, clock);
+        var fa = MetricsWindows.All.ToDictionary(w => w.Name, w => fleet.FalseAcceptRates(w.Length, FaScope.Device).FirstOrDefault(x => x.Key == id));
+        return Results.Json(new { device = DeviceView(d, clock.GetUtcNow()), fa });
+    }
+
+    private static IResult SetCohort(GatewayService g, string id, CohortInput? body)
+    {
+        if (body is null)
+        {
+            return BadRequest("body must be {\"cohort\": \"name\"} or {\"cohort\": null}");
+        }
+        try
+        {
+            return g.Store.SetDeviceCohort(id, body.Cohort) ? Results.Json(new { deviceId = id, cohort = body.Cohort }) : NotFound($"device '{id}' is unknown");
+        }
+        catch (ArgumentException ex)
+        {
+            return BadRequest(ex.Message);
+        }
+    }
+
+    private static IResult Detections(GatewayService g, TimeProvider clock, string? device, string? model, string? window, int? limit)
+    {
+        if (!MetricsWindows.TryParse(window ?? "24h", out TimeSpan length, out string why))
+        {
+            return BadRequest(why);
+        }
+        if (!TryLimit(limit, 100, out int l, out IResult? bad))
+        {
+            return bad!;
+        }
+        DateTimeOffset now = clock.GetUtcNow();
+        return Results.Json(g.Store.ReadDetections(new DetectionQuery(now - length, now, device, model, l)));
+    }
+
+    private static IResult PostLabels(GatewayService g, TimeProvider clock, LabelInput[]? body)
+    {
+        if (body is null || body.Length == 0 || body.Length > MaxLabelsPerPost)
+        {
+            return BadRequest($"body must be a JSON array of 1..{MaxLabelsPerPost} labels {{deviceId, sequence, label, source}}");
+        }
+        var rejected = new List<object>();
+        var labels = new List<DetectionLabel>();
+        var index = new List<int>();
+        DateTimeOffset now = clock.GetUtcNow();
+        for (int i = 0; i < body.Length; i++)
+        {
+            LabelInput x = body[i];
+            string? problem = string.IsNullOrEmpty(x.DeviceId) ? "deviceId is required"
+                : x.Sequence <= 0 ? "sequence must be positive"
+                : x.Label is null ? "label is required (TrueAccept, FalseAccept or Unknown)"
+                : string.IsNullOrWhiteSpace(x.Source) ? "source is required" : null;
+            if (problem is not null)
+            {
+                rejected.Add(new { index = i, reason = problem });
+                continue;
+            }
+            labels.Add(new DetectionLabel(x.DeviceId!, x.Sequence, x.Label!.Value, x.Source!, x.LabeledUtc ?? now));
+            index.Add(i);
+        }
+        IReadOnlyList<string?> results = labels.Count > 0 ? g.Store.WriteLabels(labels) : [];
+        int stored = 0;
+        for (int i = 0; i < results.Count; i++)
+        {
+            if (results[i] is null)
+            {
+                stored++;
+            }
+            else
+            {
+                rejected.Add(new { index = index[i], reason = results[i] });
+            }
+        }
+        return Results.Json(new { stored, rejected }, statusCode: stored == 0 ? StatusCodes.Status422UnprocessableEntity : StatusCodes.Status200OK);
+    }
+
+    private static IResult Fa(GatewayService g, TimeProvider clock, string? window, string? by)
+    {
+        if (!MetricsWindows.TryParse(window ?? "24h", out TimeSpan length, out string why))
+        {
+            return BadRequest(why);
+        }
+        if (!Enum.TryParse(by ?? "device", ignoreCase: true, out FaScope scope) || !Enum.IsDefined(scope))
+        {
+            return BadRequest($"by '{by}' is not device, model, cohort or fleet");
+        }
+        return Results.Json(new { window = window ?? "24h", by = scope, groups = new FleetMonitor(g.Store, clock).FalseAcceptRates(length, scope) });
+    }
+
+    private static IResult FaSeriesEndpoint(GatewayService g, TimeProvider clock, string? window, string? bucket)
+    {
+        if (!MetricsWindows.TryParse(window ?? "24h", out TimeSpan length, out string why) || !TryBucket(bucket ?? "1h", length, out TimeSpan b, out why))
+        {
+            return BadRequest(why);
+        }
+        return Results.Json(new { window = window ?? "24h", bucket = bucket ?? "1h", series = new FleetMonitor(g.Store, clock).FalseAcceptSeries(length, b) });
+    }
+
+    private static IResult Det(GatewayService g, TimeProvider clock, string? model)
+    {
+        var fleet = new FleetMonitor(g.Store, clock);
+        model ??= g.Store.ReadEvaluations(null, 1).FirstOrDefault()?.ModelVersion;
+        if (model is null)
+        {
+            return NotFound("no evaluation is stored (POST /api/evaluations)");
+        }
+        if (!fleet.TryDet(model, out EvaluationRecord? e, out DetPoint[] points, out string why))
+        {
+            return NotFound(why);
+        }
+        return Results.Json(new
+        {
+            modelVersion = model,
+            evaluation = new { e!.Id, e.Name, e.CreatedUtc, e.NegativeHours, trials = e.Scores.Length, positives = e.Positives.Count(p => p) },
+            points = points.Select(p => new
+            {
+                p.Threshold,
+                falseAcceptRate = NullIfNaN(p.FalseAcceptRate),
+                falseRejectRate = NullIfNaN(p.FalseRejectRate),
+                p.FalseAccepts,
+                p.FalseRejects,
+                faPerHour = NullIfNaN(p.FaPerHour),
+            }),
+        });
+    }
+
+    private static IResult Drift(GatewayService g, TimeProvider clock, string? window, string? model)
+    {
+        if (!MetricsWindows.TryParse(window ?? "24h", out TimeSpan length, out string why))
+        {
+            return BadRequest(why);
+        }
+        return Results.Json(new
+        {
+            window = window ?? "24h",
+            thresholds = new { psiWarning = DriftStatistics.PsiWarning, psiCritical = DriftStatistics.PsiCritical, emptyBinProportion = DriftStatistics.DefaultEmptyBinProportion, ksCoefficient = DriftStatistics.KsCoefficientAlpha05 },
+            models = new FleetMonitor(g.Store, clock).Drift(length, model),
+        });
+    }
+
+    private static IResult Heatmap(GatewayService g, TimeProvider clock, string? model, string? window, string? bucket)
+    {
+        if (string.IsNullOrEmpty(model))
+        {
+            return BadRequest("model is required");
+        }
+        if (!MetricsWindows.TryParse(window ?? "24h", out TimeSpan length, out string why) || !TryBucket(bucket ?? "1h", length, out TimeSpan b, out why))
+        {
+            return BadRequest(why);
+        }
+        DriftHeatmap map = new FleetMonitor(g.Store, clock).Heatmap(model, length, b);
+        return Results.Json(new
+        {
+            map.ModelVersion,
+            map.BucketStartsUtc,
+            coefficients = Enumerable.Range(0, map.Psi.Length).Select(c => "mfcc" + c.ToString(CultureInfo.InvariantCulture)),
+            psi = map.Psi.Select(row => row.Select(NullIfNaN)),
+            map.Reason,
+        });
+    }
+
+    private static IResult Ingest(GatewayService g, TimeProvider clock)
+    {
+        DateTimeOffset now = clock.GetUtcNow();
+        IngestCounts last5 = g.Store.CountIngest(now - TimeSpan.FromMinutes(5), now);
+        IngestCounts lastHour = g.Store.CountIngest(now - TimeSpan.FromHours(1), now);
+        return Results.Json(new { counters = g.Metrics.Snapshot(), last5Minutes = last5, lastHour, store = g.Store.Count() });
+    }
+
+    private static async Task<IResult> PutBaseline(GatewayService g, TimeProvider clock, string version, HttpRequest request)
+    {
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer).ConfigureAwait(false);
+        if (!WireJson.TryDeserialize(buffer.ToArray(), WireJsonContext.Default.DriftSketch, out DriftSketch? sketch, out string reason))
+        {
+            return BadRequest(reason);
+        }
+        if (sketch.ModelVersion is not null && sketch.ModelVersion != version)
+        {
+            return BadRequest($"the sketch names model '{sketch.ModelVersion}', the URL '{version}'");
+        }
+        try
+        {
+            g.Store.SetModelBaseline(version, sketch, clock.GetUtcNow());
+        }
+        catch (ArgumentException ex)
+        {
+            return BadRequest(ex.Message);
+        }
+        return Results.Json(new { modelVersion = version, frames = sketch.MfccFrameCount(), sketch.FeatureConfigHash });
+    }
+
+    private static IResult PostEvaluation(GatewayService g, TimeProvider clock, EvaluationInput? body)
+    {
+        if (body is null || string.IsNullOrEmpty(body.ModelVersion) || body.ModelVersion.Length > WireLimits.MaxModelVersionLength
+            || string.IsNullOrEmpty(body.Name) || body.Trials is null || body.Trials.Length == 0 || body.Trials.Length > MaxTrials)
+        {
+            return BadRequest($"body must be {{modelVersion, name, negativeHours, trials: [{{score, positive}}] (1..{MaxTrials})}}");
+        }
+        var trials = body.Trials.Select(t => new ScoredTrial(t.Score, t.Positive)).ToArray();
+        if (!DetCurve.TryCompute(trials, body.NegativeHours, out _, out string why))
+        {
+            return BadRequest(why);
+        }
+        long id = g.Store.AddEvaluation(new EvaluationRecord(0, body.ModelVersion, body.Name, clock.GetUtcNow(), body.NegativeHours,
+            body.Trials.Select(t => t.Score).ToArray(), body.Trials.Select(t => t.Positive).ToArray()));
+        return Results.Json(new { id }, statusCode: StatusCodes.Status201Created);
+    }
+
+    private static IResult Quarantine(GatewayService g, long? after, int? limit)
+    {
+        if (!TryLimit(limit, 100, out int l, out IResult? bad))
+        {
+            return bad!;
+        }
+        return Results.Json(g.Store.ReadQuarantine(after ?? 0, l).Select(q => new
+        {
+            q.Id, q.ReceivedUtc, q.ClientId, q.Topic, q.Rejection, q.Reason, q.PayloadBytes, payloadBase64 = Convert.ToBase64String(q.Payload),
+        }));
+    }
+
+    private static IResult Asset(string file)
+    {
+        string? type = Path.GetExtension(file) switch
+        {
+            ".html" => "text/html; charset=utf-8",
+            ".js" => "text/javascript; charset=utf-8",
+            ".css" => "text/css; charset=utf-8",
+            _ => null,
+        };
+        Stream? s = type is null ? null : typeof(GatewayApi).Assembly.GetManifestResourceStream("dashboard/" + file);
+        return s is null ? NotFound($"no dashboard file '{file}'") : Results.Stream(s, type);
+    }
+
+    private static bool TryLimit(int? limit, int fallback, out int value, out IResult? bad)
+    {
+        value = limit ?? fallback;
+        bad = value is < 1 or > MaxLimit ? BadRequest($"limit must be in 1..{MaxLimit}") : null;
+        return bad is null;
+    }
+
+    private static bool TryBucket(string text, TimeSpan window, out TimeSpan bucket, out string reason)
+    {
+        bucket = default;
+        reason = $"bucket '{text}' must be a number followed by m, h or d (e.g. 15m, 1h, 1d), with at most 1000 buckets per window";
+        if (text.Length < 2 || !int.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
+        {
+            return false;
+        }
+        bucket = text[^1] switch { 'm' => TimeSpan.FromMinutes(n), 'h' => TimeSpan.FromHours(n), 'd' => TimeSpan.FromDays(n), _ => TimeSpan.Zero };
+        return bucket > TimeSpan.Zero && window / bucket <= 1000;
+    }
+
+    private static double? NullIfNaN(double v) => double.IsFinite(v) ? v : null;
+
+    private static IResult BadRequest(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status400BadRequest);
+
+    private static IResult NotFound(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status404NotFound);
+}
