@@ -30,6 +30,17 @@ while IFS= read -r line; do
   s=$(sed -n 's/.*Skipped: *\([0-9]*\),.*/\1/p' <<<"$line")
   passed=$((passed + ${p:-0})) failed=$((failed + ${f:-0})) skipped=$((skipped + ${s:-0})) assemblies=$((assemblies + 1))
 done < <(grep -E '^(Passed|Failed)! +- Failed:' "$results/console.log")
+# The device agent as it ships to boards: linux-arm64 NativeAOT, run under qemu-user over a WAV
+# against Mosquitto (figures printed there are EMULATED). It is part of the contract, so it always
+# runs; its result joins the summary as one test.
+step "linux-arm64 agent end to end under qemu"
+if bash "$REPO_ROOT/scripts/agent-arm64-e2e.sh" --out "$REPO_ROOT/artifacts/arm64-e2e" > "$results/arm64-e2e.log" 2>&1; then
+  passed=$((passed + 1)); info "arm64 end to end: passed (log: artifacts/test-results/arm64-e2e.log)"
+  grep -E "EMULATED|detections|summary" "$results/arm64-e2e.log" | head -20 | sed 's/^/    /'
+else
+  failed=$((failed + 1)); tail -40 "$results/arm64-e2e.log"; info "arm64 end to end: FAILED (log: artifacts/test-results/arm64-e2e.log)"
+fi
+
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 if [[ $status -ne 0 || $failed -ne 0 ]]; then exit 1; fi

@@ -5,8 +5,8 @@ namespace EdgeKws.Agent.Tests;
 
 /// <summary>
 /// Runs the real agent (edgekws-agent.dll under <c>dotnet exec</c>, built next to the tests) as a child
-/// process. Its environment has no EDGEKWS_ variables except the ones a test sets, so the developer's or
-/// the scripts' own variables (EDGEKWS_ROOT, ...) never leak in as config overrides.
+/// process. Its environment has no EDGEKWS_ variables except the ones a test sets, so a developer's own
+/// overrides never leak into a test.
 /// </summary>
 internal sealed class AgentProcess : IDisposable
 {
