@@ -70,6 +70,24 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 
     public void ApplyAlerts(IReadOnlyList<AlertCondition> firing, DateTimeOffset nowUtc) => inner.ApplyAlerts(firing, nowUtc);
 
+    public long DeleteRawAudioReceivedBefore(DateTimeOffset cutoffUtc) => inner.DeleteRawAudioReceivedBefore(cutoffUtc);
+
+    public long AddDatasetMembers(string datasetId, IReadOnlyList<DatasetMember> members) => inner.AddDatasetMembers(datasetId, members);
+
+    public IReadOnlyList<DatasetMember> ReadDatasetMembers(string datasetId) => inner.ReadDatasetMembers(datasetId);
+
+    public void RecordModelDataset(string modelVersion, string datasetId) => inner.RecordModelDataset(modelVersion, datasetId);
+
+    public ErasureCounts EraseDevice(string deviceId, bool keepCredential, DateTimeOffset nowUtc) => inner.EraseDevice(deviceId, keepCredential, nowUtc);
+
+    public IReadOnlyList<ModelTaint> ReadModelTaints() => inner.ReadModelTaints();
+
+    public IReadOnlyList<ClipPair> ReadUncheckedClipPairs(int limit) => inner.ReadUncheckedClipPairs(limit);
+
+    public void WriteSkewResult(SkewResult result) => inner.WriteSkewResult(result);
+
+    public IReadOnlyList<SkewResult> ReadSkewResults(string? deviceId, int limit) => inner.ReadSkewResults(deviceId, limit);
+
     public IReadOnlyList<AlertRecord> ReadAlerts(bool activeOnly, int limit) => inner.ReadAlerts(activeOnly, limit);
 
     public void Dispose() => inner.Dispose();

@@ -15,9 +15,16 @@ using Microsoft.Extensions.Hosting;
 //   EdgeKws.Gateway.Host device add <id>          provision a device; the password is read from stdin (one line)
 //   EdgeKws.Gateway.Host device export-mosquitto <passwd-file> <acl-file> [--gateway-user <name>]...
 //                                                 Mosquitto password file + ACL from the store's device credentials
+//   EdgeKws.Gateway.Host device erase <id> [--keep-credential]
+//                                                 erase the device's audio, features, labels and dataset membership,
+//                                                 mark models trained on it, revoke its credential; prints the counts
 if (args.Length >= 2 && args[0] == "device" && args[1] == "export-mosquitto")
 {
     return ExportMosquitto(args);
+}
+if (args.Length >= 2 && args[0] == "device" && args[1] == "erase")
+{
+    return EraseDevice(args);
 }
 if (args.Length >= 1 && args[0] == "device")
 {
@@ -58,6 +65,37 @@ static int ProvisionDevice(string[] args)
     catch (ArgumentException ex)
     {
         Console.Error.WriteLine("device add: " + ex.Message);
+        return 2;
+    }
+}
+
+static int EraseDevice(string[] args)
+{
+    if (args.Length < 3 || args[2].StartsWith("--", StringComparison.Ordinal))
+    {
+        Console.Error.WriteLine("usage: EdgeKws.Gateway.Host device erase <deviceId> [--keep-credential] [--Gateway:Store:...=...]");
+        return 2;
+    }
+    string[] rest = args[3..];
+    bool keepCredential = rest.Contains("--keep-credential", StringComparer.Ordinal);
+    GatewayOptions options = LoadOptions(rest.Where(a => a != "--keep-credential").ToArray());
+    try
+    {
+        using IGatewayStore store = GatewayStores.Open(options.Store);
+        if (!store.ReadDevices().Any(d => d.DeviceId == args[2]))
+        {
+            Console.Error.WriteLine($"device erase: device '{args[2]}' is unknown");
+            return 1;
+        }
+        ErasureCounts c = store.EraseDevice(args[2], keepCredential, DateTimeOffset.UtcNow);
+        Console.WriteLine($"device '{args[2]}' erased: {c.AudioClips} audio clips, {c.FeatureClips} feature clips, {c.DetectionClipRefs} detection clip references, " +
+            $"{c.Labels} labels, {c.DatasetMemberships} dataset memberships, {c.SkewResults} skew results; {c.ModelsTainted} models marked; " +
+            (c.CredentialRevoked ? "credential revoked" : keepCredential ? "credential kept" : "no credential to revoke"));
+        return 0;
+    }
+    catch (Exception ex) when (ex is ArgumentException or InvalidOperationException)
+    {
+        Console.Error.WriteLine("device erase: " + ex.Message);
         return 2;
     }
 }

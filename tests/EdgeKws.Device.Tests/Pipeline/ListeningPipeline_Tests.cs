@@ -4,6 +4,7 @@ using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Tests.Outbox;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Features;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Device.Tests.Pipeline;
@@ -81,7 +82,7 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
-    public void Sends_raw_clip_audio_only_with_consent_and_the_clip_features_otherwise(bool consent)
+    public void Sends_raw_clip_audio_only_with_consent_and_the_clip_features_always(bool consent)
     {
         double[] starts = [2.0, 5.0];
         short[] audio = PipelineTestKit.Synthesize(8, starts);
@@ -98,9 +99,9 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
         var audioClips = messages.Where(m => m.Class == OutboxMessageClass.ClipAudio).ToList();
         var featureClips = messages.Where(m => m.Class == OutboxMessageClass.ClipFeatures).ToList();
         Assert.Equal(2, sink.Detections.Count);
+        Assert.Equal(2, featureClips.Count);
         if (consent)
         {
-            Assert.Empty(featureClips);
             Assert.Equal(2, audioClips.Count);
             for (int i = 0; i < 2; i++)
             {
@@ -113,12 +114,20 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
                 ClipAudio.ReadSamples(audioClips[i].Payload, h, samples);
                 long start = sink.Detections[i].KeywordEndSample - 16000;
                 Assert.Equal(audio.AsSpan((int)start, 24000).ToArray(), samples); // exactly the stream's samples
+                // The features of the same clip are what the gateway's recomputation from these samples gives, bit for bit.
+                Assert.True(ClipFeatures.TryReadHeader(featureClips[i].Payload, out ClipHeader fh, out why), why);
+                Assert.Equal(h.ClipId, fh.ClipId);
+                var sent = new float[fh.FrameCount * fh.ValuesPerFrame];
+                Assert.True(ClipFeatures.TryReadFeatures(featureClips[i].Payload, fh, sent, out why), why);
+                var extractor = new MfccExtractor(MfccConfig.Default);
+                var recomputed = new float[extractor.FramesForNextPush(samples.Length) * 13];
+                extractor.Push(samples, recomputed);
+                Assert.Equal(recomputed, sent);
             }
         }
         else
         {
             Assert.Empty(audioClips); // no raw audio leaves the device without consent
-            Assert.Equal(2, featureClips.Count);
             foreach (var clip in featureClips)
             {
                 Assert.True(ClipFeatures.TryReadHeader(clip.Payload, out ClipHeader h, out string why), why);
@@ -181,7 +190,11 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
         Assert.True(stats.TotalBytes <= 128 * 1024);
         Assert.Equal(20, stats.For(OutboxMessageClass.Detection).Count);            // no detection evicted
         Assert.Equal(0, stats.For(OutboxMessageClass.Detection).EvictedCount);
-        Assert.True(stats.For(OutboxMessageClass.ClipAudio).EvictedCount >= 17);    // raw clips go first
+        // Raw clips go first: with consent every detection sends audio and features; the audio was evicted or refused,
+        // while most feature clips (a sixth of the size) are still held.
+        Assert.Equal(0, stats.For(OutboxMessageClass.ClipAudio).Count);
+        Assert.True(stats.For(OutboxMessageClass.ClipAudio).EvictedCount >= 5);
+        Assert.True(stats.For(OutboxMessageClass.ClipFeatures).Count >= 10);
         Assert.True(stats.For(OutboxMessageClass.Heartbeat).Count >= 1);
         output.WriteLine($"stored {stats.TotalCount} messages / {stats.TotalBytes} B; clips evicted {stats.For(OutboxMessageClass.ClipAudio).EvictedCount}, "
             + $"refused {s.EnqueueRefused}; heartbeats stored {stats.For(OutboxMessageClass.Heartbeat).Count}");

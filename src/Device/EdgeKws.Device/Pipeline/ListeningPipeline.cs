@@ -56,9 +56,10 @@ public readonly record struct ListeningPipelineStats(
 /// (serialization, outbox copy): at most a few per second by design.</para>
 /// <para><b>Clips.</b> The keyword end is the end of the newest MFCC frame of the window that fired. The
 /// clip is [end - PreTriggerMs, end + PostTriggerMs), taken from a fixed audio ring when the post-trigger
-/// audio has arrived. With consent (<see cref="ListeningPipelineOptions.UploadRawAudio"/>) it goes as
-/// <see cref="ClipAudio"/>; otherwise as <see cref="ClipFeatures"/> (MFCCs of the same samples through a
-/// second extractor of the same configuration, so the features are those the gateway would compute).</para>
+/// audio has arrived. It always goes as <see cref="ClipFeatures"/> (MFCCs of the same samples through a
+/// second extractor of the same configuration, so the features are those the gateway would compute); with
+/// consent (<see cref="ListeningPipelineOptions.UploadRawAudio"/>) also as <see cref="ClipAudio"/>, first, so
+/// the gateway can compare the two (training-serving skew).</para>
 /// <para><b>Outbox writes off the audio thread.</b> Every enqueue is an fsynced SQLite commit, which a busy SD
 /// card can stretch to hundreds of milliseconds: longer than the ALSA buffer. So the audio thread only builds
 /// the message and posts it to a bounded queue (256); a writer thread stores it (and completes heartbeats with
@@ -525,13 +526,12 @@ public sealed class ListeningPipeline
             int size = ClipAudio.Write(_clipBytes, clipId, utc, _rate, _hashBytes, consentGranted: true, samples);
             Post(new WriteItem(OutboxMessageClass.ClipAudio, _topicClipAudio, _clipBytes.AsSpan(0, size).ToArray(), null));
         }
-        else
-        {
-            _clipExtractor.Reset();
-            int frames = _clipExtractor.Push(samples, _clipFeatures);
-            int size = ClipFeatures.Write(_clipBytes, clipId, utc, _rate, _hashBytes, _coefficients, _clipFeatures.AsSpan(0, frames * _coefficients));
-            Post(new WriteItem(OutboxMessageClass.ClipFeatures, _topicClipFeatures, _clipBytes.AsSpan(0, size).ToArray(), null));
-        }
+        // The features always go: without consent instead of the audio; with it as well, so the gateway can recompute them
+        // from the audio and check training-serving skew.
+        _clipExtractor.Reset();
+        int frames = _clipExtractor.Push(samples, _clipFeatures);
+        int featureSize = ClipFeatures.Write(_clipBytes, clipId, utc, _rate, _hashBytes, _coefficients, _clipFeatures.AsSpan(0, frames * _coefficients));
+        Post(new WriteItem(OutboxMessageClass.ClipFeatures, _topicClipFeatures, _clipBytes.AsSpan(0, featureSize).ToArray(), null));
     }
 
     private bool HeartbeatDue() => _options.HeartbeatClock == HeartbeatClock.Stream

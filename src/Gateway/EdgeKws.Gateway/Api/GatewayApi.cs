@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Reflection;
+using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Ingest;
 using EdgeKws.Gateway.Monitoring;
 using EdgeKws.Gateway.Storage;
@@ -54,6 +55,7 @@ public static class GatewayApi
         api.MapGet("/devices", (GatewayService g, TimeProvider clock) => Results.Json(g.Store.ReadDevices().Select(d => DeviceView(d, clock.GetUtcNow()))));
         api.MapGet("/devices/{id}", DeviceDetail);
         api.MapPut("/devices/{id}/cohort", SetCohort);
+        api.MapDelete("/devices/{id}/data", EraseDevice);
         api.MapGet("/detections", Detections);
         api.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
             TryLimit(limit, 1000, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabels(device, l)) : bad!);
@@ -65,7 +67,9 @@ public static class GatewayApi
         api.MapGet("/metrics/drift", Drift);
         api.MapGet("/metrics/drift/heatmap", Heatmap);
         api.MapGet("/metrics/ingest", Ingest);
+        api.MapGet("/metrics/skew", Skew);
         api.MapGet("/models", (GatewayService g) => Results.Json(g.Store.ReadModels()));
+        api.MapGet("/models/taints", (GatewayService g) => Results.Json(g.Store.ReadModelTaints()));
         api.MapPut("/models/{version}/baseline", PutBaseline);
         api.MapGet("/models/{version}/baseline", (GatewayService g, string version) =>
             g.Store.TryGetModelBaseline(version, out DriftSketch? b) ? Results.Bytes(WireJson.Serialize(b!), "application/json") : NotFound($"model '{version}' has no baseline"));
@@ -95,7 +99,43 @@ public static class GatewayApi
         }
     }
 
-    private static IResult Metrics(GatewayService g, TimeProvider clock)
+    private static IResult EraseDevice(GatewayService g, TimeProvider clock, string id, bool? keepCredential)
+    {
+        if (!g.Store.ReadDevices().Any(d => d.DeviceId == id))
+        {
+            return NotFound($"device '{id}' is unknown");
+        }
+        ErasureCounts counts = g.Store.EraseDevice(id, keepCredential ?? false, clock.GetUtcNow());
+        return Results.Json(new { deviceId = id, erased = counts });
+    }
+
+    private static IResult Skew(GatewayService g, MonitoringOptions options, string? device, int? limit)
+    {
+        if (!TryLimit(limit, 200, out int l, out IResult? bad))
+        {
+            return bad!;
+        }
+        IReadOnlyList<SkewResult> results = g.Store.ReadSkewResults(device, l);
+        return Results.Json(new
+        {
+            frontEndConfigHash = EdgeKws.Shared.Features.MfccConfig.Default.FeatureConfigHash,
+            relativeLimit = options.SkewRelativeLimit,
+            devices = results.GroupBy(r => r.DeviceId, StringComparer.Ordinal).OrderBy(x => x.Key, StringComparer.Ordinal).Select(x => new
+            {
+                deviceId = x.Key,
+                clips = x.Count(),
+                compared = x.Count(r => r.Status == SkewStatus.Compared),
+                unknownFrontEnd = x.Count(r => r.Status == SkewStatus.UnknownFrontEnd),
+                incomparable = x.Count(r => r.Status == SkewStatus.Incomparable),
+                overLimit = x.Count(r => r.Status == SkewStatus.Compared && r.MaxRelativeDifference > options.SkewRelativeLimit),
+                maxAbsDifference = x.Max(r => r.MaxAbsDifference),
+                maxRelativeDifference = x.Max(r => r.MaxRelativeDifference),
+            }),
+            results,
+        });
+    }
+
+    private static IResult Metrics(GatewayService g, TimeProvider clock, RetentionService retention, MonitoringOptions monitoring)
     {
         var fleet = new FleetMonitor(g.Store, clock);
         var p = new PrometheusText();
@@ -156,6 +196,22 @@ public static class GatewayApi
             p.Sample(alerts.Count(a => a.Severity == sev), ("severity", sev.ToString().ToLowerInvariant()));
         }
         p.Family("edgekws_review_queue", "gauge", "Detections labelled Unknown, waiting for review.").Sample(g.Store.CountReviewQueue());
+        p.Family("edgekws_retention_raw_audio_deleted_total", "counter", "Raw audio clips deleted by the retention job since start.").Sample(retention.DeletedTotal);
+        p.Family("edgekws_models_tainted", "gauge", "Models trained on data of a device that was later erased.")
+            .Sample(g.Store.ReadModelTaints().Select(t => t.ModelVersion).Distinct(StringComparer.Ordinal).Count());
+        DateTimeOffset skewSince = clock.GetUtcNow() - monitoring.SkewWindow;
+        var skew = g.Store.ReadSkewResults(null, MaxLimit).Where(r => r.Status == SkewStatus.Compared && r.ComputedUtc >= skewSince)
+            .GroupBy(r => r.DeviceId, StringComparer.Ordinal).OrderBy(x => x.Key, StringComparer.Ordinal).ToList();
+        p.Family("edgekws_feature_skew_max_relative", "gauge", "Largest per-frame relative difference between a device's features and the gateway's recomputation from raw audio (skew window).");
+        foreach (IGrouping<string, SkewResult> d in skew)
+        {
+            p.Sample(d.Max(r => r.MaxRelativeDifference), ("device", d.Key));
+        }
+        p.Family("edgekws_feature_skew_max_abs", "gauge", "Largest absolute difference between a device's features and the gateway's recomputation (skew window).");
+        foreach (IGrouping<string, SkewResult> d in skew)
+        {
+            p.Sample(d.Max(r => r.MaxAbsDifference), ("device", d.Key));
+        }
         return Results.Text(p.ToString(), PrometheusText.ContentType);
     }
 

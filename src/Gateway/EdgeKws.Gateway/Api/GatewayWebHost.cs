@@ -17,7 +17,7 @@ namespace EdgeKws.Gateway.Api;
 
 /// <summary>
 /// Builds the whole gateway as one ASP.NET Core application: <see cref="GatewayService"/> (broker, ingest, store),
-/// <see cref="AlertService"/>, and Kestrel serving the JSON API, <c>/metrics</c>, <c>/healthz</c> and the dashboard.
+/// <see cref="AlertService"/>, <see cref="RetentionService"/>, <see cref="SkewService"/>, and Kestrel serving the JSON API, <c>/metrics</c>, <c>/healthz</c> and the dashboard.
 /// The exe and the tests both call <see cref="Build"/>, so they run the same thing.
 /// </summary>
 public static class GatewayWebHost
@@ -43,6 +43,11 @@ public static class GatewayWebHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<GatewayService>());
         builder.Services.AddSingleton<AlertService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<AlertService>());
+        builder.Services.AddSingleton(options.Retention);
+        builder.Services.AddSingleton<RetentionService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
+        builder.Services.AddSingleton<SkewService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<SkewService>());
         builder.Services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port));
         configure?.Invoke(builder);

@@ -24,6 +24,9 @@ public sealed class GatewayOptions
     /// <summary>FA/hour, drift and alert rules.</summary>
     public MonitoringOptions Monitoring { get; set; } = new();
 
+    /// <summary>Raw audio retention.</summary>
+    public RetentionOptions Retention { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -32,6 +35,30 @@ public sealed class GatewayOptions
         Ingest.Validate();
         Http.Validate();
         Monitoring.Validate();
+        Retention.Validate();
+    }
+}
+
+/// <summary>How long raw audio clips are kept (<c>Gateway:Retention</c>). Features, labels and detections are not affected.</summary>
+public sealed class RetentionOptions
+{
+    /// <summary>Raw audio clips received more than this many days ago are deleted; 0 keeps them forever.</summary>
+    public int RawAudioDays { get; set; } = 30;
+
+    /// <summary>How often the retention job runs.</summary>
+    public TimeSpan Interval { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (RawAudioDays < 0)
+        {
+            throw new ArgumentException($"Gateway:Retention:RawAudioDays {RawAudioDays} must be >= 0 (0 keeps raw audio forever)");
+        }
+        if (Interval <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"Gateway:Retention:Interval {Interval} must be positive");
+        }
     }
 }
 
@@ -104,6 +131,13 @@ public sealed class MonitoringOptions
     /// <summary>Messages the learned baseline window needs before the throughput rule runs.</summary>
     public long ThroughputBaselineMinMessages { get; set; } = 100;
 
+    /// <summary>A clip whose device features differ from the gateway's recomputation by more than this (largest per-frame
+    /// max |difference| / max |value|) raises a training-serving skew warning. Features from the same front end are bit-identical.</summary>
+    public double SkewRelativeLimit { get; set; } = 1e-3;
+
+    /// <summary>Skew results younger than this count for the skew rule.</summary>
+    public TimeSpan SkewWindow { get; set; } = TimeSpan.FromHours(24);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -129,6 +163,10 @@ public sealed class MonitoringOptions
         if (!(ThroughputBaselinePerMinute >= 0) || ErrorRateMinMessages < 1 || ThroughputBaselineMinMessages < 1)
         {
             throw new ArgumentException("Gateway:Monitoring:ThroughputBaselinePerMinute must be >= 0, ErrorRateMinMessages and ThroughputBaselineMinMessages >= 1");
+        }
+        if (!(SkewRelativeLimit > 0) || SkewWindow <= TimeSpan.Zero)
+        {
+            throw new ArgumentException($"Gateway:Monitoring:SkewRelativeLimit ({SkewRelativeLimit}) and SkewWindow ({SkewWindow}) must be positive");
         }
     }
 }

@@ -21,6 +21,7 @@ public sealed class AlertRules(IGatewayStore store, FleetMonitor monitor, Monito
         FaBudget(firing);
         Drift(firing);
         IngestRates(now, firing);
+        Skew(now, firing);
         return firing;
     }
 
@@ -119,6 +120,26 @@ public sealed class AlertRules(IGatewayStore store, FleetMonitor monitor, Monito
                 string.Create(CultureInfo.InvariantCulture,
                     $"ingest {perMinute:0.#} msg/min over the last {Minutes(options.RateWindow)} is below {options.ThroughputFraction:P0} of the baseline {baselinePerMinute:0.#} msg/min"),
                 "/api/metrics/ingest", null));
+        }
+    }
+
+    // One warning per device whose recent skew results include a clip over the limit (or features from an unknown front end).
+    private void Skew(DateTimeOffset now, List<AlertCondition> firing)
+    {
+        foreach (IGrouping<string, SkewResult> device in store.ReadSkewResults(null, 10_000).Where(r => r.ComputedUtc >= now - options.SkewWindow)
+                     .GroupBy(r => r.DeviceId, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            SkewResult[] over = device.Where(r => r.Status == SkewStatus.UnknownFrontEnd
+                || (r.Status == SkewStatus.Compared && r.MaxRelativeDifference > options.SkewRelativeLimit)).ToArray();
+            if (over.Length == 0)
+            {
+                continue;
+            }
+            SkewResult worst = over.OrderByDescending(r => r.Status == SkewStatus.UnknownFrontEnd ? double.PositiveInfinity : r.MaxRelativeDifference).First();
+            firing.Add(new AlertCondition($"skew/device/{device.Key}", "skew", AlertSeverity.Warning, "device:" + device.Key,
+                string.Create(CultureInfo.InvariantCulture,
+                    $"device {device.Key}: {over.Length} of {device.Count()} clips differ from the gateway's feature recomputation (limit {options.SkewRelativeLimit:G3} relative); worst clip {worst.ClipId}: {worst.Message}"),
+                "/api/metrics/skew?device=" + Uri.EscapeDataString(device.Key), over.Min(r => r.ComputedUtc)));
         }
     }
 

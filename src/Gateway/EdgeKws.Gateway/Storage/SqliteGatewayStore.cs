@@ -14,14 +14,13 @@ namespace EdgeKws.Gateway.Storage;
 /// never wait for a batch commit (WAL readers see the last committed state).
 /// <para>Blobs (clip frames, quarantined payloads) live in the database, not in files: one transaction then
 /// covers the row and its bytes, so the idempotency and kill-safety guarantees need no two-phase file protocol.
-/// Clips are at most 320 KB; a retention job deletes old audio rows (later slice) and incremental vacuum
-/// returns the pages.</para>
+/// Clips are at most 320 KB; the retention service deletes old audio rows and incremental vacuum returns the pages.</para>
 /// Not a hot-path type: a batch allocates its SQL arguments.
 /// </summary>
 public sealed partial class SqliteGatewayStore : IGatewayStore
 {
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 2;
+    public const int SchemaVersion = 3;
 
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
@@ -96,8 +95,9 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         db.Execute("BEGIN IMMEDIATE");
         try
         {
-            // Version 1: ingest tables. Version 2: monitoring (cohort, labels, models, evaluations, alerts).
-            string[] ddls = version < 1 ? [.. Ddl, .. MonitoringDdl] : MonitoringDdl;
+            // Version 1: ingest tables. Version 2: monitoring (cohort, labels, models, evaluations, alerts). Version 3: governance
+            // (dataset membership, model marks) and skew results.
+            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. GovernanceDdl];
             foreach (string ddl in ddls)
             {
                 db.Execute(ddl);
