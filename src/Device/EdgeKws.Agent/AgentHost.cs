@@ -431,7 +431,7 @@ internal static class AgentHost
     private sealed class ConsoleSink(TextWriter stdout, bool quiet, IAgentStatusSink? next) : IAgentStatusSink
     {
         private UplinkState _lastUplink = UplinkState.Stopped;
-        private bool _online;
+        private bool? _online; // unknown until the first look, so a device that never connects shows Offline
 
         public ListeningPipeline? Pipeline { get; set; }
 
@@ -453,10 +453,10 @@ internal static class AgentHost
 
         public void WatchUplink(UplinkState state)
         {
-            if (state == _lastUplink) return;
+            if (state == _lastUplink && _online is not null) return;
             _lastUplink = state;
             bool online = state == UplinkState.Connected;
-            if (online != _online)
+            if (_online != online)
             {
                 _online = online;
                 OnStatus(online ? AgentStatus.Online : AgentStatus.Offline);
