@@ -35,6 +35,7 @@ internal sealed class ModelUpdateWorker : IDisposable
     private readonly BlockingCollection<(string Command, byte[] Payload)> _queue = new(new ConcurrentQueue<(string, byte[])>(), QueueCapacity);
     private readonly Thread _thread;
     private long _dropped;
+    private string? _lastChunkRefusal;
 
     public ModelUpdateWorker(ModelSlots slots, ListeningPipeline pipeline, OutboxStore outbox, string deviceId,
         Action notifyEnqueued, IAgentStatusSink? sink, Action<string> log)
@@ -119,8 +120,10 @@ internal sealed class ModelUpdateWorker : IDisposable
                 {
                     Install(update!);
                 }
-                else if (chunk == ChunkOutcome.Rejected)
+                else if (chunk == ChunkOutcome.Rejected && reason != _lastChunkRefusal)
                 {
+                    // Once per distinct reason: the chunks of a refused offer all fail the same way.
+                    _lastChunkRefusal = reason;
                     _log($"model update: chunk refused: {reason}");
                 }
                 break;
