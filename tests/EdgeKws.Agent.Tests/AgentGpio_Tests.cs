@@ -31,10 +31,9 @@ public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
             await UplinkTestKit.WaitUntilAsync(() => agent.Stderr.IndexOf("led: listening", offlineAt, StringComparison.Ordinal) > offlineAt,
                 Timeout, () => "LED back to listening once the broker is up\n" + agent.Stderr);
             Assert.True(agent.WaitForLines(1, Timeout), "the burst at 9 s was not detected: " + agent.Stderr);
-            int detectedAt = agent.Stderr.IndexOf("led: detected", StringComparison.Ordinal);
             await UplinkTestKit.WaitUntilAsync(() => agent.Stderr.IndexOf("led: detected", StringComparison.Ordinal) > offlineAt,
                 Timeout, () => "LED detection burst\n" + agent.Stderr);
-            detectedAt = agent.Stderr.IndexOf("led: detected", StringComparison.Ordinal);
+            int detectedAt = agent.Stderr.IndexOf("led: detected", StringComparison.Ordinal);
             // The burst is a one-shot: the LED returns to listening.
             await UplinkTestKit.WaitUntilAsync(() => agent.Stderr.IndexOf("led: listening", detectedAt, StringComparison.Ordinal) > detectedAt,
                 Timeout, () => "LED back to listening after the detection burst\n" + agent.Stderr);

@@ -118,6 +118,40 @@ public sealed class AgentModelUpdate_Tests(ITestOutputHelper output) : IDisposab
         Assert.Equal("active=A\nprevious=B\n", File.ReadAllText(Path.Combine(AgentTestKit.StatePath(_dir.Path), "models", "active")));
     }
 
+    [Fact]
+    public void Exits_with_code_2_naming_Models_PublicKeyPath_when_the_pinned_key_is_missing_or_not_a_public_key()
+    {
+        string config = AgentTestKit.WriteConfig(_dir.Path, DeviceId, UplinkTestKit.FreePort());
+        using var missing = AgentProcess.Start(["--config", config, "--model", AgentTestKit.Model],
+            new Dictionary<string, string> { ["EDGEKWS_Models__PublicKeyPath"] = _dir.File("nope.pem") });
+        Assert.True(missing.WaitForExit(Timeout));
+        Assert.Equal(2, missing.ExitCode);
+        Assert.Contains("configuration error: Models.PublicKeyPath: file ", missing.Stderr);
+        Assert.Contains("does not exist", missing.Stderr);
+
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        File.WriteAllText(_dir.File("private.pem"), key.ExportPkcs8PrivateKeyPem());
+        using var wrong = AgentProcess.Start(["--config", config, "--model", AgentTestKit.Model],
+            new Dictionary<string, string> { ["EDGEKWS_Models__PublicKeyPath"] = _dir.File("private.pem") });
+        Assert.True(wrong.WaitForExit(Timeout));
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains("configuration error: Models.PublicKeyPath: ", wrong.Stderr);
+        Assert.Contains("expected 'PUBLIC KEY'", wrong.Stderr);
+    }
+
+    [Fact]
+    public void Exits_with_code_3_when_the_slots_are_empty_and_the_seed_model_is_unsigned()
+    {
+        using var kit = new AgentModelUpdateKit(_dir.Path);
+        string config = AgentTestKit.WriteConfig(_dir.Path, DeviceId, UplinkTestKit.FreePort());
+        using var agent = AgentProcess.Start(["--config", config, "--model", AgentTestKit.Model]);
+        Assert.True(agent.WaitForExit(Timeout));
+        output.WriteLine(agent.Stderr);
+        Assert.Equal(3, agent.ExitCode);
+        Assert.Contains("has no signature", agent.Stderr);
+        Assert.False(File.Exists(Path.Combine(AgentTestKit.StatePath(_dir.Path), "models", "active")));
+    }
+
     /// <summary>Broker, gateway-side subscriber and command sender, key/canaries/seed, and the agent on a long real-time WAV with a burst every 2 s.</summary>
     private sealed class Rig : IAsyncDisposable
     {
