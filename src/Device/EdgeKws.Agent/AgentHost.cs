@@ -4,6 +4,8 @@ using System.Globalization;
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Configuration;
 using EdgeKws.Device.Detection;
+using EdgeKws.Device.Gpio;
+using EdgeKws.Device.Models;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Uplink;
@@ -104,14 +106,47 @@ internal static class AgentHost
                 Log($"outbox was corrupt and was moved aside to {recovery.MovedAsidePath}: {recovery.Reason}");
             }
 
-            // 3. Model. (The A/B model slots replace this lookup when they land.)
-            if (!TryFindManifest(args, config, out string manifestPath, out string why))
+            // 3. Model: from the A/B slots when a model-signing key is pinned (model updates on), else the --model file.
+            if (!TryOpenSlots(config, mfcc, out ModelSlots? slots, out string why))
             {
-                Log($"no model: {why}");
-                return ExitModelRefused;
+                stderr.WriteLine($"edgekws-agent: configuration error: Models.PublicKeyPath: {why}");
+                return ExitBadConfiguration;
             }
-            if (!KeywordModel.TryLoad(manifestPath, mfcc.FeatureConfigHash, config.Detection.ModelBudgetBytes, out KeywordModel? model, out why)
-                || !KeywordDetector.TryCreate(model!, null, out KeywordDetector? detector, out why))
+            using ModelSlots? ownedSlots = slots;
+            string manifestPath;
+            KeywordModel? model;
+            if (slots is not null)
+            {
+                Log($"model slots: {slots.BootReport} (pinned key {slots.PinnedKeyId})");
+                if (slots.ActiveModel is null)
+                {
+                    if (!TryFindManifest(args, config, out manifestPath, out why) || !TrySeedSlots(slots, manifestPath, mfcc, config, Log, out why))
+                    {
+                        Log($"model refused: {why}");
+                        return ExitModelRefused;
+                    }
+                }
+                else if (args.ModelManifest is not null || args.ModelsDirectory is not null)
+                {
+                    Log($"--model/--models-dir ignored: slot {slots.ActiveSlot} is active (the slots decide what runs once they hold a model)");
+                }
+                model = slots.ActiveModel!;
+                manifestPath = Path.Combine(slots.SlotDirectory(slots.ActiveSlot!.Value), ModelSlots.ManifestFileName);
+            }
+            else
+            {
+                if (!TryFindManifest(args, config, out manifestPath, out why))
+                {
+                    Log($"no model: {why}");
+                    return ExitModelRefused;
+                }
+                if (!KeywordModel.TryLoad(manifestPath, mfcc.FeatureConfigHash, config.Detection.ModelBudgetBytes, out model, out why))
+                {
+                    Log($"model refused: {why}");
+                    return ExitModelRefused;
+                }
+            }
+            if (!KeywordDetector.TryCreate(model!, null, out KeywordDetector? detector, out why))
             {
                 Log($"model refused: {why}");
                 return ExitModelRefused;
@@ -145,7 +180,21 @@ internal static class AgentHost
                 return ExitBadConfiguration;
             }
 
-            var sink = new ConsoleSink(stdout, args.Quiet, StatusSink);
+            // The front panel (status LED, mute button); "simulated" by default, so every machine runs this path.
+            GpioPanel panel;
+            try
+            {
+                panel = GpioPanel.Create(config.Gpio, TimeProvider.System);
+            }
+            catch (Exception ex) when (ex is GpioUnavailableException or ArgumentException or IOException or UnauthorizedAccessException)
+            {
+                detector!.Dispose();
+                source.Dispose();
+                stderr.WriteLine($"edgekws-agent: configuration error: Gpio.Driver: '{config.Gpio.Driver}': {ex.Message}");
+                return ExitBadConfiguration;
+            }
+            using var gpio = new GpioStatusSink(panel, StatusSink, Log);
+            var sink = new ConsoleSink(stdout, args.Quiet, gpio);
             var options = PipelineOptions(config, mfcc, Log, (cls, result) =>
             {
                 if (!result.IsAccepted) return;
@@ -165,6 +214,26 @@ internal static class AgentHost
                 $"features {mfcc.FeatureConfigHash[..12]}, outbox {outbox.DatabasePath}, broker {config.Mqtt.Host}:{config.Mqtt.Port}, " +
                 $"raw audio upload {(config.Privacy.UploadRawAudio ? "ON (consent)" : "off")}");
 
+            panel.MuteChanged += muted =>
+            {
+                pipeline.Muted = muted;
+                Log(muted ? "muted by the button: audio is read and discarded, no detection" : "unmuted: listening");
+            };
+
+            // Model updates: commands from the MQTT session go to a worker thread (never the audio thread).
+            ModelUpdateWorker? updates = null;
+            if (slots is not null)
+            {
+                updates = new ModelUpdateWorker(slots, pipeline, outbox, config.DeviceId, uplink.NotifyEnqueued, sink, Log);
+                uplink.CommandReceived = updates.Post;
+                updates.ReportCurrent();
+                updates.Start();
+            }
+            else
+            {
+                Log("model updates off: no model-signing key pinned (Models.PublicKeyPath or {StateDirectory}/keys/model-signing.pub.pem)");
+            }
+
             uplink.Start();
             using var statusWatch = new Timer(_ => sink.WatchUplink(uplink.State), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
             int exit = ExitOk;
@@ -178,7 +247,9 @@ internal static class AgentHost
                 exit = ExitFailure;
             }
 
-            // 6. Graceful end: give the uplink a moment to drain, then stop it cleanly (offline status).
+            // 6. Graceful end: finish the model command in hand (its status goes to the outbox), give the
+            // uplink a moment to drain, then stop it cleanly (offline status).
+            updates?.Dispose();
             var drain = Stopwatch.StartNew();
             while (drain.Elapsed < args.Drain && outbox.GetStats().TotalCount > 0)
             {
@@ -200,7 +271,7 @@ internal static class AgentHost
                 $"heartbeats={s.Heartbeats} sketches={s.Sketches} refused={s.EnqueueRefused} failed={s.EnqueueFailed} overruns={s.Overruns} " +
                 $"outbox_depth={o.TotalCount} outbox_bytes={o.TotalBytes} sent={u.Acknowledged} dead_lettered={queue.DeadLetteredCount} " +
                 $"decision_latency_ms_p50={p50:F3} decision_latency_ms_p99={p99:F3} n={n} inference_ms_p50={i50:F3} inference_ms_p99={i99:F3} inferences={inferences} rss_mb={ProcessMemory.ResidentBytes() / 1048576.0:F1} " +
-                $"model={detector.ModelVersion} end={(s.SourceEnded ? "source-ended" : "stopped")}");
+                $"muted_s={pipeline.MutedSeconds:F2} model={pipeline.Detector.ModelVersion} end={(s.SourceEnded ? "source-ended" : "stopped")}");
             lock (stdout)
             {
                 stdout.WriteLine(summary);
@@ -270,6 +341,61 @@ internal static class AgentHost
         return true;
     }
 
+    /// <summary>
+    /// Opens the slots when a key is pinned: <c>Models.PublicKeyPath</c>, or the default
+    /// <c>{state}/keys/model-signing.pub.pem</c> if it exists. No key: null (model updates off). False: the key is unusable.
+    /// </summary>
+    private static bool TryOpenSlots(AgentConfig config, MfccConfig mfcc, out ModelSlots? slots, out string why)
+    {
+        slots = null;
+        why = "";
+        string keyPath = config.Models.PublicKeyPath ?? Path.Combine(config.StateDirectory, "keys", "model-signing.pub.pem");
+        if (config.Models.PublicKeyPath is null && !File.Exists(keyPath)) return true;
+        return ModelSlots.TryOpen(new ModelSlotsOptions
+        {
+            StateDirectory = config.StateDirectory,
+            FeatureConfigHash = mfcc.FeatureConfigHash,
+            PublicKeyPath = keyPath,
+            ModelBudgetBytes = config.Detection.ModelBudgetBytes,
+        }, out slots, out why);
+    }
+
+    /// <summary>
+    /// First boot with model updates on: the slots are empty, so the --model file is installed into
+    /// slot A through the same checks as any update (signature, hash, budget, load, canaries). It must
+    /// carry its detached signature beside it (<c>{manifest}.sig</c>, 64 bytes P1363): an unsigned
+    /// model never becomes a slot, so a device that pins a key only ever runs signed models.
+    /// </summary>
+    private static bool TrySeedSlots(ModelSlots slots, string manifestPath, MfccConfig mfcc, AgentConfig config, Action<string> log, out string why)
+    {
+        string signaturePath = manifestPath + ".sig";
+        if (!File.Exists(signaturePath))
+        {
+            why = $"model updates are on (a signing key is pinned) and the slots are empty, but {manifestPath} has no signature {signaturePath} to seed slot A with";
+            return false;
+        }
+        if (!KeywordModel.TryLoad(manifestPath, mfcc.FeatureConfigHash, config.Detection.ModelBudgetBytes, out KeywordModel? model, out why)) return false;
+        ModelUpdate seed;
+        try
+        {
+            seed = ModelUpdate.FromBytes(File.ReadAllBytes(manifestPath), File.ReadAllBytes(signaturePath), File.ReadAllBytes(model!.ModelPath));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            why = $"cannot read the seed model: {ex.Message}";
+            return false;
+        }
+        ModelUpdateOutcome outcome = slots.TryInstall(seed);
+        if (!outcome.Succeeded)
+        {
+            why = $"seeding slot {slots.IdleSlot} from {manifestPath}: {outcome.Reason}";
+            return false;
+        }
+        log($"model slots: seeded slot {slots.ActiveSlot} from {manifestPath}: model {slots.ActiveModelVersion}");
+        why = "";
+        return true;
+    }
+
     private static IAudioSource OpenSource(AgentConfig config) => config.Audio.Source.ToLowerInvariant() switch
     {
         "wav" => new WavReplaySource(config.Audio.WavPath!, new WavReplayOptions { RealTime = config.Audio.RealTime }),
@@ -305,7 +431,7 @@ internal static class AgentHost
     private sealed class ConsoleSink(TextWriter stdout, bool quiet, IAgentStatusSink? next) : IAgentStatusSink
     {
         private UplinkState _lastUplink = UplinkState.Stopped;
-        private bool _online;
+        private bool? _online; // unknown until the first look, so a device that never connects shows Offline
 
         public ListeningPipeline? Pipeline { get; set; }
 
@@ -327,10 +453,10 @@ internal static class AgentHost
 
         public void WatchUplink(UplinkState state)
         {
-            if (state == _lastUplink) return;
+            if (state == _lastUplink && _online is not null) return;
             _lastUplink = state;
             bool online = state == UplinkState.Connected;
-            if (online != _online)
+            if (_online != online)
             {
                 _online = online;
                 OnStatus(online ? AgentStatus.Online : AgentStatus.Offline);

@@ -260,4 +260,32 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
         first.Dispose();
         second.Dispose();
     }
+
+    [Fact]
+    public void Muted_reads_and_discards_audio_without_detection_or_listening_seconds()
+    {
+        double[] starts = [1.5, 4.0, 6.5, 9.0, 11.5, 14.0];
+        string wav = PipelineTestKit.WriteWav(_dir.File("mute.wav"), PipelineTestKit.Synthesize(16, starts));
+        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
+        using var detector = PipelineTestKit.CreateDetector();
+        var sink = new RecordingSink();
+        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(heartbeatSeconds: 5), sink);
+        // The owner presses mute right after the first detection.
+        sink.OnDetected = _ => pipeline.Muted = true;
+
+        pipeline.Run(CancellationToken.None);
+
+        Assert.Single(sink.Detections);
+        Assert.True(pipeline.Stats.SourceEnded);
+        // Every sample was read; only the ones before the mute went through the front end.
+        Assert.Equal(16.0, pipeline.Stats.ListeningSeconds + pipeline.MutedSeconds, 6);
+        Assert.InRange(pipeline.Stats.ListeningSeconds, 2.0, 2.2);
+        var messages = outbox.PeekBatch(1000);
+        // The first detection's clip still leaves, cut at the mute (no audio from after it).
+        Assert.Single(messages, m => m.Class == OutboxMessageClass.ClipFeatures);
+        double heartbeatListening = messages.Where(m => m.Class == OutboxMessageClass.Heartbeat)
+            .Sum(m => WireJson.TryDeserialize(m.Payload, WireJsonContext.Default.Heartbeat, out Heartbeat? h, out _) ? h.ListeningSeconds : double.NaN);
+        Assert.Equal(pipeline.Stats.ListeningSeconds, heartbeatListening, 3);
+    }
 }

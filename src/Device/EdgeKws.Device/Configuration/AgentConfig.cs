@@ -21,6 +21,18 @@ public sealed class AgentConfig
     public MqttConfig Mqtt { get; set; } = new();
     public PrivacyConfig Privacy { get; set; } = new();
     public GpioConfig Gpio { get; set; } = new();
+    public ModelsConfig Models { get; set; } = new();
+}
+
+/// <summary>Signed model updates over MQTT (A/B slots under <c>{StateDirectory}/models</c>).</summary>
+public sealed class ModelsConfig
+{
+    /// <summary>
+    /// The pinned model-signing public key (PEM SubjectPublicKeyInfo). Null: <c>{StateDirectory}/keys/model-signing.pub.pem</c>
+    /// if that file exists; with no key at all, model updates are off and the agent runs the <c>--model</c> file.
+    /// Set explicitly, the file must exist.
+    /// </summary>
+    public string? PublicKeyPath { get; set; }
 }
 
 /// <summary>Where audio comes from.</summary>

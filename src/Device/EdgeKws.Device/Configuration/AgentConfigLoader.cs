@@ -95,6 +95,7 @@ public static class AgentConfigLoader
             case "GPIO.DRIVER": c.Gpio.Driver = v; return true;
             case "GPIO.STATUSLEDPIN": return TryInt(v, x => c.Gpio.StatusLedPin = x, out error);
             case "GPIO.BUTTONPIN": return TryInt(v, x => c.Gpio.ButtonPin = x, out error);
+            case "MODELS.PUBLICKEYPATH": c.Models.PublicKeyPath = v; return true;
             default:
                 error = "unknown key";
                 return false;
@@ -166,6 +167,9 @@ public static class AgentConfigLoader
         Check(c.Gpio.StatusLedPin is >= -1 and <= 53, "Gpio.StatusLedPin", $"{c.Gpio.StatusLedPin} is not a BCM pin (0-53, -1 disables)");
         Check(c.Gpio.ButtonPin is >= -1 and <= 53, "Gpio.ButtonPin", $"{c.Gpio.ButtonPin} is not a BCM pin (0-53, -1 disables)");
         Check(c.Gpio.StatusLedPin < 0 || c.Gpio.StatusLedPin != c.Gpio.ButtonPin, "Gpio.ButtonPin", "must differ from Gpio.StatusLedPin");
+
+        Check(c.Models.PublicKeyPath is null || (c.Models.PublicKeyPath.Length > 0 && File.Exists(c.Models.PublicKeyPath)), "Models.PublicKeyPath",
+            $"file '{c.Models.PublicKeyPath}' does not exist (the pinned model-signing public key, PEM)");
     }
 
     /// <summary>Device ids go into MQTT topics and file names, so the alphabet is narrow.</summary>

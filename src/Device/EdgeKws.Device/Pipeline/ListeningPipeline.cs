@@ -145,6 +145,9 @@ public sealed class ListeningPipeline
     private long _hbEvicted = -1; // writer thread only
     private long _hbExpired = -1; // writer thread only
     private DateTimeOffset _sketchStartUtc;
+    private volatile bool _muted;
+    private bool _mutedBefore; // audio thread only
+    private long _mutedSamples;
 
     /// <summary>Builds the loop and all its buffers. Throws <see cref="ArgumentException"/> naming the problem
     /// when the options are invalid or the detector does not fit the front end.</summary>
@@ -212,6 +215,22 @@ public sealed class ListeningPipeline
     /// <summary>Samples the audio ring holds (pre + post trigger + slack).</summary>
     public int RingCapacitySamples => _ring.CapacitySamples;
 
+    /// <summary>
+    /// Mute (the panel's button): while true, blocks are still read from the source, so capture never
+    /// overruns and resumes at once, but they are discarded: no ring, no MFCC, no inference, and they
+    /// do not count as listening seconds (heartbeats go on, with fewer listening seconds than their
+    /// interval). Muting sends the clips still waiting with the post-trigger audio they have, so no
+    /// audio from after the mute ever leaves in a clip. Settable from any thread; takes effect at the next block.
+    /// </summary>
+    public bool Muted
+    {
+        get => _muted;
+        set => _muted = value;
+    }
+
+    /// <summary>Seconds of audio read and discarded while <see cref="Muted"/>.</summary>
+    public double MutedSeconds => Interlocked.Read(ref _mutedSamples) / (double)_rate;
+
     /// <summary>A snapshot of the counters.</summary>
     public ListeningPipelineStats Stats => new(
         Interlocked.Read(ref _samples), Interlocked.Read(ref _frames), Interlocked.Read(ref _detections),
@@ -260,6 +279,12 @@ public sealed class ListeningPipeline
                     Volatile.Write(ref _sourceEnded, true);
                     break;
                 }
+                if (_muted)
+                {
+                    SkipMutedBlock(n);
+                    continue;
+                }
+                _mutedBefore = false;
                 ProcessBlock(_block.AsSpan(0, n), _clock.GetTimestamp());
                 if (HeartbeatDue())
                 {
@@ -717,6 +742,20 @@ public sealed class ListeningPipeline
         }
         _options.Enqueued?.Invoke(messageClass, result);
         return result.IsAccepted;
+    }
+
+    private void SkipMutedBlock(int samples)
+    {
+        if (!_mutedBefore)
+        {
+            _mutedBefore = true;
+            EmitDueClips(final: true);
+        }
+        Interlocked.Add(ref _mutedSamples, samples);
+        if (HeartbeatDue())
+        {
+            EmitHeartbeat();
+        }
     }
 
     private void ApplySwap()

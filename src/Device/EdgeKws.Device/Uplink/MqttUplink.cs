@@ -129,6 +129,16 @@ public sealed class MqttUplink : IAsyncDisposable
     /// <summary>The backoff schedule in use.</summary>
     public ReconnectBackoff Backoff => _backoff;
 
+    /// <summary>
+    /// Receives the device's commands (<c>edgekws/v1/{deviceId}/cmd/#</c>, QoS 1, on the same persistent
+    /// session, so commands published while the device was offline arrive after the reconnect). Null: no
+    /// subscription. Set before <see cref="Start"/>. Called on the MQTT client's receive task with the
+    /// command name (the topic's last level) and a copy of the payload; it must only queue the work and
+    /// return (the PUBACK goes out when it returns; a queued command lost to a crash is not redelivered,
+    /// which the model-update protocol tolerates: the transfer times out and the gateway offers again).
+    /// </summary>
+    public Action<string, byte[]>? CommandReceived { get; set; }
+
     /// <summary>Starts the connection loop on its own task. Returns immediately.</summary>
     public void Start()
     {
@@ -193,6 +203,21 @@ public sealed class MqttUplink : IAsyncDisposable
                 NotifyEnqueued(); // wake an idle pump so it notices at once
                 return Task.CompletedTask;
             };
+            Action<string, byte[]>? commands = CommandReceived;
+            string commandPrefix = Topics.CommandFilter(_options.DeviceId)[..^1]; // "edgekws/v1/{id}/cmd/"
+            if (commands is not null)
+            {
+                // Attached before CONNECT: a resumed session delivers queued commands right after the CONNACK.
+                client.ApplicationMessageReceivedAsync += e =>
+                {
+                    string topic = e.ApplicationMessage.Topic;
+                    if (topic.StartsWith(commandPrefix, StringComparison.Ordinal))
+                    {
+                        commands(topic[commandPrefix.Length..], System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload));
+                    }
+                    return Task.CompletedTask;
+                };
+            }
             bool connected = false;
             try
             {
@@ -210,6 +235,19 @@ public sealed class MqttUplink : IAsyncDisposable
                 connected = true;
                 failures = 0;
                 Interlocked.Increment(ref _connects);
+                if (commands is not null)
+                {
+                    // Every time, not only without a session: re-subscribing is idempotent and repairs a session the broker lost.
+                    MqttClientSubscribeResult sub = await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
+                        .WithTopicFilter(Topics.CommandFilter(_options.DeviceId), MqttQualityOfServiceLevel.AtLeastOnce).Build(), stop).ConfigureAwait(false);
+                    foreach (MqttClientSubscribeResultItem item in sub.Items)
+                    {
+                        if (item.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
+                        {
+                            throw new MqttConnectRefusedException($"broker refused the command subscription {item.TopicFilter.Topic}: {item.ResultCode}");
+                        }
+                    }
+                }
                 _state = UplinkState.Connected;
                 await PublishStatusAsync(client, DeviceState.Online, reason: null, stop).ConfigureAwait(false);
                 await PumpAsync(client, stop).ConfigureAwait(false);
