@@ -16,7 +16,7 @@ public static class DetPlot
 {
     public const int DefaultWidth = 640;
     public const int DefaultHeight = 440;
-    private const int Left = 64, Right = 16, Top = 34, Bottom = 46;
+    private const int Left = 64, Right = 30, Top = 44, Bottom = 46;
 
     /// <summary>Renders the series; <paramref name="negativeHours"/> sets the axis floor (resolution / 2).</summary>
     public static byte[] Render(string title, IReadOnlyList<DetPlotSeries> series, double negativeHours,
@@ -103,7 +103,7 @@ public static class DetPlot
         c.Text(Left, 6, title, 2, 0, 0, 0);
         string xName = "FALSE ACCEPTS PER HOUR (LOG; 0 AT LEFT EDGE)";
         c.Text(Left + (plotW - c.TextWidth(xName, 2)) / 2, height - 18, xName, 2, 0, 0, 0);
-        c.Text(8, Top - 14, "FRR %", 2, 0, 0, 0);
+        c.Text(8, Top - 16, "FRR %", 2, 0, 0, 0);
         c.Text(gx + 4, Top + plotH - 14, "GOAL", 2, 0, 150, 0);
         return PngWriter.Encode(width, height, c.Pixels);
     }

@@ -24,6 +24,7 @@ public sealed class EvaluationReport
     public required int SmoothingFrames { get; init; }
     public required int StrideFrames { get; init; }
     public required int RefractoryMs { get; init; }
+    public required int FrameHopMs { get; init; }
     /// <summary>A detection accepts a keyword over [start, end] when it fires in [start, end + tolerance].</summary>
     public required double ToleranceMs { get; init; }
     public string? EvaluationSet { get; init; }

@@ -11,6 +11,7 @@ public static class EvaluationWriter
     public const string ReportFile = "evaluation.json";
     public const string CurveFile = "det.csv";
     public const string PlotFile = "det.png";
+    public const string DetectionsFile = "detections.csv";
     public const string GateFile = "gate.json";
     public const string GatePlotFile = "gate-det.png";
 
@@ -22,6 +23,13 @@ public static class EvaluationWriter
         var r = evaluation.Report;
         File.WriteAllText(Path.Combine(directory, ReportFile), JsonSerializer.Serialize(r, EvaluationJsonContext.Default.EvaluationReport) + "\n");
         File.WriteAllText(Path.Combine(directory, CurveFile), ToCsv(evaluation.Curve));
+        // Every detection at the deployed threshold, to listen to false accepts and line them up with the ground truth.
+        var d = new StringBuilder("stream,end_frame,end_ms\n");
+        foreach (var t in evaluation.Traces)
+        {
+            foreach (long f in t.DetectorEventFrames) d.Append(CultureInfo.InvariantCulture, $"{t.Stream.Name},{f},{(f + 1) * r.FrameHopMs}\n");
+        }
+        File.WriteAllText(Path.Combine(directory, DetectionsFile), d.ToString());
         string title = string.Create(CultureInfo.InvariantCulture, $"DET '{r.Keyword}' {r.ModelVersion}: {r.FaPerHour:0.##} FA/H, FRR {r.FalseRejectRate * 100:0.#}% AT {r.Threshold:0.###}");
         File.WriteAllBytes(Path.Combine(directory, PlotFile), DetPlot.Render(title,
             [new DetPlotSeries(r.ModelVersion, evaluation.Curve, evaluation.Deployed, 30, 90, 200)], r.NegativeHours));

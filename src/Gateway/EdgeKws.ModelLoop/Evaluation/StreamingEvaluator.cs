@@ -188,6 +188,7 @@ public static class StreamingEvaluator
             SmoothingFrames = manifest.SmoothingFrames!.Value,
             StrideFrames = manifest.StrideFrames!.Value,
             RefractoryMs = manifest.RefractoryMs!.Value,
+            FrameHopMs = hopMs,
             ToleranceMs = options.ToleranceMs,
             EvaluationSet = options.EvaluationSet,
             Streams = perStream,
