@@ -1,0 +1,178 @@
+using System.Globalization;
+using EdgeKws.ModelLoop.Evaluation;
+using EdgeKws.ModelLoop.Quantization;
+
+namespace EdgeKws.ModelTool;
+
+/// <summary><c>edgekws-model build-int8 | evaluate | gate</c>: parse and run.</summary>
+public static class ModelCommand
+{
+    /// <summary>Exit code of <c>gate</c> when the candidate is refused (0 = promoted).</summary>
+    public const int Refused = 3;
+
+    public const string Usage = """
+        usage: edgekws-model build-int8 --float model.float.onnx --training-manifest training-manifest.json --dataset DIR --out DIR
+                                        --id ID --version V [--parent V] [--created 2026-01-01T00:00:00Z]
+                                        [--method percentile|minmax] [--percentile 99.99] [--threshold X]
+               edgekws-model evaluate --model M.manifest.json --corpus DIR --out DIR [--threshold X] [--tolerance-ms 1000]
+               edgekws-model gate --current A.manifest.json --candidate B.manifest.json --corpus DIR [--out DIR]
+                                  [--fa-margin FA_PER_HOUR] [--frr-margin FRACTION] [--tolerance-ms 1000]
+
+          build-int8  static INT8 QDQ quantization (Int8ModelBuilder): writes ID-V.int8.onnx, .manifest.json, .quantization-report.json
+          evaluate    runs the device front end and detector over the corpus's test streams: FA/hour, FRR at the deployed
+                      threshold, DET curve; writes evaluation.json, det.csv, det.png
+          gate        evaluates both models on the same streams and decides promotion; exit 0 promote, 3 refuse
+                      (default margins: one false accept over the evaluated hours; max(1 %, one keyword) of FRR)
+        exit codes: 0 ok / promoted, 1 failed, 2 usage, 3 refused by the gate
+        """;
+
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Count == 0)
+        {
+            stderr.WriteLine("edgekws-model: no command; commands are build-int8, evaluate, gate.");
+            return 2;
+        }
+        if (!TryParseOptions(args, out var o, out string error))
+        {
+            stderr.WriteLine("edgekws-model: " + error);
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+        try
+        {
+            return args[0] switch
+            {
+                "build-int8" => BuildInt8(o, stdout, stderr),
+                "evaluate" => Evaluate(o, stdout, stderr),
+                "gate" => Gate(o, stdout, stderr),
+                _ => UnknownCommand(args[0], stderr),
+            };
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or InvalidOperationException
+                                      or System.Text.Json.JsonException or UnauthorizedAccessException)
+        {
+            stderr.WriteLine("edgekws-model: " + e.Message);
+            return 1;
+        }
+    }
+
+    private static int UnknownCommand(string command, TextWriter stderr)
+    {
+        stderr.WriteLine($"edgekws-model: unknown command '{command}'; commands are build-int8, evaluate, gate.");
+        return 2;
+    }
+
+    private static bool TryParseOptions(IReadOnlyList<string> args, out Dictionary<string, string> options, out string error)
+    {
+        options = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (int i = 1; i < args.Count; i += 2)
+        {
+            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            {
+                error = $"expected an option, got '{args[i]}'";
+                return false;
+            }
+            if (i + 1 >= args.Count)
+            {
+                error = $"{args[i]} needs a value";
+                return false;
+            }
+            options[args[i][2..]] = args[i + 1];
+        }
+        error = "";
+        return true;
+    }
+
+    private static string Required(Dictionary<string, string> o, string name) =>
+        o.TryGetValue(name, out string? v) ? v : throw new ArgumentException($"--{name} is required");
+
+    private static double? Number(Dictionary<string, string> o, string name)
+    {
+        if (!o.TryGetValue(name, out string? v)) return null;
+        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) || !double.IsFinite(d))
+            throw new ArgumentException($"--{name} must be a number, got '{v}'");
+        return d;
+    }
+
+    private static void Reject(Dictionary<string, string> o, params string[] allowed)
+    {
+        foreach (string k in o.Keys)
+        {
+            if (!allowed.Contains(k)) throw new ArgumentException($"unknown option --{k} (allowed: {string.Join(", ", allowed.Select(a => "--" + a))})");
+        }
+    }
+
+    private static int BuildInt8(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
+    {
+        Reject(o, "float", "training-manifest", "dataset", "out", "id", "version", "parent", "created", "method", "percentile", "threshold");
+        var options = new Int8BuildOptions
+        {
+            ModelId = Required(o, "id"),
+            ModelVersion = Required(o, "version"),
+            ParentVersion = o.GetValueOrDefault("parent"),
+            CreatedUtc = o.TryGetValue("created", out string? created)
+                ? DateTimeOffset.TryParse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t
+                    : throw new ArgumentException($"--created must be an ISO 8601 time, got '{created}'")
+                : null,
+            Method = o.GetValueOrDefault("method", "percentile") switch
+            {
+                "percentile" => CalibrationMethod.Percentile,
+                "minmax" => CalibrationMethod.MinMax,
+                var m => throw new ArgumentException($"--method must be percentile or minmax, got '{m}'"),
+            },
+            Percentile = Number(o, "percentile") ?? 99.99,
+            Threshold = Number(o, "threshold") is { } th ? (float)th : null,
+        };
+        var r = Int8ModelBuilder.Build(Required(o, "float"), Required(o, "training-manifest"), Required(o, "dataset"), Required(o, "out"), options);
+        stdout.WriteLine($"{r.ModelFile}: {r.Int8SizeBytes} bytes INT8 (float {r.FloatSizeBytes}), {r.Method}, {r.CalibrationWindows} calibration windows");
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{r.EvaluationSplit} windows {r.EvaluationWindows}: float acc {r.FloatAccuracy:0.0000}, int8 acc {r.Int8Accuracy:0.0000}, arg-max agreement {r.ArgMaxAgreement:P2}, mean |dp| {r.MeanAbsPosteriorDifference:0.0000}"));
+        stdout.WriteLine($"manifest: {Path.Combine(Required(o, "out"), r.ManifestFile)}");
+        return 0;
+    }
+
+    private static StreamingEvaluationOptions EvaluationOptions(Dictionary<string, string> o, string description) => new()
+    {
+        ToleranceMs = Number(o, "tolerance-ms") ?? 1000,
+        Threshold = Number(o, "threshold") is { } t ? (float)t : null,
+        EvaluationSet = description,
+    };
+
+    private static int Evaluate(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
+    {
+        Reject(o, "model", "corpus", "out", "threshold", "tolerance-ms");
+        string output = Required(o, "out");
+        var streams = CorpusStreams.Load(Required(o, "corpus"), out string description);
+        var e = StreamingEvaluator.Evaluate(Required(o, "model"), streams, EvaluationOptions(o, description));
+        EvaluationWriter.Write(e, output);
+        Print(e.Report, stdout);
+        stdout.WriteLine($"wrote {Path.Combine(output, EvaluationWriter.ReportFile)}, {EvaluationWriter.CurveFile}, {EvaluationWriter.PlotFile}");
+        return 0;
+    }
+
+    private static int Gate(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
+    {
+        Reject(o, "current", "candidate", "corpus", "out", "fa-margin", "frr-margin", "tolerance-ms");
+        var streams = CorpusStreams.Load(Required(o, "corpus"), out string description);
+        var options = EvaluationOptions(o, description);
+        var current = StreamingEvaluator.Evaluate(Required(o, "current"), streams, options);
+        var candidate = StreamingEvaluator.Evaluate(Required(o, "candidate"), streams, options);
+        var gate = PromotionGate.Decide(current, candidate, new GateMargins { FaPerHour = Number(o, "fa-margin"), FalseRejectRate = Number(o, "frr-margin") });
+        stdout.Write("current:   ");
+        Print(current.Report, stdout);
+        stdout.Write("candidate: ");
+        Print(candidate.Report, stdout);
+        foreach (var c in gate.Checks) stdout.WriteLine($"  [{(c.Passed ? "pass" : "FAIL")}] {c.Name}: {c.Detail}");
+        stdout.WriteLine(gate.Summary);
+        if (o.TryGetValue("out", out string? dir))
+        {
+            EvaluationWriter.WriteGate(gate, current, candidate, dir);
+            stdout.WriteLine($"wrote {Path.Combine(dir, EvaluationWriter.GateFile)}, {EvaluationWriter.GatePlotFile}");
+        }
+        return gate.Promote ? 0 : Refused;
+    }
+
+    private static void Print(EvaluationReport r, TextWriter stdout) => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+        $"{r.ModelId} {r.ModelVersion} '{r.Keyword}' at threshold {r.Threshold:0.####}: {r.FaPerHour:0.###} FA/hour ({r.FalseAccepts} in {r.NegativeHours:0.###} h; resolution {r.FaPerHourResolution:0.###}), FRR {r.FalseRejectRate * 100:0.##} % ({r.MissedKeywords}/{r.Keywords} missed)"));
+}
