@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using EdgeKws.Shared.Processes;
 
 namespace EdgeKws.Corpus;
 
@@ -12,53 +12,12 @@ public static class ProcessRunner
     /// </summary>
     public static async Task<string> RunAsync(string program, IReadOnlyList<string> arguments, TimeSpan timeout, CancellationToken cancellationToken = default, bool requireSuccess = true)
     {
-        var psi = new ProcessStartInfo(program)
+        var (exitCode, stdout, stderr) = await ExternalProcess.RunAsync(program, arguments, timeout, cancellationToken).ConfigureAwait(false);
+        if (requireSuccess && exitCode != 0)
         {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in arguments)
-        {
-            psi.ArgumentList.Add(a);
+            throw new InvalidOperationException($"'{program} {string.Join(' ', arguments)}' exited with code {exitCode}: {stderr.Trim()}");
         }
 
-        string commandLine = program + " " + string.Join(' ', arguments.Select(a => a.Contains(' ') ? "\"" + a + "\"" : a));
-        using var process = new Process { StartInfo = psi };
-        try
-        {
-            process.Start();
-        }
-        catch (System.ComponentModel.Win32Exception e)
-        {
-            throw new InvalidOperationException($"Cannot start '{program}' ({e.Message}); is its Debian package installed? Command: {commandLine}", e);
-        }
-
-        process.StandardInput.Close();
-        Task<string> stdout = process.StandardOutput.ReadToEndAsync(cancellationToken);
-        Task<string> stderr = process.StandardError.ReadToEndAsync(cancellationToken);
-        using var timeoutCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeoutCts.CancelAfter(timeout);
-        try
-        {
-            await process.WaitForExitAsync(timeoutCts.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException(cancellationToken.IsCancellationRequested
-                ? $"Cancelled: {commandLine}"
-                : $"Timed out after {timeout.TotalSeconds:0} s: {commandLine}");
-        }
-
-        string output = await stdout.ConfigureAwait(false);
-        string err = await stderr.ConfigureAwait(false);
-        if (requireSuccess && process.ExitCode != 0)
-        {
-            throw new InvalidOperationException($"'{commandLine}' exited with code {process.ExitCode}: {err.Trim()}");
-        }
-
-        return output;
+        return stdout;
     }
 }

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 using EdgeKws.Shared.Audio;
+using EdgeKws.Shared.Processes;
 
 namespace EdgeKws.Labeling.Alignment;
 

@@ -1,4 +1,5 @@
 using System.Text;
+using EdgeKws.Shared.Processes;
 
 namespace EdgeKws.Labeling.Alignment;
 

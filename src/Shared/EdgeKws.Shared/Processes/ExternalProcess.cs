@@ -1,14 +1,18 @@
 using System.Diagnostics;
 
-namespace EdgeKws.Labeling.Alignment;
+namespace EdgeKws.Shared.Processes;
 
 /// <summary>
-/// Runs an external program without a shell and returns its stdout and stderr. The corpus tool has
-/// the same helper (tools/EdgeKws.Corpus/ProcessRunner); a library under src/ cannot reference a
-/// tool, so this small copy lives here until both move to a shared place.
+/// Runs an external program (espeak-ng, sox, pocketsphinx ...) without a shell and returns its exit
+/// code, stdout and stderr. Used by the gateway-side labeling library and the corpus tool; never by
+/// the device agent.
 /// </summary>
-internal static class ExternalProcess
+public static class ExternalProcess
 {
+    /// <summary>
+    /// Runs <paramref name="program"/>; throws <see cref="InvalidOperationException"/> with the command
+    /// line when it cannot start (naming the likely missing Debian package), times out or is cancelled.
+    /// </summary>
     public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string program, IReadOnlyList<string> arguments, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var psi = new ProcessStartInfo(program)
@@ -23,7 +27,7 @@ internal static class ExternalProcess
             psi.ArgumentList.Add(a);
         }
 
-        string commandLine = program + " " + string.Join(' ', arguments);
+        string commandLine = program + " " + string.Join(' ', arguments.Select(a => a.Contains(' ', StringComparison.Ordinal) ? "\"" + a + "\"" : a));
         using var process = new Process { StartInfo = psi };
         try
         {
