@@ -205,11 +205,15 @@ internal static class Wire
         .. configHash is null ? Array.Empty<(string, string)>() : [(UserProperties.FeatureConfigHash, configHash)],
     ];
 
-    public static MqttUplinkOptions UplinkOptions(int port, string deviceId) => new()
+    /// <summary>The uplink of <paramref name="deviceId"/>; <paramref name="useTls"/> connects over TLS, trusting the CA in
+    /// <paramref name="caPemPath"/> (null: the system trust store).</summary>
+    public static MqttUplinkOptions UplinkOptions(int port, string deviceId, bool useTls = false, string? caPemPath = null) => new()
     {
         DeviceId = deviceId,
         Host = "127.0.0.1",
         Port = port,
+        UseTls = useTls,
+        CaCertificatePemPath = caPemPath,
         Username = deviceId,
         Password = InProcessGateway.Password,
         InitialBackoff = TimeSpan.FromMilliseconds(50),
