@@ -92,7 +92,15 @@ internal sealed class InProcessGateway : IAsyncDisposable
     public static async Task<InProcessGateway> StartAsync(Action<GatewayOptions>? configure, params string[] devices)
     {
         var gateway = new InProcessGateway(configure);
-        await gateway.Service.StartAsync(CancellationToken.None);
+        try
+        {
+            await gateway.Service.StartAsync(CancellationToken.None);
+        }
+        catch
+        {
+            await gateway.DisposeAsync(); // a test expecting the start to fail must not leak the service or its temp dir
+            throw;
+        }
         foreach (string device in devices)
         {
             // Few iterations keep the tests fast; the hashing path is the production one.
