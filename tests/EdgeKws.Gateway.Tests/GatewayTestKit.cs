@@ -92,7 +92,15 @@ internal sealed class InProcessGateway : IAsyncDisposable
     public static async Task<InProcessGateway> StartAsync(Action<GatewayOptions>? configure, params string[] devices)
     {
         var gateway = new InProcessGateway(configure);
-        await gateway.Service.StartAsync(CancellationToken.None);
+        try
+        {
+            await gateway.Service.StartAsync(CancellationToken.None);
+        }
+        catch
+        {
+            await gateway.DisposeAsync(); // a test expecting the start to fail must not leak the service or its temp dir
+            throw;
+        }
         foreach (string device in devices)
         {
             // Few iterations keep the tests fast; the hashing path is the production one.
@@ -205,11 +213,15 @@ internal static class Wire
         .. configHash is null ? Array.Empty<(string, string)>() : [(UserProperties.FeatureConfigHash, configHash)],
     ];
 
-    public static MqttUplinkOptions UplinkOptions(int port, string deviceId) => new()
+    /// <summary>The uplink of <paramref name="deviceId"/>; <paramref name="useTls"/> connects over TLS, trusting the CA in
+    /// <paramref name="caPemPath"/> (null: the system trust store).</summary>
+    public static MqttUplinkOptions UplinkOptions(int port, string deviceId, bool useTls = false, string? caPemPath = null) => new()
     {
         DeviceId = deviceId,
         Host = "127.0.0.1",
         Port = port,
+        UseTls = useTls,
+        CaCertificatePemPath = caPemPath,
         Username = deviceId,
         Password = InProcessGateway.Password,
         InitialBackoff = TimeSpan.FromMilliseconds(50),

@@ -12,15 +12,19 @@ public sealed class LocalMosquitto : IDisposable
     private readonly Process _process;
     private readonly string _dir;
 
-    private LocalMosquitto(Process process, string dir, int port)
+    private LocalMosquitto(Process process, string dir, int port, int tlsPort)
     {
         _process = process;
         _dir = dir;
         Port = port;
+        TlsPort = tlsPort;
     }
 
     /// <summary>The loopback port.</summary>
     public int Port { get; }
+
+    /// <summary>The loopback TLS port (0: no TLS listener).</summary>
+    public int TlsPort { get; }
 
     /// <summary>The broker's log file.</summary>
     public string LogPath => Path.Combine(_dir, "mosquitto.log");
@@ -33,8 +37,9 @@ public sealed class LocalMosquitto : IDisposable
         new[] { "/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto" }.FirstOrDefault(File.Exists);
 
     /// <summary>Starts the broker with authentication from <paramref name="passwordFile"/> and <paramref name="aclFile"/>
-    /// (both null: anonymous access).</summary>
-    public static LocalMosquitto Start(string? passwordFile, string? aclFile)
+    /// (both null: anonymous access). With <paramref name="tls"/> it also opens a TLS listener on <see cref="TlsPort"/> with the
+    /// server certificate of that PKI (no client certificate required; the same authentication applies).</summary>
+    public static LocalMosquitto Start(string? passwordFile, string? aclFile, TestCertificates? tls = null)
     {
         string exe = FindExecutable() ?? throw new InvalidOperationException(
             "mosquitto was not found in /usr/sbin or /usr/bin: install it with 'apt-get install -y mosquitto'");
@@ -54,6 +59,15 @@ public sealed class LocalMosquitto : IDisposable
             "log_type notice",
             "log_type information",
         };
+        int tlsPort = 0;
+        if (tls is not null)
+        {
+            tlsPort = TestWait.FreeLoopbackPort();
+            config.Add($"listener {tlsPort.ToString(CultureInfo.InvariantCulture)} 127.0.0.1");
+            config.Add("cafile " + tls.CaPem);
+            config.Add("certfile " + tls.ServerPem);
+            config.Add("keyfile " + tls.ServerKey);
+        }
         if (ServerProcess.IsRoot)
         {
             config.Add("user root"); // read the generated files without handing them to the mosquitto user
@@ -84,10 +98,14 @@ public sealed class LocalMosquitto : IDisposable
         p.ErrorDataReceived += (_, _) => { };
         p.BeginOutputReadLine();
         p.BeginErrorReadLine();
-        var broker = new LocalMosquitto(p, dir, port);
+        var broker = new LocalMosquitto(p, dir, port, tlsPort);
         try
         {
             ServerProcess.WaitForPort(port, TimeSpan.FromSeconds(15), () => (p.HasExited ? $"mosquitto exited with {p.ExitCode}; " : string.Empty) + broker.Log());
+            if (tlsPort != 0)
+            {
+                ServerProcess.WaitForPort(tlsPort, TimeSpan.FromSeconds(15), () => (p.HasExited ? $"mosquitto exited with {p.ExitCode}; " : string.Empty) + broker.Log());
+            }
             return broker;
         }
         catch

@@ -44,6 +44,7 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable
     private volatile bool _draining;
     private Task? _reconnectLoop;
     private long _acknowledged, _notAcknowledged, _reconnects;
+    private volatile string? _tlsRefusal; // why the last TLS handshake refused the broker's certificate
 
     /// <summary>Builds the subscriber (does not connect yet).</summary>
     public ExternalBrokerSubscriber(ExternalBrokerOptions options, IngestPipeline pipeline, ILogger logger)
@@ -92,13 +93,16 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable
     private async Task ConnectAsync(CancellationToken cancellationToken)
     {
         MqttClientConnectResult connect;
+        _tlsRefusal = null;
         try
         {
             connect = await _client.ConnectAsync(BuildClientOptions(), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is MQTTnet.Exceptions.MqttCommunicationException or TimeoutException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
-            throw new InvalidOperationException($"cannot reach the external MQTT broker {_options.Host}:{_options.Port}: {ex.Message}", ex);
+            // A refused certificate surfaces from SslStream as "rejected by the validation callback": say why instead.
+            string reason = _tlsRefusal ?? ex.Message;
+            throw new InvalidOperationException($"cannot reach the external MQTT broker {_options.Host}:{_options.Port}: {reason}", ex);
         }
         if (connect.ResultCode != MqttClientConnectResultCode.Success)
         {
@@ -182,26 +186,55 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable
 
     private bool ValidateBrokerCertificate(MqttClientCertificateValidationEventArgs e)
     {
-        if (e.Certificate is null || (e.SslPolicyErrors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+        string expectedName = _options.TlsServerName ?? _options.Host;
+        if (e.Certificate is null)
         {
-            _logger.LogError("external broker certificate missing or not issued for '{Host}'", _options.TlsServerName ?? _options.Host);
-            return false;
+            return RefuseBroker("TLS: the external broker sent no certificate");
+        }
+        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(e.Certificate.GetRawCertData());
+        if ((e.SslPolicyErrors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
+        {
+            return RefuseBroker($"TLS: external broker certificate '{certificate.Subject}' is not issued for '{expectedName}' "
+                + "(set Gateway:Broker:External:TlsServerName to a name the certificate carries)");
         }
         if (_trustedCa is null)
         {
-            return e.SslPolicyErrors == SslPolicyErrors.None;
+            return e.SslPolicyErrors == SslPolicyErrors.None
+                || RefuseBroker($"TLS: external broker certificate '{certificate.Subject}' issued by '{certificate.Issuer}' is not trusted by "
+                    + $"the system trust store ({e.SslPolicyErrors}); set Gateway:Broker:External:CaCertificatePemPath to the CA that signed it");
         }
-        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(e.Certificate.GetRawCertData());
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.CustomTrustStore.AddRange(_trustedCa);
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        bool ok = chain.Build(certificate);
-        if (!ok)
+        if (e.Chain is not null)
         {
-            _logger.LogError("external broker certificate '{Subject}' does not chain to the CA in '{Ca}'", certificate.Subject, _options.CaCertificatePemPath);
+            // Intermediates the broker sent: the chain to the configured CA may run through them.
+            foreach (X509ChainElement element in e.Chain.ChainElements)
+            {
+                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
+            }
         }
-        return ok;
+        return chain.Build(certificate)
+            || RefuseBroker($"TLS: external broker certificate '{certificate.Subject}' issued by '{certificate.Issuer}' does not chain to the CA in "
+                + $"'{_options.CaCertificatePemPath}' ({DescribeChainStatus(chain)})");
+    }
+
+    private bool RefuseBroker(string reason)
+    {
+        _tlsRefusal = reason;
+        _logger.LogError("{Reason}", reason);
+        return false;
+    }
+
+    private static string DescribeChainStatus(X509Chain chain)
+    {
+        var flags = X509ChainStatusFlags.NoError;
+        foreach (X509ChainStatus status in chain.ChainStatus)
+        {
+            flags |= status.Status;
+        }
+        return flags.ToString();
     }
 
     private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)

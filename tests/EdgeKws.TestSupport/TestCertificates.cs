@@ -2,31 +2,39 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace EdgeKws.Device.Tests.Uplink;
+namespace EdgeKws.TestSupport;
 
 /// <summary>
 /// Generates a throw-away PKI at test time with .NET's CertificateRequest: a CA, a broker certificate for
 /// 127.0.0.1/localhost, a device client certificate (CN = device id), and an unrelated CA for negative tests.
 /// All PEM, as a board would have them on disk.
 /// </summary>
-internal sealed class TestCertificates
+public sealed class TestCertificates
 {
     private TestCertificates(string dir) => Directory = dir;
 
+    /// <summary>The directory holding the PEM files.</summary>
     public string Directory { get; }
 
+    /// <summary>PEM of the CA that signs the server and client certificates.</summary>
     public string CaPem => Path.Combine(Directory, "ca.pem");
 
+    /// <summary>PEM of a CA that signed nothing here (negative tests).</summary>
     public string OtherCaPem => Path.Combine(Directory, "other-ca.pem");
 
+    /// <summary>Server certificate for CN/SAN 127.0.0.1 and localhost, signed by the CA.</summary>
     public string ServerPem => Path.Combine(Directory, "server.pem");
 
+    /// <summary>The server certificate's PKCS#8 private key.</summary>
     public string ServerKey => Path.Combine(Directory, "server.key");
 
+    /// <summary>Client certificate (CN = the device id given to <see cref="Create"/>), signed by the CA.</summary>
     public string ClientPem => Path.Combine(Directory, "client.pem");
 
+    /// <summary>The client certificate's PKCS#8 private key.</summary>
     public string ClientKey => Path.Combine(Directory, "client.key");
 
+    /// <summary>Writes the PKI into <paramref name="dir"/> (which must exist).</summary>
     public static TestCertificates Create(string dir, string clientCommonName)
     {
         var pki = new TestCertificates(dir);
