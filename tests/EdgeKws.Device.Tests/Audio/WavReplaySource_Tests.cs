@@ -250,9 +250,18 @@ public sealed class WavReplaySource_Tests : IDisposable
         }
 
         WavFile.Write(path, tone, 44_100, WavSampleFormat.Pcm16);
+        var buffer = new short[320];
+        // Warm-up: one whole replay with the same options, so first-call JIT and type loading (which
+        // allocate on this thread and depend on which tests ran before) happen before measuring.
+        using (var warmUp = new WavReplaySource(path, new WavReplayOptions { RealTime = realTime, PlayCount = playCount }, new ManualTimeProvider { AutoAdvance = true }))
+        {
+            while (warmUp.Read(buffer, CancellationToken.None) > 0)
+            {
+            }
+        }
+
         var clock = new ManualTimeProvider { AutoAdvance = true };
         using var source = new WavReplaySource(path, new WavReplayOptions { RealTime = realTime, PlayCount = playCount }, clock);
-        var buffer = new short[320];
         long samples = 0;
 
         long before = GC.GetAllocatedBytesForCurrentThread();
