@@ -296,7 +296,10 @@ public sealed class WavReplaySource_Tests : IDisposable
 
         long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         Assert.Equal(4_000, samples);
-        Assert.Equal(0, allocated);
+        // The first Read need not wait (its block may already be due on a loaded machine), so the
+        // token source's one-time registration list (168 bytes on .NET 10) can fall inside the
+        // measured loop instead. Anything beyond that one allocation is a per-read allocation.
+        Assert.InRange(allocated, 0, 168);
     }
 
     [Fact]
