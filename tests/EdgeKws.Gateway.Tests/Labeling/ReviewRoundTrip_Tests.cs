@@ -22,7 +22,9 @@ public sealed class ReviewRoundTrip_Tests
     {
         // No wake phrase configured and detections without a keyword: the worker cannot align, so both clips go to review
         // without needing pocketsphinx: one with raw audio (playable), one feature-only (no consent).
-        await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200");
+        using var datasets = new TempDirectory();
+        await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200",
+            "--Gateway:Labeling:DatasetDirectory=" + datasets.Path);
         DateTimeOffset now = DateTimeOffset.UtcNow;
         Guid audioClip = Guid.NewGuid(), featureClip = Guid.NewGuid();
         short[] pcm = [.. Enumerable.Range(0, 16_000).Select(i => (short)(Math.Sin(i * 0.05) * 6000))];
@@ -102,6 +104,21 @@ public sealed class ReviewRoundTrip_Tests
         JsonElement audit = await g.GetJsonAsync("/api/review/audit");
         Assert.Equal((2L, 1L, 0.5), (audit.GetProperty("compared").GetInt64(), audit.GetProperty("agreed").GetInt64(), audit.GetProperty("rate").GetDouble()));
         Assert.Equal(2, audit.GetProperty("byFirstKind").GetProperty("review").GetProperty("compared").GetInt64());
+
+        // The reviewed clip with raw audio becomes a dataset example (the feature-only one cannot), and its membership is recorded.
+        (status, body) = await g.SendJsonAsync(HttpMethod.Post, "/api/review/datasets", new { name = "reviewed-1", keyword = "hey edge" });
+        Assert.True(status == 201, body.ToString());
+        Assert.Equal(1, body.GetProperty("examples").GetInt32());
+        string datasetId = body.GetProperty("datasetId").GetString()!;
+        using (JsonDocument manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(datasets.Path, "reviewed-1", "dataset.json"))))
+        {
+            Assert.Equal(datasetId, manifest.RootElement.GetProperty("datasetId").GetString());
+        }
+        Assert.Equal([new DatasetMember(Device, audioClip.ToString("D"))], g.Service.Store.ReadDatasetMembers(datasetId));
+        Assert.Equal(400, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/datasets", new { name = "../escape", keyword = "hey edge" })).Status);
+        JsonElement erased = (await g.SendJsonAsync(HttpMethod.Delete, $"/api/devices/{Device}/data", new { })).Body;
+        Assert.Equal(1, erased.GetProperty("erased").GetProperty("datasetMemberships").GetInt64());
+        Assert.Empty(g.Service.Store.ReadDatasetMembers(datasetId));
     }
 
     [Fact]

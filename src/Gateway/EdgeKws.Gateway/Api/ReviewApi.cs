@@ -1,3 +1,4 @@
+using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Labeling;
 using EdgeKws.Gateway.Storage;
 using Microsoft.AspNetCore.Http;
@@ -17,6 +18,11 @@ public sealed record ReviewDecisionInput(DetectionLabelKind? Label, string? Revi
 /// <param name="Label">TrueAccept or FalseAccept.</param>
 /// <param name="Reviewer">Who re-reviews (not who decided the label).</param>
 public sealed record ReReviewInput(string? DeviceId, long Sequence, DetectionLabelKind? Label, string? Reviewer);
+
+/// <summary>A dataset export request.</summary>
+/// <param name="Name">Directory name under <c>Gateway:Labeling:DatasetDirectory</c>.</param>
+/// <param name="Keyword">The keyword class name of true accepts (e.g. "hey edge").</param>
+public sealed record DatasetExportInput(string? Name, string? Keyword);
 
 /// <summary>
 /// The review queue over HTTP (under <c>/api/review</c>): list the queued detections, play a clip, decide it, audit labels by
@@ -49,6 +55,7 @@ public static class ReviewApi
                 byFirstKind = a.ByFirstKind.ToDictionary(k => k.Key, k => new { compared = k.Value.Compared, agreed = k.Value.Agreed, rate = k.Value.Compared == 0 ? (double?)null : (double)k.Value.Agreed / k.Value.Compared }),
             });
         });
+        review.MapPost("/datasets", ExportDataset);
         review.MapGet("/status", (GatewayService g, TriggerLabelingService worker) =>
             Results.Json(new { enabled = worker.Enabled, queued = g.Store.CountReviewQueue(), counters = worker.Counters }));
         review.MapPost("/run", async (TriggerLabelingService worker, CancellationToken ct) =>
@@ -154,6 +161,28 @@ public static class ReviewApi
         }
         string? refused = g.Store.AddReReview(body.DeviceId, body.Sequence, body.Label.Value, body.Reviewer, clock.GetUtcNow());
         return refused is null ? Results.Json(new { stored = true }, statusCode: StatusCodes.Status201Created) : BadRequest(refused);
+    }
+
+    private static IResult ExportDataset(GatewayService g, LabelingOptions options, TimeProvider clock, DatasetExportInput? body)
+    {
+        if (body is null || !GatewayDatasetExport.IsValidName(body.Name) || string.IsNullOrWhiteSpace(body.Keyword))
+        {
+            return BadRequest("body must be {\"name\": \"1..64 of a-z A-Z 0-9 - _ . (not starting with .)\", \"keyword\": \"hey edge\"}");
+        }
+        string dir = Path.Combine(Path.GetFullPath(options.DatasetDirectory), body.Name!);
+        try
+        {
+            GatewayExportResult r = GatewayDatasetExport.Export(g.Store, dir, body.Keyword, clock);
+            return Results.Json(r, statusCode: StatusCodes.Status201Created);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Results.Json(new { error = ex.Message }, statusCode: StatusCodes.Status409Conflict);
+        }
+        catch (ArgumentException ex)
+        {
+            return BadRequest(ex.Message);
+        }
     }
 
     private static bool TryLimit(int? limit, int fallback, out int value, out IResult? bad)

@@ -34,6 +34,9 @@ public sealed class LabelingOptions
     /// <summary>Clips read per store query (bounds memory: a clip is up to ~320 KB).</summary>
     public int BatchClips { get; set; } = 16;
 
+    /// <summary>Where <c>POST /api/review/datasets</c> writes datasets (one sub-directory per dataset name).</summary>
+    public string DatasetDirectory { get; set; } = "data/datasets";
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -52,6 +55,10 @@ public sealed class LabelingOptions
         if (BatchClips is < 1 or > 1000)
         {
             throw new ArgumentException($"Gateway:Labeling:BatchClips {BatchClips} must be in 1..1000");
+        }
+        if (string.IsNullOrWhiteSpace(DatasetDirectory))
+        {
+            throw new ArgumentException("Gateway:Labeling:DatasetDirectory must not be empty");
         }
         if (NearMisses.Any(string.IsNullOrWhiteSpace))
         {

@@ -55,6 +55,14 @@ public sealed record AgreementCounts(long Compared, long Agreed, IReadOnlyDictio
     public double? Rate => Compared == 0 ? null : (double)Agreed / Compared;
 }
 
+/// <summary>A decided (TrueAccept/FalseAccept) detection whose raw audio is stored: an example for a training dataset.</summary>
+/// <param name="Label">The label.</param>
+/// <param name="Provenance">Its provenance, or null.</param>
+/// <param name="ClipId">The clip.</param>
+/// <param name="Keyword">The keyword the device reported, if any.</param>
+/// <param name="AudioFrame">The stored <c>ClipAudio</c> frame.</param>
+public sealed record LabelledClip(DetectionLabel Label, LabelProvenance? Provenance, string ClipId, string? Keyword, byte[] AudioFrame);
+
 /// <summary>
 /// Labeling of trigger clips at the gateway: the worker's input and output, the review queue with its decisions, and the
 /// re-review audit. Schema step "labeling" (tables <c>label_provenance</c>, <c>review_entries</c>, <c>label_audits</c>).
@@ -97,4 +105,7 @@ public partial interface IGatewayStore
 
     /// <summary>Agreement of all re-reviews with the labels they re-reviewed.</summary>
     AgreementCounts ReadAgreement();
+
+    /// <summary>Decided detections with stored raw audio, ordered by device and sequence, after (<paramref name="afterDeviceId"/>, <paramref name="afterSequence"/>).</summary>
+    IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit);
 }

@@ -273,6 +273,35 @@ public sealed partial class PostgresGatewayStore
         return new AgreementCounts(by.Values.Sum(v => v.Item1), by.Values.Sum(v => v.Item2), by);
     }
 
+    /// <inheritdoc />
+    public IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit)
+    {
+        using NpgsqlConnection db = Connection();
+        using var cmd = new NpgsqlCommand(
+            """
+            SELECT l.device_id, l.seq, l.label, l.source, l.labeled_utc_ms, p.kind, p.tool, p.confidence, p.reviewer, d.clip_id, d.keyword, a.frame
+            FROM labels l
+            JOIN detections d ON d.device_id = l.device_id AND d.seq = l.seq
+            JOIN clips a ON a.device_id = d.device_id AND a.clip_id = d.clip_id AND a.kind = 'audio'
+            LEFT JOIN label_provenance p ON p.device_id = l.device_id AND p.seq = l.seq AND p.labeled_utc_ms = l.labeled_utc_ms AND p.source = l.source
+            WHERE l.label IN ('TrueAccept', 'FalseAccept') AND (l.device_id COLLATE "C" > $1 OR (l.device_id = $1 AND l.seq > $2))
+            ORDER BY l.device_id COLLATE "C", l.seq LIMIT $3
+            """, db);
+        cmd.Parameters.Add(P(afterDeviceId));
+        cmd.Parameters.Add(P(afterSequence));
+        cmd.Parameters.Add(Limit(limit));
+        using NpgsqlDataReader r = cmd.ExecuteReader();
+        var list = new List<LabelledClip>();
+        while (r.Read())
+        {
+            list.Add(new LabelledClip(
+                new DetectionLabel(r.GetString(0), r.GetInt64(1), Enum.Parse<DetectionLabelKind>(r.GetString(2)), r.GetString(3), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4))),
+                r.IsDBNull(5) ? null : new LabelProvenance(r.GetString(5), r.IsDBNull(6) ? string.Empty : r.GetString(6), r.IsDBNull(7) ? null : r.GetDouble(7), r.IsDBNull(8) ? null : r.GetString(8)),
+                r.GetString(9), r.IsDBNull(10) ? null : r.GetString(10), (byte[])r.GetValue(11)));
+        }
+        return list;
+    }
+
     // Erasure (inside EraseDevice's transaction): the device's label provenance, review entries and re-reviews go with its labels.
     private static void EraseLabelingRows(NpgsqlConnection db, NpgsqlTransaction tx, string deviceId)
     {

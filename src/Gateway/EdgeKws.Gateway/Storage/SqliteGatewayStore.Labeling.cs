@@ -279,6 +279,46 @@ public sealed partial class SqliteGatewayStore
         }
     }
 
+    /// <inheritdoc />
+    public IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit)
+    {
+        lock (_readLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            return _reader.Query<LabelledClipRow>(
+                    """
+                    SELECT l.device_id AS DeviceId, l.seq AS Seq, l.label AS Label, l.source AS Source, l.labeled_utc_ms AS Labeled,
+                           p.kind AS Kind, p.tool AS Tool, p.confidence AS Confidence, p.reviewer AS Reviewer, d.clip_id AS ClipId, d.keyword AS Keyword, a.frame AS Audio
+                    FROM labels l
+                    JOIN detections d ON d.device_id = l.device_id AND d.seq = l.seq
+                    JOIN clips a ON a.device_id = d.device_id AND a.clip_id = d.clip_id AND a.kind = 'audio'
+                    LEFT JOIN label_provenance p ON p.device_id = l.device_id AND p.seq = l.seq AND p.labeled_utc_ms = l.labeled_utc_ms AND p.source = l.source
+                    WHERE l.label IN ('TrueAccept', 'FalseAccept') AND (l.device_id > ?1 OR (l.device_id = ?1 AND l.seq > ?2))
+                    ORDER BY l.device_id, l.seq LIMIT ?3
+                    """, afterDeviceId, afterSequence, limit)
+                .Select(r => new LabelledClip(
+                    new DetectionLabel(r.DeviceId, r.Seq, Enum.Parse<DetectionLabelKind>(r.Label), r.Source, DateTimeOffset.FromUnixTimeMilliseconds(r.Labeled)),
+                    r.Kind is null ? null : new LabelProvenance(r.Kind, r.Tool ?? string.Empty, r.Confidence, r.Reviewer), r.ClipId, r.Keyword, r.Audio ?? []))
+                .ToList();
+        }
+    }
+
+    private sealed class LabelledClipRow
+    {
+        public string DeviceId { get; set; } = string.Empty;
+        public long Seq { get; set; }
+        public string Label { get; set; } = string.Empty;
+        public string Source { get; set; } = string.Empty;
+        public long Labeled { get; set; }
+        public string? Kind { get; set; }
+        public string? Tool { get; set; }
+        public double? Confidence { get; set; }
+        public string? Reviewer { get; set; }
+        public string ClipId { get; set; } = string.Empty;
+        public string? Keyword { get; set; }
+        public byte[]? Audio { get; set; }
+    }
+
     // Erasure (inside EraseDevice's transaction): the device's label provenance, review entries and re-reviews go with its labels.
     private void EraseLabelingRows(string deviceId)
     {
