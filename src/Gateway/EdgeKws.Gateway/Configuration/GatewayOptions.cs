@@ -27,6 +27,9 @@ public sealed class GatewayOptions
     /// <summary>Raw audio retention.</summary>
     public RetentionOptions Retention { get; set; } = new();
 
+    /// <summary>Trigger-clip labeling (forced alignment) and the review queue.</summary>
+    public LabelingOptions Labeling { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -36,6 +39,7 @@ public sealed class GatewayOptions
         Http.Validate();
         Monitoring.Validate();
         Retention.Validate();
+        Labeling.Validate();
     }
 }
 
