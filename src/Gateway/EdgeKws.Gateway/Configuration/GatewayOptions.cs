@@ -27,6 +27,9 @@ public sealed class GatewayOptions
     /// <summary>Raw audio retention.</summary>
     public RetentionOptions Retention { get; set; } = new();
 
+    /// <summary>Model registry, model jobs and staged rollouts (<c>Gateway:Models</c>, see docs/model-updates.md).</summary>
+    public ModelLoopOptions Models { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -36,6 +39,7 @@ public sealed class GatewayOptions
         Http.Validate();
         Monitoring.Validate();
         Retention.Validate();
+        Models.Validate();
     }
 }
 

@@ -124,6 +124,9 @@ public sealed class ManifestSigner : IDisposable
         return true;
     }
 
+    /// <summary>The matching public key as the PEM a device pins (<c>-----BEGIN PUBLIC KEY-----</c>, SubjectPublicKeyInfo).</summary>
+    public string ExportPublicKeyPem() => _key.ExportSubjectPublicKeyInfoPem();
+
     /// <summary>Signs the exact manifest bytes; returns the 64-byte P1363 signature.</summary>
     public byte[] Sign(ReadOnlySpan<byte> manifestBytes) =>
         _key.SignData(manifestBytes, HashAlgorithmName.SHA256, ManifestSignature.Format);
