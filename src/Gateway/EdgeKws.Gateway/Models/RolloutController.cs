@@ -170,12 +170,12 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
     {
         try
         {
-            RolloutRecord next = r.State switch
+            RolloutRecord next = r.State == RolloutState.Running ? await AdvanceRunningAsync(r, cancellationToken).ConfigureAwait(false) : r;
+            if (next.State == RolloutState.RollingBack)
             {
-                RolloutState.Running => await AdvanceRunningAsync(r, cancellationToken).ConfigureAwait(false),
-                RolloutState.RollingBack => await AdvanceRollingBackAsync(r, cancellationToken).ConfigureAwait(false),
-                _ => r,
-            };
+                // A halt sends its rollback commands in the same pass.
+                next = await AdvanceRollingBackAsync(next, cancellationToken).ConfigureAwait(false);
+            }
             if (next == r)
             {
                 return r;
@@ -351,9 +351,10 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             RolloutDevice d = devices[i];
             if (d.State == RolloutDeviceState.Sent)
             {
-                // Sent before the halt: it may still install the model; if it does, it is rolled back like the others.
+                // Sent before the halt: it may still install the model (it may have timed out only because it was offline);
+                // it is watched for one more confirm timeout and, if it installs, rolled back like the others.
                 d = Observe(d, r.ModelVersion, now);
-                if (d.State == RolloutDeviceState.Sent && now - d.SentUtc > Rules.ConfirmTimeout)
+                if (d.State == RolloutDeviceState.Sent && now - d.SentUtc > 2 * Rules.ConfirmTimeout)
                 {
                     d = d with { State = RolloutDeviceState.NotInstalled, Reason = "no model status within the confirm timeout" };
                 }
