@@ -51,6 +51,7 @@ public static class GatewayWebHost
         builder.Services.AddSingleton(options.Labeling);
         builder.Services.AddSingleton<Labeling.TriggerLabelingService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<Labeling.TriggerLabelingService>());
+        ModelApi.AddServices(builder.Services, options.Models);
         builder.Services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port));
         configure?.Invoke(builder);

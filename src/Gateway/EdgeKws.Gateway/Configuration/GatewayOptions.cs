@@ -29,6 +29,8 @@ public sealed class GatewayOptions
 
     /// <summary>Trigger-clip labeling (forced alignment) and the review queue.</summary>
     public LabelingOptions Labeling { get; set; } = new();
+    /// <summary>Model registry, model jobs and staged rollouts (<c>Gateway:Models</c>, see docs/model-updates.md).</summary>
+    public ModelLoopOptions Models { get; set; } = new();
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -40,6 +42,7 @@ public sealed class GatewayOptions
         Monitoring.Validate();
         Retention.Validate();
         Labeling.Validate();
+        Models.Validate();
     }
 }
 
