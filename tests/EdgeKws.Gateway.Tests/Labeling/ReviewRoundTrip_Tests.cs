@@ -65,7 +65,7 @@ public sealed class ReviewRoundTrip_Tests
             using var reader = new WavReader(await wav.Content.ReadAsStreamAsync());
             Assert.Equal((16_000, 1, 16_000L), (reader.Format.SampleRateHz, reader.Format.Channels, reader.Format.FrameCount));
         }
-        Assert.Equal(HttpStatusCode.NotFound, (await g.Http.GetAsync($"/api/review/items/{Device}/5/audio")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await g.Http.GetAsync($"/api/review/clips/{Device}/{featureClip:D}/audio")).StatusCode);
 
         // Decide: the audio clip was a false wake, the feature-only one a real one.
         (int status, JsonElement body) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "FalseAccept", reviewer = "alice" });
@@ -191,7 +191,7 @@ public sealed class ReviewRoundTrip_Tests
         JsonElement state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 1);
         Assert.Equal(JsonValueKind.Null, state.GetProperty("error").ValueKind);
         Assert.Equal("1", state.GetProperty("waiting").GetString());
-        Assert.EndsWith($"/api/review/items/{Device}/2/audio", state.GetProperty("audio")[0].GetString(), StringComparison.Ordinal);
+        Assert.EndsWith($"/api/review/clips/{Device}/{clip:D}/audio", state.GetProperty("audio")[0].GetString(), StringComparison.Ordinal);
         Assert.Contains("no wake phrase", state.GetProperty("reason")[0].GetString(), StringComparison.Ordinal);
 
         await browser.EvaluateAsync("""
