@@ -65,7 +65,7 @@ public sealed class ReviewRoundTrip_Tests
             using var reader = new WavReader(await wav.Content.ReadAsStreamAsync());
             Assert.Equal((16_000, 1, 16_000L), (reader.Format.SampleRateHz, reader.Format.Channels, reader.Format.FrameCount));
         }
-        Assert.Equal(HttpStatusCode.NotFound, (await g.Http.GetAsync($"/api/review/items/{Device}/5/audio")).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await g.Http.GetAsync($"/api/review/clips/{Device}/{featureClip:D}/audio")).StatusCode);
 
         // Decide: the audio clip was a false wake, the feature-only one a real one.
         (int status, JsonElement body) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "FalseAccept", reviewer = "alice" });
@@ -159,6 +159,70 @@ public sealed class ReviewRoundTrip_Tests
             Assert.Equal(JsonValueKind.Number, p.GetProperty("confidence").ValueKind);
             Assert.Equal(JsonValueKind.Null, p.GetProperty("reviewer").ValueKind);
         }
+    }
+
+    [Fact]
+    public async Task Review_page_lists_a_queued_clip_with_a_player_and_records_the_decision()
+    {
+        await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200");
+        Guid clip = Guid.NewGuid();
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        await using (RawPublisher pub = await RawPublisher.ConnectAsync(g.BrokerPort, Device))
+        {
+            await Publish(pub, MessageKind.ClipAudio, AudioFrame(clip, now, [.. Enumerable.Range(0, 16_000).Select(i => (short)(i % 200 * 50))]), 1, Wire.ConfigHash);
+            await Publish(pub, MessageKind.Detection, WireJson.Serialize(Detection(now, clip, keyword: null)), 2, Wire.ConfigHash);
+        }
+        await PollAsync(async () => (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64() == 1 ? default(JsonElement) : null,
+            TimeSpan.FromSeconds(20), "the clip in the review queue");
+
+        await using Dashboard.HeadlessChromium browser = await Dashboard.HeadlessChromium.StartAsync(1280, 900);
+        await browser.SendAsync("Page.enable");
+        await browser.SendAsync("Page.navigate", new System.Text.Json.Nodes.JsonObject { ["url"] = new Uri(g.BaseAddress, "/dashboard/review.html").ToString() });
+        const string State = """
+            (() => {
+              const b = document.body;
+              if (!b || b.dataset.ready !== "1") return null;
+              const rows = [...document.querySelectorAll("#items tbody tr")];
+              return JSON.stringify({ error: b.dataset.error || null, rows: rows.length, waiting: document.getElementById("waiting").textContent,
+                audio: rows.map(r => (r.querySelector("audio") || {}).src || null), reason: rows.map(r => r.children[3].textContent),
+                message: document.getElementById("message").textContent });
+            })()
+            """;
+        JsonElement state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 1);
+        Assert.Equal(JsonValueKind.Null, state.GetProperty("error").ValueKind);
+        Assert.Equal("1", state.GetProperty("waiting").GetString());
+        Assert.EndsWith($"/api/review/clips/{Device}/{clip:D}/audio", state.GetProperty("audio")[0].GetString(), StringComparison.Ordinal);
+        Assert.Contains("no wake phrase", state.GetProperty("reason")[0].GetString(), StringComparison.Ordinal);
+
+        await browser.EvaluateAsync("""
+            (() => { const r = document.getElementById("reviewer"); r.value = "carol"; r.dispatchEvent(new Event("change"));
+                     document.querySelector('#items tbody tr button[data-label="FalseAccept"]').click(); return 1; })()
+            """);
+        state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 0);
+        Assert.Contains("FalseAccept by carol", state.GetProperty("message").GetString(), StringComparison.Ordinal);
+        JsonElement label = (await g.GetJsonAsync($"/api/labels?device={Device}")).EnumerateArray().Single();
+        Assert.Equal(("FalseAccept", "review:carol"), (label.GetProperty("label").GetString(), label.GetProperty("source").GetString()));
+    }
+
+    private static async Task<JsonElement> BrowserPollAsync(Dashboard.HeadlessChromium browser, string expression, Func<JsonElement, bool> done)
+    {
+        DateTime end = DateTime.UtcNow.AddSeconds(30);
+        JsonElement last = default;
+        while (DateTime.UtcNow < end)
+        {
+            JsonElement v = await browser.EvaluateAsync(expression);
+            if (v.ValueKind == JsonValueKind.String)
+            {
+                last = JsonDocument.Parse(v.GetString()!).RootElement.Clone();
+                if (done(last))
+                {
+                    return last;
+                }
+            }
+            await Task.Delay(200);
+        }
+        Assert.Fail("the review page did not reach the expected state within 30 s; last state: " + last);
+        return last;
     }
 
     // Polls the HTTP API (async) until the probe returns a value.

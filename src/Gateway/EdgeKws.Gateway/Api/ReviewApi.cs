@@ -38,7 +38,7 @@ public static class ReviewApi
         ArgumentNullException.ThrowIfNull(api);
         RouteGroupBuilder review = api.MapGroup("/review");
         review.MapGet("/items", Items);
-        review.MapGet("/items/{deviceId}/{sequence:long}/audio", Audio);
+        review.MapGet("/clips/{deviceId}/{clipId}/audio", Audio);
         review.MapPost("/items/{deviceId}/{sequence:long}/decision", Decide);
         review.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
             TryLimit(limit, 100, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabelsWithProvenance(device, l)) : bad!);
@@ -94,36 +94,22 @@ public static class ReviewApi
                 i.Source,
                 i.Tool,
                 i.QueuedUtc,
-                audioUrl = i.HasAudio ? $"/api/review/items/{Uri.EscapeDataString(i.DeviceId)}/{i.Sequence}/audio" : null,
+                audioUrl = i.HasAudio && i.ClipId is not null ? $"/api/review/clips/{Uri.EscapeDataString(i.DeviceId)}/{Uri.EscapeDataString(i.ClipId)}/audio" : null,
             }),
         });
     }
 
-    private static IResult Audio(GatewayService g, string deviceId, long sequence)
+    private static IResult Audio(GatewayService g, string deviceId, string clipId)
     {
-        DetectionRecord? d = FindDetection(g, deviceId, sequence);
-        if (d is null)
-        {
-            return NotFound($"no detection ({deviceId}, {sequence}) is stored");
-        }
-        if (d.ClipId is null)
-        {
-            return NotFound($"detection ({deviceId}, {sequence}) has no clip");
-        }
-        byte[]? frame = g.Store.ReadClipAudio(deviceId, d.ClipId);
+        byte[]? frame = g.Store.ReadClipAudio(deviceId, clipId);
         if (frame is null)
         {
-            return NotFound($"clip {d.ClipId} has no raw audio stored (feature-only upload without consent, or deleted by retention)");
+            return NotFound($"no raw audio of clip {clipId} of device '{deviceId}' is stored (unknown clip, feature-only upload without consent, erased, or deleted by retention)");
         }
         return ClipWav.TryToBytes(frame, out byte[] wav, out string why)
             ? Results.Bytes(wav, "audio/wav")
-            : Results.Json(new { error = $"clip {d.ClipId} audio is unreadable: {why}" }, statusCode: StatusCodes.Status422UnprocessableEntity);
+            : Results.Json(new { error = $"clip {clipId} audio is unreadable: {why}" }, statusCode: StatusCodes.Status422UnprocessableEntity);
     }
-
-    private static DetectionRecord? FindDetection(GatewayService g, string deviceId, long sequence) =>
-        // Detections are read by time; the queue entry's detection is found by key among the device's detections of all time.
-        g.Store.ReadDetections(new DetectionQuery(DateTimeOffset.FromUnixTimeMilliseconds(0), DateTimeOffset.MaxValue, deviceId, null, int.MaxValue))
-            .FirstOrDefault(x => x.Sequence == sequence);
 
     private static IResult Decide(GatewayService g, TimeProvider clock, string deviceId, long sequence, ReviewDecisionInput? body)
     {
