@@ -93,7 +93,7 @@ public sealed class GatewayStoreMonitoring_Tests(PostgresFixture postgres) : IDi
                 store.Dispose();
             }
         }
-        Assert.Equal(3, postgres.RawScalar(options, provider == "sqlite" ? "PRAGMA user_version" : "SELECT max(version) FROM schema_info"));
+        Assert.Equal(SqliteGatewayStore.SchemaVersion, postgres.RawScalar(options, provider == "sqlite" ? "PRAGMA user_version" : "SELECT max(version) FROM schema_info"));
         if (provider == "postgres")
         {
             Assert.Equal(1, postgres.RawScalar(options, "SELECT count(*) FROM schema_info"));
