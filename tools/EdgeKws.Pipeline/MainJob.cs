@@ -350,7 +350,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
                     g.GetProperty("faPerHour").ValueKind == JsonValueKind.Number ? g.GetProperty("faPerHour").GetDouble() : null);
                 _summary.FaPerHour.Add(row);
                 _progress.Detail(string.Create(CultureInfo.InvariantCulture,
-                    $"FA/hour {by} {row.Key}: {(row.FaPerHour is { } f ? f.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} ({row.FalseAccepts} FA, {row.TrueAccepts} TA, {row.Unlabelled} unlabelled over {row.ListeningHours * 60:F2} listening min)"));
+                    $"FA/hour {(by == row.Key ? by : by + " " + row.Key)}: {(row.FaPerHour is { } f ? f.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} ({row.FalseAccepts} FA, {row.TrueAccepts} TA, {row.Unlabelled} unlabelled over {row.ListeningHours * 60:F2} listening min)"));
             }
         }
 
@@ -405,7 +405,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         output.WriteLine();
         output.Write(SummaryReport.RenderText(_summary));
         output.WriteLine();
-        return (true, $"{Path.GetRelativePath(Directory.GetCurrentDirectory(), md)} and {Path.GetFileName(json)}");
+        return (true, $"{md} and {Path.GetFileName(json)}");
     }
 
     private async Task<(string Md, string Json)> WriteSummaryFilesAsync(CancellationToken ct)

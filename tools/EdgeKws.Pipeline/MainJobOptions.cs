@@ -13,7 +13,7 @@ internal sealed record MainJobOptions
           --out DIR       where audio, gateway database, device state, logs and the summary go
                           (default artifacts/main-job; replaced on every run)
           --keep-running  leave the gateway (API, dashboard, broker) up after the summary until Ctrl-C
-          --http-port P   gateway HTTP port (default 8080, or a free port when 8080 is taken)
+          --http-port P   gateway HTTP port (default 8080, or a free port when 8080 is taken; 0: any free port)
           --seed S        seed of the generated audio (default 42)
         """;
 
@@ -74,9 +74,9 @@ internal sealed record MainJobOptions
                 case "--http-port":
                 {
                     string? s = Next();
-                    if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int p) || p is < 1 or > 65535)
+                    if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int p) || p is < 0 or > 65535)
                     {
-                        error = $"--http-port: '{s}' must be a port from 1 to 65535";
+                        error = $"--http-port: '{s}' must be a port from 0 to 65535 (0: any free port)";
                         return null;
                     }
                     o = o with { HttpPort = p };

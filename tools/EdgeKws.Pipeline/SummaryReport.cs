@@ -90,7 +90,7 @@ internal static class SummaryReport
         foreach (FaRow r in s.FaPerHour.Where(r => r.Scope != "device"))
         {
             yield return string.Create(CultureInfo.InvariantCulture,
-                $"FA/hour {r.Scope} {r.Key}: {(r.FaPerHour is { } f ? F(f) : "n/a")} ({r.FalseAccepts} FA over {F(r.ListeningHours * 60, "F2")} listening min)");
+                $"FA/hour {(r.Scope == r.Key ? r.Scope : r.Scope + " " + r.Key)}: {(r.FaPerHour is { } f ? F(f) : "n/a")} ({r.FalseAccepts} FA over {F(r.ListeningHours * 60, "F2")} listening min)");
         }
         string perDevice = string.Join(", ", s.FaPerHour.Where(r => r.Scope == "device").Select(r => $"{r.Key} {(r.FaPerHour is { } f ? F(f) : "n/a")}"));
         if (perDevice.Length > 0)
