@@ -46,16 +46,16 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         int rc = 1;
         try
         {
+            _rollout = new ModelRolloutStage(repo, _outDir, _progress, _summary);
             IReadOnlyList<DeviceRecording> recordings = await _progress.StageAsync(1, "audio", () => GenerateAudioAsync(ct)).ConfigureAwait(false);
-            using GatewayClient gateway = await _progress.StageAsync(2, "gateway", () => StartGatewayAsync(recordings, ct)).ConfigureAwait(false);
-            await _progress.StageAsync(3, "agents", () => RunAgentsAsync(recordings, manifest, gateway, ct)).ConfigureAwait(false);
+            using GatewayClient gateway = await _progress.StageAsync(2, "gateway", () => StartGatewayAsync(recordings, manifest, ct)).ConfigureAwait(false);
+            await _progress.StageAsync(3, "agents", () => RunAgentsAsync(recordings, _agentModel ?? manifest, gateway, ct)).ConfigureAwait(false);
             await _progress.StageAsync(4, "labels", () => LabelAsync(recordings, gateway, ct)).ConfigureAwait(false);
             await _progress.StageAsync(5, "metrics", () => MetricsAsync(recordings, gateway, ct)).ConfigureAwait(false);
-            var rollout = new ModelRolloutStage(repo, _outDir, _progress, _summary);
-            string? notReady = await rollout.ProbeAsync(gateway, ct).ConfigureAwait(false);
+            string? notReady = _publisherMissing;
             if (notReady is null)
             {
-                await _progress.StageAsync(6, "model push", () => rollout.RunAsync(gateway, ct)).ConfigureAwait(false);
+                await _progress.StageAsync(6, "model push", () => _rollout.RunAsync(recordings, r => StartLiveAgent(r, ct), gateway, ct)).ConfigureAwait(false);
             }
             else
             {
@@ -141,7 +141,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
 
     // ---- 2. gateway ------------------------------------------------------------------------------------------------
 
-    private async Task<(GatewayClient, string)> StartGatewayAsync(IReadOnlyList<DeviceRecording> recordings, CancellationToken ct)
+    private async Task<(GatewayClient, string)> StartGatewayAsync(IReadOnlyList<DeviceRecording> recordings, string bundledManifest, CancellationToken ct)
     {
         string gwDir = Path.Combine(_outDir, "gateway");
         Directory.CreateDirectory(gwDir);
@@ -158,6 +158,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             $"--Gateway:Http:Port={httpPort}",
             // Alert rules every 5 s instead of 30 s, so the dashboard's alerts reflect a run of minutes.
             "--Gateway:Monitoring:EvaluationInterval=00:00:05",
+            .. _rollout!.GatewaySettings(),
         ];
 
         // Provision every device with its own random credential (the gateway's `device add`).
@@ -185,12 +186,39 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         _summary.DashboardUrl = baseUri.ToString();
         var client = new GatewayClient(baseUri);
         JsonElement health = await client.GetAsync("healthz", ct).ConfigureAwait(false);
+
+        // With the model publisher: the bundled model is registered and signed, and every device is
+        // provisioned for signed updates (seed package, pinned key, canaries) before its agent starts.
+        _publisherMissing = await _rollout.ProbeAsync(client, ct).ConfigureAwait(false);
+        if (_publisherMissing is null)
+        {
+            _agentModel = await _rollout.PrepareDevicesAsync(recordings, bundledManifest,
+                recordings.ToDictionary(r => r.DeviceId, r => StateDirectory(r.DeviceId), StringComparer.Ordinal), client, ct).ConfigureAwait(false);
+        }
         return (client, $"pid {_gateway.Id}, MQTT 127.0.0.1:{brokerPort}, dashboard {baseUri}, SQLite {Path.GetRelativePath(_outDir, db)}, " +
             $"{recordings.Count} devices provisioned, health {health.GetProperty("status").GetString()}");
     }
 
     private readonly Dictionary<string, string> _passwords = new(StringComparer.Ordinal);
     private int _brokerPort;
+    private ModelRolloutStage? _rollout;
+    private string? _publisherMissing = "not probed";
+    private string? _agentModel;
+    private readonly List<Task> _feeders = [];
+
+    private string StateDirectory(string deviceId) => Path.Combine(_outDir, "devices", deviceId, "state");
+
+    /// <summary>An agent listening live: raw PCM on stdin, paced at real time by a feeder task (stage 6).</summary>
+    private ChildProcess StartLiveAgent(DeviceRecording r, CancellationToken ct)
+    {
+        string dir = Path.Combine(_outDir, "devices", r.DeviceId);
+        ChildProcess agent = ChildProcess.Start(r.DeviceId + "-live", repo.AgentDll,
+            ["--config", Path.Combine(dir, "agent.json"), "--stdin", "--model", _agentModel!, "--drain-seconds", "30"],
+            dir, Path.Combine(dir, "agent-live.log"), redirectStdin: true);
+        _children.Add(agent);
+        _feeders.Add(Task.Run(() => ModelRolloutStage.FeedRealTimeAsync(agent, r.WavPath, ct), CancellationToken.None));
+        return agent;
+    }
 
     // ---- 3. agents -------------------------------------------------------------------------------------------------
 
@@ -263,7 +291,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
 
     private string WriteAgentConfig(DeviceRecording r, string dir)
     {
-        string state = Path.Combine(dir, "state");
+        string state = StateDirectory(r.DeviceId);
         Directory.CreateDirectory(state);
         var config = new JsonObject
         {

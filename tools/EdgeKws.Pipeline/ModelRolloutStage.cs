@@ -1,28 +1,370 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using EdgeKws.Corpus;
+using EdgeKws.Device.Models;
+using EdgeKws.Shared.Audio;
+using EdgeKws.Shared.Features;
+
 namespace EdgeKws.Pipeline;
 
 /// <summary>
-/// Stage 6: a model quantized in this run, evaluated and gated, signed, rolled out canary-first through
-/// the gateway's model publisher and confirmed by every agent (ModelStatus). The gateway side (model
-/// registry, signing, MQTT publisher, staged rollout) is another branch's work; until the gateway
-/// serves it, <see cref="ProbeAsync"/> says why the stage is skipped.
+/// Stage 6 and its preparation, on the gateway's model publisher (registry, signing, model jobs,
+/// staged rollout; docs/model-updates.md):
+/// <list type="bullet">
+/// <item>before the agents start: the gateway gets a release signing key made for this run; the bundled
+/// model is registered as the first production model (evaluated on this run's device audio, signed);
+/// each device is provisioned like a factory image: the signed seed package, the pinned public key and
+/// the canaries, so its agent runs with model updates on;</item>
+/// <item>stage 6: a model job trains a small model on a corpus generated in this run, quantizes it to
+/// INT8 (calibrated on that data), evaluates it on this run's device audio, gates it against production
+/// and signs it; when the gate promotes it, the agents come back (live audio at real time on stdin),
+/// the model is rolled out canary-first and every device must confirm it (ModelStatus).</item>
+/// </list>
+/// Until the gateway serves <c>/api/registry</c>, <see cref="ProbeAsync"/> says the stage waits for the publisher.
 /// </summary>
 internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress progress, MainJobSummary summary)
 {
+    public const string WakePhrase = "hey edge";
+
+    private readonly string _modelDir = Path.Combine(outDir, "model");
+    private string? _seedManifest;
+    private string? _streamsFile;
+
+    /// <summary>The release signing key file the gateway is started with (created, mode 0600).</summary>
+    public string SigningKeyPath => Path.Combine(outDir, "gateway", "keys", "release-signing.pem");
+
+    /// <summary>Gateway settings for the model publisher (ignored by a gateway without it).</summary>
+    public IEnumerable<string> GatewaySettings()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(SigningKeyPath)!);
+        if (!File.Exists(SigningKeyPath))
+        {
+            using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            // The gateway refuses a signing key readable by group or others: create it 0600.
+            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+            using var w = new StreamWriter(SigningKeyPath, create);
+            w.Write(key.ExportPkcs8PrivateKeyPem());
+        }
+        yield return $"--Gateway:Models:SigningKeyPath={SigningKeyPath}";
+        yield return $"--Gateway:Models:WorkDirectory={Path.Combine(outDir, "gateway", "model-jobs")}";
+        yield return $"--Gateway:Models:TrainerScript={Path.Combine(repo.Root, "tools", "train", "train.py")}";
+    }
+
     /// <summary>Null when the gateway can publish models, else why not.</summary>
     public async Task<string?> ProbeAsync(GatewayClient gateway, CancellationToken ct)
     {
-        _ = repo;
-        _ = outDir;
-        _ = progress;
-        _ = summary;
-        System.Text.Json.JsonElement? rollouts = await gateway.TryGetAsync("api/rollouts", ct).ConfigureAwait(false);
-        return rollouts is null ? "waiting for the model publisher: this gateway has no model registry / rollout API yet" : null;
+        JsonElement? key = await gateway.TryGetAsync("api/registry/signing-key", ct).ConfigureAwait(false);
+        return key is null ? "waiting for the model publisher: this gateway has no model registry (GET /api/registry/signing-key is 404)" : null;
     }
 
-    public Task<(bool, string)> RunAsync(GatewayClient gateway, CancellationToken ct)
+    /// <summary>Registers the bundled model as production and provisions each device for signed updates; returns the seed manifest.</summary>
+    public async Task<string> PrepareDevicesAsync(IReadOnlyList<DeviceRecording> recordings, string bundledManifest, IReadOnlyDictionary<string, string> stateDirectories,
+        GatewayClient gateway, CancellationToken ct)
     {
-        _ = gateway;
-        _ = ct;
-        throw new InvalidOperationException("the model publisher is not wired in yet");
+        Directory.CreateDirectory(_modelDir);
+        _streamsFile = await WriteEvaluationSetAsync(recordings, ct).ConfigureAwait(false);
+        string trainingManifest = bundledManifest.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
+        JsonElement job = await RunJobAsync(gateway, "api/registry/models", new
+        {
+            kind = "Register",
+            modelVersion = summary.ModelVersion,
+            manifestPath = bundledManifest,
+            trainingManifestPath = trainingManifest,
+            evaluationSetPath = _streamsFile,
+            bootstrap = true,
+        }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        _ = job;
+
+        // The signed package devices are provisioned with (manifest bytes, detached signature, model).
+        JsonElement package = await gateway.GetAsync($"api/registry/models/{Uri.EscapeDataString(summary.ModelVersion)}/package", ct).ConfigureAwait(false);
+        string seedDir = Path.Combine(_modelDir, "seed");
+        Directory.CreateDirectory(seedDir);
+        string fileName = package.GetProperty("fileName").GetString()!;
+        _seedManifest = Path.Combine(seedDir, Path.GetFileNameWithoutExtension(fileName) + ".manifest.json");
+        await File.WriteAllBytesAsync(_seedManifest, package.GetProperty("manifest").GetBytesFromBase64(), ct).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(_seedManifest + ".sig", package.GetProperty("signature").GetBytesFromBase64(), ct).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(Path.Combine(seedDir, fileName), package.GetProperty("model").GetBytesFromBase64(), ct).ConfigureAwait(false);
+        JsonElement key = await gateway.GetAsync("api/registry/signing-key", ct).ConfigureAwait(false);
+        string publicPem = key.GetProperty("publicKeyPem").GetString()!;
+
+        (float[] positive, float[] negative) = Canaries(recordings[0]);
+        foreach ((string device, string state) in stateDirectories)
+        {
+            Directory.CreateDirectory(Path.Combine(state, "keys"));
+            await File.WriteAllTextAsync(Path.Combine(state, "keys", "model-signing.pub.pem"), publicPem, ct).ConfigureAwait(false);
+            Directory.CreateDirectory(Path.Combine(state, "canary"));
+            ModelCanary.Write(Path.Combine(state, "canary", ModelCanary.PositiveFileName), positive, MfccConfig.Default.CoefficientCount, MfccConfig.Default.FeatureConfigHash);
+            ModelCanary.Write(Path.Combine(state, "canary", ModelCanary.NegativeFileName), negative, MfccConfig.Default.CoefficientCount, MfccConfig.Default.FeatureConfigHash);
+            _ = device;
+        }
+        progress.Detail($"model {summary.ModelVersion} registered as production and signed (key {key.GetProperty("keyId").GetString()}); " +
+            $"devices provisioned with the signed seed, the pinned public key and canaries: model updates on");
+        return _seedManifest;
+    }
+
+    /// <summary>Stage 6 proper.</summary>
+    public async Task<(bool, string)> RunAsync(IReadOnlyList<DeviceRecording> recordings, Func<DeviceRecording, ChildProcess> startLiveAgent, GatewayClient gateway, CancellationToken ct)
+    {
+        if (_streamsFile is null || _seedManifest is null)
+        {
+            throw new InvalidOperationException("the devices were not provisioned for model updates");
+        }
+        ModelPush push = summary.ModelPush;
+        string version = string.Create(CultureInfo.InvariantCulture, $"{NextMinor(summary.ModelVersion)}-run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
+        push.Version = version;
+
+        // 1. Training data generated in this run (a small held-apart corpus), exported as a dataset.
+        string corpusDir = Path.Combine(_modelDir, "train-corpus");
+        var corpusOptions = CorpusOptions.Small(corpusDir, seed: 7_000 + summary.Devices) with { Keywords = [WakePhrase], MaxParallelSynthesis = 2 };
+        await CorpusGenerator.GenerateAsync(corpusOptions, log: null, ct).ConfigureAwait(false);
+        string datasetDir = Path.Combine(_modelDir, "dataset");
+        using (var log = new StringWriter())
+        {
+            int rc = EdgeKws.Dataset.DatasetCommand.Run(["export", "--corpus", corpusDir, "--out", datasetDir, "--keyword", WakePhrase], log, log);
+            if (rc != 0)
+            {
+                throw new InvalidOperationException($"dataset export failed ({rc}): {log}");
+            }
+        }
+        progress.Detail($"training data: corpus of {corpusOptions.SpeakerCount} speakers -> dataset {Path.GetRelativePath(outDir, datasetDir)}");
+
+        // 2. Train (tiny), quantize to INT8, evaluate on this run's device audio, gate against production, sign, register.
+        JsonElement job = await RunJobAsync(gateway, "api/model-jobs", new
+        {
+            kind = "Train",
+            modelVersion = version,
+            modelId = "hey-edge",
+            datasetDirectory = datasetDir,
+            evaluationSetPath = _streamsFile,
+            tiny = true,
+            seed = 42,
+        }, TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
+        JsonElement model = job.GetProperty("model");
+        string stage = model.GetProperty("stage").ToString();
+        string gate = model.TryGetProperty("gateSummary", out JsonElement g) ? g.GetString() ?? "" : "";
+        if (stage is not "Candidate" and not "Production")
+        {
+            push.Status = "refused by the gate";
+            push.Detail = $"{version} trained and quantized in this run, then refused by the promotion gate ({gate}); nothing pushed";
+            return (true, push.Detail);
+        }
+
+        // 3. The agents listen again (live, real time, on stdin) so they can take the model.
+        var live = recordings.Select(startLiveAgent).ToList();
+        progress.Detail($"{live.Count} agents listening live again (pids {string.Join(", ", live.Select(a => a.Id))})");
+        await Task.Delay(TimeSpan.FromSeconds(3), ct).ConfigureAwait(false);
+
+        // 4. Canary first, then the rest as one wave; a short soak so the run stays minutes long.
+        string[] canaries = [recordings[0].DeviceId];
+        string[][] waves = recordings.Count > 1 ? [[.. recordings.Skip(1).Select(r => r.DeviceId)]] : [];
+        JsonElement rollout = await gateway.PostJsonAsync("api/rollouts", new { modelVersion = version, canaries, waves, soakListeningHours = 0.0 }, ct).ConfigureAwait(false);
+        long id = rollout.GetProperty("id").GetInt64();
+        progress.Detail($"rollout {id}: {version} to canary {canaries[0]}" + (waves.Length > 0 ? $", then {string.Join(", ", waves[0])}" : ""));
+
+        var sw = Stopwatch.StartNew();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        string state = "";
+        while (sw.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            rollout = await gateway.GetAsync($"api/rollouts/{id}", ct).ConfigureAwait(false);
+            state = rollout.GetProperty("state").ToString();
+            foreach (JsonElement d in rollout.GetProperty("devices").EnumerateArray())
+            {
+                string device = d.GetProperty("deviceId").GetString()!;
+                string ds = d.GetProperty("state").ToString();
+                if (!seen.TryGetValue(device, out string? before) || before != ds)
+                {
+                    seen[device] = ds;
+                    progress.Detail(string.Create(CultureInfo.InvariantCulture,
+                        $"rollout {id} at {sw.Elapsed.TotalSeconds:F1} s: {device} (step {d.GetProperty("step").GetInt32()}) {ds}{(d.TryGetProperty("reason", out JsonElement r) && r.ValueKind == JsonValueKind.String ? ": " + r.GetString() : "")}"));
+                }
+            }
+            if (state is "Completed" or "RolledBack")
+            {
+                break;
+            }
+            await Task.Delay(500, ct).ConfigureAwait(false);
+        }
+        push.ConfirmedDevices = [.. rollout.GetProperty("devices").EnumerateArray().Where(d => d.GetProperty("state").ToString() == "Confirmed").Select(d => d.GetProperty("deviceId").GetString()!)];
+
+        // 5. The agents stop (end of their live audio) and report which model they ran.
+        foreach (ChildProcess agent in live)
+        {
+            try
+            {
+                agent.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // Already gone.
+            }
+        }
+        foreach (ChildProcess agent in live)
+        {
+            await agent.WaitForExitAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+            string? line = agent.Lines().LastOrDefault(l => l.StartsWith("summary:", StringComparison.Ordinal));
+            progress.Detail($"{agent.Name}: {(line is null ? "no summary" : "model=" + MainJob.ParseSummary(line).GetValueOrDefault("model") + ", live audio " + MainJob.ParseSummary(line).GetValueOrDefault("audio_s") + " s")}");
+        }
+
+        string steps = string.Join("; ", job.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+        if (state != "Completed" || push.ConfirmedDevices.Count != recordings.Count)
+        {
+            push.Status = "not confirmed";
+            push.Detail = $"rollout {id} {state}: {push.ConfirmedDevices.Count}/{recordings.Count} confirmed ({rollout.GetProperty("reason")})";
+            throw new InvalidOperationException($"model push: {push.Detail}");
+        }
+        push.Status = "confirmed";
+        push.Detail = $"rollout {id}, canary {canaries[0]} first; job: {steps}";
+        return (true, $"{version} (quantized in this run) confirmed by {push.ConfirmedDevices.Count}/{recordings.Count} devices, canary first; gate: {gate}");
+    }
+
+    /// <summary>Live audio for an agent on stdin: the device's WAV looped, paced at real time in 100 ms blocks.</summary>
+    public static async Task FeedRealTimeAsync(ChildProcess agent, string wavPath, CancellationToken ct)
+    {
+        float[] audio = ReadPrefix(wavPath, 16_000 * 120);
+        int length = audio.Length;
+        var pcm = new byte[length * 2];
+        for (int i = 0; i < length; i++)
+        {
+            BinaryPrimitives.WriteInt16LittleEndian(pcm.AsSpan(i * 2), (short)Math.Clamp(audio[i] * 32768f, short.MinValue, short.MaxValue));
+        }
+        const int blockBytes = 3_200; // 100 ms
+        Stream stdin = agent.StandardInput.BaseStream;
+        var sw = Stopwatch.StartNew();
+        long sent = 0;
+        try
+        {
+            for (int at = 0; !ct.IsCancellationRequested; at = (at + blockBytes) % (pcm.Length - blockBytes))
+            {
+                await stdin.WriteAsync(pcm.AsMemory(at, blockBytes), ct).ConfigureAwait(false);
+                await stdin.FlushAsync(ct).ConfigureAwait(false);
+                sent += blockBytes;
+                double aheadMs = (sent / 32.0) - sw.Elapsed.TotalMilliseconds;
+                if (aheadMs > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(aheadMs), ct).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The agent stopped reading (stdin closed at the end of the stage, or the process ended).
+        }
+    }
+
+    private async Task<string> WriteEvaluationSetAsync(IReadOnlyList<DeviceRecording> recordings, CancellationToken ct)
+    {
+        // edgekws-streams/1: each device's WAV as a positive stream with its known "hey edge" times; what
+        // lies outside them counts toward FA/hour.
+        var streams = recordings.Select(r => new
+        {
+            name = r.DeviceId + ".wav",
+            wavPath = r.WavPath,
+            kind = "Positive",
+            durationMs = WavDurationMs(r.WavPath),
+            phrases = r.Keywords.Select(k => new { phrase = WakePhrase, startMs = k.StartMs, endMs = k.EndMs }).ToArray(),
+        }).ToArray();
+        string path = Path.Combine(_modelDir, "streams.json");
+        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new { formatVersion = "edgekws-streams/1", description = $"main job device audio ({recordings.Count} devices)", streams },
+            new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
+        return path;
+    }
+
+    /// <summary>The first <paramref name="maxSamples"/> samples of a WAV at 16 kHz mono.</summary>
+    private static float[] ReadPrefix(string path, int maxSamples)
+    {
+        using var source = new AudioFileSource(path);
+        var audio = new float[maxSamples];
+        int n = 0;
+        int read;
+        while (n < audio.Length && (read = source.Read(audio.AsSpan(n))) > 0)
+        {
+            n += read;
+        }
+        return audio[..n];
+    }
+
+    private static double WavDurationMs(string path)
+    {
+        using var source = new AudioFileSource(path);
+        var block = new float[16_000];
+        long n = 0;
+        int read;
+        while ((read = source.Read(block)) > 0)
+        {
+            n += read;
+        }
+        return n / 16.0;
+    }
+
+    /// <summary>
+    /// The canaries the agents ship with: positive = MFCCs of the reference device's first keywords (the
+    /// first 30 s of its positive stream, several "hey edge"), negative = MFCCs of 3 s of very quiet noise.
+    /// A model must fire on the first and stay silent on the second before a device installs it.
+    /// </summary>
+    private static (float[] Positive, float[] Negative) Canaries(DeviceRecording reference)
+    {
+        double endMs = reference.Keywords.Take(4).Last().EndMs + 500;
+        float[] positive = ReadPrefix(reference.WavPath, (int)(endMs * 16));
+        var rng = new Random(11);
+        float[] negative = new float[16_000 * 3];
+        for (int i = 0; i < negative.Length; i++)
+        {
+            negative[i] = (float)((rng.NextDouble() * 2) - 1) * 0.0005f;
+        }
+        return (Mfcc(positive), Mfcc(negative));
+    }
+
+    private static float[] Mfcc(float[] audio)
+    {
+        MfccConfig config = MfccConfig.Default;
+        var extractor = new MfccExtractor(config);
+        var frames = new float[(config.FrameCount(audio.Length) + 1) * config.CoefficientCount];
+        int n = extractor.Push(audio, frames);
+        return frames[..(n * config.CoefficientCount)];
+    }
+
+    private async Task<JsonElement> RunJobAsync(GatewayClient gateway, string path, object request, TimeSpan timeout, CancellationToken ct)
+    {
+        JsonElement job = await gateway.PostJsonAsync(path, request, ct).ConfigureAwait(false);
+        string id = job.GetProperty("id").GetString()!;
+        var sw = Stopwatch.StartNew();
+        int printed = 0;
+        while (true)
+        {
+            job = await gateway.GetAsync($"api/model-jobs/{id}", ct).ConfigureAwait(false);
+            JsonElement[] steps = [.. job.GetProperty("steps").EnumerateArray()];
+            for (; printed < steps.Length; printed++)
+            {
+                progress.Detail($"model job {id}: {steps[printed].GetString()}");
+            }
+            string state = job.GetProperty("state").ToString();
+            if (state == "Succeeded")
+            {
+                return job;
+            }
+            if (state == "Failed")
+            {
+                throw new InvalidOperationException($"model job {id} failed: {job.GetProperty("error")}");
+            }
+            if (sw.Elapsed > timeout)
+            {
+                throw new TimeoutException($"model job {id} still {state} after {timeout.TotalMinutes:F0} min");
+            }
+            await Task.Delay(500, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static string NextMinor(string version)
+    {
+        string[] parts = version.Split('-', 2)[0].Split('.');
+        return parts.Length >= 2 && int.TryParse(parts[1], out int minor) ? $"{parts[0]}.{minor + 1}.0" : version + ".1";
     }
 }
