@@ -158,6 +158,10 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             $"--Gateway:Http:Port={httpPort}",
             // Alert rules every 5 s instead of 30 s, so the dashboard's alerts reflect a run of minutes.
             "--Gateway:Monitoring:EvaluationInterval=00:00:05",
+            // The host's appsettings.json sits beside its dll, not in its working directory: keep request logs out of gateway.log.
+            "--Logging:LogLevel:Default=Information",
+            "--Logging:LogLevel:Microsoft.AspNetCore=Warning",
+            "--Logging:LogLevel:Microsoft.Hosting.Lifetime=Warning",
             .. _rollout!.GatewaySettings(),
         ];
 

@@ -29,6 +29,12 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
 {
     public const string WakePhrase = "hey edge";
 
+    /// <summary>Speakers of the training corpus generated for the candidate (about 20 s to generate here).</summary>
+    public const int TrainingSpeakers = 32;
+
+    /// <summary>Epochs of the trainer's default DS-CNN (64 channels x 4 blocks): about a minute on one core here.</summary>
+    public const int TrainingEpochs = 20;
+
     private readonly string _modelDir = Path.Combine(outDir, "model");
     private string? _seedManifest;
     private string? _streamsFile;
@@ -122,7 +128,20 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
 
         // 1. Training data generated in this run (a small held-apart corpus), exported as a dataset.
         string corpusDir = Path.Combine(_modelDir, "train-corpus");
-        var corpusOptions = CorpusOptions.Small(corpusDir, seed: 7_000 + summary.Devices) with { Keywords = [WakePhrase], MaxParallelSynthesis = 2 };
+        // Voices of its own (another seed), "hey edge" only, so the candidate never trains on a device's speaker.
+        var corpusOptions = new CorpusOptions
+        {
+            OutputDirectory = corpusDir,
+            Seed = 7_003,
+            SpeakerCount = TrainingSpeakers,
+            Keywords = [WakePhrase],
+            TakesPerKeyword = 4,
+            SentencesPerSpeaker = 4,
+            StreamSentencesPerSpeaker = 8,
+            NegativeStreamMinutes = 4,
+            PositiveStreamKeywords = 10,
+            MaxParallelSynthesis = 2,
+        };
         await CorpusGenerator.GenerateAsync(corpusOptions, log: null, ct).ConfigureAwait(false);
         string datasetDir = Path.Combine(_modelDir, "dataset");
         using (var log = new StringWriter())
@@ -135,7 +154,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         }
         progress.Detail($"training data: corpus of {corpusOptions.SpeakerCount} speakers -> dataset {Path.GetRelativePath(outDir, datasetDir)}");
 
-        // 2. Train (tiny), quantize to INT8, evaluate on this run's device audio, gate against production, sign, register.
+        // 2. Train (DS-CNN, 20 epochs), quantize to INT8, evaluate on this run's device audio, gate against production, sign, register.
         JsonElement job = await RunJobAsync(gateway, "api/model-jobs", new
         {
             kind = "Train",
@@ -143,7 +162,8 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             modelId = "hey-edge",
             datasetDirectory = datasetDir,
             evaluationSetPath = _streamsFile,
-            tiny = true,
+            tiny = false,
+            epochs = TrainingEpochs,
             seed = 42,
         }, TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
         JsonElement model = job.GetProperty("model");
@@ -151,15 +171,62 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         string gate = model.TryGetProperty("gateSummary", out JsonElement g) ? g.GetString() ?? "" : "";
         if (stage is not "Candidate" and not "Production")
         {
-            push.Status = "refused by the gate";
-            push.Detail = $"{version} trained and quantized in this run, then refused by the promotion gate ({gate}); nothing pushed";
-            return (true, push.Detail);
+            // The trainer's threshold (from window-level validation) may not suit streaming audio. Calibrate
+            // it on the training corpus's held-out test speakers (neither trained on nor the devices' voices:
+            // the gate's own streams are never used to choose it) and register the same INT8 model again
+            // under a new version with that threshold; the gateway evaluates and gates it afresh.
+            string work = job.GetProperty("workDirectory").GetString()!;
+            float? calibrated = await CalibrateThresholdAsync(work, corpusDir, ct).ConfigureAwait(false);
+            if (calibrated is null)
+            {
+                push.Status = "refused by the gate";
+                push.Detail = $"{version} trained and quantized in this run, then refused by the promotion gate ({gate}); no threshold on held-out voices passes either; nothing pushed";
+                return (true, push.Detail);
+            }
+            string firstVersion = version;
+            version += "-cal";
+            push.Version = version;
+            string manifest = WriteRecalibratedManifest(work, version, calibrated.Value);
+            progress.Detail(string.Create(CultureInfo.InvariantCulture,
+                $"{firstVersion} refused ({gate}); threshold recalibrated on the training corpus's held-out voices: {calibrated.Value:0.####} -> registering {version}"));
+            job = await RunJobAsync(gateway, "api/registry/models", new
+            {
+                kind = "Register",
+                modelVersion = version,
+                manifestPath = manifest,
+                trainingManifestPath = Path.Combine(work, "trained", "training-manifest.json"),
+                evaluationSetPath = _streamsFile,
+            }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+            model = job.GetProperty("model");
+            stage = model.GetProperty("stage").ToString();
+            gate = model.TryGetProperty("gateSummary", out g) ? g.GetString() ?? "" : "";
+            if (stage is not "Candidate" and not "Production")
+            {
+                push.Status = "refused by the gate";
+                push.Detail = $"{version} (trained and quantized in this run, threshold {calibrated.Value:0.####} from held-out voices) refused by the promotion gate ({gate}); nothing pushed";
+                return (true, push.Detail);
+            }
         }
 
         // 3. The agents listen again (live, real time, on stdin) so they can take the model.
         var live = recordings.Select(startLiveAgent).ToList();
         progress.Detail($"{live.Count} agents listening live again (pids {string.Join(", ", live.Select(a => a.Id))})");
-        await Task.Delay(TimeSpan.FromSeconds(3), ct).ConfigureAwait(false);
+        // Offers go out on the devices' command topics; start once every live agent is connected again.
+        var connectWait = Stopwatch.StartNew();
+        while (true)
+        {
+            JsonElement devices = await gateway.GetAsync("api/devices", ct).ConfigureAwait(false);
+            int online = devices.EnumerateArray().Count(d => d.TryGetProperty("status", out JsonElement st) && string.Equals(st.GetString(), "online", StringComparison.OrdinalIgnoreCase));
+            if (online >= recordings.Count && live.All(a => a.Lines().Count > 0 || connectWait.Elapsed > TimeSpan.FromSeconds(5)))
+            {
+                break;
+            }
+            if (connectWait.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"only {online}/{recordings.Count} devices are online again after 60 s");
+            }
+            await Task.Delay(250, ct).ConfigureAwait(false);
+        }
 
         // 4. Canary first, then the rest as one wave; a short soak so the run stays minutes long.
         string[] canaries = [recordings[0].DeviceId];
@@ -223,6 +290,49 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         push.Status = "confirmed";
         push.Detail = $"rollout {id}, canary {canaries[0]} first; job: {steps}";
         return (true, $"{version} (quantized in this run) confirmed by {push.ConfirmedDevices.Count}/{recordings.Count} devices, canary first; gate: {gate}");
+    }
+
+    /// <summary>
+    /// A deployed threshold for the candidate from the training corpus's test split (held-out voices): the
+    /// model tool's gate against production on those streams; its suggestion when the shipped threshold
+    /// fails but the curve passes, the shipped one when it passes, else null.
+    /// </summary>
+    private async Task<float?> CalibrateThresholdAsync(string work, string corpusDir, CancellationToken ct)
+    {
+        string candidate = Directory.EnumerateFiles(Path.Combine(work, "int8"), "*.int8.manifest.json").Single();
+        string current = Directory.EnumerateFiles(Path.Combine(work, "current"), "*manifest.json").First();
+        string outDir = Path.Combine(_modelDir, "calibration");
+        (int code, string text) = await ChildProcess.RunToEndAsync(repo.ModelToolDll,
+            ["gate", "--current", current, "--candidate", candidate, "--corpus", corpusDir, "--out", outDir], _modelDir, null, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        string gateJson = Path.Combine(outDir, "gate.json");
+        if (code is not 0 and not 3 || !File.Exists(gateJson))
+        {
+            throw new InvalidOperationException($"edgekws-model gate (calibration) failed ({code}): {text.Trim()}");
+        }
+        using JsonDocument doc = JsonDocument.Parse(await File.ReadAllBytesAsync(gateJson, ct).ConfigureAwait(false));
+        progress.Detail("calibration on held-out voices: " + doc.RootElement.GetProperty("summary").GetString());
+        if (doc.RootElement.GetProperty("promote").GetBoolean())
+        {
+            using JsonDocument m = JsonDocument.Parse(await File.ReadAllBytesAsync(candidate, ct).ConfigureAwait(false));
+            return m.RootElement.GetProperty("threshold").GetSingle();
+        }
+        return doc.RootElement.TryGetProperty("suggestedCandidateThreshold", out JsonElement t) && t.ValueKind == JsonValueKind.Number ? t.GetSingle() : null;
+    }
+
+    /// <summary>The candidate's INT8 manifest under a new version with another threshold (model file copied beside it).</summary>
+    private string WriteRecalibratedManifest(string work, string version, float threshold)
+    {
+        string source = Directory.EnumerateFiles(Path.Combine(work, "int8"), "*.int8.manifest.json").Single();
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(source))!.AsObject();
+        string fileName = json["fileName"]!.GetValue<string>();
+        string dir = Path.Combine(_modelDir, "recalibrated");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(work, "int8", fileName), Path.Combine(dir, fileName), overwrite: true);
+        json["modelVersion"] = version;
+        json["threshold"] = threshold;
+        string path = Path.Combine(dir, $"{json["modelId"]?.GetValue<string>() ?? "model"}-{version}.int8.manifest.json");
+        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return path;
     }
 
     /// <summary>Live audio for an agent on stdin: the device's WAV looped, paced at real time in 100 ms blocks.</summary>
@@ -306,13 +416,16 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
 
     /// <summary>
     /// The canaries the agents ship with: positive = MFCCs of the reference device's first keywords (the
-    /// first 30 s of its positive stream, several "hey edge"), negative = MFCCs of 3 s of very quiet noise.
+    /// 9.5 s from its first keyword, two or three "hey edge"), negative = MFCCs of 3 s of very quiet noise.
     /// A model must fire on the first and stay silent on the second before a device installs it.
     /// </summary>
     private static (float[] Positive, float[] Negative) Canaries(DeviceRecording reference)
     {
-        double endMs = reference.Keywords.Take(4).Last().EndMs + 500;
-        float[] positive = ReadPrefix(reference.WavPath, (int)(endMs * 16));
+        // At most 9.5 s (a canary holds up to 1,000 frames): from just before the first keyword, which
+        // takes in the next one or two as well (positive-stream keywords are 2-6 s apart).
+        int startSample = (int)(Math.Max(0, reference.Keywords[0].StartMs - 500) * 16);
+        float[] prefix = ReadPrefix(reference.WavPath, startSample + (16 * 9_500));
+        float[] positive = prefix[Math.Min(startSample, prefix.Length)..];
         var rng = new Random(11);
         float[] negative = new float[16_000 * 3];
         for (int i = 0; i < negative.Length; i++)
