@@ -13,8 +13,8 @@ public sealed class MainJob_Tests
     [Fact]
     public async Task Runs_every_stage_and_leaves_figures_a_summary_and_no_processes_at_tiny_scale()
     {
-        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.01");
-        int exit = await run.WaitForExitAsync(TimeSpan.FromSeconds(150));
+        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.01", "--quick-model");
+        int exit = await run.WaitForExitAsync(TimeSpan.FromSeconds(240));
         string stdout = run.Stdout;
         Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{run.Stderr}");
 
@@ -28,6 +28,7 @@ public sealed class MainJob_Tests
             Assert.DoesNotContain("FAILED", line);
             if (StageNames[i] == "model push" && line.Contains("SKIPPED", StringComparison.Ordinal))
             {
+                // Only before the gateway has its model publisher (registry, signing, rollout).
                 Assert.Contains("waiting for the model publisher", line);
             }
         }
@@ -53,8 +54,19 @@ public sealed class MainJob_Tests
 
         Assert.True(File.Exists(Path.Combine(run.OutDir, "summary.md")));
         Assert.Contains("FA/hour", File.ReadAllText(Path.Combine(run.OutDir, "summary.md")));
+        // A model push either confirmed on both devices (canary first) or was refused by the gate with its reason.
+        JsonElement push = s.GetProperty("modelPush");
+        string pushStatus = push.GetProperty("status").GetString()!;
+        Assert.Contains(pushStatus, new[] { "confirmed", "refused by the gate", "skipped" });
+        if (pushStatus == "confirmed")
+        {
+            Assert.Equal(["device-01", "device-02"], push.GetProperty("confirmedDevices").EnumerateArray().Select(d => d.GetString()).Order());
+            Assert.Contains("canary device-01 first", push.GetProperty("detail").GetString());
+        }
+
         JsonElement[] children = [.. s.GetProperty("processes").EnumerateArray()];
-        Assert.Equal(3, children.Length); // the gateway and two agents
+        // The gateway and two replaying agents, plus two live agents when a model was pushed.
+        Assert.Equal(pushStatus == "confirmed" ? 5 : 3, children.Length);
         Assert.All(children, c => Assert.True(MainJobRun.IsGone(c.GetProperty("pid").GetInt32()), $"{c.GetProperty("name")} is still running"));
     }
 

@@ -6,7 +6,7 @@ namespace EdgeKws.Pipeline;
 internal sealed record MainJobOptions
 {
     public const string Usage = """
-        usage: edgekws-main-job [--devices N] [--hours H] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--help]
+        usage: edgekws-main-job [--devices N] [--hours H] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--quick-model] [--help]
           --devices N     simulated devices, each its own agent process, voice, room and noise (default 3, 1..16)
           --hours H       hours of generated audio per device (default 0.05 = 3 minutes; 0.001..24),
                           replayed faster than real time
@@ -15,6 +15,8 @@ internal sealed record MainJobOptions
           --keep-running  leave the gateway (API, dashboard, broker) up after the summary until Ctrl-C
           --http-port P   gateway HTTP port (default 8080, or a free port when 8080 is taken; 0: any free port)
           --seed S        seed of the generated audio (default 42)
+          --quick-model   train the pushed model with the trainer's tiny configuration on a smaller corpus
+                          (seconds instead of a minute or two; the end-to-end test uses it)
         """;
 
     public string OutputDirectory { get; init; } = Path.Combine("artifacts", "main-job");
@@ -23,6 +25,7 @@ internal sealed record MainJobOptions
     public bool KeepRunning { get; init; }
     public int? HttpPort { get; init; }
     public long Seed { get; init; } = 42;
+    public bool QuickModel { get; init; }
     public bool ShowHelp { get; init; }
 
     public static MainJobOptions? Parse(string[] args, out string? error)
@@ -40,6 +43,9 @@ internal sealed record MainJobOptions
                     break;
                 case "--keep-running":
                     o = o with { KeepRunning = true };
+                    break;
+                case "--quick-model":
+                    o = o with { QuickModel = true };
                     break;
                 case "--out":
                     o = o with { OutputDirectory = Next() ?? "" };

@@ -25,15 +25,18 @@ namespace EdgeKws.Pipeline;
 /// </list>
 /// Until the gateway serves <c>/api/registry</c>, <see cref="ProbeAsync"/> says the stage waits for the publisher.
 /// </summary>
-internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress progress, MainJobSummary summary)
+internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress progress, MainJobSummary summary, bool quick)
 {
     public const string WakePhrase = "hey edge";
 
-    /// <summary>Speakers of the training corpus generated for the candidate (about 20 s to generate here).</summary>
+    /// <summary>Speakers of the training corpus generated for the candidate (about 20 s to generate here; 12 with --quick-model).</summary>
     public const int TrainingSpeakers = 32;
 
     /// <summary>Epochs of the trainer's default DS-CNN (64 channels x 4 blocks): about a minute on one core here.</summary>
     public const int TrainingEpochs = 20;
+
+    /// <summary>Epochs of the trainer's tiny DS-CNN (16 channels x 2 blocks, at most 512 windows) with --quick-model: seconds.</summary>
+    public const int QuickTrainingEpochs = 60;
 
     private readonly string _modelDir = Path.Combine(outDir, "model");
     private string? _seedManifest;
@@ -133,7 +136,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         {
             OutputDirectory = corpusDir,
             Seed = 7_003,
-            SpeakerCount = TrainingSpeakers,
+            SpeakerCount = quick ? 12 : TrainingSpeakers,
             Keywords = [WakePhrase],
             TakesPerKeyword = 4,
             SentencesPerSpeaker = 4,
@@ -154,7 +157,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         }
         progress.Detail($"training data: corpus of {corpusOptions.SpeakerCount} speakers -> dataset {Path.GetRelativePath(outDir, datasetDir)}");
 
-        // 2. Train (DS-CNN, 20 epochs), quantize to INT8, evaluate on this run's device audio, gate against production, sign, register.
+        // 2. Train (DS-CNN; tiny with --quick-model), quantize to INT8, evaluate on this run's device audio, gate against production, sign, register.
         JsonElement job = await RunJobAsync(gateway, "api/model-jobs", new
         {
             kind = "Train",
@@ -162,8 +165,8 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             modelId = "hey-edge",
             datasetDirectory = datasetDir,
             evaluationSetPath = _streamsFile,
-            tiny = false,
-            epochs = TrainingEpochs,
+            tiny = quick,
+            epochs = quick ? QuickTrainingEpochs : TrainingEpochs,
             seed = 42,
         }, TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
         JsonElement model = job.GetProperty("model");
