@@ -3,9 +3,9 @@ using SQLite;
 namespace EdgeKws.Pipeline;
 
 /// <summary>
-/// Read-only look into the gateway's SQLite file for what its HTTP API does not serve: the consented
-/// clip audio of each detection (to label it by forced alignment until the gateway's own labeling
-/// worker does) and the stored drift sketches (to build the reference device's baseline). WAL mode
+/// Read-only look into the gateway's SQLite file for what its HTTP API does not serve: each detection's
+/// stream offset (to compare labels with the corpus ground truth) and the stored drift sketches (to
+/// build the reference device's baseline). WAL mode
 /// lets this reader run beside the gateway's writer; nothing is ever written here.
 /// </summary>
 internal sealed class GatewayDatabase : IDisposable
@@ -18,13 +18,12 @@ internal sealed class GatewayDatabase : IDisposable
         _db.BusyTimeout = TimeSpan.FromSeconds(10);
     }
 
-    /// <summary>Detections with their stream offset and, when stored, their consented audio clip.</summary>
-    public List<DetectionClipRow> ReadDetectionClips() => _db.Query<DetectionClipRow>(
+    /// <summary>Detections with their stream offset (the API does not serve it), for the ground-truth comparison.</summary>
+    public List<DetectionClipRow> ReadDetections() => _db.Query<DetectionClipRow>(
         """
-        SELECT d.device_id AS DeviceId, d.seq AS Sequence, d.stream_offset_ms AS StreamOffsetMs, d.score AS Score,
-               d.model_version AS ModelVersion, d.clip_id AS ClipId, c.frame AS AudioFrame
-        FROM detections d LEFT JOIN clips c ON c.clip_id = d.clip_id AND c.kind = 'audio'
-        ORDER BY d.device_id, d.seq
+        SELECT device_id AS DeviceId, seq AS Sequence, stream_offset_ms AS StreamOffsetMs, score AS Score,
+               model_version AS ModelVersion, clip_id AS ClipId
+        FROM detections ORDER BY device_id, seq
         """);
 
     /// <summary>Sketch JSON of one device, oldest window first.</summary>
@@ -42,7 +41,6 @@ internal sealed class DetectionClipRow
     public double Score { get; set; }
     public string ModelVersion { get; set; } = "";
     public string? ClipId { get; set; }
-    public byte[]? AudioFrame { get; set; }
 }
 
 internal sealed class SketchRow

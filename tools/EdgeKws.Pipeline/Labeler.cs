@@ -1,21 +1,20 @@
+using System.Diagnostics;
 using System.Globalization;
-using EdgeKws.Labeling.Alignment;
-using EdgeKws.Labeling.Extraction;
-using EdgeKws.Shared.Audio;
-using EdgeKws.Shared.Contracts;
+using System.Text.Json;
 
 namespace EdgeKws.Pipeline;
 
 /// <summary>
-/// Stage 4: a TA/FA label for every detection whose trigger clip came up as consented audio, by forcing
-/// the wake phrase onto the clip with PocketSphinx (EdgeKws.Labeling's <see cref="TriggerVerifier"/>):
-/// a confident fit is a true accept, a confident miss a false accept, anything between goes to review
-/// (label Unknown, which the gateway counts in its review queue). Labels go to the gateway through
-/// POST /api/labels, source <c>auto:pocketsphinx</c>. Each label is also checked against the corpus
-/// ground truth (the keyword times the generator wrote), which is how good the aligner is here.
+/// Stage 4: TA/FA labels from forced alignment by the gateway's own labeling worker (<c>Gateway:Labeling</c>,
+/// PocketSphinx through EdgeKws.Labeling's TriggerVerifier; docs/gateway.md "Trigger labeling"): the job
+/// asks it to run now (<c>POST /api/review/run</c>), waits until every detection carries a label, and
+/// reads them with their provenance (<c>GET /api/review/labels</c>) and the review queue
+/// (<c>GET /api/review/items</c>). Each label is then compared with the corpus ground truth (the keyword
+/// times the generator wrote), which is how good the aligner is on these voices and rooms.
 /// </summary>
 internal sealed class Labeler(string outDir, string databasePath, Progress progress)
 {
+    /// <summary>The wake phrase the gateway's worker aligns.</summary>
     public const string WakePhrase = "hey edge";
 
     /// <summary>A detection whose keyword end lies in [start, end + this] of a known keyword is a true accept.</summary>
@@ -23,62 +22,64 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
 
     public async Task<LabelFigures> RunAsync(IReadOnlyList<DeviceRecording> recordings, GatewayClient gateway, CancellationToken ct)
     {
-        var figures = new LabelFigures { Labeler = "main job: EdgeKws.Labeling TriggerVerifier (PocketSphinx) -> POST /api/labels" };
-        List<DetectionClipRow> rows;
+        var figures = new LabelFigures();
+        long detections = (await gateway.GetAsync("api/detections?window=24h&limit=10000", ct).ConfigureAwait(false)).GetArrayLength();
+
+        // The worker also runs on its timer; this run labels every clip waiting now (it waits for a run in progress).
+        JsonElement run = await gateway.PostJsonAsync("api/review/run", new { }, ct).ConfigureAwait(false);
+        progress.Detail($"POST /api/review/run: {run.GetProperty("handled").GetInt32()} clips handled");
+
+        JsonElement[] labels = [];
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            labels = [.. (await gateway.GetAsync("api/review/labels?limit=10000", ct).ConfigureAwait(false)).EnumerateArray()];
+            if (labels.Length >= detections)
+            {
+                break;
+            }
+            if (sw.Elapsed > TimeSpan.FromMinutes(10))
+            {
+                JsonElement status = await gateway.GetAsync("api/review/status", ct).ConfigureAwait(false);
+                throw new TimeoutException($"the labeling worker labelled {labels.Length} of {detections} detections in 10 min: {status}");
+            }
+            await Task.Delay(500, ct).ConfigureAwait(false);
+        }
+        JsonElement workerStatus = await gateway.GetAsync("api/review/status", ct).ConfigureAwait(false);
+        figures.Labeler = "gateway labeling worker (PocketSphinx forced alignment)";
+
+        Dictionary<(string, long), DetectionClipRow> detectionRows;
         using (var db = new GatewayDatabase(databasePath))
         {
-            rows = db.ReadDetectionClips();
+            detectionRows = db.ReadDetections().ToDictionary(r => (r.DeviceId, r.Sequence));
         }
         var truthByDevice = recordings.ToDictionary(r => r.DeviceId, r => r.Keywords, StringComparer.Ordinal);
-        string clipDir = Path.Combine(outDir, "labels", "clips");
-        Directory.CreateDirectory(clipDir);
-
-        PocketSphinxAligner aligner = await PocketSphinxAligner.CreateAsync(cancellationToken: ct).ConfigureAwait(false);
-        var verifier = new TriggerVerifier(aligner, WakePhrase);
-        var verdicts = new (DetectionClipRow Row, TriggerVerdict Verdict)?[rows.Count];
-        // Two aligner processes at once: the machine has two cores.
-        await Parallel.ForEachAsync(Enumerable.Range(0, rows.Count), new ParallelOptions { MaxDegreeOfParallelism = 2, CancellationToken = ct }, async (i, token) =>
-        {
-            DetectionClipRow row = rows[i];
-            if (row.AudioFrame is null)
-            {
-                return;
-            }
-            if (!ClipAudio.TryReadHeader(row.AudioFrame, out ClipHeader header, out string why))
-            {
-                throw new InvalidOperationException($"stored clip {row.ClipId} of {row.DeviceId} does not parse: {why}");
-            }
-            var samples = new short[header.FrameCount];
-            ClipAudio.ReadSamples(row.AudioFrame, header, samples);
-            var audio = new float[samples.Length];
-            for (int k = 0; k < samples.Length; k++)
-            {
-                audio[k] = samples[k] / 32768f;
-            }
-            string wav = Path.Combine(clipDir, string.Create(CultureInfo.InvariantCulture, $"{row.DeviceId}-{row.Sequence}.wav"));
-            WavFile.Write(wav, audio, header.SampleRateHz, WavSampleFormat.Pcm16);
-            verdicts[i] = (row, await verifier.VerifyAsync(wav, token).ConfigureAwait(false));
-        }).ConfigureAwait(false);
-
-        var labels = new List<object>();
+        Directory.CreateDirectory(Path.Combine(outDir, "labels"));
         using var log = new StreamWriter(Path.Combine(outDir, "labels", "labels.csv"));
-        await log.WriteLineAsync("device,sequence,stream_offset_ms,score,label,confidence,truth,reason").ConfigureAwait(false);
-        foreach ((DetectionClipRow row, TriggerVerdict v) in verdicts.Where(x => x is not null).Select(x => x!.Value))
+        await log.WriteLineAsync("device,sequence,stream_offset_ms,score,label,source,confidence,truth").ConfigureAwait(false);
+        foreach (JsonElement item in labels)
         {
-            figures.ClipsAligned++;
-            string label = v.Label switch
+            JsonElement l = item.GetProperty("label");
+            string device = l.GetProperty("deviceId").GetString()!;
+            long seq = l.GetProperty("sequence").GetInt64();
+            string label = l.GetProperty("label").GetString()!;
+            JsonElement provenance = item.GetProperty("provenance");
+            bool byAligner = provenance.ValueKind == JsonValueKind.Object && provenance.GetProperty("kind").GetString() == "aligner";
+            if (byAligner)
             {
-                TriggerLabel.TrueAccept => "TrueAccept",
-                TriggerLabel.FalseAccept => "FalseAccept",
-                _ => "Unknown",
-            };
-            switch (v.Label)
+                figures.ClipsAligned++;
+            }
+            switch (label)
             {
-                case TriggerLabel.TrueAccept: figures.TrueAccepts++; break;
-                case TriggerLabel.FalseAccept: figures.FalseAccepts++; break;
+                case "TrueAccept": figures.TrueAccepts++; break;
+                case "FalseAccept": figures.FalseAccepts++; break;
                 default: figures.NeedsReview++; break;
             }
-            bool truthTa = truthByDevice.TryGetValue(row.DeviceId, out var keywords)
+            if (!detectionRows.TryGetValue((device, seq), out DetectionClipRow? row))
+            {
+                continue;
+            }
+            bool truthTa = truthByDevice.TryGetValue(device, out var keywords)
                 && keywords.Any(k => row.StreamOffsetMs >= k.StartMs && row.StreamOffsetMs <= k.EndMs + TruthToleranceMs);
             if (truthTa)
             {
@@ -88,35 +89,21 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
             {
                 figures.TruthFalseAccepts++;
             }
-            if (v.Label != TriggerLabel.NeedsReview)
+            if (label is "TrueAccept" or "FalseAccept")
             {
                 figures.DecidedWithTruth++;
-                if ((v.Label == TriggerLabel.TrueAccept) == truthTa)
+                if ((label == "TrueAccept") == truthTa)
                 {
                     figures.AgreeWithTruth++;
                 }
             }
-            labels.Add(new { deviceId = row.DeviceId, sequence = row.Sequence, label, source = "auto:" + v.Source.Tool });
+            string confidence = byAligner && provenance.GetProperty("confidence").ValueKind == JsonValueKind.Number
+                ? provenance.GetProperty("confidence").GetDouble().ToString("F3", CultureInfo.InvariantCulture) : "";
             await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
-                $"{row.DeviceId},{row.Sequence},{row.StreamOffsetMs},{row.Score:F3},{label},{v.Confidence:F3},{(truthTa ? "TrueAccept" : "FalseAccept")},\"{v.Reason.Replace('"', '\'')}\"")).ConfigureAwait(false);
+                $"{device},{seq},{row.StreamOffsetMs},{row.Score:F3},{label},\"{l.GetProperty("source").GetString()}\",{confidence},{(truthTa ? "TrueAccept" : "FalseAccept")}")).ConfigureAwait(false);
         }
-        if (labels.Count > 0)
-        {
-            var response = await gateway.PostJsonAsync("api/labels", labels, ct).ConfigureAwait(false);
-            long stored = response.GetProperty("stored").GetInt64();
-            int rejected = response.GetProperty("rejected").GetArrayLength();
-            progress.Detail($"POST /api/labels: {stored} stored, {rejected} rejected");
-            if (rejected > 0)
-            {
-                throw new InvalidOperationException($"the gateway rejected {rejected} labels: {response.GetProperty("rejected")}");
-            }
-        }
-        figures.ReviewQueue = (await gateway.GetAsync("api/review-queue", ct).ConfigureAwait(false)).GetProperty("count").GetInt64();
-        int withoutClip = rows.Count(r => r.AudioFrame is null);
-        if (withoutClip > 0)
-        {
-            progress.Detail($"{withoutClip} detections have no audio clip at the gateway (not labelled)");
-        }
+        figures.ReviewQueue = (await gateway.GetAsync("api/review/items?limit=10000", ct).ConfigureAwait(false)).GetProperty("count").GetInt64();
+        progress.Detail($"labeling worker: {workerStatus.GetProperty("counters")}");
         return figures;
     }
 }

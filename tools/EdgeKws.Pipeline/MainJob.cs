@@ -158,6 +158,12 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             $"--Gateway:Http:Port={httpPort}",
             // Alert rules every 5 s instead of 30 s, so the dashboard's alerts reflect a run of minutes.
             "--Gateway:Monitoring:EvaluationInterval=00:00:05",
+            // The gateway labels trigger clips itself (PocketSphinx), looking for new clips every 2 s.
+            "--Gateway:Labeling:Enabled=true",
+            // The agent's detections carry no keyword text (the bundled model has one keyword), so the phrase is set here.
+            $"--Gateway:Labeling:WakePhrase={Labeler.WakePhrase}",
+            "--Gateway:Labeling:Interval=00:00:02",
+            $"--Gateway:Labeling:DatasetDirectory={Path.Combine(gwDir, "datasets")}",
             // The host's appsettings.json sits beside its dll, not in its working directory: keep request logs out of gateway.log.
             "--Logging:LogLevel:Default=Information",
             "--Logging:LogLevel:Microsoft.AspNetCore=Warning",
@@ -331,7 +337,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             ? string.Create(CultureInfo.InvariantCulture, $"; agrees with the corpus ground truth on {figures.AgreeWithTruth}/{figures.DecidedWithTruth} decided labels")
             : "";
         return (true, $"{figures.Labeler}: {figures.ClipsAligned} clips aligned -> {figures.TrueAccepts} TA, {figures.FalseAccepts} FA, " +
-            $"{figures.NeedsReview} to review (review queue {figures.ReviewQueue}){truth}");
+            $"{figures.NeedsReview} to review (review queue {figures.ReviewQueue}, GET /api/review/items){truth}");
     }
 
     // ---- 5. metrics ------------------------------------------------------------------------------------------------

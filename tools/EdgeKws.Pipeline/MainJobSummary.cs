@@ -45,7 +45,7 @@ internal sealed class DeviceRun
 
 internal sealed class LabelFigures
 {
-    /// <summary>"gateway worker" or "main job (EdgeKws.Labeling TriggerVerifier, POST /api/labels)".</summary>
+    /// <summary>Who labelled (the gateway's labeling worker).</summary>
     public string Labeler { get; set; } = "";
     public long ClipsAligned { get; set; }
     public long TrueAccepts { get; set; }
