@@ -79,7 +79,8 @@ internal static class DeviceAudio
         CorpusFile negative = manifest.Files.Single(f => f.Kind == FileKind.NegativeStream);
 
         string wav = Path.Combine(directory, deviceId + ".wav");
-        var soxArgs = new List<string> { "-G", Path.Combine(corpusDir, positive.Path), Path.Combine(corpusDir, negative.Path), wav };
+        // -R: repeatable dither (the same seed gives the same WAV); -G: guard against clipping in the reverb.
+        var soxArgs = new List<string> { "-R", "-G", Path.Combine(corpusDir, positive.Path), Path.Combine(corpusDir, negative.Path), wav };
         if (room.Reverberance > 0)
         {
             // reverberance, HF damping, room scale: a mono in, mono out room (wet and dry mixed).
