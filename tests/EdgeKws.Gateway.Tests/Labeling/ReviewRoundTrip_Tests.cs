@@ -24,7 +24,7 @@ public sealed class ReviewRoundTrip_Tests
         // without needing pocketsphinx: one with raw audio (playable), one feature-only (no consent).
         using var datasets = new TempDirectory();
         await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200",
-            "--Gateway:Labeling:DatasetDirectory=" + datasets.Path);
+            "--Gateway:Labeling:DatasetDirectory=" + datasets.Path, "--Gateway:Labeling:FeatureOnlyGrace=00:00:01");
         DateTimeOffset now = DateTimeOffset.UtcNow;
         Guid audioClip = Guid.NewGuid(), featureClip = Guid.NewGuid();
         short[] pcm = [.. Enumerable.Range(0, 16_000).Select(i => (short)(Math.Sin(i * 0.05) * 6000))];

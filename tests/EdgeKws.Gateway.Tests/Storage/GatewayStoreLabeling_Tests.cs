@@ -42,7 +42,9 @@ public sealed class GatewayStoreLabeling_Tests(PostgresFixture postgres) : IDisp
         ];
         store.WriteBatch(writes, new IngestResult[writes.Length]);
 
-        IReadOnlyList<TriggerClipWork> work = store.ReadUnlabelledTriggerClips(10);
+        // Within the grace, a feature-only clip waits for its audio.
+        Assert.Equal([2L], store.ReadUnlabelledTriggerClips(10, Now.AddMinutes(-2)).Select(w => w.Sequence));
+        IReadOnlyList<TriggerClipWork> work = store.ReadUnlabelledTriggerClips(10, Now.AddMilliseconds(1));
         Assert.Equal([2L, 4L], work.Select(w => w.Sequence));
         Assert.NotNull(work[0].AudioFrame);
         Assert.Null(work[1].AudioFrame);
@@ -53,7 +55,7 @@ public sealed class GatewayStoreLabeling_Tests(PostgresFixture postgres) : IDisp
             "feature-only clip", DetectionLabelKind.Unknown, features.ToString("D")));
         Assert.NotNull(store.WriteAutomaticLabel(new DetectionLabel("dev-l", 99, DetectionLabelKind.TrueAccept, "aligner:x", Now), aligner, null, DetectionLabelKind.TrueAccept, null));
         Assert.NotNull(store.WriteAutomaticLabel(new DetectionLabel("dev-l", 2, DetectionLabelKind.TrueAccept, "aligner:x", Now), aligner with { Confidence = 1.5 }, null, DetectionLabelKind.TrueAccept, null));
-        Assert.Empty(store.ReadUnlabelledTriggerClips(10));
+        Assert.Empty(store.ReadUnlabelledTriggerClips(10, Now.AddMilliseconds(1)));
         Assert.Equal(audio.ToString("D"), store.ReadClipAudio("dev-l", audio.ToString("D")) is { } f && ClipAudio.TryReadHeader(f, out ClipHeader h, out _) ? h.ClipId.ToString("D") : null);
         Assert.Null(store.ReadClipAudio("dev-l", features.ToString("D")));
 

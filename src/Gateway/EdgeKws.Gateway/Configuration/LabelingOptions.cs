@@ -28,6 +28,10 @@ public sealed class LabelingOptions
     /// <summary>A winning near miss with at least this acoustic margin per frame makes a false accept; a narrower win goes to review.</summary>
     public double NearMissMarginPerFrame { get; set; }
 
+    /// <summary>How long a clip held only as features waits for its raw audio before it goes to review as feature-only (the device
+    /// may upload the two in either order, and an outbox may hold one back).</summary>
+    public TimeSpan FeatureOnlyGrace { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>How often the worker looks for new trigger clips.</summary>
     public TimeSpan Interval { get; set; } = TimeSpan.FromSeconds(10);
 
@@ -47,6 +51,10 @@ public sealed class LabelingOptions
         if (!(NearMissMarginPerFrame >= 0))
         {
             throw new ArgumentException($"Gateway:Labeling:NearMissMarginPerFrame {NearMissMarginPerFrame} must be >= 0");
+        }
+        if (FeatureOnlyGrace < TimeSpan.Zero)
+        {
+            throw new ArgumentException($"Gateway:Labeling:FeatureOnlyGrace {FeatureOnlyGrace} must be >= 0");
         }
         if (Interval <= TimeSpan.Zero)
         {

@@ -54,7 +54,7 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
             int handled = 0;
             while (true)
             {
-                IReadOnlyList<TriggerClipWork> work = gateway.Store.ReadUnlabelledTriggerClips(options.BatchClips);
+                IReadOnlyList<TriggerClipWork> work = gateway.Store.ReadUnlabelledTriggerClips(options.BatchClips, clock.GetUtcNow() - options.FeatureOnlyGrace);
                 foreach (TriggerClipWork w in work)
                 {
                     await LabelOneAsync(w, cancellationToken).ConfigureAwait(false);

@@ -71,8 +71,10 @@ public sealed record LabelledClip(DetectionLabel Label, LabelProvenance? Provena
 /// </summary>
 public partial interface IGatewayStore
 {
-    /// <summary>Detections that refer to a stored clip (audio, or features only) and have neither a label nor a review entry, oldest first.</summary>
-    IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit);
+    /// <summary>Detections that refer to a stored clip and have neither a label nor a review entry, oldest first: those with raw audio,
+    /// and those with only features received before <paramref name="featureOnlyReceivedBeforeUtc"/> (the audio of a clip may still be on
+    /// its way after the features).</summary>
+    IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc);
 
     /// <summary>
     /// Stores the worker's verdict in one transaction: the label (TrueAccept/FalseAccept, or Unknown to queue it for review)

@@ -60,7 +60,7 @@ public sealed partial class PostgresGatewayStore
         """;
 
     /// <inheritdoc />
-    public IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit)
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc)
     {
         using NpgsqlConnection db = Connection();
         using var cmd = new NpgsqlCommand(
@@ -71,10 +71,12 @@ public sealed partial class PostgresGatewayStore
             WHERE d.clip_id IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.device_id = d.device_id AND l.seq = d.seq)
               AND NOT EXISTS (SELECT 1 FROM review_entries r WHERE r.device_id = d.device_id AND r.seq = d.seq)
-              AND EXISTS (SELECT 1 FROM clips c WHERE c.device_id = d.device_id AND c.clip_id = d.clip_id)
+              AND EXISTS (SELECT 1 FROM clips c WHERE c.device_id = d.device_id AND c.clip_id = d.clip_id
+                          AND (c.kind = 'audio' OR c.received_utc_ms < $2))
             ORDER BY d.received_utc_ms, d.device_id COLLATE "C", d.seq LIMIT $1
             """, db);
         cmd.Parameters.Add(Limit(limit));
+        cmd.Parameters.Add(P(featureOnlyReceivedBeforeUtc.ToUnixTimeMilliseconds()));
         using NpgsqlDataReader r = cmd.ExecuteReader();
         var list = new List<TriggerClipWork>();
         while (r.Read())

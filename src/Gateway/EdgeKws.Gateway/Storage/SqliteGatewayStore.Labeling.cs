@@ -53,7 +53,7 @@ public sealed partial class SqliteGatewayStore
     ];
 
     /// <inheritdoc />
-    public IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit)
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc)
     {
         lock (_readLock)
         {
@@ -66,9 +66,10 @@ public sealed partial class SqliteGatewayStore
                     WHERE d.clip_id IS NOT NULL
                       AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.device_id = d.device_id AND l.seq = d.seq)
                       AND NOT EXISTS (SELECT 1 FROM review_entries r WHERE r.device_id = d.device_id AND r.seq = d.seq)
-                      AND EXISTS (SELECT 1 FROM clips c WHERE c.device_id = d.device_id AND c.clip_id = d.clip_id)
-                    ORDER BY d.received_utc_ms, d.device_id, d.seq LIMIT ?
-                    """, limit)
+                      AND EXISTS (SELECT 1 FROM clips c WHERE c.device_id = d.device_id AND c.clip_id = d.clip_id
+                                  AND (c.kind = 'audio' OR c.received_utc_ms < ?2))
+                    ORDER BY d.received_utc_ms, d.device_id, d.seq LIMIT ?1
+                    """, limit, featureOnlyReceivedBeforeUtc.ToUnixTimeMilliseconds())
                 .Select(r => new TriggerClipWork(r.DeviceId, r.Seq, r.ClipId, r.Keyword, r.ModelVersion, r.Audio)).ToList();
         }
     }
