@@ -88,7 +88,8 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             rc = 130;
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException or HttpRequestException or JsonException or ArgumentException
-                                       or UnauthorizedAccessException or TimeoutException or SQLite.SQLiteException)
+                                       or UnauthorizedAccessException or TimeoutException or SQLite.SQLiteException
+                                       or KeyNotFoundException or FormatException)
         {
             _summary.Failure = ex.Message;
             output.WriteLine("main job failed: " + ex.Message);
