@@ -14,11 +14,17 @@ public static class ModelCommand
         usage: edgekws-model build-int8 --float model.float.onnx --training-manifest training-manifest.json --dataset DIR --out DIR
                                         --id ID --version V [--parent V] [--created 2026-01-01T00:00:00Z]
                                         [--method percentile|minmax] [--percentile 99.99] [--threshold X]
+               edgekws-model build-int8 --from-int8 parent.int8.manifest.json --dataset DIR --out DIR
+                                        [--training-manifest parent.training-manifest.json] [--id ID] [--version V] [--created T]
+                                        [--method percentile|minmax] [--percentile 99.99] [--threshold X]
                edgekws-model evaluate --model M.manifest.json --corpus DIR --out DIR [--threshold X] [--tolerance-ms 1000]
                edgekws-model gate --current A.manifest.json --candidate B.manifest.json --corpus DIR [--out DIR]
                                   [--fa-margin FA_PER_HOUR] [--frr-margin FRACTION] [--tolerance-ms 1000]
 
           build-int8  static INT8 QDQ quantization (Int8ModelBuilder): writes ID-V.int8.onnx, .manifest.json, .quantization-report.json
+                      --from-int8: field re-calibration of a shipped INT8 model (weights kept, activation ranges from --dataset,
+                      every split); parent = that model, training manifest = the parent's (default: beside it) with the
+                      calibration dataset, written as ID-V.training-manifest.json; version default MAJOR.MINOR.(PATCH+1)-field.1
           evaluate    runs the device front end and detector over the corpus's test streams: FA/hour, FRR at the deployed
                       threshold, DET curve; writes evaluation.json, det.csv, det.png
           gate        evaluates both models on the same streams and decides promotion; exit 0 promote, 3 refuse
@@ -105,11 +111,29 @@ public static class ModelCommand
 
     private static int BuildInt8(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
     {
-        Reject(o, "float", "training-manifest", "dataset", "out", "id", "version", "parent", "created", "method", "percentile", "threshold");
+        bool fromInt8 = o.ContainsKey("from-int8");
+        if (fromInt8)
+        {
+            Reject(o, "from-int8", "training-manifest", "dataset", "out", "id", "version", "created", "method", "percentile", "threshold");
+        }
+        else
+        {
+            Reject(o, "float", "training-manifest", "dataset", "out", "id", "version", "parent", "created", "method", "percentile", "threshold");
+        }
+        string? parentManifest = fromInt8 ? Required(o, "from-int8") : null;
+        EdgeKws.Device.Detection.ModelManifest? parent = null;
+        if (parentManifest is not null)
+        {
+            if (!File.Exists(parentManifest)) throw new ArgumentException($"--from-int8: {parentManifest} does not exist (give the model's .int8.manifest.json)");
+            if (!EdgeKws.Device.Detection.ModelManifest.TryParse(File.ReadAllBytes(parentManifest), out parent, out string why))
+                throw new ArgumentException($"--from-int8: {parentManifest}: {why}");
+        }
+        string id = fromInt8 ? o.GetValueOrDefault("id") ?? parent!.ModelId ?? throw new ArgumentException("--id is required (the parent manifest has no modelId)") : Required(o, "id");
+        string version = fromInt8 ? o.GetValueOrDefault("version") ?? Int8ModelBuilder.FieldVersion(parent!.ModelVersion ?? "") : Required(o, "version");
         var options = new Int8BuildOptions
         {
-            ModelId = Required(o, "id"),
-            ModelVersion = Required(o, "version"),
+            ModelId = id,
+            ModelVersion = version,
             ParentVersion = o.GetValueOrDefault("parent"),
             CreatedUtc = o.TryGetValue("created", out string? created)
                 ? DateTimeOffset.TryParse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t
@@ -124,6 +148,20 @@ public static class ModelCommand
             Percentile = Number(o, "percentile") ?? 99.99,
             Threshold = Number(o, "threshold") is { } th ? (float)th : null,
         };
+        if (fromInt8)
+        {
+            string training = o.GetValueOrDefault("training-manifest")
+                ?? parentManifest!.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
+            if (training == parentManifest || !File.Exists(training))
+                throw new ArgumentException($"--from-int8: no training manifest beside {parentManifest} ({training}); give --training-manifest");
+            var rr = Int8ModelBuilder.Recalibrate(parentManifest!, training, Required(o, "dataset"), Required(o, "out"), options);
+            stdout.WriteLine($"{rr.ModelFile}: {version}, re-calibrated from {rr.RecalibratedFrom} on dataset {rr.DatasetId}: {rr.Int8SizeBytes} bytes INT8, {rr.Method}, {rr.CalibrationWindows} calibration windows");
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{rr.EvaluationSplit} windows {rr.EvaluationWindows}: recovered float acc {rr.FloatAccuracy:0.0000}, int8 acc {rr.Int8Accuracy:0.0000}, arg-max agreement {rr.ArgMaxAgreement:P2}, mean |dp| {rr.MeanAbsPosteriorDifference:0.0000}"));
+            stdout.WriteLine($"manifest: {Path.Combine(Required(o, "out"), rr.ManifestFile)}");
+            stdout.WriteLine($"training manifest: {Int8ModelBuilder.TrainingManifestPath(Required(o, "out"), id, version)}");
+            return 0;
+        }
         var r = Int8ModelBuilder.Build(Required(o, "float"), Required(o, "training-manifest"), Required(o, "dataset"), Required(o, "out"), options);
         stdout.WriteLine($"{r.ModelFile}: {r.Int8SizeBytes} bytes INT8 (float {r.FloatSizeBytes}), {r.Method}, {r.CalibrationWindows} calibration windows");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,

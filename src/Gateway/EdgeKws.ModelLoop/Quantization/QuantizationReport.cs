@@ -27,4 +27,6 @@ public sealed class QuantizationReport
     public required double ArgMaxAgreement { get; init; }
     public required double MaxAbsPosteriorDifference { get; init; }
     public required double MeanAbsPosteriorDifference { get; init; }
+    /// <summary>Field re-calibration: the INT8 model whose weights were kept ("ID VERSION (SHA-256)"); null for a trained float model. "Float" is then its recovered float graph.</summary>
+    public string? RecalibratedFrom { get; init; }
 }
