@@ -31,6 +31,22 @@ internal sealed class GatewayClient(Uri baseAddress) : IDisposable
     public Task<JsonElement> PostJsonAsync(string path, object body, CancellationToken ct) =>
         SendAsync(HttpMethod.Post, path, Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body, JsonOptions)), ct);
 
+    /// <summary>POST that reports a 409 Conflict (e.g. "nothing to export") as null.</summary>
+    public async Task<JsonElement?> TryPostJsonAsync(string path, object body, CancellationToken ct)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(path, UriKind.Relative))
+        {
+            Content = new ByteArrayContent(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(body, JsonOptions))),
+        };
+        request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+        using HttpResponseMessage r = await _http.SendAsync(request, ct).ConfigureAwait(false);
+        if (r.StatusCode == System.Net.HttpStatusCode.Conflict)
+        {
+            return null;
+        }
+        return await ReadAsync(r, "POST " + path, ct).ConfigureAwait(false);
+    }
+
     public Task<JsonElement> PutBytesAsync(string path, byte[] json, CancellationToken ct) => SendAsync(HttpMethod.Put, path, json, ct);
 
     private async Task<JsonElement> SendAsync(HttpMethod method, string path, byte[] json, CancellationToken ct)

@@ -46,7 +46,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         int rc = 1;
         try
         {
-            _rollout = new ModelRolloutStage(repo, _outDir, _progress, _summary, options.QuickModel);
+            _rollout = new ModelRolloutStage(repo, _outDir, _progress, _summary, options.QuickModel, options.ModelStage);
             IReadOnlyList<DeviceRecording> recordings = await _progress.StageAsync(1, "audio", () => GenerateAudioAsync(ct)).ConfigureAwait(false);
             using GatewayClient gateway = await _progress.StageAsync(2, "gateway", () => StartGatewayAsync(recordings, manifest, ct)).ConfigureAwait(false);
             await _progress.StageAsync(3, "agents", () => RunAgentsAsync(recordings, _agentModel ?? manifest, gateway, ct)).ConfigureAwait(false);

@@ -6,7 +6,7 @@ namespace EdgeKws.Pipeline;
 internal sealed record MainJobOptions
 {
     public const string Usage = """
-        usage: edgekws-main-job [--devices N] [--hours H] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--quick-model] [--help]
+        usage: edgekws-main-job [--devices N] [--hours H] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--model-stage recalibrate|train] [--quick-model] [--help]
           --devices N     simulated devices, each its own agent process, voice, room and noise (default 3, 1..16)
           --hours H       hours of generated audio per device (default 0.05 = 3 minutes; 0.001..24),
                           replayed faster than real time
@@ -15,7 +15,10 @@ internal sealed record MainJobOptions
           --keep-running  leave the gateway (API, dashboard, broker) up after the summary until Ctrl-C
           --http-port P   gateway HTTP port (default 8080, or a free port when 8080 is taken; 0: any free port)
           --seed S        seed of the generated audio (default 42)
-          --quick-model   train the pushed model with the trainer's tiny configuration on a smaller corpus
+          --model-stage K how stage 6 makes the model it pushes: recalibrate (default: the production model's
+                          activation ranges re-calibrated on the devices' clips, same weights) or train (a small
+                          model trained and quantized in this run)
+          --quick-model   with --model-stage train: train the pushed model with the trainer's tiny configuration on a smaller corpus
                           (seconds instead of a minute or two; the end-to-end test uses it)
         """;
 
@@ -26,6 +29,7 @@ internal sealed record MainJobOptions
     public int? HttpPort { get; init; }
     public long Seed { get; init; } = 42;
     public bool QuickModel { get; init; }
+    public ModelStageKind ModelStage { get; init; } = ModelStageKind.Recalibrate;
     public bool ShowHelp { get; init; }
 
     public static MainJobOptions? Parse(string[] args, out string? error)
@@ -47,6 +51,17 @@ internal sealed record MainJobOptions
                 case "--quick-model":
                     o = o with { QuickModel = true };
                     break;
+                case "--model-stage":
+                {
+                    string? s = Next();
+                    if (s is not "recalibrate" and not "train")
+                    {
+                        error = $"--model-stage: '{s}' must be recalibrate or train";
+                        return null;
+                    }
+                    o = o with { ModelStage = s == "train" ? ModelStageKind.Train : ModelStageKind.Recalibrate };
+                    break;
+                }
                 case "--out":
                     o = o with { OutputDirectory = Next() ?? "" };
                     if (string.IsNullOrWhiteSpace(o.OutputDirectory))

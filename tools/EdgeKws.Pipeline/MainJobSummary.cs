@@ -69,6 +69,8 @@ internal sealed class ModelPush
     public string Status { get; set; } = "not run";
     public string? Version { get; set; }
     public string? Detail { get; set; }
+    /// <summary>The promotion gate's summary for the candidate (null when no candidate reached the gate).</summary>
+    public string? Gate { get; set; }
     public List<string> ConfirmedDevices { get; set; } = [];
 }
 

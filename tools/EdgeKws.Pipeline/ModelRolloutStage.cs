@@ -18,14 +18,17 @@ namespace EdgeKws.Pipeline;
 /// model is registered as the first production model (evaluated on this run's device audio, signed);
 /// each device is provisioned like a factory image: the signed seed package, the pinned public key and
 /// the canaries, so its agent runs with model updates on;</item>
-/// <item>stage 6: a model job trains a small model on a corpus generated in this run, quantizes it to
-/// INT8 (calibrated on that data), evaluates it on this run's device audio, gates it against production
-/// and signs it; when the gate promotes it, the agents come back (live audio at real time on stdin),
-/// the model is rolled out canary-first and every device must confirm it (ModelStatus).</item>
+/// <item>stage 6 (default, <see cref="ModelStageKind.Recalibrate"/>): the production model is re-calibrated
+/// on what this fleet heard (<c>edgekws-model build-int8 --from-int8</c> on the gateway's dataset export of
+/// the devices' labelled clips: same weights, new activation ranges) and registered through the gateway's
+/// register job (evaluated on this run's device audio, gated against production, signed);
+/// <see cref="ModelStageKind.Train"/>: a model job trains a small model on a corpus generated in this run
+/// and quantizes it instead. When the gate promotes the candidate, the agents come back (live audio at
+/// real time on stdin), the model is rolled out canary-first and every device must confirm it (ModelStatus).</item>
 /// </list>
 /// Until the gateway serves <c>/api/registry</c>, <see cref="ProbeAsync"/> says the stage waits for the publisher.
 /// </summary>
-internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress progress, MainJobSummary summary, bool quick)
+internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress progress, MainJobSummary summary, bool quick, ModelStageKind kind = ModelStageKind.Recalibrate)
 {
     public const string WakePhrase = "hey edge";
 
@@ -118,19 +121,106 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         return _seedManifest;
     }
 
-    /// <summary>Stage 6 proper.</summary>
+    /// <summary>Stage 6 proper: make the candidate (<see cref="ModelStageKind"/>), register and gate it, and roll a promoted one out.</summary>
     public async Task<(bool, string)> RunAsync(IReadOnlyList<DeviceRecording> recordings, Func<DeviceRecording, ChildProcess> startLiveAgent, GatewayClient gateway, CancellationToken ct)
     {
         if (_streamsFile is null || _seedManifest is null)
         {
             throw new InvalidOperationException("the devices were not provisioned for model updates");
         }
+        Candidate? candidate = kind == ModelStageKind.Recalibrate
+            ? await RecalibrateAsync(gateway, ct).ConfigureAwait(false)
+            : await TrainAsync(gateway, ct).ConfigureAwait(false);
+        if (candidate is null)
+        {
+            return (true, summary.ModelPush.Detail!);
+        }
+        return await RolloutAsync(candidate, recordings, startLiveAgent, gateway, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A registered, promoted model ready to roll out: the register job, its version, the gate's words and where it came from.</summary>
+    private sealed record Candidate(JsonElement Job, string Version, string Gate, string Origin);
+
+    /// <summary>
+    /// Field re-calibration of the production model: the gateway exports the devices' labelled clips as a
+    /// dataset (<c>POST /api/review/datasets</c>), <c>edgekws-model build-int8 --from-int8</c> keeps the
+    /// production model's INT8 weights and calibrates its activation ranges on those clips, and the gateway's
+    /// register job evaluates it on this run's device audio, gates it against production and signs it.
+    /// Without labelled clips (nothing was detected), the training corpus export of this run calibrates instead.
+    /// </summary>
+    private async Task<Candidate?> RecalibrateAsync(GatewayClient gateway, CancellationToken ct)
+    {
         ModelPush push = summary.ModelPush;
-        string version = string.Create(CultureInfo.InvariantCulture, $"{NextMinor(summary.ModelVersion)}-run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
+        string parentManifest = summary.ModelManifest;
+        string parentVersion = summary.ModelVersion;
+        string stamp = string.Create(CultureInfo.InvariantCulture, $"run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
+
+        // 1. Calibration data: what the devices heard (their labelled clips, exported by the gateway).
+        string datasetDir;
+        string datasetSource;
+        JsonElement? export = await gateway.TryPostJsonAsync("api/review/datasets", new { name = "recalibration-" + stamp, keyword = WakePhrase }, ct).ConfigureAwait(false);
+        if (export is { } e && e.TryGetProperty("directory", out JsonElement dirEl) && dirEl.GetString() is { } dir)
+        {
+            datasetDir = dir;
+            datasetSource = string.Create(CultureInfo.InvariantCulture,
+                $"the devices' labelled clips (gateway export {e.GetProperty("datasetId").GetString()}, {e.GetProperty("examples").GetInt32()} clips)");
+        }
+        else
+        {
+            datasetDir = await ExportTrainingCorpusAsync(ct).ConfigureAwait(false);
+            datasetSource = "this run's training corpus export (the gateway had no labelled device clip to export)";
+        }
+        progress.Detail($"calibration data: {datasetSource} -> {datasetDir}");
+
+        // 2. Re-calibrate with the model tool (same weights, new activation ranges; lineage in both manifests).
+        // Its version is the tool's default, MAJOR.MINOR.(PATCH+1)-field.1: the first field re-calibration of
+        // this fleet's production model (each run has a registry of its own).
+        string outputDir = Path.Combine(_modelDir, "recalibrated");
+        string trainingManifest = parentManifest.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
+        (int code, string text) = await ChildProcess.RunToEndAsync(repo.ModelToolDll,
+            ["build-int8", "--from-int8", parentManifest, "--training-manifest", trainingManifest, "--dataset", datasetDir, "--out", outputDir],
+            _modelDir, null, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        string[] lines = text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        string? manifest = lines.FirstOrDefault(l => l.StartsWith("manifest: ", StringComparison.Ordinal))?["manifest: ".Length..];
+        string? newTraining = lines.FirstOrDefault(l => l.StartsWith("training manifest: ", StringComparison.Ordinal))?["training manifest: ".Length..];
+        if (code != 0 || manifest is null || newTraining is null)
+        {
+            throw new InvalidOperationException($"edgekws-model build-int8 --from-int8 failed ({code}): {text.Trim()}");
+        }
+        foreach (string line in lines.Take(2))
+        {
+            progress.Detail("re-calibration: " + line);
+        }
+        string version = JsonDocument.Parse(await File.ReadAllBytesAsync(manifest, ct).ConfigureAwait(false)).RootElement.GetProperty("modelVersion").GetString()!;
         push.Version = version;
 
-        // 1. Training data generated in this run (a small held-apart corpus), exported as a dataset.
-        string corpusDir = Path.Combine(_modelDir, "train-corpus");
+        // 3. Register: evaluation on this run's device audio, gate against production, signature.
+        JsonElement job = await RunJobAsync(gateway, "api/registry/models", new
+        {
+            kind = "Register",
+            modelVersion = version,
+            manifestPath = manifest,
+            trainingManifestPath = newTraining,
+            evaluationSetPath = _streamsFile,
+        }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        JsonElement model = job.GetProperty("model");
+        string stage = model.GetProperty("stage").ToString();
+        string gate = model.TryGetProperty("gateSummary", out JsonElement g) ? g.GetString() ?? "" : "";
+        string origin = $"re-calibrated from {parentVersion} on {datasetSource}";
+        push.Gate = gate;
+        if (stage is not "Candidate" and not "Production")
+        {
+            push.Status = "refused by the gate";
+            push.Detail = $"{version} ({origin}) refused by the promotion gate ({gate}); nothing pushed";
+            return null;
+        }
+        return new Candidate(job, version, gate, origin);
+    }
+
+    /// <summary>A training corpus of other voices generated in this run, exported as a dataset (the trained path's data, and the re-calibration fallback).</summary>
+    private async Task<string> ExportTrainingCorpusAsync(CancellationToken ct)
+    {
+        string corpusDir = TrainingCorpusDirectory;
         // Voices of its own (another seed), "hey edge" only, so the candidate never trains on a device's speaker.
         var corpusOptions = new CorpusOptions
         {
@@ -158,6 +248,21 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             }
         }
         progress.Detail($"training data: corpus of {corpusOptions.SpeakerCount} speakers -> dataset {Path.GetRelativePath(outDir, datasetDir)}");
+        return datasetDir;
+    }
+
+    private string TrainingCorpusDirectory => Path.Combine(_modelDir, "train-corpus");
+
+    /// <summary><c>--model-stage train</c>: a small model trained and quantized in this run by a gateway model job.</summary>
+    private async Task<Candidate?> TrainAsync(GatewayClient gateway, CancellationToken ct)
+    {
+        ModelPush push = summary.ModelPush;
+        string version = string.Create(CultureInfo.InvariantCulture, $"{NextMinor(summary.ModelVersion)}-run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
+        push.Version = version;
+
+        // 1. Training data generated in this run (a small held-apart corpus), exported as a dataset.
+        string corpusDir = TrainingCorpusDirectory;
+        string datasetDir = await ExportTrainingCorpusAsync(ct).ConfigureAwait(false);
 
         // 2. Train (DS-CNN; tiny with --quick-model), quantize to INT8, evaluate on this run's device audio, gate against production, sign, register.
         JsonElement job = await RunJobAsync(gateway, "api/model-jobs", new
@@ -181,12 +286,14 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             // the gate's own streams are never used to choose it) and register the same INT8 model again
             // under a new version with that threshold; the gateway evaluates and gates it afresh.
             string work = job.GetProperty("workDirectory").GetString()!;
+            // (corpusDir: the training corpus generated above; its test split holds the held-out voices.)
             float? calibrated = await CalibrateThresholdAsync(work, corpusDir, ct).ConfigureAwait(false);
             if (calibrated is null)
             {
                 push.Status = "refused by the gate";
                 push.Detail = $"{version} trained and quantized in this run, then refused by the promotion gate ({gate}); no threshold on held-out voices passes either; nothing pushed";
-                return (true, push.Detail);
+                push.Gate = gate;
+                return null;
             }
             string firstVersion = version;
             version += "-cal";
@@ -209,10 +316,23 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             {
                 push.Status = "refused by the gate";
                 push.Detail = $"{version} (trained and quantized in this run, threshold {calibrated.Value:0.####} from held-out voices) refused by the promotion gate ({gate}); nothing pushed";
-                return (true, push.Detail);
+                push.Gate = gate;
+                return null;
             }
         }
 
+        push.Gate = gate;
+        return new Candidate(job, version, gate, "trained and quantized in this run");
+    }
+
+    /// <summary>Steps 3-5 for a promoted candidate: live agents, canary-first rollout, every device's confirmation.</summary>
+    private async Task<(bool, string)> RolloutAsync(Candidate candidate, IReadOnlyList<DeviceRecording> recordings, Func<DeviceRecording, ChildProcess> startLiveAgent,
+        GatewayClient gateway, CancellationToken ct)
+    {
+        ModelPush push = summary.ModelPush;
+        string version = candidate.Version;
+        JsonElement job = candidate.Job;
+        string gate = candidate.Gate;
         // 3. The agents listen again (live, real time, on stdin) so they can take the model.
         var live = recordings.Select(startLiveAgent).ToList();
         progress.Detail($"{live.Count} agents listening live again (pids {string.Join(", ", live.Select(a => a.Id))})");
@@ -293,8 +413,8 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             throw new InvalidOperationException($"model push: {push.Detail}");
         }
         push.Status = "confirmed";
-        push.Detail = $"rollout {id}, canary {canaries[0]} first; job: {steps}";
-        return (true, $"{version} (quantized in this run) confirmed by {push.ConfirmedDevices.Count}/{recordings.Count} devices, canary first; gate: {gate}");
+        push.Detail = $"{candidate.Origin}; rollout {id}, canary {canaries[0]} first; job: {steps}";
+        return (true, $"{version} ({candidate.Origin}) confirmed by {push.ConfirmedDevices.Count}/{recordings.Count} devices, canary first; gate: {gate}");
     }
 
     /// <summary>
@@ -485,4 +605,13 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         string[] parts = version.Split('-', 2)[0].Split('.');
         return parts.Length >= 2 && int.TryParse(parts[1], out int minor) ? $"{parts[0]}.{minor + 1}.0" : version + ".1";
     }
+}
+
+/// <summary>How stage 6 makes the model it pushes (<c>--model-stage</c>).</summary>
+internal enum ModelStageKind
+{
+    /// <summary>Re-calibrate the production model's activation ranges on the devices' clips (default).</summary>
+    Recalibrate,
+    /// <summary>Train a small model on a corpus generated in this run and quantize it.</summary>
+    Train,
 }
