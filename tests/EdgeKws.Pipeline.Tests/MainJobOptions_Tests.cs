@@ -11,6 +11,15 @@ public sealed class MainJobOptions_Tests
         Assert.Equal(0.05, o.HoursPerDevice);
         Assert.Equal(Path.Combine("artifacts", "main-job"), o.OutputDirectory);
         Assert.False(o.KeepRunning);
+        Assert.Equal(ModelStageKind.Recalibrate, o.ModelStage);
+    }
+
+    [Fact]
+    public void Model_stage_train_keeps_the_trained_candidate_path()
+    {
+        MainJobOptions? o = MainJobOptions.Parse(["--model-stage", "train", "--quick-model"], out _);
+        Assert.Equal(ModelStageKind.Train, o!.ModelStage);
+        Assert.True(o.QuickModel);
     }
 
     [Fact]
@@ -29,6 +38,7 @@ public sealed class MainJobOptions_Tests
     [InlineData("--hours", "lots", "--hours: 'lots' must be a number of hours per device from 0.001 to 24")]
     [InlineData("--http-port", "70000", "--http-port: '70000' must be a port from 0 to 65535 (0: any free port)")]
     [InlineData("--frobnicate", "1", "unknown argument '--frobnicate'")]
+    [InlineData("--model-stage", "guess", "--model-stage: 'guess' must be recalibrate or train")]
     public void Refuses_bad_values_naming_the_option(string option, string value, string expected)
     {
         Assert.Null(MainJobOptions.Parse([option, value], out string? error));

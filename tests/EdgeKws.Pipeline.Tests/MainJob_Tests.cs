@@ -4,7 +4,8 @@ namespace EdgeKws.Pipeline.Tests;
 
 /// <summary>
 /// The main job end to end at a tiny scale: 2 devices x 36 s of generated audio, the real gateway and
-/// agent processes, PocketSphinx labels, the gateway's FA/hour and drift.
+/// agent processes, PocketSphinx labels, the gateway's FA/hour and drift, and the default model stage:
+/// the production model re-calibrated on the devices' clips, registered, gated, pushed and confirmed.
 /// </summary>
 public sealed class MainJob_Tests
 {
@@ -13,7 +14,7 @@ public sealed class MainJob_Tests
     [Fact]
     public async Task Runs_every_stage_and_leaves_figures_a_summary_and_no_processes_at_tiny_scale()
     {
-        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.01", "--quick-model");
+        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.01");
         int exit = await run.WaitForExitAsync(TimeSpan.FromSeconds(240));
         string stdout = run.Stdout;
         Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{run.Stderr}");
@@ -54,15 +55,19 @@ public sealed class MainJob_Tests
 
         Assert.True(File.Exists(Path.Combine(run.OutDir, "summary.md")));
         Assert.Contains("FA/hour", File.ReadAllText(Path.Combine(run.OutDir, "summary.md")));
-        // A model push either confirmed on both devices (canary first) or was refused by the gate with its reason.
+        // The default model stage: the production model re-calibrated on the devices' clips, promoted by the
+        // gate, pushed canary first and confirmed by every agent.
         JsonElement push = s.GetProperty("modelPush");
         string pushStatus = push.GetProperty("status").GetString()!;
-        Assert.Contains(pushStatus, new[] { "confirmed", "refused by the gate", "skipped" });
-        if (pushStatus == "confirmed")
-        {
-            Assert.Equal(["device-01", "device-02"], push.GetProperty("confirmedDevices").EnumerateArray().Select(d => d.GetString()).Order());
-            Assert.Contains("canary device-01 first", push.GetProperty("detail").GetString());
-        }
+        Assert.True(pushStatus == "confirmed", $"model push {pushStatus}: {push.GetProperty("detail")}\n{stdout}");
+        Assert.Matches(@"^\d+\.\d+\.\d+-field\.1$", push.GetProperty("version").GetString());
+        Assert.Equal(["device-01", "device-02"], push.GetProperty("confirmedDevices").EnumerateArray().Select(d => d.GetString()).Order());
+        string detail = push.GetProperty("detail").GetString()!;
+        Assert.Contains("re-calibrated from " + s.GetProperty("modelVersion").GetString(), detail);
+        Assert.Contains("canary device-01 first", detail);
+        Assert.StartsWith("PROMOTE", push.GetProperty("gate").GetString());
+        // Both live agents ran the pushed model to the end of their audio.
+        Assert.Equal(2, stdout.Split('\n').Count(l => l.Contains("-live: model=" + push.GetProperty("version").GetString(), StringComparison.Ordinal)));
 
         JsonElement[] children = [.. s.GetProperty("processes").EnumerateArray()];
         // The gateway and two replaying agents, plus two live agents when a model was pushed.

@@ -151,7 +151,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
     private async Task<Candidate?> RecalibrateAsync(GatewayClient gateway, CancellationToken ct)
     {
         ModelPush push = summary.ModelPush;
-        string parentManifest = summary.ModelManifest;
+        string parentManifest = Path.GetFullPath(summary.ModelManifest); // the model tool runs in the model directory
         string parentVersion = summary.ModelVersion;
         string stamp = string.Create(CultureInfo.InvariantCulture, $"run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
 

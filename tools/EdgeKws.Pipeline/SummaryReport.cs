@@ -105,7 +105,7 @@ internal static class SummaryReport
         }
         yield return s.ModelPush.Status switch
         {
-            "confirmed" => $"model pushed: {s.ModelPush.Version}, confirmed by {s.ModelPush.ConfirmedDevices.Count}/{s.Devices} devices ({string.Join(", ", s.ModelPush.ConfirmedDevices)}); {s.ModelPush.Detail}{(s.ModelPush.Gate is null ? "" : "; gate: " + s.ModelPush.Gate)}",
+            "confirmed" => $"model pushed: {s.ModelPush.Version}, confirmed by {s.ModelPush.ConfirmedDevices.Count}/{s.Devices} devices ({string.Join(", ", s.ModelPush.ConfirmedDevices)}); {s.ModelPush.Detail}{(s.ModelPush.Gate is null || (s.ModelPush.Detail?.Contains(s.ModelPush.Gate, StringComparison.Ordinal) ?? false) ? "" : "; gate: " + s.ModelPush.Gate)}",
             _ => $"model push: {s.ModelPush.Status}{(s.ModelPush.Detail is null ? "" : " (" + s.ModelPush.Detail + ")")}",
         };
         yield return string.Create(CultureInfo.InvariantCulture, $"wall time: {F(s.WallSeconds)} s on {s.Machine}");
