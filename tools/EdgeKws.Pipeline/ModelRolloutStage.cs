@@ -151,7 +151,8 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
     private async Task<Candidate?> RecalibrateAsync(GatewayClient gateway, CancellationToken ct)
     {
         ModelPush push = summary.ModelPush;
-        string parentManifest = Path.GetFullPath(summary.ModelManifest); // the model tool runs in the model directory
+        // Relative to the repository (the summary shows it so); the model tool runs in the model directory.
+        string parentManifest = Path.GetFullPath(Path.Combine(repo.Root, summary.ModelManifest));
         string parentVersion = summary.ModelVersion;
         string stamp = string.Create(CultureInfo.InvariantCulture, $"run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
 
