@@ -34,7 +34,7 @@ public static class Builds
     /// <summary>NativeAOT publish of the agent for <paramref name="rid"/> (linux-x64 or linux-arm64) from <paramref name="sourceRoot"/>.</summary>
     public static async Task<string> PublishAotAsync(string sourceRoot, string rid, string outDirectory, Action<string> log)
     {
-        log($"dotnet publish {AgentProject} -r {rid} -p:PublishAot=true (a minute or two)");
+        log($"dotnet publish {AgentProject} -r {rid} -p:PublishAot=true (one to several minutes)");
         var (exit, stdout, stderr) = await ExternalProcess.RunAsync("dotnet",
             ["publish", Path.Combine(sourceRoot, AgentProject), "-c", "Release", "-r", rid, "-p:PublishAot=true", "-o", outDirectory, "-nologo", "-v", "q", "-clp:ErrorsOnly"],
             TimeSpan.FromMinutes(20), CancellationToken.None);

@@ -20,7 +20,7 @@ public sealed record Figure(string Key, string Name, double Value, string Unit, 
             >= 100 => value.ToString("0.#", CultureInfo.InvariantCulture),
             >= 1 => value.ToString("0.##", CultureInfo.InvariantCulture),
             0 => "0",
-            _ => value.ToString("0.####", CultureInfo.InvariantCulture),
+            _ => value.ToString("G3", CultureInfo.InvariantCulture), // 3 significant digits: real-time factors are small
         };
         return unit.Length == 0 ? number : $"{number} {unit}";
     }

@@ -343,7 +343,11 @@ public static class ReportCommand
             string label = compare ? subjects[i].Label[..1] : Path.GetFileName(subjects[i].ModelManifest).Replace(".int8.manifest.json", "", StringComparison.Ordinal);
             series.Add(new DetPlotSeries(label.ToUpperInvariant(), acc.Curve, deployed, colours[i % 2].Item1, colours[i % 2].Item2, colours[i % 2].Item3));
         }
-        File.WriteAllBytes(Path.Combine(dir, DetPlotFile), DetPlot.Render("DET CURVE, HELD-OUT STREAMS", series, negHours));
+        var first = subjects[0].Accuracy!;
+        string title = compare
+            ? "DET CURVES, HELD-OUT STREAMS: A BLUE, B RED"
+            : string.Create(CultureInfo.InvariantCulture, $"DET, HELD-OUT STREAMS: {first.FaPerHour:0.#} FA/H, FRR {first.FalseRejectRate * 100:0.#}% AT {first.Threshold:0.###}");
+        File.WriteAllBytes(Path.Combine(dir, DetPlotFile), DetPlot.Render(title, series, negHours));
     }
 
     private static async Task WriteFiguresAsync(string dir, Machine machine, string loadStart, string loadEnd, IReadOnlyList<SubjectResult> subjects)
