@@ -30,7 +30,9 @@ ensure_apt_packages
 
 step "Building the bench (and the agent and ingest bench it runs)"
 restore_solution
-dotnet build tools/EdgeKws.Bench/EdgeKws.Bench.csproj -c Release --no-restore --nologo -v quiet -clp:ErrorsOnly
+for p in tools/EdgeKws.Bench src/Device/EdgeKws.Agent tools/EdgeKws.IngestBench; do
+  dotnet build "$p" -c Release --no-restore --nologo -v quiet -clp:ErrorsOnly
+done
 
 step "Running edgekws-bench report ${args[*]}"
-exec dotnet tools/EdgeKws.Bench/bin/Release/net10.0/edgekws-bench.dll report "${args[@]}"
+exec dotnet tools/EdgeKws.Bench/bin/Release/net10.0/EdgeKws.Bench.dll report "${args[@]}"

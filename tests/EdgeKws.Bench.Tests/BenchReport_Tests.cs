@@ -96,7 +96,7 @@ public sealed class BenchReport_Tests : IDisposable
         string repo = RepoRoot();
         // Same configuration as this test assembly (bin/<Configuration>/net10.0).
         string configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-        string dll = Path.Combine(repo, "tools", "EdgeKws.Bench", "bin", configuration, "net10.0", "edgekws-bench.dll");
+        string dll = Path.Combine(repo, "tools", "EdgeKws.Bench", "bin", configuration, "net10.0", "EdgeKws.Bench.dll");
         Assert.True(File.Exists(dll), $"{dll} not built");
         return ExternalProcess.RunAsync("dotnet", [dll, .. args, "--repo", repo], TimeSpan.FromMinutes(5), CancellationToken.None);
     }
