@@ -389,7 +389,7 @@ public static class ReportCommand
         var md = new StringBuilder();
         md.AppendLine("# EdgeKws bench report").AppendLine();
         md.AppendLine($"Mode: **{(o.Quick ? "quick (CI smoke run: short clips, JIT agent; not for quoting)" : "full")}**. Started {started:yyyy-MM-dd HH:mm} UTC. " +
-                      $"Model: `{Path.GetFileName(manifest)}`. Command: `edgekws-bench report{(o.Quick ? " --quick" : "")}` (see docs/benchmarks.md).").AppendLine();
+                      $"Model: `{Path.GetFileName(manifest)}`. Command: `edgekws-bench {string.Join(' ', o.CommandLine)}` (see docs/benchmarks.md).").AppendLine();
         md.AppendLine("## Machine").AppendLine();
         md.AppendLine("| | |").AppendLine("|---|---|");
         md.AppendLine($"| CPU | {m.CpuModel} |");

@@ -38,6 +38,9 @@ public sealed record ReportOptions
     public int IngestMessages { get; init; }
     public string? Repo { get; init; }
 
+    /// <summary>The arguments as given (the report quotes them), paths relative to the repository where they were.</summary>
+    public IReadOnlyList<string> CommandLine { get; init; } = ["report"];
+
     /// <summary>Seconds of generated audio for the MFCC real-time factor (EdgeKws and torchaudio on the same WAV).</summary>
     public double MfccSeconds => Quick ? 20 : 300;
 
@@ -88,6 +91,7 @@ public sealed record ReportOptions
         {
             OutputDirectory = Path.GetFullPath(output), Quick = quick, Model = model, Corpus = corpus, Evaluate = evaluate, AgentX64 = agent,
             AgentArm64 = arm64, NoArm64 = noArm64, Compare = compare, IngestDevices = ing.D, IngestMessages = ing.M, Repo = repo,
+            CommandLine = [.. args],
         };
     }
 
