@@ -6,6 +6,7 @@ using EdgeKws.Device.Models;
 using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;
+using EdgeKws.Shared.Signing;
 using MQTTnet;
 using MQTTnet.Protocol;
 

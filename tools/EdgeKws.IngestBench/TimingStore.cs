@@ -90,5 +90,50 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 
     public IReadOnlyList<AlertRecord> ReadAlerts(bool activeOnly, int limit) => inner.ReadAlerts(activeOnly, limit);
 
+    // Labeling members (schema step 4): plain forwarding.
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc) =>
+        inner.ReadUnlabelledTriggerClips(limit, featureOnlyReceivedBeforeUtc);
+
+    public string? WriteAutomaticLabel(DetectionLabel label, LabelProvenance provenance, string? reviewReason, DetectionLabelKind candidate, string? clipId) =>
+        inner.WriteAutomaticLabel(label, provenance, reviewReason, candidate, clipId);
+
+    public IReadOnlyList<ReviewQueueEntry> ReadReviewQueue(int limit) => inner.ReadReviewQueue(limit);
+
+    public string? DecideReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        inner.DecideReview(deviceId, sequence, label, reviewer, nowUtc);
+
+    public byte[]? ReadClipAudio(string deviceId, string clipId) => inner.ReadClipAudio(deviceId, clipId);
+
+    public IReadOnlyList<LabelWithProvenance> ReadLabelsWithProvenance(string? deviceId, int limit) => inner.ReadLabelsWithProvenance(deviceId, limit);
+
+    public IReadOnlyList<LabelWithProvenance> SampleForReReview(string reviewer, int count, int seed) => inner.SampleForReReview(reviewer, count, seed);
+
+    public string? AddReReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        inner.AddReReview(deviceId, sequence, label, reviewer, nowUtc);
+
+    public AgreementCounts ReadAgreement() => inner.ReadAgreement();
+
+    public IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit) => inner.ReadLabelledClips(afterDeviceId, afterSequence, limit);
+
     public void Dispose() => inner.Dispose();
+
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => inner.TryAddRegisteredModel(model, package, out reason);
+
+    public bool UpdateRegisteredModel(RegisteredModel model) => inner.UpdateRegisteredModel(model);
+
+    public IReadOnlyList<RegisteredModel> ReadRegisteredModels() => inner.ReadRegisteredModels();
+
+    public bool TryGetRegisteredModel(string modelVersion, out RegisteredModel? model) => inner.TryGetRegisteredModel(modelVersion, out model);
+
+    public bool TryGetModelPackage(string modelVersion, out ModelPackage? package) => inner.TryGetModelPackage(modelVersion, out package);
+
+    public RolloutRecord AddRollout(RolloutRecord rollout) => inner.AddRollout(rollout);
+
+    public RolloutRecord? TryUpdateRollout(RolloutRecord rollout) => inner.TryUpdateRollout(rollout);
+
+    public IReadOnlyList<RolloutRecord> ReadRollouts(bool activeOnly, int limit) => inner.ReadRollouts(activeOnly, limit);
+
+    public bool TryGetRollout(long id, out RolloutRecord? rollout) => inner.TryGetRollout(id, out rollout);
+
+    public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => inner.ReadModelStatuses(deviceId, receivedAfterUtc);
 }

@@ -18,6 +18,13 @@ using Microsoft.Extensions.Hosting;
 //   EdgeKws.Gateway.Host device erase <id> [--keep-credential]
 //                                                 erase the device's audio, features, labels and dataset membership,
 //                                                 mark models trained on it, revoke its credential; prints the counts
+//   EdgeKws.Gateway.Host model train|register|list|show|rollout|rollback|status [--gateway URL] ...
+//                                                 model registry, jobs and staged rollouts of a running gateway (its HTTP API;
+//                                                 `model` alone prints the usage, docs/model-updates.md has the details)
+if (args.Length >= 1 && args[0] == "model")
+{
+    return await EdgeKws.Gateway.Models.ModelCli.RunAsync(args[1..], Console.Out, Console.Error);
+}
 if (args.Length >= 2 && args[0] == "device" && args[1] == "export-mosquitto")
 {
     return ExportMosquitto(args);

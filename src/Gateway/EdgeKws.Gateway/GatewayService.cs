@@ -34,6 +34,10 @@ public sealed class GatewayService : IHostedService, IAsyncDisposable
     /// <summary>The counters.</summary>
     public GatewayMetrics Metrics { get; } = new();
 
+    /// <summary>Publishes device commands (model offers, chunks, rollbacks) through the broker in use (available after <see cref="StartAsync"/>).</summary>
+    public IDeviceCommandPublisher Commands => (IDeviceCommandPublisher?)_broker ?? _external
+        ?? throw new InvalidOperationException("the gateway is not started: no broker to publish commands through");
+
     /// <summary>The store (available after <see cref="StartAsync"/>).</summary>
     public IGatewayStore Store { get; private set; } = null!;
 

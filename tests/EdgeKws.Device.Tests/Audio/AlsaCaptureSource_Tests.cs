@@ -1,4 +1,5 @@
 using EdgeKws.Device.Audio;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Audio;
 
@@ -230,13 +231,14 @@ public sealed class AlsaCaptureSource_Tests
             source.Read(buffer, CancellationToken.None);
         }
 
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 200; i++)
+        long allocated = AllocationMeter.BytesAllocated(() =>
         {
-            source.Read(buffer, CancellationToken.None);
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (var i = 0; i < 200; i++)
+            {
+                source.Read(buffer, CancellationToken.None);
+            }
+        });
+        Assert.Equal(0, allocated);
     }
 
     [Theory]

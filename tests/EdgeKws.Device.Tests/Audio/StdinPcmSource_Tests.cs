@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EdgeKws.Device.Audio;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Audio;
 
@@ -86,17 +87,24 @@ public sealed class StdinPcmSource_Tests
     public void Reads_allocate_nothing_after_construction()
     {
         var bytes = TestSignals.ToS16Le(TestSignals.UniquePattern(100_000));
-        using var source = new StdinPcmSource(new ChunkedStream(bytes, [7, 640, 3]), "test");
         var buffer = new short[160];
-        source.Read(buffer, CancellationToken.None);
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < 500; i++)
-        {
-            source.Read(buffer, CancellationToken.None);
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        StdinPcmSource source = null!;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                source?.Dispose();
+                source = new StdinPcmSource(new ChunkedStream(bytes, [7, 640, 3]), "test");
+                source.Read(buffer, CancellationToken.None);
+            },
+            measured: () =>
+            {
+                for (var i = 0; i < 500; i++)
+                {
+                    source.Read(buffer, CancellationToken.None);
+                }
+            });
+        using StdinPcmSource lastSource = source;
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Tests.Testing;
 using EdgeKws.Shared.Audio;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Audio;
 
@@ -260,18 +261,25 @@ public sealed class WavReplaySource_Tests : IDisposable
             }
         }
 
-        var clock = new ManualTimeProvider { AutoAdvance = true };
-        using var source = new WavReplaySource(path, new WavReplayOptions { RealTime = realTime, PlayCount = playCount }, clock);
+        WavReplaySource source = null!;
         long samples = 0;
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int n;
-        while ((n = source.Read(buffer, CancellationToken.None)) > 0)
-        {
-            samples += n;
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                source?.Dispose();
+                source = new WavReplaySource(path, new WavReplayOptions { RealTime = realTime, PlayCount = playCount },
+                    new ManualTimeProvider { AutoAdvance = true });
+                samples = 0;
+            },
+            measured: () =>
+            {
+                int n;
+                while ((n = source.Read(buffer, CancellationToken.None)) > 0)
+                {
+                    samples += n;
+                }
+            });
+        using WavReplaySource lastSource = source;
         Assert.Equal(16_000L * playCount, samples);
         Assert.Equal(0, allocated);
     }
@@ -280,21 +288,31 @@ public sealed class WavReplaySource_Tests : IDisposable
     public void Paced_reads_on_the_system_clock_with_a_cancellable_token_allocate_nothing_after_the_first()
     {
         string path = WritePcm16(TestSignals.UniquePattern(4_000)); // 250 ms
-        using var source = new WavReplaySource(path, new WavReplayOptions { RealTime = true });
-        using var cts = new CancellationTokenSource();
         var buffer = new short[320];
-        // The first wait registers with the token source; the runtime allocates that source's
-        // registration list once (about 170 bytes) and reuses its nodes for every later wait.
-        long samples = source.Read(buffer, cts.Token);
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int n;
-        while ((n = source.Read(buffer, cts.Token)) > 0)
-        {
-            samples += n;
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        WavReplaySource source = null!;
+        CancellationTokenSource cts = null!;
+        long samples = 0;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                source?.Dispose();
+                cts?.Dispose();
+                source = new WavReplaySource(path, new WavReplayOptions { RealTime = true });
+                cts = new CancellationTokenSource();
+                // The first wait registers with the token source; the runtime allocates that source's
+                // registration list once (about 170 bytes) and reuses its nodes for every later wait.
+                samples = source.Read(buffer, cts.Token);
+            },
+            measured: () =>
+            {
+                int n;
+                while ((n = source.Read(buffer, cts.Token)) > 0)
+                {
+                    samples += n;
+                }
+            });
+        using WavReplaySource lastSource = source;
+        using CancellationTokenSource lastCts = cts;
         Assert.Equal(4_000, samples);
         // The first Read need not wait (its block may already be due on a loaded machine), so the
         // token source's one-time registration list (168 bytes on .NET 10) can fall inside the

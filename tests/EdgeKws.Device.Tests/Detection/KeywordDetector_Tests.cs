@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using EdgeKws.Device.Detection;
+using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Device.Tests.Detection;
@@ -141,17 +142,26 @@ public class KeywordDetector_Tests(ITestOutputHelper output)
     [Fact]
     public void Allocates_nothing_per_inference_with_io_binding()
     {
-        using var detector = DetectionFixtures.CreateDetector(DetectionFixtures.Int8);
         var stream = DetectionFixtures.Noise(1098 + 500, seed: 8);
         DetectionFixtures.AddBurst(stream, 700); // make sure the measured stretch includes a detection
         var frame = new float[DetectionFixtures.Coefficients];
-        for (int t = 0; t < 500; t++) Push(detector, stream, t, frame); // warm-up: JIT, ORT arena
-
-        long inferencesBefore = detector.InferenceCount;
+        KeywordDetector detector = null!;
+        long inferencesBefore = 0;
         int detections = 0;
-        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        for (int t = 500; t < stream.GetLength(0); t++) detections += Push(detector, stream, t, frame) ? 1 : 0;
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                detector?.Dispose();
+                detector = DetectionFixtures.CreateDetector(DetectionFixtures.Int8);
+                for (int t = 0; t < 500; t++) Push(detector, stream, t, frame); // warm-up: JIT, ORT arena
+                inferencesBefore = detector.InferenceCount;
+                detections = 0;
+            },
+            measured: () =>
+            {
+                for (int t = 500; t < stream.GetLength(0); t++) detections += Push(detector, stream, t, frame) ? 1 : 0;
+            });
+        using KeywordDetector lastDetector = detector;
 
         long inferences = detector.InferenceCount - inferencesBefore;
         output.WriteLine($"{allocated} bytes over {inferences} inferences, {detections} detection(s)");
@@ -167,16 +177,24 @@ public class KeywordDetector_Tests(ITestOutputHelper output)
         // OrtValues still builds 4 small IntPtr arrays (names and handles, via LINQ ToArray) and a
         // delegate in ONNX Runtime's managed wrapper on every call: a fixed amount per inference,
         // independent of the model or window size. That is why IoBinding is the default.
-        using var detector = DetectionFixtures.CreateDetector(DetectionFixtures.Int8,
-            new KeywordDetectorOptions { Binding = InferenceBinding.PreallocatedRun });
         var stream = DetectionFixtures.Noise(1598, seed: 8);
         var frame = new float[DetectionFixtures.Coefficients];
-        for (int t = 0; t < 500; t++) Push(detector, stream, t, frame);
-
-        long inferencesBefore = detector.InferenceCount;
-        long allocatedBefore = GC.GetAllocatedBytesForCurrentThread();
-        for (int t = 500; t < stream.GetLength(0); t++) Push(detector, stream, t, frame);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - allocatedBefore;
+        KeywordDetector detector = null!;
+        long inferencesBefore = 0;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                detector?.Dispose();
+                detector = DetectionFixtures.CreateDetector(DetectionFixtures.Int8,
+                    new KeywordDetectorOptions { Binding = InferenceBinding.PreallocatedRun });
+                for (int t = 0; t < 500; t++) Push(detector, stream, t, frame);
+                inferencesBefore = detector.InferenceCount;
+            },
+            measured: () =>
+            {
+                for (int t = 500; t < stream.GetLength(0); t++) Push(detector, stream, t, frame);
+            });
+        using KeywordDetector lastDetector = detector;
 
         long inferences = detector.InferenceCount - inferencesBefore;
         double perInference = (double)allocated / inferences;

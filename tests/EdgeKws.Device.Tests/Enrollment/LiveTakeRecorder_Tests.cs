@@ -1,5 +1,6 @@
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Enrollment;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Enrollment;
 
@@ -48,15 +49,22 @@ public sealed class LiveTakeRecorder_Tests(GeneratedTakes takes)
     public void Records_a_take_without_allocating()
     {
         byte[] raw = File.ReadAllBytes(takes.PathOf("takes5.raw"));
-        using var source = new StdinPcmSource(new MemoryStream(raw), "memory");
-        var recorder = new LiveTakeRecorder(source);
         var buffer = new short[64_000];
         double sum = 0;
         Action<LiveLevel> onLevel = l => sum += l.RmsDbFs;
-        recorder.Record(buffer, onLevel, CancellationToken.None); // warm-up (JIT)
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        TakeCapture c = recorder.Record(buffer, onLevel, CancellationToken.None);
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        StdinPcmSource source = null!;
+        LiveTakeRecorder recorder = null!;
+        TakeCapture c = default;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                source?.Dispose();
+                source = new StdinPcmSource(new MemoryStream(raw), "memory");
+                recorder = new LiveTakeRecorder(source);
+                recorder.Record(buffer, onLevel, CancellationToken.None); // warm-up: the first take
+            },
+            measured: () => c = recorder.Record(buffer, onLevel, CancellationToken.None));
+        using StdinPcmSource lastSource = source;
         Assert.True(c.HeardSpeech);
         Assert.Equal(0, allocated);
         Assert.True(sum < 0);

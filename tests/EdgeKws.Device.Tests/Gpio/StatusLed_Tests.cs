@@ -1,6 +1,7 @@
 using System.Device.Gpio;
 using EdgeKws.Device.Gpio;
 using EdgeKws.Device.Tests.Testing;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Gpio;
 
@@ -235,18 +236,28 @@ public sealed class StatusLed_Tests : IDisposable
     [Fact]
     public void Tick_allocates_nothing_between_transitions()
     {
-        using var led = NewLed();
-        led.Listening = true;
-        Run(led, 100);            // lit; stays lit until 1000 ms
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 80; i++)
-        {
-            _time.Advance(TickStep);
-            led.Tick();
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        StatusLed led = null!;
+        int writesBefore = 0;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                led?.Dispose();
+                led = NewLed();
+                led.Listening = true;
+                Run(led, 100);    // lit; stays lit until 1000 ms
+                writesBefore = _writes.Count;
+            },
+            measured: () =>
+            {
+                for (int i = 0; i < 80; i++)
+                {
+                    _time.Advance(TickStep);
+                    led.Tick();
+                }
+            });
+        using StatusLed lastLed = led;
+        Assert.Equal(writesBefore, _writes.Count); // no transition inside the measured ticks
+        Assert.Equal(0, allocated);
     }
 
     [Fact]
@@ -255,16 +266,16 @@ public sealed class StatusLed_Tests : IDisposable
         using var led = NewLed();
         led.Fatal = true;
         Run(led, 100);
-        _writes.Clear();
-
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)   // 10 s at 5 Hz: 100 transitions in 1000 ticks
-        {
-            _time.Advance(TickStep);
-            led.Tick();
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: _writes.Clear,
+            measured: () =>
+            {
+                for (int i = 0; i < 1000; i++)   // 10 s at 5 Hz: 100 transitions in 1000 ticks
+                {
+                    _time.Advance(TickStep);
+                    led.Tick();
+                }
+            });
         Assert.Equal(100, _writes.Count);
         // System.Device.Gpio 4.2's GpioController.Write stores the value in a ConcurrentDictionary
         // (40 bytes a write here); anything per tick would show as >= 1000 x 24 bytes.

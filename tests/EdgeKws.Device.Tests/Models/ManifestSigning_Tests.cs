@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text;
 using EdgeKws.Device.Models;
+using EdgeKws.Shared.Signing;
 
 namespace EdgeKws.Device.Tests.Models;
 

@@ -1,6 +1,7 @@
 using EdgeKws.Device.Models;
 using EdgeKws.Device.Tests.Detection;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Signing;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Device.Tests.Models;

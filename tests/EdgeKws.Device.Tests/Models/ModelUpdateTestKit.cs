@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using EdgeKws.Device.Detection;
 using EdgeKws.Device.Models;
 using EdgeKws.Device.Tests.Detection;
+using EdgeKws.Shared.Signing;
 
 namespace EdgeKws.Device.Tests.Models;
 

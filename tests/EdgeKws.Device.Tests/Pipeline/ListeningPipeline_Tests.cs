@@ -1,10 +1,12 @@
 using System.Diagnostics;
 using EdgeKws.Device.Audio;
+using EdgeKws.Device.Detection;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Tests.Outbox;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;
+using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Device.Tests.Pipeline;
@@ -210,25 +212,37 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
         const int seconds = 60;
         string wav = PipelineTestKit.WriteWav(_dir.File("alloc.wav"), PipelineTestKit.Synthesize(seconds + 5, []));
         using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
-        using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        using var detector = PipelineTestKit.CreateDetector();
-        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options());
         var block = new short[320];
-
-        // Warm-up: 5 s (JIT tiering, ONNX Runtime's first runs, lazy statics).
-        for (int i = 0; i < 5 * 50; i++)
-        {
-            int n = source.Read(block, CancellationToken.None);
-            pipeline.ProcessBlock(block.AsSpan(0, n), Stopwatch.GetTimestamp());
-        }
-        long inferencesBefore = detector.InferenceCount;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < seconds * 50; i++)
-        {
-            int n = source.Read(block, CancellationToken.None);
-            pipeline.ProcessBlock(block.AsSpan(0, n), Stopwatch.GetTimestamp());
-        }
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        WavReplaySource source = null!;
+        KeywordDetector detector = null!;
+        ListeningPipeline pipeline = null!;
+        long inferencesBefore = 0;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                source?.Dispose();
+                detector?.Dispose();
+                source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
+                detector = PipelineTestKit.CreateDetector();
+                pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options());
+                // Warm-up: 5 s (ONNX Runtime's first runs, lazy statics).
+                for (int i = 0; i < 5 * 50; i++)
+                {
+                    int n = source.Read(block, CancellationToken.None);
+                    pipeline.ProcessBlock(block.AsSpan(0, n), Stopwatch.GetTimestamp());
+                }
+                inferencesBefore = detector.InferenceCount;
+            },
+            measured: () =>
+            {
+                for (int i = 0; i < seconds * 50; i++)
+                {
+                    int n = source.Read(block, CancellationToken.None);
+                    pipeline.ProcessBlock(block.AsSpan(0, n), Stopwatch.GetTimestamp());
+                }
+            });
+        using WavReplaySource lastSource = source;
+        using KeywordDetector lastDetector = detector;
 
         output.WriteLine($"{allocated} B allocated over {seconds} s of audio ({detector.InferenceCount - inferencesBefore} inferences)");
         Assert.Equal(seconds * 20 - 1, detector.InferenceCount - inferencesBefore, 1.0); // stride 5 frames = 20 inferences/s

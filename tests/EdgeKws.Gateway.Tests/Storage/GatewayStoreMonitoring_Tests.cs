@@ -63,8 +63,8 @@ public sealed class GatewayStoreMonitoring_Tests(PostgresFixture postgres) : IDi
         // Turn the database back into version 1: drop what version 2 added.
         postgres.RawSql(options,
         [
-            .. new[] { "labels", "models", "evaluations", "alerts", "dataset_members", "model_datasets", "model_taints", "clip_skew" }.Select(t => $"DROP TABLE {t}"),
-            .. new[] { "messages_received", "quarantine_received", "heartbeats_time", "sketches_window_end", "detections_model", "clips_received" }.Select(i => $"DROP INDEX {i}"),
+            .. new[] { "labels", "models", "evaluations", "alerts", "dataset_members", "model_datasets", "model_taints", "clip_skew", "label_provenance", "review_entries", "label_audits", "registry_models", "rollouts" }.Select(t => $"DROP TABLE {t}"),
+            .. new[] { "messages_received", "quarantine_received", "heartbeats_time", "sketches_window_end", "detections_model", "clips_received", "detections_clip", "model_status_received" }.Select(i => $"DROP INDEX {i}"),
             "ALTER TABLE devices DROP COLUMN cohort",
             provider == "sqlite" ? "PRAGMA user_version = 1" : "UPDATE schema_info SET version = 1",
         ]);
@@ -93,7 +93,8 @@ public sealed class GatewayStoreMonitoring_Tests(PostgresFixture postgres) : IDi
                 store.Dispose();
             }
         }
-        Assert.Equal(3, postgres.RawScalar(options, provider == "sqlite" ? "PRAGMA user_version" : "SELECT max(version) FROM schema_info"));
+        Assert.Equal(provider == "sqlite" ? SqliteGatewayStore.SchemaVersion : PostgresGatewayStore.SchemaVersion,
+            postgres.RawScalar(options, provider == "sqlite" ? "PRAGMA user_version" : "SELECT max(version) FROM schema_info"));
         if (provider == "postgres")
         {
             Assert.Equal(1, postgres.RawScalar(options, "SELECT count(*) FROM schema_info"));

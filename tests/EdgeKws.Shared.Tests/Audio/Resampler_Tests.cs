@@ -1,4 +1,5 @@
 using EdgeKws.Shared.Audio;
+using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Shared.Tests.Audio;
@@ -164,15 +165,16 @@ public sealed class Resampler_Tests(ITestOutputHelper output)
         r.Flush(tail);
         r.Reset();
         r.Process(input, output);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
+        long allocated = AllocationMeter.BytesAllocated(() =>
         {
-            r.Process(input, output);
-        }
+            for (int i = 0; i < 1000; i++)
+            {
+                r.Process(input, output);
+            }
 
-        r.Flush(tail);
-        r.Reset();
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            r.Flush(tail);
+            r.Reset();
+        });
         Assert.Equal(0, allocated);
     }
 

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using EdgeKws.Shared.Audio;
+using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Shared.Tests.Audio;
@@ -12,30 +13,38 @@ public sealed class WavReader_Streaming_Tests(ITestOutputHelper output)
         const int rate = 16000;
         long frames = 60L * 60 * rate;
         using var oneSecond = new WavReader(new SyntheticWavStream(rate, 1, rate));
-        using var reader = new WavReader(new SyntheticWavStream(rate, 1, frames));
+        var block = new float[4000];
+        WavReader reader = null!;
+        long total = 0;
+        long mismatches = 0;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                reader?.Dispose();
+                reader = new WavReader(new SyntheticWavStream(rate, 1, frames));
+                total = reader.ReadMono(block); // warm-up
+                mismatches = 0;
+            },
+            measured: () =>
+            {
+                int n;
+                while ((n = reader.ReadMono(block)) > 0)
+                {
+                    for (int i = 0; i < n; i++)
+                    {
+                        if (block[i] != SyntheticWavStream.SampleAt(total + i, 0) / 32768f)
+                        {
+                            mismatches++;
+                        }
+                    }
+
+                    total += n;
+                }
+            });
+        using WavReader lastReader = reader;
         Assert.Equal(frames, reader.Format.FrameCount);
         Assert.Equal(TimeSpan.FromMinutes(60), reader.Format.Duration);
         Assert.Equal(oneSecond.BufferSizeBytes, reader.BufferSizeBytes);
-
-        var block = new float[4000];
-        long total = reader.ReadMono(block); // warm-up
-        long mismatches = 0;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int n;
-        while ((n = reader.ReadMono(block)) > 0)
-        {
-            for (int i = 0; i < n; i++)
-            {
-                if (block[i] != SyntheticWavStream.SampleAt(total + i, 0) / 32768f)
-                {
-                    mismatches++;
-                }
-            }
-
-            total += n;
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
         output.WriteLine($"60 min at {rate} Hz: {total} frames read, reader buffer {reader.BufferSizeBytes} B, {allocated} B allocated during the read");
         Assert.Equal(frames, total);
         Assert.Equal(0, mismatches);
@@ -57,16 +66,24 @@ public sealed class WavReader_Streaming_Tests(ITestOutputHelper output)
             }
         }
 
-        using var source = new AudioFileSource(new SyntheticWavStream(rate, 2, frames));
-        long total = source.Read(hop);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        int n;
-        while ((n = source.Read(hop)) > 0)
-        {
-            total += n;
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        AudioFileSource source = null!;
+        long total = 0;
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () =>
+            {
+                source?.Dispose();
+                source = new AudioFileSource(new SyntheticWavStream(rate, 2, frames));
+                total = source.Read(hop);
+            },
+            measured: () =>
+            {
+                int n;
+                while ((n = source.Read(hop)) > 0)
+                {
+                    total += n;
+                }
+            });
+        using AudioFileSource lastSource = source;
         output.WriteLine($"30 s 44.1 kHz stereo -> {total} samples at 16 kHz in 160-sample reads, {allocated} B allocated");
         Assert.Equal(source.OutputSampleCount, total);
         Assert.Equal(30L * 16000, total);

@@ -1,4 +1,5 @@
 using EdgeKws.Shared.Contracts;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Shared.Tests.Contracts;
 
@@ -99,15 +100,17 @@ public class DriftSketch_Tests
         DriftSketch s = Samples.Sketch(1);
         float[] frame = new float[13];
         s.AddMfccFrame(frame);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 1000; i++)
+        long allocated = AllocationMeter.BytesAllocated(() =>
         {
-            s.AddMfccFrame(frame);
-            s.AddRmsDbfs(-30f);
-            s.AddSnrDb(20f);
-            s.AddScore(0.5f);
-        }
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (int i = 0; i < 1000; i++)
+            {
+                s.AddMfccFrame(frame);
+                s.AddRmsDbfs(-30f);
+                s.AddSnrDb(20f);
+                s.AddScore(0.5f);
+            }
+        });
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

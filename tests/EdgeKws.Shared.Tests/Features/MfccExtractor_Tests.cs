@@ -1,6 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using EdgeKws.Shared.Features;
+using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Shared.Tests.Features;
@@ -55,23 +56,25 @@ public sealed class MfccExtractor_Tests(ITestOutputHelper output)
         extractor.ProcessFrame(second.AsSpan(0, 400), frame);
 
         long frames = 0;
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int s = 0; s < 600; s++)
-        {
-            int block = blocks[s % blocks.Length];
-            for (int i = 0; i < 16000; i += block)
+        long allocated = AllocationMeter.BytesAllocated(
+            prepare: () => frames = 0,
+            measured: () =>
             {
-                int n = Math.Min(block, 16000 - i);
-                frames += (s & 1) == 0
-                    ? extractor.Push(second.AsSpan(i, n), coefficients)
-                    : extractor.Push(secondFloat.AsSpan(i, n), coefficients);
-            }
+                for (int s = 0; s < 600; s++)
+                {
+                    int block = blocks[s % blocks.Length];
+                    for (int i = 0; i < 16000; i += block)
+                    {
+                        int n = Math.Min(block, 16000 - i);
+                        frames += (s & 1) == 0
+                            ? extractor.Push(second.AsSpan(i, n), coefficients)
+                            : extractor.Push(secondFloat.AsSpan(i, n), coefficients);
+                    }
 
-            extractor.ProcessFrame(secondFloat.AsSpan(s, 400), frame);
-            extractor.ProcessFrame(second.AsSpan(s, 400), frame);
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+                    extractor.ProcessFrame(secondFloat.AsSpan(s, 400), frame);
+                    extractor.ProcessFrame(second.AsSpan(s, 400), frame);
+                }
+            });
 
         output.WriteLine($"{frames} streamed frames + 1200 single frames, {allocated} bytes allocated");
         Assert.True(frames >= 59_900, $"only {frames} frames: less than 10 minutes processed");

@@ -1,4 +1,5 @@
 using EdgeKws.Shared.Features;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Shared.Tests.Features;
 
@@ -95,14 +96,15 @@ public sealed class MfccQuantizer_Tests
         MfccQuantizer.Quantize(MfccConfig.Default, features, q);
         MfccQuantizer.Dequantize(MfccConfig.Default, q, back);
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        long allocated = AllocationMeter.BytesAllocated(() =>
         {
-            MfccQuantizer.Quantize(features, q, 0.5, 1);
-            MfccQuantizer.Dequantize(q, back, 0.5, 1);
-        }
-
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+            for (int i = 0; i < 100; i++)
+            {
+                MfccQuantizer.Quantize(features, q, 0.5, 1);
+                MfccQuantizer.Dequantize(q, back, 0.5, 1);
+            }
+        });
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

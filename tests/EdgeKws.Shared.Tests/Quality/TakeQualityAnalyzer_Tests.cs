@@ -1,4 +1,5 @@
 using EdgeKws.Shared.Quality;
+using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Shared.Tests.Quality;
@@ -63,13 +64,13 @@ public sealed class TakeQualityAnalyzer_Tests(ITestOutputHelper output)
         var vad = new EnergyVad();
         Exercise(analyzer, meter, clip, snr, vad, x); // JIT and tiering out of the way
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int round = 0; round < 20; round++)
+        long allocated = AllocationMeter.BytesAllocated(() =>
         {
-            Exercise(analyzer, meter, clip, snr, vad, x);
-        }
-
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+            for (int round = 0; round < 20; round++)
+            {
+                Exercise(analyzer, meter, clip, snr, vad, x);
+            }
+        });
         Assert.Equal(0, allocated);
     }
 
@@ -106,11 +107,10 @@ public sealed class TakeQualityAnalyzer_Tests(ITestOutputHelper output)
     private static long Allocated(Func<object> create)
     {
         create();
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        object o = create();
-        long after = GC.GetAllocatedBytesForCurrentThread();
-        GC.KeepAlive(o);
-        return after - before;
+        object? kept = null;
+        long allocated = AllocationMeter.BytesAllocated(() => kept = create());
+        GC.KeepAlive(kept);
+        return allocated;
     }
 
     private static void Exercise(TakeQualityAnalyzer analyzer, LevelMeter meter, ClippingDetector clip, SnrEstimator snr, EnergyVad vad, float[] x)

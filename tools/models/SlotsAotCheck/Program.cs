@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using EdgeKws.Device.Models;
+using EdgeKws.Shared.Signing;
 
 // Runs the model-slot install path as a NativeAOT binary and prints its timings. Argument: the folder
 // with the committed test models (tests/EdgeKws.Device.Tests/Detection/Fixtures). The canaries are

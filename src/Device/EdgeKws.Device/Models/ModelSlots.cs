@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using EdgeKws.Device.Detection;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Signing;
 
 namespace EdgeKws.Device.Models;
 

@@ -81,6 +81,8 @@ public static class GatewayApi
         api.MapGet("/alerts", (GatewayService g, bool? active, int? limit) =>
             TryLimit(limit, 200, out int l, out IResult? bad) ? Results.Json(g.Store.ReadAlerts(active ?? true, l)) : bad!);
         api.MapGet("/quarantine", Quarantine);
+        ReviewApi.Map(api);
+        ModelApi.Map(api);
 
         app.MapGet("/", () => Asset("index.html"));
         app.MapGet("/dashboard/{file}", (string file) => Asset(file));

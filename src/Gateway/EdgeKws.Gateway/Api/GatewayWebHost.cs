@@ -48,6 +48,10 @@ public static class GatewayWebHost
         builder.Services.AddHostedService(sp => sp.GetRequiredService<RetentionService>());
         builder.Services.AddSingleton<SkewService>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<SkewService>());
+        builder.Services.AddSingleton(options.Labeling);
+        builder.Services.AddSingleton<Labeling.TriggerLabelingService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<Labeling.TriggerLabelingService>());
+        ModelApi.AddServices(builder.Services, options.Models);
         builder.Services.Configure<JsonOptions>(o => ConfigureJson(o.SerializerOptions));
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Parse(options.Http.BindAddress), options.Http.Port));
         configure?.Invoke(builder);

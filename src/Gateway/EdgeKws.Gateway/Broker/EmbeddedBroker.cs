@@ -30,9 +30,12 @@ namespace EdgeKws.Gateway.Broker;
 /// The handlers are attached before <see cref="StartAsync"/> opens the listeners, so no device is admitted
 /// before ingest is ready. A device may subscribe only inside its own subtree (its commands).
 /// </summary>
-public sealed class EmbeddedBroker : IAsyncDisposable
+public sealed class EmbeddedBroker : IAsyncDisposable, IDeviceCommandPublisher
 {
     private const string DeviceIdItem = "edgekws.device";
+
+    // Marks messages the gateway injects itself (device commands): they are routed to subscribers, not ingested.
+    private const string GatewayCommandItem = "edgekws.gateway-command";
 
     private readonly BrokerOptions _options;
     private readonly IGatewayStore _store;
@@ -109,6 +112,19 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         _certificate?.Dispose();
     }
 
+    /// <inheritdoc />
+    public async Task PublishCommandAsync(string deviceId, string command, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        MqttApplicationMessage message = new MqttApplicationMessageBuilder()
+            .WithTopic(Topics.Command(deviceId, command))
+            .WithPayload(payload.ToArray())
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build();
+        var items = new Dictionary<object, object> { [GatewayCommandItem] = true };
+        await _server.InjectApplicationMessage(new InjectedMqttApplicationMessage(message) { SenderClientId = "edgekws-gateway", CustomSessionItems = items },
+            cancellationToken).ConfigureAwait(false);
+    }
+
     private Task ValidateConnectionAsync(ValidatingConnectionEventArgs e)
     {
         string clientId = e.ClientId ?? string.Empty;
@@ -152,6 +168,10 @@ public sealed class EmbeddedBroker : IAsyncDisposable
         // An exception here would kill the connection, so everything is caught and turned into a result.
         try
         {
+            if (e.SessionItems is { } own && own.Contains(GatewayCommandItem))
+            {
+                return; // a command the gateway injected: route it to the device's subscription as is
+            }
             MqttApplicationMessage m = e.ApplicationMessage;
             string? deviceId = e.SessionItems[DeviceIdItem] as string;
             var envelope = new IngestEnvelope(deviceId ?? e.ClientId ?? string.Empty, m.Topic ?? string.Empty, m.Payload.ToArray(),

@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Ingest;
+using EdgeKws.Shared.Contracts;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Packets;
@@ -28,7 +29,7 @@ namespace EdgeKws.Gateway.Broker;
 /// <para>A message the store could not commit at all is not acknowledged; the subscriber reconnects so the broker
 /// sends it again. Quarantined messages are acknowledged: they are committed to the quarantine table.</para>
 /// </summary>
-public sealed class ExternalBrokerSubscriber : IAsyncDisposable
+public sealed class ExternalBrokerSubscriber : IAsyncDisposable, IDeviceCommandPublisher
 {
     private readonly ExternalBrokerOptions _options;
     private readonly IngestPipeline _pipeline;
@@ -88,6 +89,27 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable
     {
         await ConnectAsync(cancellationToken).ConfigureAwait(false);
         _reconnectLoop = Task.Run(ReconnectLoopAsync, CancellationToken.None);
+    }
+
+    /// <inheritdoc />
+    /// <remarks>Through the gateway's own session; the broker's ACL must let the gateway user write <c>edgekws/v1/+/cmd/#</c>
+    /// (<c>device export-mosquitto</c> writes that line). Throws when not connected or when the broker refuses the publish.</remarks>
+    public async Task PublishCommandAsync(string deviceId, string command, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        if (!_client.IsConnected)
+        {
+            throw new InvalidOperationException($"not connected to the external MQTT broker {_options.Host}:{_options.Port}; command '{command}' to '{deviceId}' not sent");
+        }
+        MqttClientPublishResult r = await _client.PublishAsync(new MqttApplicationMessageBuilder()
+            .WithTopic(Topics.Command(deviceId, command))
+            .WithPayload(payload.ToArray())
+            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
+            .Build(), cancellationToken).ConfigureAwait(false);
+        // "No matching subscribers" only means the device is offline right now: its persistent session (if any) gets it later.
+        if (!r.IsSuccess && r.ReasonCode != MqttClientPublishReasonCode.NoMatchingSubscribers)
+        {
+            throw new InvalidOperationException($"the external MQTT broker refused command '{command}' to '{deviceId}': {r.ReasonCode} {r.ReasonString}");
+        }
     }
 
     private async Task ConnectAsync(CancellationToken cancellationToken)

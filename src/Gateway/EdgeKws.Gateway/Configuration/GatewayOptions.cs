@@ -27,6 +27,11 @@ public sealed class GatewayOptions
     /// <summary>Raw audio retention.</summary>
     public RetentionOptions Retention { get; set; } = new();
 
+    /// <summary>Trigger-clip labeling (forced alignment) and the review queue.</summary>
+    public LabelingOptions Labeling { get; set; } = new();
+    /// <summary>Model registry, model jobs and staged rollouts (<c>Gateway:Models</c>, see docs/model-updates.md).</summary>
+    public ModelLoopOptions Models { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -36,6 +41,8 @@ public sealed class GatewayOptions
         Http.Validate();
         Monitoring.Validate();
         Retention.Validate();
+        Labeling.Validate();
+        Models.Validate();
     }
 }
 

@@ -129,6 +129,7 @@ public sealed partial class SqliteGatewayStore
                     FROM model_datasets md JOIN dataset_members m ON m.dataset_id = md.dataset_id
                     WHERE m.device_id = ?1 GROUP BY md.model_version
                     """, deviceId, nowUtc.ToUnixTimeMilliseconds());
+                EraseLabelingRows(deviceId);
                 var counts = new ErasureCounts(
                     AudioClips: _writer.Execute("DELETE FROM clips WHERE device_id = ? AND kind = 'audio'", deviceId),
                     FeatureClips: _writer.Execute("DELETE FROM clips WHERE device_id = ? AND kind = 'features'", deviceId),

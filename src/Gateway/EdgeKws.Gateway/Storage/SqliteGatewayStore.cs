@@ -20,7 +20,7 @@ namespace EdgeKws.Gateway.Storage;
 public sealed partial class SqliteGatewayStore : IGatewayStore
 {
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 3;
+    public const int SchemaVersion = 5;
 
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
@@ -96,8 +96,9 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         try
         {
             // Version 1: ingest tables. Version 2: monitoring (cohort, labels, models, evaluations, alerts). Version 3: governance
-            // (dataset membership, model marks) and skew results.
-            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. GovernanceDdl];
+            // (dataset membership, model marks) and skew results. Version 4: labeling (label provenance, review entries,
+            // re-review audits). Version 5: model registry and rollouts.
+            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [], .. version < 5 ? RolloutDdl : []];
             foreach (string ddl in ddls)
             {
                 db.Execute(ddl);

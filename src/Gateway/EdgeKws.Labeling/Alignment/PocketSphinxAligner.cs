@@ -15,6 +15,15 @@ namespace EdgeKws.Labeling.Alignment;
 /// <param name="Problem">Why it did not succeed, else null.</param>
 public sealed record AlignmentResult(bool Succeeded, IReadOnlyList<WordSpan> Words, double Confidence, LabelSource Source, IReadOnlyList<Pronunciation> Pronunciations, string? Problem);
 
+/// <summary>Which of several alternative phrases fits a clip best (<see cref="PocketSphinxAligner.CompeteAsync"/>).</summary>
+/// <param name="Decoded">False when the decoder found no path through the alternatives.</param>
+/// <param name="WinnerIndex">Index of the best phrase (0 = the expected phrase), -1 when not decoded.</param>
+/// <param name="Winner">The best phrase as given (or what was decoded, when not decoded).</param>
+/// <param name="MarginPerFrame">How much better the winner explains the clip than the expected phrase alone, in acoustic score
+/// units per 10 ms frame (0 when the expected phrase wins; null when the expected phrase has no path at all).</param>
+/// <param name="Problem">Why it was not decoded, else null.</param>
+public sealed record CompetitionResult(bool Decoded, int WinnerIndex, string Winner, double? MarginPerFrame, string? Problem);
+
 /// <summary>
 /// The built-in forced aligner: Debian's PocketSphinx 0.8 (<c>pocketsphinx_continuous</c>, packages
 /// pocketsphinx and pocketsphinx-en-us) with a JSGF grammar that is exactly the transcript, and a
@@ -126,21 +135,9 @@ public sealed partial class PocketSphinxAligner
         try
         {
             string audio = PrepareAudio(wavPath, dir);
-            var prons = new List<Pronunciation>();
-            var dict = new StringBuilder();
-            foreach (string w in words.Distinct(StringComparer.Ordinal))
-            {
-                Pronunciation p = await _lexicon.GetAsync(w, cancellationToken).ConfigureAwait(false);
-                prons.Add(p);
-                for (int v = 0; v < p.Variants.Count; v++)
-                {
-                    dict.Append(v == 0 ? w : $"{w}({v + 1})").Append(' ').Append(p.Variants[v]).Append('\n');
-                }
-            }
-
             string dictPath = Path.Combine(dir, "words.dict");
+            List<Pronunciation> prons = await WriteDictionaryAsync(words, dictPath, cancellationToken).ConfigureAwait(false);
             string jsgfPath = Path.Combine(dir, "transcript.jsgf");
-            await File.WriteAllTextAsync(dictPath, dict.ToString(), cancellationToken).ConfigureAwait(false);
             await File.WriteAllTextAsync(jsgfPath, "#JSGF V1.0;\ngrammar transcript;\npublic <utterance> = " + string.Join(' ', words) + ";\n", cancellationToken).ConfigureAwait(false);
 
             var timeout = TimeSpan.FromSeconds(120);
@@ -200,6 +197,91 @@ public sealed partial class PocketSphinxAligner
                 // A temp directory left behind is harmless.
             }
         }
+    }
+
+    /// <summary>
+    /// Decodes the audio against a grammar of alternative phrases (<paramref name="phrases"/>[0] is the expected one, the
+    /// rest its competitors, e.g. <see cref="NearMisses.Generate"/>) and says which one fits best. Also decodes the expected
+    /// phrase alone, so the result carries how much better, per frame, the winner explains the whole clip than the expected
+    /// phrase does (0 when the expected phrase wins).
+    /// </summary>
+    /// <exception cref="ArgumentException">No phrases, or a phrase with no words.</exception>
+    public async Task<CompetitionResult> CompeteAsync(string wavPath, IReadOnlyList<string> phrases, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(phrases);
+        List<IReadOnlyList<string>> normalised = [.. phrases.Select(Normalise)];
+        if (normalised.Count == 0 || normalised.Any(p => p.Count == 0))
+        {
+            throw new ArgumentException("Every competing phrase needs at least one word.", nameof(phrases));
+        }
+
+        string dir = Path.Combine(Path.GetTempPath(), "edgekws-compete-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(dir);
+        try
+        {
+            string audio = PrepareAudio(wavPath, dir);
+            string dictPath = Path.Combine(dir, "words.dict");
+            await WriteDictionaryAsync([.. normalised.SelectMany(p => p)], dictPath, cancellationToken).ConfigureAwait(false);
+            string altPath = Path.Combine(dir, "alternatives.jsgf");
+            string wakePath = Path.Combine(dir, "expected.jsgf");
+            await File.WriteAllTextAsync(altPath, "#JSGF V1.0;\ngrammar alternatives;\npublic <utterance> = "
+                + string.Join(" | ", normalised.Select(p => "( " + string.Join(' ', p) + " )")) + ";\n", cancellationToken).ConfigureAwait(false);
+            await File.WriteAllTextAsync(wakePath, "#JSGF V1.0;\ngrammar expected;\npublic <utterance> = " + string.Join(' ', normalised[0]) + ";\n", cancellationToken).ConfigureAwait(false);
+            var timeout = TimeSpan.FromSeconds(120);
+            Task<(int, string, string)> alt = ExternalProcess.RunAsync(_program, ["-infile", audio, "-jsgf", altPath, "-dict", dictPath, "-backtrace", "yes", .. WideBeams], timeout, cancellationToken);
+            Task<(int, string, string)> wake = ExternalProcess.RunAsync(_program, ["-infile", audio, "-jsgf", wakePath, "-dict", dictPath, "-backtrace", "yes", .. WideBeams], timeout, cancellationToken);
+            (int aCode, string aOut, string aErr) = await alt.ConfigureAwait(false);
+            (int wCode, string wOut, string wErr) = await wake.ConfigureAwait(false);
+            if (aCode != 0 || wCode != 0)
+            {
+                throw new InvalidOperationException($"pocketsphinx_continuous failed on '{wavPath}' (exit {(aCode != 0 ? aCode : wCode)}): {LastLines(aCode != 0 ? aErr : wErr)}");
+            }
+
+            List<Segment> altSegs = ParseBacktrace(aOut + "\n" + aErr);
+            List<Segment> wakeSegs = ParseBacktrace(wOut + "\n" + wErr);
+            string decoded = string.Join(' ', altSegs.Where(s => !s.IsFiller).Select(s => s.Word));
+            int winner = normalised.FindIndex(p => string.Join(' ', p) == decoded);
+            if (winner < 0)
+            {
+                return new CompetitionResult(false, -1, decoded, null, decoded.Length == 0 ? "no path through the alternatives grammar" : $"decoded '{decoded}', which is none of the phrases");
+            }
+
+            // Both decodes cover the whole clip (fillers included), so their total acoustic scores compare directly.
+            int frames = Math.Max(1, altSegs.Max(s => s.EndFrame) + 1);
+            double? margin = wakeSegs.Any(s => !s.IsFiller)
+                ? Math.Max(0, (altSegs.Sum(s => (double)s.AcousticScore) - wakeSegs.Sum(s => (double)s.AcousticScore)) / frames)
+                : null;
+            return new CompetitionResult(true, winner, phrases[winner], winner == 0 ? 0 : margin, null);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(dir, recursive: true);
+            }
+            catch (IOException)
+            {
+                // A temp directory left behind is harmless.
+            }
+        }
+    }
+
+    private async Task<List<Pronunciation>> WriteDictionaryAsync(IReadOnlyList<string> words, string dictPath, CancellationToken cancellationToken)
+    {
+        var prons = new List<Pronunciation>();
+        var dict = new StringBuilder();
+        foreach (string w in words.Distinct(StringComparer.Ordinal))
+        {
+            Pronunciation p = await _lexicon.GetAsync(w, cancellationToken).ConfigureAwait(false);
+            prons.Add(p);
+            for (int v = 0; v < p.Variants.Count; v++)
+            {
+                dict.Append(v == 0 ? w : $"{w}({v + 1})").Append(' ').Append(p.Variants[v]).Append('\n');
+            }
+        }
+
+        await File.WriteAllTextAsync(dictPath, dict.ToString(), cancellationToken).ConfigureAwait(false);
+        return prons;
     }
 
     /// <summary>Maps the per-frame score deficit to 0..1 (see remarks).</summary>

@@ -108,6 +108,18 @@ public sealed class PronunciationLexicon
         return new PronunciationLexicon(path, dict);
     }
 
+    /// <summary>Every dictionary word with its pronunciations (first is the main one).</summary>
+    public IEnumerable<(string Word, IReadOnlyList<string> Pronunciations)> Entries =>
+        _dict.Select(e => (e.Key, (IReadOnlyList<string>)e.Value));
+
+    /// <summary>The dictionary's pronunciations of <paramref name="word"/>; false when the dictionary lacks it.</summary>
+    public bool TryGetPhones(string word, out IReadOnlyList<string> pronunciations)
+    {
+        bool found = _dict.TryGetValue(word, out List<string>? list);
+        pronunciations = list ?? [];
+        return found;
+    }
+
     /// <summary>True when the dictionary itself has <paramref name="word"/>.</summary>
     public bool Contains(string word) => _dict.ContainsKey(word);
 

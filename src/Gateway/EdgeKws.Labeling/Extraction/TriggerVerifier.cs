@@ -24,36 +24,107 @@ public enum TriggerLabel
 public sealed record TriggerVerdict(TriggerLabel Label, double Confidence, WordSpan? Phrase, LabelSource Source, string Reason);
 
 /// <summary>
-/// Verifies device trigger clips by forcing the wake phrase onto the clip: a confident match labels
-/// a true accept, a confident miss (no path, or confidence under <see cref="MissBelow"/>) a false
-/// accept, anything between goes to review.
+/// Verifies device trigger clips. Three checks, in order:
+/// <list type="number">
+/// <item>Force the wake phrase onto the clip: no path is a confident miss (false accept).</item>
+/// <item>Let the wake phrase compete with its near misses (<see cref="NearMisses"/> plus the caller's own phrases) in one
+/// grammar: when a near miss wins, the clip is not the wake phrase. A win by at least <see cref="NearMissMarginPerFrame"/>
+/// is a false accept, a narrower one goes to review. A near miss never becomes a true accept.</item>
+/// <item>The forced alignment's confidence against a free phone loop: at or above <see cref="AcceptAtOrAbove"/> a true
+/// accept, under <see cref="MissBelow"/> a false accept (unrelated speech, noise), between them review.</item>
+/// </list>
+/// The confidence alone cannot tell "hey hedge" from "hey edge" (one short phone in a phrase of a dozen); the competition can.
 /// </summary>
-public sealed class TriggerVerifier(PocketSphinxAligner aligner, string wakePhrase, double acceptAtOrAbove = 0.6, double missBelow = 0.3)
+public sealed class TriggerVerifier
 {
+    /// <summary>Version of this decision procedure, recorded in every label's source with the aligner's version.</summary>
+    public const string MethodVersion = "trigger-verifier 2";
+
+    private readonly PocketSphinxAligner _aligner;
+    private readonly IReadOnlyList<string> _competitors;
+
+    /// <summary>Creates the verifier.</summary>
+    /// <param name="aligner">The aligner.</param>
+    /// <param name="wakePhrase">The wake phrase, e.g. "hey edge".</param>
+    /// <param name="acceptAtOrAbove">Confidence at or above which a clip is a true accept.</param>
+    /// <param name="missBelow">Confidence below which a clip is a false accept.</param>
+    /// <param name="nearMisses">Extra near-miss phrases (e.g. "hay edgar"); generated ones are added unless <paramref name="generateNearMisses"/> is false.</param>
+    /// <param name="generateNearMisses">Whether to add <see cref="NearMisses.Generate"/>'s phrases.</param>
+    /// <param name="nearMissMarginPerFrame">Margin at or above which a winning near miss is a false accept rather than review.</param>
+    public TriggerVerifier(PocketSphinxAligner aligner, string wakePhrase, double acceptAtOrAbove = 0.6, double missBelow = 0.3,
+        IReadOnlyList<string>? nearMisses = null, bool generateNearMisses = true, double nearMissMarginPerFrame = DefaultNearMissMarginPerFrame)
+    {
+        ArgumentNullException.ThrowIfNull(aligner);
+        if (PocketSphinxAligner.Normalise(wakePhrase).Count == 0)
+        {
+            throw new ArgumentException($"The wake phrase '{wakePhrase}' has no words.", nameof(wakePhrase));
+        }
+
+        if (!(missBelow <= acceptAtOrAbove))
+        {
+            throw new ArgumentException($"missBelow ({missBelow}) must not exceed acceptAtOrAbove ({acceptAtOrAbove}).", nameof(missBelow));
+        }
+
+        _aligner = aligner;
+        WakePhrase = wakePhrase;
+        AcceptAtOrAbove = acceptAtOrAbove;
+        MissBelow = missBelow;
+        NearMissMarginPerFrame = nearMissMarginPerFrame;
+        string wake = string.Join(' ', PocketSphinxAligner.Normalise(wakePhrase));
+        IEnumerable<string> all = (nearMisses ?? []).Concat(generateNearMisses ? NearMisses.Generate(wakePhrase, aligner.Lexicon) : []);
+        _competitors = [.. all.Select(p => string.Join(' ', PocketSphinxAligner.Normalise(p))).Where(p => p.Length > 0 && p != wake).Distinct(StringComparer.Ordinal)];
+        Tool = $"{aligner.ToolVersion}; {MethodVersion}";
+    }
+
+    /// <summary>Default of <see cref="NearMissMarginPerFrame"/> (see docs/labeling.md for how it was read off generated clips).</summary>
+    public const double DefaultNearMissMarginPerFrame = 0.0;
+
     /// <summary>Confidence at or above which the clip is a true accept.</summary>
-    public double AcceptAtOrAbove { get; } = acceptAtOrAbove;
+    public double AcceptAtOrAbove { get; }
 
     /// <summary>Confidence below which the clip is a false accept.</summary>
-    public double MissBelow { get; } = missBelow;
+    public double MissBelow { get; }
+
+    /// <summary>A near miss winning by at least this (acoustic score per frame) makes a false accept; a narrower win goes to review.</summary>
+    public double NearMissMarginPerFrame { get; }
 
     /// <summary>The wake phrase.</summary>
-    public string WakePhrase { get; } = wakePhrase;
+    public string WakePhrase { get; }
+
+    /// <summary>The near-miss phrases the wake phrase competes with.</summary>
+    public IReadOnlyList<string> Competitors => _competitors;
+
+    /// <summary>Aligner version and <see cref="MethodVersion"/>: the label source's tool.</summary>
+    public string Tool { get; }
 
     /// <summary>Verifies one clip (a WAV file).</summary>
     public async Task<TriggerVerdict> VerifyAsync(string wavPath, CancellationToken cancellationToken = default)
     {
-        AlignmentResult r = await aligner.AlignAsync(wavPath, WakePhrase, cancellationToken).ConfigureAwait(false);
+        AlignmentResult r = await _aligner.AlignAsync(wavPath, WakePhrase, cancellationToken).ConfigureAwait(false);
         if (!r.Succeeded)
         {
-            return new TriggerVerdict(TriggerLabel.FalseAccept, 0, null, r.Source, $"the wake phrase cannot be aligned: {r.Problem}");
+            return new TriggerVerdict(TriggerLabel.FalseAccept, 0, null, new LabelSource(LabelKinds.Aligner, Tool, 0), $"the wake phrase cannot be aligned: {r.Problem}");
         }
 
+        var source = new LabelSource(LabelKinds.Aligner, Tool, r.Confidence);
         var phrase = new WordSpan(WakePhrase, r.Words[0].StartMs, r.Words[^1].EndMs, r.Confidence);
+        if (_competitors.Count > 0)
+        {
+            CompetitionResult c = await _aligner.CompeteAsync(wavPath, [WakePhrase, .. _competitors], cancellationToken).ConfigureAwait(false);
+            if (c.Decoded && c.WinnerIndex > 0)
+            {
+                string margin = c.MarginPerFrame is { } m ? m.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) : "unbounded";
+                return c.MarginPerFrame is not { } mm || mm >= NearMissMarginPerFrame
+                    ? new TriggerVerdict(TriggerLabel.FalseAccept, r.Confidence, phrase, source, $"near miss '{c.Winner}' fits better than the wake phrase (margin {margin} per frame)")
+                    : new TriggerVerdict(TriggerLabel.NeedsReview, r.Confidence, phrase, source, $"near miss '{c.Winner}' fits about as well as the wake phrase (margin {margin} < {NearMissMarginPerFrame:0.0} per frame)");
+            }
+        }
+
         return r.Confidence >= AcceptAtOrAbove
-            ? new TriggerVerdict(TriggerLabel.TrueAccept, r.Confidence, phrase, r.Source, $"wake phrase aligned with confidence {r.Confidence:0.00} >= {AcceptAtOrAbove:0.00}")
+            ? new TriggerVerdict(TriggerLabel.TrueAccept, r.Confidence, phrase, source, $"wake phrase aligned with confidence {r.Confidence:0.00} >= {AcceptAtOrAbove:0.00} and beat {_competitors.Count} near misses")
             : r.Confidence < MissBelow
-                ? new TriggerVerdict(TriggerLabel.FalseAccept, r.Confidence, phrase, r.Source, $"wake phrase fits poorly: confidence {r.Confidence:0.00} < {MissBelow:0.00}")
-                : new TriggerVerdict(TriggerLabel.NeedsReview, r.Confidence, phrase, r.Source, $"confidence {r.Confidence:0.00} between {MissBelow:0.00} and {AcceptAtOrAbove:0.00}");
+                ? new TriggerVerdict(TriggerLabel.FalseAccept, r.Confidence, phrase, source, $"wake phrase fits poorly: confidence {r.Confidence:0.00} < {MissBelow:0.00}")
+                : new TriggerVerdict(TriggerLabel.NeedsReview, r.Confidence, phrase, source, $"confidence {r.Confidence:0.00} between {MissBelow:0.00} and {AcceptAtOrAbove:0.00}");
     }
 
     /// <summary>The review item for a verdict that needs a person (proposed label: the likelier of the two).</summary>

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Shared.Signing;
 
 /// <summary>
 /// What the manifest signature is: ECDSA over NIST P-256 with SHA-256, computed over the exact
@@ -17,7 +17,8 @@ public static class ManifestSignature
     /// <summary>The one signature encoding used.</summary>
     public const DSASignatureFormat Format = DSASignatureFormat.IeeeP1363FixedFieldConcatenation;
 
-    internal const string P256Oid = "1.2.840.10045.3.1.7";
+    /// <summary>Object identifier of NIST P-256 (secp256r1).</summary>
+    public const string P256Oid = "1.2.840.10045.3.1.7";
 
     /// <summary>
     /// Short id of a public key: the first 16 hex digits of the SHA-256 of its SubjectPublicKeyInfo
@@ -29,7 +30,8 @@ public static class ManifestSignature
         return Convert.ToHexStringLower(SHA256.HashData(key.ExportSubjectPublicKeyInfo()))[..16];
     }
 
-    internal static bool IsP256(ECDsa key, out string reason)
+    /// <summary>True when <paramref name="key"/> is on NIST P-256; otherwise false with the curve named.</summary>
+    public static bool IsP256(ECDsa key, out string reason)
     {
         ECParameters p = key.ExportParameters(includePrivateParameters: false);
         if (p.Curve.Oid?.Value != P256Oid || key.KeySize != 256)
@@ -42,7 +44,7 @@ public static class ManifestSignature
     }
 
     /// <summary>Finds exactly one PEM block with <paramref name="label"/>; refuses anything else by name.</summary>
-    internal static bool TryFindPem(string pem, string label, out byte[] der, out string reason)
+    public static bool TryFindPem(string pem, string label, out byte[] der, out string reason)
     {
         der = [];
         if (!PemEncoding.TryFind(pem, out PemFields fields))
@@ -63,8 +65,8 @@ public static class ManifestSignature
 }
 
 /// <summary>
-/// Signs manifests with an ECDSA P-256 private key. Used by the gateway's release step and by tests;
-/// a device never holds a private key.
+/// Signs manifests with an ECDSA P-256 private key. Used by the gateway's registry (the one release signer)
+/// and by tests; a device never holds a private key (it has <c>ManifestVerifier</c> in EdgeKws.Device).
 /// </summary>
 public sealed class ManifestSigner : IDisposable
 {
@@ -122,115 +124,13 @@ public sealed class ManifestSigner : IDisposable
         return true;
     }
 
+    /// <summary>The matching public key as the PEM a device pins (<c>-----BEGIN PUBLIC KEY-----</c>, SubjectPublicKeyInfo).</summary>
+    public string ExportPublicKeyPem() => _key.ExportSubjectPublicKeyInfoPem();
+
     /// <summary>Signs the exact manifest bytes; returns the 64-byte P1363 signature.</summary>
     public byte[] Sign(ReadOnlySpan<byte> manifestBytes) =>
         _key.SignData(manifestBytes, HashAlgorithmName.SHA256, ManifestSignature.Format);
 
-    public void Dispose() => _key.Dispose();
-}
-
-/// <summary>
-/// Verifies manifest signatures against the one public key the agent pins (a SubjectPublicKeyInfo
-/// PEM file in its state directory). Holds no private material.
-/// </summary>
-public sealed class ManifestVerifier : IDisposable
-{
-    private readonly ECDsa _key;
-
-    private ManifestVerifier(ECDsa key, string keyId)
-    {
-        _key = key;
-        KeyId = keyId;
-    }
-
-    /// <summary>Short id of the pinned key (see <see cref="ManifestSignature.KeyId"/>).</summary>
-    public string KeyId { get; }
-
-    /// <summary>Loads the pinned key from a PEM file (<c>-----BEGIN PUBLIC KEY-----</c>, P-256).</summary>
-    public static bool TryLoad(string publicKeyPath, out ManifestVerifier? verifier, out string reason)
-    {
-        ArgumentNullException.ThrowIfNull(publicKeyPath);
-        verifier = null;
-        string pem;
-        try
-        {
-            pem = File.ReadAllText(publicKeyPath);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            reason = $"cannot read the pinned model-signing public key {publicKeyPath}: {ex.Message}";
-            return false;
-        }
-        if (!TryCreate(pem, out verifier, out reason))
-        {
-            reason = $"pinned model-signing public key {publicKeyPath}: {reason}";
-            return false;
-        }
-        return true;
-    }
-
-    /// <summary>Creates a verifier from PEM text (<c>PUBLIC KEY</c>, SubjectPublicKeyInfo, P-256).</summary>
-    public static bool TryCreate(string publicKeyPem, out ManifestVerifier? verifier, out string reason)
-    {
-        ArgumentNullException.ThrowIfNull(publicKeyPem);
-        verifier = null;
-        byte[] der;
-        try
-        {
-            if (!ManifestSignature.TryFindPem(publicKeyPem, "PUBLIC KEY", out der, out reason)) return false;
-        }
-        catch (FormatException ex)
-        {
-            reason = $"public key PEM has bad base64: {ex.Message}";
-            return false;
-        }
-        var key = ECDsa.Create();
-        try
-        {
-            key.ImportSubjectPublicKeyInfo(der, out int read);
-            if (read != der.Length)
-            {
-                key.Dispose();
-                reason = $"public key PEM has {der.Length - read} trailing bytes after the key";
-                return false;
-            }
-        }
-        catch (CryptographicException ex)
-        {
-            key.Dispose();
-            reason = $"public key PEM does not hold an EC public key: {ex.Message}";
-            return false;
-        }
-        if (!ManifestSignature.IsP256(key, out reason))
-        {
-            key.Dispose();
-            return false;
-        }
-        verifier = new ManifestVerifier(key, ManifestSignature.KeyId(key));
-        return true;
-    }
-
-    /// <summary>
-    /// True when <paramref name="signature"/> is the pinned key's signature over exactly
-    /// <paramref name="manifestBytes"/>; otherwise false with a reason naming the key.
-    /// </summary>
-    public bool Verify(ReadOnlySpan<byte> manifestBytes, ReadOnlySpan<byte> signature, out string reason)
-    {
-        if (signature.Length != ManifestSignature.SizeBytes)
-        {
-            reason = signature.Length == 0
-                ? "the manifest is unsigned (no signature)"
-                : $"signature is {signature.Length} bytes, expected {ManifestSignature.SizeBytes} (ECDSA P-256, IEEE P1363 r||s)";
-            return false;
-        }
-        if (!_key.VerifyData(manifestBytes, signature, HashAlgorithmName.SHA256, ManifestSignature.Format))
-        {
-            reason = $"signature does not verify against the pinned key {KeyId}: the manifest was altered or signed with another key";
-            return false;
-        }
-        reason = "";
-        return true;
-    }
-
+    /// <inheritdoc />
     public void Dispose() => _key.Dispose();
 }

@@ -1,0 +1,143 @@
+using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.Shared.Signing;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeKws.Gateway.Api;
+
+/// <summary>A manual rollback request.</summary>
+/// <param name="Reason">Why (kept in the rollout record).</param>
+public sealed record RollbackInput(string? Reason);
+
+/// <summary>
+/// The model registry, model jobs and rollouts over HTTP (documented in docs/model-updates.md, "HTTP API"):
+/// <c>/api/registry/models</c>, <c>/api/registry/signing-key</c>, <c>/api/model-jobs</c>, <c>/api/rollouts</c>.
+/// </summary>
+public static class ModelApi
+{
+    /// <summary>Registers the registry, job runner, rollout controller and its background service.</summary>
+    public static void AddServices(IServiceCollection services, ModelLoopOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddSingleton(options);
+        // The store and the broker exist once GatewayService has started: resolved lazily, on first use.
+        services.AddSingleton(sp => new ModelRegistry(sp.GetRequiredService<GatewayService>().Store, options));
+        services.AddSingleton(sp => new ModelJobs(sp.GetRequiredService<ModelRegistry>(), options, sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<ILogger<ModelJobs>>()));
+        services.AddSingleton(sp =>
+        {
+            GatewayService gateway = sp.GetRequiredService<GatewayService>();
+            return new RolloutController(gateway.Store, sp.GetRequiredService<ModelRegistry>(), () => gateway.Commands, options,
+                sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<RolloutController>>());
+        });
+        services.AddSingleton<RolloutService>();
+        services.AddHostedService(sp => sp.GetRequiredService<RolloutService>());
+    }
+
+    /// <summary>Maps the endpoints under <paramref name="api"/> (the <c>/api</c> group).</summary>
+    public static void Map(RouteGroupBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        api.MapGet("/registry/models", (ModelRegistry r) => Results.Json(r.Store.ReadRegisteredModels().Select(Lineage)));
+        api.MapGet("/registry/models/{version}", (ModelRegistry r, string version) =>
+            r.Store.TryGetRegisteredModel(version, out RegisteredModel? m) ? Results.Json(m) : NotFound($"model '{version}' is not registered"));
+        api.MapGet("/registry/models/{version}/package", Package);
+        api.MapPost("/registry/models", (ModelJobs jobs, ModelJobRequest? body) =>
+            body is null ? BadRequest("body must be a register request {modelVersion, manifestPath, trainingManifestPath, evaluationSetPath}")
+                : Submit(jobs, body with { Kind = ModelJobKind.Register }));
+        api.MapGet("/registry/signing-key", SigningKey);
+        api.MapPost("/model-jobs", (ModelJobs jobs, ModelJobRequest? body) =>
+            body is null ? BadRequest("body must be a model job {kind, modelVersion, datasetDirectory, evaluationSetPath, ...}") : Submit(jobs, body));
+        api.MapGet("/model-jobs", (ModelJobs jobs) => Results.Json(jobs.List()));
+        api.MapGet("/model-jobs/{id}", (ModelJobs jobs, string id) => jobs.TryGet(id, out ModelJob? j) ? Results.Json(j) : NotFound($"no model job '{id}'"));
+        api.MapPost("/rollouts", StartRollout);
+        api.MapGet("/rollouts", (GatewayService g, bool? active, int? limit) =>
+            Results.Json(g.Store.ReadRollouts(active ?? false, Math.Clamp(limit ?? 50, 1, 1000))));
+        api.MapGet("/rollouts/{id:long}", (GatewayService g, long id) =>
+            g.Store.TryGetRollout(id, out RolloutRecord? r) ? Results.Json(r) : NotFound($"rollout {id} does not exist"));
+        api.MapPost("/rollouts/{id:long}/rollback", Rollback);
+    }
+
+    private static object Lineage(RegisteredModel m) => new
+    {
+        m.ModelId, m.ModelVersion, m.ParentVersion, m.Stage, m.DatasetId, m.FeatureConfigHash, m.CodeCommit, m.CodeDirty,
+        m.FileName, m.ModelSha256, m.ModelSizeBytes, m.Threshold, m.SigningKeyId,
+        evaluation = new { m.FaPerHour, m.FalseRejectRate, m.FaPerHourResolution, m.EvaluationSet },
+        gate = new { promote = m.GatePromote, summary = m.GateSummary, againstVersion = m.GateAgainstVersion },
+        m.RegisteredUtc, m.StageChangedUtc,
+    };
+
+    private static IResult Submit(ModelJobs jobs, ModelJobRequest request)
+    {
+        try
+        {
+            ModelJob job = jobs.Submit(request);
+            return Results.Json(job, statusCode: StatusCodes.Status202Accepted);
+        }
+        catch (ArgumentException ex)
+        {
+            return BadRequest(ex.Message);
+        }
+    }
+
+    private static IResult Package(ModelRegistry r, string version)
+    {
+        if (!r.Store.TryGetRegisteredModel(version, out RegisteredModel? m) || !r.Store.TryGetModelPackage(version, out ModelPackage? p))
+        {
+            return NotFound($"model '{version}' is not registered");
+        }
+        return Results.Json(new { m!.ModelVersion, m.FileName, m.SigningKeyId, manifest = p!.Manifest, signature = p.Signature, model = p.Model });
+    }
+
+    private static IResult SigningKey(ModelRegistry r)
+    {
+        try
+        {
+            using ManifestSigner signer = r.LoadSigner();
+            return Results.Json(new { keyId = signer.KeyId, publicKeyPem = signer.ExportPublicKeyPem() });
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Results.Json(new { error = ex.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    private static async Task<IResult> StartRollout(RolloutController rollouts, RolloutRequest? body, CancellationToken cancellationToken)
+    {
+        if (body is null)
+        {
+            return BadRequest("body must be {modelVersion, canaries: [ids], waves: [[ids], ...], soakListeningHours?}");
+        }
+        try
+        {
+            RolloutRecord r = await rollouts.StartAsync(body, cancellationToken).ConfigureAwait(false);
+            return Results.Json(r, statusCode: StatusCodes.Status201Created);
+        }
+        catch (RolloutRefusedException ex)
+        {
+            return Results.Json(new { error = ex.Message }, statusCode: ex.StatusCode);
+        }
+    }
+
+    private static async Task<IResult> Rollback(RolloutController rollouts, long id, RollbackInput? body, CancellationToken cancellationToken)
+    {
+        try
+        {
+            RolloutRecord r = await rollouts.RollbackAsync(id, body?.Reason, cancellationToken).ConfigureAwait(false);
+            return Results.Json(r, statusCode: StatusCodes.Status202Accepted);
+        }
+        catch (RolloutRefusedException ex)
+        {
+            return Results.Json(new { error = ex.Message }, statusCode: ex.StatusCode);
+        }
+    }
+
+    private static IResult BadRequest(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status400BadRequest);
+
+    private static IResult NotFound(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status404NotFound);
+}

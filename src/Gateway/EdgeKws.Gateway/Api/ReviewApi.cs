@@ -1,0 +1,184 @@
+using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Labeling;
+using EdgeKws.Gateway.Storage;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Builder;
+
+namespace EdgeKws.Gateway.Api;
+
+/// <summary>A reviewer's decision as posted.</summary>
+/// <param name="Label">TrueAccept or FalseAccept.</param>
+/// <param name="Reviewer">Who decides.</param>
+public sealed record ReviewDecisionInput(DetectionLabelKind? Label, string? Reviewer);
+
+/// <summary>A re-review (audit) as posted.</summary>
+/// <param name="DeviceId">Detection's device.</param>
+/// <param name="Sequence">Detection's sequence.</param>
+/// <param name="Label">TrueAccept or FalseAccept.</param>
+/// <param name="Reviewer">Who re-reviews (not who decided the label).</param>
+public sealed record ReReviewInput(string? DeviceId, long Sequence, DetectionLabelKind? Label, string? Reviewer);
+
+/// <summary>A dataset export request.</summary>
+/// <param name="Name">Directory name under <c>Gateway:Labeling:DatasetDirectory</c>.</param>
+/// <param name="Keyword">The keyword class name of true accepts (e.g. "hey edge").</param>
+public sealed record DatasetExportInput(string? Name, string? Keyword);
+
+/// <summary>
+/// The review queue over HTTP (under <c>/api/review</c>): list the queued detections, play a clip, decide it, audit labels by
+/// re-review, and run the labeling worker once. See docs/gateway.md and docs/labeling.md.
+/// </summary>
+public static class ReviewApi
+{
+    private const int MaxLimit = 10_000;
+
+    /// <summary>Maps the endpoints onto the <c>/api</c> group.</summary>
+    public static void Map(RouteGroupBuilder api)
+    {
+        ArgumentNullException.ThrowIfNull(api);
+        RouteGroupBuilder review = api.MapGroup("/review");
+        review.MapGet("/items", Items);
+        review.MapGet("/clips/{deviceId}/{clipId}/audio", Audio);
+        review.MapPost("/items/{deviceId}/{sequence:long}/decision", Decide);
+        review.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
+            TryLimit(limit, 100, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabelsWithProvenance(device, l)) : bad!);
+        review.MapGet("/audit/sample", Sample);
+        review.MapPost("/audit", ReReview);
+        review.MapGet("/audit", (GatewayService g) =>
+        {
+            AgreementCounts a = g.Store.ReadAgreement();
+            return Results.Json(new
+            {
+                a.Compared,
+                a.Agreed,
+                a.Rate,
+                byFirstKind = a.ByFirstKind.ToDictionary(k => k.Key, k => new { compared = k.Value.Compared, agreed = k.Value.Agreed, rate = k.Value.Compared == 0 ? (double?)null : (double)k.Value.Agreed / k.Value.Compared }),
+            });
+        });
+        review.MapPost("/datasets", ExportDataset);
+        review.MapGet("/status", (GatewayService g, TriggerLabelingService worker) =>
+            Results.Json(new { enabled = worker.Enabled, queued = g.Store.CountReviewQueue(), counters = worker.Counters }));
+        review.MapPost("/run", async (TriggerLabelingService worker, CancellationToken ct) =>
+        {
+            try
+            {
+                int handled = await worker.RunOnceAsync(ct).ConfigureAwait(false);
+                return Results.Json(new { handled, counters = worker.Counters });
+            }
+            catch (InvalidOperationException ex)
+            {
+                return Results.Json(new { error = ex.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
+            }
+        });
+    }
+
+    private static IResult Items(GatewayService g, int? limit)
+    {
+        if (!TryLimit(limit, 100, out int l, out IResult? bad))
+        {
+            return bad!;
+        }
+        IReadOnlyList<ReviewQueueEntry> items = g.Store.ReadReviewQueue(l);
+        return Results.Json(new
+        {
+            count = g.Store.CountReviewQueue(),
+            items = items.Select(i => new
+            {
+                i.DeviceId,
+                i.Sequence,
+                i.ClipId,
+                i.HasAudio,
+                i.Reason,
+                candidateLabel = i.Candidate,
+                i.Confidence,
+                i.Source,
+                i.Tool,
+                i.QueuedUtc,
+                audioUrl = i.HasAudio && i.ClipId is not null ? $"/api/review/clips/{Uri.EscapeDataString(i.DeviceId)}/{Uri.EscapeDataString(i.ClipId)}/audio" : null,
+            }),
+        });
+    }
+
+    private static IResult Audio(GatewayService g, string deviceId, string clipId)
+    {
+        byte[]? frame = g.Store.ReadClipAudio(deviceId, clipId);
+        if (frame is null)
+        {
+            return NotFound($"no raw audio of clip {clipId} of device '{deviceId}' is stored (unknown clip, feature-only upload without consent, erased, or deleted by retention)");
+        }
+        return ClipWav.TryToBytes(frame, out byte[] wav, out string why)
+            ? Results.Bytes(wav, "audio/wav")
+            : Results.Json(new { error = $"clip {clipId} audio is unreadable: {why}" }, statusCode: StatusCodes.Status422UnprocessableEntity);
+    }
+
+    private static IResult Decide(GatewayService g, TimeProvider clock, string deviceId, long sequence, ReviewDecisionInput? body)
+    {
+        if (body?.Label is null || string.IsNullOrWhiteSpace(body.Reviewer))
+        {
+            return BadRequest("body must be {\"label\": \"TrueAccept\" | \"FalseAccept\", \"reviewer\": \"name\"}");
+        }
+        string? refused = g.Store.DecideReview(deviceId, sequence, body.Label.Value, body.Reviewer, clock.GetUtcNow());
+        return refused switch
+        {
+            null => Results.Json(new { deviceId, sequence, label = body.Label.Value, body.Reviewer, queued = g.Store.CountReviewQueue() }),
+            _ when refused.Contains("not in the review queue", StringComparison.Ordinal) => Results.Json(new { error = refused }, statusCode: StatusCodes.Status409Conflict),
+            _ => BadRequest(refused),
+        };
+    }
+
+    private static IResult Sample(GatewayService g, string? reviewer, int? count, int? seed)
+    {
+        if (string.IsNullOrWhiteSpace(reviewer))
+        {
+            return BadRequest("reviewer is required: the sample leaves out labels this reviewer decided or already re-reviewed");
+        }
+        if (!TryLimit(count, 20, out int n, out IResult? bad))
+        {
+            return bad!;
+        }
+        return Results.Json(g.Store.SampleForReReview(reviewer, n, seed ?? 1));
+    }
+
+    private static IResult ReReview(GatewayService g, TimeProvider clock, ReReviewInput? body)
+    {
+        if (body is null || string.IsNullOrEmpty(body.DeviceId) || body.Label is null || string.IsNullOrWhiteSpace(body.Reviewer))
+        {
+            return BadRequest("body must be {deviceId, sequence, label: TrueAccept | FalseAccept, reviewer}");
+        }
+        string? refused = g.Store.AddReReview(body.DeviceId, body.Sequence, body.Label.Value, body.Reviewer, clock.GetUtcNow());
+        return refused is null ? Results.Json(new { stored = true }, statusCode: StatusCodes.Status201Created) : BadRequest(refused);
+    }
+
+    private static IResult ExportDataset(GatewayService g, LabelingOptions options, TimeProvider clock, DatasetExportInput? body)
+    {
+        if (body is null || !GatewayDatasetExport.IsValidName(body.Name) || string.IsNullOrWhiteSpace(body.Keyword))
+        {
+            return BadRequest("body must be {\"name\": \"1..64 of a-z A-Z 0-9 - _ . (not starting with .)\", \"keyword\": \"hey edge\"}");
+        }
+        string dir = Path.Combine(Path.GetFullPath(options.DatasetDirectory), body.Name!);
+        try
+        {
+            GatewayExportResult r = GatewayDatasetExport.Export(g.Store, dir, body.Keyword, clock);
+            return Results.Json(r, statusCode: StatusCodes.Status201Created);
+        }
+        catch (InvalidOperationException ex)
+        {
+            return Results.Json(new { error = ex.Message }, statusCode: StatusCodes.Status409Conflict);
+        }
+        catch (ArgumentException ex)
+        {
+            return BadRequest(ex.Message);
+        }
+    }
+
+    private static bool TryLimit(int? limit, int fallback, out int value, out IResult? bad)
+    {
+        value = limit ?? fallback;
+        bad = value is < 1 or > MaxLimit ? BadRequest($"limit must be in 1..{MaxLimit}") : null;
+        return bad is null;
+    }
+
+    private static IResult BadRequest(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status400BadRequest);
+
+    private static IResult NotFound(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status404NotFound);
+}

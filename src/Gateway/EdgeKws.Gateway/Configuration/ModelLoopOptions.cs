@@ -1,0 +1,114 @@
+using System.Globalization;
+
+namespace EdgeKws.Gateway.Configuration;
+
+/// <summary>
+/// The gateway's model loop (<c>Gateway:Models</c>): where the release signing key is, how model jobs run the trainer,
+/// and the staged-rollout rules. See docs/model-updates.md ("Gateway: registry, jobs, rollout").
+/// </summary>
+public sealed class ModelLoopOptions
+{
+    /// <summary>
+    /// PEM file of the release signing key (ECDSA P-256, PKCS#8 <c>PRIVATE KEY</c> or SEC 1 <c>EC PRIVATE KEY</c>, unencrypted).
+    /// The file must not be readable by group or others (mode 0600 or 0400), or the gateway refuses it. Null: the gateway
+    /// cannot register models (everything else works).
+    /// </summary>
+    public string? SigningKeyPath { get; set; }
+
+    /// <summary>Working directory of model jobs (one subdirectory per job: trained, int8, evaluation, gate).</summary>
+    public string WorkDirectory { get; set; } = "model-jobs";
+
+    /// <summary>Debian's interpreter, which has python3-torch and python3-onnx (the python3 first on PATH may not).</summary>
+    public string Python { get; set; } = "/usr/bin/python3";
+
+    /// <summary>tools/train/train.py; null looks for it above the gateway's binaries (a source checkout).</summary>
+    public string? TrainerScript { get; set; }
+
+    /// <summary>Longest a training run may take.</summary>
+    public TimeSpan TrainTimeout { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>Model bytes per <c>ModelChunk</c> message (1..16384).</summary>
+    public int ChunkSizeBytes { get; set; } = 4096;
+
+    /// <summary>The rollout rules.</summary>
+    public RolloutOptions Rollout { get; set; } = new();
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(WorkDirectory))
+        {
+            throw new ArgumentException("Gateway:Models:WorkDirectory must not be empty");
+        }
+        if (string.IsNullOrWhiteSpace(Python))
+        {
+            throw new ArgumentException("Gateway:Models:Python must not be empty");
+        }
+        if (TrainTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentException("Gateway:Models:TrainTimeout must be positive");
+        }
+        if (ChunkSizeBytes is < 1 or > Shared.Contracts.ModelTransfer.MaxChunkPayloadBytes)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"Gateway:Models:ChunkSizeBytes must be 1..{Shared.Contracts.ModelTransfer.MaxChunkPayloadBytes}, got {ChunkSizeBytes}"));
+        }
+        Rollout.Validate();
+    }
+}
+
+/// <summary>
+/// Staged rollout (<c>Gateway:Models:Rollout</c>). The automatic rollback rule (<see cref="Models.ProductionFaRule"/>): the new
+/// version's production FA/hour on the rollout's devices is compared with the old version's fleet FA/hour, and the rollout
+/// halts and rolls back when <c>new &gt; RatioLimit x old + SlackFaPerHour</c>, once the new version has at least
+/// <see cref="MinListeningHours"/> of listening and <see cref="MinFalseAccepts"/> labelled false accepts.
+/// </summary>
+public sealed class RolloutOptions
+{
+    /// <summary>Run rollouts in this instance (with several gateway instances on PostgreSQL, enable it on one).</summary>
+    public bool Enabled { get; set; } = true;
+
+    /// <summary>How often the rollout controller looks at device confirmations and FA/hour.</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A device that has not confirmed (or refused) an offer or a rollback within this time halts the rollout.</summary>
+    public TimeSpan ConfirmTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Default listening hours of the new version the confirmed devices of a step must accumulate before the next
+    /// step starts (a rollout may set its own). 4 h of canary listening resolves FA/hour to 0.25.</summary>
+    public double SoakListeningHours { get; set; } = 4.0;
+
+    /// <summary>Rollback when new FA/hour &gt; RatioLimit x old FA/hour + <see cref="SlackFaPerHour"/>.</summary>
+    public double RatioLimit { get; set; } = 1.5;
+
+    /// <summary>Absolute FA/hour allowance added to the ratio limit, so a near-zero old rate does not trip on one event.</summary>
+    public double SlackFaPerHour { get; set; } = 0.5;
+
+    /// <summary>The rule does not judge the new version before this many listening hours on the rollout's devices.</summary>
+    public double MinListeningHours { get; set; } = 2.0;
+
+    /// <summary>The rule does not trip on fewer labelled false accepts of the new version than this.</summary>
+    public int MinFalseAccepts { get; set; } = 3;
+
+    /// <summary>Window of the old version's fleet FA/hour (ending now).</summary>
+    public TimeSpan ComparisonWindow { get; set; } = TimeSpan.FromDays(7);
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        static void Positive(TimeSpan t, string name)
+        {
+            if (t <= TimeSpan.Zero)
+            {
+                throw new ArgumentException($"Gateway:Models:Rollout:{name} must be positive");
+            }
+        }
+        Positive(PollInterval, nameof(PollInterval));
+        Positive(ConfirmTimeout, nameof(ConfirmTimeout));
+        Positive(ComparisonWindow, nameof(ComparisonWindow));
+        if (!(SoakListeningHours >= 0) || !(MinListeningHours >= 0) || !(SlackFaPerHour >= 0) || !(RatioLimit >= 1) || MinFalseAccepts < 1)
+        {
+            throw new ArgumentException("Gateway:Models:Rollout: SoakListeningHours, MinListeningHours and SlackFaPerHour must be >= 0, RatioLimit >= 1, MinFalseAccepts >= 1");
+        }
+    }
+}

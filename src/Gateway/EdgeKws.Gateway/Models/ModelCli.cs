@@ -1,0 +1,278 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EdgeKws.Gateway.Api;
+
+namespace EdgeKws.Gateway.Models;
+
+/// <summary>
+/// <c>EdgeKws.Gateway.Host model train|register|list|show|rollout|rollback|status</c>: a thin client of a running gateway's HTTP
+/// API (the rollout needs the gateway's broker and runs inside it), so every command is also one API call away.
+/// </summary>
+public static class ModelCli
+{
+    /// <summary>Exit code when the gate refused the model or the gateway refused the request (409).</summary>
+    public const int Refused = 3;
+
+    /// <summary>Usage text.</summary>
+    public const string Usage = """
+        usage: EdgeKws.Gateway.Host model <command> [--gateway http://127.0.0.1:8080/] ...
+          train    --version V --dataset DIR --streams FILE [--id kws] [--seed 42] [--tiny] [--epochs N] [--threshold X]
+                   [--bootstrap] [--fa-margin X] [--frr-margin X] [--no-wait]
+                   train (tools/train/train.py), INT8, streaming evaluation, gate against production, sign, register
+          register --version V --manifest M.int8.manifest.json --training-manifest T.json --streams FILE [--bootstrap] [--no-wait]
+                   a model built with edgekws-model build-int8: evaluation, gate, sign, register
+          list                          registered models with lineage, evaluation and gate
+          show V                        one registered model in full
+          rollout  --version V --canary ID[,ID] [--wave ID[,ID]]... [--soak-hours H]
+          rollback [--rollout N] [--reason TEXT]   halt and roll back (default: the newest running or completed rollout)
+          status   [--rollout N]                   rollout state, per-device confirmations, FA/hour watch
+        --streams is an edgekws-streams/1 file (docs/model-updates.md). exit codes: 0 ok, 1 failed, 2 usage, 3 refused
+        """;
+
+    /// <summary>Runs one command against the gateway at <c>--gateway</c>.</summary>
+    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, HttpMessageHandler? handler = null)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Count == 0)
+        {
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+        if (!TryParse(args, out string? positional, out Dictionary<string, List<string>> o, out string error))
+        {
+            stderr.WriteLine("model: " + error);
+            return 2;
+        }
+        using var http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
+        http.BaseAddress = new Uri(One(o, "gateway") ?? "http://127.0.0.1:8080/");
+        http.Timeout = TimeSpan.FromMinutes(5);
+        try
+        {
+            return args[0] switch
+            {
+                "train" => await JobAsync(http, Train(o), !o.ContainsKey("no-wait"), "api/model-jobs", stdout, stderr).ConfigureAwait(false),
+                "register" => await JobAsync(http, Register(o), !o.ContainsKey("no-wait"), "api/registry/models", stdout, stderr).ConfigureAwait(false),
+                "list" => await PrintAsync(http, "api/registry/models", stdout, stderr).ConfigureAwait(false),
+                "show" => await PrintAsync(http, "api/registry/models/" + Uri.EscapeDataString(positional ?? throw new ArgumentException("show needs a version")), stdout, stderr).ConfigureAwait(false),
+                "rollout" => await SendAsync(http, "api/rollouts", Rollout(o), stdout, stderr).ConfigureAwait(false),
+                "rollback" => await RollbackAsync(http, o, stdout, stderr).ConfigureAwait(false),
+                "status" => await StatusAsync(http, o, stdout, stderr).ConfigureAwait(false),
+                _ => throw new ArgumentException($"unknown command '{args[0]}'"),
+            };
+        }
+        catch (ArgumentException ex)
+        {
+            stderr.WriteLine("model: " + ex.Message);
+            stderr.WriteLine(Usage);
+            return 2;
+        }
+        catch (HttpRequestException ex)
+        {
+            stderr.WriteLine($"model: cannot reach the gateway at {http.BaseAddress}: {ex.Message}");
+            return 1;
+        }
+    }
+
+    private static bool TryParse(IReadOnlyList<string> args, out string? positional, out Dictionary<string, List<string>> options, out string error)
+    {
+        positional = null;
+        options = new Dictionary<string, List<string>>(StringComparer.Ordinal);
+        string[] flags = ["tiny", "bootstrap", "no-wait"];
+        for (int i = 1; i < args.Count; i++)
+        {
+            string a = args[i];
+            if (!a.StartsWith("--", StringComparison.Ordinal))
+            {
+                if (positional is not null)
+                {
+                    error = $"unexpected argument '{a}'";
+                    return false;
+                }
+                positional = a;
+                continue;
+            }
+            string name = a[2..];
+            if (flags.Contains(name))
+            {
+                options[name] = [];
+                continue;
+            }
+            if (i + 1 >= args.Count)
+            {
+                error = $"{a} needs a value";
+                return false;
+            }
+            if (!options.TryGetValue(name, out List<string>? values))
+            {
+                options[name] = values = [];
+            }
+            values.Add(args[++i]);
+        }
+        error = string.Empty;
+        return true;
+    }
+
+    private static string? One(Dictionary<string, List<string>> o, string name) => o.TryGetValue(name, out List<string>? v) && v.Count > 0 ? v[^1] : null;
+
+    private static string Required(Dictionary<string, List<string>> o, string name) => One(o, name) ?? throw new ArgumentException($"--{name} is required");
+
+    private static double? Number(Dictionary<string, List<string>> o, string name) =>
+        One(o, name) is not { } v ? null
+        : double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) && double.IsFinite(d) ? d
+        : throw new ArgumentException($"--{name} must be a number, got '{v}'");
+
+    private static ModelJobRequest Train(Dictionary<string, List<string>> o) => new()
+    {
+        Kind = ModelJobKind.Train,
+        ModelVersion = Required(o, "version"),
+        ModelId = One(o, "id") ?? "kws",
+        DatasetDirectory = Path.GetFullPath(Required(o, "dataset")),
+        EvaluationSetPath = Path.GetFullPath(Required(o, "streams")),
+        Seed = (int)(Number(o, "seed") ?? 42),
+        Tiny = o.ContainsKey("tiny"),
+        Epochs = Number(o, "epochs") is { } e ? (int)e : null,
+        Threshold = Number(o, "threshold") is { } t ? (float)t : null,
+        Bootstrap = o.ContainsKey("bootstrap"),
+        FaMargin = Number(o, "fa-margin"),
+        FrrMargin = Number(o, "frr-margin"),
+    };
+
+    private static ModelJobRequest Register(Dictionary<string, List<string>> o) => new()
+    {
+        Kind = ModelJobKind.Register,
+        ModelVersion = Required(o, "version"),
+        ManifestPath = Path.GetFullPath(Required(o, "manifest")),
+        TrainingManifestPath = Path.GetFullPath(Required(o, "training-manifest")),
+        EvaluationSetPath = Path.GetFullPath(Required(o, "streams")),
+        Bootstrap = o.ContainsKey("bootstrap"),
+        FaMargin = Number(o, "fa-margin"),
+        FrrMargin = Number(o, "frr-margin"),
+    };
+
+    private static RolloutRequest Rollout(Dictionary<string, List<string>> o)
+    {
+        static string[] Ids(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return new RolloutRequest(Required(o, "version"), Ids(string.Join(',', o.GetValueOrDefault("canary") ?? [])),
+            [.. (o.GetValueOrDefault("wave") ?? []).Select(Ids)], Number(o, "soak-hours"));
+    }
+
+    private static async Task<int> JobAsync(HttpClient http, ModelJobRequest request, bool wait, string path, TextWriter stdout, TextWriter stderr)
+    {
+        using HttpResponseMessage submitted = await http.PostAsJsonAsync(path, request, Json).ConfigureAwait(false);
+        JsonNode? job = await ReadAsync(submitted).ConfigureAwait(false);
+        if (submitted.StatusCode != HttpStatusCode.Accepted)
+        {
+            stderr.WriteLine($"model: {(int)submitted.StatusCode} {job?["error"]}");
+            return submitted.StatusCode == HttpStatusCode.Conflict ? Refused : 1;
+        }
+        string id = job!["id"]!.GetValue<string>();
+        stdout.WriteLine($"job {id} queued: {request.Kind} {request.ModelVersion}");
+        if (!wait)
+        {
+            return 0;
+        }
+        while (true)
+        {
+            await Task.Delay(500).ConfigureAwait(false);
+            using HttpResponseMessage r = await http.GetAsync("api/model-jobs/" + id).ConfigureAwait(false);
+            job = await ReadAsync(r).ConfigureAwait(false);
+            string state = job?["state"]?.GetValue<string>() ?? "?";
+            if (state is "Succeeded" or "Failed")
+            {
+                break;
+            }
+        }
+        foreach (JsonNode? step in job!["steps"]!.AsArray())
+        {
+            stdout.WriteLine("  " + step);
+        }
+        if (job["state"]!.GetValue<string>() == "Failed")
+        {
+            stderr.WriteLine("model: job failed: " + job["error"]);
+            return 1;
+        }
+        JsonNode model = job["model"]!;
+        stdout.WriteLine($"{model["modelVersion"]}: {model["stage"]}; gate: {model["gateSummary"]}");
+        return model["stage"]!.GetValue<string>() == "Refused" ? Refused : 0;
+    }
+
+    private static async Task<int> PrintAsync(HttpClient http, string path, TextWriter stdout, TextWriter stderr)
+    {
+        using HttpResponseMessage r = await http.GetAsync(path).ConfigureAwait(false);
+        return await PrintResponseAsync(r, stdout, stderr).ConfigureAwait(false);
+    }
+
+    private static async Task<int> SendAsync(HttpClient http, string path, object body, TextWriter stdout, TextWriter stderr)
+    {
+        using HttpResponseMessage r = await http.PostAsJsonAsync(path, body, Json).ConfigureAwait(false);
+        return await PrintResponseAsync(r, stdout, stderr).ConfigureAwait(false);
+    }
+
+    private static async Task<int> PrintResponseAsync(HttpResponseMessage r, TextWriter stdout, TextWriter stderr)
+    {
+        JsonNode? node = await ReadAsync(r).ConfigureAwait(false);
+        if (!r.IsSuccessStatusCode)
+        {
+            stderr.WriteLine($"model: {(int)r.StatusCode} {node?["error"]}");
+            return r.StatusCode == HttpStatusCode.Conflict ? Refused : 1;
+        }
+        stdout.WriteLine(node?.ToJsonString(Indented));
+        return 0;
+    }
+
+    private static async Task<int> RollbackAsync(HttpClient http, Dictionary<string, List<string>> o, TextWriter stdout, TextWriter stderr)
+    {
+        string? id = One(o, "rollout") ?? await NewestAsync(http, s => s is "Running" or "Completed").ConfigureAwait(false);
+        if (id is null)
+        {
+            stderr.WriteLine("model: no running or completed rollout to roll back");
+            return 1;
+        }
+        return await SendAsync(http, $"api/rollouts/{id}/rollback", new RollbackInput(One(o, "reason")), stdout, stderr).ConfigureAwait(false);
+    }
+
+    private static async Task<int> StatusAsync(HttpClient http, Dictionary<string, List<string>> o, TextWriter stdout, TextWriter stderr)
+    {
+        string? id = One(o, "rollout") ?? await NewestAsync(http, _ => true).ConfigureAwait(false);
+        if (id is null)
+        {
+            stderr.WriteLine("model: no rollout yet");
+            return 1;
+        }
+        return await PrintAsync(http, "api/rollouts/" + id, stdout, stderr).ConfigureAwait(false);
+    }
+
+    private static async Task<string?> NewestAsync(HttpClient http, Func<string, bool> state)
+    {
+        using HttpResponseMessage r = await http.GetAsync("api/rollouts?limit=100").ConfigureAwait(false);
+        r.EnsureSuccessStatusCode();
+        JsonNode? list = await ReadAsync(r).ConfigureAwait(false);
+        return list?.AsArray().FirstOrDefault(x => state(x!["state"]!.GetValue<string>()))?["id"]?.ToJsonString();
+    }
+
+    private static async Task<JsonNode?> ReadAsync(HttpResponseMessage r)
+    {
+        string text = await r.Content.ReadAsStringAsync().ConfigureAwait(false);
+        try
+        {
+            return text.Length == 0 ? null : JsonNode.Parse(text);
+        }
+        catch (JsonException)
+        {
+            return new JsonObject { ["error"] = text };
+        }
+    }
+
+    private static readonly JsonSerializerOptions Json = CreateJson();
+    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
+
+    private static JsonSerializerOptions CreateJson()
+    {
+        var o = new JsonSerializerOptions();
+        GatewayWebHost.ConfigureJson(o);
+        return o;
+    }
+}

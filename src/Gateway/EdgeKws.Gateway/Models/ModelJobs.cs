@@ -1,0 +1,280 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.ModelLoop.Evaluation;
+using EdgeKws.ModelLoop.Quantization;
+using EdgeKws.Shared.Processes;
+using Microsoft.Extensions.Logging;
+
+namespace EdgeKws.Gateway.Models;
+
+/// <summary>What a model job does.</summary>
+public enum ModelJobKind
+{
+    /// <summary>train.py on an exported dataset, INT8 quantization, then everything <see cref="Register"/> does.</summary>
+    Train = 1,
+
+    /// <summary>A model built elsewhere (edgekws-model build-int8): streaming evaluation, gate, sign, register.</summary>
+    Register = 2,
+}
+
+/// <summary>State of a model job.</summary>
+public enum ModelJobState
+{
+    /// <summary>Waiting for the job before it (one job runs at a time: training takes the CPU).</summary>
+    Queued = 1,
+
+    /// <summary>Running.</summary>
+    Running = 2,
+
+    /// <summary>Registered (<see cref="ModelJob.Model"/> says whether the gate promoted it).</summary>
+    Succeeded = 3,
+
+    /// <summary>Failed; <see cref="ModelJob.Error"/> says where and why.</summary>
+    Failed = 4,
+}
+
+/// <summary>A model job request (HTTP body of <c>POST /api/model-jobs</c> and <c>POST /api/registry/models</c>).</summary>
+public sealed record ModelJobRequest
+{
+    /// <summary>Train (default) or Register.</summary>
+    public ModelJobKind Kind { get; init; } = ModelJobKind.Train;
+
+    /// <summary>Version of the new model (unique in the registry).</summary>
+    public string? ModelVersion { get; init; }
+
+    /// <summary>Model family id written to the manifest (Train).</summary>
+    public string ModelId { get; init; } = "kws";
+
+    /// <summary>An exported dataset directory (<c>edgekws-dataset/1</c>, from edgekws-dataset or the gateway's export): Train.</summary>
+    public string? DatasetDirectory { get; init; }
+
+    /// <summary>The evaluation streams (<c>edgekws-streams/1</c> file, see <see cref="EvaluationSetFile"/>).</summary>
+    public string? EvaluationSetPath { get; init; }
+
+    /// <summary>Trainer seed.</summary>
+    public int Seed { get; init; } = 42;
+
+    /// <summary>Trainer's tiny configuration (16 channels x 2 blocks, 20 epochs): tests and smoke runs.</summary>
+    public bool Tiny { get; init; }
+
+    /// <summary>Trainer epochs (null: the trainer's default).</summary>
+    public int? Epochs { get; init; }
+
+    /// <summary>Deployed threshold written to the manifest (null: the trainer's suggestion).</summary>
+    public float? Threshold { get; init; }
+
+    /// <summary>Register as the first production model (only when there is none): the model devices are provisioned with.</summary>
+    public bool Bootstrap { get; init; }
+
+    /// <summary>Gate FA/hour margin (null: one false accept over the evaluated hours).</summary>
+    public double? FaMargin { get; init; }
+
+    /// <summary>Gate FRR margin (null: max(1 %, one keyword)).</summary>
+    public double? FrrMargin { get; init; }
+
+    /// <summary>Register: the INT8 device manifest (its model file beside it).</summary>
+    public string? ManifestPath { get; init; }
+
+    /// <summary>Register: the trainer's training-manifest.json.</summary>
+    public string? TrainingManifestPath { get; init; }
+
+    /// <summary>Null when the request can run, else the first problem.</summary>
+    public string? Refuse()
+    {
+        if (string.IsNullOrWhiteSpace(ModelVersion) || ModelVersion.Length > Shared.Contracts.WireLimits.MaxModelVersionLength)
+            return $"modelVersion is required (1..{Shared.Contracts.WireLimits.MaxModelVersionLength} characters)";
+        if (string.IsNullOrWhiteSpace(EvaluationSetPath)) return "evaluationSetPath (an edgekws-streams/1 file) is required";
+        if (!File.Exists(EvaluationSetPath)) return $"evaluationSetPath '{EvaluationSetPath}' does not exist";
+        if (Kind == ModelJobKind.Train)
+        {
+            if (string.IsNullOrWhiteSpace(DatasetDirectory) || !File.Exists(Path.Combine(DatasetDirectory, "dataset.json")))
+                return $"datasetDirectory '{DatasetDirectory}' is not an exported dataset (no dataset.json)";
+            if (Epochs is < 1) return "epochs must be >= 1";
+        }
+        else if (Kind == ModelJobKind.Register)
+        {
+            if (string.IsNullOrWhiteSpace(ManifestPath) || !File.Exists(ManifestPath)) return $"manifestPath '{ManifestPath}' does not exist";
+            if (string.IsNullOrWhiteSpace(TrainingManifestPath) || !File.Exists(TrainingManifestPath)) return $"trainingManifestPath '{TrainingManifestPath}' does not exist";
+        }
+        else
+        {
+            return $"kind {(int)Kind} is not Train or Register";
+        }
+        if (Threshold is { } t && !(t is > 0 and < 1)) return "threshold must be in (0, 1)";
+        return null;
+    }
+}
+
+/// <summary>A model job and what it did.</summary>
+/// <param name="Id">Job id.</param>
+/// <param name="Request">What was asked.</param>
+/// <param name="State">Where it stands.</param>
+/// <param name="CreatedUtc">When submitted.</param>
+/// <param name="FinishedUtc">When finished.</param>
+/// <param name="Steps">One line per finished step with its wall time ("train: 2.1 s ...").</param>
+/// <param name="Error">Why it failed.</param>
+/// <param name="Model">The registered model (stage Candidate, Refused or Production).</param>
+/// <param name="WorkDirectory">Where its files are (trained/, int8/, evaluation/, gate/).</param>
+public sealed record ModelJob(string Id, ModelJobRequest Request, ModelJobState State, DateTimeOffset CreatedUtc, DateTimeOffset? FinishedUtc,
+    IReadOnlyList<string> Steps, string? Error, RegisteredModel? Model, string WorkDirectory);
+
+/// <summary>
+/// Runs model jobs one at a time in the background: train (tools/train/train.py with Debian's python3; the trainer reads an
+/// exported dataset and never computes features), quantize (<see cref="Int8ModelBuilder"/>, static INT8 QDQ calibrated on
+/// the dataset's training split), evaluate on streaming audio (<see cref="StreamingEvaluator"/>: the device's front end and
+/// detector), gate against the production model on the same streams (<see cref="PromotionGate"/>), sign and register
+/// (<see cref="ModelRegistry"/>). Job records live in memory (a restart forgets them); what they produce is in the registry
+/// and the work directory.
+/// </summary>
+public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, TimeProvider clock, ILogger<ModelJobs> logger)
+{
+    private readonly ConcurrentDictionary<string, ModelJob> _jobs = new(StringComparer.Ordinal);
+    private readonly SemaphoreSlim _one = new(1, 1);
+    private long _next;
+
+    /// <summary>Every job, newest first.</summary>
+    public IReadOnlyList<ModelJob> List() => _jobs.Values.OrderByDescending(j => j.CreatedUtc).ThenByDescending(j => j.Id, StringComparer.Ordinal).ToList();
+
+    /// <summary>One job, or false.</summary>
+    public bool TryGet(string id, out ModelJob? job) => _jobs.TryGetValue(id, out job);
+
+    /// <summary>Queues a job; throws <see cref="ArgumentException"/> naming the problem of a bad request.</summary>
+    public ModelJob Submit(ModelJobRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.Refuse() is { } problem)
+        {
+            throw new ArgumentException(problem);
+        }
+        DateTimeOffset now = clock.GetUtcNow();
+        string id = string.Create(CultureInfo.InvariantCulture, $"{now:yyyyMMddHHmmss}-{Interlocked.Increment(ref _next)}");
+        string work = Path.GetFullPath(Path.Combine(options.WorkDirectory, id));
+        var job = new ModelJob(id, request, ModelJobState.Queued, now, null, [], null, null, work);
+        _jobs[id] = job;
+        _ = Task.Run(() => RunAsync(job));
+        return job;
+    }
+
+    /// <summary>Waits until the job finishes (tests, CLI --wait).</summary>
+    public async Task<ModelJob> WaitAsync(string id, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            if (!_jobs.TryGetValue(id, out ModelJob? job)) throw new ArgumentException($"no job '{id}'");
+            if (job.State is ModelJobState.Succeeded or ModelJobState.Failed) return job;
+            if (sw.Elapsed > timeout) throw new TimeoutException($"job '{id}' still {job.State} after {timeout}");
+            await Task.Delay(100, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private async Task RunAsync(ModelJob job)
+    {
+        await _one.WaitAsync().ConfigureAwait(false);
+        var steps = new List<string>();
+        try
+        {
+            _jobs[job.Id] = job with { State = ModelJobState.Running };
+            Directory.CreateDirectory(job.WorkDirectory);
+            RegisteredModel model = await RunStepsAsync(job.Request, job.WorkDirectory, steps).ConfigureAwait(false);
+            _jobs[job.Id] = job with { State = ModelJobState.Succeeded, FinishedUtc = clock.GetUtcNow(), Steps = steps, Model = model };
+            logger.LogInformation("model job {Id}: {Version} registered as {Stage}: {Gate}", job.Id, model.ModelVersion, model.Stage, model.GateSummary);
+        }
+#pragma warning disable CA1031 // A job failure of any kind is the job's result, reported through the API; it must not kill the gateway.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            _jobs[job.Id] = job with { State = ModelJobState.Failed, FinishedUtc = clock.GetUtcNow(), Steps = steps, Error = ex.Message };
+            logger.LogWarning(ex, "model job {Id} failed", job.Id);
+        }
+        finally
+        {
+            _one.Release();
+        }
+    }
+
+    private async Task<RegisteredModel> RunStepsAsync(ModelJobRequest r, string work, List<string> steps)
+    {
+        string version = r.ModelVersion!;
+        if (registry.Store.TryGetRegisteredModel(version, out _))
+        {
+            throw new InvalidOperationException($"model version '{version}' is already registered");
+        }
+        RegisteredModel? production = registry.Production;
+        string manifestPath, trainingManifestPath;
+        var sw = Stopwatch.StartNew();
+        if (r.Kind == ModelJobKind.Train)
+        {
+            string trained = Path.Combine(work, "trained");
+            List<string> args = [TrainerScript(), "--dataset", r.DatasetDirectory!, "--out", trained, "--seed", r.Seed.ToString(CultureInfo.InvariantCulture), "--threads", "1"];
+            if (r.Tiny) args.Add("--tiny");
+            if (r.Epochs is { } epochs) args.AddRange(["--epochs", epochs.ToString(CultureInfo.InvariantCulture)]);
+            (int exit, string stdout, string stderr) = await ExternalProcess.RunAsync(options.Python, args, options.TrainTimeout, CancellationToken.None).ConfigureAwait(false);
+            File.WriteAllText(Path.Combine(work, "train.log"), stdout + stderr);
+            if (exit != 0)
+            {
+                throw new InvalidOperationException($"train: {options.Python} train.py exited with {exit}: {Tail(stderr)}");
+            }
+            steps.Add(Step("train", sw, $"{(r.Tiny ? "tiny " : "")}DS-CNN, seed {r.Seed}"));
+
+            sw.Restart();
+            trainingManifestPath = Path.Combine(trained, "training-manifest.json");
+            QuantizationReport q = Int8ModelBuilder.Build(Path.Combine(trained, "model.float.onnx"), trainingManifestPath, r.DatasetDirectory!, Path.Combine(work, "int8"),
+                new Int8BuildOptions { ModelId = r.ModelId, ModelVersion = version, ParentVersion = production?.ModelVersion, Threshold = r.Threshold });
+            manifestPath = Path.Combine(work, "int8", q.ManifestFile);
+            steps.Add(Step("quantize", sw, string.Create(CultureInfo.InvariantCulture,
+                $"{q.Int8SizeBytes} B INT8 (float {q.FloatSizeBytes} B), arg-max agreement {q.ArgMaxAgreement:P1}")));
+        }
+        else
+        {
+            manifestPath = r.ManifestPath!;
+            trainingManifestPath = r.TrainingManifestPath!;
+        }
+
+        sw.Restart();
+        IReadOnlyList<EvaluationStream> streams = EvaluationSetFile.Load(r.EvaluationSetPath!, out string description);
+        var evalOptions = new StreamingEvaluationOptions { EvaluationSet = description };
+        StreamingEvaluation candidate = StreamingEvaluator.Evaluate(manifestPath, streams, evalOptions);
+        EvaluationWriter.Write(candidate, Path.Combine(work, "evaluation"));
+        steps.Add(Step("evaluate", sw, string.Create(CultureInfo.InvariantCulture,
+            $"{candidate.Report.FaPerHour:0.###} FA/hour ({candidate.Report.FalseAccepts} in {candidate.Report.NegativeHours:0.####} h), FRR {candidate.Report.FalseRejectRate:P1} at {candidate.Report.Threshold:0.###}")));
+
+        GateReport? gate = null;
+        if (production is not null && !r.Bootstrap)
+        {
+            sw.Restart();
+            string currentManifest = registry.Export(production.ModelVersion, Path.Combine(work, "current"));
+            StreamingEvaluation current = StreamingEvaluator.Evaluate(currentManifest, streams, evalOptions);
+            gate = PromotionGate.Decide(current, candidate, new GateMargins { FaPerHour = r.FaMargin, FalseRejectRate = r.FrrMargin });
+            EvaluationWriter.WriteGate(gate, current, candidate, Path.Combine(work, "gate"));
+            steps.Add(Step("gate", sw, $"against {production.ModelVersion}: {gate.Summary}"));
+        }
+
+        sw.Restart();
+        RegisteredModel model = registry.Register(manifestPath, trainingManifestPath, candidate, gate, r.Bootstrap, clock.GetUtcNow());
+        steps.Add(Step("sign+register", sw, $"key {model.SigningKeyId}, stage {model.Stage}"));
+        return model;
+    }
+
+    private string TrainerScript()
+    {
+        if (options.TrainerScript is { } configured)
+        {
+            return File.Exists(configured) ? configured : throw new InvalidOperationException($"Gateway:Models:TrainerScript '{configured}' does not exist");
+        }
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string candidate = Path.Combine(dir.FullName, "tools", "train", "train.py");
+            if (File.Exists(candidate)) return candidate;
+        }
+        throw new InvalidOperationException("tools/train/train.py not found above the gateway's binaries; set Gateway:Models:TrainerScript");
+    }
+
+    private static string Step(string name, Stopwatch sw, string detail) =>
+        string.Create(CultureInfo.InvariantCulture, $"{name}: {sw.Elapsed.TotalSeconds:0.0} s, {detail}");
+
+    private static string Tail(string text) => text.Length <= 2000 ? text.Trim() : "..." + text[^2000..].Trim();
+}

@@ -1,0 +1,186 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.ModelLoop.Evaluation;
+using EdgeKws.Shared.Signing;
+
+namespace EdgeKws.Gateway.Models;
+
+/// <summary>
+/// The gateway's model registry: signs device manifests with the release key and stores every model with its lineage
+/// (dataset, feature configuration, trainer commit, parent), its signed package, its streaming evaluation and the promotion
+/// gate's verdict. Exactly one registered model is <see cref="ModelStage.Production"/> at a time (what the fleet runs).
+/// </summary>
+public sealed class ModelRegistry
+{
+    private readonly ModelLoopOptions _options;
+    private readonly Lock _stageLock = new();
+
+    /// <summary>Creates the registry over <paramref name="store"/>.</summary>
+    public ModelRegistry(IGatewayStore store, ModelLoopOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(options);
+        Store = store;
+        _options = options;
+    }
+
+    /// <summary>The store.</summary>
+    public IGatewayStore Store { get; }
+
+    /// <summary>The production model, or null when none is registered as production yet.</summary>
+    public RegisteredModel? Production => Store.ReadRegisteredModels().FirstOrDefault(m => m.Stage == ModelStage.Production);
+
+    /// <summary>
+    /// Loads the release signing key from <see cref="ModelLoopOptions.SigningKeyPath"/>. Refuses a missing setting, a missing
+    /// file, a file readable by group or others (the key must be 0600/0400, owned by the gateway's user) and anything that is
+    /// not an unencrypted P-256 private key, each with a reason that names the fix.
+    /// </summary>
+    public ManifestSigner LoadSigner()
+    {
+        string? path = _options.SigningKeyPath;
+        if (string.IsNullOrWhiteSpace(path))
+        {
+            throw new InvalidOperationException("Gateway:Models:SigningKeyPath is not set: the gateway has no release key to sign models with (docs/model-updates.md, \"Release key\")");
+        }
+        if (!File.Exists(path))
+        {
+            throw new InvalidOperationException($"Gateway:Models:SigningKeyPath: file '{path}' does not exist");
+        }
+        if (!OperatingSystem.IsWindows())
+        {
+            UnixFileMode mode = File.GetUnixFileMode(path);
+            const UnixFileMode Others = UnixFileMode.GroupRead | UnixFileMode.GroupWrite | UnixFileMode.GroupExecute
+                                        | UnixFileMode.OtherRead | UnixFileMode.OtherWrite | UnixFileMode.OtherExecute;
+            if ((mode & Others) != 0)
+            {
+                throw new InvalidOperationException(string.Create(CultureInfo.InvariantCulture,
+                    $"Gateway:Models:SigningKeyPath: '{path}' has mode {Convert.ToString((int)mode, 8)}: a private key must not be accessible to group or others (chmod 600 it)"));
+            }
+        }
+        if (!ManifestSigner.TryCreate(File.ReadAllText(path), out ManifestSigner? signer, out string reason))
+        {
+            throw new InvalidOperationException($"Gateway:Models:SigningKeyPath '{path}': {reason}");
+        }
+        return signer!;
+    }
+
+    /// <summary>
+    /// Signs and stores a built model. <paramref name="gate"/> null means there was no production model to compare with
+    /// (allowed only then). <paramref name="bootstrap"/> registers it directly as production: only when none exists yet
+    /// (the model devices are provisioned with at the factory). Otherwise the stage is Candidate when the gate promoted it
+    /// and Refused when it did not.
+    /// </summary>
+    public RegisteredModel Register(string int8ManifestPath, string trainingManifestPath, StreamingEvaluation evaluation, GateReport? gate,
+        bool bootstrap, DateTimeOffset nowUtc)
+    {
+        ArgumentNullException.ThrowIfNull(evaluation);
+        byte[] manifest = File.ReadAllBytes(int8ManifestPath);
+        JsonObject m = JsonNode.Parse(manifest)?.AsObject() ?? throw new InvalidDataException($"{int8ManifestPath} is not a JSON object");
+        string Field(string name) => m[name]?.GetValue<string>() is { Length: > 0 } v ? v : throw new InvalidDataException($"{int8ManifestPath}: '{name}' is missing");
+        string version = Field("modelVersion");
+        string fileName = Field("fileName");
+        byte[] model = File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(int8ManifestPath))!, fileName));
+        string sha = Convert.ToHexStringLower(SHA256.HashData(model));
+        if (!string.Equals(sha, Field("sha256"), StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"{int8ManifestPath}: sha256 {Field("sha256")} does not match the model file {fileName} ({sha})");
+        }
+        if (!string.Equals(evaluation.Report.ModelSha256, sha, StringComparison.OrdinalIgnoreCase) || evaluation.Report.ModelVersion != version)
+        {
+            throw new InvalidOperationException($"the evaluation is of {evaluation.Report.ModelVersion} ({evaluation.Report.ModelSha256}), not of {version} ({sha})");
+        }
+
+        byte[] trainingBytes = File.ReadAllBytes(trainingManifestPath);
+        using JsonDocument training = JsonDocument.Parse(trainingBytes);
+        JsonElement t = training.RootElement;
+        string? Text(string name) => t.TryGetProperty(name, out JsonElement e) && e.ValueKind == JsonValueKind.String ? e.GetString() : null;
+        string datasetId = Text("datasetId") ?? throw new InvalidDataException($"{trainingManifestPath}: 'datasetId' is missing");
+        string featureHash = Field("featureConfigHash");
+        if (!string.Equals(Text("featureConfigHash"), featureHash, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"{trainingManifestPath}: featureConfigHash {Text("featureConfigHash")} differs from the device manifest's {featureHash}");
+        }
+        bool? dirty = t.TryGetProperty("codeDirty", out JsonElement d) && d.ValueKind is JsonValueKind.True or JsonValueKind.False ? d.GetBoolean() : null;
+
+        lock (_stageLock)
+        {
+            RegisteredModel? production = Production;
+            if (bootstrap && production is not null)
+            {
+                throw new InvalidOperationException($"bootstrap registers the first production model only; '{production.ModelVersion}' is production already (roll the new model out instead)");
+            }
+            if (gate is null && production is not null && !bootstrap)
+            {
+                throw new InvalidOperationException($"'{production.ModelVersion}' is production: a new model must be gated against it");
+            }
+            using ManifestSigner signer = LoadSigner();
+            byte[] signature = signer.Sign(manifest);
+            EvaluationReport r = evaluation.Report;
+            bool promote = gate?.Promote ?? true;
+            var record = new RegisteredModel(
+                ModelId: Field("modelId"), ModelVersion: version, ParentVersion: m["parentVersion"]?.GetValue<string>() ?? production?.ModelVersion,
+                DatasetId: datasetId, FeatureConfigHash: featureHash, CodeCommit: Text("codeCommit"), CodeDirty: dirty,
+                FileName: fileName, ModelSha256: sha, ModelSizeBytes: model.Length, Threshold: m["threshold"]?.GetValue<float>() ?? r.ManifestThreshold,
+                SigningKeyId: signer.KeyId,
+                FaPerHour: r.FaPerHour, FalseRejectRate: r.FalseRejectRate, FaPerHourResolution: r.FaPerHourResolution, EvaluationSet: r.EvaluationSet,
+                GatePromote: promote,
+                GateSummary: gate?.Summary ?? (bootstrap ? "bootstrap: registered as the first production model (nothing to compare with)" : "no production model to compare with"),
+                GateAgainstVersion: gate?.Current.ModelVersion,
+                TrainingManifest: training.RootElement.Clone(),
+                Evaluation: JsonSerializer.SerializeToElement(r, EvaluationJsonContext.Default.EvaluationReport),
+                Gate: gate is null ? null : JsonSerializer.SerializeToElement(gate, EvaluationJsonContext.Default.GateReport),
+                Stage: bootstrap ? ModelStage.Production : promote ? ModelStage.Candidate : ModelStage.Refused,
+                RegisteredUtc: nowUtc, StageChangedUtc: nowUtc);
+            if (!Store.TryAddRegisteredModel(record, new ModelPackage(manifest, signature, model), out string reason))
+            {
+                throw new InvalidOperationException(reason);
+            }
+            // Governance: erasing a device marks models trained on datasets it is a member of.
+            Store.RecordModelDataset(version, datasetId);
+            return record;
+        }
+    }
+
+    /// <summary>Moves <paramref name="version"/> to <paramref name="stage"/>; making one model production retires the previous one.</summary>
+    public void SetStage(string version, ModelStage stage, DateTimeOffset nowUtc)
+    {
+        lock (_stageLock)
+        {
+            if (!Store.TryGetRegisteredModel(version, out RegisteredModel? model))
+            {
+                throw new InvalidOperationException($"model '{version}' is not registered");
+            }
+            if (stage == ModelStage.Production)
+            {
+                foreach (RegisteredModel p in Store.ReadRegisteredModels().Where(x => x.Stage == ModelStage.Production && x.ModelVersion != version))
+                {
+                    Store.UpdateRegisteredModel(p with { Stage = ModelStage.Retired, StageChangedUtc = nowUtc });
+                }
+            }
+            if (model!.Stage != stage)
+            {
+                Store.UpdateRegisteredModel(model with { Stage = stage, StageChangedUtc = nowUtc });
+            }
+        }
+    }
+
+    /// <summary>Writes a registered model's manifest (as <c>manifest.json</c>) and model file into <paramref name="directory"/>;
+    /// returns the manifest path (what <see cref="StreamingEvaluator"/> and the device loader take).</summary>
+    public string Export(string version, string directory)
+    {
+        if (!Store.TryGetRegisteredModel(version, out RegisteredModel? model) || !Store.TryGetModelPackage(version, out ModelPackage? package))
+        {
+            throw new InvalidOperationException($"model '{version}' is not registered");
+        }
+        Directory.CreateDirectory(directory);
+        string manifestPath = Path.Combine(directory, "manifest.json");
+        File.WriteAllBytes(manifestPath, package!.Manifest);
+        File.WriteAllBytes(manifestPath + ".sig", package.Signature);
+        File.WriteAllBytes(Path.Combine(directory, model!.FileName), package.Model);
+        return manifestPath;
+    }
+}

@@ -1,0 +1,46 @@
+namespace EdgeKws.Gateway.Storage;
+
+/// <summary>Argument rules of the labeling members, shared by both stores so both refuse the same input with the same words.</summary>
+internal static class LabelingValues
+{
+    public const int MaxReviewerLength = 64;
+    public const int MaxToolLength = 200;
+    public const int MaxReasonLength = 1000;
+
+    /// <summary>The label source text of a review decision.</summary>
+    public static string ReviewSource(string reviewer) => "review:" + reviewer;
+
+    /// <summary>The label source text of an automatic label (cut to the label source limit; the full tool is in the provenance).</summary>
+    public static string AlignerSource(string tool)
+    {
+        string s = "aligner:" + tool;
+        return s.Length <= MonitoringValues.MaxLabelSourceLength ? s : s[..MonitoringValues.MaxLabelSourceLength];
+    }
+
+    public static string? RefuseReviewer(string? reviewer) =>
+        string.IsNullOrWhiteSpace(reviewer) || reviewer.Length > MaxReviewerLength || reviewer.Any(char.IsControl)
+            ? $"reviewer must be 1..{MaxReviewerLength} characters without control characters"
+            : null;
+
+    public static string? RefuseDecision(DetectionLabelKind label) =>
+        label is DetectionLabelKind.TrueAccept or DetectionLabelKind.FalseAccept ? null : $"label must be TrueAccept or FalseAccept, not {label}";
+
+    public static string? RefuseProvenance(LabelProvenance p) =>
+        p is null ? "provenance is required"
+        : p.Kind is not (LabelProvenanceKinds.Aligner or LabelProvenanceKinds.Review) ? $"provenance kind '{p.Kind}' is not aligner or review"
+        : string.IsNullOrWhiteSpace(p.Tool) || p.Tool.Length > MaxToolLength ? $"provenance tool must be 1..{MaxToolLength} characters"
+        : p.Confidence is { } c && !(c >= 0 && c <= 1) ? $"confidence {c} is not in 0..1"
+        : null;
+
+    public static string Cut(string reason) => reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength];
+
+    /// <summary>The kind of a first label for the agreement breakdown.</summary>
+    public static string KindOf(string? provenanceKind) => provenanceKind ?? "other";
+
+    /// <summary>A seeded, reproducible sample.</summary>
+    public static List<T> Sample<T>(List<T> all, int count, int seed)
+    {
+        var rng = new Random(seed);
+        return [.. all.Select(x => (Key: rng.Next(), x)).OrderBy(t => t.Key).Take(count).Select(t => t.x)];
+    }
+}

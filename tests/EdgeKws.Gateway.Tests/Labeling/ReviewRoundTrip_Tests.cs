@@ -1,0 +1,262 @@
+using System.Net;
+using System.Text.Json;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.Gateway.Tests.Api;
+using EdgeKws.Labeling.Tests.Verification;
+using EdgeKws.Shared.Audio;
+using EdgeKws.Shared.Contracts;
+using MQTTnet;
+
+namespace EdgeKws.Gateway.Tests.Labeling;
+
+/// <summary>
+/// The labeling worker and the review API in the real gateway (<see cref="WebGateway"/>: Kestrel on a free loopback port, the
+/// embedded broker, a SQLite file): clips arrive through MQTT ingest, the worker labels or queues them, HTTP decides them.
+/// </summary>
+public sealed class ReviewRoundTrip_Tests
+{
+    private const string Device = "dev-review";
+
+    [Fact]
+    public async Task Review_round_trip_through_the_api_labels_the_detection_and_moves_fa_per_hour()
+    {
+        // No wake phrase configured and detections without a keyword: the worker cannot align, so both clips go to review
+        // without needing pocketsphinx: one with raw audio (playable), one feature-only (no consent).
+        using var datasets = new TempDirectory();
+        await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200",
+            "--Gateway:Labeling:DatasetDirectory=" + datasets.Path, "--Gateway:Labeling:FeatureOnlyGrace=00:00:01");
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        Guid audioClip = Guid.NewGuid(), featureClip = Guid.NewGuid();
+        short[] pcm = [.. Enumerable.Range(0, 16_000).Select(i => (short)(Math.Sin(i * 0.05) * 6000))];
+        await using (RawPublisher pub = await RawPublisher.ConnectAsync(g.BrokerPort, Device))
+        {
+            await Publish(pub, MessageKind.Heartbeat, WireJson.Serialize(new Heartbeat
+            {
+                DeviceId = Device, DeviceTimeUtc = now.AddMinutes(-1), IntervalSeconds = 3600, ListeningSeconds = 3600, Detections = 2,
+                ModelVersion = "kws-1.0.0", RssBytes = 10_000_000, UptimeSeconds = 3600,
+            }), 1, null);
+            await Publish(pub, MessageKind.ClipAudio, AudioFrame(audioClip, now.AddMinutes(-30), pcm), 2, Wire.ConfigHash);
+            await Publish(pub, MessageKind.Detection, WireJson.Serialize(Detection(now.AddMinutes(-30), audioClip, keyword: null)), 3, Wire.ConfigHash);
+            await Publish(pub, MessageKind.ClipFeatures, Wire.FeatureClip(featureClip), 4, Wire.ConfigHash);
+            await Publish(pub, MessageKind.Detection, WireJson.Serialize(Detection(now.AddMinutes(-20), featureClip, keyword: null)), 5, Wire.ConfigHash);
+        }
+
+        JsonElement queue = await PollAsync(async () =>
+        {
+            JsonElement q = await g.GetJsonAsync("/api/review/items");
+            return q.GetProperty("items").GetArrayLength() == 2 ? q : (JsonElement?)null;
+        }, TimeSpan.FromSeconds(20), "both clips in the review queue");
+        Assert.Equal(2, queue.GetProperty("count").GetInt64());
+        Assert.Equal(2, (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64()); // the old count agrees
+        JsonElement audioItem = queue.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("sequence").GetInt64() == 3);
+        JsonElement featureItem = queue.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("sequence").GetInt64() == 5);
+        Assert.Equal(audioClip.ToString("D"), audioItem.GetProperty("clipId").GetString());
+        Assert.True(audioItem.GetProperty("hasAudio").GetBoolean());
+        Assert.Contains("no wake phrase", audioItem.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("aligner:", audioItem.GetProperty("source").GetString(), StringComparison.Ordinal);
+        Assert.False(featureItem.GetProperty("hasAudio").GetBoolean());
+        Assert.Contains("feature-only clip", featureItem.GetProperty("reason").GetString(), StringComparison.Ordinal);
+
+        // The reviewer hears exactly the samples the device sent.
+        using (HttpResponseMessage wav = await g.Http.GetAsync(audioItem.GetProperty("audioUrl").GetString()))
+        {
+            Assert.Equal(HttpStatusCode.OK, wav.StatusCode);
+            Assert.Equal("audio/wav", wav.Content.Headers.ContentType?.MediaType);
+            using var reader = new WavReader(await wav.Content.ReadAsStreamAsync());
+            Assert.Equal((16_000, 1, 16_000L), (reader.Format.SampleRateHz, reader.Format.Channels, reader.Format.FrameCount));
+        }
+        Assert.Equal(HttpStatusCode.NotFound, (await g.Http.GetAsync($"/api/review/clips/{Device}/{featureClip:D}/audio")).StatusCode);
+
+        // Decide: the audio clip was a false wake, the feature-only one a real one.
+        (int status, JsonElement body) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "FalseAccept", reviewer = "alice" });
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal(1, body.GetProperty("queued").GetInt64());
+        (status, _) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/5/decision", new { label = "TrueAccept", reviewer = "alice" });
+        Assert.Equal(200, status);
+        (status, body) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "TrueAccept", reviewer = "bob" });
+        Assert.Equal(409, status); // decided items leave the queue
+        (status, _) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "Unknown", reviewer = "bob" });
+        Assert.Equal(400, status);
+
+        Assert.Equal(0, (await g.GetJsonAsync("/api/review/items")).GetProperty("items").GetArrayLength());
+        Assert.Equal(0, (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64());
+        JsonElement labels = await g.GetJsonAsync($"/api/labels?device={Device}");
+        JsonElement fa = labels.EnumerateArray().Single(l => l.GetProperty("sequence").GetInt64() == 3);
+        Assert.Equal("FalseAccept", fa.GetProperty("label").GetString());
+        Assert.Equal("review:alice", fa.GetProperty("source").GetString());
+        JsonElement provenance = (await g.GetJsonAsync($"/api/review/labels?device={Device}")).EnumerateArray()
+            .Single(l => l.GetProperty("label").GetProperty("sequence").GetInt64() == 3).GetProperty("provenance");
+        Assert.Equal(("review", "alice"), (provenance.GetProperty("kind").GetString(), provenance.GetProperty("reviewer").GetString()));
+
+        // One false accept in one listening hour.
+        JsonElement group = (await g.GetJsonAsync("/api/metrics/fa?window=24h&by=device")).GetProperty("groups").EnumerateArray()
+            .Single(x => x.GetProperty("key").GetString() == Device);
+        Assert.Equal((1L, 1L, 0L), (group.GetProperty("falseAccepts").GetInt64(), group.GetProperty("trueAccepts").GetInt64(), group.GetProperty("unlabelled").GetInt64()));
+        Assert.Equal(1.0, group.GetProperty("faPerHour").GetDouble(), 6);
+
+        // Audit: bob re-reviews a sample of alice's labels; he agrees on one of two.
+        JsonElement sample = await g.GetJsonAsync("/api/review/audit/sample?reviewer=bob&count=10&seed=7");
+        Assert.Equal(2, sample.GetArrayLength());
+        Assert.Empty((await g.GetJsonAsync("/api/review/audit/sample?reviewer=alice&count=10")).EnumerateArray());
+        Assert.Equal(201, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 3, label = "FalseAccept", reviewer = "bob" })).Status);
+        Assert.Equal(201, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 5, label = "FalseAccept", reviewer = "bob" })).Status);
+        Assert.Equal(400, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 5, label = "FalseAccept", reviewer = "alice" })).Status);
+        JsonElement audit = await g.GetJsonAsync("/api/review/audit");
+        Assert.Equal((2L, 1L, 0.5), (audit.GetProperty("compared").GetInt64(), audit.GetProperty("agreed").GetInt64(), audit.GetProperty("rate").GetDouble()));
+        Assert.Equal(2, audit.GetProperty("byFirstKind").GetProperty("review").GetProperty("compared").GetInt64());
+
+        // The reviewed clip with raw audio becomes a dataset example (the feature-only one cannot), and its membership is recorded.
+        (status, body) = await g.SendJsonAsync(HttpMethod.Post, "/api/review/datasets", new { name = "reviewed-1", keyword = "hey edge" });
+        Assert.True(status == 201, body.ToString());
+        Assert.Equal(1, body.GetProperty("examples").GetInt32());
+        string datasetId = body.GetProperty("datasetId").GetString()!;
+        using (JsonDocument manifest = JsonDocument.Parse(await File.ReadAllTextAsync(Path.Combine(datasets.Path, "reviewed-1", "dataset.json"))))
+        {
+            Assert.Equal(datasetId, manifest.RootElement.GetProperty("datasetId").GetString());
+        }
+        Assert.Equal([new DatasetMember(Device, audioClip.ToString("D"))], g.Service.Store.ReadDatasetMembers(datasetId));
+        Assert.Equal(400, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/datasets", new { name = "../escape", keyword = "hey edge" })).Status);
+        JsonElement erased = (await g.SendJsonAsync(HttpMethod.Delete, $"/api/devices/{Device}/data", new { })).Body;
+        Assert.Equal(1, erased.GetProperty("erased").GetProperty("datasetMemberships").GetInt64());
+        Assert.Empty(g.Service.Store.ReadDatasetMembers(datasetId));
+    }
+
+    [Fact]
+    public async Task Worker_labels_a_generated_true_trigger_true_accept_and_a_near_miss_never_true_accept()
+    {
+        using var dir = new TempDirectory();
+        IReadOnlyList<TriggerClip> clips = await TriggerClips.GenerateAsync(dir.Path, TriggerClips.Speakers(1),
+            [("wake", TriggerClips.Wake), ("near-miss", "hey hedge"), ("near-miss", "hey ed")], noiseClips: 0);
+        await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200");
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        await using (RawPublisher pub = await RawPublisher.ConnectAsync(g.BrokerPort, Device))
+        {
+            long seq = 0;
+            foreach (TriggerClip c in clips)
+            {
+                Guid id = Guid.NewGuid();
+                short[] pcm = [.. WavFile.ReadAllMono(c.Path, out _).Select(x => (short)Math.Clamp(Math.Round(x * 32767.0), -32768, 32767))];
+                await Publish(pub, MessageKind.ClipAudio, AudioFrame(id, now.AddMinutes(-5), pcm), ++seq, Wire.ConfigHash);
+                await Publish(pub, MessageKind.Detection, WireJson.Serialize(Detection(now.AddMinutes(-5), id, "hey_edge")), ++seq, Wire.ConfigHash);
+            }
+        }
+
+        JsonElement labels = await PollAsync(async () =>
+        {
+            JsonElement l = await g.GetJsonAsync($"/api/review/labels?device={Device}");
+            return l.GetArrayLength() == 3 ? l : (JsonElement?)null;
+        }, TimeSpan.FromSeconds(40), "three labels from the worker");
+        string LabelOf(long seq) => labels.EnumerateArray().Single(l => l.GetProperty("label").GetProperty("sequence").GetInt64() == seq).GetProperty("label").GetProperty("label").GetString()!;
+        Assert.Equal("TrueAccept", LabelOf(2));
+        Assert.NotEqual("TrueAccept", LabelOf(4)); // hey hedge
+        Assert.NotEqual("TrueAccept", LabelOf(6)); // hey ed
+        foreach (JsonElement l in labels.EnumerateArray())
+        {
+            JsonElement p = l.GetProperty("provenance");
+            Assert.Equal("aligner", p.GetProperty("kind").GetString());
+            Assert.StartsWith("pocketsphinx ", p.GetProperty("tool").GetString(), StringComparison.Ordinal);
+            Assert.Contains("trigger-verifier", p.GetProperty("tool").GetString(), StringComparison.Ordinal);
+            Assert.Equal(JsonValueKind.Number, p.GetProperty("confidence").ValueKind);
+            Assert.Equal(JsonValueKind.Null, p.GetProperty("reviewer").ValueKind);
+        }
+    }
+
+    [Fact]
+    public async Task Review_page_lists_a_queued_clip_with_a_player_and_records_the_decision()
+    {
+        await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200");
+        Guid clip = Guid.NewGuid();
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        await using (RawPublisher pub = await RawPublisher.ConnectAsync(g.BrokerPort, Device))
+        {
+            await Publish(pub, MessageKind.ClipAudio, AudioFrame(clip, now, [.. Enumerable.Range(0, 16_000).Select(i => (short)(i % 200 * 50))]), 1, Wire.ConfigHash);
+            await Publish(pub, MessageKind.Detection, WireJson.Serialize(Detection(now, clip, keyword: null)), 2, Wire.ConfigHash);
+        }
+        await PollAsync(async () => (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64() == 1 ? default(JsonElement) : null,
+            TimeSpan.FromSeconds(20), "the clip in the review queue");
+
+        await using Dashboard.HeadlessChromium browser = await Dashboard.HeadlessChromium.StartAsync(1280, 900);
+        await browser.SendAsync("Page.enable");
+        await browser.SendAsync("Page.navigate", new System.Text.Json.Nodes.JsonObject { ["url"] = new Uri(g.BaseAddress, "/dashboard/review.html").ToString() });
+        const string State = """
+            (() => {
+              const b = document.body;
+              if (!b || b.dataset.ready !== "1") return null;
+              const rows = [...document.querySelectorAll("#items tbody tr")];
+              return JSON.stringify({ error: b.dataset.error || null, rows: rows.length, waiting: document.getElementById("waiting").textContent,
+                audio: rows.map(r => (r.querySelector("audio") || {}).src || null), reason: rows.map(r => r.children[3].textContent),
+                message: document.getElementById("message").textContent });
+            })()
+            """;
+        JsonElement state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 1);
+        Assert.Equal(JsonValueKind.Null, state.GetProperty("error").ValueKind);
+        Assert.Equal("1", state.GetProperty("waiting").GetString());
+        Assert.EndsWith($"/api/review/clips/{Device}/{clip:D}/audio", state.GetProperty("audio")[0].GetString(), StringComparison.Ordinal);
+        Assert.Contains("no wake phrase", state.GetProperty("reason")[0].GetString(), StringComparison.Ordinal);
+
+        await browser.EvaluateAsync("""
+            (() => { const r = document.getElementById("reviewer"); r.value = "carol"; r.dispatchEvent(new Event("change"));
+                     document.querySelector('#items tbody tr button[data-label="FalseAccept"]').click(); return 1; })()
+            """);
+        state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 0);
+        Assert.Contains("FalseAccept by carol", state.GetProperty("message").GetString(), StringComparison.Ordinal);
+        JsonElement label = (await g.GetJsonAsync($"/api/labels?device={Device}")).EnumerateArray().Single();
+        Assert.Equal(("FalseAccept", "review:carol"), (label.GetProperty("label").GetString(), label.GetProperty("source").GetString()));
+    }
+
+    private static async Task<JsonElement> BrowserPollAsync(Dashboard.HeadlessChromium browser, string expression, Func<JsonElement, bool> done)
+    {
+        DateTime end = DateTime.UtcNow.AddSeconds(30);
+        JsonElement last = default;
+        while (DateTime.UtcNow < end)
+        {
+            JsonElement v = await browser.EvaluateAsync(expression);
+            if (v.ValueKind == JsonValueKind.String)
+            {
+                last = JsonDocument.Parse(v.GetString()!).RootElement.Clone();
+                if (done(last))
+                {
+                    return last;
+                }
+            }
+            await Task.Delay(200);
+        }
+        Assert.Fail("the review page did not reach the expected state within 30 s; last state: " + last);
+        return last;
+    }
+
+    // Polls the HTTP API (async) until the probe returns a value.
+    private static async Task<JsonElement> PollAsync(Func<Task<JsonElement?>> probe, TimeSpan timeout, string what)
+    {
+        DateTime end = DateTime.UtcNow + timeout;
+        while (true)
+        {
+            if (await probe() is { } v)
+            {
+                return v;
+            }
+            Assert.True(DateTime.UtcNow < end, "timed out waiting for " + what);
+            await Task.Delay(100);
+        }
+    }
+
+    private static DetectionReport Detection(DateTimeOffset time, Guid clipId, string? keyword) => new()
+    {
+        DeviceId = Device, DeviceTimeUtc = time, StreamOffsetMs = 1000, Score = 0.9f, Keyword = keyword, ModelVersion = "kws-1.0.0",
+        FeatureConfigHash = Wire.ConfigHash, ClipId = clipId,
+    };
+
+    private static byte[] AudioFrame(Guid clipId, DateTimeOffset time, short[] pcm)
+    {
+        var frame = new byte[ClipAudio.GetFrameSizeBytes(pcm.Length)];
+        ClipAudio.Write(frame, clipId, time, 16_000, Convert.FromHexString(Wire.ConfigHash), consentGranted: true, pcm);
+        return frame;
+    }
+
+    private static async Task Publish(RawPublisher pub, MessageKind kind, byte[] payload, long seq, string? cfg)
+    {
+        string type = kind is MessageKind.ClipAudio or MessageKind.ClipFeatures ? ContentTypes.Clip : ContentTypes.Json;
+        MqttClientPublishReasonCode code = await pub.PublishAsync(Topics.Uplink(Device, kind), payload, Wire.Properties(seq, kind, cfg), type);
+        Assert.Equal(MqttClientPublishReasonCode.Success, code);
+    }
+}

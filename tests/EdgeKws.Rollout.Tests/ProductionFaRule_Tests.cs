@@ -1,0 +1,63 @@
+using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Models;
+
+namespace EdgeKws.Rollout.Tests;
+
+public sealed class ProductionFaRule_Tests
+{
+    private static readonly RolloutOptions Defaults = new();
+    private static readonly DateTimeOffset Now = new(2026, 11, 23, 0, 0, 0, TimeSpan.Zero);
+
+    [Fact]
+    public void Does_not_judge_before_the_minimum_listening_hours_however_many_false_accepts()
+    {
+        var w = ProductionFaRule.Evaluate(new FaActivity(1.99, 50), new FaActivity(100, 10), null, Defaults, Now);
+        Assert.False(w.Trip);
+        Assert.StartsWith("waiting: 1.99 of 2 listening hours", w.Verdict, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Does_not_trip_on_fewer_than_the_minimum_false_accepts()
+    {
+        var w = ProductionFaRule.Evaluate(new FaActivity(2.0, 2), new FaActivity(100, 0), null, Defaults, Now);
+        Assert.False(w.Trip);
+        Assert.Equal(1.0, w.NewFaPerHour);
+    }
+
+    [Fact]
+    public void Trips_only_above_ratio_times_old_plus_slack()
+    {
+        // Old: 10 FA in 100 h = 0.1 FA/hour -> limit 1.5 x 0.1 + 0.5 = 0.65.
+        var old = new FaActivity(100, 10);
+        var at = ProductionFaRule.Evaluate(new FaActivity(20, 13), old, null, Defaults, Now); // 0.65 exactly: not above
+        Assert.Equal(0.65, at.LimitFaPerHour, 9);
+        Assert.False(at.Trip);
+        var above = ProductionFaRule.Evaluate(new FaActivity(20, 14), old, null, Defaults, Now); // 0.7
+        Assert.True(above.Trip);
+        Assert.StartsWith("production FA/hour 0.7 (14 in 20 h) > 1.5 x 0.1 + 0.5 = 0.65", above.Verdict, StringComparison.Ordinal);
+        Assert.Equal("fleet: 10 FA in 100 h", above.OldSource);
+    }
+
+    [Fact]
+    public void Uses_the_old_models_offline_figure_when_the_fleet_has_too_little_listening_and_zero_without_either()
+    {
+        var offline = ProductionFaRule.Evaluate(new FaActivity(4, 4), new FaActivity(1, 0), oldOfflineFaPerHour: 2.0, Defaults, Now);
+        Assert.Equal(2.0, offline.OldFaPerHour);
+        Assert.Equal(3.5, offline.LimitFaPerHour);
+        Assert.False(offline.Trip); // 1.0 <= 3.5
+        Assert.StartsWith("offline evaluation", offline.OldSource, StringComparison.Ordinal);
+
+        var none = ProductionFaRule.Evaluate(new FaActivity(4, 4), new FaActivity(1, 0), null, Defaults, Now);
+        Assert.Equal(0, none.OldFaPerHour);
+        Assert.True(none.Trip); // 1.0 > 0.5
+    }
+
+    [Fact]
+    public void Honours_configured_ratio_slack_and_minimums()
+    {
+        var strict = new RolloutOptions { RatioLimit = 1.0, SlackFaPerHour = 0, MinListeningHours = 0.001, MinFalseAccepts = 1 };
+        Assert.True(ProductionFaRule.Evaluate(new FaActivity(0.01, 1), new FaActivity(100, 0), null, strict, Now).Trip);
+        Assert.Throws<ArgumentException>(() => new RolloutOptions { RatioLimit = 0.5 }.Validate());
+        Assert.Throws<ArgumentException>(() => new RolloutOptions { MinFalseAccepts = 0 }.Validate());
+    }
+}

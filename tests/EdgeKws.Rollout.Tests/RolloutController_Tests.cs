@@ -1,0 +1,299 @@
+using EdgeKws.Gateway.Broker;
+using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.Shared.Contracts;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace EdgeKws.Rollout.Tests;
+
+/// <summary>Records every command the controller publishes (the end-to-end test sends them through the real broker).</summary>
+internal sealed class RecordingPublisher : IDeviceCommandPublisher
+{
+    private readonly List<(string Device, string Command, byte[] Payload)> _sent = [];
+
+    public IReadOnlyList<(string Device, string Command, byte[] Payload)> Sent
+    {
+        get { lock (_sent) return [.. _sent]; }
+    }
+
+    public Task PublishCommandAsync(string deviceId, string command, ReadOnlyMemory<byte> payload, CancellationToken cancellationToken)
+    {
+        lock (_sent) _sent.Add((deviceId, command, payload.ToArray()));
+        return Task.CompletedTask;
+    }
+
+    public string[] DevicesSent(string command) => Sent.Where(s => s.Command == command).Select(s => s.Device).Distinct().ToArray();
+
+    /// <summary>Reassembles the model a device was sent from its offer and chunks.</summary>
+    public (ModelOffer Offer, byte[] Model) Transfer(string device)
+    {
+        var sent = Sent.Where(s => s.Device == device).ToList();
+        Assert.True(ModelOffer.TryRead(sent.Single(s => s.Command == ModelTransfer.OfferCommand).Payload, out ModelOffer? offer, out string why), why);
+        var model = new List<byte>();
+        foreach (var c in sent.Where(s => s.Command == ModelTransfer.ChunkCommand))
+        {
+            Assert.True(ModelChunk.TryRead(c.Payload, out ModelChunkView chunk, out string reason), reason);
+            Assert.Equal(offer!.TransferId, chunk.TransferId);
+            model.AddRange(chunk.Payload.ToArray());
+        }
+        return (offer!, [.. model]);
+    }
+}
+
+/// <summary>The rollout state machine against a real SQLite store: statuses, heartbeats, detections and labels go in through the
+/// store's write path; commands are recorded.</summary>
+public sealed class RolloutController_Tests : IDisposable
+{
+    private static readonly DateTimeOffset T0 = new(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
+    private readonly TempDir _dir = new();
+    private readonly SqliteGatewayStore _store;
+    private readonly ManualClock _clock = new(T0);
+    private readonly RecordingPublisher _commands = new();
+    private readonly ModelLoopOptions _options = new() { ChunkSizeBytes = 4096 };
+    private readonly ModelRegistry _registry;
+    private readonly RolloutController _controller;
+    private readonly DeviceFeed _feed;
+
+    public RolloutController_Tests()
+    {
+        _store = SqliteGatewayStore.Open(new StoreOptions { DatabasePath = _dir.File("gateway.db"), Durability = StoreDurability.Normal });
+        _registry = new ModelRegistry(_store, _options);
+        _controller = new RolloutController(_store, _registry, () => _commands, _options, _clock, NullLogger<RolloutController>.Instance);
+        _feed = new DeviceFeed(_store);
+        foreach ((string v, ModelStage s) in new[] { ("1.0.0", ModelStage.Production), ("2.0.0", ModelStage.Candidate), ("3.0.0-bad", ModelStage.Refused) })
+        {
+            Assert.True(_store.TryAddRegisteredModel(Registered.Model(v, s, gate: s == ModelStage.Refused ? "REFUSE: deployed FA/hour (9 > 1)" : "PROMOTE"),
+                Registered.Package(v), out string why), why);
+        }
+        // Three devices that run 1.0.0 (their boot status).
+        foreach (string d in new[] { "dev-a", "dev-b", "dev-c" })
+        {
+            _feed.Status(d, "1.0.0", ModelUpdateResult.None, null, T0.AddMinutes(-5));
+        }
+    }
+
+    public void Dispose()
+    {
+        _store.Dispose();
+        _dir.Dispose();
+    }
+
+    private RolloutRecord Get(long id) => _store.TryGetRollout(id, out RolloutRecord? r) ? r! : throw new InvalidOperationException("gone");
+
+    private static RolloutDeviceState StateOf(RolloutRecord r, string device) => r.Devices.Single(d => d.DeviceId == device).State;
+
+    [Fact]
+    public async Task Sends_the_canaries_first_and_each_wave_only_after_every_device_before_it_confirmed()
+    {
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b"], ["dev-c"]], SoakListeningHours: 0));
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+        (ModelOffer offer, byte[] model) = _commands.Transfer("dev-a");
+        Assert.True(_store.TryGetModelPackage("2.0.0", out ModelPackage? package));
+        Assert.Equal(package!.Model, model);
+        Assert.Equal(package.Manifest, offer.Manifest);
+        Assert.Equal(ModelTransfer.GetChunkCount(package.Model.Length, 4096), offer.ChunkCount);
+        Assert.Equal(RolloutDeviceState.Sent, StateOf(Get(r.Id), "dev-a"));
+
+        // No confirmation yet: ticks send nothing more.
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+
+        // A refusal of another version or a plain status of the old one does not confirm.
+        _feed.Status("dev-a", "1.0.0", ModelUpdateResult.None, null, _clock.GetUtcNow());
+        await _controller.TickAsync();
+        Assert.Equal(RolloutDeviceState.Sent, StateOf(Get(r.Id), "dev-a"));
+
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        r = Get(r.Id);
+        Assert.Equal(RolloutDeviceState.Confirmed, StateOf(r, "dev-a"));
+        Assert.Equal(1, r.Step);
+        Assert.Equal(["dev-a", "dev-b"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+
+        _feed.Status("dev-b", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        Assert.Equal(["dev-a", "dev-b", "dev-c"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+        _feed.Status("dev-c", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.Completed, r.State);
+        Assert.All(r.Devices, d => Assert.Equal(RolloutDeviceState.Confirmed, d.State));
+        Assert.Empty(_commands.DevicesSent(ModelTransfer.RollbackCommand));
+        Assert.True(_store.TryGetRegisteredModel("2.0.0", out RegisteredModel? two));
+        Assert.Equal(ModelStage.Production, two!.Stage);
+        Assert.True(_store.TryGetRegisteredModel("1.0.0", out RegisteredModel? one));
+        Assert.Equal(ModelStage.Retired, one!.Stage);
+    }
+
+    [Fact]
+    public async Task Waits_for_the_soak_listening_hours_of_the_new_version_before_the_next_wave()
+    {
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b"]], SoakListeningHours: 1.0));
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        Assert.Equal(0, Get(r.Id).Step);
+
+        // 0.5 h of listening: not yet; another 0.5 h: the wave goes.
+        _feed.Heartbeat("dev-a", "2.0.0", _clock.GetUtcNow().AddMinutes(1), 1800);
+        _clock.Advance(TimeSpan.FromMinutes(30));
+        await _controller.TickAsync();
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+        _feed.Heartbeat("dev-a", "2.0.0", _clock.GetUtcNow().AddMinutes(1), 1800);
+        _clock.Advance(TimeSpan.FromMinutes(30));
+        await _controller.TickAsync();
+        Assert.Equal(1, Get(r.Id).Step);
+        Assert.Equal(["dev-a", "dev-b"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+    }
+
+    [Fact]
+    public async Task Rolls_back_automatically_when_production_fa_per_hour_trips_the_rule_and_finishes_when_the_device_confirms_its_old_version()
+    {
+        // The old version's fleet record: dev-b and dev-c listened 10 h on 1.0.0 with one labelled false accept (0.1 FA/hour).
+        foreach (string d in new[] { "dev-b", "dev-c" })
+        {
+            _feed.Heartbeat(d, "1.0.0", T0.AddHours(-3), 5 * 3600);
+        }
+        long old = _feed.Detection("dev-b", "1.0.0", T0.AddHours(-2));
+        Assert.All(_store.WriteLabels([new DetectionLabel("dev-b", old, DetectionLabelKind.FalseAccept, "test", T0)]), Assert.Null);
+
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b", "dev-c"]], SoakListeningHours: 10));
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        Assert.Equal(RolloutDeviceState.Confirmed, StateOf(Get(r.Id), "dev-a"));
+
+        // 2.5 h on the new version with 2 labelled false accepts: 0.8 FA/hour, the rule needs 3 to trip.
+        _feed.Heartbeat("dev-a", "2.0.0", _clock.GetUtcNow().AddHours(2.5), 2.5 * 3600);
+        var fa = new List<DetectionLabel>();
+        for (int i = 0; i < 3; i++)
+        {
+            long seq = _feed.Detection("dev-a", "2.0.0", _clock.GetUtcNow().AddHours(1 + (i * 0.5)));
+            fa.Add(new DetectionLabel("dev-a", seq, DetectionLabelKind.FalseAccept, "human:test", T0));
+        }
+        Assert.All(_store.WriteLabels(fa.Take(2).ToList()), Assert.Null);
+        _clock.Advance(TimeSpan.FromHours(3));
+        await _controller.TickAsync();
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.Running, r.State);
+        Assert.False(r.Watch!.Trip);
+        Assert.Contains("needs >= 3", r.Watch.Verdict, StringComparison.Ordinal);
+
+        // The third: 1.2 FA/hour > 1.5 x 0.1 + 0.5 = 0.65.
+        Assert.All(_store.WriteLabels(fa.Skip(2).ToList()), Assert.Null);
+        await _controller.TickAsync();
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RollingBack, r.State);
+        Assert.True(r.Watch!.Trip);
+        Assert.Equal(0.1, r.Watch.OldFaPerHour, 6);
+        Assert.Equal(0.65, r.Watch.LimitFaPerHour, 6);
+        Assert.StartsWith("production FA/hour 1.2 ", r.Reason, StringComparison.Ordinal);
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.RollbackCommand));
+        Assert.Equal(RolloutDeviceState.RollingBack, StateOf(r, "dev-a"));
+        Assert.Equal(RolloutDeviceState.NotInstalled, StateOf(r, "dev-b"));
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+
+        // Until the device confirms, the rollout stays RollingBack.
+        await _controller.TickAsync();
+        Assert.Equal(RolloutState.RollingBack, Get(r.Id).State);
+        _feed.Status("dev-a", "1.0.0", ModelUpdateResult.RolledBack, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RolledBack, r.State);
+        Assert.Equal(RolloutDeviceState.RolledBack, StateOf(r, "dev-a"));
+        Assert.Equal("1.0.0", r.Devices.Single(d => d.DeviceId == "dev-a").ReportedVersion);
+        Assert.True(_store.TryGetRegisteredModel("2.0.0", out RegisteredModel? two));
+        Assert.Equal(ModelStage.RolledBack, two!.Stage);
+        Assert.True(_store.TryGetRegisteredModel("1.0.0", out RegisteredModel? one));
+        Assert.Equal(ModelStage.Production, one!.Stage);
+        Assert.Single(_commands.DevicesSent(ModelTransfer.RollbackCommand));
+    }
+
+    [Fact]
+    public async Task Halts_without_a_rollback_command_when_the_canary_refuses_the_model()
+    {
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b"]], SoakListeningHours: 0));
+        _feed.Status("dev-a", "1.0.0", ModelUpdateResult.RejectedHealthCheck, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        await _controller.TickAsync();
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RolledBack, r.State);
+        Assert.StartsWith("device 'dev-a' refused 2.0.0: RejectedHealthCheck", r.Reason, StringComparison.Ordinal);
+        Assert.Equal(RolloutDeviceState.Refused, StateOf(r, "dev-a"));
+        // It still runs 1.0.0: a rollback command would take it to the model before that.
+        Assert.Empty(_commands.DevicesSent(ModelTransfer.RollbackCommand));
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+    }
+
+    [Fact]
+    public async Task Halts_when_a_canary_does_not_confirm_within_the_timeout()
+    {
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [], SoakListeningHours: 0));
+        _clock.Advance(_options.Rollout.ConfirmTimeout - TimeSpan.FromSeconds(1));
+        await _controller.TickAsync();
+        Assert.Equal(RolloutState.Running, Get(r.Id).State);
+        _clock.Advance(TimeSpan.FromSeconds(2));
+        await _controller.TickAsync();
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RollingBack, r.State);
+        Assert.Contains("did not confirm 2.0.0 within", r.Reason, StringComparison.Ordinal);
+        // Sent before the halt: if it installs late, it is rolled back like the others.
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.RollbackCommand));
+    }
+
+    [Fact]
+    public async Task A_manual_rollback_of_a_completed_rollout_rolls_back_every_device_and_restores_the_old_production_model()
+    {
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b"]], SoakListeningHours: 0));
+        foreach (string d in new[] { "dev-a", "dev-b" })
+        {
+            _feed.Status(d, "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+            _clock.Advance(TimeSpan.FromSeconds(5));
+            await _controller.TickAsync();
+        }
+        Assert.Equal(RolloutState.Completed, Get(r.Id).State);
+
+        r = await _controller.RollbackAsync(r.Id, "field reports");
+        Assert.Equal(RolloutState.RollingBack, r.State);
+        Assert.Equal("manual: field reports", r.Reason);
+        Assert.Equal(["dev-a", "dev-b"], _commands.DevicesSent(ModelTransfer.RollbackCommand));
+        foreach (string d in new[] { "dev-a", "dev-b" })
+        {
+            _feed.Status(d, "1.0.0", ModelUpdateResult.RolledBack, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        }
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        Assert.Equal(RolloutState.RolledBack, Get(r.Id).State);
+        Assert.True(_store.TryGetRegisteredModel("1.0.0", out RegisteredModel? one));
+        Assert.Equal(ModelStage.Production, one!.Stage);
+    }
+
+    [Fact]
+    public async Task Refuses_a_model_the_gate_refused_an_unknown_device_and_a_second_active_rollout()
+    {
+        var refused = await Assert.ThrowsAsync<RolloutRefusedException>(() => _controller.StartAsync(new RolloutRequest("3.0.0-bad", ["dev-a"], [])));
+        Assert.Equal(409, refused.StatusCode);
+        Assert.Equal("model '3.0.0-bad' failed the offline gate and is never rolled out: REFUSE: deployed FA/hour (9 > 1)", refused.Message);
+        var unknown = await Assert.ThrowsAsync<RolloutRefusedException>(() => _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-x"], [])));
+        Assert.Equal(404, unknown.StatusCode);
+        Assert.Equal(400, (await Assert.ThrowsAsync<RolloutRefusedException>(() => _controller.StartAsync(new RolloutRequest("2.0.0", [], [])))).StatusCode);
+        Assert.Equal(400, (await Assert.ThrowsAsync<RolloutRefusedException>(() => _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-a"]])))).StatusCode);
+        Assert.Empty(_commands.Sent);
+
+        await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], []));
+        var second = await Assert.ThrowsAsync<RolloutRefusedException>(() => _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-b"], [])));
+        Assert.Equal(409, second.StatusCode);
+        Assert.Contains("one rollout at a time", second.Message, StringComparison.Ordinal);
+    }
+}

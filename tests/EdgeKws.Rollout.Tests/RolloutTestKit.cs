@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Text.Json;
+using EdgeKws.Gateway.Ingest;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.Shared.Contracts;
+
+namespace EdgeKws.Rollout.Tests;
+
+/// <summary>A temp directory deleted on dispose (EDGEKWS_KEEP_TEST_OUTPUT=1 keeps it).</summary>
+internal sealed class TempDir : IDisposable
+{
+    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "edgekws-rollout-" + Guid.NewGuid().ToString("N"));
+
+    public TempDir() => Directory.CreateDirectory(Path);
+
+    public string File(string name) => System.IO.Path.Combine(Path, name);
+
+    public void Dispose()
+    {
+        if (Environment.GetEnvironmentVariable("EDGEKWS_KEEP_TEST_OUTPUT") == "1") return;
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>A clock the test moves by hand.</summary>
+internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
+{
+    private long _ticks = start.UtcTicks;
+
+    public override DateTimeOffset GetUtcNow() => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+
+    public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
+}
+
+/// <summary>Writes device messages into a store through the real validator and <see cref="IGatewayStore.WriteBatch"/>, as ingest does.</summary>
+internal sealed class DeviceFeed(IGatewayStore store)
+{
+    public static readonly string ConfigHash = new('a', 64);
+    private readonly Dictionary<string, long> _seq = new(StringComparer.Ordinal);
+
+    public long Write(string device, MessageKind kind, byte[] payload, DateTimeOffset receivedUtc)
+    {
+        long seq = _seq[device] = _seq.GetValueOrDefault(device) + 1;
+        var props = new List<KeyValuePair<string, string>>
+        {
+            new(UserProperties.Sequence, seq.ToString(CultureInfo.InvariantCulture)),
+            new(UserProperties.SchemaVersion, "1"),
+            new(UserProperties.MessageKind, Topics.KindSegment(kind)),
+            new(UserProperties.FeatureConfigHash, ConfigHash),
+        };
+        var envelope = new IngestEnvelope(device, Topics.Uplink(device, kind), payload, props, null, receivedUtc);
+        Assert.True(IngestValidator.TryValidate(envelope, 1 << 20, out ValidMessage? m, out _, out string why), why);
+        var results = new IngestResult[1];
+        store.WriteBatch([new StoreWrite(envelope, m, RejectionKind.None, string.Empty)], results);
+        Assert.Equal(IngestOutcome.Stored, results[0].Outcome);
+        return seq;
+    }
+
+    public long Status(string device, string active, ModelUpdateResult result, string? target, DateTimeOffset at) =>
+        Write(device, MessageKind.ModelStatus, WireJson.Serialize(new ModelStatus
+        {
+            DeviceId = device, DeviceTimeUtc = at, ActiveSlot = ModelSlot.A, ActiveModelVersion = active, UpdateResult = result,
+            TargetModelVersion = target, Reason = result is ModelUpdateResult.None or ModelUpdateResult.Activated ? null : "test: " + result,
+        }), at);
+
+    public long Heartbeat(string device, string model, DateTimeOffset at, double listeningSeconds) =>
+        Write(device, MessageKind.Heartbeat, WireJson.Serialize(new Heartbeat
+        {
+            DeviceId = device, DeviceTimeUtc = at, IntervalSeconds = listeningSeconds, ListeningSeconds = listeningSeconds, Detections = 0,
+            ModelVersion = model, RssBytes = 10_000_000, UptimeSeconds = 3600,
+        }), at);
+
+    public long Detection(string device, string model, DateTimeOffset at) =>
+        Write(device, MessageKind.Detection, WireJson.Serialize(new DetectionReport
+        {
+            DeviceId = device, DeviceTimeUtc = at, StreamOffsetMs = 0, Score = 0.9f, Keyword = "hey edge", ModelVersion = model, FeatureConfigHash = ConfigHash,
+        }), at);
+}
+
+/// <summary>Registry records without a training run, for the state-machine tests (the controller only ships their bytes).</summary>
+internal static class Registered
+{
+    private static readonly JsonElement Empty = JsonDocument.Parse("{}").RootElement.Clone();
+
+    public static RegisteredModel Model(string version, ModelStage stage, double faPerHour = 1.0, string gate = "PROMOTE: test") => new(
+        "kws", version, null, "dataset-1", DeviceFeed.ConfigHash, "abc123", false, $"kws-{version}.int8.onnx", new string('b', 64), 5000, 0.8f, "0123456789abcdef",
+        faPerHour, 0.05, 0.2, "test set", stage != ModelStage.Refused, gate, null, Empty, Empty, null, stage, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch);
+
+    /// <summary>A package whose model is <paramref name="modelBytes"/> bytes of a version-specific pattern.</summary>
+    public static ModelPackage Package(string version, int modelBytes = 10_000) =>
+        new(System.Text.Encoding.UTF8.GetBytes($"{{\"modelVersion\":\"{version}\"}}"), new byte[64],
+            Enumerable.Range(0, modelBytes).Select(i => (byte)(i * 7 + version.Length)).ToArray());
+}
