@@ -47,7 +47,7 @@ public static class Measurements
             return
             [
                 new Figure("memory.mfcc_state_bytes", "MFCC state (MfccExtractor.StateBytes)", mfcc.StateBytes, "B", PreprocessingBudgetBytes),
-                new Figure("memory.model_bytes", $"Model file ({Path.GetFileName(model.ModelPath)})", new FileInfo(model.ModelPath).Length, "B", ModelBudgetBytes),
+                new Figure("memory.model_bytes", "Model file", new FileInfo(model.ModelPath).Length, "B", ModelBudgetBytes, Path.GetFileName(model.ModelPath)),
                 new Figure("memory.detector_working_bytes", "Detector working memory (KeywordDetector.WorkingMemoryBytes, managed)", detector!.WorkingMemoryBytes, "B"),
                 new Figure("memory.enrollment_state_bytes", "Enrollment session state (EnrollmentSession.StateBytes, default policy)", enrollment.StateBytes, "B"),
             ];

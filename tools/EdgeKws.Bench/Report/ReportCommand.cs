@@ -109,6 +109,8 @@ public static class ReportCommand
                     s.Figures.Add(new Figure($"latency.{Slug(set.Metric)}.{p}.{qn}", $"{set.Metric} {qn}, {p}{emulated}", set.At(q), set.Unit));
                 }
             }
+            s.Figures.Add(new Figure($"latency.keywords_detected.{p}", $"Wake keywords detected in the agent run, {p}{emulated}", e2e.Length, "",
+                Note: $"of {ctx.KeywordEndS.Length} in {Path.GetFileName(ctx.PositiveWav)}"));
             s.Figures.Add(new Figure($"memory.agent_peak_rss.{p}", $"Agent peak RSS, {p}{emulated}", run.PeakResidentBytes / 1048576.0, "MiB",
                 Note: build.Emulated ? "qemu process: includes the emulator" : build.NativeAot ? "" : "JIT build: includes the JIT and runtime"));
             s.Figures.Add(new Figure($"memory.agent_managed_alloc_per_audio_s.{p}", $"Agent managed bytes allocated per audio second, {p}{emulated}",
@@ -199,7 +201,7 @@ public static class ReportCommand
     private static async Task<AgentBuild> X64BuildAsync(Context ctx, string sourceRoot, string publishDir)
     {
         ReportOptions o = ctx.Options;
-        if (o.AgentX64 is not null && o.Compare is null)
+        if (o.AgentX64 is not null)
         {
             return new AgentBuild(o.AgentX64, "x64", !o.AgentX64.EndsWith(".dll", StringComparison.Ordinal), false);
         }
