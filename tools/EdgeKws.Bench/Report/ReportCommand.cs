@@ -271,11 +271,25 @@ public static class ReportCommand
         md.AppendLine($"- B = {subjects[1].Label} (model {subjects[1].ModelManifest})");
         md.AppendLine($"- Machine: {machine.CpuModel}, {machine.Cores} cores, {machine.RamGiB:0.0} GiB RAM, {machine.Os}, {machine.DotnetRuntime}; load average {loadStart} (start), {loadEnd} (end)");
         md.AppendLine($"- Same audio for both: {Path.GetFileName(ctx.PositiveWav)} of {ctx.Corpus}; linux-x64 only (no emulated arm64 in --compare).").AppendLine();
+        foreach (SubjectResult sub in subjects)
+        {
+            md.AppendLine($"- Accuracy of {sub.Label[..1]}: {sub.Accuracy!.Source}; set: {sub.Accuracy.EvaluationSet}.");
+        }
+        if (subjects[0].Accuracy!.EvaluationSet != subjects[1].Accuracy!.EvaluationSet)
+        {
+            md.AppendLine("- **The two accuracy figures come from different evaluation sets**, so their ratio is not a like-for-like comparison: " +
+                          "add `--evaluate` to evaluate both on the same held-out streams of this run's corpus.");
+        }
+        md.AppendLine();
         md.AppendLine(table);
         md.AppendLine().AppendLine($"![latency]({LatencyPlot}) ![memory]({MemoryPlot}) ![DET]({DetPlotFile})");
         await File.WriteAllTextAsync(Path.Combine(o.OutputDirectory, CompareFile), md.ToString());
         await WriteFiguresAsync(o.OutputDirectory, machine, loadStart, loadEnd, subjects);
         stdout.WriteLine(table);
+        if (subjects[0].Accuracy!.EvaluationSet != subjects[1].Accuracy!.EvaluationSet)
+        {
+            stdout.WriteLine("note: A and B accuracy come from different evaluation sets; add --evaluate for the same streams.");
+        }
         ctx.Log($"wrote {Path.Combine(o.OutputDirectory, CompareFile)}");
         return 0;
     }
