@@ -88,6 +88,26 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 
     public IReadOnlyList<SkewResult> ReadSkewResults(string? deviceId, int limit) => inner.ReadSkewResults(deviceId, limit);
 
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => inner.TryAddRegisteredModel(model, package, out reason);
+
+    public bool UpdateRegisteredModel(RegisteredModel model) => inner.UpdateRegisteredModel(model);
+
+    public IReadOnlyList<RegisteredModel> ReadRegisteredModels() => inner.ReadRegisteredModels();
+
+    public bool TryGetRegisteredModel(string modelVersion, out RegisteredModel? model) => inner.TryGetRegisteredModel(modelVersion, out model);
+
+    public bool TryGetModelPackage(string modelVersion, out ModelPackage? package) => inner.TryGetModelPackage(modelVersion, out package);
+
+    public RolloutRecord AddRollout(RolloutRecord rollout) => inner.AddRollout(rollout);
+
+    public RolloutRecord? TryUpdateRollout(RolloutRecord rollout) => inner.TryUpdateRollout(rollout);
+
+    public IReadOnlyList<RolloutRecord> ReadRollouts(bool activeOnly, int limit) => inner.ReadRollouts(activeOnly, limit);
+
+    public bool TryGetRollout(long id, out RolloutRecord? rollout) => inner.TryGetRollout(id, out rollout);
+
+    public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => inner.ReadModelStatuses(deviceId, receivedAfterUtc);
+
     public IReadOnlyList<AlertRecord> ReadAlerts(bool activeOnly, int limit) => inner.ReadAlerts(activeOnly, limit);
 
     // Labeling members (schema step 4): plain forwarding.
@@ -116,24 +136,4 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
     public IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit) => inner.ReadLabelledClips(afterDeviceId, afterSequence, limit);
 
     public void Dispose() => inner.Dispose();
-
-    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => inner.TryAddRegisteredModel(model, package, out reason);
-
-    public bool UpdateRegisteredModel(RegisteredModel model) => inner.UpdateRegisteredModel(model);
-
-    public IReadOnlyList<RegisteredModel> ReadRegisteredModels() => inner.ReadRegisteredModels();
-
-    public bool TryGetRegisteredModel(string modelVersion, out RegisteredModel? model) => inner.TryGetRegisteredModel(modelVersion, out model);
-
-    public bool TryGetModelPackage(string modelVersion, out ModelPackage? package) => inner.TryGetModelPackage(modelVersion, out package);
-
-    public RolloutRecord AddRollout(RolloutRecord rollout) => inner.AddRollout(rollout);
-
-    public RolloutRecord? TryUpdateRollout(RolloutRecord rollout) => inner.TryUpdateRollout(rollout);
-
-    public IReadOnlyList<RolloutRecord> ReadRollouts(bool activeOnly, int limit) => inner.ReadRollouts(activeOnly, limit);
-
-    public bool TryGetRollout(long id, out RolloutRecord? rollout) => inner.TryGetRollout(id, out rollout);
-
-    public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => inner.ReadModelStatuses(deviceId, receivedAfterUtc);
 }

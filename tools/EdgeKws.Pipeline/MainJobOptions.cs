@@ -6,15 +6,26 @@ namespace EdgeKws.Pipeline;
 internal sealed record MainJobOptions
 {
     public const string Usage = """
-        usage: edgekws-main-job [--out DIR] [--text "phrase"] [--seconds N] [--help]
-          --out DIR       where generated audio, features and the report go (default artifacts/main-job)
-          --text PHRASE   what the synthetic speaker says (default: a sentence with the wake phrase)
-          --seconds N     length of the generated recording in seconds (default 30)
+        usage: edgekws-main-job [--devices N] [--hours H] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--quick-model] [--help]
+          --devices N     simulated devices, each its own agent process, voice, room and noise (default 3, 1..16)
+          --hours H       hours of generated audio per device (default 0.05 = 3 minutes; 0.001..24),
+                          replayed faster than real time
+          --out DIR       where audio, gateway database, device state, logs and the summary go
+                          (default artifacts/main-job; replaced on every run)
+          --keep-running  leave the gateway (API, dashboard, broker) up after the summary until Ctrl-C
+          --http-port P   gateway HTTP port (default 8080, or a free port when 8080 is taken; 0: any free port)
+          --seed S        seed of the generated audio (default 42)
+          --quick-model   train the pushed model with the trainer's tiny configuration on a smaller corpus
+                          (seconds instead of a minute or two; the end-to-end test uses it)
         """;
 
     public string OutputDirectory { get; init; } = Path.Combine("artifacts", "main-job");
-    public string Text { get; init; } = "hey edge, turn on the kitchen lights please";
-    public int Seconds { get; init; } = 30;
+    public int Devices { get; init; } = 3;
+    public double HoursPerDevice { get; init; } = 0.05;
+    public bool KeepRunning { get; init; }
+    public int? HttpPort { get; init; }
+    public long Seed { get; init; } = 42;
+    public bool QuickModel { get; init; }
     public bool ShowHelp { get; init; }
 
     public static MainJobOptions? Parse(string[] args, out string? error)
@@ -24,32 +35,75 @@ internal sealed record MainJobOptions
         for (int i = 0; i < args.Length; i++)
         {
             string a = args[i];
-            string? Next()
-            {
-                if (i + 1 < args.Length) return args[++i];
-                return null;
-            }
+            string? Next() => i + 1 < args.Length ? args[++i] : null;
             switch (a)
             {
-                case "--help" or "-h": o = o with { ShowHelp = true }; break;
-                case "--out": o = o with { OutputDirectory = Next() ?? "" }; break;
-                case "--text": o = o with { Text = Next() ?? "" }; break;
-                case "--seconds":
-                    string? s = Next();
-                    if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int secs) || secs is < 1 or > 24 * 3600)
+                case "--help" or "-h":
+                    o = o with { ShowHelp = true };
+                    break;
+                case "--keep-running":
+                    o = o with { KeepRunning = true };
+                    break;
+                case "--quick-model":
+                    o = o with { QuickModel = true };
+                    break;
+                case "--out":
+                    o = o with { OutputDirectory = Next() ?? "" };
+                    if (string.IsNullOrWhiteSpace(o.OutputDirectory))
                     {
-                        error = $"--seconds: '{s}' must be a whole number of seconds between 1 and 86400";
+                        error = "--out needs a directory";
                         return null;
                     }
-                    o = o with { Seconds = secs };
                     break;
+                case "--devices":
+                {
+                    string? s = Next();
+                    if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n is < 1 or > 16)
+                    {
+                        error = $"--devices: '{s}' must be a whole number from 1 to 16";
+                        return null;
+                    }
+                    o = o with { Devices = n };
+                    break;
+                }
+                case "--hours":
+                {
+                    string? s = Next();
+                    if (!double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out double h) || !double.IsFinite(h) || h < 0.001 || h > 24)
+                    {
+                        error = $"--hours: '{s}' must be a number of hours per device from 0.001 to 24";
+                        return null;
+                    }
+                    o = o with { HoursPerDevice = h };
+                    break;
+                }
+                case "--http-port":
+                {
+                    string? s = Next();
+                    if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int p) || p is < 0 or > 65535)
+                    {
+                        error = $"--http-port: '{s}' must be a port from 0 to 65535 (0: any free port)";
+                        return null;
+                    }
+                    o = o with { HttpPort = p };
+                    break;
+                }
+                case "--seed":
+                {
+                    string? s = Next();
+                    if (!long.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out long seed))
+                    {
+                        error = $"--seed: '{s}' must be a whole number";
+                        return null;
+                    }
+                    o = o with { Seed = seed };
+                    break;
+                }
                 default:
                     error = $"unknown argument '{a}'";
                     return null;
             }
         }
-        if (string.IsNullOrWhiteSpace(o.OutputDirectory)) { error = "--out needs a directory"; return null; }
-        if (string.IsNullOrWhiteSpace(o.Text)) { error = "--text needs a phrase"; return null; }
         return o;
     }
 }

@@ -1,7 +1,7 @@
+using System.Runtime.InteropServices;
 using EdgeKws.Pipeline;
 
-// The README's main job. Today it runs the shared audio front end over generated speech; it grows
-// into the whole loop (gateway, agents, labels, FA/hour, model push) as those parts land.
+// The README's main job: the whole EdgeKws loop on the embedded defaults (see docs/main-job.md).
 var options = MainJobOptions.Parse(args, out string? error);
 if (options is null)
 {
@@ -15,13 +15,37 @@ if (options.ShowHelp)
     return 0;
 }
 
-Directory.CreateDirectory(options.OutputDirectory);
-var report = new List<string>();
-var frontEnd = new FrontEndStage(options, Console.Out);
-int rc = frontEnd.Run(report);
+RepoLayout repo;
+try
+{
+    repo = RepoLayout.Find();
+}
+catch (InvalidOperationException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}
 
-string reportPath = Path.Combine(options.OutputDirectory, "main-job.md");
-File.WriteAllLines(reportPath, report);
-Console.WriteLine();
-Console.WriteLine($"Report: {reportPath}");
-return rc;
+// Ctrl-C and SIGTERM cancel the run; the job then stops every child it started before exiting.
+using var cts = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cts.Cancel();
+};
+using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+{
+    c.Cancel = true;
+    cts.Cancel();
+});
+
+var job = new MainJob(options, repo, Console.Out);
+try
+{
+    return await job.RunAsync(cts.Token);
+}
+catch (ArgumentException ex)
+{
+    Console.Error.WriteLine(ex.Message);
+    return 2;
+}

@@ -72,6 +72,12 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             {
                 return r;
             }
+            if (store.ReadRollouts(activeOnly: false, limit: 1) is [var newest, ..] && newest.Id != id)
+            {
+                // A device's rollback returns to its previous slot, which a later rollout has replaced: only the newest rollout
+                // can be rolled back this way (roll back the newer one, or roll the wanted version out as a new rollout).
+                throw new RolloutRefusedException($"rollout {newest.Id} is newer than {id}; only the newest rollout can be rolled back", 409);
+            }
             RolloutRecord halted = Save(Halt(r, "manual: " + (string.IsNullOrWhiteSpace(reason) ? "operator requested a rollback" : reason.Trim())))
                 ?? throw new RolloutRefusedException($"rollout {id} changed meanwhile; retry", 409);
             if (r.State == RolloutState.Completed)
@@ -370,7 +376,8 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             {
                 foreach (ModelStatusRecord s in store.ReadModelStatuses(d.DeviceId, d.RollbackSentUtc!.Value.AddMilliseconds(-1)))
                 {
-                    if (s.ActiveModelVersion != r.ModelVersion)
+                    // The device's rollback switches to its previous slot: confirmed when that is the version it ran before.
+                    if (d.FromVersion is { } from ? s.ActiveModelVersion == from : s.ActiveModelVersion != r.ModelVersion)
                     {
                         d = d with { State = RolloutDeviceState.RolledBack, RolledBackUtc = now, ReportedVersion = s.ActiveModelVersion, Reason = s.Reason };
                         break;

@@ -1,0 +1,47 @@
+namespace EdgeKws.Pipeline.Tests;
+
+public sealed class MainJobOptions_Tests
+{
+    [Fact]
+    public void Defaults_are_three_devices_of_three_minutes_under_artifacts()
+    {
+        MainJobOptions? o = MainJobOptions.Parse([], out string? error);
+        Assert.Null(error);
+        Assert.Equal(3, o!.Devices);
+        Assert.Equal(0.05, o.HoursPerDevice);
+        Assert.Equal(Path.Combine("artifacts", "main-job"), o.OutputDirectory);
+        Assert.False(o.KeepRunning);
+    }
+
+    [Fact]
+    public void Parses_devices_hours_out_and_keep_running()
+    {
+        MainJobOptions? o = MainJobOptions.Parse(["--devices", "5", "--hours", "0.5", "--out", "/tmp/x", "--keep-running", "--http-port", "0"], out _);
+        Assert.Equal(5, o!.Devices);
+        Assert.Equal(0.5, o.HoursPerDevice);
+        Assert.Equal("/tmp/x", o.OutputDirectory);
+        Assert.True(o.KeepRunning);
+        Assert.Equal(0, o.HttpPort);
+    }
+
+    [Theory]
+    [InlineData("--devices", "0", "--devices: '0' must be a whole number from 1 to 16")]
+    [InlineData("--hours", "lots", "--hours: 'lots' must be a number of hours per device from 0.001 to 24")]
+    [InlineData("--http-port", "70000", "--http-port: '70000' must be a port from 0 to 65535 (0: any free port)")]
+    [InlineData("--frobnicate", "1", "unknown argument '--frobnicate'")]
+    public void Refuses_bad_values_naming_the_option(string option, string value, string expected)
+    {
+        Assert.Null(MainJobOptions.Parse([option, value], out string? error));
+        Assert.Equal(expected, error);
+    }
+
+    [Fact]
+    public void Reads_every_field_of_the_agents_summary_line()
+    {
+        var f = MainJob.ParseSummary("summary: source=wav:a.wav audio_s=40.53 detections=6 outbox_depth=0 sent=24 end=source-ended");
+        Assert.Equal("wav:a.wav", f["source"]);
+        Assert.Equal("0", f["outbox_depth"]);
+        Assert.Equal("24", f["sent"]);
+        Assert.Equal(6, f.Count);
+    }
+}

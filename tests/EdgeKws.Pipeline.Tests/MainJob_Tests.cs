@@ -1,0 +1,89 @@
+using System.Text.Json;
+
+namespace EdgeKws.Pipeline.Tests;
+
+/// <summary>
+/// The main job end to end at a tiny scale: 2 devices x 36 s of generated audio, the real gateway and
+/// agent processes, PocketSphinx labels, the gateway's FA/hour and drift.
+/// </summary>
+public sealed class MainJob_Tests
+{
+    private static readonly string[] StageNames = ["audio", "gateway", "agents", "labels", "metrics", "model push", "summary"];
+
+    [Fact]
+    public async Task Runs_every_stage_and_leaves_figures_a_summary_and_no_processes_at_tiny_scale()
+    {
+        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.01", "--quick-model");
+        int exit = await run.WaitForExitAsync(TimeSpan.FromSeconds(240));
+        string stdout = run.Stdout;
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{run.Stderr}");
+
+        // One progress line per stage, each with its timing; the model push may only be skipped for the stated reason.
+        for (int i = 0; i < StageNames.Length; i++)
+        {
+            string prefix = $"{i + 1}/7 {StageNames[i]}: ";
+            string? line = stdout.Split('\n').FirstOrDefault(l => l.Contains(prefix, StringComparison.Ordinal));
+            Assert.True(line is not null, $"no outcome line for stage '{StageNames[i]}':\n{stdout}");
+            Assert.Contains("(took ", line);
+            Assert.DoesNotContain("FAILED", line);
+            if (StageNames[i] == "model push" && line.Contains("SKIPPED", StringComparison.Ordinal))
+            {
+                // Only before the gateway has its model publisher (registry, signing, rollout).
+                Assert.Contains("waiting for the model publisher", line);
+            }
+        }
+
+        JsonElement s = run.SummaryJson();
+        Assert.True(s.GetProperty("succeeded").GetBoolean());
+        Assert.Equal(2, s.GetProperty("deviceRuns").GetArrayLength());
+        Assert.True(s.GetProperty("audioHours").GetDouble() >= 0.02 * 0.9, "about 0.01 h per device was generated");
+        long detections = s.GetProperty("detections").GetInt64();
+        Assert.True(detections > 0, "the agents detected something and the gateway stored it");
+        Assert.True(s.GetProperty("gatewayMessages").GetInt64() >= s.GetProperty("messagesSentByAgents").GetInt64());
+        JsonElement labels = s.GetProperty("labels");
+        long decided = labels.GetProperty("trueAccepts").GetInt64() + labels.GetProperty("falseAccepts").GetInt64();
+        Assert.True(decided > 0, "forced alignment decided at least one label");
+        Assert.Equal(detections, decided + labels.GetProperty("needsReview").GetInt64());
+
+        JsonElement fleet = s.GetProperty("faPerHour").EnumerateArray().Single(r => r.GetProperty("scope").GetString() == "fleet");
+        Assert.True(fleet.GetProperty("listeningHours").GetDouble() > 0.01, "heartbeats carried the listening time");
+        Assert.Equal(JsonValueKind.Number, fleet.GetProperty("faPerHour").ValueKind);
+        Assert.Equal(2, s.GetProperty("faPerHour").EnumerateArray().Count(r => r.GetProperty("scope").GetString() == "device"));
+        JsonElement drift = s.GetProperty("drift").EnumerateArray().Single();
+        Assert.Equal(JsonValueKind.Number, drift.GetProperty("maxPsi").ValueKind);
+
+        Assert.True(File.Exists(Path.Combine(run.OutDir, "summary.md")));
+        Assert.Contains("FA/hour", File.ReadAllText(Path.Combine(run.OutDir, "summary.md")));
+        // A model push either confirmed on both devices (canary first) or was refused by the gate with its reason.
+        JsonElement push = s.GetProperty("modelPush");
+        string pushStatus = push.GetProperty("status").GetString()!;
+        Assert.Contains(pushStatus, new[] { "confirmed", "refused by the gate", "skipped" });
+        if (pushStatus == "confirmed")
+        {
+            Assert.Equal(["device-01", "device-02"], push.GetProperty("confirmedDevices").EnumerateArray().Select(d => d.GetString()).Order());
+            Assert.Contains("canary device-01 first", push.GetProperty("detail").GetString());
+        }
+
+        JsonElement[] children = [.. s.GetProperty("processes").EnumerateArray()];
+        // The gateway and two replaying agents, plus two live agents when a model was pushed.
+        Assert.Equal(pushStatus == "confirmed" ? 5 : 3, children.Length);
+        Assert.All(children, c => Assert.True(MainJobRun.IsGone(c.GetProperty("pid").GetInt32()), $"{c.GetProperty("name")} is still running"));
+    }
+
+    [Fact]
+    public async Task Ctrl_c_while_agents_replay_stops_every_child_and_reports_the_interruption()
+    {
+        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.03");
+        await run.WaitForStdoutAsync("agents started (pids", TimeSpan.FromSeconds(90));
+        run.Signal("INT");
+        int exit = await run.WaitForExitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(exit == 130, $"exit {exit}\n{run.Stdout}\n{run.Stderr}");
+
+        JsonElement s = run.SummaryJson();
+        Assert.False(s.GetProperty("succeeded").GetBoolean());
+        Assert.Equal("interrupted", s.GetProperty("failure").GetString());
+        JsonElement[] children = [.. s.GetProperty("processes").EnumerateArray()];
+        Assert.Equal(3, children.Length);
+        Assert.All(children, c => Assert.True(MainJobRun.IsGone(c.GetProperty("pid").GetInt32()), $"{c.GetProperty("name")} is still running"));
+    }
+}

@@ -1,0 +1,340 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using EdgeKws.Agent.Tests;
+using EdgeKws.Gateway;
+using EdgeKws.Gateway.Api;
+using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Security;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace EdgeKws.Rollout.Tests;
+
+/// <summary>
+/// The gateway's model loop end to end with real parts: the whole gateway (<see cref="GatewayWebHost"/>: embedded MQTT broker,
+/// SQLite store, HTTP API, rollout service) trains tiny models from a dataset the existing tools exported (train.py with
+/// Debian's python3), quantizes them to INT8, evaluates them on the corpus's streams, gates them against production, signs
+/// and registers them; two real agent processes (edgekws-agent, A/B slots, pinned key, canaries) connected to the gateway's
+/// broker receive them canary first, then the wave, and confirm through their model-status messages; a model the gate refuses
+/// is never sent; a model whose production FA/hour (labels posted through the API, heartbeat listening hours) trips the rule
+/// is rolled back automatically and the canary confirms the old version.
+/// </summary>
+public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutputHelper output) : IClassFixture<ModelLoopFixture>, IAsyncLifetime
+{
+    private const string Password = "rollout-test-password";
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(4);
+    private static readonly TimeSpan DeviceTimeout = TimeSpan.FromSeconds(120);
+    private static readonly JsonSerializerOptions Json = CreateJson();
+    private readonly TempDir _dir = new();
+    private readonly List<AgentProcess> _agents = [];
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+    private int _brokerPort;
+
+    public async Task InitializeAsync()
+    {
+        // The release key: generated per test, private half in a 0600 file the gateway reads (nothing committed).
+        using (var key = ECDsa.Create(ECCurve.NamedCurves.nistP256))
+        {
+            File.WriteAllText(_dir.File("release-key.pem"), key.ExportPkcs8PrivateKeyPem());
+        }
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_dir.File("release-key.pem"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _brokerPort = TestWait.FreeLoopbackPort();
+        _app = GatewayWebHost.Build(
+        [
+            "--Gateway:Store:DatabasePath=" + _dir.File("gateway.db"),
+            "--Gateway:Store:Durability=Normal",
+            "--Gateway:Broker:Port=" + _brokerPort.ToString(CultureInfo.InvariantCulture),
+            "--Gateway:Http:Port=0",
+            "--Gateway:Models:SigningKeyPath=" + _dir.File("release-key.pem"),
+            "--Gateway:Models:WorkDirectory=" + _dir.File("jobs"),
+            "--Gateway:Models:ChunkSizeBytes=1024",
+            "--Gateway:Models:Rollout:PollInterval=00:00:00.500",
+            "--Gateway:Models:Rollout:ConfirmTimeout=00:02:00",
+            // Seconds of test audio instead of hours of field audio: the rule's shape is the production one, its minimums scaled down.
+            "--Gateway:Models:Rollout:MinListeningHours=0.002",
+            "--Gateway:Models:Rollout:MinFalseAccepts=2",
+            "--Gateway:Models:Rollout:SoakListeningHours=0",
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:EdgeKws.Gateway.Models=Information",
+        ]);
+        await _app.StartAsync();
+        _http = new HttpClient { BaseAddress = _app.HttpAddress(), Timeout = TimeSpan.FromSeconds(60) };
+        GatewayService gateway = _app.Services.GetRequiredService<GatewayService>();
+        foreach (string d in new[] { "dev-a", "dev-b" })
+        {
+            gateway.Store.SetDeviceCredential(d, PasswordHash.Create(Password, iterations: 1_000));
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (AgentProcess a in _agents)
+        {
+            if (!a.HasExited)
+            {
+                a.Signal("TERM");
+                a.WaitForExit(TimeSpan.FromSeconds(20));
+            }
+            output.WriteLine($"--- agent {a.Id} stderr:\n{a.Stderr}");
+            a.Dispose();
+        }
+        _http?.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task Trains_signs_and_rolls_out_canary_first_refuses_a_gate_failure_and_rolls_back_on_production_fa_per_hour()
+    {
+        output.WriteLine($"fixture (corpus + dataset export + streams + canaries): {inputs.PrepareTime.TotalSeconds:0.0} s");
+        var total = Stopwatch.StartNew();
+
+        // 1. The first model, registered as production: what the devices are provisioned with.
+        JsonElement v1 = await TrainAsync(new { modelVersion = "1.0.0", bootstrap = true, seed = 5 });
+        Assert.Equal("Production", v1.GetProperty("stage").GetString());
+
+        // 2. Two agents provisioned with the signed 1.0.0 and the gateway's public key.
+        JsonElement key = await GetAsync("/api/registry/signing-key");
+        JsonElement package = await GetAsync("/api/registry/models/1.0.0/package");
+        AgentProcess a = StartAgent("dev-a", key, package);
+        AgentProcess b = StartAgent("dev-b", key, package);
+        await WaitAsync(async () => (await Devices()).Count(d => d.Version == "1.0.0") == 2, "both agents report 1.0.0");
+
+        // 3. A new model, gated against 1.0.0, rolled out: dev-a (canary) first, then dev-b. It is a retrain with the same recipe
+        // (dataset, seed, code: byte-identical weights), so the gate's verdict does not depend on how a tiny model happens to
+        // train; the gate itself is real (a seed-6 retrain was refused at 1213 vs 202 FA/hour in development).
+        JsonElement v2 = await TrainAsync(new { modelVersion = "2.0.0", seed = 5 });
+        output.WriteLine("2.0.0 gate: " + v2.GetProperty("gateSummary").GetString());
+        Assert.Equal("Candidate", v2.GetProperty("stage").GetString());
+        Assert.Equal("1.0.0", v2.GetProperty("parentVersion").GetString());
+        Assert.Equal("1.0.0", v2.GetProperty("gateAgainstVersion").GetString());
+        JsonElement rollout = await PostAsync("/api/rollouts", new { modelVersion = "2.0.0", canaries = new[] { "dev-a" }, waves = new[] { new[] { "dev-b" } } }, 201);
+        long first = rollout.GetProperty("id").GetInt64();
+        Assert.Equal("Sent", Device(rollout, "dev-a").GetProperty("state").GetString());
+        Assert.Equal("Pending", Device(rollout, "dev-b").GetProperty("state").GetString());
+        JsonElement done = await WaitForRolloutAsync(first, "Completed");
+        JsonElement canary = Device(done, "dev-a"), wave = Device(done, "dev-b");
+        Assert.Equal("Confirmed", canary.GetProperty("state").GetString());
+        Assert.Equal("Confirmed", wave.GetProperty("state").GetString());
+        Assert.True(wave.GetProperty("sentUtc").GetDateTimeOffset() >= canary.GetProperty("confirmedUtc").GetDateTimeOffset(),
+            "the wave was sent before the canary confirmed");
+        Assert.Equal("2.0.0", canary.GetProperty("reportedVersion").GetString());
+        Assert.Equal("2.0.0", wave.GetProperty("reportedVersion").GetString());
+        Assert.True(a.WaitForStderr("detector swapped: 1.0.0 -> 2.0.0", DeviceTimeout), a.Stderr);
+        Assert.True(b.WaitForStderr("detector swapped: 1.0.0 -> 2.0.0", DeviceTimeout), b.Stderr);
+        Assert.Equal("Production", (await GetAsync("/api/registry/models/2.0.0")).GetProperty("stage").GetString());
+        Assert.Equal("Retired", (await GetAsync("/api/registry/models/1.0.0")).GetProperty("stage").GetString());
+
+        // 4. A deliberately bad model: the same weights with the threshold at the sweep's worst false-accept point. The gate
+        // refuses it; a rollout of it is refused (API and CLI) and nothing is sent.
+        float worst = WorstThreshold(Path.Combine(v2.GetProperty("workDirectory").GetString()!, "evaluation", "det.csv"));
+        // Registered through the register job (edgekws-model build-int8 output: here 2.0.0's manifest with another version and threshold).
+        JsonElement bad = await RegisterAsync(v2, "3.0.0-low-threshold", worst);
+        output.WriteLine($"3.0.0 at threshold {worst}: {bad.GetProperty("gateSummary").GetString()}");
+        Assert.Equal("Refused", bad.GetProperty("stage").GetString());
+        Assert.StartsWith("REFUSE", bad.GetProperty("gateSummary").GetString(), StringComparison.Ordinal);
+        (int status, JsonElement refused) = await SendAsync("/api/rollouts", new { modelVersion = "3.0.0-low-threshold", canaries = new[] { "dev-a" } });
+        Assert.Equal(409, status);
+        Assert.Contains("failed the offline gate", refused.GetProperty("error").GetString(), StringComparison.Ordinal);
+        var cliOut = new StringWriter();
+        var cliErr = new StringWriter();
+        int exit = await ModelCli.RunAsync(["rollout", "--gateway", _http.BaseAddress!.ToString(), "--version", "3.0.0-low-threshold", "--canary", "dev-a"], cliOut, cliErr);
+        Assert.Equal(ModelCli.Refused, exit);
+        Assert.Contains("failed the offline gate", cliErr.ToString(), StringComparison.Ordinal);
+
+        // 5. A model that passes the gate but false-wakes in the field: rolled out to the canary, the wave waits for 1 h of soak;
+        // false accepts labelled through the API trip the production FA/hour rule and the canary is rolled back automatically.
+        JsonElement v4 = await RegisterAsync(v2, "4.0.0", threshold: null);
+        Assert.Equal("Candidate", v4.GetProperty("stage").GetString());
+        JsonElement second = await PostAsync("/api/rollouts",
+            new { modelVersion = "4.0.0", canaries = new[] { "dev-a" }, waves = new[] { new[] { "dev-b" } }, soakListeningHours = 1.0 }, 201);
+        long id = second.GetProperty("id").GetInt64();
+        await WaitAsync(async () => Device(await GetAsync($"/api/rollouts/{id}"), "dev-a").GetProperty("state").GetString() == "Confirmed", "dev-a confirms 4.0.0");
+        JsonElement[] detections = [];
+        await WaitAsync(async () => (detections = [.. (await GetAsync("/api/detections?device=dev-a&model=4.0.0&window=1h")).EnumerateArray()]).Length >= 2,
+            "two detections of 4.0.0 from dev-a");
+        var labels = detections.Select(d => new { deviceId = "dev-a", sequence = d.GetProperty("sequence").GetInt64(), label = "FalseAccept", source = "human:test" }).ToArray();
+        await PostAsync("/api/labels", labels, 200);
+        JsonElement rolledBack = await WaitForRolloutAsync(id, "RolledBack");
+        output.WriteLine("halt reason: " + rolledBack.GetProperty("reason").GetString());
+        Assert.StartsWith("production FA/hour ", rolledBack.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Equal("RolledBack", Device(rolledBack, "dev-a").GetProperty("state").GetString());
+        Assert.Equal("2.0.0", Device(rolledBack, "dev-a").GetProperty("reportedVersion").GetString());
+        Assert.Equal("NotInstalled", Device(rolledBack, "dev-b").GetProperty("state").GetString());
+        Assert.True(a.WaitForStderr("detector swapped: 4.0.0 -> 2.0.0", DeviceTimeout), a.Stderr);
+        Assert.DoesNotContain("4.0.0", b.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("3.0.0", a.Stderr + b.Stderr, StringComparison.Ordinal);
+        Assert.Equal("RolledBack", (await GetAsync("/api/registry/models/4.0.0")).GetProperty("stage").GetString());
+        Assert.Equal("Production", (await GetAsync("/api/registry/models/2.0.0")).GetProperty("stage").GetString());
+
+        // The registry lists every model with its lineage.
+        JsonElement[] list = [.. (await GetAsync("/api/registry/models")).EnumerateArray()];
+        Assert.Equal(["4.0.0", "3.0.0-low-threshold", "2.0.0", "1.0.0"], list.Select(m => m.GetProperty("modelVersion").GetString()));
+        Assert.All(list, m =>
+        {
+            Assert.False(string.IsNullOrEmpty(m.GetProperty("datasetId").GetString()));
+            Assert.Equal(64, m.GetProperty("featureConfigHash").GetString()!.Length);
+            Assert.Equal(64, m.GetProperty("modelSha256").GetString()!.Length);
+            Assert.InRange(m.GetProperty("modelSizeBytes").GetInt64(), 1, 65536);
+            Assert.Equal(key.GetProperty("keyId").GetString(), m.GetProperty("signingKeyId").GetString());
+        });
+        output.WriteLine($"test body (2 train jobs, 2 register jobs, 2 rollouts, 2 agents): {total.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private async Task<JsonElement> TrainAsync(object body)
+    {
+        var fields = JsonSerializer.SerializeToNode(body, Json)!.AsObject();
+        fields["kind"] = "Train";
+        fields["tiny"] = true;
+        fields["epochs"] ??= 60;
+        // The trainer's suggested threshold is a window-level proxy tuned on 2-4 validation keywords here: deploy a fixed one.
+        fields["threshold"] ??= 0.6;
+        fields["datasetDirectory"] = inputs.DatasetDirectory;
+        fields["evaluationSetPath"] = inputs.StreamsFile;
+        return await WaitForJobAsync(await PostAsync("/api/model-jobs", fields, 202), fields["modelVersion"]!.ToString());
+    }
+
+    private async Task<JsonElement> WaitForJobAsync(JsonElement job, string version)
+    {
+        string id = job.GetProperty("id").GetString()!;
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            job = await GetAsync("/api/model-jobs/" + id);
+            string state = job.GetProperty("state").GetString()!;
+            if (state is "Succeeded" or "Failed") break;
+            Assert.True(sw.Elapsed < JobTimeout, $"job {id} still {state} after {JobTimeout}");
+            await Task.Delay(250);
+        }
+        output.WriteLine($"job {id} ({job.GetProperty("request").GetProperty("kind").GetString()} {version}): {sw.Elapsed.TotalSeconds:0.0} s");
+        foreach (JsonElement s in job.GetProperty("steps").EnumerateArray()) output.WriteLine("  " + s.GetString());
+        Assert.True(job.GetProperty("state").GetString() == "Succeeded", "job failed: " + job.GetProperty("error"));
+        JsonElement model = job.GetProperty("model");
+        var merged = JsonSerializer.SerializeToNode(model)!.AsObject();
+        merged["workDirectory"] = job.GetProperty("workDirectory").GetString();
+        return JsonDocument.Parse(merged.ToJsonString()).RootElement.Clone();
+    }
+
+    /// <summary>Registers <paramref name="built"/>'s INT8 model under another version (and threshold) through the register job.</summary>
+    private async Task<JsonElement> RegisterAsync(JsonElement built, string version, float? threshold)
+    {
+        string work = built.GetProperty("workDirectory").GetString()!;
+        string dir = Path.Combine(_dir.Path, "built-" + version);
+        Directory.CreateDirectory(dir);
+        string source = Directory.GetFiles(Path.Combine(work, "int8"), "*.manifest.json").Single();
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(source))!.AsObject();
+        manifest["modelVersion"] = version;
+        if (threshold is { } t) manifest["threshold"] = t;
+        string fileName = manifest["fileName"]!.GetValue<string>();
+        File.Copy(Path.Combine(Path.GetDirectoryName(source)!, fileName), Path.Combine(dir, fileName));
+        File.WriteAllText(Path.Combine(dir, "manifest.json"), manifest.ToJsonString());
+        var body = new
+        {
+            modelVersion = version, manifestPath = Path.Combine(dir, "manifest.json"),
+            trainingManifestPath = Path.Combine(work, "trained", "training-manifest.json"), evaluationSetPath = inputs.StreamsFile,
+        };
+        return await WaitForJobAsync(await PostAsync("/api/registry/models", body, 202), version);
+    }
+
+    /// <summary>The threshold of the DET sweep with the most false accepts (det.csv: threshold, false accepts, ...).</summary>
+    private static float WorstThreshold(string detCsv)
+    {
+        var rows = File.ReadAllLines(detCsv).Skip(1).Select(l => l.Split(','))
+            .Select(c => (Threshold: float.Parse(c[0], CultureInfo.InvariantCulture), FalseAccepts: long.Parse(c[1], CultureInfo.InvariantCulture))).ToList();
+        return rows.Where(r => r.Threshold is > 0 and < 1).OrderByDescending(r => r.FalseAccepts).ThenByDescending(r => r.Threshold).First().Threshold;
+    }
+
+    private AgentProcess StartAgent(string deviceId, JsonElement key, JsonElement package)
+    {
+        string dir = Path.Combine(_dir.Path, deviceId);
+        string state = Path.Combine(dir, "state");
+        Directory.CreateDirectory(Path.Combine(state, "keys"));
+        File.WriteAllText(Path.Combine(state, "keys", "model-signing.pub.pem"), key.GetProperty("publicKeyPem").GetString());
+        inputs.InstallCanaries(state);
+        string seed = Path.Combine(dir, "seed");
+        Directory.CreateDirectory(seed);
+        string manifest = Path.Combine(seed, "manifest.json");
+        File.WriteAllBytes(manifest, package.GetProperty("manifest").GetBytesFromBase64());
+        File.WriteAllBytes(manifest + ".sig", package.GetProperty("signature").GetBytesFromBase64());
+        File.WriteAllBytes(Path.Combine(seed, package.GetProperty("fileName").GetString()!), package.GetProperty("model").GetBytesFromBase64());
+        string config = Path.Combine(dir, "agent.json");
+        File.WriteAllText(config, string.Create(CultureInfo.InvariantCulture, $$"""
+            {
+              "DeviceId": "{{deviceId}}",
+              "StateDirectory": "{{state}}",
+              "Audio": { "Source": "wav", "WavPath": "{{inputs.AgentWav}}", "RealTime": true },
+              "Mqtt": { "Host": "127.0.0.1", "Port": {{_brokerPort}}, "Username": "{{deviceId}}", "Password": "{{Password}}", "HeartbeatSeconds": 5, "MaxBackoffSeconds": 1 }
+            }
+            """));
+        AgentProcess agent = AgentProcess.Start(["--config", config, "--wav", inputs.AgentWav, "--model", manifest, "--drain-seconds", "5"]);
+        _agents.Add(agent);
+        Assert.True(agent.WaitForStderr("listening:", DeviceTimeout), agent.Stderr);
+        return agent;
+    }
+
+    private async Task<List<(string Id, string? Version)>> Devices() =>
+        [.. (await GetAsync("/api/devices")).EnumerateArray().Select(d => (d.GetProperty("deviceId").GetString()!,
+            d.TryGetProperty("modelVersion", out JsonElement v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null))];
+
+    private static JsonElement Device(JsonElement rollout, string id) =>
+        rollout.GetProperty("devices").EnumerateArray().Single(d => d.GetProperty("deviceId").GetString() == id);
+
+    private async Task<JsonElement> WaitForRolloutAsync(long id, string state)
+    {
+        JsonElement r = default;
+        await WaitAsync(async () =>
+        {
+            r = await GetAsync($"/api/rollouts/{id}");
+            string now = r.GetProperty("state").GetString()!;
+            Assert.True(now == state || now is "Running" or "RollingBack", $"rollout {id} ended {now}: {r}");
+            return now == state;
+        }, $"rollout {id} {state}");
+        return r;
+    }
+
+    private async Task WaitAsync(Func<Task<bool>> condition, string what)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(sw.Elapsed < DeviceTimeout, $"timed out waiting for: {what}\n{string.Join("\n", _agents.Select(a => a.Stderr))}");
+            await Task.Delay(250);
+        }
+        output.WriteLine($"{what}: {sw.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private async Task<JsonElement> GetAsync(string path)
+    {
+        using HttpResponseMessage r = await _http.GetAsync(path);
+        string body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.IsSuccessStatusCode, $"GET {path} -> {(int)r.StatusCode}: {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private async Task<(int Status, JsonElement Body)> SendAsync(string path, object body)
+    {
+        using HttpResponseMessage r = await _http.PostAsJsonAsync(path, body, Json);
+        string text = await r.Content.ReadAsStringAsync();
+        return ((int)r.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
+    }
+
+    private async Task<JsonElement> PostAsync(string path, object body, int expected)
+    {
+        (int status, JsonElement r) = await SendAsync(path, body);
+        Assert.True(status == expected, $"POST {path} -> {status} (expected {expected}): {r}");
+        return r;
+    }
+
+    private static JsonSerializerOptions CreateJson()
+    {
+        var o = new JsonSerializerOptions();
+        GatewayWebHost.ConfigureJson(o);
+        return o;
+    }
+}

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+
+namespace EdgeKws.Pipeline;
+
+/// <summary>
+/// Stage 4: TA/FA labels from forced alignment by the gateway's own labeling worker (<c>Gateway:Labeling</c>,
+/// PocketSphinx through EdgeKws.Labeling's TriggerVerifier; docs/gateway.md "Trigger labeling"): the job
+/// asks it to run now (<c>POST /api/review/run</c>), waits until every detection carries a label, and
+/// reads them with their provenance (<c>GET /api/review/labels</c>) and the review queue
+/// (<c>GET /api/review/items</c>). Each label is then compared with the corpus ground truth (the keyword
+/// times the generator wrote), which is how good the aligner is on these voices and rooms.
+/// </summary>
+internal sealed class Labeler(string outDir, string databasePath, Progress progress)
+{
+    /// <summary>The wake phrase the gateway's worker aligns.</summary>
+    public const string WakePhrase = "hey edge";
+
+    /// <summary>A detection whose keyword end lies in [start, end + this] of a known keyword is a true accept.</summary>
+    public const double TruthToleranceMs = 1000;
+
+    public async Task<LabelFigures> RunAsync(IReadOnlyList<DeviceRecording> recordings, GatewayClient gateway, CancellationToken ct)
+    {
+        var figures = new LabelFigures();
+        long detections = (await gateway.GetAsync("api/detections?window=24h&limit=10000", ct).ConfigureAwait(false)).GetArrayLength();
+
+        // The worker also runs on its timer; this run labels every clip waiting now (it waits for a run in progress).
+        JsonElement run = await gateway.PostJsonAsync("api/review/run", new { }, ct).ConfigureAwait(false);
+        progress.Detail($"POST /api/review/run: {run.GetProperty("handled").GetInt32()} clips handled");
+
+        JsonElement[] labels = [];
+        var sw = Stopwatch.StartNew();
+        while (true)
+        {
+            labels = [.. (await gateway.GetAsync("api/review/labels?limit=10000", ct).ConfigureAwait(false)).EnumerateArray()];
+            if (labels.Length >= detections)
+            {
+                break;
+            }
+            if (sw.Elapsed > TimeSpan.FromMinutes(10))
+            {
+                JsonElement status = await gateway.GetAsync("api/review/status", ct).ConfigureAwait(false);
+                throw new TimeoutException($"the labeling worker labelled {labels.Length} of {detections} detections in 10 min: {status}");
+            }
+            await Task.Delay(500, ct).ConfigureAwait(false);
+        }
+        JsonElement workerStatus = await gateway.GetAsync("api/review/status", ct).ConfigureAwait(false);
+        figures.Labeler = "gateway labeling worker (PocketSphinx forced alignment)";
+
+        Dictionary<(string, long), DetectionClipRow> detectionRows;
+        using (var db = new GatewayDatabase(databasePath))
+        {
+            detectionRows = db.ReadDetections().ToDictionary(r => (r.DeviceId, r.Sequence));
+        }
+        var truthByDevice = recordings.ToDictionary(r => r.DeviceId, r => r.Keywords, StringComparer.Ordinal);
+        Directory.CreateDirectory(Path.Combine(outDir, "labels"));
+        using var log = new StreamWriter(Path.Combine(outDir, "labels", "labels.csv"));
+        await log.WriteLineAsync("device,sequence,stream_offset_ms,score,label,source,confidence,truth").ConfigureAwait(false);
+        foreach (JsonElement item in labels)
+        {
+            JsonElement l = item.GetProperty("label");
+            string device = l.GetProperty("deviceId").GetString()!;
+            long seq = l.GetProperty("sequence").GetInt64();
+            string label = l.GetProperty("label").GetString()!;
+            JsonElement provenance = item.GetProperty("provenance");
+            bool byAligner = provenance.ValueKind == JsonValueKind.Object && provenance.GetProperty("kind").GetString() == "aligner";
+            if (byAligner)
+            {
+                figures.ClipsAligned++;
+            }
+            switch (label)
+            {
+                case "TrueAccept": figures.TrueAccepts++; break;
+                case "FalseAccept": figures.FalseAccepts++; break;
+                default: figures.NeedsReview++; break;
+            }
+            if (!detectionRows.TryGetValue((device, seq), out DetectionClipRow? row))
+            {
+                continue;
+            }
+            bool truthTa = truthByDevice.TryGetValue(device, out var keywords)
+                && keywords.Any(k => row.StreamOffsetMs >= k.StartMs && row.StreamOffsetMs <= k.EndMs + TruthToleranceMs);
+            if (truthTa)
+            {
+                figures.TruthTrueAccepts++;
+            }
+            else
+            {
+                figures.TruthFalseAccepts++;
+            }
+            if (label is "TrueAccept" or "FalseAccept")
+            {
+                figures.DecidedWithTruth++;
+                if ((label == "TrueAccept") == truthTa)
+                {
+                    figures.AgreeWithTruth++;
+                }
+            }
+            string confidence = byAligner && provenance.GetProperty("confidence").ValueKind == JsonValueKind.Number
+                ? provenance.GetProperty("confidence").GetDouble().ToString("F3", CultureInfo.InvariantCulture) : "";
+            await log.WriteLineAsync(string.Create(CultureInfo.InvariantCulture,
+                $"{device},{seq},{row.StreamOffsetMs},{row.Score:F3},{label},\"{l.GetProperty("source").GetString()}\",{confidence},{(truthTa ? "TrueAccept" : "FalseAccept")}")).ConfigureAwait(false);
+        }
+        figures.ReviewQueue = (await gateway.GetAsync("api/review/items?limit=10000", ct).ConfigureAwait(false)).GetProperty("count").GetInt64();
+        progress.Detail($"labeling worker: {workerStatus.GetProperty("counters")}");
+        return figures;
+    }
+}

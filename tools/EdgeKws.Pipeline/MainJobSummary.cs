@@ -1,0 +1,75 @@
+namespace EdgeKws.Pipeline;
+
+/// <summary>What the main job ran and measured; written as summary.json and rendered as summary.md.</summary>
+internal sealed class MainJobSummary
+{
+    public string StartedUtc { get; set; } = "";
+    public bool Succeeded { get; set; }
+    public string? Failure { get; set; }
+    public double WallSeconds { get; set; }
+    public string Machine { get; set; } = "";
+    public int Devices { get; set; }
+    public double HoursPerDevice { get; set; }
+    public double AudioHours { get; set; }
+    public string ModelVersion { get; set; } = "";
+    public string ModelManifest { get; set; } = "";
+    public List<DeviceRun> DeviceRuns { get; set; } = [];
+    public long MessagesSentByAgents { get; set; }
+    public long GatewayMessages { get; set; }
+    public long GatewayQuarantined { get; set; }
+    public long Detections { get; set; }
+    public long ClipsWithAudio { get; set; }
+    public LabelFigures Labels { get; set; } = new();
+    public List<FaRow> FaPerHour { get; set; } = [];
+    public List<DriftRow> Drift { get; set; } = [];
+    public ModelPush ModelPush { get; set; } = new();
+    public string DashboardUrl { get; set; } = "";
+    public bool GatewayKeptRunning { get; set; }
+    public string OutputDirectory { get; set; } = "";
+    public string GatewayDatabase { get; set; } = "";
+    public List<ChildRecord> Processes { get; set; } = [];
+    public List<StageTiming> Stages { get; set; } = [];
+}
+
+internal sealed class DeviceRun
+{
+    public string DeviceId { get; set; } = "";
+    public string Speaker { get; set; } = "";
+    public string Room { get; set; } = "";
+    public double AudioSeconds { get; set; }
+    public int KeywordsInAudio { get; set; }
+    public Dictionary<string, int> NegativeSegments { get; set; } = [];
+    public int ExitCode { get; set; }
+    public Dictionary<string, string> AgentSummary { get; set; } = [];
+}
+
+internal sealed class LabelFigures
+{
+    /// <summary>Who labelled (the gateway's labeling worker).</summary>
+    public string Labeler { get; set; } = "";
+    public long ClipsAligned { get; set; }
+    public long TrueAccepts { get; set; }
+    public long FalseAccepts { get; set; }
+    public long NeedsReview { get; set; }
+    public long ReviewQueue { get; set; }
+    /// <summary>Detections the corpus ground truth says hit a keyword (keyword end within 1 s).</summary>
+    public long TruthTrueAccepts { get; set; }
+    public long TruthFalseAccepts { get; set; }
+    /// <summary>Decided aligner labels that agree with the ground truth.</summary>
+    public long AgreeWithTruth { get; set; }
+    public long DecidedWithTruth { get; set; }
+}
+
+internal sealed record FaRow(string Scope, string Key, long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningHours, double? FaPerHour);
+
+internal sealed record DriftRow(string ModelVersion, int Sketches, string? Level, double? MaxPsi, string? MaxPsiFeature, double? VolumeShiftDb, string? Reason);
+
+internal sealed class ModelPush
+{
+    public string Status { get; set; } = "not run";
+    public string? Version { get; set; }
+    public string? Detail { get; set; }
+    public List<string> ConfirmedDevices { get; set; } = [];
+}
+
+internal sealed record ChildRecord(string Name, int Pid, bool Exited, int? ExitCode);

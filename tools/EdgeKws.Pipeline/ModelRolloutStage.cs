@@ -1,0 +1,488 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using EdgeKws.Corpus;
+using EdgeKws.Device.Models;
+using EdgeKws.Shared.Audio;
+using EdgeKws.Shared.Features;
+
+namespace EdgeKws.Pipeline;
+
+/// <summary>
+/// Stage 6 and its preparation, on the gateway's model publisher (registry, signing, model jobs,
+/// staged rollout; docs/model-updates.md):
+/// <list type="bullet">
+/// <item>before the agents start: the gateway gets a release signing key made for this run; the bundled
+/// model is registered as the first production model (evaluated on this run's device audio, signed);
+/// each device is provisioned like a factory image: the signed seed package, the pinned public key and
+/// the canaries, so its agent runs with model updates on;</item>
+/// <item>stage 6: a model job trains a small model on a corpus generated in this run, quantizes it to
+/// INT8 (calibrated on that data), evaluates it on this run's device audio, gates it against production
+/// and signs it; when the gate promotes it, the agents come back (live audio at real time on stdin),
+/// the model is rolled out canary-first and every device must confirm it (ModelStatus).</item>
+/// </list>
+/// Until the gateway serves <c>/api/registry</c>, <see cref="ProbeAsync"/> says the stage waits for the publisher.
+/// </summary>
+internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress progress, MainJobSummary summary, bool quick)
+{
+    public const string WakePhrase = "hey edge";
+
+    /// <summary>Speakers of the training corpus generated for the candidate (about 20 s to generate here; 12 with --quick-model).</summary>
+    public const int TrainingSpeakers = 40;
+
+    /// <summary>Epochs of the trainer's default DS-CNN (64 channels x 4 blocks): about a minute on one core here.</summary>
+    public const int TrainingEpochs = 20;
+
+    /// <summary>Epochs of the trainer's tiny DS-CNN (16 channels x 2 blocks, at most 512 windows) with --quick-model: seconds.</summary>
+    public const int QuickTrainingEpochs = 60;
+
+    private readonly string _modelDir = Path.Combine(outDir, "model");
+    private string? _seedManifest;
+    private string? _streamsFile;
+
+    /// <summary>The release signing key file the gateway is started with (created, mode 0600).</summary>
+    public string SigningKeyPath => Path.Combine(outDir, "gateway", "keys", "release-signing.pem");
+
+    /// <summary>Gateway settings for the model publisher (ignored by a gateway without it).</summary>
+    public IEnumerable<string> GatewaySettings()
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(SigningKeyPath)!);
+        if (!File.Exists(SigningKeyPath))
+        {
+            using ECDsa key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            // The gateway refuses a signing key readable by group or others: create it 0600.
+            var create = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                create.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+            using var w = new StreamWriter(SigningKeyPath, create);
+            w.Write(key.ExportPkcs8PrivateKeyPem());
+        }
+        yield return $"--Gateway:Models:SigningKeyPath={SigningKeyPath}";
+        yield return $"--Gateway:Models:WorkDirectory={Path.Combine(outDir, "gateway", "model-jobs")}";
+        yield return $"--Gateway:Models:TrainerScript={Path.Combine(repo.Root, "tools", "train", "train.py")}";
+    }
+
+    /// <summary>Null when the gateway can publish models, else why not.</summary>
+    public async Task<string?> ProbeAsync(GatewayClient gateway, CancellationToken ct)
+    {
+        JsonElement? key = await gateway.TryGetAsync("api/registry/signing-key", ct).ConfigureAwait(false);
+        return key is null ? "waiting for the model publisher: this gateway has no model registry (GET /api/registry/signing-key is 404)" : null;
+    }
+
+    /// <summary>Registers the bundled model as production and provisions each device for signed updates; returns the seed manifest.</summary>
+    public async Task<string> PrepareDevicesAsync(IReadOnlyList<DeviceRecording> recordings, string bundledManifest, IReadOnlyDictionary<string, string> stateDirectories,
+        GatewayClient gateway, CancellationToken ct)
+    {
+        Directory.CreateDirectory(_modelDir);
+        _streamsFile = await WriteEvaluationSetAsync(recordings, ct).ConfigureAwait(false);
+        string trainingManifest = bundledManifest.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
+        JsonElement job = await RunJobAsync(gateway, "api/registry/models", new
+        {
+            kind = "Register",
+            modelVersion = summary.ModelVersion,
+            manifestPath = bundledManifest,
+            trainingManifestPath = trainingManifest,
+            evaluationSetPath = _streamsFile,
+            bootstrap = true,
+        }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        _ = job;
+
+        // The signed package devices are provisioned with (manifest bytes, detached signature, model).
+        JsonElement package = await gateway.GetAsync($"api/registry/models/{Uri.EscapeDataString(summary.ModelVersion)}/package", ct).ConfigureAwait(false);
+        string seedDir = Path.Combine(_modelDir, "seed");
+        Directory.CreateDirectory(seedDir);
+        string fileName = package.GetProperty("fileName").GetString()!;
+        _seedManifest = Path.Combine(seedDir, Path.GetFileNameWithoutExtension(fileName) + ".manifest.json");
+        await File.WriteAllBytesAsync(_seedManifest, package.GetProperty("manifest").GetBytesFromBase64(), ct).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(_seedManifest + ".sig", package.GetProperty("signature").GetBytesFromBase64(), ct).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(Path.Combine(seedDir, fileName), package.GetProperty("model").GetBytesFromBase64(), ct).ConfigureAwait(false);
+        JsonElement key = await gateway.GetAsync("api/registry/signing-key", ct).ConfigureAwait(false);
+        string publicPem = key.GetProperty("publicKeyPem").GetString()!;
+
+        (float[] positive, float[] negative) = Canaries(recordings[0]);
+        foreach ((string device, string state) in stateDirectories)
+        {
+            Directory.CreateDirectory(Path.Combine(state, "keys"));
+            await File.WriteAllTextAsync(Path.Combine(state, "keys", "model-signing.pub.pem"), publicPem, ct).ConfigureAwait(false);
+            Directory.CreateDirectory(Path.Combine(state, "canary"));
+            ModelCanary.Write(Path.Combine(state, "canary", ModelCanary.PositiveFileName), positive, MfccConfig.Default.CoefficientCount, MfccConfig.Default.FeatureConfigHash);
+            ModelCanary.Write(Path.Combine(state, "canary", ModelCanary.NegativeFileName), negative, MfccConfig.Default.CoefficientCount, MfccConfig.Default.FeatureConfigHash);
+            _ = device;
+        }
+        progress.Detail($"model {summary.ModelVersion} registered as production and signed (key {key.GetProperty("keyId").GetString()}); " +
+            $"devices provisioned with the signed seed, the pinned public key and canaries: model updates on");
+        return _seedManifest;
+    }
+
+    /// <summary>Stage 6 proper.</summary>
+    public async Task<(bool, string)> RunAsync(IReadOnlyList<DeviceRecording> recordings, Func<DeviceRecording, ChildProcess> startLiveAgent, GatewayClient gateway, CancellationToken ct)
+    {
+        if (_streamsFile is null || _seedManifest is null)
+        {
+            throw new InvalidOperationException("the devices were not provisioned for model updates");
+        }
+        ModelPush push = summary.ModelPush;
+        string version = string.Create(CultureInfo.InvariantCulture, $"{NextMinor(summary.ModelVersion)}-run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
+        push.Version = version;
+
+        // 1. Training data generated in this run (a small held-apart corpus), exported as a dataset.
+        string corpusDir = Path.Combine(_modelDir, "train-corpus");
+        // Voices of its own (another seed), "hey edge" only, so the candidate never trains on a device's speaker.
+        var corpusOptions = new CorpusOptions
+        {
+            OutputDirectory = corpusDir,
+            Seed = 7_003,
+            SpeakerCount = quick ? 12 : TrainingSpeakers,
+            Keywords = [WakePhrase],
+            TakesPerKeyword = 4,
+            SentencesPerSpeaker = 4,
+            StreamSentencesPerSpeaker = 8,
+            // The test split's streams calibrate the threshold when the trainer's is refused: 40 keywords
+            // resolve FRR to 2.5 %, so the calibrated threshold is not a coin toss.
+            NegativeStreamMinutes = quick ? 2 : 6,
+            PositiveStreamKeywords = quick ? 10 : 40,
+            MaxParallelSynthesis = 2,
+        };
+        await CorpusGenerator.GenerateAsync(corpusOptions, log: null, ct).ConfigureAwait(false);
+        string datasetDir = Path.Combine(_modelDir, "dataset");
+        using (var log = new StringWriter())
+        {
+            int rc = EdgeKws.Dataset.DatasetCommand.Run(["export", "--corpus", corpusDir, "--out", datasetDir, "--keyword", WakePhrase], log, log);
+            if (rc != 0)
+            {
+                throw new InvalidOperationException($"dataset export failed ({rc}): {log}");
+            }
+        }
+        progress.Detail($"training data: corpus of {corpusOptions.SpeakerCount} speakers -> dataset {Path.GetRelativePath(outDir, datasetDir)}");
+
+        // 2. Train (DS-CNN; tiny with --quick-model), quantize to INT8, evaluate on this run's device audio, gate against production, sign, register.
+        JsonElement job = await RunJobAsync(gateway, "api/model-jobs", new
+        {
+            kind = "Train",
+            modelVersion = version,
+            modelId = "hey-edge",
+            datasetDirectory = datasetDir,
+            evaluationSetPath = _streamsFile,
+            tiny = quick,
+            epochs = quick ? QuickTrainingEpochs : TrainingEpochs,
+            seed = 42,
+        }, TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
+        JsonElement model = job.GetProperty("model");
+        string stage = model.GetProperty("stage").ToString();
+        string gate = model.TryGetProperty("gateSummary", out JsonElement g) ? g.GetString() ?? "" : "";
+        if (stage is not "Candidate" and not "Production")
+        {
+            // The trainer's threshold (from window-level validation) may not suit streaming audio. Calibrate
+            // it on the training corpus's held-out test speakers (neither trained on nor the devices' voices:
+            // the gate's own streams are never used to choose it) and register the same INT8 model again
+            // under a new version with that threshold; the gateway evaluates and gates it afresh.
+            string work = job.GetProperty("workDirectory").GetString()!;
+            float? calibrated = await CalibrateThresholdAsync(work, corpusDir, ct).ConfigureAwait(false);
+            if (calibrated is null)
+            {
+                push.Status = "refused by the gate";
+                push.Detail = $"{version} trained and quantized in this run, then refused by the promotion gate ({gate}); no threshold on held-out voices passes either; nothing pushed";
+                return (true, push.Detail);
+            }
+            string firstVersion = version;
+            version += "-cal";
+            push.Version = version;
+            string manifest = WriteRecalibratedManifest(work, version, calibrated.Value);
+            progress.Detail(string.Create(CultureInfo.InvariantCulture,
+                $"{firstVersion} refused ({gate}); threshold recalibrated on the training corpus's held-out voices: {calibrated.Value:0.####} -> registering {version}"));
+            job = await RunJobAsync(gateway, "api/registry/models", new
+            {
+                kind = "Register",
+                modelVersion = version,
+                manifestPath = manifest,
+                trainingManifestPath = Path.Combine(work, "trained", "training-manifest.json"),
+                evaluationSetPath = _streamsFile,
+            }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+            model = job.GetProperty("model");
+            stage = model.GetProperty("stage").ToString();
+            gate = model.TryGetProperty("gateSummary", out g) ? g.GetString() ?? "" : "";
+            if (stage is not "Candidate" and not "Production")
+            {
+                push.Status = "refused by the gate";
+                push.Detail = $"{version} (trained and quantized in this run, threshold {calibrated.Value:0.####} from held-out voices) refused by the promotion gate ({gate}); nothing pushed";
+                return (true, push.Detail);
+            }
+        }
+
+        // 3. The agents listen again (live, real time, on stdin) so they can take the model.
+        var live = recordings.Select(startLiveAgent).ToList();
+        progress.Detail($"{live.Count} agents listening live again (pids {string.Join(", ", live.Select(a => a.Id))})");
+        // Offers go out on the devices' command topics; start once every live agent is connected again.
+        var connectWait = Stopwatch.StartNew();
+        while (true)
+        {
+            JsonElement devices = await gateway.GetAsync("api/devices", ct).ConfigureAwait(false);
+            int online = devices.EnumerateArray().Count(d => d.TryGetProperty("status", out JsonElement st) && string.Equals(st.GetString(), "online", StringComparison.OrdinalIgnoreCase));
+            if (online >= recordings.Count && live.All(a => a.Lines().Count > 0 || connectWait.Elapsed > TimeSpan.FromSeconds(5)))
+            {
+                break;
+            }
+            if (connectWait.Elapsed > TimeSpan.FromSeconds(60))
+            {
+                throw new TimeoutException($"only {online}/{recordings.Count} devices are online again after 60 s");
+            }
+            await Task.Delay(250, ct).ConfigureAwait(false);
+        }
+
+        // 4. Canary first, then the rest as one wave; a short soak so the run stays minutes long.
+        string[] canaries = [recordings[0].DeviceId];
+        string[][] waves = recordings.Count > 1 ? [[.. recordings.Skip(1).Select(r => r.DeviceId)]] : [];
+        JsonElement rollout = await gateway.PostJsonAsync("api/rollouts", new { modelVersion = version, canaries, waves, soakListeningHours = 0.0 }, ct).ConfigureAwait(false);
+        long id = rollout.GetProperty("id").GetInt64();
+        progress.Detail($"rollout {id}: {version} to canary {canaries[0]}" + (waves.Length > 0 ? $", then {string.Join(", ", waves[0])}" : ""));
+
+        var sw = Stopwatch.StartNew();
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        string state = "";
+        while (sw.Elapsed < TimeSpan.FromMinutes(5))
+        {
+            rollout = await gateway.GetAsync($"api/rollouts/{id}", ct).ConfigureAwait(false);
+            state = rollout.GetProperty("state").ToString();
+            foreach (JsonElement d in rollout.GetProperty("devices").EnumerateArray())
+            {
+                string device = d.GetProperty("deviceId").GetString()!;
+                string ds = d.GetProperty("state").ToString();
+                if (!seen.TryGetValue(device, out string? before) || before != ds)
+                {
+                    seen[device] = ds;
+                    progress.Detail(string.Create(CultureInfo.InvariantCulture,
+                        $"rollout {id} at {sw.Elapsed.TotalSeconds:F1} s: {device} (step {d.GetProperty("step").GetInt32()}) {ds}{(d.TryGetProperty("reason", out JsonElement r) && r.ValueKind == JsonValueKind.String ? ": " + r.GetString() : "")}"));
+                }
+            }
+            if (state is "Completed" or "RolledBack")
+            {
+                break;
+            }
+            await Task.Delay(500, ct).ConfigureAwait(false);
+        }
+        push.ConfirmedDevices = [.. rollout.GetProperty("devices").EnumerateArray().Where(d => d.GetProperty("state").ToString() == "Confirmed").Select(d => d.GetProperty("deviceId").GetString()!)];
+
+        // 5. The agents stop (end of their live audio) and report which model they ran.
+        foreach (ChildProcess agent in live)
+        {
+            try
+            {
+                agent.StandardInput.Close();
+            }
+            catch (IOException)
+            {
+                // Already gone.
+            }
+        }
+        foreach (ChildProcess agent in live)
+        {
+            await agent.WaitForExitAsync(TimeSpan.FromSeconds(60), ct).ConfigureAwait(false);
+            string? line = agent.Lines().LastOrDefault(l => l.StartsWith("summary:", StringComparison.Ordinal));
+            progress.Detail($"{agent.Name}: {(line is null ? "no summary" : "model=" + MainJob.ParseSummary(line).GetValueOrDefault("model") + ", live audio " + MainJob.ParseSummary(line).GetValueOrDefault("audio_s") + " s")}");
+        }
+
+        string steps = string.Join("; ", job.GetProperty("steps").EnumerateArray().Select(s => s.GetString()));
+        if (state != "Completed" || push.ConfirmedDevices.Count != recordings.Count)
+        {
+            push.Status = "not confirmed";
+            push.Detail = $"rollout {id} {state}: {push.ConfirmedDevices.Count}/{recordings.Count} confirmed ({rollout.GetProperty("reason")})";
+            throw new InvalidOperationException($"model push: {push.Detail}");
+        }
+        push.Status = "confirmed";
+        push.Detail = $"rollout {id}, canary {canaries[0]} first; job: {steps}";
+        return (true, $"{version} (quantized in this run) confirmed by {push.ConfirmedDevices.Count}/{recordings.Count} devices, canary first; gate: {gate}");
+    }
+
+    /// <summary>
+    /// A deployed threshold for the candidate from the training corpus's test split (held-out voices): the
+    /// model tool's gate against production on those streams; its suggestion when the shipped threshold
+    /// fails but the curve passes, the shipped one when it passes, else null.
+    /// </summary>
+    private async Task<float?> CalibrateThresholdAsync(string work, string corpusDir, CancellationToken ct)
+    {
+        string candidate = Directory.EnumerateFiles(Path.Combine(work, "int8"), "*.int8.manifest.json").Single();
+        string current = Directory.EnumerateFiles(Path.Combine(work, "current"), "*manifest.json").First();
+        string outDir = Path.Combine(_modelDir, "calibration");
+        (int code, string text) = await ChildProcess.RunToEndAsync(repo.ModelToolDll,
+            ["gate", "--current", current, "--candidate", candidate, "--corpus", corpusDir, "--out", outDir], _modelDir, null, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
+        string gateJson = Path.Combine(outDir, "gate.json");
+        if (code is not 0 and not 3 || !File.Exists(gateJson))
+        {
+            throw new InvalidOperationException($"edgekws-model gate (calibration) failed ({code}): {text.Trim()}");
+        }
+        using JsonDocument doc = JsonDocument.Parse(await File.ReadAllBytesAsync(gateJson, ct).ConfigureAwait(false));
+        progress.Detail("calibration on held-out voices: " + doc.RootElement.GetProperty("summary").GetString());
+        if (doc.RootElement.GetProperty("promote").GetBoolean())
+        {
+            using JsonDocument m = JsonDocument.Parse(await File.ReadAllBytesAsync(candidate, ct).ConfigureAwait(false));
+            return m.RootElement.GetProperty("threshold").GetSingle();
+        }
+        return doc.RootElement.TryGetProperty("suggestedCandidateThreshold", out JsonElement t) && t.ValueKind == JsonValueKind.Number ? t.GetSingle() : null;
+    }
+
+    /// <summary>The candidate's INT8 manifest under a new version with another threshold (model file copied beside it).</summary>
+    private string WriteRecalibratedManifest(string work, string version, float threshold)
+    {
+        string source = Directory.EnumerateFiles(Path.Combine(work, "int8"), "*.int8.manifest.json").Single();
+        var json = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(source))!.AsObject();
+        string fileName = json["fileName"]!.GetValue<string>();
+        string dir = Path.Combine(_modelDir, "recalibrated");
+        Directory.CreateDirectory(dir);
+        File.Copy(Path.Combine(work, "int8", fileName), Path.Combine(dir, fileName), overwrite: true);
+        json["modelVersion"] = version;
+        json["threshold"] = threshold;
+        string path = Path.Combine(dir, $"{json["modelId"]?.GetValue<string>() ?? "model"}-{version}.int8.manifest.json");
+        File.WriteAllText(path, json.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        return path;
+    }
+
+    /// <summary>Live audio for an agent on stdin: the device's WAV looped, paced at real time in 100 ms blocks.</summary>
+    public static async Task FeedRealTimeAsync(ChildProcess agent, string wavPath, CancellationToken ct)
+    {
+        float[] audio = ReadPrefix(wavPath, 16_000 * 120);
+        int length = audio.Length;
+        var pcm = new byte[length * 2];
+        for (int i = 0; i < length; i++)
+        {
+            BinaryPrimitives.WriteInt16LittleEndian(pcm.AsSpan(i * 2), (short)Math.Clamp(audio[i] * 32768f, short.MinValue, short.MaxValue));
+        }
+        const int blockBytes = 3_200; // 100 ms
+        Stream stdin = agent.StandardInput.BaseStream;
+        var sw = Stopwatch.StartNew();
+        long sent = 0;
+        try
+        {
+            for (int at = 0; !ct.IsCancellationRequested; at = (at + blockBytes) % (pcm.Length - blockBytes))
+            {
+                await stdin.WriteAsync(pcm.AsMemory(at, blockBytes), ct).ConfigureAwait(false);
+                await stdin.FlushAsync(ct).ConfigureAwait(false);
+                sent += blockBytes;
+                double aheadMs = (sent / 32.0) - sw.Elapsed.TotalMilliseconds;
+                if (aheadMs > 0)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(aheadMs), ct).ConfigureAwait(false);
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The agent stopped reading (stdin closed at the end of the stage, or the process ended).
+        }
+    }
+
+    private async Task<string> WriteEvaluationSetAsync(IReadOnlyList<DeviceRecording> recordings, CancellationToken ct)
+    {
+        // edgekws-streams/1: each device's WAV as a positive stream with its known "hey edge" times; what
+        // lies outside them counts toward FA/hour.
+        var streams = recordings.Select(r => new
+        {
+            name = r.DeviceId + ".wav",
+            wavPath = r.WavPath,
+            kind = "Positive",
+            durationMs = WavDurationMs(r.WavPath),
+            phrases = r.Keywords.Select(k => new { phrase = WakePhrase, startMs = k.StartMs, endMs = k.EndMs }).ToArray(),
+        }).ToArray();
+        string path = Path.Combine(_modelDir, "streams.json");
+        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new { formatVersion = "edgekws-streams/1", description = $"main job device audio ({recordings.Count} devices)", streams },
+            new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
+        return path;
+    }
+
+    /// <summary>The first <paramref name="maxSamples"/> samples of a WAV at 16 kHz mono.</summary>
+    private static float[] ReadPrefix(string path, int maxSamples)
+    {
+        using var source = new AudioFileSource(path);
+        var audio = new float[maxSamples];
+        int n = 0;
+        int read;
+        while (n < audio.Length && (read = source.Read(audio.AsSpan(n))) > 0)
+        {
+            n += read;
+        }
+        return audio[..n];
+    }
+
+    private static double WavDurationMs(string path)
+    {
+        using var source = new AudioFileSource(path);
+        var block = new float[16_000];
+        long n = 0;
+        int read;
+        while ((read = source.Read(block)) > 0)
+        {
+            n += read;
+        }
+        return n / 16.0;
+    }
+
+    /// <summary>
+    /// The canaries the agents ship with: positive = MFCCs of the reference device's first keywords (the
+    /// 9.5 s from its first keyword, two or three "hey edge"), negative = MFCCs of 3 s of very quiet noise.
+    /// A model must fire on the first and stay silent on the second before a device installs it.
+    /// </summary>
+    private static (float[] Positive, float[] Negative) Canaries(DeviceRecording reference)
+    {
+        // At most 9.5 s (a canary holds up to 1,000 frames): from just before the first keyword, which
+        // takes in the next one or two as well (positive-stream keywords are 2-6 s apart).
+        int startSample = (int)(Math.Max(0, reference.Keywords[0].StartMs - 500) * 16);
+        float[] prefix = ReadPrefix(reference.WavPath, startSample + (16 * 9_500));
+        float[] positive = prefix[Math.Min(startSample, prefix.Length)..];
+        var rng = new Random(11);
+        float[] negative = new float[16_000 * 3];
+        for (int i = 0; i < negative.Length; i++)
+        {
+            negative[i] = (float)((rng.NextDouble() * 2) - 1) * 0.0005f;
+        }
+        return (Mfcc(positive), Mfcc(negative));
+    }
+
+    private static float[] Mfcc(float[] audio)
+    {
+        MfccConfig config = MfccConfig.Default;
+        var extractor = new MfccExtractor(config);
+        var frames = new float[(config.FrameCount(audio.Length) + 1) * config.CoefficientCount];
+        int n = extractor.Push(audio, frames);
+        return frames[..(n * config.CoefficientCount)];
+    }
+
+    private async Task<JsonElement> RunJobAsync(GatewayClient gateway, string path, object request, TimeSpan timeout, CancellationToken ct)
+    {
+        JsonElement job = await gateway.PostJsonAsync(path, request, ct).ConfigureAwait(false);
+        string id = job.GetProperty("id").GetString()!;
+        var sw = Stopwatch.StartNew();
+        int printed = 0;
+        while (true)
+        {
+            job = await gateway.GetAsync($"api/model-jobs/{id}", ct).ConfigureAwait(false);
+            JsonElement[] steps = [.. job.GetProperty("steps").EnumerateArray()];
+            for (; printed < steps.Length; printed++)
+            {
+                progress.Detail($"model job {id}: {steps[printed].GetString()}");
+            }
+            string state = job.GetProperty("state").ToString();
+            if (state == "Succeeded")
+            {
+                return job;
+            }
+            if (state == "Failed")
+            {
+                throw new InvalidOperationException($"model job {id} failed: {job.GetProperty("error")}");
+            }
+            if (sw.Elapsed > timeout)
+            {
+                throw new TimeoutException($"model job {id} still {state} after {timeout.TotalMinutes:F0} min");
+            }
+            await Task.Delay(500, ct).ConfigureAwait(false);
+        }
+    }
+
+    private static string NextMinor(string version)
+    {
+        string[] parts = version.Split('-', 2)[0].Split('.');
+        return parts.Length >= 2 && int.TryParse(parts[1], out int minor) ? $"{parts[0]}.{minor + 1}.0" : version + ".1";
+    }
+}

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+
+namespace EdgeKws.Pipeline;
+
+/// <summary>Renders the summary for the console and as summary.md.</summary>
+internal static class SummaryReport
+{
+    public static readonly JsonSerializerOptions JsonOptions = new(JsonSerializerDefaults.Web) { WriteIndented = true };
+
+    private static string F(double x, string format = "F1") => x.ToString(format, CultureInfo.InvariantCulture);
+
+    public static string RenderText(MainJobSummary s)
+    {
+        var b = new StringBuilder();
+        b.AppendLine("== EdgeKws main job: summary ==");
+        foreach (string line in Lines(s))
+        {
+            b.AppendLine("  " + line);
+        }
+        return b.ToString();
+    }
+
+    public static string RenderMarkdown(MainJobSummary s)
+    {
+        var b = new StringBuilder();
+        b.AppendLine("# EdgeKws main job");
+        b.AppendLine();
+        foreach (string line in Lines(s))
+        {
+            b.AppendLine("- " + line);
+        }
+        b.AppendLine();
+        b.AppendLine("## Devices");
+        b.AppendLine();
+        b.AppendLine("| device | speaker | room | audio s | keywords | detections | audio clips | heartbeats | sketches | sent | speed |");
+        b.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
+        foreach (DeviceRun d in s.DeviceRuns)
+        {
+            string G(string k) => d.AgentSummary.GetValueOrDefault(k, "");
+            b.AppendLine($"| {d.DeviceId} | {d.Speaker} | {d.Room} | {F(d.AudioSeconds, "F0")} | {d.KeywordsInAudio} | {G("detections")} | {G("clips_audio")} | {G("heartbeats")} | {G("sketches")} | {G("sent")} | {G("speed")} |");
+        }
+        b.AppendLine();
+        b.AppendLine("## FA/hour (gateway, `GET /api/metrics/fa?window=24h&by=...`)");
+        b.AppendLine();
+        b.AppendLine("| scope | key | FA/hour | false accepts | true accepts | unlabelled | listening min |");
+        b.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (FaRow r in s.FaPerHour)
+        {
+            b.AppendLine($"| {r.Scope} | {r.Key} | {(r.FaPerHour is { } f ? F(f) : "n/a")} | {r.FalseAccepts} | {r.TrueAccepts} | {r.Unlabelled} | {F(r.ListeningHours * 60, "F2")} |");
+        }
+        b.AppendLine();
+        b.AppendLine("## Drift (gateway, `GET /api/metrics/drift?window=24h`, baseline: device-01's sketches)");
+        b.AppendLine();
+        b.AppendLine("| model | sketches | level | largest PSI | feature | volume shift dB | note |");
+        b.AppendLine("|---|---|---|---|---|---|---|");
+        foreach (DriftRow r in s.Drift)
+        {
+            b.AppendLine($"| {r.ModelVersion} | {r.Sketches} | {r.Level ?? ""} | {(r.MaxPsi is { } p ? F(p, "F3") : "")} | {r.MaxPsiFeature ?? ""} | {(r.VolumeShiftDb is { } v ? F(v) : "")} | {r.Reason ?? ""} |");
+        }
+        b.AppendLine();
+        b.AppendLine("## Stages");
+        b.AppendLine();
+        b.AppendLine("| # | stage | status | seconds | outcome |");
+        b.AppendLine("|---|---|---|---|---|");
+        foreach (StageTiming t in s.Stages)
+        {
+            b.AppendLine($"| {t.Number} | {t.Name} | {t.Status} | {F(t.Seconds)} | {t.Outcome.Replace("|", "/", StringComparison.Ordinal)} |");
+        }
+        b.AppendLine();
+        b.AppendLine("Files: `audio/<device>/` (WAVs + corpus ground truth), `gateway/` (gateway.db, gateway.log), `devices/<device>/` " +
+            "(agent.json, state, agent.log), `labels/` (clips and labels.csv), `summary.json`.");
+        return b.ToString();
+    }
+
+    private static IEnumerable<string> Lines(MainJobSummary s)
+    {
+        yield return s.Succeeded ? "result: ok" : $"result: FAILED ({s.Failure})";
+        yield return string.Create(CultureInfo.InvariantCulture,
+            $"ran: {s.Devices} devices (agent processes) x {F(s.HoursPerDevice * 60)} min = {F(s.AudioHours * 60)} min of audio, model {s.ModelVersion}; {s.MessagesSentByAgents} MQTT messages acknowledged, gateway stored {s.GatewayMessages} ({s.GatewayQuarantined} quarantined)");
+        yield return $"detections: {s.Detections} ({s.ClipsWithAudio} with audio clips)";
+        LabelFigures l = s.Labels;
+        yield return $"labels ({l.Labeler}): {l.TrueAccepts} TA, {l.FalseAccepts} FA, {l.NeedsReview} need review; review queue {l.ReviewQueue}";
+        if (l.DecidedWithTruth > 0)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"ground truth (corpus keyword times): {l.TruthTrueAccepts} detections on a keyword, {l.TruthFalseAccepts} not; aligner agrees on {l.AgreeWithTruth}/{l.DecidedWithTruth} decided labels ({F(100.0 * l.AgreeWithTruth / l.DecidedWithTruth, "F0")} %)");
+        }
+        foreach (FaRow r in s.FaPerHour.Where(r => r.Scope != "device"))
+        {
+            yield return string.Create(CultureInfo.InvariantCulture,
+                $"FA/hour {(r.Scope == r.Key ? r.Scope : r.Scope + " " + r.Key)}: {(r.FaPerHour is { } f ? F(f) : "n/a")} ({r.FalseAccepts} FA over {F(r.ListeningHours * 60, "F2")} listening min)");
+        }
+        string perDevice = string.Join(", ", s.FaPerHour.Where(r => r.Scope == "device").Select(r => $"{r.Key} {(r.FaPerHour is { } f ? F(f) : "n/a")}"));
+        if (perDevice.Length > 0)
+        {
+            yield return "FA/hour per device: " + perDevice;
+        }
+        foreach (DriftRow d in s.Drift)
+        {
+            yield return d.Reason is not null
+                ? $"drift {d.ModelVersion}: {d.Reason}"
+                : string.Create(CultureInfo.InvariantCulture, $"drift {d.ModelVersion}: PSI status {d.Level}, largest PSI {F(d.MaxPsi ?? 0, "F3")} ({d.MaxPsiFeature}) over {d.Sketches} sketches");
+        }
+        yield return s.ModelPush.Status switch
+        {
+            "confirmed" => $"model pushed: {s.ModelPush.Version}, confirmed by {s.ModelPush.ConfirmedDevices.Count}/{s.Devices} devices ({string.Join(", ", s.ModelPush.ConfirmedDevices)}); {s.ModelPush.Detail}",
+            _ => $"model push: {s.ModelPush.Status}{(s.ModelPush.Detail is null ? "" : " (" + s.ModelPush.Detail + ")")}",
+        };
+        yield return string.Create(CultureInfo.InvariantCulture, $"wall time: {F(s.WallSeconds)} s on {s.Machine}");
+        yield return s.GatewayKeptRunning
+            ? $"dashboard: {s.DashboardUrl} (gateway kept running; Ctrl-C stops it)"
+            : $"dashboard: {s.DashboardUrl} was served during the run (rerun with --keep-running to leave it up); gateway database {s.GatewayDatabase}";
+        yield return $"report: {Path.Combine(s.OutputDirectory, "summary.md")} (+ summary.json); logs under {s.OutputDirectory}";
+        if (s.Processes.Count > 0)
+        {
+            int alive = s.Processes.Count(p => !p.Exited);
+            yield return alive == 0 ? $"processes: all {s.Processes.Count} child processes stopped" : $"processes: {alive} of {s.Processes.Count} still running";
+        }
+    }
+}
