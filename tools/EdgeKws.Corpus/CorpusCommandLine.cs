@@ -20,6 +20,10 @@ public static class CorpusCommandLine
           --stream-sentences N      keyword-free sentences per test speaker for streams (default 24)
           --negatives-minutes X     negative stream length in minutes (default 10; 0 = none)
           --positives N             keywords in the positive stream (default 50; 0 = none)
+          --train-negatives-minutes X       train-split negative stream (train voices, synthetic music, noise,
+                                            hum, babble, silence) for training negatives (default 0 = none)
+          --validation-negatives-minutes X  validation-split negative stream, for choosing the threshold (default 0)
+          --validation-positives N          keywords in the validation-split positive stream (default 0)
           --engines a,b             espeak,flite,festival (default: all installed)
           --noise a,b               none,white,pink,brown,babble (default: all)
           --snr a,b                 SNR choices in dB (default 30,20,15,10,5,0)
@@ -57,6 +61,9 @@ public static class CorpusCommandLine
                 case "--stream-sentences": o = o with { StreamSentencesPerSpeaker = Int() }; break;
                 case "--negatives-minutes": o = o with { NegativeStreamMinutes = Double() }; break;
                 case "--positives": o = o with { PositiveStreamKeywords = Int() }; break;
+                case "--train-negatives-minutes": o = o with { TrainNegativeStreamMinutes = Double() }; break;
+                case "--validation-negatives-minutes": o = o with { ValidationNegativeStreamMinutes = Double() }; break;
+                case "--validation-positives": o = o with { ValidationPositiveStreamKeywords = Int() }; break;
                 case "--engines": o = o with { Engines = List() }; break;
                 case "--noise": o = o with { NoiseKinds = List() }; break;
                 case "--snr": o = o with { SnrDbChoices = [.. List().Select(s => ParseDouble(a, s))] }; break;
