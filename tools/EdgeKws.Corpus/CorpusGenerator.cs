@@ -234,7 +234,7 @@ public sealed class CorpusGenerator
     /// Keyword-free sentence templates per speaker in the train and validation stream pools (test uses
     /// --stream-sentences): those splits have more speakers, and every extra word is an engine call.
     /// </summary>
-    public const int NonTestStreamSentencesPerSpeaker = 8;
+    public const int NonTestStreamSentencesPerSpeaker = 4;
 
     private List<(Speaker Speaker, string[] Words)> PlanStreamPool(string split)
     {
