@@ -25,6 +25,8 @@ public static class CorpusCommandLine
           --validation-negatives-minutes X  validation-split negative stream, for choosing the threshold (default 0)
           --validation-positives N          keywords in the validation-split positive stream (default 0)
           --engines a,b             espeak,flite,festival (default: all installed)
+          --train-every-engine      keep at least half of each engine's voices in train (default: held-out
+                                    splits take voices round-robin over engines, which can empty a small one)
           --noise a,b               none,white,pink,brown,babble (default: all)
           --snr a,b                 SNR choices in dB (default 30,20,15,10,5,0)
           --gain MIN,MAX            gain range in dB around -26 dBFS active speech (default -20,6)
@@ -51,6 +53,7 @@ public static class CorpusCommandLine
             {
                 case "--small": o = CorpusOptions.Small(o.OutputDirectory, o.Seed) with { MaxParallelSynthesis = o.MaxParallelSynthesis }; break;
                 case "--clean": o = o with { WriteCleanReference = true }; break;
+                case "--train-every-engine": o = o with { TrainEveryEngine = true }; break;
                 case "--out": outDir = Value(); break;
                 case "--seed": o = o with { Seed = Long() }; break;
                 case "--speakers": o = o with { SpeakerCount = Int() }; break;

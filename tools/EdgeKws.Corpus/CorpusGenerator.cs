@@ -80,7 +80,7 @@ public sealed class CorpusGenerator
 
         IReadOnlyList<string> toolVersions = await SpeakerCatalog.ToolVersionsAsync(engines, ct).ConfigureAwait(false);
         _speakers = SpeakerCatalog.Choose(_o.Seed, _o.SpeakerCount, engines);
-        _split = SpeakerSplitter.Split(_o.Seed, _speakers, _o.TestFraction, _o.ValidationFraction);
+        _split = SpeakerSplitter.Split(_o.Seed, _speakers, _o.TestFraction, _o.ValidationFraction, _o.TrainEveryEngine);
         _log($"speakers: {_speakers.Count} ({string.Join(", ", engines.Select(e => $"{e} {_speakers.Count(s => s.Engine == e)}"))}); " +
              $"train {Count(CorpusSplit.Train)}, validation {Count(CorpusSplit.Validation)}, test {Count(CorpusSplit.Test)}");
 

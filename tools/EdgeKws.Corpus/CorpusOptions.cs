@@ -75,6 +75,12 @@ public sealed partial record CorpusOptions
     /// <summary>Also write each mixed clip's clean speech (after gain) as <c>*.clean.wav</c>.</summary>
     public bool WriteCleanReference { get; init; }
 
+    /// <summary>
+    /// Keep at least half of each engine's voices in train (held-out splits then take at most half of an
+    /// engine's voices, test the larger part); off by default, which holds out voices round-robin over engines.
+    /// </summary>
+    public bool TrainEveryEngine { get; init; }
+
     /// <summary>Fraction of voices held out for test.</summary>
     public double TestFraction { get; init; } = 0.2;
 
