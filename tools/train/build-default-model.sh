@@ -7,7 +7,7 @@
 #   -> threshold chosen on the VALIDATION streams (edgekws-model evaluate --split validation, choose_threshold.py)
 #   -> streaming evaluation on the held-out TEST streams (edgekws-model evaluate).
 # Deterministic: same code + installed TTS engines give the same model bytes (see docs/model-loop.md).
-# About 15-25 minutes on the shared 2-core VM (training is most of it); scratch (corpus ~2 GB) goes to
+# About 15-25 minutes on the shared 2-core VM (training is most of it); scratch (~1.5 GB) goes to
 # $WORK, default artifacts/default-model.
 #
 # usage: tools/train/build-default-model.sh [--keep-work]
