@@ -1,6 +1,20 @@
 using BenchmarkDotNet.Running;
 using EdgeKws.Bench;
+using EdgeKws.Bench.Report;
 using EdgeKws.Shared.Features;
+
+// `report ...` writes the bench report (report.md + PNG plots; see docs/benchmarks.md "Figures").
+if (args.Length > 0 && args[0] == "report")
+{
+    return await ReportCommand.RunAsync(args, Console.Out, Console.Error);
+}
+if (args.Length > 0 && args[0] is "help" or "--help" or "-h")
+{
+    Console.WriteLine(ReportOptions.Usage);
+    Console.WriteLine("   or: edgekws-bench --filter PATTERN [BenchmarkDotNet options]   (the BenchmarkDotNet suites)");
+    Console.WriteLine("   or: edgekws-bench --check-baseline");
+    return 0;
+}
 
 // `--check-baseline` verifies the MathNet baseline computes the same features as the product code
 // (same metric as the torchaudio parity tests); anything else goes to BenchmarkDotNet's switcher.

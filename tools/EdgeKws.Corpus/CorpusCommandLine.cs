@@ -20,7 +20,13 @@ public static class CorpusCommandLine
           --stream-sentences N      keyword-free sentences per test speaker for streams (default 24)
           --negatives-minutes X     negative stream length in minutes (default 10; 0 = none)
           --positives N             keywords in the positive stream (default 50; 0 = none)
+          --train-negatives-minutes X       train-split negative stream (train voices, synthetic music, noise,
+                                            hum, babble, silence) for training negatives (default 0 = none)
+          --validation-negatives-minutes X  validation-split negative stream, for choosing the threshold (default 0)
+          --validation-positives N          keywords in the validation-split positive stream (default 0)
           --engines a,b             espeak,flite,festival (default: all installed)
+          --train-every-engine      keep at least half of each engine's voices in train (default: held-out
+                                    splits take voices round-robin over engines, which can empty a small one)
           --noise a,b               none,white,pink,brown,babble (default: all)
           --snr a,b                 SNR choices in dB (default 30,20,15,10,5,0)
           --gain MIN,MAX            gain range in dB around -26 dBFS active speech (default -20,6)
@@ -47,6 +53,7 @@ public static class CorpusCommandLine
             {
                 case "--small": o = CorpusOptions.Small(o.OutputDirectory, o.Seed) with { MaxParallelSynthesis = o.MaxParallelSynthesis }; break;
                 case "--clean": o = o with { WriteCleanReference = true }; break;
+                case "--train-every-engine": o = o with { TrainEveryEngine = true }; break;
                 case "--out": outDir = Value(); break;
                 case "--seed": o = o with { Seed = Long() }; break;
                 case "--speakers": o = o with { SpeakerCount = Int() }; break;
@@ -57,6 +64,9 @@ public static class CorpusCommandLine
                 case "--stream-sentences": o = o with { StreamSentencesPerSpeaker = Int() }; break;
                 case "--negatives-minutes": o = o with { NegativeStreamMinutes = Double() }; break;
                 case "--positives": o = o with { PositiveStreamKeywords = Int() }; break;
+                case "--train-negatives-minutes": o = o with { TrainNegativeStreamMinutes = Double() }; break;
+                case "--validation-negatives-minutes": o = o with { ValidationNegativeStreamMinutes = Double() }; break;
+                case "--validation-positives": o = o with { ValidationPositiveStreamKeywords = Int() }; break;
                 case "--engines": o = o with { Engines = List() }; break;
                 case "--noise": o = o with { NoiseKinds = List() }; break;
                 case "--snr": o = o with { SnrDbChoices = [.. List().Select(s => ParseDouble(a, s))] }; break;

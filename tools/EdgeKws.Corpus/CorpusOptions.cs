@@ -42,6 +42,18 @@ public sealed partial record CorpusOptions
     /// <summary>Keyword occurrences in the positive evaluation stream; 0 for none.</summary>
     public int PositiveStreamKeywords { get; init; } = 50;
 
+    /// <summary>
+    /// Length of the train-split negative stream (train speakers, synthetic music, noise, hum, babble,
+    /// silence; for training negatives); 0 for none.
+    /// </summary>
+    public double TrainNegativeStreamMinutes { get; init; }
+
+    /// <summary>Length of the validation-split negative stream (validation speakers; for choosing the threshold); 0 for none.</summary>
+    public double ValidationNegativeStreamMinutes { get; init; }
+
+    /// <summary>Keyword occurrences in the validation-split positive stream (validation speakers); 0 for none.</summary>
+    public int ValidationPositiveStreamKeywords { get; init; }
+
     /// <summary>Engines to use; null means every installed one (the resolved list is written to the manifest).</summary>
     public IReadOnlyList<string>? Engines { get; init; }
 
@@ -62,6 +74,12 @@ public sealed partial record CorpusOptions
 
     /// <summary>Also write each mixed clip's clean speech (after gain) as <c>*.clean.wav</c>.</summary>
     public bool WriteCleanReference { get; init; }
+
+    /// <summary>
+    /// Keep at least half of each engine's voices in train (held-out splits then take at most half of an
+    /// engine's voices, test the larger part); off by default, which holds out voices round-robin over engines.
+    /// </summary>
+    public bool TrainEveryEngine { get; init; }
 
     /// <summary>Fraction of voices held out for test.</summary>
     public double TestFraction { get; init; } = 0.2;
@@ -103,6 +121,9 @@ public sealed partial record CorpusOptions
         Require(StreamSentencesPerSpeaker >= 1, $"--stream-sentences must be at least 1; got {StreamSentencesPerSpeaker}.");
         Require(NegativeStreamMinutes is >= 0 and <= 600, $"--negatives-minutes must be 0 to 600; got {NegativeStreamMinutes}.");
         Require(PositiveStreamKeywords is >= 0 and <= 100_000, $"--positives must be 0 to 100000; got {PositiveStreamKeywords}.");
+        Require(TrainNegativeStreamMinutes is >= 0 and <= 600, $"--train-negatives-minutes must be 0 to 600; got {TrainNegativeStreamMinutes}.");
+        Require(ValidationNegativeStreamMinutes is >= 0 and <= 600, $"--validation-negatives-minutes must be 0 to 600; got {ValidationNegativeStreamMinutes}.");
+        Require(ValidationPositiveStreamKeywords is >= 0 and <= 100_000, $"--validation-positives must be 0 to 100000; got {ValidationPositiveStreamKeywords}.");
         Require(NoiseKinds.Count > 0 && NoiseKinds.All(k => NoiseKind.All.Contains(k)), $"--noise kinds must be among {string.Join(", ", NoiseKind.All)}; got {string.Join(", ", NoiseKinds)}.");
         Require(SnrDbChoices.Count > 0 && SnrDbChoices.All(s => s is >= -10 and <= 60), "--snr values must be -10 to 60 dB.");
         Require(GainDbMin <= GainDbMax && GainDbMin >= -60 && GainDbMax <= 20, $"--gain range must be within -60..20 dB with min <= max; got {GainDbMin}..{GainDbMax}.");

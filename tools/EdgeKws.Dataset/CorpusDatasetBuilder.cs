@@ -1,5 +1,6 @@
 using EdgeKws.Corpus;
 using EdgeKws.Corpus.Manifest;
+using EdgeKws.Corpus.Speakers;
 using EdgeKws.Labeling;
 using EdgeKws.Labeling.Dataset;
 
@@ -18,8 +19,14 @@ public static class CorpusDatasetBuilder
     public const string SplitRule = "speaker-independent: each voice in exactly one split (corpus manifest speakers[].split)";
 
     /// <summary>Builds the examples. <paramref name="keywords"/> null means every corpus keyword.</summary>
+    /// <param name="corpusRoot">The corpus directory.</param>
+    /// <param name="manifest">Its manifest.</param>
+    /// <param name="keywords">Keyword classes; null = every corpus keyword (the others become background).</param>
+    /// <param name="classes">The keyword classes used.</param>
+    /// <param name="streamWindowsPerMinute">Random 1 s windows per minute of negative stream.</param>
+    /// <param name="trainStreamWindowsPerMinute">Rate for train-split negative streams (training negatives); null = <paramref name="streamWindowsPerMinute"/>.</param>
     /// <exception cref="ArgumentException">A requested keyword is not in the corpus.</exception>
-    public static IReadOnlyList<DatasetExample> Build(string corpusRoot, CorpusManifest manifest, IReadOnlyList<string>? keywords, out IReadOnlyList<string> classes, int streamWindowsPerMinute = 20)
+    public static IReadOnlyList<DatasetExample> Build(string corpusRoot, CorpusManifest manifest, IReadOnlyList<string>? keywords, out IReadOnlyList<string> classes, int streamWindowsPerMinute = 20, int? trainStreamWindowsPerMinute = null)
     {
         classes = keywords ?? manifest.Options.Keywords;
         foreach (string k in classes)
@@ -72,11 +79,18 @@ public static class CorpusDatasetBuilder
                 case FileKind.NegativeStream:
                     {
                         DeterministicRandom rng = DeterministicRandom.For(manifest.Options.Seed, "dataset-negative-windows/" + f.Path);
-                        int n = (int)Math.Ceiling(f.DurationMs / 60_000 * streamWindowsPerMinute);
-                        for (int i = 0; i < n && f.DurationMs > 1000; i++)
+                        int perMinute = f.Split == CorpusSplit.Train ? trainStreamWindowsPerMinute ?? streamWindowsPerMinute : streamWindowsPerMinute;
+                        int n = (int)Math.Ceiling(f.DurationMs / 60_000 * perMinute);
+                        // Whole-millisecond starts; a start drawn twice is drawn again (dense train rates make that likely).
+                        var taken = new HashSet<double>();
+                        n = (int)Math.Min(n, Math.Max(0, Math.Floor(f.DurationMs - 1000)));
+                        while (taken.Count < n)
                         {
                             double start = Math.Floor(rng.NextDouble() * (f.DurationMs - 1000));
-                            examples.Add(new DatasetExample($"{f.Path}@{start:0}", f.Split, DatasetExporter.BackgroundClass, null, f.Path, wav, start, source));
+                            if (taken.Add(start))
+                            {
+                                examples.Add(new DatasetExample($"{f.Path}@{start:0}", f.Split, DatasetExporter.BackgroundClass, null, f.Path, wav, start, source));
+                            }
                         }
 
                         break;

@@ -9,6 +9,7 @@ public static class DatasetCommand
     /// <summary>Usage text.</summary>
     public const string Usage = """
         usage: edgekws-dataset export --corpus DIR --out DIR [--keyword "hey edge"]... [--stream-windows-per-minute N]
+                                      [--train-stream-windows-per-minute N]
                edgekws-dataset extract --corpus DIR --out DIR [--keyword "hey edge"]...
 
           extract: aligns every corpus sentence with the built-in aligner (PocketSphinx), cuts 1 s keyword
@@ -19,6 +20,8 @@ public static class DatasetCommand
           --keyword PHRASE             a keyword class (repeat for several); default: every corpus keyword.
                                        Other corpus keywords become background (class 0).
           --stream-windows-per-minute  random 1 s background windows per minute of negative stream (default 20)
+          --train-stream-windows-per-minute  the same for train-split negative streams (training negatives;
+                                       default: --stream-windows-per-minute)
         """;
 
     /// <summary>Runs the command; returns the process exit code (0 ok, 1 failed, 2 usage).</summary>
@@ -39,6 +42,7 @@ public static class DatasetCommand
         string? corpus = null, output = null;
         var keywords = new List<string>();
         int perMinute = 20;
+        int? trainPerMinute = null;
         for (int i = 1; i < args.Count; i++)
         {
             string a = args[i];
@@ -55,6 +59,7 @@ public static class DatasetCommand
                 case "--out": output = value; break;
                 case "--keyword": keywords.Add(value); break;
                 case "--stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: perMinute = n; break;
+                case "--train-stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: trainPerMinute = n; break;
                 default:
                     stderr.WriteLine($"edgekws-dataset: unknown option or bad value '{a} {value}'.");
                     stderr.WriteLine(Usage);
@@ -81,7 +86,7 @@ public static class DatasetCommand
         try
         {
             CorpusManifest manifest = CorpusManifest.Load(manifestPath);
-            IReadOnlyList<DatasetExample> examples = CorpusDatasetBuilder.Build(corpus, manifest, keywords.Count > 0 ? keywords : null, out IReadOnlyList<string> classes, perMinute);
+            IReadOnlyList<DatasetExample> examples = CorpusDatasetBuilder.Build(corpus, manifest, keywords.Count > 0 ? keywords : null, out IReadOnlyList<string> classes, perMinute, trainPerMinute);
             DatasetExportResult r = new DatasetExporter().Export(examples, classes, output, [new DatasetSource("corpus", Path.GetFullPath(manifestPath), manifest.GeneratorVersion)], CorpusDatasetBuilder.SplitRule);
             stdout.WriteLine($"dataset {r.DatasetId} -> {output}");
             stdout.WriteLine($"classes: {DatasetExporter.BackgroundClass}, {string.Join(", ", classes)}");

@@ -18,6 +18,7 @@ public static class ModelCommand
                                         [--training-manifest parent.training-manifest.json] [--id ID] [--version V] [--created T]
                                         [--method percentile|minmax] [--percentile 99.99] [--threshold X]
                edgekws-model evaluate --model M.manifest.json --corpus DIR --out DIR [--threshold X] [--tolerance-ms 1000]
+                                      [--split test|validation|train]
                edgekws-model gate --current A.manifest.json --candidate B.manifest.json --corpus DIR [--out DIR]
                                   [--fa-margin FA_PER_HOUR] [--frr-margin FRACTION] [--tolerance-ms 1000]
 
@@ -26,7 +27,8 @@ public static class ModelCommand
                       every split); parent = that model, training manifest = the parent's (default: beside it) with the
                       calibration dataset, written as ID-V.training-manifest.json; version default MAJOR.MINOR.(PATCH+1)-field.1
           evaluate    runs the device front end and detector over the corpus's test streams: FA/hour, FRR at the deployed
-                      threshold, DET curve; writes evaluation.json, det.csv, det.png
+                      threshold, DET curve; writes evaluation.json, det.csv, det.png. --split validation evaluates
+                      the validation streams instead (to choose a threshold without touching the test streams)
           gate        evaluates both models on the same streams and decides promotion; exit 0 promote, 3 refuse
                       (default margins: one false accept over the evaluated hours; max(1 %, one keyword) of FRR)
         exit codes: 0 ok / promoted, 1 failed, 2 usage, 3 refused by the gate
@@ -179,9 +181,9 @@ public static class ModelCommand
 
     private static int Evaluate(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
     {
-        Reject(o, "model", "corpus", "out", "threshold", "tolerance-ms");
+        Reject(o, "model", "corpus", "out", "threshold", "tolerance-ms", "split");
         string output = Required(o, "out");
-        var streams = CorpusStreams.Load(Required(o, "corpus"), out string description);
+        var streams = CorpusStreams.Load(Required(o, "corpus"), o.GetValueOrDefault("split", EdgeKws.Corpus.Speakers.CorpusSplit.Test), out string description);
         var e = StreamingEvaluator.Evaluate(Required(o, "model"), streams, EvaluationOptions(o, description));
         EvaluationWriter.Write(e, output);
         Print(e.Report, stdout);

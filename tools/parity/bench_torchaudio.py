@@ -1,7 +1,10 @@
 #!/usr/bin/python3
 """Measures torchaudio's MFCC front ends on one core, for docs/benchmarks.md.
 
-    /usr/bin/python3 tools/parity/bench_torchaudio.py [--seconds 600] [--repeats 3]
+    /usr/bin/python3 tools/parity/bench_torchaudio.py [--seconds 600] [--repeats 3] [--wav FILE] [--json]
+
+--wav times the given 16 kHz mono 16-bit WAV instead (the bench report passes the very file it timed
+EdgeKws on); --json prints one JSON object instead of the table (read by tools/EdgeKws.Bench).
 
 Generates the same kind of audio as tools/EdgeKws.Bench (voiced harmonics, tones, noise; int16
 scale), then times, single-threaded (torch.set_num_threads(1)), the batch call on the whole clip:
@@ -13,8 +16,10 @@ and prints the best-of-N wall-clock and process-CPU microseconds per frame and t
 clip defaults to 10 minutes (60,000 frames) so memory stays small; per-frame cost is flat in length.
 """
 import argparse
+import json
 import platform
 import time
+import wave as wavfile
 
 import numpy as np
 import torch
@@ -33,6 +38,14 @@ def audio(seconds, seed=1):
     return np.clip(4000 * gate * voice + noise, -32768, 32767).astype(np.int16)
 
 
+def read_wav(path):
+    with wavfile.open(path, "rb") as w:
+        if w.getnchannels() != 1 or w.getsampwidth() != 2 or w.getframerate() != SR:
+            raise SystemExit(f"{path}: need 16 kHz mono 16-bit PCM, got {w.getframerate()} Hz, "
+                             f"{w.getnchannels()} channel(s), {8 * w.getsampwidth()} bit")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+
+
 def best(fn, repeats):
     """Best wall time and best process CPU time over the repeats (CPU time is what to compare on a
     shared machine: it leaves out the time the process waited for a core)."""
@@ -49,11 +62,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=600)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--wav", help="time this 16 kHz mono 16-bit WAV instead of generated audio")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
 
-    wave = torch.from_numpy(audio(args.seconds).astype(np.float32)).unsqueeze(0)  # int16 scale, Kaldi style
+    samples = read_wav(args.wav) if args.wav else audio(args.seconds)
+    seconds = samples.size / SR
+    wave = torch.from_numpy(samples.astype(np.float32)).unsqueeze(0)  # int16 scale, Kaldi style
 
     def kaldi():
         return torchaudio.compliance.kaldi.mfcc(
@@ -72,15 +89,22 @@ def main():
 
     kaldi()  # warm-up
     transforms()
-    print(f"torch {torch.__version__}, torchaudio {torchaudio.__version__}, threads {torch.get_num_threads()}, "
-          f"{platform.processor() or platform.machine()}, clip {args.seconds:g} s, best of {args.repeats}")
+    results = []
     for name, fn in (("compliance.kaldi.mfcc", kaldi), ("transforms.MFCC", transforms)):
         wall, cpu, out = best(fn, args.repeats)
         frames = out.shape[0] if name.startswith("compliance") else out.shape[-1]
-        us_wall, us_cpu = wall / frames * 1e6, cpu / frames * 1e6
-        print(f"{name:24s} {frames:7d} frames  wall {us_wall:7.3f} us/frame ({us_wall * 0.36:6.2f} s/hour)  "
+        results.append({"name": name, "frames": int(frames), "wallSeconds": wall, "cpuSeconds": cpu})
+    if args.json:
+        print(json.dumps({"torch": torch.__version__, "torchaudio": torchaudio.__version__, "threads": torch.get_num_threads(),
+                          "machine": platform.processor() or platform.machine(), "audioSeconds": seconds,
+                          "repeats": args.repeats, "results": results}))
+        return
+    print(f"torch {torch.__version__}, torchaudio {torchaudio.__version__}, threads {torch.get_num_threads()}, "
+          f"{platform.processor() or platform.machine()}, clip {seconds:g} s, best of {args.repeats}")
+    for r in results:
+        us_wall, us_cpu = r["wallSeconds"] / r["frames"] * 1e6, r["cpuSeconds"] / r["frames"] * 1e6
+        print(f"{r['name']:24s} {r['frames']:7d} frames  wall {us_wall:7.3f} us/frame ({us_wall * 0.36:6.2f} s/hour)  "
               f"cpu {us_cpu:7.3f} us/frame ({us_cpu * 0.36:6.2f} s/hour)")
-
 
 if __name__ == "__main__":
     main()

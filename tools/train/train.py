@@ -351,6 +351,14 @@ def parse_args(argv):
     p.add_argument("--mix-max-db", type=float, default=-3.0)
     p.add_argument("--max-train", type=int, help="cap on training windows (first N after a seeded shuffle)")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--negatives-per-epoch", type=int,
+                   help="background windows per epoch, drawn from the training pool (default: all of them every epoch); "
+                        "keyword windows are all used every epoch")
+    p.add_argument("--hard-negative-fraction", type=float, default=0.0,
+                   help="share of the epoch's background windows taken from the highest-scoring ones (hard-negative "
+                        "mining, needs --negatives-per-epoch); the rest are drawn at random")
+    p.add_argument("--hard-negative-start", type=int, default=5, help="first epoch (1-based) that uses mined hard negatives")
+    p.add_argument("--hard-negative-every", type=int, default=3, help="re-score the background pool every N epochs")
     a = p.parse_args(argv)
     a.epochs = a.epochs if a.epochs is not None else (20 if a.tiny else 30)
     a.lr = a.lr if a.lr is not None else (1e-2 if a.tiny else 3e-3)
@@ -363,7 +371,70 @@ def parse_args(argv):
             fail(f"--{name.replace('_', '-')} must be positive")
     if not 1 <= a.threads <= 2:
         fail("--threads must be 1 or 2 (the machine is shared)")
+    if a.negatives_per_epoch is not None and a.negatives_per_epoch <= 0:
+        fail("--negatives-per-epoch must be positive")
+    if not 0.0 <= a.hard_negative_fraction < 1.0:
+        fail("--hard-negative-fraction must be in [0, 1)")
+    if a.hard_negative_fraction > 0 and a.negatives_per_epoch is None:
+        fail("--hard-negative-fraction needs --negatives-per-epoch (mined windows replace part of the epoch's random ones)")
+    if a.hard_negative_start < 1 or a.hard_negative_every < 1:
+        fail("--hard-negative-start and --hard-negative-every must be at least 1")
     return a
+
+
+def keyword_scores(model, x, batch=512):
+    """Highest keyword posterior per window (eval mode, no augmentation): how close each window is to a false accept."""
+    probs = predict(model, x, batch)
+    return probs[:, 1:].max(axis=1)
+
+
+class EpochSampler:
+    """Chooses each epoch's windows: every keyword window, plus (with --negatives-per-epoch) a subset of the
+    background pool: a --hard-negative-fraction share from the windows the current model scores highest
+    (re-scored every --hard-negative-every epochs from --hard-negative-start), the rest uniformly at random.
+    Without --negatives-per-epoch every window is used every epoch (the original behaviour)."""
+
+    def __init__(self, x, y, generator, args):
+        self.x, self.y, self.g, self.args = x, y, generator, args
+        self.keyword_idx = torch.nonzero(torch.from_numpy(y) > 0).flatten()
+        self.background_idx = torch.nonzero(torch.from_numpy(y) == 0).flatten()
+        self.hard = None
+        self.mined = []
+
+    def epoch_size(self):
+        if self.args.negatives_per_epoch is None:
+            return int(self.y.shape[0])
+        return int(self.keyword_idx.shape[0]) + min(self.args.negatives_per_epoch, int(self.background_idx.shape[0]))
+
+    def indices(self, epoch, model):
+        a = self.args
+        if a.negatives_per_epoch is None:
+            return torch.randperm(self.y.shape[0], generator=self.g)
+        n_neg = min(a.negatives_per_epoch, int(self.background_idx.shape[0]))
+        n_hard = 0
+        if a.hard_negative_fraction > 0 and epoch + 1 >= a.hard_negative_start:
+            if self.hard is None or (epoch + 1 - a.hard_negative_start) % a.hard_negative_every == 0:
+                scores = keyword_scores(model, self.x[self.background_idx.numpy()])
+                # Stable sort on (-score, index): ties cannot depend on the sort implementation.
+                order = np.lexsort((np.arange(scores.shape[0]), -scores))
+                self.hard = self.background_idx[torch.from_numpy(order[:int(round(a.hard_negative_fraction * n_neg))].copy())]
+                self.mined.append({"epoch": epoch + 1, "poolSize": int(scores.shape[0]), "mined": int(self.hard.shape[0]),
+                                   "lowestMinedScore": round(float(scores[order[self.hard.shape[0] - 1]]), 6) if self.hard.shape[0] else None,
+                                   "poolAbove0.5": int((scores >= 0.5).sum())})
+                print(json.dumps({"hardNegatives": self.mined[-1]}), flush=True)
+            n_hard = int(self.hard.shape[0])
+        chosen = [self.keyword_idx]
+        if n_hard:
+            chosen.append(self.hard)
+            rest_mask = torch.ones(self.y.shape[0], dtype=torch.bool)
+            rest_mask[self.hard] = False
+            rest = self.background_idx[rest_mask[self.background_idx]]
+        else:
+            rest = self.background_idx
+        pick = torch.randperm(rest.shape[0], generator=self.g)[:n_neg - n_hard]
+        chosen.append(rest[pick])
+        idx = torch.cat(chosen)
+        return idx[torch.randperm(idx.shape[0], generator=self.g)]
 
 
 def main(argv):
@@ -396,18 +467,22 @@ def main(argv):
     background = xt[yt == 0]
     aug = Augmenter(cfg, coeffs, background, rng, args)
 
-    # Class-balanced loss: keyword windows are rare next to background ones.
+    sampler = EpochSampler(x_train, y_train, rng, args)
+    # Class-balanced loss: keyword windows are rare next to background ones. With --negatives-per-epoch
+    # the balance is that of an epoch (all keyword windows, negatives-per-epoch background ones).
     counts = torch.bincount(yt, minlength=len(classes)).float()
+    if args.negatives_per_epoch is not None:
+        counts[0] = float(min(args.negatives_per_epoch, int(counts[0])))
     class_weights = torch.where(counts > 0, counts.sum() / (len(classes) * counts.clamp(min=1)), torch.zeros_like(counts))
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    steps_per_epoch = max(1, math.ceil(xt.shape[0] / args.batch_size))
+    steps_per_epoch = max(1, math.ceil(sampler.epoch_size() / args.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch)
     history = []
     for epoch in range(args.epochs):
+        perm = sampler.indices(epoch, model)
         model.train()
-        perm = torch.randperm(xt.shape[0], generator=rng)
         total, correct, loss_sum = 0, 0, 0.0
-        for i in range(0, xt.shape[0], args.batch_size):
+        for i in range(0, perm.shape[0], args.batch_size):
             idx = perm[i:i + args.batch_size]
             xb = aug(xt[idx]).unsqueeze(1)
             yb = yt[idx]
@@ -471,6 +546,10 @@ def main(argv):
             "schedule": "one-cycle", "loss": "class-balanced cross-entropy",
             "classWeights": [round(float(w), 6) for w in class_weights], "weightDecay": args.weight_decay, "dropout": 0.2,
             "maxTrain": args.max_train, "threads": args.threads,
+            "negativesPerEpoch": args.negatives_per_epoch,
+            "hardNegativeMining": {"fraction": args.hard_negative_fraction, "startEpoch": args.hard_negative_start,
+                                   "everyEpochs": args.hard_negative_every, "rounds": sampler.mined}
+            if args.hard_negative_fraction > 0 else None,
             "augmentation": {
                 "maxShiftFrames": args.max_shift_frames, "timeMaskFrames": args.time_mask_frames,
                 "coefficientMask": args.coeff_mask, "mixProbability": args.mix_prob,

@@ -18,6 +18,11 @@ internal sealed class AgentArguments
           --drain-seconds N    at shutdown, wait up to N s for the outbox to drain (default 5)
           --log-enqueues       print "E <sequence> <class>" on stdout after every accepted enqueue
           --quiet              no per-detection lines
+          --latency-out PATH   write raw timing samples as JSON at the end (every detection's decision
+                               latency and keyword end, managed bytes allocated while listening; for the bench)
+          --time-frontend      with --latency-out and a WAV source: first time per-frame MFCC and per-window
+                               inference of the same model over the WAV (at most --time-frontend-seconds, default 60)
+          --time-frontend-seconds N  how much of the WAV --time-frontend times (default 60)
         exit codes: 0 done, 1 runtime failure, 2 bad configuration or arguments, 3 model refused
         """;
 
@@ -31,6 +36,9 @@ internal sealed class AgentArguments
     public TimeSpan Drain { get; private set; } = TimeSpan.FromSeconds(5);
     public bool LogEnqueues { get; private set; }
     public bool Quiet { get; private set; }
+    public string? LatencyOut { get; private set; }
+    public bool TimeFrontEnd { get; private set; }
+    public double TimeFrontEndSeconds { get; private set; } = 60;
     public bool Help { get; private set; }
 
     public static bool TryParse(string[] args, out AgentArguments parsed, out string error)
@@ -56,7 +64,9 @@ internal sealed class AgentArguments
                 case "--models-dir": parsed.ModelsDirectory = Value() ?? Fail(a, out error); break;
                 case "--log-enqueues": parsed.LogEnqueues = true; break;
                 case "--quiet": parsed.Quiet = true; break;
-                case "--duration" or "--drain-seconds":
+                case "--latency-out": parsed.LatencyOut = Value() ?? Fail(a, out error); break;
+                case "--time-frontend": parsed.TimeFrontEnd = true; break;
+                case "--duration" or "--drain-seconds" or "--time-frontend-seconds":
                     string? v = Value();
                     if (v is null || !double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double s) || !(s >= 0) || s > 1e7)
                     {
@@ -64,6 +74,7 @@ internal sealed class AgentArguments
                         return false;
                     }
                     if (a == "--duration") parsed.Duration = TimeSpan.FromSeconds(s);
+                    else if (a == "--time-frontend-seconds") parsed.TimeFrontEndSeconds = s;
                     else parsed.Drain = TimeSpan.FromSeconds(s);
                     break;
                 default:
@@ -81,6 +92,11 @@ internal sealed class AgentArguments
         if (parsed.WavPath is not null && parsed.Stdin)
         {
             error = "--wav and --stdin exclude each other";
+            return false;
+        }
+        if (parsed.TimeFrontEnd && parsed.LatencyOut is null)
+        {
+            error = "--time-frontend needs --latency-out PATH (where the timings go)";
             return false;
         }
         if (parsed.ModelManifest is not null && parsed.ModelsDirectory is not null)

@@ -152,6 +152,29 @@ internal static class AgentHost
                 return ExitModelRefused;
             }
 
+            // Bench only (--latency-out --time-frontend): time the front end and the model on the WAV first.
+            LatencyRecorder? recorder = args.LatencyOut is null ? null : new LatencyRecorder();
+            if (recorder is not null && args.TimeFrontEnd)
+            {
+                if (!string.Equals(config.Audio.Source, "wav", StringComparison.OrdinalIgnoreCase) || config.Audio.WavPath is null)
+                {
+                    detector!.Dispose();
+                    stderr.WriteLine("edgekws-agent: configuration error: --time-frontend needs a WAV source (--wav PATH or Audio.Source=wav)");
+                    return ExitBadConfiguration;
+                }
+                try
+                {
+                    recorder.TimeFrontEnd(config.Audio.WavPath, mfcc, model!, config.Audio.PeriodFrames, args.TimeFrontEndSeconds);
+                }
+                catch (Exception ex) when (ex is IOException or InvalidDataException or InvalidOperationException or ArgumentException)
+                {
+                    detector!.Dispose();
+                    Log($"--time-frontend failed: {ex.Message}");
+                    return ExitFailure;
+                }
+                Log($"front end timed: {recorder.MfccFrameUs.Length} MFCC frames, {recorder.InferenceMs.Length} inferences");
+            }
+
             // 4. Audio source.
             IAudioSource source;
             try
@@ -194,7 +217,7 @@ internal static class AgentHost
                 return ExitBadConfiguration;
             }
             using var gpio = new GpioStatusSink(panel, StatusSink, Log);
-            var sink = new ConsoleSink(stdout, args.Quiet, gpio);
+            var sink = new ConsoleSink(stdout, args.Quiet, gpio, recorder);
             var options = PipelineOptions(config, mfcc, Log, (cls, result) =>
             {
                 if (!result.IsAccepted) return;
@@ -237,6 +260,8 @@ internal static class AgentHost
             uplink.Start();
             using var statusWatch = new Timer(_ => sink.WatchUplink(uplink.State), null, TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(250));
             int exit = ExitOk;
+            // Managed bytes allocated by every thread while listening (pipeline, outbox writer, uplink): the bench divides by audio seconds.
+            long allocatedBefore = recorder is null ? 0 : GC.GetTotalAllocatedBytes(precise: true);
             try
             {
                 pipeline.Run(stop);
@@ -249,6 +274,10 @@ internal static class AgentHost
 
             // 6. Graceful end: finish the model command in hand (its status goes to the outbox), give the
             // uplink a moment to drain, then stop it cleanly (offline status).
+            if (recorder is not null)
+            {
+                recorder.ManagedAllocatedBytes = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
+            }
             updates?.Dispose();
             var drain = Stopwatch.StartNew();
             while (drain.Elapsed < args.Drain && outbox.GetStats().TotalCount > 0)
@@ -276,6 +305,18 @@ internal static class AgentHost
             {
                 stdout.WriteLine(summary);
                 stdout.Flush();
+            }
+            if (recorder is not null)
+            {
+                try
+                {
+                    recorder.Write(args.LatencyOut!, audioSeconds, elapsed, ProcessMemory.ResidentBytes(), (i50, i99, inferences));
+                }
+                catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+                {
+                    Log($"cannot write --latency-out {args.LatencyOut}: {ex.Message}");
+                    exit = ExitFailure;
+                }
             }
             pipeline.Detector.Dispose();
             source.Dispose();
@@ -428,7 +469,7 @@ internal static class AgentHost
     }
 
     /// <summary>Prints detections and uplink changes, and forwards everything to the GPIO sink if one is set.</summary>
-    private sealed class ConsoleSink(TextWriter stdout, bool quiet, IAgentStatusSink? next) : IAgentStatusSink
+    private sealed class ConsoleSink(TextWriter stdout, bool quiet, IAgentStatusSink? next, LatencyRecorder? recorder) : IAgentStatusSink
     {
         private UplinkState _lastUplink = UplinkState.Stopped;
         private bool? _online; // unknown until the first look, so a device that never connects shows Offline
@@ -440,8 +481,9 @@ internal static class AgentHost
         public void OnDetection(in DetectionNotice notice)
         {
             next?.OnDetection(notice);
-            if (quiet) return;
             double latencyMs = notice.DecisionLatencyTicks < 0 ? double.NaN : notice.DecisionLatencyTicks * 1000.0 / Stopwatch.Frequency;
+            recorder?.AddDetection(notice.KeywordEndSample / 16000.0, notice.Event.Score, latencyMs);
+            if (quiet) return;
             string line = string.Create(CultureInfo.InvariantCulture,
                 $"detection: end_s={notice.KeywordEndSample / 16000.0:F3} score={notice.Event.Score:F3} model={notice.Event.ModelVersion} decision_latency_ms={latencyMs:F3} clip={notice.ClipId:N}");
             lock (stdout)

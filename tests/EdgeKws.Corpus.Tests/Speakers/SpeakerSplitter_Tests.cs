@@ -42,4 +42,22 @@ public sealed class SpeakerSplitter_Tests
         var e = Assert.Throws<ArgumentException>(() => SpeakerSplitter.Split(1, two, 0.2, 0.15));
         Assert.Contains("at least 3", e.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Many_speakers_put_every_voice_of_a_small_engine_into_test_unless_each_engine_keeps_half_in_train()
+    {
+        // 200 speakers: 4 flite voices among 80-odd; the round-robin held-out fill takes all four.
+        IReadOnlyList<Speaker> speakers = SpeakerCatalog.Choose(42, 200, Engines);
+        int FliteVoices(IReadOnlyDictionary<string, string> split, string name) =>
+            speakers.Where(s => s.Engine == TtsEngine.Flite && split[s.Id] == name).Select(s => s.VoiceKey).Distinct().Count();
+        var roundRobin = SpeakerSplitter.Split(42, speakers, 0.2, 0.15);
+        Assert.Equal(0, FliteVoices(roundRobin, CorpusSplit.Train));
+        var kept = SpeakerSplitter.Split(42, speakers, 0.2, 0.15, keepEveryEngineInTrain: true);
+        Assert.Equal(2, FliteVoices(kept, CorpusSplit.Train));
+        Assert.Equal(1, FliteVoices(kept, CorpusSplit.Test));
+        Assert.Equal(1, FliteVoices(kept, CorpusSplit.Validation));
+        int Voices(IReadOnlyDictionary<string, string> split, string name) => speakers.Where(s => split[s.Id] == name).Select(s => s.VoiceKey).Distinct().Count();
+        Assert.Equal(Voices(roundRobin, CorpusSplit.Test), Voices(kept, CorpusSplit.Test));
+        Assert.Equal(Voices(roundRobin, CorpusSplit.Validation), Voices(kept, CorpusSplit.Validation));
+    }
 }

@@ -93,6 +93,12 @@ public sealed class NoiseBank
             throw new ArgumentException($"'{kind}' is not a sox noise bed; use {NoiseKind.White}, {NoiseKind.Pink} or {NoiseKind.Brown}.", nameof(kind));
         }
 
+        return FillFrom(bed, destination, offset);
+    }
+
+    /// <summary>Fills <paramref name="destination"/> from <paramref name="bed"/> starting at <paramref name="offset"/>, wrapping round; returns the offset after it.</summary>
+    public static int FillFrom(float[] bed, Span<float> destination, int offset)
+    {
         offset %= bed.Length;
         int written = 0;
         while (written < destination.Length)
