@@ -57,13 +57,12 @@ internal sealed partial class ChildProcess : IDisposable
         return path is not null && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
     }
 
-    /// <summary>Starts <c>dotnet exec {dll} {args}</c> in <paramref name="workingDirectory"/>.</summary>
-    public static ChildProcess Start(string name, string dll, IEnumerable<string> args, string workingDirectory, string logPath, bool redirectStdin = false)
+    /// <summary>
+    /// <c>dotnet exec {dll} {args}</c> with redirected output. The job's own <c>EDGEKWS_*</c> variables are
+    /// removed: they are the agent's and the gateway's config overrides, which refuse unknown keys.
+    /// </summary>
+    private static ProcessStartInfo DotnetExec(string dll, IEnumerable<string> args, string workingDirectory, bool redirectStdin)
     {
-        if (!File.Exists(dll))
-        {
-            throw new FileNotFoundException($"{name}: {dll} is not built (run scripts/main-job.sh, which builds it)", dll);
-        }
         var psi = new ProcessStartInfo(DotnetHost())
         {
             RedirectStandardOutput = true,
@@ -82,32 +81,24 @@ internal sealed partial class ChildProcess : IDisposable
         {
             psi.ArgumentList.Add(a);
         }
-        var process = Process.Start(psi) ?? throw new InvalidOperationException($"{name}: could not start {dll}");
+        return psi;
+    }
+
+    /// <summary>Starts <c>dotnet exec {dll} {args}</c> in <paramref name="workingDirectory"/>.</summary>
+    public static ChildProcess Start(string name, string dll, IEnumerable<string> args, string workingDirectory, string logPath, bool redirectStdin = false)
+    {
+        if (!File.Exists(dll))
+        {
+            throw new FileNotFoundException($"{name}: {dll} is not built (run scripts/main-job.sh, which builds it)", dll);
+        }
+        var process = Process.Start(DotnetExec(dll, args, workingDirectory, redirectStdin)) ?? throw new InvalidOperationException($"{name}: could not start {dll}");
         return new ChildProcess(name, process, logPath);
     }
 
     /// <summary>Runs a short command to completion (e.g. <c>device add</c>) and returns its exit code and output.</summary>
     public static async Task<(int ExitCode, string Output)> RunToEndAsync(string dll, IEnumerable<string> args, string workingDirectory, string? stdin, TimeSpan timeout, CancellationToken ct)
     {
-        var psi = new ProcessStartInfo(DotnetHost())
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            RedirectStandardInput = true,
-            UseShellExecute = false,
-            WorkingDirectory = workingDirectory,
-        };
-        foreach (string key in psi.Environment.Keys.Where(k => k.StartsWith("EDGEKWS_", StringComparison.OrdinalIgnoreCase)).ToList())
-        {
-            psi.Environment.Remove(key);
-        }
-        psi.ArgumentList.Add("exec");
-        psi.ArgumentList.Add(dll);
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {dll}");
+        using var p = Process.Start(DotnetExec(dll, args, workingDirectory, redirectStdin: true)) ?? throw new InvalidOperationException($"could not start {dll}");
         if (stdin is not null)
         {
             await p.StandardInput.WriteLineAsync(stdin.AsMemory(), ct).ConfigureAwait(false);
