@@ -1,4 +1,5 @@
 using EdgeKws.Device.Audio;
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Audio;

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using EdgeKws.Device.Audio;
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Audio;

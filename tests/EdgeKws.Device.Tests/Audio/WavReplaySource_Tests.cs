@@ -2,6 +2,7 @@ using System.Diagnostics;
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Tests.Testing;
 using EdgeKws.Shared.Audio;
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Audio;

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using EdgeKws.Device.Detection;
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 

@@ -1,5 +1,6 @@
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Enrollment;
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Enrollment;

@@ -1,6 +1,7 @@
 using System.Device.Gpio;
 using EdgeKws.Device.Gpio;
 using EdgeKws.Device.Tests.Testing;
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.TestSupport;
 
 namespace EdgeKws.Device.Tests.Gpio;

@@ -5,6 +5,7 @@ using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Tests.Outbox;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.Shared.Features;
 using EdgeKws.TestSupport;
 using Xunit.Abstractions;

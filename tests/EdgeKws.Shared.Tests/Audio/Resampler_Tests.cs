@@ -1,5 +1,5 @@
 using EdgeKws.Shared.Audio;
-using EdgeKws.TestSupport;
+using EdgeKws.Shared.Diagnostics;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Shared.Tests.Audio;

@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using EdgeKws.Shared.Audio;
-using EdgeKws.TestSupport;
+using EdgeKws.Shared.Diagnostics;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Shared.Tests.Audio;

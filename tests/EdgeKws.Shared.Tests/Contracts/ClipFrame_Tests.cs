@@ -1,6 +1,6 @@
 using System.Buffers.Binary;
 using EdgeKws.Shared.Contracts;
-using EdgeKws.TestSupport;
+using EdgeKws.Shared.Diagnostics;
 
 namespace EdgeKws.Shared.Tests.Contracts;
 

@@ -1,5 +1,5 @@
 using EdgeKws.Shared.Contracts;
-using EdgeKws.TestSupport;
+using EdgeKws.Shared.Diagnostics;
 
 namespace EdgeKws.Shared.Tests.Contracts;
 

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.Shared.Features;
-using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Shared.Tests.Features;

@@ -1,5 +1,5 @@
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.Shared.Features;
-using EdgeKws.TestSupport;
 
 namespace EdgeKws.Shared.Tests.Features;
 

@@ -1,5 +1,5 @@
+using EdgeKws.Shared.Diagnostics;
 using EdgeKws.Shared.Quality;
-using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Shared.Tests.Quality;

@@ -1,6 +1,6 @@
-using EdgeKws.TestSupport;
+using EdgeKws.Shared.Diagnostics;
 
-namespace EdgeKws.Shared.Tests;
+namespace EdgeKws.Shared.Tests.Diagnostics;
 
 // The meter behind every "allocates nothing" assertion must still see a real allocation: it takes the
 // smallest of several readings, so an allocation that repeats on every run has to survive that.
