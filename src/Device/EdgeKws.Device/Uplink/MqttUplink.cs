@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Security;
 using MQTTnet;
 using MQTTnet.Protocol;
 
@@ -495,48 +496,19 @@ public sealed class MqttUplink : IAsyncDisposable
                 return true;
             }
             _tlsFailure = $"broker certificate '{certificate.Subject}' issued by '{certificate.Issuer}' is not trusted by the system trust store "
-                + $"({ChainStatus(e.Chain)}); set CaCertificatePemPath to the CA that signed it";
+                + $"({PinnedCaChain.Describe(e.Chain)}); set CaCertificatePemPath to the CA that signed it";
             return false;
         }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(_trustedCa);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (e.Chain is not null)
-        {
-            foreach (X509ChainElement element in e.Chain.ChainElements)
-            {
-                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-        }
-        if (chain.Build(certificate))
+        if (PinnedCaChain.TryBuild(certificate, _trustedCa, e.Chain, out string chainStatus))
         {
             return true;
         }
         _tlsFailure = $"broker certificate '{certificate.Subject}' issued by '{certificate.Issuer}' does not chain to the CA in "
-            + $"'{_options.CaCertificatePemPath}' ({ChainStatus(chain)})";
+            + $"'{_options.CaCertificatePemPath}' ({chainStatus})";
         return false;
     }
 
     private static ReadOnlyMemory<byte> Utf8(string value) => Encoding.UTF8.GetBytes(value);
-
-    private static string ChainStatus(X509Chain? chain)
-    {
-        if (chain is null || chain.ChainStatus.Length == 0)
-        {
-            return "no chain status";
-        }
-        var sb = new StringBuilder();
-        foreach (X509ChainStatus s in chain.ChainStatus)
-        {
-            if (sb.Length > 0)
-            {
-                sb.Append(", ");
-            }
-            sb.Append(s.Status);
-        }
-        return sb.ToString();
-    }
 
     private string Describe(Exception ex, bool wasConnected)
     {

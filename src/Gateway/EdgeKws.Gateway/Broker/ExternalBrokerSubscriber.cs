@@ -5,6 +5,7 @@ using System.Security.Cryptography.X509Certificates;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Ingest;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Security;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Packets;
@@ -225,21 +226,9 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable, IDeviceCommandP
                 || RefuseBroker($"TLS: external broker certificate '{certificate.Subject}' issued by '{certificate.Issuer}' is not trusted by "
                     + $"the system trust store ({e.SslPolicyErrors}); set Gateway:Broker:External:CaCertificatePemPath to the CA that signed it");
         }
-        using var chain = new X509Chain();
-        chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-        chain.ChainPolicy.CustomTrustStore.AddRange(_trustedCa);
-        chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        if (e.Chain is not null)
-        {
-            // Intermediates the broker sent: the chain to the configured CA may run through them.
-            foreach (X509ChainElement element in e.Chain.ChainElements)
-            {
-                chain.ChainPolicy.ExtraStore.Add(element.Certificate);
-            }
-        }
-        return chain.Build(certificate)
+        return PinnedCaChain.TryBuild(certificate, _trustedCa, e.Chain, out string chainStatus)
             || RefuseBroker($"TLS: external broker certificate '{certificate.Subject}' issued by '{certificate.Issuer}' does not chain to the CA in "
-                + $"'{_options.CaCertificatePemPath}' ({DescribeChainStatus(chain)})");
+                + $"'{_options.CaCertificatePemPath}' ({chainStatus})");
     }
 
     private bool RefuseBroker(string reason)
@@ -249,15 +238,6 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable, IDeviceCommandP
         return false;
     }
 
-    private static string DescribeChainStatus(X509Chain chain)
-    {
-        var flags = X509ChainStatusFlags.NoError;
-        foreach (X509ChainStatus status in chain.ChainStatus)
-        {
-            flags |= status.Status;
-        }
-        return flags.ToString();
-    }
 
     private Task OnMessageAsync(MqttApplicationMessageReceivedEventArgs e)
     {
