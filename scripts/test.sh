@@ -41,6 +41,13 @@ else
   failed=$((failed + 1)); tail -40 "$results/arm64-e2e.log"; info "arm64 end to end: FAILED (log: artifacts/test-results/arm64-e2e.log)"
 fi
 
+# CI shows the end of the output: repeat each failed test's name and the head of its message here, where
+# it is seen (the full text stays in artifacts/test-results/console.log).
+if [[ $failed -ne 0 ]]; then
+  echo; info "failed tests (head of each message):"
+  awk '/^  Failed /{print; n=8; next} n>0 && !/^  Stack Trace:/{print substr($0, 1, 400); n--; next} /^  Stack Trace:/{n=0}' \
+    "$results/console.log" | head -60
+fi
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 if [[ $status -ne 0 || $failed -ne 0 ]]; then exit 1; fi

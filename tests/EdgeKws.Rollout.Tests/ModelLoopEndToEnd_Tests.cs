@@ -294,16 +294,18 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
             string now = r.GetProperty("state").GetString()!;
             Assert.True(now == state || now is "Running" or "RollingBack", $"rollout {id} ended {now}: {r}");
             return now == state;
-        }, $"rollout {id} {state}");
+        }, $"rollout {id} {state}", () => "last read: " + r);
         return r;
     }
 
-    private async Task WaitAsync(Func<Task<bool>> condition, string what)
+    /// <param name="lastSeen">What the condition saw last, for the timeout message (the agents' stderr follows it).</param>
+    private async Task WaitAsync(Func<Task<bool>> condition, string what, Func<string>? lastSeen = null)
     {
         var sw = Stopwatch.StartNew();
         while (!await condition())
         {
-            Assert.True(sw.Elapsed < DeviceTimeout, $"timed out waiting for: {what}\n{string.Join("\n", _agents.Select(a => a.Stderr))}");
+            Assert.True(sw.Elapsed < DeviceTimeout,
+                $"timed out waiting for: {what}\n{lastSeen?.Invoke()}\n{string.Join("\n", _agents.Select(a => a.Stderr))}");
             await Task.Delay(250);
         }
         output.WriteLine($"{what}: {sw.Elapsed.TotalSeconds:0.0} s");

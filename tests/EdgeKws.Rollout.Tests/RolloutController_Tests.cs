@@ -280,6 +280,36 @@ public sealed class RolloutController_Tests : IDisposable
     }
 
     [Fact]
+    public async Task A_rollback_is_confirmed_by_the_device_reporting_any_version_but_the_halted_one()
+    {
+        // The gateway's view of dev-a when the rollout starts is 0.9.0 (e.g. an older heartbeat arrived last); the device's
+        // slot holds 1.0.0 as its previous model and reports that on rollback: the device is the authority.
+        _feed.Heartbeat("dev-a", "0.9.0", T0.AddMinutes(-1), 60);
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], []));
+        Assert.Equal("0.9.0", r.Devices.Single().FromVersion);
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        Assert.Equal(RolloutDeviceState.Confirmed, StateOf(Get(r.Id), "dev-a"));
+
+        await _controller.RollbackAsync(r.Id, "field reports");
+        // A failed rollback (still on the halted version) does not confirm it.
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Failed, "1.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        Assert.Equal(RolloutState.RollingBack, Get(r.Id).State);
+
+        _feed.Status("dev-a", "1.0.0", ModelUpdateResult.RolledBack, "1.0.0", _clock.GetUtcNow().AddSeconds(1));
+        _clock.Advance(TimeSpan.FromSeconds(5));
+        await _controller.TickAsync();
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RolledBack, r.State);
+        Assert.Equal("manual: field reports", r.Reason); // no "did not confirm" suffix
+        Assert.Equal(RolloutDeviceState.RolledBack, StateOf(r, "dev-a"));
+        Assert.Equal("1.0.0", r.Devices.Single().ReportedVersion);
+    }
+
+    [Fact]
     public async Task Refuses_a_model_the_gate_refused_an_unknown_device_and_a_second_active_rollout()
     {
         var refused = await Assert.ThrowsAsync<RolloutRefusedException>(() => _controller.StartAsync(new RolloutRequest("3.0.0-bad", ["dev-a"], [])));

@@ -89,6 +89,24 @@ public sealed class GatewayStoreContract_Tests(PostgresFixture postgres) : IDisp
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]
+    public void A_late_detection_of_the_old_model_does_not_move_the_device_back_to_it(string provider)
+    {
+        using IGatewayStore store = GatewayStores.Open(Options(provider));
+        // The swap's status (1.1.0) arrives before a detection the old model (1.0.0) made just before the swap.
+        Assert.All(WriteAll(store,
+            Write("dev-v", MessageKind.ModelStatus, WireJson.Serialize(Wire.ModelStatus("dev-v")), 1, null),
+            Detection("dev-v", 2, 1)), o => Assert.Equal(IngestOutcome.Stored, o));
+        Assert.Equal("kws-1.1.0", Assert.Single(store.ReadDevices()).ModelVersion);
+        Assert.Equal(1, store.Count().Detections); // stored as the old model's detection all the same
+
+        // A heartbeat reports what runs now (here: back on 1.0.0 after a rollback).
+        Assert.Equal([IngestOutcome.Stored], WriteAll(store, Write("dev-v", MessageKind.Heartbeat, WireJson.Serialize(Wire.Heartbeat("dev-v", 1)), 3, null)));
+        Assert.Equal("kws-1.0.0", Assert.Single(store.ReadDevices()).ModelVersion);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
     public void Quarantines_fuzzed_messages_with_their_raw_bytes_even_with_NUL_and_broken_text(string provider)
     {
         using IGatewayStore store = GatewayStores.Open(Options(provider));

@@ -376,8 +376,10 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             {
                 foreach (ModelStatusRecord s in store.ReadModelStatuses(d.DeviceId, d.RollbackSentUtc!.Value.AddMilliseconds(-1)))
                 {
-                    // The device's rollback switches to its previous slot: confirmed when that is the version it ran before.
-                    if (d.FromVersion is { } from ? s.ActiveModelVersion == from : s.ActiveModelVersion != r.ModelVersion)
+                    // The device's rollback switches to its previous slot: confirmed once the device reports running anything but
+                    // the halted version. Not "the version it ran before" alone: FromVersion is the gateway's view when the rollout
+                    // was created, and the device's slot is the authority (the reported version is kept for the record).
+                    if (s.ActiveModelVersion != r.ModelVersion)
                     {
                         d = d with { State = RolloutDeviceState.RolledBack, RolledBackUtc = now, ReportedVersion = s.ActiveModelVersion, Reason = s.Reason };
                         break;

@@ -111,7 +111,7 @@ public enum RolloutDeviceState
 /// <param name="DeviceId">Device.</param>
 /// <param name="Step">0 = canary step, 1.. = waves.</param>
 /// <param name="State">Where it stands.</param>
-/// <param name="FromVersion">Model it reported before the rollout (what a rollback must return to), or null when unknown.</param>
+/// <param name="FromVersion">Model the gateway saw on the device when the rollout was created (what a rollback should return to; the device's own report confirms it), or null when unknown.</param>
 /// <param name="TransferId">Transfer id of the offer sent, or null.</param>
 /// <param name="SentUtc">When the offer was published.</param>
 /// <param name="ConfirmedUtc">When its status confirmed the new version.</param>

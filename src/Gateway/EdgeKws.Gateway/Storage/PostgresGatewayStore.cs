@@ -401,7 +401,8 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
             }
             t.FirstSeenMs = Math.Min(t.FirstSeenMs, now);
             t.LastSeenMs = Math.Max(t.LastSeenMs, now);
-            t.ModelVersion = ModelVersionOf(m.Body) ?? t.ModelVersion;
+            t.CurrentModelVersion = DeviceModelVersion.Current(m.Body) ?? t.CurrentModelVersion;
+            t.HeardModelVersion = DeviceModelVersion.Heard(m.Body) ?? t.HeardModelVersion;
             if (m.Sequence is null)
             {
                 // Presence: last writer wins, in arrival order.
@@ -432,18 +433,11 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
     {
         public long FirstSeenMs { get; set; } = nowMs;
         public long LastSeenMs { get; set; } = nowMs;
-        public string? ModelVersion { get; set; }
+        public string? CurrentModelVersion { get; set; }
+        public string? HeardModelVersion { get; set; }
         public DeviceStatus? Status { get; set; }
         public long StatusMs { get; set; }
     }
-
-    private static string? ModelVersionOf(object body) => body switch
-    {
-        DetectionReport d => d.ModelVersion,
-        Heartbeat h => h.ModelVersion,
-        ModelStatus ms => ms.ActiveModelVersion,
-        _ => null,
-    };
 
     private const string LedgerCte =
         "WITH ins AS (INSERT INTO messages (device_id, seq, kind, payload_sha256, received_utc_ms) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1), ";
@@ -541,11 +535,11 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         var cmd = new NpgsqlBatchCommand(
             """
             INSERT INTO devices AS d (device_id, first_seen_utc_ms, last_seen_utc_ms, model_version, status, status_reason, status_utc_ms)
-            VALUES ($1, $2, $3, $4, $5, $6, $7)
+            VALUES ($1, $2, $3, coalesce($4, $8), $5, $6, $7)
             ON CONFLICT (device_id) DO UPDATE SET
                 first_seen_utc_ms = coalesce(d.first_seen_utc_ms, excluded.first_seen_utc_ms),
                 last_seen_utc_ms = greatest(coalesce(d.last_seen_utc_ms, 0), excluded.last_seen_utc_ms),
-                model_version = coalesce(excluded.model_version, d.model_version),
+                model_version = coalesce($4, d.model_version, $8),
                 status = CASE WHEN excluded.status_utc_ms IS NULL THEN d.status ELSE excluded.status END,
                 status_reason = CASE WHEN excluded.status_utc_ms IS NULL THEN d.status_reason ELSE excluded.status_reason END,
                 status_utc_ms = coalesce(excluded.status_utc_ms, d.status_utc_ms)
@@ -553,10 +547,11 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         cmd.Parameters.Add(P(deviceId));
         cmd.Parameters.Add(P(t.FirstSeenMs));
         cmd.Parameters.Add(P(t.LastSeenMs));
-        cmd.Parameters.Add(P(t.ModelVersion));
+        cmd.Parameters.Add(P(t.CurrentModelVersion));
         cmd.Parameters.Add(P(t.Status?.State.ToString()));
         cmd.Parameters.Add(P(t.Status?.Reason));
         cmd.Parameters.Add(t.Status is null ? P((long?)null) : P(t.StatusMs));
+        cmd.Parameters.Add(P(t.HeardModelVersion));
         return cmd;
     }
 

@@ -292,7 +292,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         {
             // Presence carries no sequence: it is last-writer-wins state, not an event.
             var status = (DeviceStatus)m.Body;
-            TouchDevice(m.DeviceId, now, modelVersion: null);
+            TouchDevice(m.DeviceId, now, currentModelVersion: null, heardModelVersion: null);
             _writer.Execute("UPDATE devices SET status = ?, status_reason = ?, status_utc_ms = ? WHERE device_id = ?",
                 status.State.ToString(), status.Reason, now, m.DeviceId);
             return new IngestResult(IngestOutcome.Stored, RejectionKind.None, string.Empty);
@@ -313,18 +313,15 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
             return new IngestResult(IngestOutcome.Quarantined, RejectionKind.SequenceConflict, reason);
         }
 
-        string? modelVersion = null;
         switch (m.Body)
         {
             case DetectionReport d:
-                modelVersion = d.ModelVersion;
                 _writer.Execute(
                     "INSERT INTO detections (device_id, seq, device_time_utc_ms, received_utc_ms, stream_offset_ms, score, keyword, model_version, feature_config_hash, clip_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     m.DeviceId, seq, d.DeviceTimeUtc.ToUnixTimeMilliseconds(), now, d.StreamOffsetMs, (double)d.Score, d.Keyword, d.ModelVersion,
                     d.FeatureConfigHash, d.ClipId?.ToString("D"));
                 break;
             case Heartbeat h:
-                modelVersion = h.ModelVersion;
                 _writer.Execute(
                     "INSERT INTO heartbeats (device_id, seq, device_time_utc_ms, received_utc_ms, interval_s, listening_s, detections, audio_overruns, outbox_depth_count, outbox_depth_bytes, outbox_evicted_count, outbox_expired_count, model_version, rss_bytes, uptime_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     m.DeviceId, seq, h.DeviceTimeUtc.ToUnixTimeMilliseconds(), now, h.IntervalSeconds, h.ListeningSeconds, h.Detections, h.AudioOverruns,
@@ -337,7 +334,6 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
                     s.FeatureConfigHash, s.LayoutVersion, s.MfccFrameCount(), w.Envelope.Payload);
                 break;
             case ModelStatus ms:
-                modelVersion = ms.ActiveModelVersion;
                 _writer.Execute(
                     "INSERT INTO model_status (device_id, seq, device_time_utc_ms, received_utc_ms, active_slot, active_model_version, update_result, target_model_version, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     m.DeviceId, seq, ms.DeviceTimeUtc.ToUnixTimeMilliseconds(), now, ms.ActiveSlot.ToString(), ms.ActiveModelVersion,
@@ -353,20 +349,20 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
             default:
                 throw new InvalidOperationException($"no table for {m.Body.GetType().Name} (kind {m.Kind})");
         }
-        TouchDevice(m.DeviceId, now, modelVersion);
+        TouchDevice(m.DeviceId, now, DeviceModelVersion.Current(m.Body), DeviceModelVersion.Heard(m.Body));
         return new IngestResult(IngestOutcome.Stored, RejectionKind.None, string.Empty);
     }
 
-    private void TouchDevice(string deviceId, long nowMs, string? modelVersion) =>
+    private void TouchDevice(string deviceId, long nowMs, string? currentModelVersion, string? heardModelVersion) =>
         _writer.Execute(
             """
-            INSERT INTO devices (device_id, first_seen_utc_ms, last_seen_utc_ms, model_version) VALUES (?1, ?2, ?2, ?3)
+            INSERT INTO devices (device_id, first_seen_utc_ms, last_seen_utc_ms, model_version) VALUES (?1, ?2, ?2, coalesce(?3, ?4))
             ON CONFLICT (device_id) DO UPDATE SET
                 first_seen_utc_ms = coalesce(first_seen_utc_ms, excluded.first_seen_utc_ms),
                 last_seen_utc_ms = max(coalesce(last_seen_utc_ms, 0), excluded.last_seen_utc_ms),
-                model_version = coalesce(excluded.model_version, model_version)
+                model_version = coalesce(?3, model_version, ?4)
             """,
-            deviceId, nowMs, modelVersion);
+            deviceId, nowMs, currentModelVersion, heardModelVersion);
 
     private void Quarantine(IngestEnvelope e, RejectionKind rejection, string reason)
     {
