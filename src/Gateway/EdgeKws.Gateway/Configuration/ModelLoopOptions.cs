@@ -71,8 +71,23 @@ public sealed class RolloutOptions
     /// <summary>How often the rollout controller looks at device confirmations and FA/hour.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
-    /// <summary>A device that has not confirmed (or refused) an offer or a rollback within this time halts the rollout.</summary>
+    /// <summary>A device that has not confirmed (or refused) an offer or a rollback within this time halts the rollout. For an offer
+    /// it counts from the last send to the device while it was online (or from its reconnect when no resend is left): time
+    /// offline does not count.</summary>
     public TimeSpan ConfirmTimeout { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>A device whose presence says Online but from which nothing (heartbeat, status, presence) was stored for this long
+    /// counts as offline. Presence (the device's Online message and its MQTT will, published by the broker within 1.5 x the
+    /// 30 s keep-alive) is the main signal; this only catches a stale Online row. Far above the 60 s heartbeat.</summary>
+    public TimeSpan OfflineAfterSilence { get; set; } = TimeSpan.FromHours(2);
+
+    /// <summary>A device offline (since its last stored message) longer than this no longer holds its wave: it is Deferred and the
+    /// rollout goes on. A canary step still needs at least one confirmed device.</summary>
+    public TimeSpan OfflineGrace { get; set; } = TimeSpan.FromHours(24);
+
+    /// <summary>Offers sent to one device after the first (it reconnected without confirming, or its transfer timed out); after
+    /// that it gets no more: a device online without confirming then runs into the confirm timeout.</summary>
+    public int MaxResends { get; set; } = 3;
 
     /// <summary>Default listening hours of the new version the confirmed devices of a step must accumulate before the next
     /// step starts (a rollout may set its own). 4 h of canary listening resolves FA/hour to 0.25.</summary>
@@ -106,6 +121,18 @@ public sealed class RolloutOptions
         Positive(PollInterval, nameof(PollInterval));
         Positive(ConfirmTimeout, nameof(ConfirmTimeout));
         Positive(ComparisonWindow, nameof(ComparisonWindow));
+        Positive(OfflineAfterSilence, nameof(OfflineAfterSilence));
+        Positive(OfflineGrace, nameof(OfflineGrace));
+        if (OfflineGrace < ConfirmTimeout)
+        {
+            // Shorter would defer a device that just dropped off mid-transfer before it had the time to answer one offer.
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture,
+                $"Gateway:Models:Rollout:OfflineGrace ({OfflineGrace}) must be at least ConfirmTimeout ({ConfirmTimeout})"));
+        }
+        if (MaxResends is < 0 or > 100)
+        {
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"Gateway:Models:Rollout:MaxResends must be 0..100, got {MaxResends}"));
+        }
         if (!(SoakListeningHours >= 0) || !(MinListeningHours >= 0) || !(SlackFaPerHour >= 0) || !(RatioLimit >= 1) || MinFalseAccepts < 1)
         {
             throw new ArgumentException("Gateway:Models:Rollout: SoakListeningHours, MinListeningHours and SlackFaPerHour must be >= 0, RatioLimit >= 1, MinFalseAccepts >= 1");

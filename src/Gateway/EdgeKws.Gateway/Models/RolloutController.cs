@@ -103,6 +103,13 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             {
                 await AdvanceAsync(r, cancellationToken).ConfigureAwait(false);
             }
+            // Only the newest rollout's version is what its devices should run: an older completed rollout's deferred devices
+            // are left to the newer one (or to a new rollout).
+            if (store.ReadRollouts(activeOnly: false, limit: 1) is [{ State: RolloutState.Completed } newest]
+                && newest.Devices.Any(d => d.State is RolloutDeviceState.Deferred or RolloutDeviceState.WaitingOnline or RolloutDeviceState.Sent))
+            {
+                await CatchUpAsync(newest, cancellationToken).ConfigureAwait(false);
+            }
         }
         finally
         {
@@ -228,27 +235,9 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
     private async Task<RolloutRecord> AdvanceRunningAsync(RolloutRecord r, CancellationToken cancellationToken)
     {
         DateTimeOffset now = clock.GetUtcNow();
-        var devices = r.Devices.ToList();
-        string? halt = null;
-        for (int i = 0; i < devices.Count; i++)
-        {
-            RolloutDevice d = devices[i];
-            if (d.State != RolloutDeviceState.Sent)
-            {
-                continue;
-            }
-            devices[i] = d = Observe(d, r.ModelVersion, now);
-            if (d.State == RolloutDeviceState.Refused)
-            {
-                halt ??= $"device '{d.DeviceId}' refused {r.ModelVersion}: {d.Reason}";
-            }
-            else if (d.State == RolloutDeviceState.Sent && now - d.SentUtc > Rules.ConfirmTimeout)
-            {
-                halt ??= $"device '{d.DeviceId}' did not confirm {r.ModelVersion} within {Rules.ConfirmTimeout}";
-            }
-        }
-        r = r with { Devices = devices };
-        if (halt is null && devices.Any(d => d.State == RolloutDeviceState.Confirmed))
+        Dictionary<string, DeviceRecord> fleet = ReadFleet();
+        (r, string? halt) = await DispatchAsync(r, fleet, now, catchUp: false, cancellationToken).ConfigureAwait(false);
+        if (halt is null && r.Devices.Any(d => d.State == RolloutDeviceState.Confirmed))
         {
             FaWatch watch = Watch(r, now);
             r = r with { Watch = watch };
@@ -262,13 +251,14 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             return Halt(r, halt);
         }
 
-        List<RolloutDevice> step = devices.Where(d => d.Step == r.Step).ToList();
-        if (step.Any(d => d.State == RolloutDeviceState.Pending))
+        List<RolloutDevice> step = r.Devices.Where(d => d.Step == r.Step).ToList();
+        if (step.All(d => d.State is RolloutDeviceState.Confirmed or RolloutDeviceState.Deferred))
         {
-            return await SendStepAsync(r, cancellationToken).ConfigureAwait(false);
-        }
-        if (step.All(d => d.State == RolloutDeviceState.Confirmed))
-        {
+            if (r.Step == 0 && step.All(d => d.State == RolloutDeviceState.Deferred))
+            {
+                // The canaries are the evidence the waves go on: with none of them back, nothing has judged the version.
+                return Halt(r, $"every canary was offline longer than the {Rules.OfflineGrace} grace: none confirmed {r.ModelVersion}");
+            }
             DateTimeOffset confirmed = r.StepConfirmedUtc ?? now;
             r = r with { StepConfirmedUtc = confirmed };
             double soaked = r.SoakListeningHours <= 0 ? 0 : Activity(r, confirmed, now, onlyRolloutDevices: true, r.ModelVersion).ListeningHours;
@@ -276,35 +266,213 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             {
                 if (r.Step == r.StepCount - 1)
                 {
-                    return r with { State = RolloutState.Completed, FinishedUtc = now, UpdatedUtc = now };
+                    int deferred = r.DeferredCount;
+                    string? outcome = deferred == 0 ? null : string.Create(CultureInfo.InvariantCulture,
+                        $"{deferred} device(s) deferred at completion (offline longer than the {Rules.OfflineGrace} grace): "
+                        + $"{string.Join(", ", r.Devices.Where(d => d.State == RolloutDeviceState.Deferred).Select(d => d.DeviceId))}; each gets {r.ModelVersion} when it is back online");
+                    return r with { State = RolloutState.Completed, FinishedUtc = now, UpdatedUtc = now, Reason = outcome };
                 }
                 r = r with { Step = r.Step + 1, StepConfirmedUtc = null, UpdatedUtc = now };
-                return await SendStepAsync(r, cancellationToken).ConfigureAwait(false);
+                (r, halt) = await DispatchAsync(r, fleet, now, catchUp: false, cancellationToken).ConfigureAwait(false);
+                return halt is null ? r : Halt(r, halt);
             }
         }
         return r;
     }
 
-    private async Task<RolloutRecord> SendStepAsync(RolloutRecord r, CancellationToken cancellationToken)
+    /// <summary>
+    /// After a rollout completed, its deferred devices (and the ones caught up since) are followed: a deferred device that comes
+    /// back online gets the version (within the resend budget), so the fleet converges on production. Nothing halts any more: a
+    /// refusal or a timeout only ends that device's catch-up (Refused / NotInstalled, with the reason).
+    /// </summary>
+    private async Task CatchUpAsync(RolloutRecord r, CancellationToken cancellationToken)
     {
-        if (!store.TryGetModelPackage(r.ModelVersion, out ModelPackage? package))
+        try
         {
-            return Halt(r, $"the package of '{r.ModelVersion}' is missing from the registry");
+            (RolloutRecord next, _) = await DispatchAsync(r, ReadFleet(), clock.GetUtcNow(), catchUp: true, cancellationToken).ConfigureAwait(false);
+            if (next.Devices.SequenceEqual(r.Devices))
+            {
+                return;
+            }
+            if (Save(next) is null)
+            {
+                logger.LogWarning("rollout {Id} was changed by another writer; the next tick re-reads it", r.Id);
+            }
         }
+        catch (Exception ex) when (ex is InvalidOperationException or IOException)
+        {
+            logger.LogWarning(ex, "rollout {Id}: catch-up of a deferred device failed, retried on the next tick", r.Id);
+        }
+    }
+
+    private Dictionary<string, DeviceRecord> ReadFleet() => store.ReadDevices().ToDictionary(d => d.DeviceId, StringComparer.Ordinal);
+
+    /// <summary>
+    /// One pass over the devices that are due (running: every device of the current and earlier steps that has not finished;
+    /// catch-up: the deferred and the ones caught up since): confirmations, presence, offers. Returns the updated rollout and,
+    /// while running, the first reason to halt.
+    /// </summary>
+    private async Task<(RolloutRecord Rollout, string? Halt)> DispatchAsync(RolloutRecord r, Dictionary<string, DeviceRecord> fleet, DateTimeOffset now,
+        bool catchUp, CancellationToken cancellationToken)
+    {
         var devices = r.Devices.ToList();
+        string? halt = null;
+        ModelPackage? package = null;
         for (int i = 0; i < devices.Count; i++)
         {
-            if (devices[i].Step != r.Step || devices[i].State != RolloutDeviceState.Pending)
+            RolloutDevice d = devices[i];
+            bool open = d.State is RolloutDeviceState.Sent or RolloutDeviceState.WaitingOnline or RolloutDeviceState.Deferred
+                || (!catchUp && d.State == RolloutDeviceState.Pending);
+            if (!open || (!catchUp && d.Step > r.Step))
             {
                 continue;
             }
-            var transfer = Guid.NewGuid();
-            DateTimeOffset sent = clock.GetUtcNow();
-            await SendModelAsync(devices[i].DeviceId, transfer, package!, cancellationToken).ConfigureAwait(false);
-            devices[i] = devices[i] with { State = RolloutDeviceState.Sent, TransferId = transfer, SentUtc = sent };
-            logger.LogInformation("rollout {Id}: sent {Version} to {Device} (step {Step})", r.Id, r.ModelVersion, devices[i].DeviceId, r.Step);
+            d = Track(d, r.ModelVersion, fleet.GetValueOrDefault(d.DeviceId), now, out bool send, out string? problem);
+            if (problem is not null)
+            {
+                if (!catchUp)
+                {
+                    halt ??= problem;
+                }
+                else if (d.State == RolloutDeviceState.Sent)
+                {
+                    d = d with { State = RolloutDeviceState.NotInstalled, Reason = problem };
+                }
+            }
+            if (send && halt is null)
+            {
+                if (package is null && !store.TryGetModelPackage(r.ModelVersion, out package))
+                {
+                    string missing = $"the package of '{r.ModelVersion}' is missing from the registry";
+                    if (!catchUp)
+                    {
+                        halt = missing;
+                    }
+                    logger.LogWarning("rollout {Id}: {Problem}", r.Id, missing);
+                    devices[i] = d;
+                    break;
+                }
+                var transfer = Guid.NewGuid();
+                DateTimeOffset sent = clock.GetUtcNow();
+                await SendModelAsync(d.DeviceId, transfer, package!, cancellationToken).ConfigureAwait(false);
+                bool again = d.TransferId is not null;
+                d = d with
+                {
+                    State = RolloutDeviceState.Sent, TransferId = transfer, SentUtc = sent, Resends = again ? d.Resends + 1 : d.Resends,
+                    OfflineSinceUtc = null, ReconnectedUtc = null, Reason = null,
+                };
+                logger.LogInformation("rollout {Id}: sent {Version} to {Device} (step {Step}{Again})", r.Id, r.ModelVersion, d.DeviceId, d.Step,
+                    again ? string.Create(CultureInfo.InvariantCulture, $", resend {d.Resends} of at most {Rules.MaxResends}") : catchUp ? ", catch-up" : string.Empty);
+            }
+            devices[i] = d;
         }
-        return r with { Devices = devices, UpdatedUtc = clock.GetUtcNow() };
+        return (r with { Devices = devices, UpdatedUtc = now }, halt);
+    }
+
+    /// <summary>
+    /// One device's step: its statuses since the last offer (confirmed / refused / transfer lost), its presence (offline: wait,
+    /// and defer after the grace; back online: the offer again), the confirm timeout (online time only). <paramref name="send"/>:
+    /// publish an offer now. <paramref name="problem"/>: why the rollout should halt (refusal, timeout, transfer lost too often).
+    /// </summary>
+    private RolloutDevice Track(RolloutDevice d, string version, DeviceRecord? device, DateTimeOffset now, out bool send, out string? problem)
+    {
+        send = false;
+        problem = null;
+        bool lost = false;
+        if (d.SentUtc is not null)
+        {
+            (d, lost) = Observe(d, version, now);
+            if (d.State == RolloutDeviceState.Confirmed)
+            {
+                return d;
+            }
+            if (d.State == RolloutDeviceState.Refused)
+            {
+                problem = $"device '{d.DeviceId}' refused {version}: {d.Reason}";
+                return d;
+            }
+        }
+        bool online = IsOnline(device, now);
+        // A device whose own reports already say it runs the version gets no second transfer (installing it into the other
+        // slot too would leave it nothing to roll back to); its status is on the way.
+        bool mayResend = d.Resends < Rules.MaxResends && device?.ModelVersion != version;
+        switch (d.State)
+        {
+            case RolloutDeviceState.Pending:
+                if (online)
+                {
+                    send = true;
+                }
+                else
+                {
+                    d = GoneOffline(d, device, now);
+                }
+                break;
+            case RolloutDeviceState.Sent when lost && d.Resends >= Rules.MaxResends:
+                problem = $"device '{d.DeviceId}' did not receive {version}: {d.Reason} (after {d.Resends} resends)";
+                d = d with { State = RolloutDeviceState.Refused };
+                break;
+            case RolloutDeviceState.Sent when !online:
+                d = GoneOffline(d, device, now);
+                break;
+            case RolloutDeviceState.Sent when lost:
+                send = mayResend;
+                break;
+            case RolloutDeviceState.Sent:
+                DateTimeOffset from = d.ReconnectedUtc is { } back && back > d.SentUtc!.Value ? back : d.SentUtc!.Value;
+                if (now - from > Rules.ConfirmTimeout)
+                {
+                    problem = string.Create(CultureInfo.InvariantCulture, $"device '{d.DeviceId}' did not confirm {version} within {Rules.ConfirmTimeout}")
+                        + (d.Resends > 0 ? string.Create(CultureInfo.InvariantCulture, $" (after {d.Resends} resends)") : string.Empty);
+                }
+                break;
+            case RolloutDeviceState.WaitingOnline when online:
+                if (d.TransferId is null || mayResend)
+                {
+                    send = true;
+                }
+                else
+                {
+                    // Resends used up: its last offer may still be on its way (an external broker's persistent session); the
+                    // confirm timeout runs from now.
+                    d = d with { State = RolloutDeviceState.Sent, ReconnectedUtc = now, OfflineSinceUtc = null, Reason = $"back online, no resend left ({d.Resends} sent)" };
+                }
+                break;
+            case RolloutDeviceState.WaitingOnline:
+                d = GoneOffline(d, device, now);
+                break;
+            case RolloutDeviceState.Deferred when online:
+                send = d.TransferId is null || mayResend;
+                break;
+            case RolloutDeviceState.Deferred:
+                d = d with { OfflineSinceUtc = device?.LastSeenUtc ?? d.OfflineSinceUtc };
+                break;
+        }
+        return d;
+    }
+
+    /// <summary>Online: presence not Offline and something stored from it within <see cref="RolloutOptions.OfflineAfterSilence"/>.</summary>
+    private bool IsOnline(DeviceRecord? device, DateTimeOffset now) =>
+        device is { LastSeenUtc: { } seen } && device.Status != nameof(DeviceState.Offline) && now - seen <= Rules.OfflineAfterSilence;
+
+    /// <summary>WaitingOnline since its last stored message (the will's arrival for a dropped connection), Deferred past the grace.</summary>
+    private RolloutDevice GoneOffline(RolloutDevice d, DeviceRecord? device, DateTimeOffset now)
+    {
+        DateTimeOffset since = device?.LastSeenUtc ?? d.OfflineSinceUtc ?? now;
+        string how = device?.Status == nameof(DeviceState.Offline) ? "presence Offline" : "silent";
+        if (now - since > Rules.OfflineGrace)
+        {
+            return d with
+            {
+                State = RolloutDeviceState.Deferred, OfflineSinceUtc = since,
+                Reason = string.Create(CultureInfo.InvariantCulture, $"deferred: offline ({how}) since {since:u}, longer than the {Rules.OfflineGrace} grace"),
+            };
+        }
+        return d with
+        {
+            State = RolloutDeviceState.WaitingOnline, OfflineSinceUtc = since,
+            Reason = string.Create(CultureInfo.InvariantCulture, $"offline ({how}) since {since:u}: the offer goes when it is back online"),
+        };
     }
 
     private async Task SendModelAsync(string deviceId, Guid transfer, ModelPackage package, CancellationToken cancellationToken)
@@ -323,28 +491,48 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
         }
     }
 
-    /// <summary>Reads the device's statuses since the offer: confirmed when it runs the version, refused when it reports a failed install of it.</summary>
-    private RolloutDevice Observe(RolloutDevice d, string version, DateTimeOffset now)
+    /// <summary>The device's own failure code (first word of its reason) for chunks that stopped arriving: the transfer was lost
+    /// (the device dropped off mid-transfer), not refused, and is offered again (<c>ModelUpdateOutcome.Code(TransferTimedOut)</c>).</summary>
+    private const string TransferTimedOutCode = "transfer-timed-out";
+
+    /// <summary>Reads the device's statuses since the offer: confirmed when it runs the version, refused when it reports a failed
+    /// install of it; <c>TransferLost</c> when it only reported that the transfer timed out.</summary>
+    private (RolloutDevice Device, bool TransferLost) Observe(RolloutDevice d, string version, DateTimeOffset now)
     {
+        bool lost = false;
         foreach (ModelStatusRecord s in store.ReadModelStatuses(d.DeviceId, d.SentUtc!.Value.AddMilliseconds(-1)))
         {
             if (s.ActiveModelVersion == version && s.UpdateResult is ModelUpdateResult.Activated or ModelUpdateResult.None)
             {
-                return d with { State = RolloutDeviceState.Confirmed, ConfirmedUtc = now, ReportedVersion = s.ActiveModelVersion, Reason = null };
+                return (d with { State = RolloutDeviceState.Confirmed, ConfirmedUtc = now, ReportedVersion = s.ActiveModelVersion, Reason = null }, false);
             }
             if (s.TargetModelVersion == version && s.UpdateResult is ModelUpdateResult.RejectedSignature or ModelUpdateResult.RejectedHealthCheck or ModelUpdateResult.Failed)
             {
-                return d with { State = RolloutDeviceState.Refused, ReportedVersion = s.ActiveModelVersion, Reason = $"{s.UpdateResult}: {s.Reason}" };
+                if (s.UpdateResult == ModelUpdateResult.Failed && s.Reason is { } why && why.StartsWith(TransferTimedOutCode, StringComparison.Ordinal))
+                {
+                    lost = true;
+                    d = d with { ReportedVersion = s.ActiveModelVersion, Reason = $"{s.UpdateResult}: {s.Reason}" };
+                    continue;
+                }
+                return (d with { State = RolloutDeviceState.Refused, ReportedVersion = s.ActiveModelVersion, Reason = $"{s.UpdateResult}: {s.Reason}" }, false);
             }
         }
-        return d;
+        return (d, lost);
     }
 
     private static RolloutRecord Halt(RolloutRecord r, string reason) => r with
     {
         State = RolloutState.RollingBack,
         Reason = reason,
-        Devices = r.Devices.Select(d => d.State == RolloutDeviceState.Pending ? d with { State = RolloutDeviceState.NotInstalled, Reason = "rollout halted before this step" } : d).ToList(),
+        Devices = r.Devices.Select(d => d.State switch
+        {
+            RolloutDeviceState.Pending => d with { State = RolloutDeviceState.NotInstalled, Reason = "rollout halted before this step" },
+            RolloutDeviceState.WaitingOnline when d.TransferId is null =>
+                d with { State = RolloutDeviceState.NotInstalled, Reason = "rollout halted while it was offline, before it was sent the model" },
+            // Sent before it dropped off: it may install once back; watched like the other Sent devices and rolled back if it does.
+            RolloutDeviceState.WaitingOnline => d with { State = RolloutDeviceState.Sent },
+            _ => d,
+        }).ToList(),
     };
 
     private async Task<RolloutRecord> AdvanceRollingBackAsync(RolloutRecord r, CancellationToken cancellationToken)
@@ -359,7 +547,7 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             {
                 // Sent before the halt: it may still install the model (it may have timed out only because it was offline);
                 // it is watched for one more confirm timeout and, if it installs, rolled back like the others.
-                d = Observe(d, r.ModelVersion, now);
+                d = Observe(d, r.ModelVersion, now).Device;
                 if (d.State == RolloutDeviceState.Sent && now - d.SentUtc > 2 * Rules.ConfirmTimeout)
                 {
                     d = d with { State = RolloutDeviceState.NotInstalled, Reason = "no model status within the confirm timeout" };

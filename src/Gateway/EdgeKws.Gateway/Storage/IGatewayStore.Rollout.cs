@@ -88,7 +88,7 @@ public enum RolloutDeviceState
     /// <summary>Its step has not started.</summary>
     Pending = 1,
 
-    /// <summary>Offer and chunks published; waiting for its model status.</summary>
+    /// <summary>Offer and chunks published to it while it was online; waiting for its model status (the confirm timeout runs).</summary>
     Sent = 2,
 
     /// <summary>It reported the new version active.</summary>
@@ -105,6 +105,14 @@ public enum RolloutDeviceState
 
     /// <summary>The rollout halted before this device installed the new version (never sent, or it did not confirm in time).</summary>
     NotInstalled = 7,
+
+    /// <summary>Its step came up (or it was sent to and dropped off before confirming) while it was offline: the offer goes
+    /// (again) when it is back online; the confirm timeout does not run meanwhile.</summary>
+    WaitingOnline = 8,
+
+    /// <summary>Offline longer than <c>Rollout:OfflineGrace</c>: it no longer holds its wave. If the rollout completes it gets the
+    /// version when it returns; if the rollout is rolled back it gets nothing.</summary>
+    Deferred = 9,
 }
 
 /// <summary>One device of a rollout.</summary>
@@ -118,10 +126,14 @@ public enum RolloutDeviceState
 /// <param name="RollbackSentUtc">When the rollback command was published.</param>
 /// <param name="RolledBackUtc">When its status confirmed the old version.</param>
 /// <param name="ReportedVersion">Active version of its latest model status considered.</param>
-/// <param name="Reason">Why it was refused / not installed, or the device's reason text.</param>
+/// <param name="Reason">Why it was refused / not installed / deferred, or the device's reason text.</param>
+/// <param name="Resends">Offers published to it after the first (a reconnect without confirmation, a transfer that timed out); at most <c>Rollout:MaxResends</c>.</param>
+/// <param name="OfflineSinceUtc">While WaitingOnline or Deferred: when it was last heard from (its last stored message), else null.</param>
+/// <param name="ReconnectedUtc">When it came back online after an offer without getting another (resends used up); the confirm
+/// timeout counts from the later of this and <paramref name="SentUtc"/>.</param>
 public sealed record RolloutDevice(string DeviceId, int Step, RolloutDeviceState State, string? FromVersion, Guid? TransferId,
     DateTimeOffset? SentUtc, DateTimeOffset? ConfirmedUtc, DateTimeOffset? RollbackSentUtc, DateTimeOffset? RolledBackUtc,
-    string? ReportedVersion, string? Reason);
+    string? ReportedVersion, string? Reason, int Resends = 0, DateTimeOffset? OfflineSinceUtc = null, DateTimeOffset? ReconnectedUtc = null);
 
 /// <summary>The production FA/hour comparison behind the last rule evaluation of a rollout.</summary>
 /// <param name="EvaluatedUtc">When evaluated.</param>
@@ -148,7 +160,8 @@ public sealed record FaWatch(DateTimeOffset EvaluatedUtc, double NewListeningHou
 /// <param name="UpdatedUtc">Last change.</param>
 /// <param name="StepConfirmedUtc">When every device of the current step confirmed, or null.</param>
 /// <param name="FinishedUtc">When it completed or finished rolling back.</param>
-/// <param name="Reason">Why it halted (rule verdict, device refusal, timeout, "manual: ..."), or null.</param>
+/// <param name="Reason">Why it halted (rule verdict, device refusal, timeout, "manual: ..."); for a completed rollout, how many
+/// devices were deferred; or null.</param>
 /// <param name="Devices">Every device of every step.</param>
 /// <param name="Watch">The last production FA/hour evaluation, or null.</param>
 /// <param name="Revision">Optimistic concurrency counter (the store refuses an update from an older revision).</param>
@@ -159,6 +172,12 @@ public sealed record RolloutRecord(long Id, string ModelVersion, string? Previou
     /// <summary>Running or rolling back.</summary>
     [JsonIgnore]
     public bool IsActive => State is RolloutState.Running or RolloutState.RollingBack;
+
+    /// <summary>Devices that were offline longer than the grace and did not hold their wave (and have not caught up since).</summary>
+    public int DeferredCount => Devices.Count(d => d.State == RolloutDeviceState.Deferred);
+
+    /// <summary>Devices waiting to come back online for their offer.</summary>
+    public int WaitingOnlineCount => Devices.Count(d => d.State == RolloutDeviceState.WaitingOnline);
 }
 
 /// <summary>A stored model status message.</summary>
