@@ -309,6 +309,213 @@ public sealed class RolloutController_Tests : IDisposable
         Assert.Equal("1.0.0", r.Devices.Single().ReportedVersion);
     }
 
+    private ModelOffer[] OffersTo(string device) => _commands.Sent.Where(s => s.Device == device && s.Command == ModelTransfer.OfferCommand)
+        .Select(s => ModelOffer.TryRead(s.Payload, out ModelOffer? o, out string why) ? o! : throw new InvalidOperationException(why)).ToArray();
+
+    private async Task TickAfter(TimeSpan by)
+    {
+        _clock.Advance(by);
+        await _controller.TickAsync();
+    }
+
+    [Fact]
+    public async Task Waits_for_a_device_that_is_offline_when_its_step_comes_up_and_sends_when_it_is_back_online()
+    {
+        _feed.Presence("dev-a", DeviceState.Offline, T0.AddMinutes(-1));
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [], SoakListeningHours: 0));
+        Assert.Empty(_commands.Sent);
+        RolloutDevice a = Get(r.Id).Devices.Single();
+        Assert.Equal(RolloutDeviceState.WaitingOnline, a.State);
+        Assert.Equal(T0.AddMinutes(-1), a.OfflineSinceUtc);
+        Assert.Contains("presence Offline", a.Reason, StringComparison.Ordinal);
+        Assert.Equal(1, Get(r.Id).WaitingOnlineCount);
+
+        // Hours offline: far past the confirm timeout, short of the grace; nothing is sent and nothing halts.
+        await TickAfter(TimeSpan.FromHours(3));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.Running, r.State);
+        Assert.Equal(RolloutDeviceState.WaitingOnline, StateOf(r, "dev-a"));
+        Assert.Empty(_commands.Sent);
+
+        _feed.Presence("dev-a", DeviceState.Online, _clock.GetUtcNow());
+        await TickAfter(TimeSpan.FromSeconds(5));
+        a = Get(r.Id).Devices.Single();
+        Assert.Equal(RolloutDeviceState.Sent, a.State);
+        Assert.Equal(0, a.Resends);
+        Assert.Null(a.OfflineSinceUtc);
+        Assert.Equal(a.TransferId, Assert.Single(OffersTo("dev-a")).TransferId);
+
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.Completed, r.State);
+        Assert.Null(r.Reason);
+        Assert.Equal(0, r.DeferredCount);
+    }
+
+    [Fact]
+    public async Task Resends_the_offer_with_a_new_transfer_id_when_a_device_reconnects_without_confirming_at_most_MaxResends_times()
+    {
+        _options.Rollout.MaxResends = 2;
+        _feed.Presence("dev-a", DeviceState.Online, T0);
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [], SoakListeningHours: 0));
+        Assert.Single(OffersTo("dev-a"));
+
+        for (int round = 1; round <= 3; round++)
+        {
+            // It drops off (the broker publishes its will) before confirming, then reconnects.
+            _feed.Presence("dev-a", DeviceState.Offline, _clock.GetUtcNow().AddSeconds(1));
+            await TickAfter(TimeSpan.FromSeconds(5));
+            Assert.Equal(RolloutDeviceState.WaitingOnline, StateOf(Get(r.Id), "dev-a"));
+            Assert.Equal(Math.Min(round, 3), OffersTo("dev-a").Length); // nothing is sent while it is away
+            _feed.Presence("dev-a", DeviceState.Online, _clock.GetUtcNow().AddSeconds(1));
+            await TickAfter(TimeSpan.FromSeconds(5));
+        }
+        ModelOffer[] offers = OffersTo("dev-a");
+        Assert.Equal(3, offers.Length); // the first and two resends, each a whole transfer under a new id
+        Assert.Equal(3, offers.Select(o => o.TransferId).Distinct().Count());
+        Assert.Equal(3 * offers[0].ChunkCount, _commands.Sent.Count(s => s.Device == "dev-a" && s.Command == ModelTransfer.ChunkCommand));
+        RolloutDevice a = Get(r.Id).Devices.Single();
+        Assert.Equal(2, a.Resends);
+        Assert.Equal(offers[^1].TransferId, a.TransferId);
+        // Third reconnect, no resend left: Sent again, its confirm timeout counting from the reconnect.
+        Assert.Equal(RolloutDeviceState.Sent, a.State);
+        Assert.NotNull(a.ReconnectedUtc);
+        Assert.Contains("no resend left", a.Reason, StringComparison.Ordinal);
+
+        await TickAfter(_options.Rollout.ConfirmTimeout - TimeSpan.FromSeconds(10));
+        Assert.Equal(RolloutState.Running, Get(r.Id).State);
+        await TickAfter(TimeSpan.FromSeconds(20));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RollingBack, r.State); // watched one more timeout for a late install, as before
+        Assert.Equal("device 'dev-a' did not confirm 2.0.0 within 00:30:00 (after 2 resends)", r.Reason);
+        Assert.Equal(3, OffersTo("dev-a").Length);
+    }
+
+    [Fact]
+    public async Task The_confirm_timeout_does_not_run_while_the_device_is_offline_and_restarts_with_the_resend()
+    {
+        _feed.Presence("dev-a", DeviceState.Online, T0);
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [], SoakListeningHours: 0));
+        await TickAfter(TimeSpan.FromMinutes(10));
+        _feed.Presence("dev-a", DeviceState.Offline, _clock.GetUtcNow());
+        await TickAfter(TimeSpan.FromSeconds(5));
+        Assert.Equal(RolloutDeviceState.WaitingOnline, StateOf(Get(r.Id), "dev-a"));
+
+        // Offline for 6 confirm timeouts: still running.
+        await TickAfter(6 * _options.Rollout.ConfirmTimeout);
+        Assert.Equal(RolloutState.Running, Get(r.Id).State);
+
+        _feed.Presence("dev-a", DeviceState.Online, _clock.GetUtcNow());
+        await TickAfter(TimeSpan.FromSeconds(5));
+        DateTimeOffset resent = _clock.GetUtcNow();
+        RolloutDevice a = Get(r.Id).Devices.Single();
+        Assert.Equal(RolloutDeviceState.Sent, a.State);
+        Assert.Equal(resent, a.SentUtc);
+        Assert.Equal(1, a.Resends);
+
+        // Online again: the timeout counts from the resend only.
+        _feed.Heartbeat("dev-a", "1.0.0", resent.AddMinutes(20), 60);
+        await TickAfter(_options.Rollout.ConfirmTimeout - TimeSpan.FromSeconds(5));
+        Assert.Equal(RolloutState.Running, Get(r.Id).State);
+        await TickAfter(TimeSpan.FromSeconds(10));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RollingBack, r.State);
+        Assert.StartsWith("device 'dev-a' did not confirm 2.0.0 within", r.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_transfer_the_device_reports_as_timed_out_is_offered_again_not_taken_for_a_refusal()
+    {
+        _feed.Presence("dev-a", DeviceState.Online, T0);
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [], SoakListeningHours: 0));
+        // The receiver's report when chunks stop arriving (ModelUpdateReceiver.TryExpire).
+        _feed.Status("dev-a", "1.0.0", ModelUpdateResult.Failed, "2.0.0", _clock.GetUtcNow().AddSeconds(1),
+            "transfer-timed-out: transfer x got 1 of 3 chunks, then nothing for 60 s (limit 60 s); missing: 1, 2");
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.Running, r.State);
+        Assert.Equal(RolloutDeviceState.Sent, StateOf(r, "dev-a"));
+        Assert.Equal(2, OffersTo("dev-a").Length);
+        Assert.Equal(1, r.Devices.Single().Resends);
+
+        // A real refusal still halts.
+        _feed.Status("dev-a", "1.0.0", ModelUpdateResult.RejectedHealthCheck, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RolledBack, r.State);
+        Assert.StartsWith("device 'dev-a' refused 2.0.0: RejectedHealthCheck", r.Reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Defers_a_device_offline_longer_than_the_grace_so_the_wave_goes_on_and_sends_it_the_version_when_it_returns()
+    {
+        // Device times may not run more than a day ahead of the real clock (wire validation): a short grace keeps the test's clock near T0.
+        _options.Rollout.OfflineGrace = TimeSpan.FromHours(2);
+        _feed.Presence("dev-c", DeviceState.Offline, T0);
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b", "dev-c"]], SoakListeningHours: 0));
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(1, r.Step);
+        Assert.Equal(RolloutDeviceState.Sent, StateOf(r, "dev-b"));
+        Assert.Equal(RolloutDeviceState.WaitingOnline, StateOf(r, "dev-c"));
+        _feed.Status("dev-b", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        Assert.Equal(RolloutState.Running, Get(r.Id).State); // dev-c holds the wave within the grace
+
+        await TickAfter(_options.Rollout.OfflineGrace);
+        r = Get(r.Id);
+        RolloutDevice c = r.Devices.Single(d => d.DeviceId == "dev-c");
+        Assert.Equal(RolloutDeviceState.Deferred, c.State);
+        Assert.StartsWith("deferred: offline (presence Offline) since ", c.Reason, StringComparison.Ordinal);
+        Assert.Equal(RolloutState.Completed, r.State);
+        Assert.Equal(1, r.DeferredCount);
+        Assert.Equal("1 device(s) deferred at completion (offline longer than the 02:00:00 grace): dev-c; each gets 2.0.0 when it is back online", r.Reason);
+        Assert.Empty(OffersTo("dev-c"));
+        Assert.True(_store.TryGetRegisteredModel("2.0.0", out RegisteredModel? two));
+        Assert.Equal(ModelStage.Production, two!.Stage);
+
+        // Back hours later: the completed rollout's version goes to it.
+        await TickAfter(TimeSpan.FromHours(5));
+        Assert.Empty(OffersTo("dev-c"));
+        _feed.Presence("dev-c", DeviceState.Online, _clock.GetUtcNow());
+        await TickAfter(TimeSpan.FromSeconds(5));
+        Assert.Single(OffersTo("dev-c"));
+        Assert.Equal(RolloutDeviceState.Sent, StateOf(Get(r.Id), "dev-c"));
+        _feed.Status("dev-c", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.Completed, r.State);
+        Assert.All(r.Devices, d => Assert.Equal(RolloutDeviceState.Confirmed, d.State));
+        Assert.Equal(0, r.DeferredCount);
+        Assert.Empty(_commands.DevicesSent(ModelTransfer.RollbackCommand));
+    }
+
+    [Fact]
+    public async Task A_deferred_device_gets_nothing_when_it_returns_after_the_rollout_was_rolled_back_and_deferred_canaries_alone_halt()
+    {
+        // Every canary deferred: nothing has judged the version, the rollout halts instead of going on to the waves.
+        _options.Rollout.OfflineGrace = TimeSpan.FromHours(2);
+        _feed.Presence("dev-a", DeviceState.Offline, T0);
+        _clock.Advance(TimeSpan.FromHours(3));
+        _feed.Presence("dev-b", DeviceState.Online, _clock.GetUtcNow());
+        RolloutRecord first = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b"]], SoakListeningHours: 0));
+        first = Get(first.Id);
+        Assert.Equal(RolloutState.RolledBack, first.State);
+        Assert.Equal("every canary was offline longer than the 02:00:00 grace: none confirmed 2.0.0", first.Reason);
+        Assert.Equal(RolloutDeviceState.Deferred, StateOf(first, "dev-a"));
+        Assert.Equal(RolloutDeviceState.NotInstalled, StateOf(first, "dev-b"));
+        Assert.Empty(_commands.Sent);
+
+        // dev-a returns: the rollout was rolled back, it is sent nothing.
+        _feed.Presence("dev-a", DeviceState.Online, _clock.GetUtcNow());
+        await TickAfter(TimeSpan.FromSeconds(5));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        Assert.Empty(_commands.Sent);
+        Assert.Equal(RolloutDeviceState.Deferred, StateOf(Get(first.Id), "dev-a"));
+    }
+
     [Fact]
     public async Task Refuses_a_model_the_gate_refused_an_unknown_device_and_a_second_active_rollout()
     {

@@ -62,12 +62,29 @@ internal sealed class DeviceFeed(IGatewayStore store)
         return seq;
     }
 
-    public long Status(string device, string active, ModelUpdateResult result, string? target, DateTimeOffset at) =>
+    public long Status(string device, string active, ModelUpdateResult result, string? target, DateTimeOffset at, string? reason = null) =>
         Write(device, MessageKind.ModelStatus, WireJson.Serialize(new ModelStatus
         {
             DeviceId = device, DeviceTimeUtc = at, ActiveSlot = ModelSlot.A, ActiveModelVersion = active, UpdateResult = result,
-            TargetModelVersion = target, Reason = result is ModelUpdateResult.None or ModelUpdateResult.Activated ? null : "test: " + result,
+            TargetModelVersion = target, Reason = reason ?? (result is ModelUpdateResult.None or ModelUpdateResult.Activated ? null : "test: " + result),
         }), at);
+
+    /// <summary>A presence message (retained Online on connect, Offline on a clean shutdown or as the broker's will): no sequence,
+    /// as the device publishes it.</summary>
+    public void Presence(string device, DeviceState state, DateTimeOffset receivedUtc)
+    {
+        var props = new List<KeyValuePair<string, string>>
+        {
+            new(UserProperties.SchemaVersion, "1"),
+            new(UserProperties.MessageKind, Topics.KindSegment(MessageKind.Status)),
+        };
+        byte[] payload = WireJson.Serialize(new DeviceStatus { DeviceId = device, State = state, Reason = state == DeviceState.Offline ? "connection lost" : null });
+        var envelope = new IngestEnvelope(device, Topics.Uplink(device, MessageKind.Status), payload, props, null, receivedUtc);
+        Assert.True(IngestValidator.TryValidate(envelope, 1 << 20, out ValidMessage? m, out _, out string why), why);
+        var results = new IngestResult[1];
+        store.WriteBatch([new StoreWrite(envelope, m, RejectionKind.None, string.Empty)], results);
+        Assert.Equal(IngestOutcome.Stored, results[0].Outcome);
+    }
 
     public long Heartbeat(string device, string model, DateTimeOffset at, double listeningSeconds) =>
         Write(device, MessageKind.Heartbeat, WireJson.Serialize(new Heartbeat
