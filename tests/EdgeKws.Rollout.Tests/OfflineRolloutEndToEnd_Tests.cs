@@ -1,0 +1,188 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text.Json;
+using EdgeKws.Agent.Tests;
+using EdgeKws.Device.Tests.Pipeline;
+using EdgeKws.Gateway;
+using EdgeKws.Gateway.Api;
+using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Security;
+using EdgeKws.Gateway.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Xunit.Abstractions;
+
+namespace EdgeKws.Rollout.Tests;
+
+/// <summary>
+/// A device that is away when its step comes up, with real parts: the whole gateway (embedded broker, SQLite, HTTP API, rollout
+/// service) and a real agent process (edgekws-agent, A/B slots, pinned key, canaries, the committed tone1k model signed per test).
+/// The agent is stopped (its clean shutdown publishes presence Offline), the rollout starts and waits; the agent is started
+/// again (presence Online) and gets the offer then, installs it and confirms. No training: the packages go into the registry
+/// directly (registration is covered by <see cref="ModelLoopEndToEnd_Tests"/>).
+/// </summary>
+public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAsyncLifetime
+{
+    private const string DeviceId = "dev-sleepy";
+    private const string Password = "offline-test-password";
+    private const string NewVersion = "2.0.0";
+    // Generous: a loaded 2-core CI machine starts a .NET process and an ONNX session in seconds, not minutes.
+    private static readonly TimeSpan Liveness = TimeSpan.FromSeconds(90);
+    private readonly TempDir _dir = new();
+    private readonly List<AgentProcess> _agents = [];
+    private WebApplication _app = null!;
+    private HttpClient _http = null!;
+    private AgentModelUpdateKit _kit = null!;
+    private IGatewayStore _store = null!;
+    private string _config = null!;
+    private string _wav = null!;
+
+    public async Task InitializeAsync()
+    {
+        int brokerPort = TestWait.FreeLoopbackPort();
+        _app = GatewayWebHost.Build(
+        [
+            "--Gateway:Store:DatabasePath=" + _dir.File("gateway.db"),
+            "--Gateway:Store:Durability=Normal",
+            "--Gateway:Broker:Port=" + brokerPort.ToString(CultureInfo.InvariantCulture),
+            "--Gateway:Http:Port=0",
+            "--Gateway:Models:WorkDirectory=" + _dir.File("jobs"),
+            "--Gateway:Models:ChunkSizeBytes=1024",
+            "--Gateway:Models:Rollout:PollInterval=00:00:00.500",
+            "--Gateway:Models:Rollout:ConfirmTimeout=00:05:00",
+            "--Gateway:Models:Rollout:SoakListeningHours=0",
+            "--Logging:LogLevel:Default=Warning",
+            "--Logging:LogLevel:EdgeKws.Gateway.Models=Information",
+        ]);
+        await _app.StartAsync();
+        _http = new HttpClient { BaseAddress = _app.HttpAddress(), Timeout = TimeSpan.FromSeconds(60) };
+        _store = _app.Services.GetRequiredService<GatewayService>().Store;
+        _store.SetDeviceCredential(DeviceId, PasswordHash.Create(Password, iterations: 1_000));
+
+        string agentDir = _dir.File("agent");
+        Directory.CreateDirectory(agentDir);
+        _kit = new AgentModelUpdateKit(agentDir);
+        _config = AgentTestKit.WriteConfig(agentDir, DeviceId, brokerPort, heartbeatSeconds: 5);
+        _wav = PipelineTestKit.WriteWav(_dir.File("bursts.wav"), PipelineTestKit.Synthesize(240, PipelineTestKit.Starts(118, first: 1.0, every: 2.0)));
+        // The seed is production; the update (same tone1k bytes, another version, signed with the same key) a gate-passed candidate.
+        foreach ((string version, ModelStage stage) in new[] { (AgentModelUpdateKit.SeedVersion, ModelStage.Production), (NewVersion, ModelStage.Candidate) })
+        {
+            var (manifest, signature, model) = _kit.Signed(version);
+            Assert.True(_store.TryAddRegisteredModel(Registered.Model(version, stage), new ModelPackage(manifest, signature, model), out string why), why);
+        }
+    }
+
+    public async Task DisposeAsync()
+    {
+        foreach (AgentProcess a in _agents)
+        {
+            if (!a.HasExited)
+            {
+                a.Signal("TERM");
+                a.WaitForExit(TimeSpan.FromSeconds(20));
+            }
+            output.WriteLine($"--- agent {a.Id} stderr:\n{a.Stderr}");
+            a.Dispose();
+        }
+        _kit?.Dispose();
+        _http?.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _dir.Dispose();
+    }
+
+    [Fact]
+    public async Task A_device_stopped_when_the_rollout_starts_waits_and_gets_the_model_when_its_agent_is_started_again()
+    {
+        var total = Stopwatch.StartNew();
+        AgentProcess first = StartAgent(withSeed: true);
+        await WaitAsync(() => Task.FromResult(Presence() is ("Online", AgentModelUpdateKit.SeedVersion)), "agent online with the seed");
+
+        // A clean stop: the agent publishes presence Offline before it disconnects.
+        first.Signal("TERM");
+        Assert.True(first.WaitForExit(Liveness), first.Stderr);
+        await WaitAsync(() => Task.FromResult(Presence().Status == "Offline"), "presence Offline");
+
+        JsonElement started = await PostAsync("/api/rollouts", new { modelVersion = NewVersion, canaries = new[] { DeviceId }, waves = Array.Empty<string[]>() }, 201);
+        long id = started.GetProperty("id").GetInt64();
+        JsonElement d = started.GetProperty("devices")[0];
+        Assert.Equal("WaitingOnline", d.GetProperty("state").GetString());
+        Assert.Equal(JsonValueKind.Null, d.GetProperty("transferId").ValueKind);
+        Assert.Equal(1, started.GetProperty("waitingOnlineCount").GetInt32());
+        // Ticks while it is away send nothing and do not halt.
+        RolloutController controller = _app.Services.GetRequiredService<RolloutController>();
+        await controller.TickAsync();
+        await controller.TickAsync();
+        JsonElement waiting = await GetAsync($"/api/rollouts/{id}");
+        Assert.Equal("Running", waiting.GetProperty("state").GetString());
+        Assert.Equal("WaitingOnline", waiting.GetProperty("devices")[0].GetProperty("state").GetString());
+
+        DateTimeOffset restarted = DateTimeOffset.UtcNow;
+        AgentProcess second = StartAgent(withSeed: false);
+        JsonElement done = default;
+        await WaitAsync(async () =>
+        {
+            done = await GetAsync($"/api/rollouts/{id}");
+            string state = done.GetProperty("state").GetString()!;
+            Assert.True(state is "Running" or "Completed", $"rollout ended {state}: {done}");
+            return state == "Completed";
+        }, "rollout Completed", () => "last read: " + done);
+        d = done.GetProperty("devices")[0];
+        Assert.Equal("Confirmed", d.GetProperty("state").GetString());
+        Assert.Equal(NewVersion, d.GetProperty("reportedVersion").GetString());
+        Assert.Equal(0, d.GetProperty("resends").GetInt32());
+        Assert.True(d.GetProperty("sentUtc").GetDateTimeOffset() >= restarted.AddSeconds(-1), "the offer went before the agent was back: " + d);
+        Assert.True(second.WaitForStderr("detector swapped: " + AgentModelUpdateKit.SeedVersion + " -> " + NewVersion, Liveness), second.Stderr);
+        output.WriteLine($"total: {total.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private (string? Status, string? Version) Presence()
+    {
+        DeviceRecord? d = _store.ReadDevices().SingleOrDefault(x => x.DeviceId == DeviceId);
+        return (d?.Status, d?.ModelVersion);
+    }
+
+    private AgentProcess StartAgent(bool withSeed)
+    {
+        List<string> args = ["--config", _config, "--wav", _wav, "--drain-seconds", "5"];
+        if (withSeed) args.AddRange(["--model", _kit.SeedManifest]);
+        AgentProcess agent = AgentProcess.Start(args, new Dictionary<string, string>
+        {
+            ["EDGEKWS_Mqtt__Username"] = DeviceId,
+            ["EDGEKWS_Mqtt__Password"] = Password,
+        });
+        _agents.Add(agent);
+        Assert.True(agent.WaitForStderr("listening:", Liveness), agent.Stderr);
+        return agent;
+    }
+
+    private async Task WaitAsync(Func<Task<bool>> condition, string what, Func<string>? lastSeen = null)
+    {
+        var sw = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            Assert.True(sw.Elapsed < Liveness, $"timed out waiting for: {what}\n{lastSeen?.Invoke()}\n{string.Join("\n", _agents.Select(a => a.Stderr))}");
+            await Task.Delay(200);
+        }
+        output.WriteLine($"{what}: {sw.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private async Task<JsonElement> GetAsync(string path)
+    {
+        using HttpResponseMessage r = await _http.GetAsync(path);
+        string body = await r.Content.ReadAsStringAsync();
+        Assert.True(r.IsSuccessStatusCode, $"GET {path} -> {(int)r.StatusCode}: {body}");
+        return JsonDocument.Parse(body).RootElement.Clone();
+    }
+
+    private async Task<JsonElement> PostAsync(string path, object body, int expected)
+    {
+        var json = new JsonSerializerOptions();
+        GatewayWebHost.ConfigureJson(json);
+        using HttpResponseMessage r = await _http.PostAsJsonAsync(path, body, json);
+        string text = await r.Content.ReadAsStringAsync();
+        Assert.True((int)r.StatusCode == expected, $"POST {path} -> {(int)r.StatusCode} (expected {expected}): {text}");
+        return JsonDocument.Parse(text).RootElement.Clone();
+    }
+}
