@@ -29,6 +29,14 @@ public sealed class RolloutRefusedException(string message, int statusCode) : In
 /// store) with the old one's; when it trips, or a device refuses the model, or a device does not answer within the confirm
 /// timeout, the rollout halts: every device that runs the new version gets the rollback command and must confirm its old
 /// version. An operator can roll back any running or completed rollout (<see cref="RollbackAsync"/>).
+/// <para>Devices that sleep, lose Wi-Fi or get unplugged: the gateway's broker keeps no session for an offline device, so an
+/// offer published to it is lost. A device that is offline (presence Offline, or nothing stored from it for
+/// <see cref="RolloutOptions.OfflineAfterSilence"/>) when its step comes up waits (WaitingOnline) and is sent the offer when its
+/// presence says Online again (the agent subscribes to its commands before it publishes Online); one that drops off after the
+/// offer without confirming, or reports that the transfer timed out, gets a fresh offer (new transfer id) when it is back, at
+/// most <see cref="RolloutOptions.MaxResends"/> times. The confirm timeout counts from the last send to an online device. A device
+/// offline longer than <see cref="RolloutOptions.OfflineGrace"/> is Deferred and no longer holds its wave; after the rollout
+/// completed it gets the version when it returns (catch-up), after a rollback nothing.</para>
 /// <para>State lives in the store (<see cref="RolloutRecord"/>, optimistic revision); <see cref="TickAsync"/> is called by
 /// <see cref="RolloutService"/> every poll interval and right after every request, under one lock.</para>
 /// </summary>
