@@ -517,6 +517,19 @@ public sealed class RolloutController_Tests : IDisposable
     }
 
     [Fact]
+    public void Offline_options_are_validated_naming_the_setting()
+    {
+        new RolloutOptions().Validate();
+        Assert.Equal("Gateway:Models:Rollout:OfflineGrace (00:10:00) must be at least ConfirmTimeout (00:30:00)",
+            Assert.Throws<ArgumentException>(() => new RolloutOptions { OfflineGrace = TimeSpan.FromMinutes(10) }.Validate()).Message);
+        Assert.Equal("Gateway:Models:Rollout:MaxResends must be 0..100, got -1",
+            Assert.Throws<ArgumentException>(() => new RolloutOptions { MaxResends = -1 }.Validate()).Message);
+        Assert.Equal("Gateway:Models:Rollout:OfflineAfterSilence must be positive",
+            Assert.Throws<ArgumentException>(() => new RolloutOptions { OfflineAfterSilence = TimeSpan.Zero }.Validate()).Message);
+        new RolloutOptions { MaxResends = 0, OfflineGrace = TimeSpan.FromMinutes(30) }.Validate();
+    }
+
+    [Fact]
     public async Task Refuses_a_model_the_gate_refused_an_unknown_device_and_a_second_active_rollout()
     {
         var refused = await Assert.ThrowsAsync<RolloutRefusedException>(() => _controller.StartAsync(new RolloutRequest("3.0.0-bad", ["dev-a"], [])));
