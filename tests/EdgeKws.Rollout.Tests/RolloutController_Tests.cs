@@ -517,6 +517,52 @@ public sealed class RolloutController_Tests : IDisposable
     }
 
     [Fact]
+    public async Task A_device_offline_at_the_rollback_gets_it_once_when_it_is_back_and_the_rollback_does_not_wait_for_it()
+    {
+        _feed.Presence("dev-a", DeviceState.Online, T0);
+        _feed.Presence("dev-b", DeviceState.Online, T0);
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a", "dev-b"], [], SoakListeningHours: 0));
+        foreach (string d in new[] { "dev-a", "dev-b" })
+        {
+            _feed.Status(d, "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        }
+        await TickAfter(TimeSpan.FromSeconds(5));
+        Assert.Equal(RolloutState.Completed, Get(r.Id).State);
+
+        // dev-b goes to sleep on the new version; the operator rolls back.
+        _feed.Presence("dev-b", DeviceState.Offline, _clock.GetUtcNow());
+        _clock.Advance(TimeSpan.FromMinutes(1));
+        r = await _controller.RollbackAsync(r.Id, "field reports");
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.RollbackCommand));
+        RolloutDevice b = r.Devices.Single(d => d.DeviceId == "dev-b");
+        Assert.Equal(RolloutDeviceState.Confirmed, b.State);
+        Assert.Contains("the rollback goes when it is back online", b.Reason, StringComparison.Ordinal);
+
+        _feed.Status("dev-a", "1.0.0", ModelUpdateResult.RolledBack, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RolledBack, r.State); // not held by the sleeping device
+        Assert.Equal("manual: field reports; 1 device(s) run 2.0.0 and are offline, the rollback goes when they are back: dev-b", r.Reason);
+        Assert.True(_store.TryGetRegisteredModel("1.0.0", out RegisteredModel? one));
+        Assert.Equal(ModelStage.Production, one!.Stage);
+
+        await TickAfter(TimeSpan.FromHours(5));
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.RollbackCommand));
+        _feed.Presence("dev-b", DeviceState.Online, _clock.GetUtcNow());
+        await TickAfter(TimeSpan.FromSeconds(5));
+        Assert.Equal(["dev-a", "dev-b"], _commands.DevicesSent(ModelTransfer.RollbackCommand));
+        Assert.Equal(RolloutDeviceState.RollingBack, StateOf(Get(r.Id), "dev-b"));
+        _feed.Status("dev-b", "1.0.0", ModelUpdateResult.RolledBack, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RolledBack, r.State);
+        Assert.All(r.Devices, d => Assert.Equal(RolloutDeviceState.RolledBack, d.State));
+        // Once per device: a second rollback would switch its slots back to 2.0.0.
+        Assert.Equal(2, _commands.Sent.Count(s => s.Command == ModelTransfer.RollbackCommand));
+    }
+
+    [Fact]
     public void Offline_options_are_validated_naming_the_setting()
     {
         new RolloutOptions().Validate();

@@ -113,10 +113,15 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             }
             // Only the newest rollout's version is what its devices should run: an older completed rollout's deferred devices
             // are left to the newer one (or to a new rollout).
-            if (store.ReadRollouts(activeOnly: false, limit: 1) is [{ State: RolloutState.Completed } newest]
-                && newest.Devices.Any(d => d.State is RolloutDeviceState.Deferred or RolloutDeviceState.WaitingOnline or RolloutDeviceState.Sent))
+            switch (store.ReadRollouts(activeOnly: false, limit: 1))
             {
-                await CatchUpAsync(newest, cancellationToken).ConfigureAwait(false);
+                case [{ State: RolloutState.Completed } done] when done.Devices.Any(d => d.State is RolloutDeviceState.Deferred or RolloutDeviceState.WaitingOnline or RolloutDeviceState.Sent):
+                    await CatchUpAsync(done, cancellationToken).ConfigureAwait(false);
+                    break;
+                case [{ State: RolloutState.RolledBack } undone] when undone.Devices.Any(d => d.State is RolloutDeviceState.Confirmed or RolloutDeviceState.RollingBack
+                    || (d.State is RolloutDeviceState.NotInstalled or RolloutDeviceState.Deferred && d.SentUtc is not null)):
+                    await CatchUpAsync(undone, cancellationToken).ConfigureAwait(false);
+                    break;
             }
         }
         finally
@@ -289,15 +294,18 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
     }
 
     /// <summary>
-    /// After a rollout completed, its deferred devices (and the ones caught up since) are followed: a deferred device that comes
-    /// back online gets the version (within the resend budget), so the fleet converges on production. Nothing halts any more: a
-    /// refusal or a timeout only ends that device's catch-up (Refused / NotInstalled, with the reason).
+    /// The newest rollout's devices follow its outcome after it finished. Completed: a deferred device that comes back online gets
+    /// the version (within the resend budget); nothing halts any more, a refusal or a timeout only ends that device's catch-up
+    /// (Refused / NotInstalled, with the reason). RolledBack: a device that runs the halted version (offline at the halt, or
+    /// installed late) gets the rollback when it is online. So the fleet converges on what the rollout decided.
     /// </summary>
     private async Task CatchUpAsync(RolloutRecord r, CancellationToken cancellationToken)
     {
         try
         {
-            (RolloutRecord next, _) = await DispatchAsync(r, ReadFleet(), clock.GetUtcNow(), catchUp: true, cancellationToken).ConfigureAwait(false);
+            RolloutRecord next = r.State == RolloutState.RolledBack
+                ? await AdvanceRollingBackAsync(r, cancellationToken).ConfigureAwait(false)
+                : (await DispatchAsync(r, ReadFleet(), clock.GetUtcNow(), catchUp: true, cancellationToken).ConfigureAwait(false)).Rollout;
             if (next.Devices.SequenceEqual(r.Devices))
             {
                 return;
@@ -309,7 +317,7 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
         }
         catch (Exception ex) when (ex is InvalidOperationException or IOException)
         {
-            logger.LogWarning(ex, "rollout {Id}: catch-up of a deferred device failed, retried on the next tick", r.Id);
+            logger.LogWarning(ex, "rollout {Id}: catch-up of a returning device failed, retried on the next tick", r.Id);
         }
     }
 
@@ -543,9 +551,17 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
         }).ToList(),
     };
 
+    /// <summary>
+    /// RollingBack: rollback commands to the devices that run the halted version, and their confirmations. Also the newest
+    /// RolledBack rollout (<paramref name="r"/> already finished): its devices that were offline at the halt get the rollback when
+    /// they are back, and a device that reports the halted version later (it installed after the halt) is rolled back too.
+    /// A rollback is sent once per device: a second one would switch its slots back to the halted version.
+    /// </summary>
     private async Task<RolloutRecord> AdvanceRollingBackAsync(RolloutRecord r, CancellationToken cancellationToken)
     {
         DateTimeOffset now = clock.GetUtcNow();
+        bool finished = r.State == RolloutState.RolledBack;
+        Dictionary<string, DeviceRecord> fleet = ReadFleet();
         var devices = r.Devices.ToList();
         bool waiting = false;
         for (int i = 0; i < devices.Count; i++)
@@ -561,12 +577,33 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
                     d = d with { State = RolloutDeviceState.NotInstalled, Reason = "no model status within the confirm timeout" };
                 }
             }
+            else if (finished && d.State is RolloutDeviceState.NotInstalled or RolloutDeviceState.Deferred && d.SentUtc is not null
+                && Observe(d, r.ModelVersion, now).Device is { State: RolloutDeviceState.Confirmed } late)
+            {
+                // It had the whole transfer when it went away and installed it on its return.
+                d = late with { Reason = "installed the halted version after the rollback" };
+            }
             if (d.State == RolloutDeviceState.Confirmed)
             {
-                DateTimeOffset sent = clock.GetUtcNow();
-                await publisher().PublishCommandAsync(d.DeviceId, ModelTransfer.RollbackCommand, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
-                d = d with { State = RolloutDeviceState.RollingBack, RollbackSentUtc = sent };
-                logger.LogInformation("rollout {Id}: rollback sent to {Device}", r.Id, d.DeviceId);
+                DeviceRecord? device = fleet.GetValueOrDefault(d.DeviceId);
+                if (!IsOnline(device, now))
+                {
+                    // The command would be lost (no session for an offline device): it goes when the device is back, even after
+                    // the rollout finished; the rollout does not wait for it.
+                    DateTimeOffset since = device?.LastSeenUtc ?? d.OfflineSinceUtc ?? now;
+                    d = d with
+                    {
+                        OfflineSinceUtc = since,
+                        Reason = string.Create(CultureInfo.InvariantCulture, $"offline since {since:u}: the rollback goes when it is back online"),
+                    };
+                }
+                else
+                {
+                    DateTimeOffset sent = clock.GetUtcNow();
+                    await publisher().PublishCommandAsync(d.DeviceId, ModelTransfer.RollbackCommand, ReadOnlyMemory<byte>.Empty, cancellationToken).ConfigureAwait(false);
+                    d = d with { State = RolloutDeviceState.RollingBack, RollbackSentUtc = sent, OfflineSinceUtc = null, Reason = null };
+                    logger.LogInformation("rollout {Id}: rollback sent to {Device}", r.Id, d.DeviceId);
+                }
             }
             if (d.State == RolloutDeviceState.RollingBack)
             {
@@ -593,16 +630,26 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             waiting |= d.State == RolloutDeviceState.Sent;
             devices[i] = d;
         }
+        if (finished)
+        {
+            return devices.SequenceEqual(r.Devices) ? r : r with { Devices = devices, UpdatedUtc = now };
+        }
         r = r with { Devices = devices, UpdatedUtc = now };
         if (!waiting)
         {
             int unconfirmed = devices.Count(d => d.State == RolloutDeviceState.RollingBack);
-            r = r with
+            string[] away = devices.Where(d => d.State == RolloutDeviceState.Confirmed).Select(d => d.DeviceId).ToArray();
+            string reason = r.Reason ?? string.Empty;
+            if (unconfirmed > 0)
             {
-                State = RolloutState.RolledBack,
-                FinishedUtc = now,
-                Reason = unconfirmed == 0 ? r.Reason : string.Create(CultureInfo.InvariantCulture, $"{r.Reason}; {unconfirmed} devices did not confirm the rollback"),
-            };
+                reason += string.Create(CultureInfo.InvariantCulture, $"; {unconfirmed} devices did not confirm the rollback");
+            }
+            if (away.Length > 0)
+            {
+                reason += string.Create(CultureInfo.InvariantCulture,
+                    $"; {away.Length} device(s) run {r.ModelVersion} and are offline, the rollback goes when they are back: {string.Join(", ", away)}");
+            }
+            r = r with { State = RolloutState.RolledBack, FinishedUtc = now, Reason = reason };
         }
         return r;
     }
