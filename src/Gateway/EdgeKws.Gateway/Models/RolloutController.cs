@@ -36,7 +36,8 @@ public sealed class RolloutRefusedException(string message, int statusCode) : In
 /// offer without confirming, or reports that the transfer timed out, gets a fresh offer (new transfer id) when it is back, at
 /// most <see cref="RolloutOptions.MaxResends"/> times. The confirm timeout counts from the last send to an online device. A device
 /// offline longer than <see cref="RolloutOptions.OfflineGrace"/> is Deferred and no longer holds its wave; after the rollout
-/// completed it gets the version when it returns (catch-up), after a rollback nothing.</para>
+/// completed it gets the version when it returns (catch-up), after a rollback nothing. A rollback goes to an offline device when
+/// it is back (once), without holding the rollout.</para>
 /// <para>State lives in the store (<see cref="RolloutRecord"/>, optimistic revision); <see cref="TickAsync"/> is called by
 /// <see cref="RolloutService"/> every poll interval and right after every request, under one lock.</para>
 /// </summary>
