@@ -563,6 +563,39 @@ public sealed class RolloutController_Tests : IDisposable
     }
 
     [Fact]
+    public async Task A_deferred_canary_that_installs_the_halted_version_on_its_return_is_rolled_back()
+    {
+        _options.Rollout.OfflineGrace = TimeSpan.FromHours(2);
+        _feed.Presence("dev-a", DeviceState.Online, T0);
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b"]], SoakListeningHours: 0));
+        Assert.Single(OffersTo("dev-a"));
+        // It had the whole transfer and loses power while installing.
+        _feed.Presence("dev-a", DeviceState.Offline, _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        Assert.Equal(RolloutDeviceState.WaitingOnline, StateOf(Get(r.Id), "dev-a"));
+        await TickAfter(TimeSpan.FromHours(3));
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.RolledBack, r.State);
+        Assert.Equal(RolloutDeviceState.Deferred, StateOf(r, "dev-a"));
+        Assert.Empty(_commands.DevicesSent(ModelTransfer.RollbackCommand));
+
+        // Back: its outbox delivers the activation of the halted version; it gets the rollback, no new offer.
+        _feed.Presence("dev-a", DeviceState.Online, _clock.GetUtcNow());
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(RolloutDeviceState.RollingBack, StateOf(r, "dev-a"));
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.RollbackCommand));
+        _feed.Status("dev-a", "1.0.0", ModelUpdateResult.RolledBack, "2.0.0", _clock.GetUtcNow().AddSeconds(1));
+        await TickAfter(TimeSpan.FromSeconds(5));
+        r = Get(r.Id);
+        Assert.Equal(RolloutDeviceState.RolledBack, StateOf(r, "dev-a"));
+        Assert.Equal("1.0.0", r.Devices.Single(d => d.DeviceId == "dev-a").ReportedVersion);
+        Assert.Single(OffersTo("dev-a"));
+        Assert.Empty(OffersTo("dev-b"));
+    }
+
+    [Fact]
     public void Offline_options_are_validated_naming_the_setting()
     {
         new RolloutOptions().Validate();
