@@ -19,8 +19,9 @@ namespace EdgeKws.Rollout.Tests;
 /// A device that is away when its step comes up, with real parts: the whole gateway (embedded broker, SQLite, HTTP API, rollout
 /// service) and a real agent process (edgekws-agent, A/B slots, pinned key, canaries, the committed tone1k model signed per test).
 /// The agent is stopped (its clean shutdown publishes presence Offline), the rollout starts and waits; the agent is started
-/// again (presence Online) and gets the offer then, installs it and confirms. No training: the packages go into the registry
-/// directly (registration is covered by <see cref="ModelLoopEndToEnd_Tests"/>).
+/// again (presence Online) and gets the offer then, installs it and confirms. And an offer lost with the agent (frozen, then
+/// killed: the broker publishes its will) is sent again under a new transfer id when the agent is back. No training: the
+/// packages go into the registry directly (registration is covered by <see cref="ModelLoopEndToEnd_Tests"/>).
 /// </summary>
 public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAsyncLifetime
 {
@@ -135,6 +136,45 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
         Assert.True(d.GetProperty("sentUtc").GetDateTimeOffset() >= restarted.AddSeconds(-1), "the offer went before the agent was back: " + d);
         Assert.True(second.WaitForStderr("detector swapped: " + AgentModelUpdateKit.SeedVersion + " -> " + NewVersion, Liveness), second.Stderr);
         output.WriteLine($"total: {total.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    [Fact]
+    public async Task An_offer_lost_with_a_killed_agent_is_sent_again_with_a_new_transfer_id_when_the_agent_is_back()
+    {
+        AgentProcess first = StartAgent(withSeed: true);
+        await WaitAsync(() => Task.FromResult(Presence() is ("Online", AgentModelUpdateKit.SeedVersion)), "agent online with the seed");
+
+        // Frozen (SIGSTOP): still connected for the broker, so the offer goes out, but the agent reads none of it; then killed:
+        // the unread commands die with its socket and the broker publishes its will (presence Offline).
+        first.Signal("STOP");
+        JsonElement started = await PostAsync("/api/rollouts", new { modelVersion = NewVersion, canaries = new[] { DeviceId }, waves = Array.Empty<string[]>() }, 201);
+        long id = started.GetProperty("id").GetInt64();
+        JsonElement d = started.GetProperty("devices")[0];
+        Assert.Equal("Sent", d.GetProperty("state").GetString());
+        string lost = d.GetProperty("transferId").GetString()!;
+        first.Signal("KILL");
+        Assert.True(first.WaitForExit(Liveness), "the killed agent did not exit");
+        await WaitAsync(() => Task.FromResult(Presence().Status == "Offline"), "presence Offline (the will)");
+        await WaitAsync(async () => (await GetAsync($"/api/rollouts/{id}")).GetProperty("devices")[0].GetProperty("state").GetString() == "WaitingOnline",
+            "device WaitingOnline");
+
+        AgentProcess second = StartAgent(withSeed: false);
+        JsonElement done = default;
+        await WaitAsync(async () =>
+        {
+            done = await GetAsync($"/api/rollouts/{id}");
+            string state = done.GetProperty("state").GetString()!;
+            Assert.True(state is "Running" or "Completed", $"rollout ended {state}: {done}");
+            return state == "Completed";
+        }, "rollout Completed", () => "last read: " + done);
+        d = done.GetProperty("devices")[0];
+        Assert.Equal("Confirmed", d.GetProperty("state").GetString());
+        Assert.Equal(1, d.GetProperty("resends").GetInt32());
+        string resent = d.GetProperty("transferId").GetString()!;
+        Assert.NotEqual(lost, resent);
+        Assert.True(second.WaitForStderr("detector swapped: " + AgentModelUpdateKit.SeedVersion + " -> " + NewVersion, Liveness), second.Stderr);
+        Assert.Contains("offer accepted, transfer " + resent, second.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain(lost, first.Stderr + second.Stderr, StringComparison.Ordinal);
     }
 
     private (string? Status, string? Version) Presence()
