@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 
@@ -7,9 +8,38 @@ namespace EdgeKws.TestSupport;
 /// <summary>Polling waits and loopback ports shared by the uplink and gateway tests.</summary>
 public static class TestWait
 {
-    /// <summary>A TCP port that was free on 127.0.0.1 a moment ago.</summary>
+    private static readonly Lock PortGate = new();
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A TCP port that was free on 127.0.0.1 a moment ago, for a server the test starts afterwards.
+    /// </summary>
+    /// <remarks>
+    /// The port is picked at random BELOW the kernel's ephemeral range (ip_local_port_range), not by binding
+    /// port 0: a port 0 bind hands out an ephemeral port, and between releasing it and the server binding it
+    /// (seconds on a loaded machine) any outgoing connection of a test running in parallel (an MQTT client
+    /// retrying every 50 ms, an HTTP client) may be given that same port as its source port, and the server
+    /// then fails with "address in use". Outgoing connections never take a port outside the ephemeral range.
+    /// A process never hands out the same port twice (a broker restarted on its port keeps it); other test
+    /// processes pick at random among thousands, and a pick is checked free by binding it.
+    /// </remarks>
     public static int FreeLoopbackPort()
     {
+        (int low, int high) = NonEphemeralRange();
+        lock (PortGate)
+        {
+            for (int attempt = 0; attempt < 200; attempt++)
+            {
+                int port = Random.Shared.Next(low, high);
+                if (HandedOut.Contains(port) || !CanBind(port))
+                {
+                    continue;
+                }
+                HandedOut.Add(port);
+                return port;
+            }
+        }
+        // Practically unreachable; the kernel's choice is still a free port.
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
@@ -27,5 +57,39 @@ public static class TestWait
             }
             await Task.Delay(20);
         }
+    }
+
+    private static bool CanBind(int port)
+    {
+        try
+        {
+            // No SO_REUSEADDR: a port with a listener or a connection in any state is refused here.
+            using var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+            socket.Bind(new IPEndPoint(IPAddress.Loopback, port));
+            socket.Listen();
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>[low, high) of user ports outside the ephemeral range: 20000 up to its start (32768 by default on Linux).</summary>
+    private static (int Low, int High) NonEphemeralRange()
+    {
+        int ephemeralLow = 32768;
+        try
+        {
+            string[] range = File.ReadAllText("/proc/sys/net/ipv4/ip_local_port_range")
+                .Split((char[])[' ', '\t', '\n'], StringSplitOptions.RemoveEmptyEntries);
+            ephemeralLow = int.Parse(range[0], CultureInfo.InvariantCulture);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            // Not Linux, or unreadable: assume the IANA/Linux default start.
+        }
+        // A machine whose ephemeral range starts low leaves no room below it: pick above 1024 and below it anyway.
+        return ephemeralLow > 22000 ? (20000, ephemeralLow) : (1025, Math.Max(2000, ephemeralLow));
     }
 }
