@@ -8,7 +8,8 @@ namespace EdgeKws.Agent.Tests;
 /// <summary>The agent's status LED (Gpio.Driver "simulated", the default), observed through the agent's "led:" log lines.</summary>
 public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    // Liveness only: an agent start (dotnet exec, JIT, model load, broker connect) takes tens of seconds on a loaded CI machine.
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180);
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -39,7 +40,7 @@ public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
                 Timeout, () => "LED back to listening after the detection burst\n" + agent.Stderr);
 
             agent.Signal("TERM");
-            Assert.True(agent.WaitForExit(TimeSpan.FromSeconds(30)), "agent did not stop");
+            Assert.True(agent.WaitForExit(Timeout), "agent did not stop");
         }
         output.WriteLine(agent.Stderr);
         Assert.Equal(0, agent.ExitCode);

@@ -27,7 +27,7 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
 {
     private const string Password = "rollout-test-password";
     private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(4);
-    private static readonly TimeSpan DeviceTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan DeviceTimeout = TimeSpan.FromSeconds(240); // liveness only
     private static readonly JsonSerializerOptions Json = CreateJson();
     private readonly TempDir _dir = new();
     private readonly List<AgentProcess> _agents = [];
