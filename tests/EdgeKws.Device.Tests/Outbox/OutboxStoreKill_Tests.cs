@@ -46,7 +46,8 @@ public sealed class OutboxStoreKill_Tests(ITestOutputHelper output) : IDisposabl
                 // A random point in the child's stream of operations (so the kill lands mid-work however
                 // fast fsync is on this machine), plus a random sub-operation delay.
                 int lines = 1 + random.Next(1, 80);
-                Assert.True(reader.WaitForLines(lines, TimeSpan.FromSeconds(120)), // liveness only $"run {run}: child did not reach {lines} output lines. stderr: {reader.Errors()}");
+                Assert.True(reader.WaitForLines(lines, TimeSpan.FromSeconds(120)), // liveness only
+                    $"run {run}: child did not reach {lines} output lines. stderr: {reader.Errors()}");
                 Thread.Sleep(random.Next(0, 10));
             }
             else
