@@ -26,7 +26,7 @@ namespace EdgeKws.Rollout.Tests;
 public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutputHelper output) : IClassFixture<ModelLoopFixture>, IAsyncLifetime
 {
     private const string Password = "rollout-test-password";
-    private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(4);
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(10); // liveness only: a train job shares 2 cores with the rest of the suite
     private static readonly TimeSpan DeviceTimeout = TimeSpan.FromSeconds(240); // liveness only
     private static readonly JsonSerializerOptions Json = CreateJson();
     private readonly TempDir _dir = new();

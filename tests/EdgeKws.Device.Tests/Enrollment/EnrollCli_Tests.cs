@@ -233,6 +233,7 @@ public sealed class EnrollCli_Tests(GeneratedTakes takes) : IDisposable
             psi.ArgumentList.Add(a);
         }
 
+        ChildProcess.RestoreDefaultSigint(psi); // the Ctrl-C below must reach it however the test run was started
         using var child = System.Diagnostics.Process.Start(psi)!;
         var stdoutLines = new System.Collections.Concurrent.ConcurrentQueue<string>();
         child.OutputDataReceived += (_, e) =>
