@@ -254,7 +254,7 @@ internal sealed class RawPublisher : IAsyncDisposable
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
             .WithClientId(deviceId)
             .WithCredentials(deviceId, password)
-            .WithTimeout(TimeSpan.FromSeconds(10))
+            .WithTimeout(TimeSpan.FromSeconds(60)) // liveness only: the PUBACK follows a commit, seconds late on a loaded CI machine
             .Build();
         // MQTTnet 5 reports a refused CONNACK as a result, not as an exception.
         return await _client.ConnectAsync(options);
