@@ -54,7 +54,7 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
             "--Gateway:Models:WorkDirectory=" + _dir.File("jobs"),
             "--Gateway:Models:ChunkSizeBytes=1024",
             "--Gateway:Models:Rollout:PollInterval=00:00:00.500",
-            "--Gateway:Models:Rollout:ConfirmTimeout=00:02:00",
+            "--Gateway:Models:Rollout:ConfirmTimeout=00:10:00", // liveness only here: no step of this test waits for it to expire
             // Seconds of test audio instead of hours of field audio: the rule's shape is the production one, its minimums scaled down.
             "--Gateway:Models:Rollout:MinListeningHours=0.002",
             "--Gateway:Models:Rollout:MinFalseAccepts=2",
