@@ -52,7 +52,18 @@ for s in "${STARTS[@]}"; do mix+=("|sox $WORK/tone.wav -p pad $s"); done
 sox -m "$WORK/noise.wav" "${mix[@]}" -b 16 "$WORK/bursts.wav"
 
 step "mosquitto on 127.0.0.1"
-PORT=$("$DEBIAN_PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# A free port below the ephemeral range (as TestWait.FreeLoopbackPort): a released port-0 port can be taken as the
+# source port of a parallel test's outgoing connection before mosquitto binds it.
+PORT=$("$DEBIAN_PYTHON" -c '
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    p = random.randrange(10000, max(low, 10001))
+    try:
+        s = socket.socket(); s.bind(("127.0.0.1", p)); s.close(); print(p); break
+    except OSError:
+        pass
+')
 cat > "$WORK/mosquitto.conf" <<CONF
 user root
 persistence false
@@ -63,7 +74,9 @@ listener $PORT 127.0.0.1
 CONF
 mosquitto -c "$WORK/mosquitto.conf" & BROKER_PID=$!
 trap 'kill "$BROKER_PID" 2>/dev/null || true' EXIT
-for _ in $(seq 50); do grep -q "Opening ipv4 listen socket on port $PORT" "$WORK/mosquitto.log" 2>/dev/null && break; sleep 0.1; done
+# Liveness bound only (60 s): a broker start on a loaded CI machine can take seconds; a broker that never listens fails here, by name.
+for _ in $(seq 600); do grep -q "Opening ipv4 listen socket on port $PORT" "$WORK/mosquitto.log" 2>/dev/null && break; sleep 0.1; done
+grep -q "Opening ipv4 listen socket on port $PORT" "$WORK/mosquitto.log" || die "mosquitto is not listening on 127.0.0.1:$PORT: $(cat "$WORK/mosquitto.log")"
 
 cat > "$WORK/agent.json" <<JSON
 {
@@ -77,7 +90,7 @@ JSON
 
 step "run the arm64 agent under qemu (EMULATED)"
 set +e
-/usr/bin/time -v -o "$WORK/time.txt" bash -c "$(declare -f run_arm64 write_fake_arm64_cpuinfo); run_arm64 '$BIN/edgekws-agent' --config '$WORK/agent.json' --fast --drain-seconds 30 --model '$REPO_ROOT/tests/fixtures/models/kws-tone1k-int8.manifest.json'" \
+/usr/bin/time -v -o "$WORK/time.txt" bash -c "$(declare -f run_arm64 write_fake_arm64_cpuinfo); run_arm64 '$BIN/edgekws-agent' --config '$WORK/agent.json' --fast --drain-seconds 180 --model '$REPO_ROOT/tests/fixtures/models/kws-tone1k-int8.manifest.json'" \
   > "$WORK/agent.out" 2> "$WORK/agent.err"
 rc=$?
 set -e

@@ -8,7 +8,8 @@ namespace EdgeKws.Agent.Tests;
 /// <summary>The agent's status LED (Gpio.Driver "simulated", the default), observed through the agent's "led:" log lines.</summary>
 public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    // Liveness only: an agent start (dotnet exec, JIT, model load, broker connect) takes tens of seconds on a loaded CI machine.
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180);
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -18,8 +19,9 @@ public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
     {
         int port = UplinkTestKit.FreePort();
         string config = AgentTestKit.WriteConfig(_dir.Path, "dev-led", port, heartbeatSeconds: 600);
-        // A burst at 9 s: well after the broker comes up.
-        string wav = PipelineTestKit.WriteWav(_dir.File("late-burst.wav"), PipelineTestKit.Synthesize(30, [9.0]));
+        // A burst at 9 s: well after the broker comes up. The WAV is far longer than the test needs (it ends with SIGTERM):
+        // a real-time replay that ended before a late test continuation started the broker would end the agent with it.
+        string wav = PipelineTestKit.WriteWav(_dir.File("late-burst.wav"), PipelineTestKit.Synthesize(180, [9.0]));
 
         using var agent = AgentProcess.Start(["--config", config, "--wav", wav, "--model", AgentTestKit.Model, "--drain-seconds", "0"]);
         Assert.True(agent.WaitForStderr("led: offline", Timeout), "no broker: the LED should show offline\n" + agent.Stderr);
@@ -39,7 +41,7 @@ public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
                 Timeout, () => "LED back to listening after the detection burst\n" + agent.Stderr);
 
             agent.Signal("TERM");
-            Assert.True(agent.WaitForExit(TimeSpan.FromSeconds(30)), "agent did not stop");
+            Assert.True(agent.WaitForExit(Timeout), "agent did not stop");
         }
         output.WriteLine(agent.Stderr);
         Assert.Equal(0, agent.ExitCode);

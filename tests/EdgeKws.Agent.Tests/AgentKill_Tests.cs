@@ -43,7 +43,8 @@ public sealed class AgentKill_Tests(ITestOutputHelper output) : IDisposable
             {
                 // Land the kill inside the stream of writes: after a random number of enqueues, plus a random sub-write delay.
                 int lines = random.Next(2, 60);
-                Assert.True(agent.WaitForLines(lines, TimeSpan.FromSeconds(30)), $"run {run}: agent reached {agent.LineCount}/{lines} lines. {agent.Stderr}");
+                Assert.True(agent.WaitForLines(lines, TimeSpan.FromSeconds(120)), // liveness: agent start under CI load
+                    $"run {run}: agent reached {agent.LineCount}/{lines} lines. {agent.Stderr}");
                 Thread.Sleep(random.Next(0, 8));
             }
             else
@@ -52,7 +53,7 @@ public sealed class AgentKill_Tests(ITestOutputHelper output) : IDisposable
             }
             Assert.False(agent.HasExited, $"run {run}: the agent exited by itself ({(agent.HasExited ? agent.ExitCode : 0)}): {agent.Stderr}");
             agent.Signal("KILL");
-            Assert.True(agent.WaitForExit(TimeSpan.FromSeconds(15)));
+            Assert.True(agent.WaitForExit(TimeSpan.FromSeconds(60)));
             Assert.Equal(128 + 9, agent.ExitCode); // killed, not crashed
 
             long lastInRun = 0;
@@ -93,8 +94,8 @@ public sealed class AgentKill_Tests(ITestOutputHelper output) : IDisposable
         }
         int unreported = stored.Keys.Count(k => !reported.ContainsKey(k));
         Assert.True(unreported <= Kills, $"{unreported} stored messages were never reported (at most one per kill can commit unreported)");
+        // The run time is reported, not asserted: it is 22 agent start-ups on a shared machine, not a property of the agent.
         output.WriteLine($"{stored.Count} stored messages all parse and validate; {unreported} committed-but-unreported; {total.Elapsed.TotalSeconds:F1} s");
-        Assert.True(total.Elapsed < TimeSpan.FromSeconds(90), $"the kill test took {total.Elapsed}");
     }
 
     private static bool IsIntact(OutboxMessage m, out string why)

@@ -123,13 +123,13 @@ internal sealed class AgentProcess : IDisposable
         return true;
     }
 
-    /// <summary>Waits for exit and for stdout to be fully read.</summary>
+    /// <summary>Waits for exit and for stdout to be fully read (false when either takes longer than <paramref name="timeout"/>).</summary>
     public bool WaitForExit(TimeSpan timeout)
     {
         if (!_process.WaitForExit(timeout)) return false;
         _process.WaitForExit(); // flushes the async stderr reader
-        _pump.Join(TimeSpan.FromSeconds(10));
-        return true;
+        // The pump may still be copying the last of stdout (the summary line) on a loaded machine: the callers read Lines() next.
+        return _pump.Join(timeout);
     }
 
     public void Signal(string signal)

@@ -226,8 +226,10 @@ internal static class Wire
         Password = InProcessGateway.Password,
         InitialBackoff = TimeSpan.FromMilliseconds(50),
         MaxBackoff = TimeSpan.FromMilliseconds(400),
-        KeepAlive = TimeSpan.FromSeconds(5),
-        OperationTimeout = TimeSpan.FromSeconds(10),
+        // Liveness bounds against a silently dead link only (a stopped broker closes its sockets): generous, so a
+        // loaded CI machine never turns a late PUBACK or keep-alive ping into a reconnect and a re-sent message.
+        KeepAlive = TimeSpan.FromSeconds(60),
+        OperationTimeout = TimeSpan.FromSeconds(60),
         IdlePollInterval = TimeSpan.FromMilliseconds(50),
     };
 }
@@ -252,7 +254,7 @@ internal sealed class RawPublisher : IAsyncDisposable
             .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
             .WithClientId(deviceId)
             .WithCredentials(deviceId, password)
-            .WithTimeout(TimeSpan.FromSeconds(10))
+            .WithTimeout(TimeSpan.FromSeconds(60)) // liveness only: the PUBACK follows a commit, seconds late on a loaded CI machine
             .Build();
         // MQTTnet 5 reports a refused CONNACK as a result, not as an exception.
         return await _client.ConnectAsync(options);

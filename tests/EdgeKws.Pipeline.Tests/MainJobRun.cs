@@ -73,6 +73,7 @@ internal sealed class MainJobRun : IDisposable
         {
             psi.ArgumentList.Add(a);
         }
+        EdgeKws.TestSupport.ChildProcess.RestoreDefaultSigint(psi); // the Ctrl-C test must reach it however the test run was started
         return new MainJobRun(Process.Start(psi) ?? throw new InvalidOperationException("could not start the main job"), outDir);
     }
 

@@ -26,8 +26,8 @@ namespace EdgeKws.Rollout.Tests;
 public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutputHelper output) : IClassFixture<ModelLoopFixture>, IAsyncLifetime
 {
     private const string Password = "rollout-test-password";
-    private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(4);
-    private static readonly TimeSpan DeviceTimeout = TimeSpan.FromSeconds(120);
+    private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(10); // liveness only: a train job shares 2 cores with the rest of the suite
+    private static readonly TimeSpan DeviceTimeout = TimeSpan.FromSeconds(240); // liveness only
     private static readonly JsonSerializerOptions Json = CreateJson();
     private readonly TempDir _dir = new();
     private readonly List<AgentProcess> _agents = [];
@@ -54,7 +54,7 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
             "--Gateway:Models:WorkDirectory=" + _dir.File("jobs"),
             "--Gateway:Models:ChunkSizeBytes=1024",
             "--Gateway:Models:Rollout:PollInterval=00:00:00.500",
-            "--Gateway:Models:Rollout:ConfirmTimeout=00:02:00",
+            "--Gateway:Models:Rollout:ConfirmTimeout=00:10:00", // liveness only here: no step of this test waits for it to expire
             // Seconds of test audio instead of hours of field audio: the rule's shape is the production one, its minimums scaled down.
             "--Gateway:Models:Rollout:MinListeningHours=0.002",
             "--Gateway:Models:Rollout:MinFalseAccepts=2",

@@ -1,3 +1,5 @@
+using System.Diagnostics;
+
 namespace EdgeKws.TestSupport;
 
 /// <summary>Helpers for tests that run a built project as a child process (kill tests).</summary>
@@ -11,5 +13,27 @@ public static class ChildProcess
             return host;
         string? path = Environment.ProcessPath;
         return path is not null && Path.GetFileNameWithoutExtension(path) == "dotnet" ? path : "dotnet";
+    }
+
+    /// <summary>
+    /// Makes <paramref name="psi"/> start its program with SIGINT at the default disposition, for tests that send a
+    /// child Ctrl-C. A test run started in the background of a non-interactive shell (<c>cmd &amp;</c>, nohup, some CI
+    /// wrappers) ignores SIGINT; an ignored signal stays ignored across fork and exec, and the .NET runtime then never
+    /// sees the Ctrl-C, so the child would hang where the test expects it to stop. GNU env resets it and execs the
+    /// program in place (same PID).
+    /// </summary>
+    public static void RestoreDefaultSigint(ProcessStartInfo psi)
+    {
+        ArgumentNullException.ThrowIfNull(psi);
+        const string env = "/usr/bin/env";
+        if (!File.Exists(env))
+            return;
+        List<string> args = [.. psi.ArgumentList];
+        psi.ArgumentList.Clear();
+        psi.ArgumentList.Add("--default-signal=INT");
+        psi.ArgumentList.Add(psi.FileName);
+        foreach (string a in args)
+            psi.ArgumentList.Add(a);
+        psi.FileName = env;
     }
 }

@@ -104,6 +104,9 @@ public sealed class WavReplaySource_Tests : IDisposable
         var buffer = new short[320]; // 20 ms
 
         var read = Task.Run(() => source.Read(buffer, CancellationToken.None));
+        // The first read starts the source's clock: advance only once it is waiting on its timer. On a loaded machine
+        // the pool thread may start the read after both advances, and it would then wait for 20 ms that never come.
+        await TestWait.UntilAsync(() => clock.TimerArmCount > 0 || read.IsCompleted, TimeSpan.FromSeconds(60), () => "the read to wait on the clock");
         Assert.False(await FinishesWithin(read, 100));
         clock.Advance(TimeSpan.FromMilliseconds(19));
         Assert.False(await FinishesWithin(read, 100));
@@ -143,6 +146,8 @@ public sealed class WavReplaySource_Tests : IDisposable
         using var cts = new CancellationTokenSource();
 
         var read = Task.Run(() => source.Read(new short[320], cts.Token));
+        // Cancel the wait itself, not a read that has not started yet (a pool thread can be late on a loaded machine).
+        await TestWait.UntilAsync(() => clock.TimerArmCount > 0 || read.IsCompleted, TimeSpan.FromSeconds(60), () => "the read to wait on the clock");
         Assert.False(await FinishesWithin(read, 50));
         cts.Cancel();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => read.WaitAsync(TimeSpan.FromSeconds(10)));

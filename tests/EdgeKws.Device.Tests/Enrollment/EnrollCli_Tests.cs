@@ -233,19 +233,32 @@ public sealed class EnrollCli_Tests(GeneratedTakes takes) : IDisposable
             psi.ArgumentList.Add(a);
         }
 
+        ChildProcess.RestoreDefaultSigint(psi); // the Ctrl-C below must reach it however the test run was started
         using var child = System.Diagnostics.Process.Start(psi)!;
-        Task<string> stdout = child.StandardOutput.ReadToEndAsync();
+        var stdoutLines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        child.OutputDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                stdoutLines.Enqueue(e.Data);
+            }
+        };
+        child.BeginOutputReadLine();
         Task<string> stderr = child.StandardError.ReadToEndAsync();
         child.StandardInput.BaseStream.Write(File.ReadAllBytes(PathOf("good_1.wav"))[44..]); // one take, stdin left open
         child.StandardInput.BaseStream.Flush();
-        await Task.Delay(2000); // let it start and check the first take; it then waits on stdin
+        // Ctrl-C once it has reported the first take and waits on stdin for the second. A fixed sleep here raced the
+        // start-up (dotnet exec, JIT) on a loaded CI machine: the signal then came before the take was checked.
+        await TestWait.UntilAsync(() => stdoutLines.Any(l => l.Contains("\"take\":1", StringComparison.Ordinal)) || child.HasExited,
+            TimeSpan.FromSeconds(120), () => "the first take's report: " + string.Join('\n', stdoutLines));
         using (var kill = System.Diagnostics.Process.Start("kill", ["-INT", child.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
         {
             kill.WaitForExit();
         }
 
-        Assert.True(child.WaitForExit(20_000), "edgekws-enroll did not stop on SIGINT");
-        string output = await stdout + await stderr;
+        Assert.True(child.WaitForExit(120_000), "edgekws-enroll did not stop on SIGINT");
+        child.WaitForExit(); // drains the asynchronous stdout reader
+        string output = string.Join('\n', stdoutLines) + "\n" + await stderr;
         Assert.True(child.ExitCode == 130, $"exit {child.ExitCode}: {output}");
         Assert.Contains("\"take\":1", output, StringComparison.Ordinal);
         Assert.Equal(before, File.ReadAllBytes(store.FilePath));

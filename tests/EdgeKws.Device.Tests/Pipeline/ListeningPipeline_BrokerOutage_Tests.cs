@@ -21,7 +21,7 @@ namespace EdgeKws.Device.Tests.Pipeline;
 public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper output) : IDisposable
 {
     private const string DeviceId = "dev-pipe"; // "dev-" lets the embedded broker hold the device off after a restart
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120); // liveness only
     private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
@@ -84,7 +84,7 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
         {
             // On the thread pool: xUnit's test context runs continuations on as many threads as there are cores,
             // which the suite's long synchronous tests can occupy for minutes; this test's waits must not queue behind them.
-            await Task.Run(() => RunOutageCoreAsync(port, subscriber, stop, restart)).WaitAsync(TimeSpan.FromSeconds(150));
+            await Task.Run(() => RunOutageCoreAsync(port, subscriber, stop, restart)).WaitAsync(TimeSpan.FromSeconds(400));
         }
         catch (TimeoutException ex)
         {

@@ -109,7 +109,7 @@ internal sealed class MosquittoBroker : IAsyncDisposable
                 await probe.ConnectAsync("127.0.0.1", Port);
                 return;
             }
-            catch (SocketException) when (sw.Elapsed < TimeSpan.FromSeconds(15))
+            catch (SocketException) when (sw.Elapsed < TimeSpan.FromSeconds(60)) // liveness only
             {
                 await Task.Delay(50);
             }
@@ -124,7 +124,7 @@ internal sealed class MosquittoBroker : IAsyncDisposable
         {
             await kill.WaitForExitAsync();
         }
-        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(15));
+        await p.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(60));
         p.Dispose();
         _process = null;
     }

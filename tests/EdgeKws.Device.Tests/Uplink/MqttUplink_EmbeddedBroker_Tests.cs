@@ -7,7 +7,7 @@ namespace EdgeKws.Device.Tests.Uplink;
 
 public class MqttUplink_EmbeddedBroker_Tests(ITestOutputHelper output)
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(120); // liveness only
 
     [Fact]
     public async Task Delivers_every_message_in_sequence_order_with_its_user_properties()
@@ -69,13 +69,19 @@ public class MqttUplink_EmbeddedBroker_Tests(ITestOutputHelper output)
         await using var uplink = new MqttUplink(UplinkTestKit.FastOptions(port), outbox);
         uplink.Start();
 
-        // The producer is the detection side: it only touches the outbox and never waits for the network.
-        var brokerDown = new TaskCompletionSource();
+        // The producer is the detection side: it only touches the outbox and never waits for the network. It holds
+        // its second half until the broker is down, so that half is certainly produced during the outage: paced
+        // on its own it could finish before a slow broker stop on a loaded machine, leaving nothing to wait out.
+        var brokerDown = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         int enqueuedWhileDown = 0;
         Task producer = Task.Run(async () =>
         {
             for (int i = 1; i <= n; i++)
             {
+                if (i == (n / 2) + 1)
+                {
+                    await brokerDown.Task;
+                }
                 outbox.Enqueue(topic, UplinkTestKit.DetectionPayload(i), UplinkTestKit.ConfigHash);
                 uplink.NotifyEnqueued();
                 if (brokerDown.Task.IsCompleted)
@@ -92,9 +98,8 @@ public class MqttUplink_EmbeddedBroker_Tests(ITestOutputHelper output)
         brokerDown.SetResult();
         await subscriber.DisposeAsync();
         await producer; // the producer finishes while the broker is down
-        await Task.Delay(1000);
-        Assert.NotEqual(UplinkState.Connected, uplink.State);
-        Assert.True(enqueuedWhileDown > 0, "some messages must be enqueued during the outage");
+        await UplinkTestKit.WaitUntilAsync(() => uplink.State != UplinkState.Connected, Timeout, () => "the uplink to notice the broker is gone");
+        Assert.True(enqueuedWhileDown >= n / 2, "the second half must be enqueued during the outage");
         int leftInOutbox = outbox.Count;
         output.WriteLine($"outage: {enqueuedWhileDown} enqueued while down, {leftInOutbox} waiting in the outbox; uplink: {uplink.LastError}");
         Assert.True(leftInOutbox > 0);

@@ -34,7 +34,13 @@ internal static class UplinkTestKit
         FeatureConfigHash = ConfigHash,
     });
 
-    /// <summary>Options for a fast test loop: short backoff so restarts do not make tests slow.</summary>
+    /// <summary>
+    /// Options for a fast test loop: short backoff so restarts do not make tests slow. Keep-alive and the
+    /// CONNACK/PUBACK timeout only guard against a silently dead link, which no test relies on (a stopped broker
+    /// closes its sockets): they are generous so a loaded CI machine (a PUBACK late by seconds, a keep-alive
+    /// ping late past the broker's 1.5x grace) never costs a reconnect that the exact Connects/Resent figures
+    /// the tests assert would count.
+    /// </summary>
     public static MqttUplinkOptions FastOptions(int port, string deviceId = DeviceId) => new()
     {
         DeviceId = deviceId,
@@ -42,8 +48,8 @@ internal static class UplinkTestKit
         Port = port,
         InitialBackoff = TimeSpan.FromMilliseconds(50),
         MaxBackoff = TimeSpan.FromMilliseconds(400),
-        KeepAlive = TimeSpan.FromSeconds(5),
-        OperationTimeout = TimeSpan.FromSeconds(5),
+        KeepAlive = TimeSpan.FromSeconds(60),
+        OperationTimeout = TimeSpan.FromSeconds(60),
         IdlePollInterval = TimeSpan.FromMilliseconds(100),
     };
 
@@ -88,7 +94,7 @@ internal sealed class RecordingSubscriber : IAsyncDisposable
             .WithClientId(clientId)
             .WithCleanStart(false)
             .WithSessionExpiryInterval(3600)
-            .WithTimeout(TimeSpan.FromSeconds(5));
+            .WithTimeout(TimeSpan.FromSeconds(60));
         if (username is not null)
         {
             b.WithCredentials(username, password);

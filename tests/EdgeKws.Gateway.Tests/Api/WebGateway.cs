@@ -64,7 +64,7 @@ internal sealed class WebGateway : IAsyncDisposable
     {
         var g = new WebGateway(extraArgs);
         await g.App.StartAsync();
-        g.Http = new HttpClient { BaseAddress = g.App.HttpAddress(), Timeout = TimeSpan.FromSeconds(30) };
+        g.Http = new HttpClient { BaseAddress = g.App.HttpAddress(), Timeout = TimeSpan.FromSeconds(120) }; // liveness only
         foreach (string d in devices)
         {
             g.Service.Store.SetDeviceCredential(d, PasswordHash.Create(InProcessGateway.Password, iterations: 1_000));

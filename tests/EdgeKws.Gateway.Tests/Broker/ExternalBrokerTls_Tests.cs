@@ -13,7 +13,7 @@ namespace EdgeKws.Gateway.Tests.Broker;
 public sealed class ExternalBrokerTls_Tests(ITestOutputHelper output) : IDisposable
 {
     private const string Device = "dev-ext-tls";
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180);
 
     private readonly TempDirectory _pkiDir = new();
 
@@ -27,7 +27,9 @@ public sealed class ExternalBrokerTls_Tests(ITestOutputHelper output) : IDisposa
             External = new ExternalBrokerOptions
             {
                 Port = port, ClientId = "gw-tls", UseTls = true, CaCertificatePemPath = caPemPath, TlsServerName = serverName,
-                Timeout = TimeSpan.FromSeconds(5),
+                // Liveness bound of the start-up connect: a refused certificate fails at once, a TLS connect on a loaded
+                // CI machine can take seconds, and a timeout there would fail the start this test expects to succeed.
+                Timeout = TimeSpan.FromSeconds(60),
             },
         };
     };

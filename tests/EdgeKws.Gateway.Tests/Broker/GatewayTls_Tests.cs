@@ -14,7 +14,7 @@ namespace EdgeKws.Gateway.Tests.Broker;
 public sealed class GatewayTls_Tests(ITestOutputHelper output) : IDisposable
 {
     private const string Device = "dev-tls";
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180); // liveness only
 
     private readonly TempDirectory _pkiDir = new();
 

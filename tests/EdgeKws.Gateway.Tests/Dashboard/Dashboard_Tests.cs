@@ -40,7 +40,7 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
         await browser.SendAsync("Page.navigate", new JsonObject { ["url"] = gateway.BaseAddress.ToString() });
 
         JsonElement summary = default;
-        DateTime deadline = DateTime.UtcNow.AddSeconds(30);
+        DateTime deadline = DateTime.UtcNow.AddSeconds(120); // liveness: page load + fetches under CI load
         while (DateTime.UtcNow < deadline)
         {
             JsonElement v = await browser.EvaluateAsync(Summary);
@@ -51,7 +51,7 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
             }
             await Task.Delay(200);
         }
-        Assert.True(summary.ValueKind == JsonValueKind.Object, "the dashboard did not finish loading within 30 s (body data-ready never became 1)");
+        Assert.True(summary.ValueKind == JsonValueKind.Object, "the dashboard did not finish loading within 120 s (body data-ready never became 1)");
         output.WriteLine(summary.ToString());
         Assert.Equal(JsonValueKind.Null, summary.GetProperty("error").ValueKind);
         Assert.Equal(3, summary.GetProperty("fleetRows").GetInt32());

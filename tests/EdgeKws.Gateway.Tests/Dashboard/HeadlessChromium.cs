@@ -28,6 +28,8 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         _profile = profile;
     }
 
+    private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(120);
+
     public static async Task<HeadlessChromium> StartAsync(int widthPx, int heightPx)
     {
         Assert.True(File.Exists(Executable), $"{Executable} is missing: the dashboard test needs Debian's chromium (apt-get install chromium)");
@@ -68,16 +70,30 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         process.OutputDataReceived += (_, _) => { };
         process.BeginErrorReadLine();
         process.BeginOutputReadLine();
-        Task done = await Task.WhenAny(endpoint.Task, Task.Delay(TimeSpan.FromSeconds(30)));
+        // Liveness bounds: a browser start on a loaded 2-core CI machine can take tens of seconds.
+        Task done = await Task.WhenAny(endpoint.Task, Task.Delay(StartTimeout));
         if (done != endpoint.Task)
         {
             await browser.DisposeAsync();
-            Assert.Fail("chromium printed no DevTools endpoint within 30 s: " + log);
+            Assert.Fail($"chromium printed no DevTools endpoint within {StartTimeout.TotalSeconds:0} s: " + log);
         }
         var browserWs = new Uri(endpoint.Task.Result);
         using var http = new HttpClient();
-        JsonElement targets = JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{browserWs.Port}/json/list")).RootElement;
-        string pageWs = targets.EnumerateArray().First(t => t.GetProperty("type").GetString() == "page").GetProperty("webSocketDebuggerUrl").GetString()!;
+        // The DevTools endpoint is printed before the about:blank page target necessarily exists: poll for it.
+        string? pageWs = null;
+        var waited = System.Diagnostics.Stopwatch.StartNew();
+        while (pageWs is null)
+        {
+            JsonElement targets = JsonDocument.Parse(await http.GetStringAsync($"http://127.0.0.1:{browserWs.Port}/json/list")).RootElement;
+            pageWs = targets.EnumerateArray().FirstOrDefault(t => t.GetProperty("type").GetString() == "page") is { ValueKind: JsonValueKind.Object } page
+                ? page.GetProperty("webSocketDebuggerUrl").GetString()
+                : null;
+            if (pageWs is null)
+            {
+                Assert.True(waited.Elapsed < StartTimeout, $"chromium listed no page target within {StartTimeout.TotalSeconds:0} s: {targets}");
+                await Task.Delay(100);
+            }
+        }
         await browser._socket.ConnectAsync(new Uri(pageWs), CancellationToken.None);
         return browser;
     }
@@ -88,7 +104,7 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         int id = ++_nextId;
         var message = new JsonObject { ["id"] = id, ["method"] = method, ["params"] = parameters ?? new JsonObject() };
         await _socket.SendAsync(Encoding.UTF8.GetBytes(message.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        using var timeout = new CancellationTokenSource(StartTimeout);
         var buffer = new byte[1 << 16];
         while (true)
         {

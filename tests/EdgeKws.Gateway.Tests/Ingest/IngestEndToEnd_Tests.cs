@@ -9,7 +9,7 @@ namespace EdgeKws.Gateway.Tests.Ingest;
 /// <summary>A real device uplink and plain MQTT clients publish to a real in-process gateway with a SQLite file.</summary>
 public sealed class IngestEndToEnd_Tests
 {
-    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180); // liveness only
 
     [Fact]
     public async Task Stores_every_kind_a_device_uplink_sends_exactly_once()

@@ -45,7 +45,7 @@ public sealed class ReviewRoundTrip_Tests
         {
             JsonElement q = await g.GetJsonAsync("/api/review/items");
             return q.GetProperty("items").GetArrayLength() == 2 ? q : (JsonElement?)null;
-        }, TimeSpan.FromSeconds(20), "both clips in the review queue");
+        }, TimeSpan.FromSeconds(120), "both clips in the review queue");
         Assert.Equal(2, queue.GetProperty("count").GetInt64());
         Assert.Equal(2, (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64()); // the old count agrees
         JsonElement audioItem = queue.GetProperty("items").EnumerateArray().Single(i => i.GetProperty("sequence").GetInt64() == 3);
@@ -145,7 +145,7 @@ public sealed class ReviewRoundTrip_Tests
         {
             JsonElement l = await g.GetJsonAsync($"/api/review/labels?device={Device}");
             return l.GetArrayLength() == 3 ? l : (JsonElement?)null;
-        }, TimeSpan.FromSeconds(40), "three labels from the worker");
+        }, TimeSpan.FromSeconds(120), "three labels from the worker");
         string LabelOf(long seq) => labels.EnumerateArray().Single(l => l.GetProperty("label").GetProperty("sequence").GetInt64() == seq).GetProperty("label").GetProperty("label").GetString()!;
         Assert.Equal("TrueAccept", LabelOf(2));
         Assert.NotEqual("TrueAccept", LabelOf(4)); // hey hedge
@@ -173,7 +173,7 @@ public sealed class ReviewRoundTrip_Tests
             await Publish(pub, MessageKind.Detection, WireJson.Serialize(Detection(now, clip, keyword: null)), 2, Wire.ConfigHash);
         }
         await PollAsync(async () => (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64() == 1 ? default(JsonElement) : null,
-            TimeSpan.FromSeconds(20), "the clip in the review queue");
+            TimeSpan.FromSeconds(120), "the clip in the review queue");
 
         await using Dashboard.HeadlessChromium browser = await Dashboard.HeadlessChromium.StartAsync(1280, 900);
         await browser.SendAsync("Page.enable");
@@ -206,7 +206,7 @@ public sealed class ReviewRoundTrip_Tests
 
     private static async Task<JsonElement> BrowserPollAsync(Dashboard.HeadlessChromium browser, string expression, Func<JsonElement, bool> done)
     {
-        DateTime end = DateTime.UtcNow.AddSeconds(30);
+        DateTime end = DateTime.UtcNow.AddSeconds(120); // liveness only
         JsonElement last = default;
         while (DateTime.UtcNow < end)
         {
@@ -221,7 +221,7 @@ public sealed class ReviewRoundTrip_Tests
             }
             await Task.Delay(200);
         }
-        Assert.Fail("the review page did not reach the expected state within 30 s; last state: " + last);
+        Assert.Fail("the review page did not reach the expected state within 120 s; last state: " + last);
         return last;
     }
 

@@ -56,7 +56,7 @@ public sealed class PocketSphinxAligner_Tests(SmallCorpusFixture corpus, ITestOu
         using var dir = new TempDir();
         string wav = dir.File("custom.wav");
         // espeak-ng speaks "hello edgekws" at 22.05 kHz: also exercises the conversion to 16 kHz.
-        await EdgeKws.Corpus.ProcessRunner.RunAsync("espeak-ng", ["-v", "en-us", "-w", wav, "hello edgekws"], TimeSpan.FromSeconds(30));
+        await EdgeKws.Corpus.ProcessRunner.RunAsync("espeak-ng", ["-v", "en-us", "-w", wav, "hello edgekws"], TimeSpan.FromSeconds(120));
         AlignmentResult r = await aligner.AlignAsync(wav, "Hello, EdgeKWS!");
         Assert.True(r.Succeeded, r.Problem);
         Assert.Equal(["hello", "edgekws"], r.Words.Select(w => w.Word));

@@ -31,7 +31,7 @@ internal static class ScipyReference
         Task<string> stderr = p.StandardError.ReadToEndAsync();
         p.StandardInput.Write(request.ToJsonString());
         p.StandardInput.Close();
-        Assert.True(p.WaitForExit(60_000), "drift_reference.py did not finish in 60 s");
+        Assert.True(p.WaitForExit(300_000), "drift_reference.py did not finish in 300 s"); // liveness: python + scipy import under CI load
         Assert.True(p.ExitCode == 0, $"drift_reference.py failed ({p.ExitCode}); is python3-scipy installed? {stderr.Result}");
         using JsonDocument doc = JsonDocument.Parse(stdout.Result);
         JsonElement r = doc.RootElement;

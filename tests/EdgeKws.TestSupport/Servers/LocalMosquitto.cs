@@ -101,10 +101,10 @@ public sealed class LocalMosquitto : IDisposable
         var broker = new LocalMosquitto(p, dir, port, tlsPort);
         try
         {
-            ServerProcess.WaitForPort(port, TimeSpan.FromSeconds(15), () => (p.HasExited ? $"mosquitto exited with {p.ExitCode}; " : string.Empty) + broker.Log());
+            ServerProcess.WaitForPort(port, TimeSpan.FromSeconds(60), () => (p.HasExited ? $"mosquitto exited with {p.ExitCode}; " : string.Empty) + broker.Log());
             if (tlsPort != 0)
             {
-                ServerProcess.WaitForPort(tlsPort, TimeSpan.FromSeconds(15), () => (p.HasExited ? $"mosquitto exited with {p.ExitCode}; " : string.Empty) + broker.Log());
+                ServerProcess.WaitForPort(tlsPort, TimeSpan.FromSeconds(60), () => (p.HasExited ? $"mosquitto exited with {p.ExitCode}; " : string.Empty) + broker.Log());
             }
             return broker;
         }

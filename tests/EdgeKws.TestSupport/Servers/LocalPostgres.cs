@@ -71,9 +71,10 @@ public sealed class LocalPostgres : IDisposable
 
     private string DataDirectory => Path.Combine(_dir, "data");
 
-    /// <summary>An Npgsql connection string for <paramref name="database"/>.</summary>
+    /// <summary>An Npgsql connection string for <paramref name="database"/>. The timeouts are liveness bounds only: a
+    /// connect or a batch commit on a loaded CI machine can take far longer than on a quiet one.</summary>
     public string ConnectionString(string database) =>
-        $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username={User};Database={database};Timeout=15;Command Timeout=60";
+        $"Host=127.0.0.1;Port={Port.ToString(CultureInfo.InvariantCulture)};Username={User};Database={database};Timeout=60;Command Timeout=300";
 
     /// <summary>Creates a fresh database and returns its name.</summary>
     public string CreateDatabase(string prefix = "gw")
