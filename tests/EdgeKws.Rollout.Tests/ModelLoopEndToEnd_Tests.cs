@@ -28,12 +28,8 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
     private const string Password = "rollout-test-password";
     private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(10); // liveness only: a train job shares 2 cores with the rest of the suite
     private static readonly TimeSpan DeviceTimeout = TimeSpan.FromSeconds(240); // liveness only
-    private static readonly JsonSerializerOptions Json = CreateJson();
     private readonly TempDir _dir = new();
-    private readonly List<AgentProcess> _agents = [];
-    private WebApplication _app = null!;
-    private HttpClient _http = null!;
-    private int _brokerPort;
+    private RolloutGateway _gateway = null!;
 
     public async Task InitializeAsync()
     {
@@ -43,28 +39,16 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
             File.WriteAllText(_dir.File("release-key.pem"), key.ExportPkcs8PrivateKeyPem());
         }
         if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(_dir.File("release-key.pem"), UnixFileMode.UserRead | UnixFileMode.UserWrite);
-        _brokerPort = TestWait.FreeLoopbackPort();
-        _app = GatewayWebHost.Build(
+        _gateway = await RolloutGateway.StartAsync(_dir,
         [
-            "--Gateway:Store:DatabasePath=" + _dir.File("gateway.db"),
-            "--Gateway:Store:Durability=Normal",
-            "--Gateway:Broker:Port=" + _brokerPort.ToString(CultureInfo.InvariantCulture),
-            "--Gateway:Http:Port=0",
             "--Gateway:Models:SigningKeyPath=" + _dir.File("release-key.pem"),
-            "--Gateway:Models:WorkDirectory=" + _dir.File("jobs"),
-            "--Gateway:Models:ChunkSizeBytes=1024",
-            "--Gateway:Models:Rollout:PollInterval=00:00:00.500",
             "--Gateway:Models:Rollout:ConfirmTimeout=00:10:00", // liveness only here: no step of this test waits for it to expire
             // Seconds of test audio instead of hours of field audio: the rule's shape is the production one, its minimums scaled down.
             "--Gateway:Models:Rollout:MinListeningHours=0.002",
             "--Gateway:Models:Rollout:MinFalseAccepts=2",
             "--Gateway:Models:Rollout:SoakListeningHours=0",
-            "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:EdgeKws.Gateway.Models=Information",
-        ]);
-        await _app.StartAsync();
-        _http = new HttpClient { BaseAddress = _app.HttpAddress(), Timeout = TimeSpan.FromSeconds(60) };
-        GatewayService gateway = _app.Services.GetRequiredService<GatewayService>();
+        ], output, DeviceTimeout);
+        GatewayService gateway = _gateway.App.Services.GetRequiredService<GatewayService>();
         foreach (string d in new[] { "dev-a", "dev-b" })
         {
             gateway.Store.SetDeviceCredential(d, PasswordHash.Create(Password, iterations: 1_000));
@@ -73,19 +57,7 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
 
     public async Task DisposeAsync()
     {
-        foreach (AgentProcess a in _agents)
-        {
-            if (!a.HasExited)
-            {
-                a.Signal("TERM");
-                a.WaitForExit(TimeSpan.FromSeconds(20));
-            }
-            output.WriteLine($"--- agent {a.Id} stderr:\n{a.Stderr}");
-            a.Dispose();
-        }
-        _http?.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
+        if (_gateway is not null) await _gateway.DisposeAsync();
         _dir.Dispose();
     }
 
@@ -144,7 +116,7 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         Assert.Contains("failed the offline gate", refused.GetProperty("error").GetString(), StringComparison.Ordinal);
         var cliOut = new StringWriter();
         var cliErr = new StringWriter();
-        int exit = await ModelCli.RunAsync(["rollout", "--gateway", _http.BaseAddress!.ToString(), "--version", "3.0.0-low-threshold", "--canary", "dev-a"], cliOut, cliErr);
+        int exit = await ModelCli.RunAsync(["rollout", "--gateway", _gateway.Http.BaseAddress!.ToString(), "--version", "3.0.0-low-threshold", "--canary", "dev-a"], cliOut, cliErr);
         Assert.Equal(ModelCli.Refused, exit);
         Assert.Contains("failed the offline gate", cliErr.ToString(), StringComparison.Ordinal);
 
@@ -189,7 +161,7 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
 
     private async Task<JsonElement> TrainAsync(object body)
     {
-        var fields = JsonSerializer.SerializeToNode(body, Json)!.AsObject();
+        var fields = JsonSerializer.SerializeToNode(body, RolloutGateway.Json)!.AsObject();
         fields["kind"] = "Train";
         fields["tiny"] = true;
         fields["epochs"] ??= 60;
@@ -269,11 +241,11 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
               "DeviceId": "{{deviceId}}",
               "StateDirectory": "{{state}}",
               "Audio": { "Source": "wav", "WavPath": "{{inputs.AgentWav}}", "RealTime": true },
-              "Mqtt": { "Host": "127.0.0.1", "Port": {{_brokerPort}}, "Username": "{{deviceId}}", "Password": "{{Password}}", "HeartbeatSeconds": 5, "MaxBackoffSeconds": 1 }
+              "Mqtt": { "Host": "127.0.0.1", "Port": {{_gateway.BrokerPort}}, "Username": "{{deviceId}}", "Password": "{{Password}}", "HeartbeatSeconds": 5, "MaxBackoffSeconds": 1 }
             }
             """));
         AgentProcess agent = AgentProcess.Start(["--config", config, "--wav", inputs.AgentWav, "--model", manifest, "--drain-seconds", "5"]);
-        _agents.Add(agent);
+        _gateway.Track(agent);
         Assert.True(agent.WaitForStderr("listening:", DeviceTimeout), agent.Stderr);
         return agent;
     }
@@ -298,45 +270,11 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         return r;
     }
 
-    /// <param name="lastSeen">What the condition saw last, for the timeout message (the agents' stderr follows it).</param>
-    private async Task WaitAsync(Func<Task<bool>> condition, string what, Func<string>? lastSeen = null)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(sw.Elapsed < DeviceTimeout,
-                $"timed out waiting for: {what}\n{lastSeen?.Invoke()}\n{string.Join("\n", _agents.Select(a => a.Stderr))}");
-            await Task.Delay(250);
-        }
-        output.WriteLine($"{what}: {sw.Elapsed.TotalSeconds:0.0} s");
-    }
+    private Task WaitAsync(Func<Task<bool>> condition, string what, Func<string>? lastSeen = null) => _gateway.WaitAsync(condition, what, lastSeen);
 
-    private async Task<JsonElement> GetAsync(string path)
-    {
-        using HttpResponseMessage r = await _http.GetAsync(path);
-        string body = await r.Content.ReadAsStringAsync();
-        Assert.True(r.IsSuccessStatusCode, $"GET {path} -> {(int)r.StatusCode}: {body}");
-        return JsonDocument.Parse(body).RootElement.Clone();
-    }
+    private Task<JsonElement> GetAsync(string path) => _gateway.GetAsync(path);
 
-    private async Task<(int Status, JsonElement Body)> SendAsync(string path, object body)
-    {
-        using HttpResponseMessage r = await _http.PostAsJsonAsync(path, body, Json);
-        string text = await r.Content.ReadAsStringAsync();
-        return ((int)r.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
-    }
+    private Task<(int Status, JsonElement Body)> SendAsync(string path, object body) => _gateway.SendAsync(path, body);
 
-    private async Task<JsonElement> PostAsync(string path, object body, int expected)
-    {
-        (int status, JsonElement r) = await SendAsync(path, body);
-        Assert.True(status == expected, $"POST {path} -> {status} (expected {expected}): {r}");
-        return r;
-    }
-
-    private static JsonSerializerOptions CreateJson()
-    {
-        var o = new JsonSerializerOptions();
-        GatewayWebHost.ConfigureJson(o);
-        return o;
-    }
+    private Task<JsonElement> PostAsync(string path, object body, int expected) => _gateway.PostAsync(path, body, expected);
 }

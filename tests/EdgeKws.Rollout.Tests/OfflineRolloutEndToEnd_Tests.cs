@@ -29,11 +29,9 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
     private const string Password = "offline-test-password";
     private const string NewVersion = "2.0.0";
     // Generous: a loaded 2-core CI machine starts a .NET process and an ONNX session in seconds, not minutes.
-    private static readonly TimeSpan Liveness = TimeSpan.FromSeconds(90);
+    private static readonly TimeSpan Liveness = TimeSpan.FromSeconds(240);
     private readonly TempDir _dir = new();
-    private readonly List<AgentProcess> _agents = [];
-    private WebApplication _app = null!;
-    private HttpClient _http = null!;
+    private RolloutGateway _gateway = null!;
     private AgentModelUpdateKit _kit = null!;
     private IGatewayStore _store = null!;
     private string _config = null!;
@@ -41,30 +39,18 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
 
     public async Task InitializeAsync()
     {
-        int brokerPort = TestWait.FreeLoopbackPort();
-        _app = GatewayWebHost.Build(
+        _gateway = await RolloutGateway.StartAsync(_dir,
         [
-            "--Gateway:Store:DatabasePath=" + _dir.File("gateway.db"),
-            "--Gateway:Store:Durability=Normal",
-            "--Gateway:Broker:Port=" + brokerPort.ToString(CultureInfo.InvariantCulture),
-            "--Gateway:Http:Port=0",
-            "--Gateway:Models:WorkDirectory=" + _dir.File("jobs"),
-            "--Gateway:Models:ChunkSizeBytes=1024",
-            "--Gateway:Models:Rollout:PollInterval=00:00:00.500",
             "--Gateway:Models:Rollout:ConfirmTimeout=00:05:00",
             "--Gateway:Models:Rollout:SoakListeningHours=0",
-            "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:EdgeKws.Gateway.Models=Information",
-        ]);
-        await _app.StartAsync();
-        _http = new HttpClient { BaseAddress = _app.HttpAddress(), Timeout = TimeSpan.FromSeconds(60) };
-        _store = _app.Services.GetRequiredService<GatewayService>().Store;
+        ], output, Liveness);
+        _store = _gateway.App.Services.GetRequiredService<GatewayService>().Store;
         _store.SetDeviceCredential(DeviceId, PasswordHash.Create(Password, iterations: 1_000));
 
         string agentDir = _dir.File("agent");
         Directory.CreateDirectory(agentDir);
         _kit = new AgentModelUpdateKit(agentDir);
-        _config = AgentTestKit.WriteConfig(agentDir, DeviceId, brokerPort, heartbeatSeconds: 5);
+        _config = AgentTestKit.WriteConfig(agentDir, DeviceId, _gateway.BrokerPort, heartbeatSeconds: 5);
         _wav = PipelineTestKit.WriteWav(_dir.File("bursts.wav"), PipelineTestKit.Synthesize(240, PipelineTestKit.Starts(118, first: 1.0, every: 2.0)));
         // The seed is production; the update (same tone1k bytes, another version, signed with the same key) a gate-passed candidate.
         foreach ((string version, ModelStage stage) in new[] { (AgentModelUpdateKit.SeedVersion, ModelStage.Production), (NewVersion, ModelStage.Candidate) })
@@ -76,20 +62,8 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
 
     public async Task DisposeAsync()
     {
-        foreach (AgentProcess a in _agents)
-        {
-            if (!a.HasExited)
-            {
-                a.Signal("TERM");
-                a.WaitForExit(TimeSpan.FromSeconds(20));
-            }
-            output.WriteLine($"--- agent {a.Id} stderr:\n{a.Stderr}");
-            a.Dispose();
-        }
+        if (_gateway is not null) await _gateway.DisposeAsync();
         _kit?.Dispose();
-        _http?.Dispose();
-        await _app.StopAsync();
-        await _app.DisposeAsync();
         _dir.Dispose();
     }
 
@@ -112,7 +86,7 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
         Assert.Equal(JsonValueKind.Null, d.GetProperty("transferId").ValueKind);
         Assert.Equal(1, started.GetProperty("waitingOnlineCount").GetInt32());
         // Ticks while it is away send nothing and do not halt.
-        RolloutController controller = _app.Services.GetRequiredService<RolloutController>();
+        RolloutController controller = _gateway.App.Services.GetRequiredService<RolloutController>();
         await controller.TickAsync();
         await controller.TickAsync();
         JsonElement waiting = await GetAsync($"/api/rollouts/{id}");
@@ -192,37 +166,14 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
             ["EDGEKWS_Mqtt__Username"] = DeviceId,
             ["EDGEKWS_Mqtt__Password"] = Password,
         });
-        _agents.Add(agent);
+        _gateway.Track(agent);
         Assert.True(agent.WaitForStderr("listening:", Liveness), agent.Stderr);
         return agent;
     }
 
-    private async Task WaitAsync(Func<Task<bool>> condition, string what, Func<string>? lastSeen = null)
-    {
-        var sw = Stopwatch.StartNew();
-        while (!await condition())
-        {
-            Assert.True(sw.Elapsed < Liveness, $"timed out waiting for: {what}\n{lastSeen?.Invoke()}\n{string.Join("\n", _agents.Select(a => a.Stderr))}");
-            await Task.Delay(200);
-        }
-        output.WriteLine($"{what}: {sw.Elapsed.TotalSeconds:0.0} s");
-    }
+    private Task WaitAsync(Func<Task<bool>> condition, string what, Func<string>? lastSeen = null) => _gateway.WaitAsync(condition, what, lastSeen);
 
-    private async Task<JsonElement> GetAsync(string path)
-    {
-        using HttpResponseMessage r = await _http.GetAsync(path);
-        string body = await r.Content.ReadAsStringAsync();
-        Assert.True(r.IsSuccessStatusCode, $"GET {path} -> {(int)r.StatusCode}: {body}");
-        return JsonDocument.Parse(body).RootElement.Clone();
-    }
+    private Task<JsonElement> GetAsync(string path) => _gateway.GetAsync(path);
 
-    private async Task<JsonElement> PostAsync(string path, object body, int expected)
-    {
-        var json = new JsonSerializerOptions();
-        GatewayWebHost.ConfigureJson(json);
-        using HttpResponseMessage r = await _http.PostAsJsonAsync(path, body, json);
-        string text = await r.Content.ReadAsStringAsync();
-        Assert.True((int)r.StatusCode == expected, $"POST {path} -> {(int)r.StatusCode} (expected {expected}): {text}");
-        return JsonDocument.Parse(text).RootElement.Clone();
-    }
+    private Task<JsonElement> PostAsync(string path, object body, int expected) => _gateway.PostAsync(path, body, expected);
 }
