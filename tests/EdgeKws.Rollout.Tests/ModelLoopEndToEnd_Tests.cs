@@ -257,18 +257,7 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
     private static JsonElement Device(JsonElement rollout, string id) =>
         rollout.GetProperty("devices").EnumerateArray().Single(d => d.GetProperty("deviceId").GetString() == id);
 
-    private async Task<JsonElement> WaitForRolloutAsync(long id, string state)
-    {
-        JsonElement r = default;
-        await WaitAsync(async () =>
-        {
-            r = await GetAsync($"/api/rollouts/{id}");
-            string now = r.GetProperty("state").GetString()!;
-            Assert.True(now == state || now is "Running" or "RollingBack", $"rollout {id} ended {now}: {r}");
-            return now == state;
-        }, $"rollout {id} {state}", () => "last read: " + r);
-        return r;
-    }
+    private Task<JsonElement> WaitForRolloutAsync(long id, string state) => _gateway.WaitForRolloutAsync(id, state);
 
     private Task WaitAsync(Func<Task<bool>> condition, string what, Func<string>? lastSeen = null) => _gateway.WaitAsync(condition, what, lastSeen);
 

@@ -95,14 +95,7 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
 
         DateTimeOffset restarted = DateTimeOffset.UtcNow;
         AgentProcess second = StartAgent(withSeed: false);
-        JsonElement done = default;
-        await WaitAsync(async () =>
-        {
-            done = await GetAsync($"/api/rollouts/{id}");
-            string state = done.GetProperty("state").GetString()!;
-            Assert.True(state is "Running" or "Completed", $"rollout ended {state}: {done}");
-            return state == "Completed";
-        }, "rollout Completed", () => "last read: " + done);
+        JsonElement done = await _gateway.WaitForRolloutAsync(id, "Completed");
         d = done.GetProperty("devices")[0];
         Assert.Equal("Confirmed", d.GetProperty("state").GetString());
         Assert.Equal(NewVersion, d.GetProperty("reportedVersion").GetString());
@@ -133,14 +126,7 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
             "device WaitingOnline");
 
         AgentProcess second = StartAgent(withSeed: false);
-        JsonElement done = default;
-        await WaitAsync(async () =>
-        {
-            done = await GetAsync($"/api/rollouts/{id}");
-            string state = done.GetProperty("state").GetString()!;
-            Assert.True(state is "Running" or "Completed", $"rollout ended {state}: {done}");
-            return state == "Completed";
-        }, "rollout Completed", () => "last read: " + done);
+        JsonElement done = await _gateway.WaitForRolloutAsync(id, "Completed");
         d = done.GetProperty("devices")[0];
         Assert.Equal("Confirmed", d.GetProperty("state").GetString());
         Assert.Equal(1, d.GetProperty("resends").GetInt32());

@@ -84,6 +84,20 @@ internal sealed class RolloutGateway : IAsyncDisposable
         _output.WriteLine($"{what}: {sw.Elapsed.TotalSeconds:0.0} s");
     }
 
+    /// <summary>Polls the rollout until it is in <paramref name="state"/>; fails at once if it ends in another terminal state.</summary>
+    public async Task<JsonElement> WaitForRolloutAsync(long id, string state)
+    {
+        JsonElement r = default;
+        await WaitAsync(async () =>
+        {
+            r = await GetAsync($"/api/rollouts/{id}");
+            string now = r.GetProperty("state").GetString()!;
+            Assert.True(now == state || now is "Running" or "RollingBack", $"rollout {id} ended {now}: {r}");
+            return now == state;
+        }, $"rollout {id} {state}", () => "last read: " + r);
+        return r;
+    }
+
     public async Task<JsonElement> GetAsync(string path)
     {
         using HttpResponseMessage r = await Http.GetAsync(path);
