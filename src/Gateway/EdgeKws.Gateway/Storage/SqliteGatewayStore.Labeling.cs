@@ -232,9 +232,7 @@ public sealed partial class SqliteGatewayStore
                 FROM labels l LEFT JOIN label_provenance p
                   ON p.device_id = l.device_id AND p.seq = l.seq AND p.labeled_utc_ms = l.labeled_utc_ms AND p.source = l.source
                 """ + "\n" + tail, args)
-            .Select(r => new LabelWithProvenance(
-                new DetectionLabel(r.DeviceId, r.Seq, Enum.Parse<DetectionLabelKind>(r.Label), r.Source, DateTimeOffset.FromUnixTimeMilliseconds(r.Labeled)),
-                r.Kind is null ? null : new LabelProvenance(r.Kind, r.Tool ?? string.Empty, r.Confidence, r.Reviewer)))
+            .Select(r => new LabelWithProvenance(r.ToLabel(), r.ToProvenance()))
             .ToList();
 
     /// <inheritdoc />
@@ -297,24 +295,13 @@ public sealed partial class SqliteGatewayStore
                     WHERE l.label IN ('TrueAccept', 'FalseAccept') AND (l.device_id > ?1 OR (l.device_id = ?1 AND l.seq > ?2))
                     ORDER BY l.device_id, l.seq LIMIT ?3
                     """, afterDeviceId, afterSequence, limit)
-                .Select(r => new LabelledClip(
-                    new DetectionLabel(r.DeviceId, r.Seq, Enum.Parse<DetectionLabelKind>(r.Label), r.Source, DateTimeOffset.FromUnixTimeMilliseconds(r.Labeled)),
-                    r.Kind is null ? null : new LabelProvenance(r.Kind, r.Tool ?? string.Empty, r.Confidence, r.Reviewer), r.ClipId, r.Keyword, r.Audio ?? []))
+                .Select(r => new LabelledClip(r.ToLabel(), r.ToProvenance(), r.ClipId, r.Keyword, r.Audio ?? []))
                 .ToList();
         }
     }
 
-    private sealed class LabelledClipRow
+    private sealed class LabelledClipRow : ProvenanceRow
     {
-        public string DeviceId { get; set; } = string.Empty;
-        public long Seq { get; set; }
-        public string Label { get; set; } = string.Empty;
-        public string Source { get; set; } = string.Empty;
-        public long Labeled { get; set; }
-        public string? Kind { get; set; }
-        public string? Tool { get; set; }
-        public double? Confidence { get; set; }
-        public string? Reviewer { get; set; }
         public string ClipId { get; set; } = string.Empty;
         public string? Keyword { get; set; }
         public byte[]? Audio { get; set; }
@@ -352,7 +339,8 @@ public sealed partial class SqliteGatewayStore
         public long Queued { get; set; }
     }
 
-    private sealed class ProvenanceRow
+    /// <summary>A label row joined with its provenance (null columns when the label predates provenance).</summary>
+    private class ProvenanceRow
     {
         public string DeviceId { get; set; } = string.Empty;
         public long Seq { get; set; }
@@ -363,6 +351,11 @@ public sealed partial class SqliteGatewayStore
         public string? Tool { get; set; }
         public double? Confidence { get; set; }
         public string? Reviewer { get; set; }
+
+        public DetectionLabel ToLabel() =>
+            new(DeviceId, Seq, Enum.Parse<DetectionLabelKind>(Label), Source, DateTimeOffset.FromUnixTimeMilliseconds(Labeled));
+
+        public LabelProvenance? ToProvenance() => Kind is null ? null : new LabelProvenance(Kind, Tool ?? string.Empty, Confidence, Reviewer);
     }
 
     private sealed class AgreementRow
