@@ -57,7 +57,7 @@ public sealed class BenchReport_Tests : IDisposable
         foreach (string png in new[] { "latency.png", "memory.png", "det.png" })
         {
             Assert.Contains($"]({png})", md);
-            var (w, h, rgb) = PngFile.Decode(await File.ReadAllBytesAsync(Path.Combine(_out, png)));
+            var (w, h, rgb) = PngDecoder.Decode(await File.ReadAllBytesAsync(Path.Combine(_out, png)));
             Assert.True(w >= 200 && h >= 150, $"{png} is {w}x{h}");
             Assert.True(rgb.Any(b => b < 200), $"{png} is blank");
         }

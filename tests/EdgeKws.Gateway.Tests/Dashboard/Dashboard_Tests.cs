@@ -73,7 +73,7 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
         await File.WriteAllBytesAsync(path, png);
         output.WriteLine($"screenshot: {path} ({png.Length} bytes)");
 
-        Png.Image image = Png.Decode(png);
+        PngImage image = PngDecoder.Decode(png);
         Assert.True(image.Width >= 1200 && image.Height >= 1000, $"screenshot is {image.Width}x{image.Height}");
         double mean = 0, m2 = 0;
         long n = 0, seriesBlue = 0, heatRed = 0;

@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.Diagnostics;
-using System.IO.Compression;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json;
@@ -161,72 +159,5 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         {
             // A profile file still locked by an exiting child must not fail the test.
         }
-    }
-}
-
-/// <summary>Just enough PNG decoding to check a screenshot: 8-bit RGB or RGBA, not interlaced (what Chromium writes).</summary>
-internal static class Png
-{
-    public sealed record Image(int Width, int Height, byte[] Rgb);
-
-    public static Image Decode(byte[] png)
-    {
-        Assert.True(png.AsSpan(0, 8).SequenceEqual(new byte[] { 137, 80, 78, 71, 13, 10, 26, 10 }), "not a PNG");
-        int width = 0, height = 0, channels = 0;
-        using var idat = new MemoryStream();
-        for (int at = 8; at < png.Length;)
-        {
-            int length = BinaryPrimitives.ReadInt32BigEndian(png.AsSpan(at));
-            string type = Encoding.ASCII.GetString(png, at + 4, 4);
-            ReadOnlySpan<byte> data = png.AsSpan(at + 8, length);
-            if (type == "IHDR")
-            {
-                width = BinaryPrimitives.ReadInt32BigEndian(data);
-                height = BinaryPrimitives.ReadInt32BigEndian(data[4..]);
-                Assert.Equal(8, data[8]);
-                channels = data[9] switch { 2 => 3, 6 => 4, _ => throw new NotSupportedException($"PNG colour type {data[9]}") };
-                Assert.Equal(0, data[12]);
-            }
-            else if (type == "IDAT")
-            {
-                idat.Write(data);
-            }
-            at += 12 + length;
-        }
-        idat.Position = 0;
-        using var z = new ZLibStream(idat, CompressionMode.Decompress);
-        using var raw = new MemoryStream();
-        z.CopyTo(raw);
-        byte[] bytes = raw.ToArray();
-        int stride = width * channels;
-        var prev = new byte[stride];
-        var cur = new byte[stride];
-        var rgb = new byte[width * height * 3];
-        for (int y = 0; y < height; y++)
-        {
-            int filter = bytes[y * (stride + 1)];
-            Array.Copy(bytes, (y * (stride + 1)) + 1, cur, 0, stride);
-            for (int i = 0; i < stride; i++)
-            {
-                int a = i >= channels ? cur[i - channels] : 0, b = prev[i], c = i >= channels ? prev[i - channels] : 0;
-                int p = a + b - c, pa = Math.Abs(p - a), pb = Math.Abs(p - b), pc = Math.Abs(p - c);
-                int predictor = filter switch
-                {
-                    0 => 0,
-                    1 => a,
-                    2 => b,
-                    3 => (a + b) / 2,
-                    4 => pa <= pb && pa <= pc ? a : pb <= pc ? b : c,
-                    _ => throw new NotSupportedException($"PNG filter {filter}"),
-                };
-                cur[i] = (byte)(cur[i] + predictor);
-            }
-            for (int x = 0; x < width; x++)
-            {
-                Array.Copy(cur, x * channels, rgb, ((y * width) + x) * 3, 3);
-            }
-            (prev, cur) = (cur, prev);
-        }
-        return new Image(width, height, rgb);
     }
 }

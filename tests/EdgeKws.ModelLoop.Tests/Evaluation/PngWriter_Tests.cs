@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
 using EdgeKws.ModelLoop.Evaluation;
+using EdgeKws.Shared.Checksums;
 using EdgeKws.Shared.Metrics;
 
 namespace EdgeKws.ModelLoop.Tests.Evaluation;
