@@ -73,11 +73,15 @@ public sealed record SpeakerEntry(string Id, string VoiceKey, string Engine, str
 /// <summary>One word (or phrase chunk) with exact times; <see cref="Speaker"/> is set in streams.</summary>
 public sealed record WordInterval(string Word, double StartMs, double EndMs, string? Speaker = null);
 
-/// <summary>A keyword occurrence in a sentence or positive stream.</summary>
-public sealed record KeywordEvent(string Keyword, double StartMs, double EndMs, string Speaker, double? SnrDb = null, double? GainDb = null);
+/// <summary>
+/// A keyword occurrence in a sentence or positive stream. <see cref="Room"/> names the room impulse response it was
+/// convolved with ("dry" or null for none), <see cref="Microphone"/> the channel colouring, <see cref="Noise"/> the
+/// kind of noise it was mixed with (positive streams: the bed under this keyword).
+/// </summary>
+public sealed record KeywordEvent(string Keyword, double StartMs, double EndMs, string Speaker, double? SnrDb = null, double? GainDb = null, string? Room = null, string? Microphone = null, string? Noise = null);
 
-/// <summary>A stretch of a stream: speech, near-miss, silence, noise, tones, babble, keyword.</summary>
-public sealed record StreamSegment(string Kind, double StartMs, double EndMs, string? Speaker = null, string? Transcript = null, string? Noise = null, double? LevelDbFs = null);
+/// <summary>A stretch of a stream: speech, near-miss, silence, noise, tones, music, tv, babble, keyword; <see cref="Room"/> as on <see cref="KeywordEvent"/>.</summary>
+public sealed record StreamSegment(string Kind, double StartMs, double EndMs, string? Speaker = null, string? Transcript = null, string? Noise = null, double? LevelDbFs = null, string? Room = null);
 
 /// <summary>Files and hours per split and kind.</summary>
 public sealed record SummaryRow(string Split, string Kind, int Files, double DurationSeconds);
