@@ -17,7 +17,7 @@ EDGEKWS_APT_PACKAGES=(
   # audio fixtures and parity: speech synthesis, mixing, the torchaudio reference front end
   espeak-ng sox libsox-fmt-all python3-numpy python3-scipy python3-torch python3-torchaudio
   # corpus generator voices (festival's voices are only recommended by it, so they are named)
-  flite festival festvox-kallpc16k festvox-us-slt-hts
+  flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts
   # forced alignment (the built-in aligner of the labeling library)
   pocketsphinx pocketsphinx-en-us
   # test model generation (onnx graphs built in Python; ONNX Runtime runs only in C#)

@@ -1,3 +1,4 @@
+using EdgeKws.Corpus.Mixing;
 using System.Globalization;
 
 namespace EdgeKws.Corpus;
@@ -33,6 +34,21 @@ public static class CorpusCommandLine
           --clip-fraction X         fraction of clips driven into clipping (default 0.05)
           --clean                   also write *.clean.wav (speech after gain, no noise) for noisy clips
           --parallel N              engine processes at once, 1 or 2 (default 2)
+          --voices base|all         speaker voices: base (6 espeak-ng accents x 12 variants, 4 flite, 2 festival) or all
+                                    (8 accents x every human espeak-ng variant, 5 flite, 3 festival voices; sox pitch
+                                    +-300 cents on voices without a pitch control; rates 80-120 %) (default base)
+          --far-field               render clips and stream segments far-field: a simulated room per item (image-source
+                                    and sox-reverb impulse responses, each split its own bank), microphone colouring,
+                                    home noise (babble, tv, music, fan, kitchen, hum, white/pink/brown), peak level
+                                    from --level
+          --rooms N                 rooms per split bank (default 48)
+          --dry-fraction X          far-field items left dry (default 0.15)
+          --level MIN,MAX           peak level range in dBFS of far-field items (default -40,-3)
+          --held-out-near-misses "a,b"  near misses said only in validation/test negative streams (default none)
+          --stream-snr a,b          SNRs of far-field positive-stream keywords (default: --snr)
+          --stream-level MIN,MAX    peak level range of far-field positive-stream keywords (default: --level)
+          --wake-share X            far-field positive streams: share of keywords that are the wake phrase (default 0.7)
+          --command-share X         share of those wake phrases followed by a command sentence (default 0.4)
         Options apply in order, so --small followed by --speakers 12 overrides the preset's count.
         """;
 
@@ -83,6 +99,27 @@ public static class CorpusCommandLine
                     }
 
                 case "--clip-fraction": o = o with { ClipFraction = Double() }; break;
+                case "--voices": o = o with { VoiceSet = Value() }; break;
+                case "--far-field": o = o with { FarField = true, NoiseKinds = o.NoiseKinds.SequenceEqual(NoiseKind.CloseTalk) ? NoiseKind.FarFieldDefault : o.NoiseKinds }; break;
+                case "--rooms": o = o with { RoomsPerSplit = Int() }; break;
+                case "--dry-fraction": o = o with { DryFraction = Double() }; break;
+                case "--held-out-near-misses": o = o with { HeldOutNearMisses = List() }; break;
+                case "--stream-snr": o = o with { StreamSnrDbChoices = [.. List().Select(x => ParseDouble(a, x))] }; break;
+                case "--stream-level": o = o with { StreamLevelDbFs = [.. List().Select(x => ParseDouble(a, x))] }; break;
+                case "--wake-share": o = o with { WakePhraseShare = Double() }; break;
+                case "--command-share": o = o with { CommandAfterWakeShare = Double() }; break;
+                case "--level":
+                    {
+                        var g = List();
+                        if (g.Count != 2)
+                        {
+                            throw new ArgumentException($"--level takes MIN,MAX; got '{string.Join(',', g)}'.");
+                        }
+
+                        o = o with { LevelDbFsMin = ParseDouble(a, g[0]), LevelDbFsMax = ParseDouble(a, g[1]) };
+                        break;
+                    }
+
                 case "--parallel": o = o with { MaxParallelSynthesis = Int() }; break;
                 default: throw new ArgumentException($"Unknown option '{a}'.");
             }

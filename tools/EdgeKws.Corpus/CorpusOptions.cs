@@ -81,6 +81,46 @@ public sealed partial record CorpusOptions
     /// </summary>
     public bool TrainEveryEngine { get; init; }
 
+    /// <summary>Which voices speakers are drawn from: <see cref="Speakers.VoiceSet.Base"/> (default) or <see cref="Speakers.VoiceSet.All"/>.</summary>
+    public string VoiceSet { get; init; } = Speakers.VoiceSet.Base;
+
+    /// <summary>
+    /// Far-field rendering: clips and stream segments are said in a simulated room (a room impulse response of the
+    /// split's own bank), picked up by a coloured microphone, mixed with home noise and set to a level drawn from
+    /// <see cref="LevelDbFsMin"/>..<see cref="LevelDbFsMax"/> (peak). Off keeps every existing corpus byte for byte.
+    /// </summary>
+    public bool FarField { get; init; }
+
+    /// <summary>Rooms in each split's bank (far-field only); splits never share a room.</summary>
+    public int RoomsPerSplit { get; init; } = 48;
+
+    /// <summary>Fraction of far-field items left dry (close-talk, no room).</summary>
+    public double DryFraction { get; init; } = 0.15;
+
+    /// <summary>Lowest peak level (dBFS) of a far-field clip or keyword.</summary>
+    public double LevelDbFsMin { get; init; } = -40;
+
+    /// <summary>Highest peak level (dBFS) of a far-field clip or keyword.</summary>
+    public double LevelDbFsMax { get; init; } = -3;
+
+    /// <summary>
+    /// Near-miss phrases said only in the validation and test negative streams, never in training: they measure how
+    /// the model does on confusable words nobody trained it against.
+    /// </summary>
+    public IReadOnlyList<string> HeldOutNearMisses { get; init; } = [];
+
+    /// <summary>SNRs (dB) of far-field positive-stream keywords (validation and test); null = <see cref="SnrDbChoices"/>.</summary>
+    public IReadOnlyList<double>? StreamSnrDbChoices { get; init; }
+
+    /// <summary>Peak level range (dBFS) of far-field positive-stream keywords; null = <see cref="LevelDbFsMin"/>..<see cref="LevelDbFsMax"/>.</summary>
+    public IReadOnlyList<double>? StreamLevelDbFs { get; init; }
+
+    /// <summary>Fraction of far-field positive-stream keywords that are the wake phrase (the rest: the other keywords).</summary>
+    public double WakePhraseShare { get; init; } = 0.7;
+
+    /// <summary>Fraction of far-field wake phrases followed by a command (a keyword-free sentence) 100-300 ms later.</summary>
+    public double CommandAfterWakeShare { get; init; } = 0.4;
+
     /// <summary>Fraction of voices held out for test.</summary>
     public double TestFraction { get; init; } = 0.2;
 
@@ -124,12 +164,26 @@ public sealed partial record CorpusOptions
         Require(TrainNegativeStreamMinutes is >= 0 and <= 600, $"--train-negatives-minutes must be 0 to 600; got {TrainNegativeStreamMinutes}.");
         Require(ValidationNegativeStreamMinutes is >= 0 and <= 600, $"--validation-negatives-minutes must be 0 to 600; got {ValidationNegativeStreamMinutes}.");
         Require(ValidationPositiveStreamKeywords is >= 0 and <= 100_000, $"--validation-positives must be 0 to 100000; got {ValidationPositiveStreamKeywords}.");
-        Require(NoiseKinds.Count > 0 && NoiseKinds.All(k => NoiseKind.All.Contains(k)), $"--noise kinds must be among {string.Join(", ", NoiseKind.All)}; got {string.Join(", ", NoiseKinds)}.");
+        IReadOnlyList<string> kinds = FarField ? NoiseKind.All : NoiseKind.CloseTalk;
+        Require(NoiseKinds.Count > 0 && NoiseKinds.All(k => kinds.Contains(k)), $"--noise kinds must be among {string.Join(", ", kinds)}{(FarField ? "" : " (the home kinds need --far-field)")}; got {string.Join(", ", NoiseKinds)}.");
         Require(SnrDbChoices.Count > 0 && SnrDbChoices.All(s => s is >= -10 and <= 60), "--snr values must be -10 to 60 dB.");
         Require(GainDbMin <= GainDbMax && GainDbMin >= -60 && GainDbMax <= 20, $"--gain range must be within -60..20 dB with min <= max; got {GainDbMin}..{GainDbMax}.");
         Require(ClipFraction is >= 0 and <= 1, $"--clip-fraction must be 0 to 1; got {ClipFraction}.");
         Require(MaxParallelSynthesis is 1 or 2, $"--parallel must be 1 or 2; got {MaxParallelSynthesis}.");
         Require(Engines is null || (Engines.Count > 0 && Engines.All(e => TtsEngine.All.Contains(e))), $"--engines must be among {string.Join(", ", TtsEngine.All)}.");
+        Require(VoiceSet is Speakers.VoiceSet.Base or Speakers.VoiceSet.All, $"--voices must be {Speakers.VoiceSet.Base} or {Speakers.VoiceSet.All}; got {VoiceSet}.");
+        Require(RoomsPerSplit is >= 1 and <= 1000, $"--rooms must be 1 to 1000; got {RoomsPerSplit}.");
+        Require(DryFraction is >= 0 and <= 1, $"--dry-fraction must be 0 to 1; got {DryFraction}.");
+        Require(LevelDbFsMin <= LevelDbFsMax && LevelDbFsMin >= -60 && LevelDbFsMax <= 0, $"--level range must be within -60..0 dBFS with min <= max; got {LevelDbFsMin}..{LevelDbFsMax}.");
+        Require(StreamSnrDbChoices is null || (StreamSnrDbChoices.Count > 0 && StreamSnrDbChoices.All(x => x is >= -10 and <= 60)), "--stream-snr values must be -10 to 60 dB.");
+        Require(StreamLevelDbFs is null || (StreamLevelDbFs.Count == 2 && StreamLevelDbFs[0] <= StreamLevelDbFs[1] && StreamLevelDbFs[0] >= -60 && StreamLevelDbFs[1] <= 0), "--stream-level takes MIN,MAX within -60..0 dBFS.");
+        Require(WakePhraseShare is >= 0 and <= 1 && CommandAfterWakeShare is >= 0 and <= 1, "--wake-share and --command-share must be 0 to 1.");
+        foreach (string p in HeldOutNearMisses)
+        {
+            Require(PhrasePattern().IsMatch(p), $"Phrase '{p}' must be lower-case words of a-z and apostrophes separated by single spaces.");
+            Require(!Keywords.Contains(p) && !NearMisses.Contains(p), $"Held-out near miss '{p}' is also a keyword or a training near miss.");
+        }
+
         Require(SentenceBank.KeywordFree(Keywords).Count > 0, "Every sentence template contains a keyword: no keyword-free sentences can be built.");
     }
 

@@ -103,4 +103,25 @@ public static class CorpusDatasetBuilder
 
     private static DatasetExample Centred(CorpusFile f, string wav, string clipId, double startMs, double endMs, string label, LabelSource source, string? augmentedFrom) =>
         new(clipId, f.Split, label, f.Speaker, f.Path, wav, Math.Round((startMs + endMs) / 2) - 500, source, augmentedFrom);
+
+    /// <summary>
+    /// Leave-one-engine-out: the examples without any train-split audio of <paramref name="engine"/>'s voices (its clips,
+    /// and train negative-stream windows overlapping a segment said by one of them). Validation and test are unchanged,
+    /// so an evaluation then measures the model on an engine it never heard.
+    /// </summary>
+    /// <exception cref="ArgumentException">The corpus has no speaker of that engine.</exception>
+    public static IReadOnlyList<DatasetExample> WithoutEngineInTraining(IReadOnlyList<DatasetExample> examples, CorpusManifest manifest, string engine)
+    {
+        var excluded = manifest.Speakers.Where(s => s.Engine == engine).Select(s => s.Id).ToHashSet(StringComparer.Ordinal);
+        if (excluded.Count == 0)
+        {
+            throw new ArgumentException($"The corpus has no {engine} speaker; engines: {string.Join(", ", manifest.Speakers.Select(s => s.Engine).Distinct())}.");
+        }
+
+        var streams = manifest.Files.Where(f => f.Kind == FileKind.NegativeStream && f.Split == CorpusSplit.Train)
+            .ToDictionary(f => f.Path, f => (f.Segments ?? []).Where(s => s.Speaker is not null && excluded.Contains(s.Speaker)).ToList(), StringComparer.Ordinal);
+        return [.. examples.Where(e => e.Split != CorpusSplit.Train || !(
+            (e.Speaker is not null && excluded.Contains(e.Speaker)) ||
+            (streams.TryGetValue(e.SourceRecording, out var segs) && segs.Any(s => s.StartMs < e.StartMs + 1000 && s.EndMs > e.StartMs))))];
+    }
 }

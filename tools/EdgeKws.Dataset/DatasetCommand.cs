@@ -22,6 +22,9 @@ public static class DatasetCommand
           --stream-windows-per-minute  random 1 s background windows per minute of negative stream (default 20)
           --train-stream-windows-per-minute  the same for train-split negative streams (training negatives;
                                        default: --stream-windows-per-minute)
+          --train-without-engine E     leave-one-engine-out: drop every train example said by a voice of engine E
+                                       (espeak, flite, festival), keyword or not, incl. train-stream windows that
+                                       overlap its speech; validation and test keep it
         """;
 
     /// <summary>Runs the command; returns the process exit code (0 ok, 1 failed, 2 usage).</summary>
@@ -43,6 +46,7 @@ public static class DatasetCommand
         var keywords = new List<string>();
         int perMinute = 20;
         int? trainPerMinute = null;
+        string? withoutEngine = null;
         for (int i = 1; i < args.Count; i++)
         {
             string a = args[i];
@@ -60,6 +64,7 @@ public static class DatasetCommand
                 case "--keyword": keywords.Add(value); break;
                 case "--stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: perMinute = n; break;
                 case "--train-stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: trainPerMinute = n; break;
+                case "--train-without-engine": withoutEngine = value; break;
                 default:
                     stderr.WriteLine($"edgekws-dataset: unknown option or bad value '{a} {value}'.");
                     stderr.WriteLine(Usage);
@@ -87,6 +92,13 @@ public static class DatasetCommand
         {
             CorpusManifest manifest = CorpusManifest.Load(manifestPath);
             IReadOnlyList<DatasetExample> examples = CorpusDatasetBuilder.Build(corpus, manifest, keywords.Count > 0 ? keywords : null, out IReadOnlyList<string> classes, perMinute, trainPerMinute);
+            if (withoutEngine is not null)
+            {
+                int before = examples.Count;
+                examples = CorpusDatasetBuilder.WithoutEngineInTraining(examples, manifest, withoutEngine);
+                stdout.WriteLine($"leave-one-engine-out: {before - examples.Count} train examples of {withoutEngine} voices removed");
+            }
+
             DatasetExportResult r = new DatasetExporter().Export(examples, classes, output, [new DatasetSource("corpus", Path.GetFullPath(manifestPath), manifest.GeneratorVersion)], CorpusDatasetBuilder.SplitRule);
             stdout.WriteLine($"dataset {r.DatasetId} -> {output}");
             stdout.WriteLine($"classes: {DatasetExporter.BackgroundClass}, {string.Join(", ", classes)}");

@@ -142,6 +142,18 @@ public sealed class CorpusFile
 
     /// <summary>True when samples were driven past full scale and saturated.</summary>
     public bool Clipped { get; init; }
+
+    /// <summary>Far-field clips: the impulse response the speech was convolved with ("dry" for none).</summary>
+    public string? Room { get; init; }
+
+    /// <summary>Far-field clips: the room's reverberation class (see <c>RoomDraw.ClassOf</c>).</summary>
+    public string? RoomClass { get; init; }
+
+    /// <summary>Far-field clips: the microphone colouring.</summary>
+    public string? Microphone { get; init; }
+
+    /// <summary>Far-field clips: the peak level (dBFS) the mix was set to.</summary>
+    public double? LevelDbFs { get; init; }
 }
 
 /// <summary>Source-generated JSON for the manifest and sidecars (no reflection; stable output).</summary>

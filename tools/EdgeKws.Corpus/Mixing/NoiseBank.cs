@@ -21,8 +21,29 @@ public static class NoiseKind
     /// <summary>Several other speakers of the same split talking at once (from their synthesised words).</summary>
     public const string Babble = "babble";
 
-    /// <summary>Every kind accepted by <c>--noise</c>.</summary>
-    public static IReadOnlyList<string> All { get; } = [None, White, Pink, Brown, Babble];
+    /// <summary>A television in the room: sentences of other voices through a small loudspeaker, often over music.</summary>
+    public const string Tv = "tv";
+
+    /// <summary>Synthetic music (<see cref="SyntheticSources.Music"/>).</summary>
+    public const string Music = "music";
+
+    /// <summary>A fan or air conditioner (<see cref="HomeNoise.Fan"/>).</summary>
+    public const string Fan = "fan";
+
+    /// <summary>A kitchen: water, clatter, a fridge (<see cref="HomeNoise.Kitchen"/>).</summary>
+    public const string Kitchen = "kitchen";
+
+    /// <summary>Mains hum (<see cref="SyntheticSources.Hum"/>).</summary>
+    public const string Hum = SyntheticSources.Hum;
+
+    /// <summary>Every kind accepted by <c>--noise</c>; the home kinds after babble need <c>--far-field</c>.</summary>
+    public static IReadOnlyList<string> All { get; } = [None, White, Pink, Brown, Babble, Tv, Music, Fan, Kitchen, Hum];
+
+    /// <summary>The kinds the original (close-talk) renderer supports.</summary>
+    public static IReadOnlyList<string> CloseTalk { get; } = [None, White, Pink, Brown, Babble];
+
+    /// <summary>Noise kinds of a far-field corpus by default: quiet rooms and the noises a home has.</summary>
+    public static IReadOnlyList<string> FarFieldDefault { get; } = [None, Babble, Tv, Music, Fan, Kitchen, Hum, White, Pink, Brown];
 }
 
 /// <summary>

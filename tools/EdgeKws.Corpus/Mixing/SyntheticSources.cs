@@ -330,7 +330,7 @@ public static class SyntheticSources
         return Math.Sqrt(-2 * Math.Log(u)) * Math.Cos(2 * Math.PI * v);
     }
 
-    private static float[] UnitRms(float[] x)
+    internal static float[] UnitRms(float[] x)
     {
         double ms = SnrMixer.MeanSquare(x);
         SnrMixer.Scale(x, ms > 0 ? 1 / Math.Sqrt(ms) : 0);

@@ -153,11 +153,22 @@ public sealed class TtsSynthesizer
                 throw new InvalidOperationException($"Unknown engine '{speaker.Engine}' for speaker {speaker.Id}.");
         }
 
+        bool soxPitch = speaker.PitchPercent != 100 && !SpeakerCatalog.HasPitchControl(speaker.Engine, speaker.Voice);
         for (int i = 0; i < unit.Count; i++)
         {
             if (!File.Exists(paths[i]))
             {
                 throw new InvalidOperationException($"{speaker.Engine} wrote no audio for '{unit[i].Text}' (speaker {speaker.Id}).");
+            }
+
+            if (soxPitch)
+            {
+                // Voices without a pitch control (flite, festival diphones) get their pitch from sox's WSOLA pitch shift, so
+                // one voice yields several talkers; the duration is kept (the engine's rate sets the tempo).
+                string shifted = paths[i] + ".pitch.wav";
+                Interlocked.Increment(ref _processes);
+                await ProcessRunner.RunAsync("sox", ["-R", paths[i], shifted, "pitch", SpeakerCatalog.Cents(speaker.PitchPercent).ToString("0.#", inv)], Timeout, ct).ConfigureAwait(false);
+                File.Move(shifted, paths[i], overwrite: true);
             }
 
             float[] audio = ReadAt16k(paths[i]);
