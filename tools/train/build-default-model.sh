@@ -10,8 +10,18 @@
 # About 15-25 minutes on the shared 2-core VM (training is most of it); scratch (~1.5 GB) goes to
 # $WORK, default artifacts/default-model.
 #
-# usage: tools/train/build-default-model.sh [--keep-work]
+# usage: tools/train/build-default-model.sh [--keep-work] [--tiny]
+#   --tiny: the same steps on a tiny far-field corpus and the trainer's --tiny model, written to $WORK/out instead of
+#           models/default (CI runs it: tests/EdgeKws.ModelLoop.Tests DefaultModelRecipe_Tests); ~2 min.
 set -euo pipefail
+KEEP_WORK=0 TINY=0
+for a in "$@"; do
+  case "$a" in
+    --keep-work) KEEP_WORK=1 ;;
+    --tiny) TINY=1 ;;
+    *) echo "unknown option $a (options: --keep-work --tiny)" >&2; exit 2 ;;
+  esac
+done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=${WORK:-$ROOT/artifacts/default-model}
@@ -44,6 +54,17 @@ DATASET_ARGS=(--keyword "hey edge" --stream-windows-per-minute 2 --train-stream-
 # scores highest (near misses, babble and TV are where the false accepts come from).
 TRAIN_ARGS=(--seed "$SEED" --epochs ${EPOCHS:-40} --blocks 5 --threads 1 --negatives-per-epoch 6000 --hard-negative-fraction 0.5
             --hard-negative-start 5 --hard-negative-every 5 --max-shift-frames 15)
+
+if ((TINY)); then
+  CORPUS_ARGS=(--seed "$SEED" --voices all --far-field --speakers 12 --takes 2 --sentences 2 --stream-sentences 3 --rooms 6
+               --near-misses "hey hedge,edge,knowledge,hey ed" --held-out-near-misses "allege,hey edward"
+               --snr 20,10,0 --level -40,-3 --stream-snr 30,20,10 --stream-level -35,-3
+               --negatives-minutes 1 --positives 12 --train-negatives-minutes 1 --validation-negatives-minutes 1
+               --validation-positives 8 --train-every-engine)
+  DATASET_ARGS=(--keyword "hey edge" --stream-windows-per-minute 10 --train-stream-windows-per-minute 60)
+  TRAIN_ARGS=(--seed "$SEED" --tiny --threads 1)
+  OUT=$WORK/out
+fi
 
 cd "$ROOT"
 step() { printf '\n== %s (%ss)\n' "$1" "$SECONDS"; }
@@ -106,5 +127,5 @@ cp "$WORK/eval-validation/threshold.json" "$OUT/$ID-$VERSION.threshold.json"
 cp "$WORK/eval-validation/det.csv" "$OUT/$ID-$VERSION.validation-det.csv"
 (cd "$OUT" && sha256sum -- * > SHA256SUMS)
 ls -l "$OUT"
-if [[ "${1:-}" != "--keep-work" ]]; then rm -rf "$WORK"; fi
+if ((!KEEP_WORK && !TINY)); then rm -rf "$WORK"; fi
 step "done"
