@@ -53,6 +53,13 @@ public sealed class BenchReport_Tests : IDisposable
         Assert.Matches(@"\| Gateway ingest, messages lost \| 0 \|", md);
         Assert.Matches(@"\| False accepts per hour \| \d", md);
         Assert.Matches(@"\| False reject rate \| \d+(\.\d+)? %", md);
+        // The breakdown: intervals, FRR by engine / room / SNR, FA/hour by kind of negative audio.
+        Assert.Matches(@"At threshold [\d.]+, 95 % intervals [^\n]*FRR \*\*[\d.]+ %\*\* \[[\d.]+ %, [\d.]+ %\]", md);
+        foreach (string table in new[] { "FRR by engine", "FRR by room", "FRR by SNR" })
+        {
+            Assert.Matches($@"\| {table} \| keywords \| missed \| FRR \| 95 % interval \|\n\|---\|---:\|---:\|---:\|---\|\n\| [^|]+ \| \d+ \| \d+ \| [\d.]+ % \| [\d.]+ % - [\d.]+ % \|", md);
+        }
+        Assert.Matches(@"\| FA/hour by negative kind \| hours \| false accepts \| FA/hour \| 95 % interval \|\n\|[^\n]*\n\| [a-z:-]+ \| [\d.]+ \| \d+ \|", md);
 
         foreach (string png in new[] { "latency.png", "memory.png", "det.png" })
         {
@@ -68,6 +75,11 @@ public sealed class BenchReport_Tests : IDisposable
         Assert.InRange(f.GetProperty("memory.model_bytes").GetDouble(), 1, 64 * 1024);
         Assert.Equal(0, f.GetProperty("memory.hot_path_alloc_per_audio_s").GetDouble());
         Assert.True(f.GetProperty("latency.mfcc_per_frame.x64.p99.9").GetDouble() >= f.GetProperty("latency.mfcc_per_frame.x64.p50").GetDouble());
+        Assert.True(f.GetProperty("accuracy.frr_percent.high95").GetDouble() >= f.GetProperty("accuracy.frr_percent").GetDouble());
+        JsonElement breakdown = figures.RootElement.GetProperty("subjects")[0].GetProperty("accuracyBreakdown");
+        long keywords = breakdown.GetProperty("overallFrr").GetProperty("keywords").GetInt64();
+        JsonElement engines = breakdown.GetProperty("frrBy").EnumerateArray().Single(t => t.GetProperty("tag").GetString() == "engine").GetProperty("groups");
+        Assert.Equal(keywords, engines.EnumerateArray().Sum(g => g.GetProperty("keywords").GetInt64()));
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using EdgeKws.ModelLoop.Quantization;
 
 namespace EdgeKws.ModelTool;
 
-/// <summary><c>edgekws-model build-int8 | evaluate | gate</c>: parse and run.</summary>
+/// <summary><c>edgekws-model build-int8 | evaluate | gate | export-streams</c>: parse and run.</summary>
 public static class ModelCommand
 {
     /// <summary>Exit code of <c>gate</c> when the candidate is refused (0 = promoted).</summary>
@@ -17,20 +17,26 @@ public static class ModelCommand
                edgekws-model build-int8 --from-int8 parent.int8.manifest.json --dataset DIR --out DIR
                                         [--training-manifest parent.training-manifest.json] [--id ID] [--version V] [--created T]
                                         [--method percentile|minmax] [--percentile 99.99] [--threshold X]
-               edgekws-model evaluate --model M.manifest.json --corpus DIR --out DIR [--threshold X] [--tolerance-ms 1000]
-                                      [--split test|validation|train]
-               edgekws-model gate --current A.manifest.json --candidate B.manifest.json --corpus DIR [--out DIR]
+               edgekws-model evaluate --model M.manifest.json (--corpus DIR [--split test|validation|train] | --streams FILE) --out DIR
+                                      [--threshold X] [--tolerance-ms 1000]
+               edgekws-model gate --current A.manifest.json --candidate B.manifest.json (--corpus DIR | --streams FILE) [--out DIR]
                                   [--fa-margin FA_PER_HOUR] [--frr-margin FRACTION] [--tolerance-ms 1000]
+               edgekws-model export-streams --corpus DIR --out FILE [--split test|validation|train]
 
           build-int8  static INT8 QDQ quantization (Int8ModelBuilder): writes ID-V.int8.onnx, .manifest.json, .quantization-report.json
                       --from-int8: field re-calibration of a shipped INT8 model (weights kept, activation ranges from --dataset,
                       every split); parent = that model, training manifest = the parent's (default: beside it) with the
                       calibration dataset, written as ID-V.training-manifest.json; version default MAJOR.MINOR.(PATCH+1)-field.1
-          evaluate    runs the device front end and detector over the corpus's test streams: FA/hour, FRR at the deployed
-                      threshold, DET curve; writes evaluation.json, det.csv, det.png. --split validation evaluates
-                      the validation streams instead (to choose a threshold without touching the test streams)
+          evaluate    runs the device front end and detector over the corpus's test streams (or an edgekws-streams/1 file):
+                      FA/hour, FRR at the deployed threshold, DET curve; writes evaluation.json, det.csv, det.png. Prints the
+                      breakdown: FRR with its Wilson 95 % interval by engine, room, SNR (and voice), FA/hour with its exact
+                      Poisson 95 % interval by kind of negative audio. --split validation evaluates the validation streams
+                      instead (to choose a threshold without touching the test streams)
           gate        evaluates both models on the same streams and decides promotion; exit 0 promote, 3 refuse
-                      (default margins: one false accept over the evaluated hours; max(1 %, one keyword) of FRR)
+                      (default margins: one false accept over the evaluated hours; max(1 %, one keyword) of FRR; no engine or
+                      room group of >= 20 keywords may miss more than max(2, 10 % of its keywords) extra)
+          export-streams  writes a corpus split's streams as an edgekws-streams/1 file (tags: engine, voice, room, snr,
+                      microphone, noise; segments of the negative streams), for the gateway's model jobs and --streams
         exit codes: 0 ok / promoted, 1 failed, 2 usage, 3 refused by the gate
         """;
 
@@ -38,7 +44,7 @@ public static class ModelCommand
     {
         if (args.Count == 0)
         {
-            stderr.WriteLine("edgekws-model: no command; commands are build-int8, evaluate, gate.");
+            stderr.WriteLine("edgekws-model: no command; commands are build-int8, evaluate, gate, export-streams.");
             return 2;
         }
         if (!TryParseOptions(args, out var o, out string error))
@@ -54,6 +60,7 @@ public static class ModelCommand
                 "build-int8" => BuildInt8(o, stdout, stderr),
                 "evaluate" => Evaluate(o, stdout, stderr),
                 "gate" => Gate(o, stdout, stderr),
+                "export-streams" => ExportStreams(o, stdout),
                 _ => UnknownCommand(args[0], stderr),
             };
         }
@@ -67,7 +74,7 @@ public static class ModelCommand
 
     private static int UnknownCommand(string command, TextWriter stderr)
     {
-        stderr.WriteLine($"edgekws-model: unknown command '{command}'; commands are build-int8, evaluate, gate.");
+        stderr.WriteLine($"edgekws-model: unknown command '{command}'; commands are build-int8, evaluate, gate, export-streams.");
         return 2;
     }
 
@@ -179,30 +186,64 @@ public static class ModelCommand
         EvaluationSet = description,
     };
 
+    /// <summary>The streams of <c>--corpus DIR</c> (its <c>--split</c>, default test) or of <c>--streams FILE</c>: exactly one of them.</summary>
+    private static IReadOnlyList<EvaluationStream> Streams(Dictionary<string, string> o, out string description)
+    {
+        bool corpus = o.ContainsKey("corpus"), file = o.ContainsKey("streams");
+        if (corpus == file)
+            throw new ArgumentException(corpus
+                ? "--corpus and --streams are mutually exclusive: give one evaluation set"
+                : "an evaluation set is required: --corpus DIR (a generated corpus) or --streams FILE (an edgekws-streams/1 file)");
+        if (file)
+        {
+            if (o.ContainsKey("split")) throw new ArgumentException("--split selects a corpus split; it does not apply to --streams");
+            return EvaluationSetFile.Load(o["streams"], out description);
+        }
+        return CorpusStreams.Load(o["corpus"], o.GetValueOrDefault("split", EdgeKws.Corpus.Speakers.CorpusSplit.Test), out description);
+    }
+
     private static int Evaluate(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
     {
-        Reject(o, "model", "corpus", "out", "threshold", "tolerance-ms", "split");
+        Reject(o, "model", "corpus", "streams", "out", "threshold", "tolerance-ms", "split");
         string output = Required(o, "out");
-        var streams = CorpusStreams.Load(Required(o, "corpus"), o.GetValueOrDefault("split", EdgeKws.Corpus.Speakers.CorpusSplit.Test), out string description);
-        var e = StreamingEvaluator.Evaluate(Required(o, "model"), streams, EvaluationOptions(o, description));
+        string model = Required(o, "model");
+        var streams = Streams(o, out string description);
+        var e = StreamingEvaluator.Evaluate(model, streams, EvaluationOptions(o, description));
         EvaluationWriter.Write(e, output);
         Print(e.Report, stdout);
+        if (e.Report.Breakdown is { } b) stdout.Write(BreakdownPrinter.Format(b));
         stdout.WriteLine($"wrote {Path.Combine(output, EvaluationWriter.ReportFile)}, {EvaluationWriter.CurveFile}, {EvaluationWriter.PlotFile}");
+        return 0;
+    }
+
+    private static int ExportStreams(Dictionary<string, string> o, TextWriter stdout)
+    {
+        Reject(o, "corpus", "split", "out");
+        string output = Required(o, "out");
+        var streams = CorpusStreams.Load(Required(o, "corpus"), o.GetValueOrDefault("split", EdgeKws.Corpus.Speakers.CorpusSplit.Test), out string description);
+        string? dir = Path.GetDirectoryName(Path.GetFullPath(output));
+        if (dir is not null) Directory.CreateDirectory(dir);
+        EvaluationSetFile.Write(output, streams, description);
+        int keywords = streams.Sum(s => s.Phrases.Count);
+        int segments = streams.Sum(s => s.Segments?.Count ?? 0);
+        stdout.WriteLine($"wrote {output}: {streams.Count} streams, {keywords} phrases with tags, {segments} negative-stream segments ({description})");
         return 0;
     }
 
     private static int Gate(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
     {
-        Reject(o, "current", "candidate", "corpus", "out", "fa-margin", "frr-margin", "tolerance-ms");
-        var streams = CorpusStreams.Load(Required(o, "corpus"), out string description);
+        Reject(o, "current", "candidate", "corpus", "streams", "out", "fa-margin", "frr-margin", "tolerance-ms");
+        string currentManifest = Required(o, "current"), candidateManifest = Required(o, "candidate");
+        var streams = Streams(o, out string description);
         var options = EvaluationOptions(o, description);
-        var current = StreamingEvaluator.Evaluate(Required(o, "current"), streams, options);
-        var candidate = StreamingEvaluator.Evaluate(Required(o, "candidate"), streams, options);
+        var current = StreamingEvaluator.Evaluate(currentManifest, streams, options);
+        var candidate = StreamingEvaluator.Evaluate(candidateManifest, streams, options);
         var gate = PromotionGate.Decide(current, candidate, new GateMargins { FaPerHour = Number(o, "fa-margin"), FalseRejectRate = Number(o, "frr-margin") });
         stdout.Write("current:   ");
         Print(current.Report, stdout);
         stdout.Write("candidate: ");
         Print(candidate.Report, stdout);
+        if (gate.Breakdown is { } b) stdout.Write(BreakdownPrinter.FormatGate(b));
         foreach (var c in gate.Checks) stdout.WriteLine($"  [{(c.Passed ? "pass" : "FAIL")}] {c.Name}: {c.Detail}");
         stdout.WriteLine(gate.Summary);
         if (o.TryGetValue("out", out string? dir))

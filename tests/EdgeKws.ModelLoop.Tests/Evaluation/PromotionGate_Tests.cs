@@ -1,3 +1,5 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Tests.Fixtures;
 using Xunit.Abstractions;
@@ -78,5 +80,109 @@ public class PromotionGate_Tests(StreamingModelFixture fixture, ITestOutputHelpe
         var gate = PromotionGate.Decide(fixture.Baseline, onlyNegative);
         Assert.False(gate.Promote);
         Assert.False(gate.Checks.Single(c => c.Name == "same evaluation set").Passed);
+    }
+}
+
+/// <summary>The "no engine or room regresses" rule, on hand-made breakdowns and on evaluations built from them.</summary>
+[Collection(StreamingModelCollection.Name)]
+public class PromotionGateGroups_Tests(StreamingModelFixture fixture, ITestOutputHelper output)
+{
+    // 30 espeak-ng and 24 festival keywords, all in the dry room.
+    private static EvaluationBreakdown Breakdown(long espeakMissed, long festivalMissed) => new()
+    {
+        Threshold = 0.9f,
+        Confidence = 0.95,
+        OverallFrr = AccuracyBreakdown.Frr("all", 54, espeakMissed + festivalMissed),
+        OverallFaPerHour = AccuracyBreakdown.Fa("all", 4.5, 1),
+        FrrBy =
+        [
+            new FrrByTag { Tag = "engine", Groups = [AccuracyBreakdown.Frr("espeak-ng", 30, espeakMissed), AccuracyBreakdown.Frr("festival", 24, festivalMissed)] },
+            new FrrByTag { Tag = "room", Groups = [AccuracyBreakdown.Frr("dry", 54, espeakMissed + festivalMissed)] },
+            new FrrByTag { Tag = "voice", Groups = [AccuracyBreakdown.Frr("kal", 54, espeakMissed + festivalMissed)] },
+        ],
+        FaPerHourByKind = [AccuracyBreakdown.Fa("speech", 2, 1), AccuracyBreakdown.Fa("music", 2.5, 0)],
+    };
+
+    /// <summary>The fixture's evaluation with its breakdown replaced: same streams, curve and headline numbers.</summary>
+    private StreamingEvaluation WithBreakdown(EvaluationBreakdown breakdown, string version)
+    {
+        var json = JsonNode.Parse(JsonSerializer.Serialize(fixture.Baseline.Report, EvaluationJsonContext.Default.EvaluationReport))!.AsObject();
+        json["breakdown"] = JsonNode.Parse(JsonSerializer.Serialize(breakdown, EvaluationJsonContext.Default.EvaluationBreakdown));
+        json["modelVersion"] = version;
+        var report = JsonSerializer.Deserialize(json.ToJsonString(), EvaluationJsonContext.Default.EvaluationReport)!;
+        return new StreamingEvaluation(report, fixture.Baseline.Curve, fixture.Baseline.Traces);
+    }
+
+    [Fact]
+    public void Refuses_a_candidate_that_misses_more_keywords_of_one_engine_at_the_same_overall_frr()
+    {
+        // Overall 5 of 54 missed for both; festival goes 2 -> 5 (+3 > max(2, 2.4)), espeak-ng 3 -> 0.
+        var current = WithBreakdown(Breakdown(3, 2), "1.0.0");
+        var candidate = WithBreakdown(Breakdown(0, 5), "1.0.1");
+        var gate = PromotionGate.Decide(current, candidate);
+        foreach (var c in gate.Checks) output.WriteLine($"[{(c.Passed ? "pass" : "FAIL")}] {c.Name}: {c.Detail}");
+        output.WriteLine(gate.Summary);
+
+        Assert.False(gate.Promote);
+        var check = gate.Checks.Single(c => c.Name == PromotionGate.GroupCheckName);
+        Assert.False(check.Passed);
+        Assert.Equal("engine festival: candidate misses 5/24, current 2 (allowed +2.4)", check.Detail);
+        Assert.All(gate.Checks.Where(c => c.Name != PromotionGate.GroupCheckName && !c.Name.StartsWith("curve", StringComparison.Ordinal)), c => Assert.True(c.Passed, c.Name));
+        Assert.Contains("REFUSE: no engine or room regresses (engine festival", gate.Summary, StringComparison.Ordinal);
+
+        // Side by side in gate.json: engine and room (not voice), and the negative kinds.
+        Assert.Equal(["engine", "room"], gate.Breakdown!.FrrBy.Select(t => t.Tag));
+        var festival = gate.Breakdown.FrrBy[0].Groups.Single(g => g.Value == "festival");
+        Assert.Equal((24L, 2L, 5L), (festival.Keywords, festival.CurrentMissed, festival.CandidateMissed));
+        Assert.Equal(["speech", "music"], gate.Breakdown.FaPerHourByKind.Select(k => k.Kind));
+        string json = JsonSerializer.Serialize(gate, EvaluationJsonContext.Default.GateReport);
+        Assert.Contains("\"candidateMissed\": 5", json, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Promotes_when_the_extra_misses_stay_within_the_group_slack()
+    {
+        // festival 2 -> 4: +2 is not more than max(2, 2.4).
+        var gate = PromotionGate.Decide(WithBreakdown(Breakdown(3, 2), "1.0.0"), WithBreakdown(Breakdown(1, 4), "1.0.1"));
+        Assert.True(gate.Promote, gate.Summary);
+        Assert.StartsWith("3 groups of >= 20 keywords, none", gate.Checks.Single(c => c.Name == PromotionGate.GroupCheckName).Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Without_tags_or_with_only_small_groups_the_check_passes_and_says_why()
+    {
+        var untagged = Breakdown(0, 0);
+        untagged = new EvaluationBreakdown
+        {
+            Threshold = untagged.Threshold, Confidence = untagged.Confidence, OverallFrr = untagged.OverallFrr,
+            OverallFaPerHour = untagged.OverallFaPerHour, FrrBy = [], FaPerHourByKind = untagged.FaPerHourByKind,
+        };
+        var none = PromotionGate.GroupRegressionCheck(untagged, untagged);
+        Assert.True(none.Passed);
+        Assert.Equal("no tagged groups", none.Detail);
+        Assert.Equal("no tagged groups", PromotionGate.GroupRegressionCheck(null, null).Detail);
+
+        var small = new EvaluationBreakdown
+        {
+            Threshold = 0.9f, Confidence = 0.95, OverallFrr = AccuracyBreakdown.Frr("all", 19, 0), OverallFaPerHour = AccuracyBreakdown.Fa("all", 1, 0),
+            FrrBy = [new FrrByTag { Tag = "engine", Groups = [AccuracyBreakdown.Frr("flite", 19, 0)] }], FaPerHourByKind = [],
+        };
+        var worse = new EvaluationBreakdown
+        {
+            Threshold = 0.9f, Confidence = 0.95, OverallFrr = AccuracyBreakdown.Frr("all", 19, 19), OverallFaPerHour = AccuracyBreakdown.Fa("all", 1, 0),
+            FrrBy = [new FrrByTag { Tag = "engine", Groups = [AccuracyBreakdown.Frr("flite", 19, 19)] }], FaPerHourByKind = [],
+        };
+        var check = PromotionGate.GroupRegressionCheck(small, worse);
+        Assert.True(check.Passed);
+        Assert.Equal("no engine or room group has >= 20 keywords (largest: engine flite, 19)", check.Detail);
+    }
+
+    [Fact]
+    public void Existing_evaluations_of_the_fixture_pass_the_group_check()
+    {
+        var gate = PromotionGate.Decide(fixture.Baseline, fixture.Baseline);
+        var check = gate.Checks.Single(c => c.Name == PromotionGate.GroupCheckName);
+        output.WriteLine(check.Detail);
+        Assert.True(check.Passed);
     }
 }

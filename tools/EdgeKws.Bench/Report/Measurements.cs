@@ -200,8 +200,9 @@ public static class Measurements
         return [.. result];
     }
 
+    /// <param name="Breakdown">FRR by tag and FA/hour by negative kind with intervals; null for a reused evaluation written before it existed.</param>
     public sealed record Accuracy(string Source, string EvaluationSet, double FaPerHour, double FalseRejectRate, long FalseAccepts, double NegativeHours,
-        long Missed, long Keywords, double Threshold, StreamingDetPoint[] Curve, double Resolution);
+        long Missed, long Keywords, double Threshold, StreamingDetPoint[] Curve, double Resolution, EvaluationBreakdown? Breakdown);
 
     /// <summary>The model's own evaluation next to its manifest ({id}-{version}.evaluation.json + .det.csv), or null if it has none.</summary>
     public static Accuracy? ReuseEvaluation(string manifest, KeywordModel model)
@@ -223,7 +224,8 @@ public static class Measurements
         return new Accuracy($"reused: {Path.GetFileName(json)} (written by edgekws-model evaluate)", r.GetProperty("evaluationSet").GetString() ?? "",
             r.GetProperty("faPerHour").GetDouble(), r.GetProperty("falseRejectRate").GetDouble(), r.GetProperty("falseAccepts").GetInt64(),
             r.GetProperty("negativeHours").GetDouble(), r.GetProperty("missedKeywords").GetInt64(), r.GetProperty("keywords").GetInt64(),
-            r.GetProperty("threshold").GetDouble(), [.. curve], r.GetProperty("faPerHourResolution").GetDouble());
+            r.GetProperty("threshold").GetDouble(), [.. curve], r.GetProperty("faPerHourResolution").GetDouble(),
+            r.TryGetProperty("breakdown", out JsonElement b) && b.ValueKind == JsonValueKind.Object ? b.Deserialize(EvaluationJsonContext.Default.EvaluationBreakdown) : null);
     }
 
     /// <summary>Runs the streaming evaluator (edgekws-model evaluate's code) on the corpus's held-out streams.</summary>
@@ -233,6 +235,6 @@ public static class Measurements
         var e = StreamingEvaluator.Evaluate(manifest, streams, new StreamingEvaluationOptions { EvaluationSet = description });
         var r = e.Report;
         return new Accuracy($"measured now: streaming evaluator on {corpusDirectory}", description, r.FaPerHour, r.FalseRejectRate, r.FalseAccepts,
-            r.NegativeHours, r.MissedKeywords, r.Keywords, r.Threshold, e.Curve, r.FaPerHourResolution);
+            r.NegativeHours, r.MissedKeywords, r.Keywords, r.Threshold, e.Curve, r.FaPerHourResolution, r.Breakdown);
     }
 }

@@ -128,6 +128,7 @@ public static class ReportCommand
         s.Accuracy = reused ?? Measurements.Evaluate(manifest, ctx.Corpus);
         s.Figures.Add(new Figure("accuracy.fa_per_hour", "False accepts per hour", s.Accuracy.FaPerHour, "/h"));
         s.Figures.Add(new Figure("accuracy.frr_percent", "False reject rate", s.Accuracy.FalseRejectRate * 100, "%"));
+        s.Figures.AddRange(BreakdownFigures(s.Accuracy.Breakdown));
         return s;
     }
 
@@ -391,6 +392,11 @@ public static class ReportCommand
                 else w.WriteNull(f.Key);
             }
             w.WriteEndObject();
+            if (s.Accuracy?.Breakdown is { } breakdown)
+            {
+                w.WritePropertyName("accuracyBreakdown");
+                JsonSerializer.Serialize(w, breakdown, EvaluationJsonContext.Default.EvaluationBreakdown);
+            }
             w.WriteEndObject();
         }
         w.WriteEndArray();
@@ -398,6 +404,69 @@ public static class ReportCommand
     }
 
     private static string Slug(string metric) => metric.ToLowerInvariant().Replace(' ', '_');
+
+    /// <summary>The tags the report breaks FRR down by (voice is left to evaluation.json: dozens of rows).</summary>
+    private static readonly string[] ReportTags = [StreamTags.Engine, StreamTags.Room, StreamTags.Snr];
+
+    /// <summary>The breakdown as figures (intervals, FRR per engine/room/SNR, FA/hour per negative kind), so --compare lines them up.</summary>
+    private static IEnumerable<Figure> BreakdownFigures(EvaluationBreakdown? b)
+    {
+        if (b is null) yield break;
+        yield return new Figure("accuracy.frr_percent.low95", "False reject rate, 95 % interval low (Wilson)", b.OverallFrr.FrrLow95 * 100, "%");
+        yield return new Figure("accuracy.frr_percent.high95", "False reject rate, 95 % interval high (Wilson)", b.OverallFrr.FrrHigh95 * 100, "%");
+        yield return new Figure("accuracy.fa_per_hour.low95", "False accepts per hour, 95 % interval low (exact Poisson)", b.OverallFaPerHour.FaLow95, "/h");
+        yield return new Figure("accuracy.fa_per_hour.high95", "False accepts per hour, 95 % interval high (exact Poisson)", b.OverallFaPerHour.FaHigh95, "/h");
+        foreach (FrrByTag t in b.FrrBy.Where(t => ReportTags.Contains(t.Tag)))
+        {
+            foreach (FrrGroup g in t.Groups)
+            {
+                yield return new Figure($"accuracy.frr_percent.{t.Tag}.{Slug(g.Value)}", $"False reject rate, {t.Tag} {g.Value}", g.Frr * 100, "%",
+                    Note: string.Create(CultureInfo.InvariantCulture, $"{g.Missed}/{g.Keywords} missed, 95 % [{g.FrrLow95 * 100:0.#}, {g.FrrHigh95 * 100:0.#}] %"));
+            }
+        }
+        foreach (FaKindGroup k in b.FaPerHourByKind)
+        {
+            yield return new Figure($"accuracy.fa_per_hour.kind.{Slug(k.Kind)}", $"False accepts per hour, {k.Kind}", k.FaPerHour, "/h",
+                Note: string.Create(CultureInfo.InvariantCulture, $"{k.FalseAccepts} in {k.Hours:0.###} h, 95 % [{k.FaLow95:0.###}, {k.FaHigh95:0.###}]"));
+        }
+    }
+
+    /// <summary>The Markdown breakdown tables: overall with intervals, FRR by engine, room and SNR, FA/hour by negative kind.</summary>
+    public static string BreakdownMarkdown(EvaluationBreakdown? b)
+    {
+        var md = new StringBuilder();
+        md.AppendLine("### Accuracy breakdown").AppendLine();
+        if (b is null)
+        {
+            md.AppendLine("No breakdown: the reused evaluation was written before `edgekws-model evaluate` reported one; run with `--evaluate`.").AppendLine();
+            return md.ToString();
+        }
+        string Pct(double x) => double.IsNaN(x) ? "n/a" : (x * 100).ToString("0.0", CultureInfo.InvariantCulture) + " %";
+        string Rate(double x) => double.IsNaN(x) ? "n/a" : x.ToString(x >= 100 ? "0" : x >= 10 ? "0.#" : x >= 1 ? "0.##" : "0.###", CultureInfo.InvariantCulture);
+        var o = b.OverallFrr;
+        var f = b.OverallFaPerHour;
+        md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+            $"At threshold {b.Threshold:0.####}, {b.Confidence * 100:0} % intervals (FRR: Wilson score; FA/hour: exact Poisson): FRR **{Pct(o.Frr)}** [{Pct(o.FrrLow95)}, {Pct(o.FrrHigh95)}] ({o.Missed}/{o.Keywords} missed), " +
+            $"**{Rate(f.FaPerHour)} FA/hour** [{Rate(f.FaLow95)}, {Rate(f.FaHigh95)}] ({f.FalseAccepts} in {f.Hours:0.###} h).")).AppendLine();
+        foreach (string tag in ReportTags)
+        {
+            FrrByTag? t = b.FrrBy.FirstOrDefault(x => x.Tag == tag);
+            if (t is null) continue;
+            md.AppendLine($"| FRR by {(tag == StreamTags.Snr ? "SNR" : tag)} | keywords | missed | FRR | 95 % interval |").AppendLine("|---|---:|---:|---:|---|");
+            foreach (FrrGroup g in t.Groups) md.AppendLine($"| {g.Value} | {g.Keywords} | {g.Missed} | {Pct(g.Frr)} | {Pct(g.FrrLow95)} - {Pct(g.FrrHigh95)} |");
+            md.AppendLine();
+        }
+        if (b.FaPerHourByKind.Count > 0)
+        {
+            md.AppendLine("| FA/hour by negative kind | hours | false accepts | FA/hour | 95 % interval |").AppendLine("|---|---:|---:|---:|---|");
+            foreach (FaKindGroup k in b.FaPerHourByKind)
+                md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {k.Kind} | {k.Hours:0.####} | {k.FalseAccepts} | {Rate(k.FaPerHour)} | {Rate(k.FaLow95)} - {Rate(k.FaHigh95)} |"));
+            md.AppendLine();
+        }
+        md.AppendLine("- A false accept in a negative stream counts for the segment whose [start, end + tolerance] holds the detection (the latest-starting one), " +
+                      "else \"gap\"; false accepts in positive streams count as \"positive-background\". Tags and segments come from the corpus manifest (docs/model-loop.md).").AppendLine();
+        return md.ToString();
+    }
 
     private static string Markdown(ReportOptions o, Machine m, DateTimeOffset started, string loadStart, string loadEnd, string manifest, Context ctx,
         SubjectResult s, string arm64Note, Measurements.TorchaudioResult torch, Measurements.IngestResult ingest, double mfccAudioS)
@@ -470,6 +539,7 @@ public static class ReportCommand
         md.AppendLine().AppendLine($"![DET curve]({DetPlotFile})").AppendLine();
         md.AppendLine($"- Source: {a.Source}. Set: {a.EvaluationSet}. Held-out (test-split) speakers only; the streaming evaluator runs the device front end and detector.");
         md.AppendLine("- Keyword spotting goal: 0.5 FA/hour at 5 % FRR (the dashed box on the plot).").AppendLine();
+        md.Append(BreakdownMarkdown(a.Breakdown));
         return md.ToString();
     }
 }

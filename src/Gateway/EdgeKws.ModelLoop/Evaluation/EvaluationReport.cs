@@ -46,6 +46,11 @@ public sealed class EvaluationReport
     public required double FalseRejectRate { get; init; }
     public required ReplayCheck ReplayCheck { get; init; }
     public required int CurvePoints { get; init; }
+    /// <summary>
+    /// Accuracy as a distribution at the deployed threshold: intervals, FRR per tag value, FA/hour per kind of negative
+    /// audio. Null in reports written before it existed.
+    /// </summary>
+    public EvaluationBreakdown? Breakdown { get; init; }
 }
 
 /// <summary>One stream's counts at the deployed threshold (real detector events).</summary>
@@ -78,4 +83,5 @@ public sealed class ReplayCheck
     NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, UseStringEnumConverter = true)]
 [JsonSerializable(typeof(EvaluationReport))]
 [JsonSerializable(typeof(GateReport))]
+[JsonSerializable(typeof(EvaluationBreakdown))]
 public sealed partial class EvaluationJsonContext : JsonSerializerContext;

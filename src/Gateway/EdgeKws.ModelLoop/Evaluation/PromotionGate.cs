@@ -50,6 +50,44 @@ public sealed class GateReport
     /// <summary>When the candidate's curve passes but its shipped threshold does not: a threshold of its
     /// sweep that would pass both deployed checks (lowest FA/hour, then lowest FRR), if one exists.</summary>
     public float? SuggestedCandidateThreshold { get; init; }
+    /// <summary>Both models' breakdowns side by side (informational; the group rule is the "no engine or room regresses" check).</summary>
+    public GateBreakdown? Breakdown { get; init; }
+}
+
+/// <summary>Per engine and room FRR and per kind FA/hour of both models, side by side.</summary>
+public sealed class GateBreakdown
+{
+    public required IReadOnlyList<GateFrrByTag> FrrBy { get; init; }
+    public required IReadOnlyList<GateFaKind> FaPerHourByKind { get; init; }
+}
+
+/// <summary>One tag's groups (engine or room) for both models.</summary>
+public sealed class GateFrrByTag
+{
+    public required string Tag { get; init; }
+    public required IReadOnlyList<GateFrrGroup> Groups { get; init; }
+}
+
+/// <summary>One group's misses for both models (same keywords: the gate compares evaluations of one set).</summary>
+public sealed class GateFrrGroup
+{
+    public required string Value { get; init; }
+    public required long Keywords { get; init; }
+    public required long CurrentMissed { get; init; }
+    public required long CandidateMissed { get; init; }
+    public required double CurrentFrr { get; init; }
+    public required double CandidateFrr { get; init; }
+}
+
+/// <summary>One kind of negative audio's false accepts for both models.</summary>
+public sealed class GateFaKind
+{
+    public required string Kind { get; init; }
+    public required double Hours { get; init; }
+    public required long CurrentFalseAccepts { get; init; }
+    public required long CandidateFalseAccepts { get; init; }
+    public required double CurrentFaPerHour { get; init; }
+    public required double CandidateFaPerHour { get; init; }
 }
 
 /// <summary>
@@ -66,12 +104,27 @@ public sealed class GateReport
 /// FA/hour &lt;= FA_a + m_FA and FRR &lt;= FRR_a + m_FRR. A model with a good curve and a bad threshold
 /// (e.g. the same weights with the threshold lowered) sits on the same curve yet false-wakes more:
 /// only this rule catches it.</item>
+/// <item>No engine or room regresses: for every engine and room group (keyword tags) with at least
+/// <see cref="MinGroupKeywords"/> keywords, the candidate misses at most max(<see cref="GroupMissSlack"/>,
+/// <see cref="GroupMissFraction"/> x the group's keywords) more of them than the current model. The overall FRR
+/// can hide a model that stops hearing one TTS engine or one room; without tags the check passes ("no tagged groups").</item>
 /// </list>
-/// Promote = 1 and 2 and 3. Default margins are the resolution of the measurement: one false accept
+/// Promote = 1 and 2 and 3 and 4. Default margins are the resolution of the measurement: one false accept
 /// over the evaluated hours, and one keyword (at least 1 point of FRR).
 /// </remarks>
 public static class PromotionGate
 {
+    /// <summary>Name of the group rule in <see cref="GateReport.Checks"/>.</summary>
+    public const string GroupCheckName = "no engine or room regresses";
+    /// <summary>Groups smaller than this are not judged: a few keywords say too little.</summary>
+    public const int MinGroupKeywords = 20;
+    /// <summary>Extra misses a group may have whatever its size.</summary>
+    public const long GroupMissSlack = 2;
+    /// <summary>Extra misses a group may have, as a fraction of its keywords (when more than the slack).</summary>
+    public const double GroupMissFraction = 0.10;
+
+    private static readonly string[] GroupTags = [StreamTags.Engine, StreamTags.Room];
+
     public static GateReport Decide(StreamingEvaluation current, StreamingEvaluation candidate, GateMargins? margins = null)
     {
         ArgumentNullException.ThrowIfNull(current);
@@ -131,8 +184,11 @@ public static class PromotionGate
             Detail = F($"candidate FRR {Pct(c.FalseRejectRate)} ({c.MissedKeywords}/{c.Keywords} missed); current {Pct(a.FalseRejectRate)} + margin {Pct(mFrr)}"),
         });
 
+        GateCheck groups = GroupRegressionCheck(a.Breakdown, c.Breakdown);
+        checks.Add(groups);
+
         bool curveOk = curveFa || curveFrr;
-        bool promote = comparable && curveOk && deployedFa && deployedFrr;
+        bool promote = comparable && curveOk && deployedFa && deployedFrr && groups.Passed;
         float? suggestion = null;
         if (comparable && curveOk && !(deployedFa && deployedFrr))
         {
@@ -169,7 +225,101 @@ public static class PromotionGate
             FalseRejectRateMargin = mFrr,
             Checks = checks,
             SuggestedCandidateThreshold = suggestion,
+            Breakdown = SideBySide(a.Breakdown, c.Breakdown),
         };
+    }
+
+    /// <summary>
+    /// The rule "no engine or room regresses" (see the class remarks) on two breakdowns of the same evaluation set.
+    /// Passes with "no tagged groups" when neither has engine or room tags.
+    /// </summary>
+    public static GateCheck GroupRegressionCheck(EvaluationBreakdown? current, EvaluationBreakdown? candidate)
+    {
+        var rows = FrrRows(current, candidate);
+        if (rows.Count == 0 || rows.All(t => t.Groups.Count == 0))
+            return new GateCheck { Name = GroupCheckName, Passed = true, Detail = "no tagged groups" };
+        var judged = rows.SelectMany(t => t.Groups.Where(g => g.Keywords >= MinGroupKeywords).Select(g => (t.Tag, Group: g))).ToList();
+        if (judged.Count == 0)
+        {
+            var largest = rows.SelectMany(t => t.Groups.Select(g => (t.Tag, Group: g))).MaxBy(x => x.Group.Keywords);
+            return new GateCheck
+            {
+                Name = GroupCheckName,
+                Passed = true,
+                Detail = F($"no engine or room group has >= {MinGroupKeywords} keywords (largest: {largest.Tag} {largest.Group.Value}, {largest.Group.Keywords})"),
+            };
+        }
+        var regressions = new List<string>();
+        foreach (var (tag, g) in judged)
+        {
+            double allowed = Math.Max(GroupMissSlack, GroupMissFraction * g.Keywords);
+            if (g.CandidateMissed - g.CurrentMissed > allowed)
+                regressions.Add(F($"{tag} {g.Value}: candidate misses {g.CandidateMissed}/{g.Keywords}, current {g.CurrentMissed} (allowed +{allowed:0.#})"));
+        }
+        string checkedGroups = string.Join("; ", judged.GroupBy(x => x.Tag).Select(x => x.Key + " " + string.Join(", ", x.Select(y => F($"{y.Group.Value} ({y.Group.CurrentMissed} -> {y.Group.CandidateMissed} of {y.Group.Keywords})")))));
+        return new GateCheck
+        {
+            Name = GroupCheckName,
+            Passed = regressions.Count == 0,
+            Detail = regressions.Count == 0
+                ? F($"{judged.Count} groups of >= {MinGroupKeywords} keywords, none misses more than max({GroupMissSlack}, {GroupMissFraction * 100:0} %) extra: {checkedGroups}")
+                : string.Join("; ", regressions),
+        };
+    }
+
+    private static GateBreakdown? SideBySide(EvaluationBreakdown? current, EvaluationBreakdown? candidate)
+    {
+        if (current is null && candidate is null) return null;
+        var kinds = new List<GateFaKind>();
+        var currentKinds = current?.FaPerHourByKind ?? [];
+        var candidateKinds = candidate?.FaPerHourByKind ?? [];
+        foreach (string kind in currentKinds.Select(k => k.Kind).Concat(candidateKinds.Select(k => k.Kind)).Distinct(StringComparer.Ordinal))
+        {
+            var a = currentKinds.FirstOrDefault(k => k.Kind == kind);
+            var b = candidateKinds.FirstOrDefault(k => k.Kind == kind);
+            kinds.Add(new GateFaKind
+            {
+                Kind = kind,
+                Hours = a?.Hours ?? b!.Hours,
+                CurrentFalseAccepts = a?.FalseAccepts ?? 0,
+                CandidateFalseAccepts = b?.FalseAccepts ?? 0,
+                CurrentFaPerHour = a?.FaPerHour ?? double.NaN,
+                CandidateFaPerHour = b?.FaPerHour ?? double.NaN,
+            });
+        }
+        return new GateBreakdown { FrrBy = FrrRows(current, candidate), FaPerHourByKind = kinds };
+    }
+
+    /// <summary>Engine and room groups of both breakdowns matched by value (a value missing on one side counts 0 misses there).</summary>
+    private static List<GateFrrByTag> FrrRows(EvaluationBreakdown? current, EvaluationBreakdown? candidate)
+    {
+        var result = new List<GateFrrByTag>();
+        foreach (string tag in GroupTags)
+        {
+            var a = current?.FrrBy.FirstOrDefault(t => t.Tag == tag)?.Groups ?? [];
+            var b = candidate?.FrrBy.FirstOrDefault(t => t.Tag == tag)?.Groups ?? [];
+            if (a.Count == 0 && b.Count == 0) continue;
+            var values = AccuracyBreakdown.OrderValues(a.Select(g => g.Value).Concat(b.Select(g => g.Value)));
+            result.Add(new GateFrrByTag
+            {
+                Tag = tag,
+                Groups = [.. values.Select(v =>
+                {
+                    var x = a.FirstOrDefault(g => g.Value == v);
+                    var y = b.FirstOrDefault(g => g.Value == v);
+                    return new GateFrrGroup
+                    {
+                        Value = v,
+                        Keywords = Math.Max(x?.Keywords ?? 0, y?.Keywords ?? 0),
+                        CurrentMissed = x?.Missed ?? 0,
+                        CandidateMissed = y?.Missed ?? 0,
+                        CurrentFrr = x?.Frr ?? double.NaN,
+                        CandidateFrr = y?.Frr ?? double.NaN,
+                    };
+                })],
+            });
+        }
+        return result;
     }
 
     private static GateModel Model(EvaluationReport r) => new()

@@ -87,6 +87,13 @@ public static class StreamingEvaluator
         options ??= new StreamingEvaluationOptions();
         if (!(options.ToleranceMs >= 0)) throw new ArgumentException($"tolerance must be >= 0 ms, got {options.ToleranceMs}");
         if (streams.Count == 0) throw new ArgumentException("no evaluation streams: a corpus needs test/streams/negative-*.wav and positive-*.wav (generate it with --negatives-minutes and --positives)");
+        foreach (var s in streams)
+        {
+            if (s.Segments is not { Count: > 0 } segments) continue;
+            if (s.Kind != EvaluationStreamKind.Negative)
+                throw new ArgumentException($"stream '{s.Name}': only negative streams have segments (a positive stream's false accepts count as {SegmentKinds.PositiveBackground})");
+            if (SegmentKinds.Check(segments, s.DurationMs) is { } problem) throw new ArgumentException($"stream '{s.Name}': {problem}");
+        }
 
         string featureHash = options.FeatureConfig.FeatureConfigHash;
         if (!KeywordModel.TryLoad(manifestPath, featureHash, out var model, out string reason))
@@ -146,6 +153,7 @@ public static class StreamingEvaluator
 
         // Headline numbers from the real detector's events, and the replay checked against them.
         var perStream = new List<StreamReport>(traces.Count);
+        var outcomes = new List<StreamOutcome>(traces.Count);
         var deployed = new StreamCounts();
         int detectorEvents = 0, replayEvents = 0;
         bool identical = true;
@@ -155,7 +163,9 @@ public static class StreamingEvaluator
             replayEvents += DetectionReplay.Replay(tr.SmoothedScores, tr.InferenceFrames, threshold, refractoryFrames, frames);
             detectorEvents += tr.DetectorEventFrames.Length;
             if (!frames.SequenceEqual(tr.DetectorEventFrames)) identical = false;
-            var c = Score(tr.Stream, tr.DetectorEventFrames, hopMs, keyword, options.ToleranceMs);
+            var outcome = new OutcomeRecorder(tr.Stream);
+            var c = Score(tr.Stream, tr.DetectorEventFrames, hopMs, keyword, options.ToleranceMs, outcome);
+            outcomes.Add(outcome.ToOutcome());
             deployed = deployed.Add(c);
             perStream.Add(new StreamReport
             {
@@ -205,8 +215,62 @@ public static class StreamingEvaluator
             FalseRejectRate = deployed.Keywords > 0 ? (deployed.Keywords - deployed.Detected) / (double)deployed.Keywords : double.NaN,
             ReplayCheck = new ReplayCheck { Threshold = threshold, DetectorEvents = detectorEvents, ReplayEvents = replayEvents, IdenticalFrames = identical },
             CurvePoints = curve.Length,
+            Breakdown = Breakdown(threshold, keyword, outcomes, negativeHours, positiveBackgroundMs / 3_600_000.0, deployed, curve, traces,
+                refractoryFrames, hopMs, options.ToleranceMs),
         };
         return new StreamingEvaluation(report, curve, traces);
+    }
+
+    /// <summary>
+    /// The distribution behind the headline numbers, from the same counting (<see cref="Score"/>) at the deployed threshold,
+    /// plus per engine and room the FRR at the sweep's point closest below 0.5 FA/hour (replayed like the curve).
+    /// </summary>
+    private static EvaluationBreakdown Breakdown(float threshold, string keyword, List<StreamOutcome> outcomes, double negativeHours,
+        double positiveBackgroundHours, StreamCounts deployed, StreamingDetPoint[] curve, List<StreamTrace> traces, long refractoryFrames,
+        int hopMs, double toleranceMs)
+    {
+        OperatingPointBreakdown? atHalf = null;
+        if (AccuracyBreakdown.TryOperatingPointBelow(curve, AccuracyBreakdown.HalfFaPerHour, out var point))
+        {
+            var replayed = new List<StreamOutcome>(traces.Count);
+            var frames = new List<long>();
+            var total = new StreamCounts();
+            foreach (var tr in traces)
+            {
+                frames.Clear();
+                DetectionReplay.Replay(tr.SmoothedScores, tr.InferenceFrames, point.Threshold, refractoryFrames, frames);
+                var outcome = new OutcomeRecorder(tr.Stream);
+                total = total.Add(Score(tr.Stream, frames, hopMs, keyword, toleranceMs, outcome));
+                replayed.Add(outcome.ToOutcome());
+            }
+            atHalf = new OperatingPointBreakdown
+            {
+                TargetFaPerHour = AccuracyBreakdown.HalfFaPerHour,
+                Threshold = point.Threshold,
+                FalseAccepts = total.FalseAccepts,
+                FaPerHour = negativeHours > 0 ? total.FalseAccepts / negativeHours : double.NaN,
+                Overall = AccuracyBreakdown.Frr("all", total.Keywords, total.Keywords - total.Detected),
+                By = AccuracyBreakdown.FrrByTags(replayed, keyword, [StreamTags.Engine, StreamTags.Room]),
+            };
+        }
+        return new EvaluationBreakdown
+        {
+            Threshold = threshold,
+            Confidence = ConfidenceIntervals.DefaultConfidence,
+            OverallFrr = AccuracyBreakdown.Frr("all", deployed.Keywords, deployed.Keywords - deployed.Detected),
+            OverallFaPerHour = AccuracyBreakdown.Fa("all", negativeHours, deployed.FalseAccepts),
+            FrrBy = AccuracyBreakdown.FrrByTags(outcomes, keyword),
+            FaPerHourByKind = AccuracyBreakdown.FaByKind(outcomes, positiveBackgroundHours, toleranceMs),
+            FrrAtHalfFaPerHour = atHalf,
+        };
+    }
+
+    /// <summary>Filled by <see cref="Score"/>: which phrases a detection accepted and when each false accept fired.</summary>
+    private sealed class OutcomeRecorder(EvaluationStream stream)
+    {
+        public bool[] Detected { get; } = new bool[stream.Phrases.Count];
+        public List<double> FalseAcceptTimesMs { get; } = [];
+        public StreamOutcome ToOutcome() => new(stream, Detected, FalseAcceptTimesMs);
     }
 
     private static StreamTrace Run(EvaluationStream stream, MfccExtractor extractor, KeywordDetector detector)
@@ -277,10 +341,17 @@ public static class StreamingEvaluator
         return covered;
     }
 
-    private static StreamCounts Score(EvaluationStream s, IReadOnlyList<long> eventFrames, int hopMs, string keyword, double toleranceMs)
+    private static StreamCounts Score(EvaluationStream s, IReadOnlyList<long> eventFrames, int hopMs, string keyword, double toleranceMs,
+        OutcomeRecorder? outcome = null)
     {
         if (s.Kind == EvaluationStreamKind.Negative)
+        {
+            if (outcome is not null)
+            {
+                foreach (long frame in eventFrames) outcome.FalseAcceptTimesMs.Add((frame + 1) * (double)hopMs);
+            }
             return new StreamCounts(eventFrames.Count, eventFrames.Count, 0, 0, 0, 0);
+        }
         int keywords = 0, others = 0;
         foreach (var p in s.Phrases)
         {
@@ -306,6 +377,7 @@ public static class StreamingEvaluator
             }
             if (accepted) continue;
             falseAccepts++;
+            outcome?.FalseAcceptTimesMs.Add(t);
             if (overOther) onOthers++;
         }
         int detected = 0;
@@ -313,6 +385,7 @@ public static class StreamingEvaluator
         {
             if (hit[i]) detected++;
         }
+        if (outcome is not null) hit.CopyTo(outcome.Detected, 0);
         return new StreamCounts(falseAccepts, 0, keywords, detected, others, onOthers);
     }
 }
