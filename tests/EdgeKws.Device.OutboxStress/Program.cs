@@ -12,8 +12,14 @@ using EdgeKws.Device.OutboxStress;
 //   bench <db-path> <count> <payload-bytes>
 //                                  enqueue <count> messages, then peek (batches of 100) and ack them
 //                                  all; prints rates. The figures in docs/outbox.md come from this.
+//   journals <dir> <quota-bytes> <count>
+//                                  which SQLite journal setting keeps the files under a quota: the same
+//                                  write storm (inserts, oldest-first deletes past the quota) against raw
+//                                  SQLite in four settings, peak file sizes and rate (docs/outbox.md).
 if (args.Length >= 2 && args[0] == "stress")
     return Stress(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : Environment.ProcessId);
+if (args.Length == 4 && args[0] == "journals")
+    return JournalStorm.Run(args[1], long.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
 if (args.Length == 4 && args[0] == "bench")
     return Bench(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
 Console.Error.WriteLine("usage: stress <db-path> [seed] | bench <db-path> <count> <payload-bytes>");

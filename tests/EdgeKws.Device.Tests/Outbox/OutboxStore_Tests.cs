@@ -10,12 +10,18 @@ public sealed class OutboxStore_Tests : IDisposable
 
     public void Dispose() => _dir.Dispose();
 
-    private OutboxStore Open(long quotaBytes = OutboxOptions.DefaultQuotaBytes, TimeProvider? clock = null,
+    // The policy tests fill a 64 KiB data quota byte by byte with messages of up to 60 KB. The real budget caps a message
+    // at a sixteenth of the disk quota, about a sixth of its data quota (OutboxBudget), so these tests keep a 1 MiB disk
+    // quota (messages up to 64 KiB) and set the data quota directly.
+    private const long PolicyDataQuota = 64L * 1024;
+
+    private OutboxStore Open(long? dataQuotaBytes = null, TimeProvider? clock = null,
         IReadOnlyDictionary<OutboxMessageClass, TimeSpan>? ttl = null, Action<string>? log = null) =>
         OutboxStore.Open(new OutboxOptions
         {
             DatabasePath = _dir.File("outbox.db"),
-            QuotaBytes = quotaBytes,
+            QuotaBytes = dataQuotaBytes is null ? OutboxOptions.DefaultQuotaBytes : 1L << 20,
+            DataQuotaBytesOverride = dataQuotaBytes,
             Clock = clock ?? new ManualClock(T0),
             TimeToLive = ttl,
             Log = log,
@@ -95,7 +101,7 @@ public sealed class OutboxStore_Tests : IDisposable
     [Fact]
     public void Full_quota_evicts_in_the_documented_class_order_and_keeps_accepting()
     {
-        const long quota = OutboxOptions.MinQuotaBytes; // 64 KiB
+        const long quota = PolicyDataQuota; // 64 KiB
         const int payloadBytes = 1000;
         using var store = Open(quota);
         int size = OutboxStore.AccountedSize("t", payloadBytes);
@@ -157,7 +163,7 @@ public sealed class OutboxStore_Tests : IDisposable
     [Fact]
     public void Lower_priority_message_is_refused_rather_than_evicting_detections()
     {
-        const long quota = OutboxOptions.MinQuotaBytes;
+        const long quota = PolicyDataQuota;
         using var store = Open(quota);
         int count = 0;
         while (store.GetStats().TotalBytes + OutboxStore.AccountedSize("d", 1000) <= quota)
@@ -181,7 +187,7 @@ public sealed class OutboxStore_Tests : IDisposable
     [Fact]
     public void Newest_heartbeat_is_evicted_only_when_nothing_else_remains()
     {
-        const long quota = OutboxOptions.MinQuotaBytes;
+        const long quota = PolicyDataQuota;
         using var store = Open(quota);
         long hb = store.Enqueue(OutboxMessageClass.Heartbeat, "h", Payload(1, 40_000)).Sequence;
         long sketch = store.Enqueue(OutboxMessageClass.Sketch, "s", Payload(2, 10_000)).Sequence;
@@ -244,7 +250,7 @@ public sealed class OutboxStore_Tests : IDisposable
     [Fact]
     public void Message_larger_than_the_quota_is_refused_with_a_result_and_counted()
     {
-        const long quota = OutboxOptions.MinQuotaBytes;
+        const long quota = PolicyDataQuota;
         using var store = Open(quota);
         store.Enqueue(OutboxMessageClass.Detection, "d", Payload(1, 100));
 

@@ -29,6 +29,12 @@ internal sealed class SqliteStatement : IDisposable
         return this;
     }
 
+    public SqliteStatement Bind(int index, double value)
+    {
+        Check(raw.sqlite3_bind_double(_stmt, index, value));
+        return this;
+    }
+
     public SqliteStatement Bind(int index, string value)
     {
         Check(raw.sqlite3_bind_text(_stmt, index, value));
@@ -93,6 +99,8 @@ internal sealed class SqliteStatement : IDisposable
 
     public long Int64(int column) => raw.sqlite3_column_int64(_stmt, column);
 
+    public double Double(int column) => raw.sqlite3_column_double(_stmt, column);
+
     public string Text(int column) => raw.sqlite3_column_text(_stmt, column).utf8_to_string() ?? string.Empty;
 
     public ReadOnlySpan<byte> Blob(int column) => raw.sqlite3_column_blob(_stmt, column);
@@ -107,6 +115,13 @@ internal sealed class SqliteStatement : IDisposable
 
     internal static SQLiteException Error(sqlite3 db, int rc, string sql) =>
         SQLiteException.New((SQLite3.Result)(rc & 0xFF), $"SQLite error {rc} ({raw.sqlite3_errmsg(db).utf8_to_string()}) in: {sql}");
+
+    /// <summary>One-off helper: the first row's first column as an integer, null when no row or NULL.</summary>
+    public static long? QueryInt64(sqlite3 db, string sql)
+    {
+        using var stmt = new SqliteStatement(db, sql);
+        return stmt.ExecuteScalarInt64();
+    }
 
     /// <summary>One-off helper for pragmas and DDL: runs <paramref name="sql"/> and collects column 0 of every row as text.</summary>
     public static List<string> QueryTexts(sqlite3 db, string sql)

@@ -64,8 +64,12 @@ public readonly record struct ListeningPipelineStats(
 /// card can stretch to hundreds of milliseconds: longer than the ALSA buffer. So the audio thread only builds
 /// the message and posts it to a bounded queue (256); a writer thread stores it (and completes heartbeats with
 /// the outbox figures). If the disk stalls long enough to fill the queue, messages are dropped and counted
-/// (<see cref="ListeningPipelineStats.EnqueueFailed"/>) rather than stalling capture. <see cref="Run"/> returns
-/// only after everything posted is stored.</para>
+/// (<see cref="ListeningPipelineStats.EnqueueFailed"/>, and per class in the outbox's dropped counter, which heartbeats
+/// report) rather than stalling capture. <see cref="Run"/> returns only after everything posted is stored.</para>
+/// <para><b>Totals.</b> Heartbeats carry cumulative totals since the device's first start (<see cref="HeartbeatTotals"/>):
+/// listening seconds, detections and overruns continue from what the outbox persisted (<see cref="OutboxStore.DeviceTotals"/>),
+/// and every message the writer stores persists the totals as they were when it was posted, in the same transaction, so
+/// a restart resumes from at least what any stored heartbeat reported.</para>
 /// <para><b>Threads.</b> <see cref="Run"/> runs on the caller's thread (the audio thread). <see cref="Stats"/>,
 /// <see cref="SwapDetectorAsync"/> and <see cref="DecisionLatencyMs"/> may be called from any thread.</para>
 /// <para><b>Ownership.</b> The pipeline owns neither the source, the outbox nor the detectors: the caller
@@ -132,6 +136,10 @@ public sealed class ListeningPipeline
     private long _snrSamples;
 
     private long _samples, _frames, _detections, _clipsAudio, _clipsFeatures, _clipsDropped, _heartbeats, _sketches, _refused, _failed, _writeQueueFull;
+    private readonly long[] _droppedByClass = new long[8]; // audio thread adds, writer thread hands them to the outbox
+    private int _dropsPending;
+    private readonly OutboxDeviceTotals _baseTotals;
+    private readonly string _totalsEpoch;
     private bool _heartbeatPosted;
     private BlockingCollection<WriteItem>? _writes;
     private Thread? _writer;
@@ -198,6 +206,8 @@ public sealed class ListeningPipeline
         _clipFeatures = new float[(mfcc.FrameCount(clipMax) + 1) * _coefficients];
         _clipBytes = new byte[Math.Max(ClipAudio.GetFrameSizeBytes(clipMax), ClipFeatures.GetFrameSizeBytes(mfcc.FrameCount(clipMax), _coefficients))];
 
+        _baseTotals = outbox.DeviceTotals;
+        _totalsEpoch = outbox.TotalsEpoch;
         _topicDetection = Topics.Uplink(options.DeviceId, MessageKind.Detection);
         _topicHeartbeat = Topics.Uplink(options.DeviceId, MessageKind.Heartbeat);
         _topicDrift = Topics.Uplink(options.DeviceId, MessageKind.DriftSketch);
@@ -486,7 +496,7 @@ public sealed class ListeningPipeline
             FeatureConfigHash = detection.FeatureConfigHash,
             ClipId = clipId,
         };
-        Post(new WriteItem(OutboxMessageClass.Detection, _topicDetection, WireJson.Serialize(report), null));
+        Post(OutboxMessageClass.Detection, _topicDetection, WireJson.Serialize(report));
 
         if (_pendingCount == MaxPendingClips)
         {
@@ -549,14 +559,14 @@ public sealed class ListeningPipeline
         if (_options.UploadRawAudio)
         {
             int size = ClipAudio.Write(_clipBytes, clipId, utc, _rate, _hashBytes, consentGranted: true, samples);
-            Post(new WriteItem(OutboxMessageClass.ClipAudio, _topicClipAudio, _clipBytes.AsSpan(0, size).ToArray(), null));
+            Post(OutboxMessageClass.ClipAudio, _topicClipAudio, _clipBytes.AsSpan(0, size).ToArray());
         }
         // The features always go: without consent instead of the audio; with it as well, so the gateway can recompute them
         // from the audio and check training-serving skew.
         _clipExtractor.Reset();
         int frames = _clipExtractor.Push(samples, _clipFeatures);
         int featureSize = ClipFeatures.Write(_clipBytes, clipId, utc, _rate, _hashBytes, _coefficients, _clipFeatures.AsSpan(0, frames * _coefficients));
-        Post(new WriteItem(OutboxMessageClass.ClipFeatures, _topicClipFeatures, _clipBytes.AsSpan(0, featureSize).ToArray(), null));
+        Post(OutboxMessageClass.ClipFeatures, _topicClipFeatures, _clipBytes.AsSpan(0, featureSize).ToArray());
     }
 
     private bool HeartbeatDue() => _options.HeartbeatClock == HeartbeatClock.Stream
@@ -587,13 +597,13 @@ public sealed class ListeningPipeline
         var snapshot = new HeartbeatSnapshot(utc, interval, listening,
             (int)Math.Min(int.MaxValue, detections - _hbDetections), (int)Math.Min(int.MaxValue, overruns - _hbOverruns),
             _detector.ModelVersion, _clock.GetElapsedTime(_startTimestamp, now).TotalSeconds);
-        Post(new WriteItem(OutboxMessageClass.Heartbeat, _topicHeartbeat, null, snapshot));
+        Post(OutboxMessageClass.Heartbeat, _topicHeartbeat, null, snapshot);
         _heartbeatPosted = true;
 
         if (_sketch.MfccFrameCount() > 0)
         {
             _sketch.WindowEndUtc = utc > _sketch.WindowStartUtc ? utc : _sketch.WindowStartUtc.AddMilliseconds(1);
-            Post(new WriteItem(OutboxMessageClass.Sketch, _topicDrift, WireJson.Serialize(_sketch), null));
+            Post(OutboxMessageClass.Sketch, _topicDrift, WireJson.Serialize(_sketch));
             _sketch = NewSketch();
             _sketch.WindowStartUtc = utc;
         }
@@ -608,12 +618,19 @@ public sealed class ListeningPipeline
     private sealed record HeartbeatSnapshot(DateTimeOffset Utc, double IntervalSeconds, double ListeningSeconds, int Detections,
         int Overruns, string ModelVersion, double UptimeSeconds);
 
-    /// <summary>One message for the writer thread: a payload, or a heartbeat to complete.</summary>
-    private readonly record struct WriteItem(OutboxMessageClass Class, string Topic, byte[]? Payload, HeartbeatSnapshot? Heartbeat);
+    /// <summary>One message for the writer thread: a payload, or a heartbeat to complete, and the device totals when it was posted.</summary>
+    private readonly record struct WriteItem(OutboxMessageClass Class, string Topic, byte[]? Payload, HeartbeatSnapshot? Heartbeat, OutboxDeviceTotals Totals);
+
+    /// <summary>The device totals now: what the outbox had persisted at start plus this run's counts.</summary>
+    private OutboxDeviceTotals CurrentTotals() => new(
+        _baseTotals.ListeningSeconds + (Interlocked.Read(ref _samples) / (double)_rate),
+        _baseTotals.Detections + Interlocked.Read(ref _detections),
+        _baseTotals.AudioOverruns + _source.OverrunCount);
 
     /// <summary>Never blocks the audio thread: past 256 waiting messages (a stalled disk) the message is dropped and counted.</summary>
-    private void Post(WriteItem item)
+    private void Post(OutboxMessageClass messageClass, string topic, byte[]? payload, HeartbeatSnapshot? heartbeat = null)
     {
+        var item = new WriteItem(messageClass, topic, payload, heartbeat, CurrentTotals());
         BlockingCollection<WriteItem>? writes = _writes;
         if (writes is not null && writes.TryAdd(item))
         {
@@ -625,6 +642,8 @@ public sealed class ListeningPipeline
             return;
         }
         Interlocked.Increment(ref _writeQueueFull);
+        Interlocked.Increment(ref _droppedByClass[(int)item.Class]);
+        Volatile.Write(ref _dropsPending, 1);
         if (item.Class is OutboxMessageClass.ClipAudio or OutboxMessageClass.ClipFeatures)
         {
             Interlocked.Increment(ref _clipsDropped);
@@ -636,7 +655,33 @@ public sealed class ListeningPipeline
     {
         foreach (WriteItem item in _writes!.GetConsumingEnumerable())
         {
+            HandOverDrops();
             Write(item);
+        }
+        HandOverDrops();
+    }
+
+    /// <summary>Writer thread: tells the outbox what the audio thread dropped, so heartbeats count it per class.</summary>
+    private void HandOverDrops()
+    {
+        if (Interlocked.Exchange(ref _dropsPending, 0) == 0)
+        {
+            return;
+        }
+        foreach (OutboxMessageClass c in OutboxPolicy.AllClasses)
+        {
+            long n = Interlocked.Exchange(ref _droppedByClass[(int)c], 0);
+            if (n > 0)
+            {
+                try
+                {
+                    _outbox.RecordDropped(c, n);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+            }
         }
     }
 
@@ -645,10 +690,10 @@ public sealed class ListeningPipeline
         byte[]? payload = item.Payload;
         if (item.Heartbeat is { } hb)
         {
-            payload = BuildHeartbeat(hb);
+            payload = BuildHeartbeat(hb, item.Totals);
             if (payload is null) return;
         }
-        bool accepted = Enqueue(item.Class, item.Topic, payload!);
+        bool accepted = Enqueue(item.Class, item.Topic, payload!, item.Totals);
         switch (item.Class)
         {
             case OutboxMessageClass.ClipAudio when accepted: Interlocked.Increment(ref _clipsAudio); break;
@@ -659,8 +704,11 @@ public sealed class ListeningPipeline
         }
     }
 
-    /// <summary>Writer thread: the heartbeat with the outbox's figures (per-interval counts, as the wire contract defines them).</summary>
-    private byte[]? BuildHeartbeat(HeartbeatSnapshot hb)
+    /// <summary>
+    /// Writer thread: the heartbeat with the outbox's figures: the per-interval counts of the wire's first fields, and
+    /// the cumulative <see cref="HeartbeatTotals"/> (device totals as posted, outbox counters per class as of now).
+    /// </summary>
+    private byte[]? BuildHeartbeat(HeartbeatSnapshot hb, OutboxDeviceTotals totals)
     {
         OutboxStats stats;
         try
@@ -700,6 +748,23 @@ public sealed class ListeningPipeline
             OutboxEvictedCount = evicted - _hbEvicted,
             OutboxExpiredCount = expired - _hbExpired,
             ModelVersion = hb.ModelVersion,
+            Totals = new HeartbeatTotals
+            {
+                Epoch = _totalsEpoch,
+                ListeningSeconds = totals.ListeningSeconds,
+                Detections = totals.Detections,
+                AudioOverruns = totals.AudioOverruns,
+                Outbox = new OutboxTotals
+                {
+                    Detection = ClassTotals(stats, OutboxMessageClass.Detection),
+                    Heartbeat = ClassTotals(stats, OutboxMessageClass.Heartbeat),
+                    DriftSketch = ClassTotals(stats, OutboxMessageClass.Sketch),
+                    ClipFeatures = ClassTotals(stats, OutboxMessageClass.ClipFeatures),
+                    ClipAudio = ClassTotals(stats, OutboxMessageClass.ClipAudio),
+                    ModelStatus = ClassTotals(stats, OutboxMessageClass.ModelStatus),
+                    EnrollmentQc = ClassTotals(stats, OutboxMessageClass.EnrollmentQc),
+                },
+            },
             RssBytes = ProcessMemory.ResidentBytes(),
             UptimeSeconds = hb.UptimeSeconds,
         };
@@ -713,6 +778,20 @@ public sealed class ListeningPipeline
         return WireJson.Serialize(heartbeat);
     }
 
+    /// <summary>One class's outbox counters as the wire names them: refusals and failed writes are both "failed".</summary>
+    private static OutboxClassTotals ClassTotals(OutboxStats stats, OutboxMessageClass messageClass)
+    {
+        OutboxClassStats c = stats.For(messageClass);
+        return new OutboxClassTotals
+        {
+            Written = c.WrittenCount,
+            Evicted = c.EvictedCount,
+            Expired = c.ExpiredCount,
+            Failed = c.RefusedCount + c.FailedCount,
+            Dropped = c.DroppedCount,
+        };
+    }
+
     private DriftSketch NewSketch() => new()
     {
         DeviceId = _options.DeviceId,
@@ -720,12 +799,12 @@ public sealed class ListeningPipeline
         FeatureConfigHash = _featureConfigHash,
     };
 
-    private bool Enqueue(OutboxMessageClass messageClass, string topic, ReadOnlySpan<byte> payload)
+    private bool Enqueue(OutboxMessageClass messageClass, string topic, ReadOnlySpan<byte> payload, OutboxDeviceTotals totals)
     {
         EnqueueResult result;
         try
         {
-            result = _outbox.Enqueue(messageClass, topic, payload);
+            result = _outbox.Enqueue(messageClass, topic, payload, totals);
         }
 #pragma warning disable CA1031 // Disk full or I/O errors: count, log, keep detecting. Detection never stops for the outbox.
         catch (Exception ex)

@@ -1,10 +1,17 @@
 namespace EdgeKws.Shared.Contracts;
 
 /// <summary>
-/// Periodic device health, published on <c>edgekws/v1/{deviceId}/heartbeat</c>. Counts are per
-/// interval (not cumulative) so the gateway can sum them over any window and a reboot needs no
-/// special handling; <see cref="ListeningSeconds"/> is the FA/hour denominator.
+/// Periodic device health, published on <c>edgekws/v1/{deviceId}/heartbeat</c>.
 /// </summary>
+/// <remarks>
+/// <para>Two kinds of count. The top-level counts (<see cref="ListeningSeconds"/>, <see cref="Detections"/>,
+/// <see cref="AudioOverruns"/>, <see cref="OutboxEvictedCount"/>, <see cref="OutboxExpiredCount"/>) cover one interval;
+/// they are what the first agents sent and what older gateways sum. <see cref="Totals"/> (optional, added to schema 1
+/// compatibly: older gateways ignore unknown members, newer ones accept heartbeats without it) carries cumulative
+/// totals since the device's first start. A receiver that has totals takes differences between the heartbeats it
+/// gets, so a heartbeat that is lost or that the device's outbox evicted costs time resolution, never listening
+/// seconds (the FA/hour denominator). Without totals, a lost heartbeat loses its interval.</para>
+/// </remarks>
 public sealed class Heartbeat : IWireMessage
 {
     /// <summary>Longest interval a heartbeat may cover (a device that was offline sends on reconnect).</summary>
@@ -46,6 +53,9 @@ public sealed class Heartbeat : IWireMessage
     /// <summary>Active model version.</summary>
     public string ModelVersion { get; init; } = string.Empty;
 
+    /// <summary>Cumulative totals since the device's first start; null from devices that predate them.</summary>
+    public HeartbeatTotals? Totals { get; init; }
+
     /// <summary>Resident set size of the agent process.</summary>
     public long RssBytes { get; init; }
 
@@ -72,6 +82,11 @@ public sealed class Heartbeat : IWireMessage
         {
             return false;
         }
+        if (Totals is not null && !Totals.TryValidate(out reason))
+        {
+            reason = "totals." + reason;
+            return false;
+        }
         if (IntervalSeconds == 0 || IntervalSeconds > MaxIntervalSeconds)
         {
             reason = $"intervalSeconds must be in (0, {MaxIntervalSeconds}], got {IntervalSeconds}";
@@ -85,4 +100,148 @@ public sealed class Heartbeat : IWireMessage
         }
         return true;
     }
+}
+
+/// <summary>
+/// Totals a device has counted since its first start (the creation of its outbox): they only grow, and they survive
+/// restarts. A device whose state is lost starts again from zero under a new <see cref="Epoch"/>.
+/// </summary>
+public sealed class HeartbeatTotals
+{
+    /// <summary>Longest epoch id accepted.</summary>
+    public const int MaxEpochLength = 64;
+
+    /// <summary>Identifies the counting run: the same value as long as the totals keep growing; a new value when the
+    /// device's counters restarted from zero (lost or corrupt state). 1 to 64 characters of [0-9a-z-].</summary>
+    public string Epoch { get; init; } = string.Empty;
+
+    /// <summary>Seconds of audio run through the detector (the FA/hour denominator).</summary>
+    public double ListeningSeconds { get; init; }
+
+    /// <summary>Detections raised.</summary>
+    public long Detections { get; init; }
+
+    /// <summary>Capture overruns (audio lost because processing fell behind).</summary>
+    public long AudioOverruns { get; init; }
+
+    /// <summary>What the device's outbox did with each kind of message.</summary>
+    public OutboxTotals Outbox { get; init; } = new();
+
+    /// <summary>Checks every field; the reason names the first bad one.</summary>
+    public bool TryValidate(out string reason)
+    {
+        if (string.IsNullOrEmpty(Epoch) || Epoch.Length > MaxEpochLength)
+        {
+            reason = $"epoch must be 1 to {MaxEpochLength} characters, got {Epoch?.Length ?? 0}";
+            return false;
+        }
+        foreach (char c in Epoch)
+        {
+            if (c is not ((>= '0' and <= '9') or (>= 'a' and <= 'z') or '-'))
+            {
+                reason = $"epoch '{Check.Truncate(Epoch)}' may contain only 0-9, a-z and '-'";
+                return false;
+            }
+        }
+        if (!(Check.NonNegative("listeningSeconds", ListeningSeconds, out reason)
+            && Check.NonNegative("detections", Detections, out reason)
+            && Check.NonNegative("audioOverruns", AudioOverruns, out reason)))
+        {
+            return false;
+        }
+        if (Outbox is null)
+        {
+            reason = "outbox is required";
+            return false;
+        }
+        return Outbox.TryValidate(out reason);
+    }
+}
+
+/// <summary>Outbox totals per kind of message (the outbox's classes are the uplink message kinds).</summary>
+public sealed class OutboxTotals
+{
+    /// <summary>Detections (the FA/hour numerator).</summary>
+    public OutboxClassTotals Detection { get; init; } = new();
+
+    /// <summary>Heartbeats.</summary>
+    public OutboxClassTotals Heartbeat { get; init; } = new();
+
+    /// <summary>Drift sketches.</summary>
+    public OutboxClassTotals DriftSketch { get; init; } = new();
+
+    /// <summary>Feature clips.</summary>
+    public OutboxClassTotals ClipFeatures { get; init; } = new();
+
+    /// <summary>Raw audio clips.</summary>
+    public OutboxClassTotals ClipAudio { get; init; } = new();
+
+    /// <summary>Model status reports.</summary>
+    public OutboxClassTotals ModelStatus { get; init; } = new();
+
+    /// <summary>Enrollment QC reports.</summary>
+    public OutboxClassTotals EnrollmentQc { get; init; } = new();
+
+    /// <summary>The kinds in a fixed order with their wire names (for reports and loops).</summary>
+    public IEnumerable<(string Kind, OutboxClassTotals Totals)> All()
+    {
+        yield return ("detection", Detection);
+        yield return ("heartbeat", Heartbeat);
+        yield return ("driftSketch", DriftSketch);
+        yield return ("clipFeatures", ClipFeatures);
+        yield return ("clipAudio", ClipAudio);
+        yield return ("modelStatus", ModelStatus);
+        yield return ("enrollmentQc", EnrollmentQc);
+    }
+
+    /// <summary>Checks every class; the reason names the first bad field.</summary>
+    public bool TryValidate(out string reason)
+    {
+        foreach ((string kind, OutboxClassTotals totals) in All())
+        {
+            if (totals is null)
+            {
+                reason = $"outbox.{kind} is required";
+                return false;
+            }
+            if (!totals.TryValidate(out reason))
+            {
+                reason = $"outbox.{kind}.{reason}";
+                return false;
+            }
+        }
+        reason = string.Empty;
+        return true;
+    }
+}
+
+/// <summary>What happened to the messages of one kind, counted since the device's first start.</summary>
+public sealed class OutboxClassTotals
+{
+    /// <summary>Stored in the outbox (to be sent).</summary>
+    public long Written { get; init; }
+
+    /// <summary>Removed unsent to make room (quota or full disk).</summary>
+    public long Evicted { get; init; }
+
+    /// <summary>Removed unsent past their time to live.</summary>
+    public long Expired { get; init; }
+
+    /// <summary>Not stored: refused (too large, or the store was full of messages it may not evict) or the write failed (full disk, I/O error).</summary>
+    public long Failed { get; init; }
+
+    /// <summary>Never reached the outbox: dropped by the device before the write (its writer queue was full).</summary>
+    public long Dropped { get; init; }
+
+    /// <summary>Messages lost: evicted + expired + failed + dropped (computed, not on the wire).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public long Lost => Evicted + Expired + Failed + Dropped;
+
+    /// <summary>Checks that every count is non-negative.</summary>
+    public bool TryValidate(out string reason) =>
+        Check.NonNegative("written", Written, out reason)
+        && Check.NonNegative("evicted", Evicted, out reason)
+        && Check.NonNegative("expired", Expired, out reason)
+        && Check.NonNegative("failed", Failed, out reason)
+        && Check.NonNegative("dropped", Dropped, out reason);
 }
