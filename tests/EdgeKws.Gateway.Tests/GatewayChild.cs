@@ -15,6 +15,29 @@ internal sealed class GatewayChild : IDisposable
 
     public int ExitCode => _process.ExitCode;
 
+    /// <summary>Resident set size now (VmRSS) and its peak since the process started (VmHWM), from /proc.</summary>
+    public (long RssBytes, long PeakRssBytes) Memory()
+    {
+        long rss = 0, peak = 0;
+        foreach (string line in File.ReadAllLines($"/proc/{_process.Id.ToString(CultureInfo.InvariantCulture)}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                rss = Kilobytes(line) * 1024;
+            }
+            else if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
+            {
+                peak = Kilobytes(line) * 1024;
+            }
+        }
+        return (rss, peak);
+
+        static long Kilobytes(string line) => long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Every line the child printed so far.</summary>
+    public IReadOnlyList<string> Lines => [.. _lines];
+
     /// <summary>A counter from the "gateway: stopped GatewayMetricsSnapshot { ... }" line.</summary>
     public static long Counter(string stoppedLine, string name)
     {

@@ -60,7 +60,8 @@ public sealed class GatewayService : IHostedService, IAsyncDisposable
             }
             else
             {
-                _broker = new EmbeddedBroker(_options.Broker, Store, _pipeline, Metrics, _loggers.CreateLogger("EdgeKws.Gateway.Broker"));
+                _broker = new EmbeddedBroker(_options.Broker, Store, _pipeline, Metrics, _loggers.CreateLogger("EdgeKws.Gateway.Broker"),
+                    _options.EffectiveMaxPacketBytes);
                 await _broker.StartAsync().ConfigureAwait(false);
             }
         }

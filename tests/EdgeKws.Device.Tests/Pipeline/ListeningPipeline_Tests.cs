@@ -178,8 +178,8 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     {
         double[] starts = PipelineTestKit.Starts(20, first: 1.5, every: 1.6);
         string wav = PipelineTestKit.WriteWav(_dir.File("q.wav"), PipelineTestKit.Synthesize(34, starts));
-        // 128 KiB: two 1.5 s raw clips (48 KB each) fill it; the broker is away, so nothing drains.
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path, quotaBytes: 128 * 1024);
+        // 1 MiB of disk: 352 KiB of messages (OutboxBudget); 20 raw clips of 48 KB do not fit, and the broker is away.
+        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path, quotaBytes: 1L << 20);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
         using var detector = PipelineTestKit.CreateDetector();
         var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(consent: true, heartbeatSeconds: 5));
@@ -190,21 +190,68 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
         Assert.True(s.SourceEnded);
         Assert.Equal(20, s.Detections); // detection never stopped
         OutboxStats stats = outbox.GetStats();
-        Assert.True(stats.TotalBytes <= 128 * 1024);
+        Assert.True(stats.TotalBytes <= outbox.DataQuotaBytes);
         Assert.Equal(20, stats.For(OutboxMessageClass.Detection).Count);            // no detection evicted
         Assert.Equal(0, stats.For(OutboxMessageClass.Detection).EvictedCount);
-        // Raw clips go first: with consent every detection sends audio and features; the audio was evicted or refused,
-        // while most feature clips (a sixth of the size) are still held.
-        Assert.Equal(0, stats.For(OutboxMessageClass.ClipAudio).Count);
+        // Raw clips go first: with consent every detection sends audio and features; old audio was evicted for new
+        // messages, while every feature clip (a sixth of the size) is still held.
         Assert.True(stats.For(OutboxMessageClass.ClipAudio).EvictedCount >= 5);
-        Assert.True(stats.For(OutboxMessageClass.ClipFeatures).Count >= 10);
+        Assert.Equal(20, stats.For(OutboxMessageClass.ClipFeatures).Count);
         Assert.True(stats.For(OutboxMessageClass.Heartbeat).Count >= 1);
         output.WriteLine($"stored {stats.TotalCount} messages / {stats.TotalBytes} B; clips evicted {stats.For(OutboxMessageClass.ClipAudio).EvictedCount}, "
             + $"refused {s.EnqueueRefused}; heartbeats stored {stats.For(OutboxMessageClass.Heartbeat).Count}");
-        // The heartbeats report the evictions of their interval.
-        long reported = outbox.PeekBatch(1000).Where(m => m.Class == OutboxMessageClass.Heartbeat)
-            .Sum(m => WireJson.TryDeserialize(m.Payload, WireJsonContext.Default.Heartbeat, out Heartbeat? h, out _) ? h.OutboxEvictedCount : 0);
-        Assert.True(reported > 0);
+        List<Heartbeat> heartbeats = outbox.PeekBatch(1000).Where(m => m.Class == OutboxMessageClass.Heartbeat)
+            .Select(m => WireJson.TryDeserialize(m.Payload, WireJsonContext.Default.Heartbeat, out Heartbeat? h, out _) ? h : null!).ToList();
+        // The heartbeats report the evictions of their interval, and cumulatively per class.
+        Assert.True(heartbeats.Sum(h => h.OutboxEvictedCount) > 0);
+        OutboxClassTotals audioTotals = heartbeats[^1].Totals!.Outbox.ClipAudio;
+        Assert.True(audioTotals.Evicted > 0 && audioTotals.Evicted <= stats.For(OutboxMessageClass.ClipAudio).EvictedCount);
+        Assert.Equal(stats.For(OutboxMessageClass.ClipAudio).WrittenCount, audioTotals.Written + (20 - heartbeats[^1].Totals!.Detections));
+    }
+
+    [Fact]
+    public void Heartbeats_carry_totals_since_the_first_start_that_survive_restarts_so_lost_heartbeats_lose_no_listening_time()
+    {
+        string first = PipelineTestKit.WriteWav(_dir.File("t1.wav"), PipelineTestKit.Synthesize(30, [3.0, 13.0, 23.0]));
+        string second = PipelineTestKit.WriteWav(_dir.File("t2.wav"), PipelineTestKit.Synthesize(20, [5.0]));
+        var heartbeats = new List<Heartbeat>();
+        string epoch = "";
+        for (int run = 0; run < 2; run++)
+        {
+            // Two agent runs on the same state: the second continues the first one's totals.
+            using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+            using var source = new WavReplaySource(run == 0 ? first : second, new WavReplayOptions { RealTime = false });
+            using var detector = PipelineTestKit.CreateDetector();
+            new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(heartbeatSeconds: 10)).Run(CancellationToken.None);
+            IReadOnlyList<OutboxMessage> batch = outbox.PeekBatch(1000);
+            heartbeats.AddRange(batch.Where(m => m.Class == OutboxMessageClass.Heartbeat)
+                .Select(m => WireJson.TryDeserialize(m.Payload, WireJsonContext.Default.Heartbeat, out Heartbeat? h, out _) ? h : null!));
+            outbox.Acknowledge(batch.Select(m => m.Sequence).ToArray()); // delivered
+            Assert.Equal(run == 0 ? 30.0 : 50.0, outbox.DeviceTotals.ListeningSeconds, 6); // persisted with the messages
+            Assert.True(run == 0 || outbox.TotalsEpoch == epoch);
+            epoch = outbox.TotalsEpoch;
+        }
+
+        Assert.Equal(5, heartbeats.Count);
+        Assert.All(heartbeats, h => Assert.True(h.TryValidate(out string why), why));
+        Assert.Equal(epoch, Assert.Single(heartbeats.Select(h => h.Totals!.Epoch).Distinct()));
+        Assert.Equal([10.0, 20.0, 30.0, 40.0, 50.0], heartbeats.Select(h => Math.Round(h.Totals!.ListeningSeconds, 6)));
+        Assert.Equal([1L, 2, 3, 4, 4], heartbeats.Select(h => h.Totals!.Detections));
+        Assert.Equal(heartbeats[^1].Totals!.Detections, heartbeats[^1].Totals!.Outbox.Detection.Written);
+
+        // Whichever heartbeats are lost (evicted, dropped), differences between the ones that arrive add up to the same
+        // listening time; per-interval counts lose the lost heartbeats' intervals.
+        foreach (int[] arrived in new[] { new[] { 0, 1, 2, 3, 4 }, new[] { 1, 4 }, new[] { 4 } })
+        {
+            double fromTotals = 0, previous = 0;
+            foreach (int i in arrived)
+            {
+                fromTotals += heartbeats[i].Totals!.ListeningSeconds - previous;
+                previous = heartbeats[i].Totals!.ListeningSeconds;
+            }
+            Assert.Equal(50.0, fromTotals, 6);
+        }
+        Assert.Equal(20.0, heartbeats[1].ListeningSeconds + heartbeats[4].ListeningSeconds, 6);
     }
 
     [Fact]

@@ -56,6 +56,7 @@ public static class GatewayApi
         api.MapGet("/devices/{id}", DeviceDetail);
         api.MapPut("/devices/{id}/cohort", SetCohort);
         api.MapDelete("/devices/{id}/data", EraseDevice);
+        DeviceLossesApi.Map(api);
         api.MapGet("/detections", Detections);
         api.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
             TryLimit(limit, 1000, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabels(device, l)) : bad!);

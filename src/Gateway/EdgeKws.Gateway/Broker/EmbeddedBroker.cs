@@ -29,6 +29,9 @@ namespace EdgeKws.Gateway.Broker;
 /// </list>
 /// The handlers are attached before <see cref="StartAsync"/> opens the listeners, so no device is admitted
 /// before ingest is ready. A device may subscribe only inside its own subtree (its commands).
+/// <para>Packet size: the listeners are a <see cref="PacketSizeLimitedServerAdapter"/>, so a packet announcing more than
+/// the maximum (<see cref="GatewayOptions.EffectiveMaxPacketBytes"/>) is refused when its fixed header arrives, before
+/// MQTTnet buffers it, and its connection is dropped (logged, counted in <see cref="GatewayMetricsSnapshot.PacketsTooLarge"/>).</para>
 /// </summary>
 public sealed class EmbeddedBroker : IAsyncDisposable, IDeviceCommandPublisher
 {
@@ -46,7 +49,13 @@ public sealed class EmbeddedBroker : IAsyncDisposable, IDeviceCommandPublisher
     private readonly X509Certificate2? _certificate;
 
     /// <summary>Builds the broker (does not listen yet).</summary>
-    public EmbeddedBroker(BrokerOptions options, IGatewayStore store, IngestPipeline pipeline, GatewayMetrics metrics, ILogger logger)
+    /// <param name="options">Listeners and timeouts.</param>
+    /// <param name="store">Device credentials.</param>
+    /// <param name="pipeline">Where publishes go.</param>
+    /// <param name="metrics">Counters.</param>
+    /// <param name="logger">Log.</param>
+    /// <param name="maxPacketBytes">Largest MQTT packet accepted; 0: the default <c>Ingest:MaxMessageBytes</c> (1 MiB) + 64 KiB.</param>
+    public EmbeddedBroker(BrokerOptions options, IGatewayStore store, IngestPipeline pipeline, GatewayMetrics metrics, ILogger logger, int maxPacketBytes = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);
@@ -81,18 +90,28 @@ public sealed class EmbeddedBroker : IAsyncDisposable, IDeviceCommandPublisher
                 .WithEncryptionCertificate(_certificate)
                 .WithEncryptionSslProtocol(SslProtocols.Tls12 | SslProtocols.Tls13);
         }
-        _server = factory.CreateMqttServer(b.Build());
+        MaxPacketBytes = maxPacketBytes > 0 ? maxPacketBytes : new GatewayOptions().EffectiveMaxPacketBytes;
+        var listener = new PacketSizeLimitedServerAdapter(MaxPacketBytes, (remote, announced) =>
+        {
+            Interlocked.Increment(ref _metrics.PacketsTooLarge);
+            _logger.LogWarning("refused an MQTT packet of {Announced} bytes from {Endpoint} (maximum {Max}): connection dropped before buffering it",
+                announced, remote, MaxPacketBytes);
+        });
+        _server = factory.CreateMqttServer(b.Build(), [listener]);
         _server.ValidatingConnectionAsync += ValidateConnectionAsync;
         _server.InterceptingPublishAsync += InterceptPublishAsync;
         _server.InterceptingSubscriptionAsync += InterceptSubscriptionAsync;
     }
 
+    /// <summary>Largest MQTT packet (remaining length) accepted.</summary>
+    public int MaxPacketBytes { get; }
+
     /// <summary>Opens the listeners.</summary>
     public async Task StartAsync()
     {
         await _server.StartAsync().ConfigureAwait(false);
-        _logger.LogInformation("embedded MQTT broker listening on {Address}{Plain}{Tls}", _options.BindAddress,
-            _options.Port > 0 ? $" port {_options.Port}" : string.Empty, _options.Tls.Enabled ? $" TLS port {_options.Tls.Port}" : string.Empty);
+        _logger.LogInformation("embedded MQTT broker listening on {Address}{Plain}{Tls}, packets up to {MaxPacket} bytes", _options.BindAddress,
+            _options.Port > 0 ? $" port {_options.Port}" : string.Empty, _options.Tls.Enabled ? $" TLS port {_options.Tls.Port}" : string.Empty, MaxPacketBytes);
     }
 
     /// <summary>Closes the listeners and every connection.</summary>

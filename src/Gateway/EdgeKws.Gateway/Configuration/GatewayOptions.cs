@@ -32,12 +32,23 @@ public sealed class GatewayOptions
     /// <summary>Model registry, model jobs and staged rollouts (<c>Gateway:Models</c>, see docs/model-updates.md).</summary>
     public ModelLoopOptions Models { get; set; } = new();
 
+    /// <summary>The largest MQTT packet the embedded broker accepts: <see cref="BrokerOptions.MaxPacketBytes"/>, or by
+    /// default <see cref="IngestOptions.MaxMessageBytes"/> plus <see cref="BrokerOptions.PacketHeadroomBytes"/> for the
+    /// topic, properties and packet header.</summary>
+    public int EffectiveMaxPacketBytes =>
+        Broker.MaxPacketBytes > 0 ? Broker.MaxPacketBytes : (int)Math.Min(BrokerOptions.MqttMaxPacketBytes, (long)Ingest.MaxMessageBytes + BrokerOptions.PacketHeadroomBytes);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
         Broker.Validate();
         Store.Validate();
         Ingest.Validate();
+        if (Broker.MaxPacketBytes != 0 && Broker.MaxPacketBytes < (long)Ingest.MaxMessageBytes + 1024)
+        {
+            throw new ArgumentException($"Gateway:Broker:MaxPacketBytes {Broker.MaxPacketBytes} is below Gateway:Ingest:MaxMessageBytes ({Ingest.MaxMessageBytes}) + 1024: " +
+                "valid messages would be refused at the broker; leave it 0 to derive it");
+        }
         Http.Validate();
         Monitoring.Validate();
         Retention.Validate();
@@ -206,6 +217,17 @@ public sealed class BrokerOptions
     /// <summary>TLS listener.</summary>
     public TlsOptions Tls { get; set; } = new();
 
+    /// <summary>Room above <see cref="IngestOptions.MaxMessageBytes"/> in the derived packet limit: topic (up to 64 KiB by MQTT), user properties and header.</summary>
+    public const int PacketHeadroomBytes = 64 * 1024;
+
+    /// <summary>The largest remaining length MQTT can express (256 MiB - 1).</summary>
+    public const int MqttMaxPacketBytes = 268_435_455;
+
+    /// <summary>Largest MQTT packet (remaining length) a client may send; a larger one is refused when its fixed header
+    /// arrives, before anything of it is buffered, and the connection is dropped. 0: <c>Gateway:Ingest:MaxMessageBytes</c>
+    /// + 64 KiB. Mosquitto's equivalent is <c>max_packet_size</c>.</summary>
+    public int MaxPacketBytes { get; set; }
+
     /// <summary>Longest a connection may stay idle before the broker drops it is the client's keep-alive x 1.5;
     /// this is the server-side communication timeout for CONNECT and packet I/O.</summary>
     public TimeSpan CommunicationTimeout { get; set; } = TimeSpan.FromSeconds(15);
@@ -237,6 +259,10 @@ public sealed class BrokerOptions
         if (CommunicationTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentException($"Gateway:Broker:CommunicationTimeout {CommunicationTimeout} must be positive");
+        }
+        if (MaxPacketBytes is < 0 or > MqttMaxPacketBytes)
+        {
+            throw new ArgumentException($"Gateway:Broker:MaxPacketBytes {MaxPacketBytes} is not in 0..{MqttMaxPacketBytes} (0 derives it from Gateway:Ingest:MaxMessageBytes)");
         }
         Tls.Validate();
     }

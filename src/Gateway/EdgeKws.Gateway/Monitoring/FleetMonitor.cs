@@ -51,16 +51,23 @@ public enum FaScope
 /// <param name="TrueAccepts">Labelled true accepts.</param>
 /// <param name="FalseAccepts">Labelled false accepts.</param>
 /// <param name="Unlabelled">Detections without a decided label.</param>
-/// <param name="ListeningHours">Listening hours.</param>
+/// <param name="ListeningHours">Listening hours (from heartbeat totals where devices send them, so a lost heartbeat costs
+/// none; see <see cref="HeartbeatListening"/>).</param>
 /// <param name="FaPerHour">False accepts per listening hour; null without listening time.</param>
-public sealed record FaGroup(FaScope Scope, string Key, long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningHours, double? FaPerHour);
+/// <param name="DenominatorComplete">False when some listening time of the group cannot be accounted for (a device's
+/// totals restarted, or a device without totals reported outbox losses): FA/hour may then be too high.</param>
+/// <param name="DetectionsLost">Detections the group's devices report their outboxes lost in the window (never stored at
+/// the gateway, so never labelled): FA/hour may then be too low.</param>
+public sealed record FaGroup(FaScope Scope, string Key, long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningHours, double? FaPerHour,
+    bool DenominatorComplete = true, long DetectionsLost = 0);
 
 /// <summary>One bucket of an FA/hour series.</summary>
 /// <param name="BucketStartUtc">Bucket start.</param>
 /// <param name="FalseAccepts">False accepts.</param>
 /// <param name="ListeningHours">Listening hours.</param>
 /// <param name="FaPerHour">FA/hour; null without listening time.</param>
-public sealed record FaSeriesPoint(DateTimeOffset BucketStartUtc, long FalseAccepts, double ListeningHours, double? FaPerHour);
+/// <param name="DenominatorComplete">False when some of the bucket's listening time cannot be accounted for.</param>
+public sealed record FaSeriesPoint(DateTimeOffset BucketStartUtc, long FalseAccepts, double ListeningHours, double? FaPerHour, bool DenominatorComplete = true);
 
 /// <summary>An FA/hour series of one model version.</summary>
 /// <param name="ModelVersion">Model.</param>
@@ -100,7 +107,7 @@ public sealed class FleetMonitor(IGatewayStore store, TimeProvider clock)
         DateTimeOffset now = Now;
         IReadOnlyList<ActivityRow> rows = store.ReadActivity(now - window, now, window + TimeSpan.FromDays(1));
         IReadOnlyDictionary<string, string> cohorts = scope == FaScope.Cohort ? store.ReadCohorts() : new Dictionary<string, string>();
-        var groups = new SortedDictionary<string, AcceptCounts>(StringComparer.Ordinal);
+        var groups = new SortedDictionary<string, (AcceptCounts Counts, bool Incomplete, long Lost)>(StringComparer.Ordinal);
         foreach (ActivityRow r in rows)
         {
             string key = scope switch
@@ -110,11 +117,12 @@ public sealed class FleetMonitor(IGatewayStore store, TimeProvider clock)
                 FaScope.Cohort => cohorts.TryGetValue(r.DeviceId, out string? c) ? c : NoCohort,
                 _ => "fleet",
             };
-            groups.TryGetValue(key, out AcceptCounts a);
-            groups[key] = a.Add(new AcceptCounts(r.TrueAccepts, r.FalseAccepts, r.Unlabelled, r.ListeningSeconds));
+            groups.TryGetValue(key, out var a);
+            groups[key] = (a.Counts.Add(new AcceptCounts(r.TrueAccepts, r.FalseAccepts, r.Unlabelled, r.ListeningSeconds)),
+                a.Incomplete || r.ListeningIncomplete, a.Lost + r.DetectionsLost);
         }
-        return groups.Select(g => new FaGroup(scope, g.Key, g.Value.TrueAccepts, g.Value.FalseAccepts, g.Value.Unlabelled, g.Value.ListeningHours,
-            g.Value.TryFaPerHour(out double fa) ? fa : null)).ToList();
+        return groups.Select(g => new FaGroup(scope, g.Key, g.Value.Counts.TrueAccepts, g.Value.Counts.FalseAccepts, g.Value.Counts.Unlabelled,
+            g.Value.Counts.ListeningHours, g.Value.Counts.TryFaPerHour(out double fa) ? fa : null, !g.Value.Incomplete, g.Value.Lost)).ToList();
     }
 
     /// <summary>FA/hour per model version in buckets over the window ending now.</summary>
@@ -125,19 +133,20 @@ public sealed class FleetMonitor(IGatewayStore store, TimeProvider clock)
         long firstMs = ((now - window).ToUnixTimeMilliseconds() / bucketMs) * bucketMs;
         int count = (int)(((now.ToUnixTimeMilliseconds() - firstMs) / bucketMs) + 1);
         IReadOnlyList<ActivityRow> rows = store.ReadActivity(DateTimeOffset.FromUnixTimeMilliseconds(firstMs), now, bucket);
-        var perModel = new SortedDictionary<string, AcceptCounts[]>(StringComparer.Ordinal);
+        var perModel = new SortedDictionary<string, (AcceptCounts Counts, bool Incomplete)[]>(StringComparer.Ordinal);
         foreach (ActivityRow r in rows)
         {
-            if (!perModel.TryGetValue(r.ModelVersion, out AcceptCounts[]? buckets))
+            if (!perModel.TryGetValue(r.ModelVersion, out var buckets))
             {
-                perModel[r.ModelVersion] = buckets = new AcceptCounts[count];
+                perModel[r.ModelVersion] = buckets = new (AcceptCounts, bool)[count];
             }
             int i = (int)((r.BucketStartUtc.ToUnixTimeMilliseconds() - firstMs) / bucketMs);
-            buckets[i] = buckets[i].Add(new AcceptCounts(r.TrueAccepts, r.FalseAccepts, r.Unlabelled, r.ListeningSeconds));
+            buckets[i] = (buckets[i].Counts.Add(new AcceptCounts(r.TrueAccepts, r.FalseAccepts, r.Unlabelled, r.ListeningSeconds)),
+                buckets[i].Incomplete || r.ListeningIncomplete);
         }
         return perModel.Select(m => new FaSeries(m.Key, m.Value.Select((a, i) => new FaSeriesPoint(
-            DateTimeOffset.FromUnixTimeMilliseconds(firstMs + (i * bucketMs)), a.FalseAccepts, a.ListeningHours,
-            a.TryFaPerHour(out double fa) ? fa : null)).ToArray())).ToList();
+            DateTimeOffset.FromUnixTimeMilliseconds(firstMs + (i * bucketMs)), a.Counts.FalseAccepts, a.Counts.ListeningHours,
+            a.Counts.TryFaPerHour(out double fa) ? fa : null, !a.Incomplete)).ToArray())).ToList();
     }
 
     /// <summary>Drift per model version (every model with sketches in the window, or one) against its baseline.</summary>

@@ -50,12 +50,15 @@ public sealed record DetectionQuery(DateTimeOffset FromUtc, DateTimeOffset ToUtc
 /// <param name="BucketStartUtc">Start of the bucket.</param>
 /// <param name="DeviceId">Device.</param>
 /// <param name="ModelVersion">Model version (of the heartbeat or detection).</param>
-/// <param name="ListeningSeconds">Sum of heartbeats' listening seconds.</param>
+/// <param name="ListeningSeconds">Listening seconds of the heartbeats that end in the bucket (<see cref="HeartbeatListening"/>:
+/// from totals where heartbeats carry them, so a lost heartbeat's listening counts at the next one that arrives).</param>
 /// <param name="TrueAccepts">Detections labelled true accept.</param>
 /// <param name="FalseAccepts">Detections labelled false accept.</param>
 /// <param name="Unlabelled">Detections without a decided label.</param>
+/// <param name="ListeningIncomplete">Some listening time of the bucket cannot be accounted for (see <see cref="HeartbeatListening"/>).</param>
+/// <param name="DetectionsLost">Detections the device reports lost by its outbox in the bucket (heartbeats with totals only).</param>
 public readonly record struct ActivityRow(DateTimeOffset BucketStartUtc, string DeviceId, string ModelVersion, double ListeningSeconds,
-    long TrueAccepts, long FalseAccepts, long Unlabelled);
+    long TrueAccepts, long FalseAccepts, long Unlabelled, bool ListeningIncomplete = false, long DetectionsLost = 0);
 
 /// <summary>A stored drift sketch.</summary>
 /// <param name="DeviceId">Device.</param>

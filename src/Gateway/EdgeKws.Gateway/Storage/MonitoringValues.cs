@@ -15,6 +15,33 @@ internal static class MonitoringValues
     /// <summary>Longest cohort name.</summary>
     public const int MaxCohortLength = 64;
 
+    /// <summary>
+    /// Activity rows per (bucket, device, model): each heartbeat's contribution (<see cref="HeartbeatListening"/>) in the
+    /// bucket of its device time, merged with the detection rows. Integer division truncates toward zero, as in both
+    /// databases' bucket expressions.
+    /// </summary>
+    public static List<ActivityRow> MergeActivity(IEnumerable<HeartbeatChainRow> heartbeats, long bucketMs, IEnumerable<ActivityRow> detections)
+    {
+        var merged = new Dictionary<(long, string, string), ActivityRow>();
+        foreach (HeartbeatChainRow h in heartbeats)
+        {
+            (double listening, bool incomplete, long lost) = HeartbeatListening.Contribution(h);
+            long bucket = h.DeviceTimeUtcMs / bucketMs * bucketMs;
+            var key = (bucket, h.DeviceId, h.ModelVersion);
+            merged.TryGetValue(key, out ActivityRow a);
+            merged[key] = new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(bucket), h.DeviceId, h.ModelVersion, a.ListeningSeconds + listening,
+                a.TrueAccepts, a.FalseAccepts, a.Unlabelled, a.ListeningIncomplete || incomplete, a.DetectionsLost + lost);
+        }
+        foreach (ActivityRow d in detections)
+        {
+            var key = (d.BucketStartUtc.ToUnixTimeMilliseconds(), d.DeviceId, d.ModelVersion);
+            merged.TryGetValue(key, out ActivityRow a);
+            merged[key] = new ActivityRow(d.BucketStartUtc, d.DeviceId, d.ModelVersion, a.ListeningSeconds, a.TrueAccepts + d.TrueAccepts,
+                a.FalseAccepts + d.FalseAccepts, a.Unlabelled + d.Unlabelled, a.ListeningIncomplete, a.DetectionsLost);
+        }
+        return merged.Values.OrderBy(a => a.BucketStartUtc).ThenBy(a => a.DeviceId, StringComparer.Ordinal).ThenBy(a => a.ModelVersion, StringComparer.Ordinal).ToList();
+    }
+
     /// <summary>Throws naming the rule when <paramref name="cohort"/> is not null and not a valid cohort name.</summary>
     public static void ValidateCohort(string? cohort)
     {

@@ -218,33 +218,54 @@ public sealed partial class PostgresGatewayStore
         long bucketMs = (long)bucket.TotalMilliseconds;
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(bucketMs, nameof(bucket));
         using NpgsqlConnection db = Connection();
-        // A heartbeat counts in the bucket of its end time (device time), as in SQLite. Integer division truncates toward zero
-        // in both databases, so the buckets are the same.
-        using var cmd = new NpgsqlCommand(
-            """
-            SELECT bucket, device_id, model_version, sum(listening), sum(ta)::bigint, sum(fa)::bigint, sum(un)::bigint FROM (
-                SELECT (device_time_utc_ms / $3) * $3 AS bucket, device_id, model_version, listening_s AS listening, 0 AS ta, 0 AS fa, 0 AS un
-                FROM heartbeats WHERE device_time_utc_ms >= $1 AND device_time_utc_ms < $2
-                UNION ALL
-                SELECT (d.device_time_utc_ms / $3) * $3, d.device_id, d.model_version, 0.0,
-                       CASE WHEN l.label = 'TrueAccept' THEN 1 ELSE 0 END, CASE WHEN l.label = 'FalseAccept' THEN 1 ELSE 0 END,
-                       CASE WHEN l.label IS NULL OR l.label = 'Unknown' THEN 1 ELSE 0 END
-                FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
-                WHERE d.device_time_utc_ms >= $1 AND d.device_time_utc_ms < $2) x
-            GROUP BY bucket, device_id, model_version
-            ORDER BY bucket, device_id COLLATE "C", model_version COLLATE "C"
-            """, db);
-        cmd.Parameters.Add(P(fromUtc.ToUnixTimeMilliseconds()));
-        cmd.Parameters.Add(P(toUtc.ToUnixTimeMilliseconds()));
-        cmd.Parameters.Add(P(bucketMs));
-        using NpgsqlDataReader r = cmd.ExecuteReader();
-        var list = new List<ActivityRow>();
-        while (r.Read())
+        // A heartbeat counts in the bucket of its end time (device time), with what HeartbeatListening says it contributes,
+        // as in SQLite. Integer division truncates toward zero in both databases, so the buckets are the same.
+        var heartbeats = new List<HeartbeatChainRow>();
+        using (var cmd = new NpgsqlCommand(
+                   """
+                   SELECT h.device_time_utc_ms, h.device_id, h.model_version, h.listening_s, h.outbox_evicted_count, h.outbox_expired_count,
+                          h.totals_epoch, h.total_listening_s, h.total_detections_lost, p.total_listening_s, p.total_detections_lost,
+                          CASE WHEN h.totals_epoch IS NOT NULL AND p.seq IS NULL
+                               THEN EXISTS (SELECT 1 FROM heartbeats e WHERE e.device_id = h.device_id AND e.seq < h.seq AND e.totals_epoch IS NOT NULL)
+                               ELSE false END
+                   FROM heartbeats h
+                   LEFT JOIN heartbeats p ON p.device_id = h.device_id AND p.seq =
+                       (SELECT max(q.seq) FROM heartbeats q WHERE q.device_id = h.device_id AND q.totals_epoch = h.totals_epoch AND q.seq < h.seq)
+                   WHERE h.device_time_utc_ms >= $1 AND h.device_time_utc_ms < $2
+                   """, db))
         {
-            list.Add(new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), r.GetString(1), r.GetString(2), r.GetDouble(3),
-                r.GetInt64(4), r.GetInt64(5), r.GetInt64(6)));
+            cmd.Parameters.Add(P(fromUtc.ToUnixTimeMilliseconds()));
+            cmd.Parameters.Add(P(toUtc.ToUnixTimeMilliseconds()));
+            using NpgsqlDataReader r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                heartbeats.Add(new HeartbeatChainRow(r.GetInt64(0), r.GetString(1), r.GetString(2), r.GetDouble(3), r.GetInt64(4), r.GetInt64(5),
+                    r.IsDBNull(6) ? null : r.GetString(6), r.IsDBNull(7) ? null : r.GetDouble(7), r.IsDBNull(8) ? null : r.GetInt64(8),
+                    r.IsDBNull(9) ? null : r.GetDouble(9), r.IsDBNull(10) ? null : r.GetInt64(10), r.GetBoolean(11)));
+            }
         }
-        return list;
+        var detections = new List<ActivityRow>();
+        using (var cmd = new NpgsqlCommand(
+                   """
+                   SELECT (d.device_time_utc_ms / $3) * $3, d.device_id, d.model_version,
+                          sum(CASE WHEN l.label = 'TrueAccept' THEN 1 ELSE 0 END)::bigint, sum(CASE WHEN l.label = 'FalseAccept' THEN 1 ELSE 0 END)::bigint,
+                          sum(CASE WHEN l.label IS NULL OR l.label = 'Unknown' THEN 1 ELSE 0 END)::bigint
+                   FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
+                   WHERE d.device_time_utc_ms >= $1 AND d.device_time_utc_ms < $2
+                   GROUP BY 1, 2, 3
+                   """, db))
+        {
+            cmd.Parameters.Add(P(fromUtc.ToUnixTimeMilliseconds()));
+            cmd.Parameters.Add(P(toUtc.ToUnixTimeMilliseconds()));
+            cmd.Parameters.Add(P(bucketMs));
+            using NpgsqlDataReader r = cmd.ExecuteReader();
+            while (r.Read())
+            {
+                detections.Add(new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), r.GetString(1), r.GetString(2), 0,
+                    r.GetInt64(3), r.GetInt64(4), r.GetInt64(5)));
+            }
+        }
+        return MonitoringValues.MergeActivity(heartbeats, bucketMs, detections);
     }
 
     /// <inheritdoc />

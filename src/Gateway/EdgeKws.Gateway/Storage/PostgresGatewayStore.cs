@@ -30,8 +30,8 @@ namespace EdgeKws.Gateway.Storage;
 /// </summary>
 public sealed partial class PostgresGatewayStore : IGatewayStore
 {
-    /// <summary>Schema version in <c>schema_info</c> (1: ingest tables; 2: monitoring; 3: governance and skew; 4: labeling; 5: model registry and rollouts, as <see cref="SqliteGatewayStore.SchemaVersion"/>).</summary>
-    public const int SchemaVersion = 5;
+    /// <summary>Schema version in <c>schema_info</c> (1: ingest tables; 2: monitoring; 3: governance and skew; 4: labeling; 5: model registry and rollouts; 6: heartbeat totals, as <see cref="SqliteGatewayStore.SchemaVersion"/>).</summary>
+    public const int SchemaVersion = 6;
 
     // Serialises schema creation when several instances start at once (an arbitrary constant key).
     private const long SchemaLockKey = 0x45444745_4B575331;
@@ -116,8 +116,8 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         }
         // Each step guarded by the stored version, all in this transaction under the lock: instances starting together migrate
         // once, and a failed step leaves the previous version intact. 0 -> 1: ingest tables; 1 -> 2: monitoring; 2 -> 3: governance, skew.
-        // 3 -> 4: labeling (label provenance, review entries, re-review audits); 4 -> 5: model registry, rollouts.
-        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [], .. version < 5 ? RolloutDdl : []];
+        // 3 -> 4: labeling (label provenance, review entries, re-review audits); 4 -> 5: model registry, rollouts; 5 -> 6: heartbeat totals.
+        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [], .. version < 5 ? RolloutDdl : [], .. version < 6 ? HeartbeatTotalsDdl : []];
         foreach (string ddl in steps)
         {
             Exec(db, tx, ddl);
@@ -460,11 +460,12 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
                 break;
             case Heartbeat h:
                 cmd = new NpgsqlBatchCommand(LedgerCte
-                    + "t AS (INSERT INTO heartbeats (device_id, seq, device_time_utc_ms, received_utc_ms, interval_s, listening_s, detections, audio_overruns, outbox_depth_count, outbox_depth_bytes, outbox_evicted_count, outbox_expired_count, model_version, rss_bytes, uptime_s) "
-                    + "SELECT $1, $2, $6, $5, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17" + LedgerTail);
+                    + "t AS (INSERT INTO heartbeats (device_id, seq, device_time_utc_ms, received_utc_ms, interval_s, listening_s, detections, audio_overruns, outbox_depth_count, outbox_depth_bytes, outbox_evicted_count, outbox_expired_count, model_version, rss_bytes, uptime_s, totals_epoch, total_listening_s, total_detections, total_detections_lost, totals_json) "
+                    + "SELECT $1, $2, $6, $5, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22" + LedgerTail);
                 Add(cmd, m, w, digest, now, P(h.DeviceTimeUtc.ToUnixTimeMilliseconds()), P(h.IntervalSeconds), P(h.ListeningSeconds), P((long)h.Detections),
                     P((long)h.AudioOverruns), P((long)h.OutboxDepthCount), P((long)h.OutboxDepthBytes), P((long)h.OutboxEvictedCount),
-                    P((long)h.OutboxExpiredCount), P(h.ModelVersion), P((long)h.RssBytes), P(h.UptimeSeconds));
+                    P((long)h.OutboxExpiredCount), P(h.ModelVersion), P((long)h.RssBytes), P(h.UptimeSeconds), P(h.Totals?.Epoch), P(h.Totals?.ListeningSeconds),
+                    P(h.Totals?.Detections), P(h.Totals is { } t ? HeartbeatListening.DetectionsLost(t) : null), P(h.Totals is { } tj ? TotalsJson.Serialize(tj) : null));
                 break;
             case DriftSketch s:
                 cmd = new NpgsqlBatchCommand(LedgerCte
@@ -565,6 +566,8 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
     private static NpgsqlParameter P(int value) => new() { NpgsqlDbType = NpgsqlDbType.Integer, Value = value };
 
     private static NpgsqlParameter P(double value) => new() { NpgsqlDbType = NpgsqlDbType.Double, Value = value };
+
+    private static NpgsqlParameter P(double? value) => new() { NpgsqlDbType = NpgsqlDbType.Double, Value = value is { } v ? v : DBNull.Value };
 
     private static NpgsqlParameter P(byte[] value) => new() { NpgsqlDbType = NpgsqlDbType.Bytea, Value = value };
 

@@ -191,13 +191,8 @@ public sealed partial class SqliteGatewayStore
         lock (_readLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            // A heartbeat counts in the bucket of its end time (device time): its interval is at most a few minutes in practice.
-            List<ActivitySqlRow> listening = _reader.Query<ActivitySqlRow>(
-                """
-                SELECT (device_time_utc_ms / ?3) * ?3 AS Bucket, device_id AS DeviceId, model_version AS ModelVersion, SUM(listening_s) AS Listening,
-                       0 AS TrueAccepts, 0 AS FalseAccepts, 0 AS Unlabelled
-                FROM heartbeats WHERE device_time_utc_ms >= ?1 AND device_time_utc_ms < ?2 GROUP BY 1, 2, 3
-                """, from, to, bucketMs);
+            // A heartbeat counts in the bucket of its end time (device time), with what HeartbeatListening says it contributes.
+            List<HeartbeatChainSqlRow> heartbeats = _reader.Query<HeartbeatChainSqlRow>(HeartbeatChainSql, from, to);
             List<ActivitySqlRow> detections = _reader.Query<ActivitySqlRow>(
                 """
                 SELECT (d.device_time_utc_ms / ?3) * ?3 AS Bucket, d.device_id AS DeviceId, d.model_version AS ModelVersion, 0.0 AS Listening,
@@ -206,15 +201,8 @@ public sealed partial class SqliteGatewayStore
                 FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
                 WHERE d.device_time_utc_ms >= ?1 AND d.device_time_utc_ms < ?2 GROUP BY 1, 2, 3
                 """, from, to, bucketMs);
-            var merged = new Dictionary<(long, string, string), ActivityRow>();
-            foreach (ActivitySqlRow r in listening.Concat(detections))
-            {
-                var key = (r.Bucket, r.DeviceId, r.ModelVersion);
-                merged.TryGetValue(key, out ActivityRow a);
-                merged[key] = new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(r.Bucket), r.DeviceId, r.ModelVersion,
-                    a.ListeningSeconds + r.Listening, a.TrueAccepts + r.TrueAccepts, a.FalseAccepts + r.FalseAccepts, a.Unlabelled + r.Unlabelled);
-            }
-            return merged.Values.OrderBy(a => a.BucketStartUtc).ThenBy(a => a.DeviceId, StringComparer.Ordinal).ThenBy(a => a.ModelVersion, StringComparer.Ordinal).ToList();
+            return MonitoringValues.MergeActivity(heartbeats.Select(h => h.ToRow()), bucketMs,
+                detections.Select(r => new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(r.Bucket), r.DeviceId, r.ModelVersion, 0, r.TrueAccepts, r.FalseAccepts, r.Unlabelled)));
         }
     }
 
@@ -422,6 +410,41 @@ public sealed partial class SqliteGatewayStore
         public string Label { get; set; } = string.Empty;
         public string Source { get; set; } = string.Empty;
         public long Labeled { get; set; }
+    }
+
+    // Each heartbeat in [?1, ?2) with its predecessor of the same totals epoch (index heartbeats_epoch), and whether an
+    // earlier epoch exists when it has none (the device's totals restarted).
+    private const string HeartbeatChainSql =
+        """
+        SELECT h.device_time_utc_ms AS DeviceTime, h.device_id AS DeviceId, h.model_version AS ModelVersion, h.listening_s AS Listening,
+               h.outbox_evicted_count AS Evicted, h.outbox_expired_count AS Expired, h.totals_epoch AS Epoch, h.total_listening_s AS Total,
+               h.total_detections_lost AS LostDetections, p.total_listening_s AS PreviousTotal, p.total_detections_lost AS PreviousLostDetections,
+               CASE WHEN h.totals_epoch IS NOT NULL AND p.seq IS NULL
+                    THEN EXISTS (SELECT 1 FROM heartbeats e WHERE e.device_id = h.device_id AND e.seq < h.seq AND e.totals_epoch IS NOT NULL)
+                    ELSE 0 END AS EarlierEpoch
+        FROM heartbeats h
+        LEFT JOIN heartbeats p ON p.device_id = h.device_id AND p.seq =
+            (SELECT MAX(q.seq) FROM heartbeats q WHERE q.device_id = h.device_id AND q.totals_epoch = h.totals_epoch AND q.seq < h.seq)
+        WHERE h.device_time_utc_ms >= ?1 AND h.device_time_utc_ms < ?2
+        """;
+
+    private sealed class HeartbeatChainSqlRow
+    {
+        public long DeviceTime { get; set; }
+        public string DeviceId { get; set; } = string.Empty;
+        public string ModelVersion { get; set; } = string.Empty;
+        public double Listening { get; set; }
+        public long Evicted { get; set; }
+        public long Expired { get; set; }
+        public string? Epoch { get; set; }
+        public double? Total { get; set; }
+        public long? LostDetections { get; set; }
+        public double? PreviousTotal { get; set; }
+        public long? PreviousLostDetections { get; set; }
+        public long EarlierEpoch { get; set; }
+
+        public HeartbeatChainRow ToRow() => new(DeviceTime, DeviceId, ModelVersion, Listening, Evicted, Expired, Epoch, Total, LostDetections,
+            PreviousTotal, PreviousLostDetections, EarlierEpoch != 0);
     }
 
     private sealed class ActivitySqlRow

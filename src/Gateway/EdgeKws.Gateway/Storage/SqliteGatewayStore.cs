@@ -20,7 +20,7 @@ namespace EdgeKws.Gateway.Storage;
 public sealed partial class SqliteGatewayStore : IGatewayStore
 {
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 5;
+    public const int SchemaVersion = 6;
 
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
@@ -97,11 +97,14 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         {
             // Version 1: ingest tables. Version 2: monitoring (cohort, labels, models, evaluations, alerts). Version 3: governance
             // (dataset membership, model marks) and skew results. Version 4: labeling (label provenance, review entries,
-            // re-review audits). Version 5: model registry and rollouts.
-            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [], .. version < 5 ? RolloutDdl : []];
+            // re-review audits). Version 5: model registry and rollouts. Version 6: heartbeat totals.
+            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [], .. version < 5 ? RolloutDdl : [], .. version < 6 ? HeartbeatTotalsDdl : []];
             foreach (string ddl in ddls)
             {
-                db.Execute(ddl);
+                if (!AddsExistingColumn(db, ddl))
+                {
+                    db.Execute(ddl);
+                }
             }
             db.Execute($"PRAGMA user_version = {SchemaVersion}");
             db.Execute("COMMIT");
@@ -111,6 +114,22 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
             db.Execute("ROLLBACK");
             throw;
         }
+    }
+
+    /// <summary>
+    /// SQLite has no <c>ADD COLUMN IF NOT EXISTS</c>: an <c>ALTER TABLE t ADD COLUMN c ...</c> whose column exists is
+    /// skipped, so every step is idempotent like PostgreSQL's (a step renumbered in a merge, or re-run on a file whose
+    /// version was set back, cannot fail on a column it already added).
+    /// </summary>
+    private static bool AddsExistingColumn(SQLiteConnection db, string ddl)
+    {
+        string[] words = ddl.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        if (words.Length < 6 || !words[0].Equals("ALTER", StringComparison.OrdinalIgnoreCase) || !words[3].Equals("ADD", StringComparison.OrdinalIgnoreCase)
+            || !words[4].Equals("COLUMN", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+        return db.ExecuteScalar<int>($"SELECT COUNT(*) FROM pragma_table_info('{words[2]}') WHERE name = ?", words[5]) > 0;
     }
 
     // Times are Unix milliseconds UTC. Every per-message table is keyed by (device_id, seq): the idempotency key.
@@ -323,9 +342,11 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
                 break;
             case Heartbeat h:
                 _writer.Execute(
-                    "INSERT INTO heartbeats (device_id, seq, device_time_utc_ms, received_utc_ms, interval_s, listening_s, detections, audio_overruns, outbox_depth_count, outbox_depth_bytes, outbox_evicted_count, outbox_expired_count, model_version, rss_bytes, uptime_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO heartbeats (device_id, seq, device_time_utc_ms, received_utc_ms, interval_s, listening_s, detections, audio_overruns, outbox_depth_count, outbox_depth_bytes, outbox_evicted_count, outbox_expired_count, model_version, rss_bytes, uptime_s, totals_epoch, total_listening_s, total_detections, total_detections_lost, totals_json) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     m.DeviceId, seq, h.DeviceTimeUtc.ToUnixTimeMilliseconds(), now, h.IntervalSeconds, h.ListeningSeconds, h.Detections, h.AudioOverruns,
-                    h.OutboxDepthCount, h.OutboxDepthBytes, h.OutboxEvictedCount, h.OutboxExpiredCount, h.ModelVersion, h.RssBytes, h.UptimeSeconds);
+                    h.OutboxDepthCount, h.OutboxDepthBytes, h.OutboxEvictedCount, h.OutboxExpiredCount, h.ModelVersion, h.RssBytes, h.UptimeSeconds,
+                    h.Totals?.Epoch, h.Totals?.ListeningSeconds, h.Totals?.Detections, h.Totals is { } t ? HeartbeatListening.DetectionsLost(t) : null,
+                    h.Totals is { } tj ? TotalsJson.Serialize(tj) : null);
                 break;
             case DriftSketch s:
                 _writer.Execute(

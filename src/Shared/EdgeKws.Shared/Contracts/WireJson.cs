@@ -16,6 +16,7 @@ namespace EdgeKws.Shared.Contracts;
     NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(DetectionReport))]
 [JsonSerializable(typeof(Heartbeat))]
+[JsonSerializable(typeof(HeartbeatTotals))]
 [JsonSerializable(typeof(DriftSketch))]
 [JsonSerializable(typeof(ModelStatus))]
 [JsonSerializable(typeof(DeviceStatus))]
