@@ -89,6 +89,19 @@ public sealed class LocalPostgres : IDisposable
         ServerProcess.Run(Path.Combine(_bin, "psql"),
             ["-h", "127.0.0.1", "-p", Port.ToString(CultureInfo.InvariantCulture), "-U", User, "-d", database, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql]).Trim();
 
+    /// <summary>Stops the server (fast shutdown: connections are dropped), keeping its data: a database outage.</summary>
+    public void StopServer() =>
+        ServerProcess.Run(Path.Combine(_bin, "pg_ctl"), ["-D", DataDirectory, "-m", "fast", "-w", "stop"], ServerUser, TimeSpan.FromSeconds(90));
+
+    /// <summary>Starts a server stopped by <see cref="StopServer"/> again, on the same port and data.</summary>
+    public void StartServer() =>
+        ServerProcess.Run(Path.Combine(_bin, "pg_ctl"),
+        [
+            "-D", DataDirectory, "-l", Path.Combine(_dir, "server.log"), "-w", "-t", "60",
+            "-o", $"-c listen_addresses=127.0.0.1 -p {Port.ToString(CultureInfo.InvariantCulture)} -k {_dir} -c max_connections=200",
+            "start",
+        ], ServerUser, TimeSpan.FromSeconds(90));
+
     /// <summary>Stops the server (fast shutdown) and deletes its directory.</summary>
     public void Dispose()
     {

@@ -158,10 +158,11 @@ public sealed class EmbeddedBroker : IAsyncDisposable, IDeviceCommandPublisher
             e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
             refusal = $"user name '{IngestValidator.Truncate(e.UserName)}' differs from the client id (both must be the device id)";
         }
-        else if (!_store.TryGetDeviceCredential(clientId, out PasswordHash? credential))
+        else if (!TryGetCredential(clientId, out PasswordHash? credential, out bool storeDown))
         {
-            e.ReasonCode = MqttConnectReasonCode.BadUserNameOrPassword;
-            refusal = "no credential is provisioned for this device";
+            // A store that cannot answer is not a wrong password: "server unavailable" tells the device to come back later.
+            e.ReasonCode = storeDown ? MqttConnectReasonCode.ServerUnavailable : MqttConnectReasonCode.BadUserNameOrPassword;
+            refusal = storeDown ? "the store is unavailable, credentials cannot be checked" : "no credential is provisioned for this device";
         }
         else if (!credential!.Verify(e.RawPassword ?? []))
         {
@@ -179,6 +180,21 @@ public sealed class EmbeddedBroker : IAsyncDisposable, IDeviceCommandPublisher
         e.SessionItems[DeviceIdItem] = clientId;
         e.ReasonCode = MqttConnectReasonCode.Success;
         return Task.CompletedTask;
+    }
+
+    private bool TryGetCredential(string deviceId, out PasswordHash? credential, out bool storeDown)
+    {
+        storeDown = false;
+        try
+        {
+            return _store.TryGetDeviceCredential(deviceId, out credential);
+        }
+        catch (Exception ex) when (StoreErrors.IsTransient(ex))
+        {
+            storeDown = true;
+            credential = null;
+            return false;
+        }
     }
 
     private async Task InterceptPublishAsync(InterceptingPublishEventArgs e)

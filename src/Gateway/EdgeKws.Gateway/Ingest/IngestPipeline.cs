@@ -15,8 +15,11 @@ namespace EdgeKws.Gateway.Ingest;
 /// Waiting stops that connection reading, which pushes back through TCP to the device, whose outbox holds the
 /// messages. Nothing is dropped: every message ends stored, recognised as a duplicate, quarantined, or -
 /// only when the database itself fails - answered as failed so the publisher is disconnected and re-sends.</para>
-/// <para>A batch that fails is retried message by message, so one poison message cannot block the others;
-/// one that still fails is quarantined with the store's error.</para>
+/// <para>A batch that fails is retried message by message, so one poison message cannot block the others. A message
+/// that still fails is quarantined with the store's error only when the error is the message's own
+/// (<see cref="StoreErrors.IsTransient"/> false: a constraint, a value out of range). When the store itself is down
+/// (connection lost, database locked, disk full) nothing is quarantined: the message is answered as failed, the broker
+/// sends no PUBACK and drops the connection, and the device re-sends it from its outbox later.</para>
 /// </summary>
 public sealed class IngestPipeline : IAsyncDisposable
 {
@@ -27,6 +30,7 @@ public sealed class IngestPipeline : IAsyncDisposable
     private readonly Channel<WorkItem> _channel;
     private Task? _writer;
     private long _lastBackpressureLogTicks;
+    private long _lastStoreLogTicks;
 
     /// <summary>Creates the pipeline; call <see cref="Start"/> before submitting.</summary>
     public IngestPipeline(IGatewayStore store, IngestOptions options, GatewayMetrics metrics, ILogger logger)
@@ -177,7 +181,10 @@ public sealed class IngestPipeline : IAsyncDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            _logger.LogError(ex, "committing a batch of {Count} messages failed; retrying them one by one", n);
+            if (!StoreErrors.IsTransient(ex))
+            {
+                _logger.LogError(ex, "committing a batch of {Count} messages failed; retrying them one by one", n);
+            }
         }
 
         bool allFailed = true;
@@ -185,26 +192,34 @@ public sealed class IngestPipeline : IAsyncDisposable
         for (int i = 0; i < n; i++)
         {
             StoreWrite w = writes[i];
-            string? error = TryWriteOne(w, one);
+            Exception? error = TryWriteOne(w, one);
             if (error is null)
             {
                 allFailed = false;
                 Complete(batch[i], one[0]);
                 continue;
             }
-            StoreWrite q = w.AsQuarantine(RejectionKind.StoreError, "store error: " + error);
+            if (StoreErrors.IsTransient(error))
+            {
+                // The store is down, not the message bad: no quarantine, no PUBACK; the device re-sends it.
+                Interlocked.Increment(ref _metrics.StoreUnavailable);
+                LogStoreUnavailable(error);
+                Complete(batch[i], new IngestResult(IngestOutcome.Failed, RejectionKind.StoreError, "store unavailable: " + error.Message));
+                continue;
+            }
+            StoreWrite q = w.AsQuarantine(RejectionKind.StoreError, "store error: " + error.Message);
             if (TryWriteOne(q, one) is null)
             {
                 allFailed = false;
                 Complete(batch[i], one[0]);
                 continue;
             }
-            Complete(batch[i], new IngestResult(IngestOutcome.Failed, RejectionKind.StoreError, "store error: " + error));
+            Complete(batch[i], new IngestResult(IngestOutcome.Failed, RejectionKind.StoreError, "store error: " + error.Message));
         }
         return allFailed;
     }
 
-    private string? TryWriteOne(StoreWrite write, Span<IngestResult> result)
+    private Exception? TryWriteOne(StoreWrite write, Span<IngestResult> result)
     {
         try
         {
@@ -216,8 +231,22 @@ public sealed class IngestPipeline : IAsyncDisposable
         catch (Exception ex)
 #pragma warning restore CA1031
         {
-            _logger.LogError(ex, "storing a message on '{Topic}' failed", IngestValidator.Truncate(write.Envelope.Topic));
-            return ex.Message;
+            if (!StoreErrors.IsTransient(ex))
+            {
+                _logger.LogError(ex, "storing a message on '{Topic}' failed", IngestValidator.Truncate(write.Envelope.Topic));
+            }
+            return ex;
+        }
+    }
+
+    private void LogStoreUnavailable(Exception error)
+    {
+        // At most one line a second: an outage fails every message of every device.
+        long now = Environment.TickCount64;
+        long last = Interlocked.Read(ref _lastStoreLogTicks);
+        if (now - last >= 1000 && Interlocked.CompareExchange(ref _lastStoreLogTicks, now, last) == last)
+        {
+            _logger.LogWarning("the store is unavailable ({Error}): messages are not acknowledged and devices re-send them; nothing is quarantined", error.Message);
         }
     }
 
