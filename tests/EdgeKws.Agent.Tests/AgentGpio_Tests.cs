@@ -5,7 +5,8 @@ using Xunit.Abstractions;
 
 namespace EdgeKws.Agent.Tests;
 
-/// <summary>The agent's status LED (Gpio.Driver "simulated", the default), observed through the agent's "led:" log lines.</summary>
+/// <summary>The agent's status LED (Gpio.Driver "auto", the default, which simulates the panel on this machine: it is not a
+/// board), observed through the agent's "led:" log lines; the start line names the driver and why.</summary>
 public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
 {
     // Liveness only: an agent start (dotnet exec, JIT, model load, broker connect) takes tens of seconds on a loaded CI machine.
@@ -26,6 +27,13 @@ public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
         using var agent = AgentProcess.Start(["--config", config, "--wav", wav, "--model", AgentTestKit.Model, "--drain-seconds", "0"]);
         Assert.True(agent.WaitForStderr("led: offline", Timeout), "no broker: the LED should show offline\n" + agent.Stderr);
         Assert.DoesNotContain("led: detected", agent.Stderr);
+        // The start line says which GPIO driver runs and why: never a silently simulated mute button.
+        Assert.Matches(@"listening: .*gpio driver (simulated|gpiochip) \(auto: ", agent.Stderr);
+        if (!Directory.EnumerateFileSystemEntries("/dev", "gpiochip*").Any() && !File.Exists("/proc/device-tree/model"))
+        {
+            Assert.Contains("gpio driver simulated (auto: no /dev/gpiochip* and no device tree, not a board; LED pin 17, mute button pin 23: " +
+                "the LED and the mute button are simulated, a real button does nothing)", agent.Stderr);
+        }
 
         await using (var broker = await EmbeddedBroker.StartAsync(port))
         {

@@ -203,11 +203,15 @@ internal static class AgentHost
                 return ExitBadConfiguration;
             }
 
-            // The front panel (status LED, mute button); "simulated" by default, so every machine runs this path.
+            // The front panel (status LED, mute button). "auto" by default: the real chip on a board (the mute button is a
+            // privacy control), simulated only on machines that are not boards; the start line says which runs.
             GpioPanel panel;
+            GpioDriverChoice gpioChoice;
             try
             {
-                panel = GpioPanel.Create(config.Gpio, TimeProvider.System);
+                gpioChoice = GpioControllerFactory.Resolve(config.Gpio);
+                panel = GpioPanel.Create(new GpioConfig { Driver = gpioChoice.Driver, StatusLedPin = config.Gpio.StatusLedPin, ButtonPin = config.Gpio.ButtonPin },
+                    TimeProvider.System);
             }
             catch (Exception ex) when (ex is GpioUnavailableException or ArgumentException or IOException or UnauthorizedAccessException)
             {
@@ -234,8 +238,12 @@ internal static class AgentHost
             var pipeline = new ListeningPipeline(source, detector!, outbox, options, sink);
             sink.Pipeline = pipeline;
             Log($"listening: source {source.Name}, model {detector!.ModelVersion} ({Path.GetFileName(manifestPath)}), " +
-                $"features {mfcc.FeatureConfigHash[..12]}, outbox {outbox.DatabasePath}, broker {config.Mqtt.Host}:{config.Mqtt.Port}, " +
-                $"raw audio upload {(config.Privacy.UploadRawAudio ? "ON (consent)" : "off")}");
+                $"features {mfcc.FeatureConfigHash[..12]}, outbox {outbox.DatabasePath} (quota {config.Outbox.QuotaBytes} B on disk), broker {config.Mqtt.Host}:{config.Mqtt.Port}, " +
+                $"raw audio upload {(config.Privacy.UploadRawAudio ? "ON (consent)" : "off")}, {GpioStartText(config.Gpio, gpioChoice)}");
+            if (gpioChoice.Warning is { } gpioWarning)
+            {
+                Log("gpio: WARNING: " + gpioWarning);
+            }
 
             panel.MuteChanged += muted =>
             {
@@ -322,6 +330,19 @@ internal static class AgentHost
             source.Dispose();
             return exit;
         }
+    }
+
+    /// <summary>The panel's part of the start line: which driver runs and why, and what a simulated one means.</summary>
+    private static string GpioStartText(GpioConfig config, GpioDriverChoice choice)
+    {
+        if (config.StatusLedPin < 0 && config.ButtonPin < 0)
+        {
+            return "gpio off (Gpio.StatusLedPin and Gpio.ButtonPin are -1: no LED, no mute button)";
+        }
+        string pins = $"LED pin {(config.StatusLedPin < 0 ? "off" : config.StatusLedPin)}, mute button pin {(config.ButtonPin < 0 ? "off" : config.ButtonPin)}";
+        return choice.Driver == GpioControllerFactory.SimulatedDriver
+            ? $"gpio driver simulated ({choice.Reason}; {pins}: the LED and the mute button are simulated, a real button does nothing)"
+            : $"gpio driver gpiochip ({choice.Reason}; {pins})";
     }
 
     private static ListeningPipelineOptions PipelineOptions(AgentConfig config, MfccConfig mfcc, Action<string>? log,

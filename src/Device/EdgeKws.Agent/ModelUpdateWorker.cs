@@ -15,6 +15,11 @@ namespace EdgeKws.Agent;
 /// detector is swapped for one built from the new active slot's model. Every outcome (activated,
 /// refused with its reason, rolled back, transfer timed out) goes into the outbox as a
 /// <see cref="ModelStatus"/>.
+/// <para>A status names what the pipeline runs, never only what the slot pointer says: when the pipeline cannot get a
+/// detector of the new model (the slots' own health-checked detector exists, but a second ONNX Runtime session for the
+/// audio thread fails), the slot pointer is switched back and the outcome is reported as
+/// <c>detector-build-failed</c> (result Failed) with the old model active. Should that switch back fail too, the status
+/// still names the running model and slot, and the log says the pointer disagrees.</para>
 /// </summary>
 internal sealed class ModelUpdateWorker : IDisposable
 {
@@ -34,13 +39,24 @@ internal sealed class ModelUpdateWorker : IDisposable
     private readonly Action<string> _log;
     private readonly BlockingCollection<(string Command, byte[] Payload)> _queue = new(new ConcurrentQueue<(string, byte[])>(), QueueCapacity);
     private readonly Thread _thread;
+    private readonly Func<KeywordModel, (KeywordDetector? Detector, string Why)> _buildDetector;
     private long _dropped;
     private string? _lastChunkRefusal;
 
+    // What the listening pipeline runs: the slot and model its detector was built from.
+    private ModelSlot? _runningSlot;
+    private string? _runningVersion;
+
+    /// <param name="buildDetector">Builds the pipeline's detector for a model; null: <see cref="KeywordDetector.TryCreate"/>
+    /// (tests pass one that fails, as ONNX Runtime can on a device short of memory).</param>
     public ModelUpdateWorker(ModelSlots slots, ListeningPipeline pipeline, OutboxStore outbox, string deviceId,
-        Action notifyEnqueued, IAgentStatusSink? sink, Action<string> log)
+        Action notifyEnqueued, IAgentStatusSink? sink, Action<string> log,
+        Func<KeywordModel, (KeywordDetector? Detector, string Why)>? buildDetector = null)
     {
         _slots = slots;
+        _buildDetector = buildDetector ?? (model => KeywordDetector.TryCreate(model, null, out KeywordDetector? d, out string why) ? (d, why) : (null, why));
+        _runningSlot = slots.ActiveSlot;
+        _runningVersion = pipeline.Detector.ModelVersion;
         _receiver = new ModelUpdateReceiver(slots);
         _pipeline = pipeline;
         _outbox = outbox;
@@ -130,7 +146,10 @@ internal sealed class ModelUpdateWorker : IDisposable
             case ModelTransfer.RollbackCommand:
                 _sink?.OnStatus(AgentStatus.Updating);
                 ModelUpdateOutcome rolled = _slots.Rollback();
-                if (rolled.Succeeded) SwapToActive();
+                if (rolled.Succeeded && !TrySwapToActive(out string why))
+                {
+                    rolled = SwitchBack(rolled.TargetModelVersion, why);
+                }
                 _sink?.OnStatus(AgentStatus.Listening);
                 Report(rolled);
                 break;
@@ -144,23 +163,53 @@ internal sealed class ModelUpdateWorker : IDisposable
     {
         _sink?.OnStatus(AgentStatus.Updating);
         ModelUpdateOutcome outcome = _slots.TryInstall(update);
-        if (outcome.Succeeded) SwapToActive();
+        if (outcome.Succeeded && !TrySwapToActive(out string why))
+        {
+            outcome = SwitchBack(outcome.TargetModelVersion, why);
+        }
         _sink?.OnStatus(AgentStatus.Listening);
         Report(outcome);
     }
 
     /// <summary>
+    /// The slots switched but the pipeline could not follow: switch the slot pointer back to the slot of the model that
+    /// runs (a rollback of the slots, which re-verifies it), and report the update as failed, naming why.
+    /// </summary>
+    private ModelUpdateOutcome SwitchBack(string? target, string why)
+    {
+        string detail = $"the pipeline could not build a detector of {target ?? "the new model"} ({why}); it keeps running {_runningVersion}";
+        ModelUpdateOutcome back = _slots.Rollback();
+        detail += back.Succeeded && _slots.ActiveSlot == _runningSlot
+            ? $", slot {_runningSlot} is active again"
+            : $"; switching the slot pointer back failed ({back.Reason}), it names slot {_slots.ActiveSlot} ({_slots.ActiveModelVersion})";
+        if (!back.Succeeded || _slots.ActiveSlot != _runningSlot)
+        {
+            _log($"model update: the slot pointer (slot {_slots.ActiveSlot}, {_slots.ActiveModelVersion}) disagrees with what runs (slot {_runningSlot}, {_runningVersion})");
+        }
+        return new ModelUpdateOutcome(ModelUpdateFailure.DetectorBuildFailed, ModelUpdateOutcome.Code(ModelUpdateFailure.DetectorBuildFailed) + ": " + detail, target);
+    }
+
+    /// <summary>
     /// The slots run their own detector (the health check and rollback need it); the pipeline gets a
     /// fresh detector of the same model, so the audio thread never shares a detector with this thread.
+    /// False (with the reason) when that detector cannot be built: the pipeline then keeps its detector.
     /// </summary>
-    private void SwapToActive()
+    private bool TrySwapToActive(out string why)
     {
-        if (_slots.ActiveModel is not { } model || !KeywordDetector.TryCreate(model, null, out KeywordDetector? next, out string why))
+        if (_slots.ActiveModel is not { } model)
         {
-            _log("model update: the new slot is active but its detector could not be built for the pipeline; the old detector keeps running");
-            return;
+            why = "no model is active";
+            return false;
         }
-        Task<KeywordDetector> swap = _pipeline.SwapDetectorAsync(next!);
+        (KeywordDetector? next, why) = _buildDetector(model);
+        if (next is null)
+        {
+            _log($"model update: the new slot is active but the pipeline's detector could not be built ({why}); the old detector keeps running");
+            return false;
+        }
+        _runningSlot = _slots.ActiveSlot;
+        _runningVersion = next.ModelVersion;
+        Task<KeywordDetector> swap = _pipeline.SwapDetectorAsync(next);
         if (swap.Wait(SwapTimeout))
         {
             swap.Result.Dispose();
@@ -171,22 +220,33 @@ internal sealed class ModelUpdateWorker : IDisposable
             _ = swap.ContinueWith(t => t.Result.Dispose(), CancellationToken.None, TaskContinuationOptions.OnlyOnRanToCompletion, TaskScheduler.Default);
             _log("model update: the audio loop has not taken the new detector yet; it will at its next block");
         }
+        return true;
     }
 
     private void Report(ModelUpdateOutcome? outcome)
     {
-        string what = outcome is null ? "current" : outcome.Succeeded ? (outcome.RolledBack ? "rolled back" : "activated") : "refused";
+        string what = outcome is null ? "current" : outcome.Succeeded ? (outcome.RolledBack ? "rolled back" : "activated")
+            : outcome.Failure == ModelUpdateFailure.DetectorBuildFailed ? "failed" : "refused";
         string detail = outcome is null || outcome.Reason.Length == 0 ? "" : ": " + outcome.Reason;
-        _log($"model status: {what}, active {_slots.ActiveSlot?.ToString() ?? "-"} {_slots.ActiveModelVersion ?? "-"}" +
+        _log($"model status: {what}, active {_runningSlot?.ToString() ?? "-"} {_runningVersion ?? "-"}" +
             (outcome?.TargetModelVersion is { } target ? $", target {target}" : "") + detail);
-        if (!_slots.TryCreateStatus(_deviceId, outcome, DateTimeOffset.UtcNow, out ModelStatus? status))
+        if (_runningSlot is not { } slot || _runningVersion is not { } version)
         {
             _log("model status not sent: no slot is active");
             return;
         }
+        // What runs, which after a failed swap is not what the slot pointer may say.
+        ModelStatus status = outcome?.ToModelStatus(_deviceId, DateTimeOffset.UtcNow, slot, version) ?? new ModelStatus
+        {
+            DeviceId = _deviceId,
+            DeviceTimeUtc = DateTimeOffset.UtcNow,
+            ActiveSlot = slot,
+            ActiveModelVersion = ModelUpdateOutcome.WireVersionOf(version),
+            UpdateResult = ModelUpdateResult.None,
+        };
         try
         {
-            EnqueueResult r = _outbox.Enqueue(OutboxMessageClass.ModelStatus, _statusTopic, WireJson.Serialize(status!));
+            EnqueueResult r = _outbox.Enqueue(OutboxMessageClass.ModelStatus, _statusTopic, WireJson.Serialize(status));
             if (!r.IsAccepted) _log($"model status refused by the outbox ({r.Status})");
         }
 #pragma warning disable CA1031 // Disk full or I/O errors: the outcome is logged above; updates go on.

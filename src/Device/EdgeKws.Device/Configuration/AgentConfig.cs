@@ -73,7 +73,8 @@ public sealed class DetectionConfig
 /// <summary>Store-and-forward limits.</summary>
 public sealed class OutboxConfig
 {
-    /// <summary>Total bytes the outbox may hold before the eviction policy applies.</summary>
+    /// <summary>Bytes the outbox may occupy on disk (database, write-ahead log and reserve file together); about half
+    /// of it holds messages before the eviction policy applies (see docs/outbox.md). At least 262144.</summary>
     public long QuotaBytes { get; set; } = 32L * 1024 * 1024;
 
     /// <summary>Messages older than this are expired instead of sent, in hours.</summary>
@@ -115,8 +116,12 @@ public sealed class PrivacyConfig
 /// <summary>Status LED and button pins (BCM numbering, defaults as in hardware/raspberry-pi/profile.md); -1 disables one.</summary>
 public sealed class GpioConfig
 {
-    /// <summary>"gpiochip" for a real board, "simulated" for tests and boards without GPIO.</summary>
-    public string Driver { get; set; } = "simulated";
+    /// <summary>
+    /// "auto" (default): the board's GPIO chip when the machine has one; on a board without a visible chip the agent
+    /// refuses to start (the mute button is a privacy control); elsewhere (a PC, CI) simulated. "gpiochip": the chip,
+    /// or refuse to start. "simulated": an in-memory chip (tests, devices without a panel). The start line says which runs.
+    /// </summary>
+    public string Driver { get; set; } = "auto";
     public int StatusLedPin { get; set; } = 17;
     public int ButtonPin { get; set; } = 23;
 }

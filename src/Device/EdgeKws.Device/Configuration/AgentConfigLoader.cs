@@ -150,7 +150,8 @@ public static class AgentConfigLoader
         Check(c.Detection.PreTriggerMs is >= 0 and <= 10_000, "Detection.PreTriggerMs", $"{c.Detection.PreTriggerMs} must be between 0 and 10000 ms");
         Check(c.Detection.PostTriggerMs is >= 0 and <= 5_000, "Detection.PostTriggerMs", $"{c.Detection.PostTriggerMs} must be between 0 and 5000 ms");
 
-        Check(c.Outbox.QuotaBytes >= 64 * 1024, "Outbox.QuotaBytes", $"{c.Outbox.QuotaBytes} must be at least 65536 bytes");
+        Check(c.Outbox.QuotaBytes >= EdgeKws.Device.Outbox.OutboxOptions.MinQuotaBytes, "Outbox.QuotaBytes",
+            $"{c.Outbox.QuotaBytes} must be at least {EdgeKws.Device.Outbox.OutboxOptions.MinQuotaBytes} bytes (the outbox's files on disk: database, write-ahead log and reserve)");
         Check(c.Outbox.TtlHours is >= 1 and <= 24 * 365, "Outbox.TtlHours", $"{c.Outbox.TtlHours} must be between 1 and 8760 hours");
 
         Check(!string.IsNullOrWhiteSpace(c.Mqtt.Host), "Mqtt.Host", "must not be empty");
@@ -163,7 +164,7 @@ public static class AgentConfigLoader
             Check(path is null || File.Exists(path), key, $"file '{path}' does not exist");
 
         string driver = c.Gpio.Driver.ToLowerInvariant();
-        Check(driver is "gpiochip" or "simulated", "Gpio.Driver", $"'{c.Gpio.Driver}' must be gpiochip or simulated");
+        Check(driver is "auto" or "gpiochip" or "simulated", "Gpio.Driver", $"'{c.Gpio.Driver}' must be auto, gpiochip or simulated");
         Check(c.Gpio.StatusLedPin is >= -1 and <= 53, "Gpio.StatusLedPin", $"{c.Gpio.StatusLedPin} is not a BCM pin (0-53, -1 disables)");
         Check(c.Gpio.ButtonPin is >= -1 and <= 53, "Gpio.ButtonPin", $"{c.Gpio.ButtonPin} is not a BCM pin (0-53, -1 disables)");
         Check(c.Gpio.StatusLedPin < 0 || c.Gpio.StatusLedPin != c.Gpio.ButtonPin, "Gpio.ButtonPin", "must differ from Gpio.StatusLedPin");

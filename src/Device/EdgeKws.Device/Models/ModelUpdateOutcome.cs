@@ -38,6 +38,9 @@ public enum ModelUpdateFailure
     TooSlow,
     /// <summary>Rollback asked, but the previous slot holds no vetted, verifiable model.</summary>
     NoPreviousModel,
+    /// <summary>The slot switched, but the listening pipeline could not get a detector of the new model (e.g. ONNX
+    /// Runtime could not create a second session): the pipeline keeps the model it runs, and the slot pointer is put back.</summary>
+    DetectorBuildFailed,
 }
 
 /// <summary>Outcome of an install, a rollback or a transfer step.</summary>
@@ -78,6 +81,7 @@ public sealed record ModelUpdateOutcome(ModelUpdateFailure Failure, string Reaso
         ModelUpdateFailure.CanaryFalseAlarm => "canary-false-alarm",
         ModelUpdateFailure.TooSlow => "too-slow",
         ModelUpdateFailure.NoPreviousModel => "no-previous-model",
+        ModelUpdateFailure.DetectorBuildFailed => "detector-build-failed",
         _ => "unknown",
     };
 
@@ -103,6 +107,9 @@ public sealed record ModelUpdateOutcome(ModelUpdateFailure Failure, string Reaso
         TargetModelVersion = WireVersion(TargetModelVersion ?? (Succeeded ? activeModelVersion : "unknown")),
         Reason = Reason.Length == 0 ? null : WireText(Reason),
     };
+
+    /// <summary>A model version cut to the wire's limit and stripped of control characters.</summary>
+    public static string WireVersionOf(string version) => WireVersion(version);
 
     internal static string WireVersion(string version) =>
         WireText(version.Length <= WireLimits.MaxModelVersionLength ? version : version[..WireLimits.MaxModelVersionLength]);

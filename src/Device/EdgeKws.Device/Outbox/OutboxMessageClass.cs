@@ -12,7 +12,9 @@ public enum OutboxMessageClass
     /// <summary>A keyword detection event: the numerator of FA/hour. Evicted last.</summary>
     Detection = 1,
 
-    /// <summary>Periodic liveness report with cumulative listening seconds: the FA/hour denominator.</summary>
+    /// <summary>Periodic health report: per-interval counts plus cumulative totals since the device's first start
+    /// (<c>Heartbeat.Totals</c>: listening seconds, the FA/hour denominator, and what the outbox lost), so a lost or
+    /// evicted heartbeat costs time resolution, not listening time.</summary>
     Heartbeat = 2,
 
     /// <summary>Mergeable feature sketch for drift monitoring (PSI/KS against the baseline).</summary>

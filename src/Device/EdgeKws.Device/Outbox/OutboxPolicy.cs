@@ -2,30 +2,34 @@ namespace EdgeKws.Device.Outbox;
 
 /// <summary>
 /// The outbox's fixed retention rules: default time to live per class, and the order in which
-/// classes are evicted when the byte quota is full.
+/// classes are evicted when the store is full (its byte quota, its page cap, or the disk).
 /// </summary>
 /// <remarks>
-/// <para><b>Eviction</b> happens only when an enqueue would push the store past its quota. Expired
-/// messages are dropped first (they would never be sent anyway). Then, oldest first within each step:</para>
+/// <para><b>Eviction</b> happens only when an enqueue would not fit: past the data quota, past the database's page cap,
+/// or on a full disk (see <see cref="OutboxBudget"/>); the same order applies to all three. Expired messages are dropped
+/// first (they would never be sent anyway). Then, oldest first within each step:</para>
 /// <list type="number">
 /// <item><see cref="OutboxMessageClass.ClipAudio"/>: largest and least essential; raw audio is also the data we least want lingering.</item>
 /// <item><see cref="OutboxMessageClass.ClipFeatures"/>: useful for datasets, not for operations.</item>
 /// <item><see cref="OutboxMessageClass.Sketch"/>: drift sketches are mergeable summaries; losing old ones costs resolution of the drift windows.</item>
 /// <item><see cref="OutboxMessageClass.EnrollmentQc"/>: small and rare.</item>
 /// <item><see cref="OutboxMessageClass.ModelStatus"/>: a newer status supersedes an older one.</item>
-/// <item><see cref="OutboxMessageClass.Heartbeat"/>, except the newest heartbeat: heartbeats carry
-/// cumulative counters (listening seconds, evictions, expiries since the store was created), so
-/// dropping an older one loses time resolution but not the FA/hour denominator: the newest one
-/// carries the totals. This is coalescing by construction, without the outbox parsing payloads.</item>
+/// <item><see cref="OutboxMessageClass.Heartbeat"/>, except the newest heartbeat. The agent's heartbeats carry cumulative
+/// totals since the device's first start (<c>Heartbeat.Totals</c> on the wire: listening seconds, detections, and per class
+/// written/evicted/expired/failed/dropped), persisted in this store with the message that carries them. The gateway takes
+/// differences between the heartbeats it receives, so dropping an older one loses time resolution, never the FA/hour
+/// denominator: the next heartbeat carries the totals. (Their per-interval fields, kept for older gateways, lose the
+/// interval; docs/outbox.md.) This is coalescing by construction, without the outbox parsing payloads.</item>
 /// <item><see cref="OutboxMessageClass.Detection"/>: dropping a detection silently lowers FA/hour and
 /// would make a bad model look good in a rollout gate, so detections go only when nothing else remains.</item>
 /// <item>The newest <see cref="OutboxMessageClass.Heartbeat"/>.</item>
 /// </list>
 /// <para>An incoming message may only evict messages of its own class or of classes earlier in that
 /// list: a new audio clip never pushes out a detection. When that cannot free enough room, the
-/// incoming message is refused (<see cref="EnqueueStatus.RefusedQuotaFull"/>) and counted.</para>
-/// <para>Every eviction, expiry and refusal is counted per class, persisted, and reported by
-/// <see cref="OutboxStore.GetStats"/> so the next heartbeat can say what was lost.</para>
+/// incoming message is refused (<see cref="EnqueueStatus.RefusedQuotaFull"/>, or <see cref="EnqueueStatus.RefusedDiskFull"/>
+/// on a full disk) and counted.</para>
+/// <para>Every eviction, expiry, refusal and failure is counted per class, persisted, and reported by
+/// <see cref="OutboxStore.GetStats"/>; the next heartbeat carries the cumulative counts, so the gateway sees what was lost.</para>
 /// </remarks>
 public static class OutboxPolicy
 {
