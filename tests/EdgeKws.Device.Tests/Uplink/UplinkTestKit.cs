@@ -150,7 +150,15 @@ internal sealed class RecordingSubscriber : IAsyncDisposable
     {
         if (_client.IsConnected)
         {
-            await _client.DisconnectAsync();
+            try
+            {
+                await _client.DisconnectAsync();
+            }
+            catch (MQTTnet.Exceptions.MqttCommunicationException)
+            {
+                // The broker was stopped a moment ago and the client has not noticed yet (a loaded machine): the
+                // DISCONNECT meets a closed socket ("Broken pipe"). There is nothing left to disconnect from.
+            }
         }
         _client.Dispose();
     }
