@@ -125,6 +125,59 @@ public class MessageValidation_Tests
     }
 
     [Fact]
+    public void Heartbeat_totals_round_trip_and_stay_optional_in_schema_1()
+    {
+        Heartbeat withTotals = new()
+        {
+            DeviceId = "dev-001", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ListeningSeconds = 60, ModelVersion = "m",
+            Totals = new HeartbeatTotals
+            {
+                Epoch = "0123456789abcdef", ListeningSeconds = 3600.5, Detections = 7, AudioOverruns = 1,
+                Outbox = new OutboxTotals { Heartbeat = new OutboxClassTotals { Written = 60, Evicted = 3, Dropped = 2 } },
+            },
+        };
+        byte[] json = WireJson.Serialize(withTotals);
+        string text = Encoding.UTF8.GetString(json);
+        Assert.Contains("\"totals\":{\"epoch\":\"0123456789abcdef\",\"listeningSeconds\":3600.5", text, StringComparison.Ordinal);
+        Assert.Contains("\"heartbeat\":{\"written\":60,\"evicted\":3,\"expired\":0,\"failed\":0,\"dropped\":2}", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("\"lost\"", text, StringComparison.Ordinal);
+        Assert.True(WireJson.TryDeserialize(json, WireJsonContext.Default.Heartbeat, out Heartbeat? back, out string why), why);
+        Assert.Equal(5, back.Totals!.Outbox.Heartbeat.Lost);
+        Assert.Equal(1, back.SchemaVersion); // the same schema: the member is optional
+
+        // A heartbeat of a device that predates totals still validates, and so does one with members this build does not know.
+        Assert.True(Samples.Heartbeat().TryValidate(out string ok), ok);
+        Assert.Null(Samples.Heartbeat().Totals);
+        byte[] future = Encoding.UTF8.GetBytes(text.Replace("\"totals\":{", "\"aFieldFromLater\":1,\"totals\":{\"more\":[1,2],", StringComparison.Ordinal));
+        Assert.True(WireJson.TryDeserialize(future, WireJsonContext.Default.Heartbeat, out _, out why), why);
+    }
+
+    [Theory]
+    [InlineData("", "totals.epoch must be 1 to 64 characters")]
+    [InlineData("Upper", "totals.epoch 'Upper' may contain only 0-9, a-z and '-'")]
+    public void Heartbeat_totals_name_a_bad_epoch(string epoch, string expected)
+    {
+        var hb = new Heartbeat
+        {
+            DeviceId = "d", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ModelVersion = "m", Totals = new HeartbeatTotals { Epoch = epoch },
+        };
+        Assert.False(hb.TryValidate(out string reason));
+        Assert.StartsWith(expected, reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Heartbeat_totals_refuse_negative_counts_naming_the_class()
+    {
+        var hb = new Heartbeat
+        {
+            DeviceId = "d", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ModelVersion = "m",
+            Totals = new HeartbeatTotals { Epoch = "e1", Outbox = new OutboxTotals { ClipAudio = new OutboxClassTotals { Evicted = -1 } } },
+        };
+        Assert.False(hb.TryValidate(out string reason));
+        Assert.StartsWith("totals.outbox.clipAudio.evicted must be >= 0", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ModelStatus_requires_a_reason_for_a_failed_update()
     {
         Assert.True(Samples.ModelStatus().TryValidate(out string ok), ok);
