@@ -93,7 +93,7 @@ public static class ModelCli
         }
         catch (HttpRequestException ex)
         {
-            stderr.WriteLine($"model: cannot reach the gateway at {http.BaseAddress}: {ex.Message}");
+            stderr.WriteLine(ex.StatusCode is null ? $"model: cannot reach the gateway at {http.BaseAddress}: {ex.Message}" : $"model: {ex.Message}");
             return 1;
         }
     }
@@ -270,7 +270,10 @@ public static class ModelCli
     private static async Task<string?> NewestAsync(HttpClient http, Func<string, bool> state)
     {
         using HttpResponseMessage r = await http.GetAsync("api/rollouts?limit=100").ConfigureAwait(false);
-        r.EnsureSuccessStatusCode();
+        if (!r.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"GET api/rollouts answered {(int)r.StatusCode}{AuthHint(r.StatusCode)}", null, r.StatusCode);
+        }
         JsonNode? list = await ReadAsync(r).ConfigureAwait(false);
         return list?.AsArray().FirstOrDefault(x => state(x!["state"]!.GetValue<string>()))?["id"]?.ToJsonString();
     }
