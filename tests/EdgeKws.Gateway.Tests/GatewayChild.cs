@@ -76,6 +76,12 @@ internal sealed class GatewayChild : IDisposable
 
     public string Output() => string.Join(" | ", _lines.TakeLast(20));
 
+    /// <summary>Every line printed so far (stdout and stderr).</summary>
+    public IReadOnlyList<string> Lines => [.. _lines];
+
+    /// <summary>The HTTP API's address from the "gateway: http ..." line.</summary>
+    public Uri HttpAddress => new(_lines.First(l => l.StartsWith("gateway: http ", StringComparison.Ordinal))["gateway: http ".Length..].Trim());
+
     public void Kill()
     {
         _process.Kill(); // SIGKILL on Linux
