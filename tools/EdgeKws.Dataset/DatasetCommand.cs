@@ -11,11 +11,15 @@ public static class DatasetCommand
         usage: edgekws-dataset export --corpus DIR --out DIR [--keyword "hey edge"]... [--stream-windows-per-minute N]
                                       [--train-stream-windows-per-minute N]
                edgekws-dataset extract --corpus DIR --out DIR [--keyword "hey edge"]...
+               edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE... --out DIR [import options]
                edgekws-dataset align-bench --corpus DIR [--split S] [--limit N] [--clean] [--parallel N]
                                       [--refine pauses|snap|none] [--decoder-args "ARGS"] [--verbose]
 
           extract: aligns every corpus sentence with the built-in aligner (PocketSphinx), cuts 1 s keyword
                    clips, filters them and queues the rest in OUT/review.db; prints accepted/review/rejected.
+          import:  reads word alignments (MFA TextGrid long/short, Kaldi CTM, CSV/JSON word tables), pairs each
+                   with its audio, cuts 1 s keyword clips with the quality filters and writes a dataset plus
+                   OUT/review.db of what was rejected; 'edgekws-dataset import --help' lists its options.
           align-bench: aligns the corpus's sentences (exact word times by construction) and prints the
                    boundary error (median, p90, share within 50 ms) overall, per engine, per room class
                    (far-field corpora) and per SNR, for the aligner's times and the decoder's own.
@@ -47,9 +51,14 @@ public static class DatasetCommand
             return RunAlignBench(args, stdout, stderr);
         }
 
+        if (args.Count > 0 && args[0] == "import")
+        {
+            return ImportCommand.Run(args, stdout, stderr);
+        }
+
         if (args.Count == 0 || args[0] != "export")
         {
-            stderr.WriteLine(args.Count == 0 ? "edgekws-dataset: no command; the commands are export, extract, align-bench." : $"edgekws-dataset: unknown command '{args[0]}'; the commands are export, extract, align-bench.");
+            stderr.WriteLine(args.Count == 0 ? "edgekws-dataset: no command; the commands are export, extract, import, align-bench." : $"edgekws-dataset: unknown command '{args[0]}'; the commands are export, extract, import, align-bench.");
             stderr.WriteLine(Usage);
             return 2;
         }
