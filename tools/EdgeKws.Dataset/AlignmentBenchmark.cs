@@ -11,7 +11,7 @@ public sealed record AlignmentBenchmarkOptions
     /// <summary>Only sentences of this split (null: all).</summary>
     public string? Split { get; init; }
 
-    /// <summary>At most this many sentences, taken round-robin over speakers so every voice is in a short run (null: all).</summary>
+    /// <summary>At most this many sentences, taken round-robin over engines and speakers so a short run hears every engine (null: all).</summary>
     public int? Limit { get; init; }
 
     /// <summary>Align the clean reference (<c>*.clean.wav</c>, corpora made with --clean) instead of the mix.</summary>
@@ -55,12 +55,18 @@ public static class AlignmentBenchmark
         ArgumentNullException.ThrowIfNull(manifest);
         ArgumentNullException.ThrowIfNull(options);
         var engineOf = manifest.Speakers.ToDictionary(s => s.Id, s => s.Engine, StringComparer.Ordinal);
-        // Round-robin over speakers: the i-th sentence of every speaker before the (i+1)-th of any.
+        // Round-robin over engines and speakers: the i-th sentence of every speaker before the (i+1)-th of any, the
+        // engines' first speakers before their second ones, so a short --limit run hears every engine.
+        var rankInEngine = manifest.Speakers.GroupBy(s => s.Engine, StringComparer.Ordinal)
+            .SelectMany(g => g.Select((s, r) => (s.Id, r))).ToDictionary(x => x.Id, x => x.r, StringComparer.Ordinal);
         List<CorpusFile> sentences = [.. manifest.Files
             .Where(f => f.Kind == FileKind.Sentence && (options.Split is null || f.Split == options.Split))
             .GroupBy(f => f.Speaker ?? "", StringComparer.Ordinal)
             .SelectMany(g => g.Select((f, i) => (f, i)))
-            .OrderBy(x => x.i).Select(x => x.f)];
+            .OrderBy(x => x.i)
+            .ThenBy(x => x.f.Speaker is { } s && rankInEngine.TryGetValue(s, out int r) ? r : 0)
+            .ThenBy(x => x.f.Speaker is { } s && engineOf.TryGetValue(s, out string? e) ? e : "", StringComparer.Ordinal)
+            .Select(x => x.f)];
         if (options.Limit is int limit)
         {
             sentences = [.. sentences.Take(limit)];
