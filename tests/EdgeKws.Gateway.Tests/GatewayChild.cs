@@ -99,6 +99,9 @@ internal sealed class GatewayChild : IDisposable
 
     public string Output() => string.Join(" | ", _lines.TakeLast(20));
 
+    /// <summary>The HTTP API's address from the "gateway: http ..." line.</summary>
+    public Uri HttpAddress => new(_lines.First(l => l.StartsWith("gateway: http ", StringComparison.Ordinal))["gateway: http ".Length..].Trim());
+
     public void Kill()
     {
         _process.Kill(); // SIGKILL on Linux

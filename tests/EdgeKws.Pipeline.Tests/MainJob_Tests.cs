@@ -54,6 +54,18 @@ public sealed class MainJob_Tests
         JsonElement drift = s.GetProperty("drift").EnumerateArray().Single();
         Assert.Equal(JsonValueKind.Number, drift.GetProperty("maxPsi").ValueKind);
 
+        // The run's operator API token: made with the gateway's `token create`, kept 0600, and the way into the dashboard.
+        string tokenFile = s.GetProperty("tokenFile").GetString()!;
+        Assert.True(File.Exists(tokenFile), tokenFile);
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(tokenFile));
+        }
+        string token = File.ReadAllText(tokenFile).Trim();
+        Assert.StartsWith("ekws_", token, StringComparison.Ordinal);
+        Assert.Contains($"and log in with the operator token in gateway/operator.token: {token}", stdout, StringComparison.Ordinal);
+        Assert.Contains("log in with the operator token in " + tokenFile, stdout, StringComparison.Ordinal);
+
         Assert.True(File.Exists(Path.Combine(run.OutDir, "summary.md")));
         Assert.Contains("FA/hour", File.ReadAllText(Path.Combine(run.OutDir, "summary.md")));
         // The default model stage: the production model re-calibrated on the devices' clips, promoted by the

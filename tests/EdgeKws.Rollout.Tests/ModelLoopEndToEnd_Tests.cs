@@ -47,6 +47,9 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
             "--Gateway:Models:Rollout:MinListeningHours=0.002",
             "--Gateway:Models:Rollout:MinFalseAccepts=2",
             "--Gateway:Models:Rollout:SoakListeningHours=0",
+            // The fixture's exported dataset and evaluation streams, named by the jobs as "dataset" and "streams.json".
+            "--Gateway:Labeling:DatasetDirectory=" + inputs.Root,
+            "--Gateway:Models:EvaluationSetDirectory=" + inputs.Root,
         ], output, DeviceTimeout);
         GatewayService gateway = _gateway.App.Services.GetRequiredService<GatewayService>();
         foreach (string d in new[] { "dev-a", "dev-b" })
@@ -116,7 +119,8 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         Assert.Contains("failed the offline gate", refused.GetProperty("error").GetString(), StringComparison.Ordinal);
         var cliOut = new StringWriter();
         var cliErr = new StringWriter();
-        int exit = await ModelCli.RunAsync(["rollout", "--gateway", _gateway.Http.BaseAddress!.ToString(), "--version", "3.0.0-low-threshold", "--canary", "dev-a"], cliOut, cliErr);
+        int exit = await ModelCli.RunAsync(["rollout", "--gateway", _gateway.Http.BaseAddress!.ToString(), "--token-file", _gateway.TokenFile,
+            "--version", "3.0.0-low-threshold", "--canary", "dev-a"], cliOut, cliErr);
         Assert.Equal(ModelCli.Refused, exit);
         Assert.Contains("failed the offline gate", cliErr.ToString(), StringComparison.Ordinal);
 
@@ -167,8 +171,8 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         fields["epochs"] ??= 60;
         // The trainer's suggested threshold is a window-level proxy tuned on 2-4 validation keywords here: deploy a fixed one.
         fields["threshold"] ??= 0.6;
-        fields["datasetDirectory"] = inputs.DatasetDirectory;
-        fields["evaluationSetPath"] = inputs.StreamsFile;
+        fields["dataset"] = Path.GetFileName(inputs.DatasetDirectory);
+        fields["evaluationSet"] = Path.GetFileName(inputs.StreamsFile);
         return await WaitForJobAsync(await PostAsync("/api/model-jobs", fields, 202), fields["modelVersion"]!.ToString());
     }
 
@@ -193,11 +197,12 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         return JsonDocument.Parse(merged.ToJsonString()).RootElement.Clone();
     }
 
-    /// <summary>Registers <paramref name="built"/>'s INT8 model under another version (and threshold) through the register job.</summary>
+    /// <summary>Registers <paramref name="built"/>'s INT8 model under another version (and threshold) through the register job: the files
+    /// are copied into the gateway's import directory (as an operator would) and the job names them there.</summary>
     private async Task<JsonElement> RegisterAsync(JsonElement built, string version, float? threshold)
     {
         string work = built.GetProperty("workDirectory").GetString()!;
-        string dir = Path.Combine(_dir.Path, "built-" + version);
+        string dir = Path.Combine(_gateway.ImportDirectory, "built-" + version);
         Directory.CreateDirectory(dir);
         string source = Directory.GetFiles(Path.Combine(work, "int8"), "*.manifest.json").Single();
         var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(source))!.AsObject();
@@ -206,10 +211,11 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         string fileName = manifest["fileName"]!.GetValue<string>();
         File.Copy(Path.Combine(Path.GetDirectoryName(source)!, fileName), Path.Combine(dir, fileName));
         File.WriteAllText(Path.Combine(dir, "manifest.json"), manifest.ToJsonString());
+        File.Copy(Path.Combine(work, "trained", "training-manifest.json"), Path.Combine(dir, "training-manifest.json"));
         var body = new
         {
-            modelVersion = version, manifestPath = Path.Combine(dir, "manifest.json"),
-            trainingManifestPath = Path.Combine(work, "trained", "training-manifest.json"), evaluationSetPath = inputs.StreamsFile,
+            modelVersion = version, manifest = $"built-{version}/manifest.json",
+            trainingManifest = $"built-{version}/training-manifest.json", evaluationSet = Path.GetFileName(inputs.StreamsFile),
         };
         return await WaitForJobAsync(await PostAsync("/api/registry/models", body, 202), version);
     }

@@ -5,7 +5,9 @@ using System.Text.Json;
 using EdgeKws.Agent.Tests;
 using EdgeKws.Gateway;
 using EdgeKws.Gateway.Api;
+using EdgeKws.Gateway.Security;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -24,14 +26,22 @@ internal sealed class RolloutGateway : IAsyncDisposable
     private readonly TimeSpan _liveness;
     private readonly List<AgentProcess> _agents = [];
 
-    private RolloutGateway(WebApplication app, int brokerPort, ITestOutputHelper output, TimeSpan liveness)
+    private RolloutGateway(WebApplication app, int brokerPort, ITestOutputHelper output, TimeSpan liveness, string tokenFile)
     {
         App = app;
         BrokerPort = brokerPort;
         _output = output;
         _liveness = liveness;
+        TokenFile = tokenFile;
         Http = new HttpClient { BaseAddress = app.HttpAddress(), Timeout = TimeSpan.FromSeconds(60) };
+        Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", File.ReadAllText(tokenFile).Trim());
     }
+
+    /// <summary>A file holding the operator token <see cref="Http"/> sends (for <c>model ... --token-file</c>).</summary>
+    public string TokenFile { get; }
+
+    /// <summary>Where register jobs name their manifests from (<c>Gateway:Models:ImportDirectory</c>).</summary>
+    public string ImportDirectory => Path.GetFullPath(App.Services.GetRequiredService<EdgeKws.Gateway.Configuration.ModelLoopOptions>().ImportDirectory);
 
     public WebApplication App { get; }
 
@@ -40,7 +50,8 @@ internal sealed class RolloutGateway : IAsyncDisposable
     public int BrokerPort { get; }
 
     /// <summary>
-    /// Starts a gateway with its store and job directory in <paramref name="dir"/>, 1 KB model chunks and a 0.5 s rollout poll;
+    /// Starts a gateway with its store, job, import, evaluation-set and dataset directories in <paramref name="dir"/>, an operator
+    /// token (made through the store, as <c>token create</c> does) on <see cref="Http"/>, 1 KB model chunks and a 0.5 s rollout poll;
     /// <paramref name="settings"/> adds or overrides settings (<c>--Gateway:...=value</c>). <paramref name="liveness"/> bounds
     /// every wait: generous, it only decides how long a broken run takes to fail.
     /// </summary>
@@ -54,6 +65,9 @@ internal sealed class RolloutGateway : IAsyncDisposable
             "--Gateway:Broker:Port=" + brokerPort.ToString(CultureInfo.InvariantCulture),
             "--Gateway:Http:Port=0",
             "--Gateway:Models:WorkDirectory=" + dir.File("jobs"),
+            "--Gateway:Models:ImportDirectory=" + dir.File("imports"),
+            "--Gateway:Models:EvaluationSetDirectory=" + dir.File("evaluation-sets"),
+            "--Gateway:Labeling:DatasetDirectory=" + dir.File("datasets"),
             "--Gateway:Models:ChunkSizeBytes=1024",
             "--Gateway:Models:Rollout:PollInterval=00:00:00.500",
             "--Logging:LogLevel:Default=Warning",
@@ -61,7 +75,11 @@ internal sealed class RolloutGateway : IAsyncDisposable
             .. settings,
         ]);
         await app.StartAsync();
-        return new RolloutGateway(app, brokerPort, output, liveness);
+        string token = ApiToken.Create();
+        app.Services.GetRequiredService<GatewayService>().Store.AddApiToken("rollout-test", ApiRole.Operator, ApiToken.Hash(token), DateTimeOffset.UtcNow, "test");
+        string tokenFile = dir.File("operator.token");
+        File.WriteAllText(tokenFile, token);
+        return new RolloutGateway(app, brokerPort, output, liveness, tokenFile);
     }
 
     /// <summary>Stopped and its stderr written to the test output at teardown.</summary>

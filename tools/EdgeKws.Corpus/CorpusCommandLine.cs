@@ -43,6 +43,9 @@ public static class CorpusCommandLine
                                     from --level
           --rooms N                 rooms per split bank (default 48)
           --dry-fraction X          far-field items left dry (default 0.15)
+          --train-dry-fraction X    train split only: dry fraction (default: --dry-fraction)
+          --train-max-distance M    train split only: largest talker-microphone distance of its rooms (default 5 m)
+          --train-max-rt60 S        train split only: largest RT60 of its image-source rooms (default 1.0 s)
           --level MIN,MAX           peak level range in dBFS of far-field items (default -40,-3)
           --held-out-near-misses "a,b"  near misses said only in validation/test negative streams (default none)
           --stream-snr a,b          SNRs of far-field positive-stream keywords (default: --snr)
@@ -103,6 +106,9 @@ public static class CorpusCommandLine
                 case "--far-field": o = o with { FarField = true, NoiseKinds = o.NoiseKinds.SequenceEqual(NoiseKind.CloseTalk) ? NoiseKind.FarFieldDefault : o.NoiseKinds }; break;
                 case "--rooms": o = o with { RoomsPerSplit = Int() }; break;
                 case "--dry-fraction": o = o with { DryFraction = Double() }; break;
+                case "--train-dry-fraction": o = o with { TrainDryFraction = Double() }; break;
+                case "--train-max-distance": o = o with { TrainMaxDistanceM = Double() }; break;
+                case "--train-max-rt60": o = o with { TrainMaxRt60Seconds = Double() }; break;
                 case "--held-out-near-misses": o = o with { HeldOutNearMisses = List() }; break;
                 case "--stream-snr": o = o with { StreamSnrDbChoices = [.. List().Select(x => ParseDouble(a, x))] }; break;
                 case "--stream-level": o = o with { StreamLevelDbFs = [.. List().Select(x => ParseDouble(a, x))] }; break;

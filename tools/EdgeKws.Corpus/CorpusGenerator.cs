@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
+using EdgeKws.Acoustics;
 using EdgeKws.Corpus.FarField;
 using EdgeKws.Corpus.Manifest;
 using EdgeKws.Corpus.Mixing;
@@ -103,7 +104,20 @@ public sealed partial class CorpusGenerator
         {
             foreach (string split in new[] { CorpusSplit.Train, CorpusSplit.Validation, CorpusSplit.Test })
             {
-                _channels[split] = await RoomChannel.CreateAsync(_o.Seed, split, _o.RoomsPerSplit, _o.DryFraction, Path.Combine(_work, "rooms"), ct).ConfigureAwait(false);
+                bool train = split == CorpusSplit.Train;
+                RoomBankRanges? ranges = null;
+                if (train && (_o.TrainMaxDistanceM is not null || _o.TrainMaxRt60Seconds is not null))
+                {
+                    var d = new RoomBankRanges();
+                    ranges = d with
+                    {
+                        DistanceM = (d.DistanceM.Min, _o.TrainMaxDistanceM ?? d.DistanceM.Max),
+                        Rt60Seconds = (d.Rt60Seconds.Min, _o.TrainMaxRt60Seconds ?? d.Rt60Seconds.Max),
+                    };
+                }
+
+                double dry = train ? _o.TrainDryFraction ?? _o.DryFraction : _o.DryFraction;
+                _channels[split] = await RoomChannel.CreateAsync(_o.Seed, split, _o.RoomsPerSplit, dry, Path.Combine(_work, "rooms"), ct, ranges).ConfigureAwait(false);
                 _log($"rooms ({split}): {string.Join(", ", _channels[split].Rooms.GroupBy(r => r.Class).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Key} {g.Count()}"))}");
             }
 

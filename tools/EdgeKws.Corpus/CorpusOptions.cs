@@ -97,6 +97,20 @@ public sealed partial record CorpusOptions
     /// <summary>Fraction of far-field items left dry (close-talk, no room).</summary>
     public double DryFraction { get; init; } = 0.15;
 
+    /// <summary>
+    /// Training-side overrides of the far-field channel (null = as the held-out splits): the train split's dry fraction,
+    /// largest source-microphone distance (m) and largest RT60 (s) of its image-source rooms. They change only the train
+    /// bank and train draws, so validation and test audio stay byte-identical; they let a recipe weight training toward the
+    /// conditions a small model can learn while the test keeps the hard ones.
+    /// </summary>
+    public double? TrainDryFraction { get; init; }
+
+    /// <inheritdoc cref="TrainDryFraction"/>
+    public double? TrainMaxDistanceM { get; init; }
+
+    /// <inheritdoc cref="TrainDryFraction"/>
+    public double? TrainMaxRt60Seconds { get; init; }
+
     /// <summary>Lowest peak level (dBFS) of a far-field clip or keyword.</summary>
     public double LevelDbFsMin { get; init; } = -40;
 
@@ -173,6 +187,9 @@ public sealed partial record CorpusOptions
         Require(Engines is null || (Engines.Count > 0 && Engines.All(e => TtsEngine.All.Contains(e))), $"--engines must be among {string.Join(", ", TtsEngine.All)}.");
         Require(VoiceSet is Speakers.VoiceSet.Base or Speakers.VoiceSet.All, $"--voices must be {Speakers.VoiceSet.Base} or {Speakers.VoiceSet.All}; got {VoiceSet}.");
         Require(RoomsPerSplit is >= 1 and <= 1000, $"--rooms must be 1 to 1000; got {RoomsPerSplit}.");
+        Require(TrainDryFraction is null or (>= 0 and <= 1), $"--train-dry-fraction must be 0 to 1; got {TrainDryFraction}.");
+        Require(TrainMaxDistanceM is null or (>= 0.5 and <= 5), $"--train-max-distance must be 0.5 to 5 m; got {TrainMaxDistanceM}.");
+        Require(TrainMaxRt60Seconds is null or (>= 0.2 and <= 1), $"--train-max-rt60 must be 0.2 to 1 s; got {TrainMaxRt60Seconds}.");
         Require(DryFraction is >= 0 and <= 1, $"--dry-fraction must be 0 to 1; got {DryFraction}.");
         Require(LevelDbFsMin <= LevelDbFsMax && LevelDbFsMin >= -60 && LevelDbFsMax <= 0, $"--level range must be within -60..0 dBFS with min <= max; got {LevelDbFsMin}..{LevelDbFsMax}.");
         Require(StreamSnrDbChoices is null || (StreamSnrDbChoices.Count > 0 && StreamSnrDbChoices.All(x => x is >= -10 and <= 60)), "--stream-snr values must be -10 to 60 dB.");

@@ -135,5 +135,25 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 
     public IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit) => inner.ReadLabelledClips(afterDeviceId, afterSequence, limit);
 
+    // Access members (schema step 6): plain forwarding.
+    public long AddApiToken(string name, EdgeKws.Gateway.Security.ApiRole role, byte[] tokenSha256, DateTimeOffset createdUtc, string createdBy) =>
+        inner.AddApiToken(name, role, tokenSha256, createdUtc, createdBy);
+
+    public bool TryGetActiveApiToken(byte[] tokenSha256, out ApiTokenRecord? token) => inner.TryGetActiveApiToken(tokenSha256, out token);
+
+    public IReadOnlyList<ApiTokenRecord> ReadApiTokens(bool includeRevoked) => inner.ReadApiTokens(includeRevoked);
+
+    public bool RevokeApiToken(long id, DateTimeOffset revokedUtc) => inner.RevokeApiToken(id, revokedUtc);
+
+    public long AppendAudit(AuditEntry entry) => inner.AppendAudit(entry);
+
+    public IReadOnlyList<AuditRecord> ReadAudit(long? beforeId, int limit) => inner.ReadAudit(beforeId, limit);
+
+    // Heartbeat totals members (schema step 7): plain forwarding.
+    public HeartbeatTotalsRecord? ReadLatestHeartbeatTotals(string deviceId, DateTimeOffset beforeUtc) => inner.ReadLatestHeartbeatTotals(deviceId, beforeUtc);
+
+    public LegacyHeartbeatLosses ReadLegacyHeartbeatLosses(string deviceId, DateTimeOffset fromUtc, DateTimeOffset toUtc) =>
+        inner.ReadLegacyHeartbeatLosses(deviceId, fromUtc, toUtc);
+
     public void Dispose() => inner.Dispose();
 }

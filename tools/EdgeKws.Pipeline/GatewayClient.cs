@@ -4,10 +4,18 @@ using System.Text.Json;
 
 namespace EdgeKws.Pipeline;
 
-/// <summary>The gateway's HTTP API as the main job uses it (JSON in, JSON out, errors with the body).</summary>
-internal sealed class GatewayClient(Uri baseAddress) : IDisposable
+/// <summary>The gateway's HTTP API as the main job uses it (JSON in, JSON out, errors with the body), with its operator token.</summary>
+internal sealed class GatewayClient : IDisposable
 {
-    private readonly HttpClient _http = new() { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+    private readonly HttpClient _http;
+    private readonly Uri baseAddress;
+
+    public GatewayClient(Uri baseAddress, string token)
+    {
+        this.baseAddress = baseAddress;
+        _http = new HttpClient { BaseAddress = baseAddress, Timeout = TimeSpan.FromSeconds(60) };
+        _http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
+    }
 
     public Uri BaseAddress => baseAddress;
 

@@ -70,7 +70,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             {
                 _summary.GatewayKeptRunning = true;
                 await _progress.StageAsync(7, "summary", () => WriteSummaryAsync(ct)).ConfigureAwait(false);
-                output.WriteLine($"Gateway left running: dashboard {_summary.DashboardUrl} (Ctrl-C stops it).");
+                output.WriteLine($"Gateway left running: dashboard {_summary.DashboardUrl}, log in with the operator token in {_summary.TokenFile} (Ctrl-C stops it).");
                 try
                 {
                     await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(false);
@@ -184,6 +184,28 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             _passwords[r.DeviceId] = password;
         }
 
+        // An operator API token for this run (the gateway's `token create`, which prints it once): the job's API calls send it, and
+        // it logs in to the dashboard. Kept in a 0600 file beside the database.
+        (int tokenCode, string tokenText) = await ChildProcess.RunToEndAsync(repo.GatewayDll, ["token", "create", "--name", "main-job", "--role", "operator", settings[0]],
+            gwDir, null, TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
+        string? token = tokenText.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .FirstOrDefault(l => l.StartsWith("ekws_", StringComparison.Ordinal));
+        if (tokenCode != 0 || token is null)
+        {
+            throw new InvalidOperationException($"token create failed ({tokenCode}): {tokenText.Trim()}");
+        }
+        string tokenFile = Path.Combine(gwDir, "operator.token");
+        var secret = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            secret.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+        await using (var w = new StreamWriter(tokenFile, secret))
+        {
+            await w.WriteLineAsync(token).ConfigureAwait(false);
+        }
+        _summary.TokenFile = tokenFile;
+
         _gateway = ChildProcess.Start("gateway", repo.GatewayDll, settings, gwDir, Path.Combine(gwDir, "gateway.log"));
         _children.Add(_gateway);
         string? ready = await _gateway.WaitForLineAsync("gateway: ready", TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
@@ -195,7 +217,8 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         var baseUri = new Uri(httpLine["gateway: http ".Length..].Trim());
         _brokerPort = brokerPort;
         _summary.DashboardUrl = baseUri.ToString();
-        var client = new GatewayClient(baseUri);
+        var client = new GatewayClient(baseUri, token);
+        _progress.Detail($"dashboard: open {baseUri} and log in with the operator token in {Path.GetRelativePath(_outDir, tokenFile)}: {token}");
         JsonElement health = await client.GetAsync("healthz", ct).ConfigureAwait(false);
 
         // With the model publisher: the bundled model is registered and signed, and every device is

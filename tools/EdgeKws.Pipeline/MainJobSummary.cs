@@ -24,6 +24,8 @@ internal sealed class MainJobSummary
     public List<DriftRow> Drift { get; set; } = [];
     public ModelPush ModelPush { get; set; } = new();
     public string DashboardUrl { get; set; } = "";
+    /// <summary>The file holding the run's operator API token (0600): the dashboard's login and any API call take it.</summary>
+    public string TokenFile { get; set; } = "";
     public bool GatewayKeptRunning { get; set; }
     public string OutputDirectory { get; set; } = "";
     public string GatewayDatabase { get; set; } = "";

@@ -43,7 +43,19 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
 
     private readonly string _modelDir = Path.Combine(outDir, "model");
     private string? _seedManifest;
+    /// <summary>The evaluation set's name in the gateway's evaluation-set directory (jobs name inputs, never paths).</summary>
     private string? _streamsFile;
+
+    private string GatewayDirectory => Path.Combine(outDir, "gateway");
+
+    /// <summary>The gateway's <c>Gateway:Models:ImportDirectory</c>: models to register are copied in here and named by the job.</summary>
+    private string ImportDirectory => Path.Combine(GatewayDirectory, "model-imports");
+
+    /// <summary>The gateway's <c>Gateway:Models:EvaluationSetDirectory</c>.</summary>
+    private string EvaluationSetDirectory => Path.Combine(GatewayDirectory, "evaluation-sets");
+
+    /// <summary>The gateway's <c>Gateway:Labeling:DatasetDirectory</c> (its exports; training datasets are named from here).</summary>
+    public string DatasetDirectory => Path.Combine(GatewayDirectory, "datasets");
 
     /// <summary>The release signing key file the gateway is started with (created, mode 0600).</summary>
     public string SigningKeyPath => Path.Combine(outDir, "gateway", "keys", "release-signing.pem");
@@ -67,6 +79,27 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         yield return $"--Gateway:Models:SigningKeyPath={SigningKeyPath}";
         yield return $"--Gateway:Models:WorkDirectory={Path.Combine(outDir, "gateway", "model-jobs")}";
         yield return $"--Gateway:Models:TrainerScript={Path.Combine(repo.Root, "tools", "train", "train.py")}";
+        yield return $"--Gateway:Models:ImportDirectory={ImportDirectory}";
+        yield return $"--Gateway:Models:EvaluationSetDirectory={EvaluationSetDirectory}";
+    }
+
+    /// <summary>
+    /// Copies a built model (INT8 manifest, the model file it names, training manifest) into the gateway's import directory under
+    /// <paramref name="version"/>/, as an operator would, and returns the names a register job gives for them.
+    /// </summary>
+    private (string Manifest, string TrainingManifest) Import(string version, string manifestPath, string trainingManifestPath)
+    {
+        string dir = Path.Combine(ImportDirectory, version);
+        Directory.CreateDirectory(dir);
+        using (JsonDocument m = JsonDocument.Parse(File.ReadAllBytes(manifestPath)))
+        {
+            string fileName = m.RootElement.GetProperty("fileName").GetString()!;
+            File.Copy(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(manifestPath))!, fileName), Path.Combine(dir, fileName), overwrite: true);
+        }
+        string manifest = Path.GetFileName(manifestPath), training = Path.GetFileName(trainingManifestPath);
+        File.Copy(manifestPath, Path.Combine(dir, manifest), overwrite: true);
+        File.Copy(trainingManifestPath, Path.Combine(dir, training), overwrite: true);
+        return ($"{version}/{manifest}", $"{version}/{training}");
     }
 
     /// <summary>Null when the gateway can publish models, else why not.</summary>
@@ -83,13 +116,14 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         Directory.CreateDirectory(_modelDir);
         _streamsFile = await WriteEvaluationSetAsync(recordings, ct).ConfigureAwait(false);
         string trainingManifest = bundledManifest.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
+        (string manifestName, string trainingName) = Import(summary.ModelVersion, bundledManifest, trainingManifest);
         JsonElement job = await RunJobAsync(gateway, "api/registry/models", new
         {
             kind = "Register",
             modelVersion = summary.ModelVersion,
-            manifestPath = bundledManifest,
-            trainingManifestPath = trainingManifest,
-            evaluationSetPath = _streamsFile,
+            manifest = manifestName,
+            trainingManifest = trainingName,
+            evaluationSet = _streamsFile,
             bootstrap = true,
         }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
         _ = job;
@@ -196,13 +230,14 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         push.Version = version;
 
         // 3. Register: evaluation on this run's device audio, gate against production, signature.
+        (string manifestName, string trainingName) = Import(version, manifest, newTraining);
         JsonElement job = await RunJobAsync(gateway, "api/registry/models", new
         {
             kind = "Register",
             modelVersion = version,
-            manifestPath = manifest,
-            trainingManifestPath = newTraining,
-            evaluationSetPath = _streamsFile,
+            manifest = manifestName,
+            trainingManifest = trainingName,
+            evaluationSet = _streamsFile,
         }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
         JsonElement model = job.GetProperty("model");
         string stage = model.GetProperty("stage").ToString();
@@ -239,7 +274,8 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             MaxParallelSynthesis = 2,
         };
         await CorpusGenerator.GenerateAsync(corpusOptions, log: null, ct).ConfigureAwait(false);
-        string datasetDir = Path.Combine(_modelDir, "dataset");
+        // In the gateway's dataset directory, so a training job can name it.
+        string datasetDir = Path.Combine(DatasetDirectory, "train-corpus");
         using (var log = new StringWriter())
         {
             int rc = EdgeKws.Dataset.DatasetCommand.Run(["export", "--corpus", corpusDir, "--out", datasetDir, "--keyword", WakePhrase], log, log);
@@ -271,8 +307,8 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             kind = "Train",
             modelVersion = version,
             modelId = "hey-edge",
-            datasetDirectory = datasetDir,
-            evaluationSetPath = _streamsFile,
+            dataset = Path.GetFileName(datasetDir),
+            evaluationSet = _streamsFile,
             tiny = quick,
             epochs = quick ? QuickTrainingEpochs : TrainingEpochs,
             seed = 42,
@@ -302,13 +338,14 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             string manifest = WriteRecalibratedManifest(work, version, calibrated.Value);
             progress.Detail(string.Create(CultureInfo.InvariantCulture,
                 $"{firstVersion} refused ({gate}); threshold recalibrated on the training corpus's held-out voices: {calibrated.Value:0.####} -> registering {version}"));
+            (string manifestName, string trainingName) = Import(version, manifest, Path.Combine(work, "trained", "training-manifest.json"));
             job = await RunJobAsync(gateway, "api/registry/models", new
             {
                 kind = "Register",
                 modelVersion = version,
-                manifestPath = manifest,
-                trainingManifestPath = Path.Combine(work, "trained", "training-manifest.json"),
-                evaluationSetPath = _streamsFile,
+                manifest = manifestName,
+                trainingManifest = trainingName,
+                evaluationSet = _streamsFile,
             }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
             model = job.GetProperty("model");
             stage = model.GetProperty("stage").ToString();
@@ -508,10 +545,12 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             durationMs = WavDurationMs(r.WavPath),
             phrases = r.Keywords.Select(k => new { phrase = WakePhrase, startMs = k.StartMs, endMs = k.EndMs }).ToArray(),
         }).ToArray();
-        string path = Path.Combine(_modelDir, "streams.json");
-        await File.WriteAllTextAsync(path, JsonSerializer.Serialize(new { formatVersion = "edgekws-streams/1", description = $"main job device audio ({recordings.Count} devices)", streams },
+        // In the gateway's evaluation-set directory: jobs name it ("main-job-streams.json"), the gateway resolves it there.
+        Directory.CreateDirectory(EvaluationSetDirectory);
+        const string name = "main-job-streams.json";
+        await File.WriteAllTextAsync(Path.Combine(EvaluationSetDirectory, name), JsonSerializer.Serialize(new { formatVersion = "edgekws-streams/1", description = $"main job device audio ({recordings.Count} devices)", streams },
             new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
-        return path;
+        return name;
     }
 
     /// <summary>The first <paramref name="maxSamples"/> samples of a WAV at 16 kHz mono.</summary>

@@ -110,8 +110,8 @@ internal static class SummaryReport
         };
         yield return string.Create(CultureInfo.InvariantCulture, $"wall time: {F(s.WallSeconds)} s on {s.Machine}");
         yield return s.GatewayKeptRunning
-            ? $"dashboard: {s.DashboardUrl} (gateway kept running; Ctrl-C stops it)"
-            : $"dashboard: {s.DashboardUrl} was served during the run (rerun with --keep-running to leave it up); gateway database {s.GatewayDatabase}";
+            ? $"dashboard: {s.DashboardUrl} (gateway kept running; Ctrl-C stops it); log in with the operator token in {s.TokenFile}"
+            : $"dashboard: {s.DashboardUrl} was served during the run (rerun with --keep-running to leave it up; log in with the operator token in {s.TokenFile}); gateway database {s.GatewayDatabase}";
         yield return $"report: {Path.Combine(s.OutputDirectory, "summary.md")} (+ summary.json); logs under {s.OutputDirectory}";
         if (s.Processes.Count > 0)
         {

@@ -18,9 +18,15 @@ using Microsoft.Extensions.Hosting;
 //   EdgeKws.Gateway.Host device erase <id> [--keep-credential]
 //                                                 erase the device's audio, features, labels and dataset membership,
 //                                                 mark models trained on it, revoke its credential; prints the counts
-//   EdgeKws.Gateway.Host model train|register|list|show|rollout|rollback|status [--gateway URL] ...
+//   EdgeKws.Gateway.Host model train|register|list|show|rollout|rollback|status [--gateway URL] [--token-file F] ...
 //                                                 model registry, jobs and staged rollouts of a running gateway (its HTTP API;
 //                                                 `model` alone prints the usage, docs/model-updates.md has the details)
+//   EdgeKws.Gateway.Host token create --name N --role viewer|reviewer|operator|admin | list [--all] | revoke (--name N | --id N)
+//                                                 HTTP API tokens in the store; create prints the token once (docs/gateway.md)
+if (args.Length >= 1 && args[0] == "token")
+{
+    return TokenCli.Run(args[1..], settings => GatewayStores.Open(LoadOptions(settings).Store), Console.Out, Console.Error);
+}
 if (args.Length >= 1 && args[0] == "model")
 {
     return await EdgeKws.Gateway.Models.ModelCli.RunAsync(args[1..], Console.Out, Console.Error);

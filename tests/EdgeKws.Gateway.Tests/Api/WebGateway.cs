@@ -24,7 +24,9 @@ internal sealed class ShiftedClock : TimeProvider
 }
 
 /// <summary>The whole gateway as the exe runs it (<see cref="GatewayWebHost.Build"/>): broker on a free loopback port,
-/// a temp SQLite file (or the store extraArgs choose), Kestrel on a free loopback port, and a shifted clock for the monitoring rules.</summary>
+/// a temp SQLite file (or the store extraArgs choose), Kestrel on a free loopback port, and a shifted clock for the monitoring rules.
+/// <see cref="Http"/> carries an admin token made through the store (as the host's <c>token create</c> does); <see cref="ClientFor"/>
+/// makes clients of other roles and names, <see cref="Anonymous"/> has none.</summary>
 internal sealed class WebGateway : IAsyncDisposable
 {
     public static readonly JsonSerializerOptions Json = CreateJson();
@@ -52,7 +54,16 @@ internal sealed class WebGateway : IAsyncDisposable
 
     public int BrokerPort { get; }
 
+    /// <summary>A client with the admin token <see cref="AdminName"/>.</summary>
     public HttpClient Http { get; private set; } = null!;
+
+    /// <summary>A client without any token.</summary>
+    public HttpClient Anonymous { get; private set; } = null!;
+
+    /// <summary>The name of <see cref="Http"/>'s token.</summary>
+    public const string AdminName = "test-admin";
+
+    private readonly List<HttpClient> _clients = [];
 
     public Uri BaseAddress => Http.BaseAddress!;
 
@@ -64,7 +75,8 @@ internal sealed class WebGateway : IAsyncDisposable
     {
         var g = new WebGateway(extraArgs);
         await g.App.StartAsync();
-        g.Http = new HttpClient { BaseAddress = g.App.HttpAddress(), Timeout = TimeSpan.FromSeconds(120) }; // liveness only
+        g.Anonymous = g.NewClient(null);
+        g.Http = g.ClientFor(AdminName, ApiRole.Admin);
         foreach (string d in devices)
         {
             g.Service.Store.SetDeviceCredential(d, PasswordHash.Create(InProcessGateway.Password, iterations: 1_000));
@@ -72,25 +84,51 @@ internal sealed class WebGateway : IAsyncDisposable
         return g;
     }
 
-    public async Task<JsonElement> GetJsonAsync(string path)
+    /// <summary>Creates a token in the store (what <c>EdgeKws.Gateway.Host token create</c> does) and returns it.</summary>
+    public string CreateToken(string name, ApiRole role)
     {
-        using HttpResponseMessage r = await Http.GetAsync(path);
+        string token = ApiToken.Create();
+        Service.Store.AddApiToken(name, role, ApiToken.Hash(token), DateTimeOffset.UtcNow, "test");
+        return token;
+    }
+
+    /// <summary>A client with a new token of <paramref name="name"/> and <paramref name="role"/>.</summary>
+    public HttpClient ClientFor(string name, ApiRole role) => NewClient(CreateToken(name, role));
+
+    /// <summary>A client sending <paramref name="token"/> as Bearer (none when null); disposed with the gateway.</summary>
+    public HttpClient NewClient(string? token)
+    {
+        var c = new HttpClient { BaseAddress = App.HttpAddress(), Timeout = TimeSpan.FromSeconds(120) }; // liveness only
+        if (token is not null)
+        {
+            c.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
+        _clients.Add(c);
+        return c;
+    }
+
+    public async Task<JsonElement> GetJsonAsync(string path, HttpClient? client = null)
+    {
+        using HttpResponseMessage r = await (client ?? Http).GetAsync(path);
         string body = await r.Content.ReadAsStringAsync();
         Assert.True(r.IsSuccessStatusCode, $"GET {path} -> {(int)r.StatusCode}: {body}");
         return JsonDocument.Parse(body).RootElement.Clone();
     }
 
-    public async Task<(int Status, JsonElement Body)> SendJsonAsync(HttpMethod method, string path, object body)
+    public async Task<(int Status, JsonElement Body)> SendJsonAsync(HttpMethod method, string path, object body, HttpClient? client = null)
     {
         using var request = new HttpRequestMessage(method, path) { Content = JsonContent.Create(body, options: Json) };
-        using HttpResponseMessage r = await Http.SendAsync(request);
+        using HttpResponseMessage r = await (client ?? Http).SendAsync(request);
         string text = await r.Content.ReadAsStringAsync();
         return ((int)r.StatusCode, text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone());
     }
 
     public async ValueTask DisposeAsync()
     {
-        Http?.Dispose();
+        foreach (HttpClient c in _clients)
+        {
+            c.Dispose();
+        }
         await App.StopAsync();
         await App.DisposeAsync();
         _dir.Dispose();

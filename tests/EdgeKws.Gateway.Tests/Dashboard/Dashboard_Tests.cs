@@ -11,7 +11,8 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
     private const string Summary = """
         (() => {
           const b = document.body;
-          if (!b || b.dataset.ready !== "1") return null;
+          const session = document.getElementById("session");
+          if (!b || b.dataset.ready !== "1" || !session || !session.dataset.name) return null;
           const cells = [...document.querySelectorAll("#drift-heatmap rect.cell")];
           return JSON.stringify({
             error: b.dataset.error || null,
@@ -26,6 +27,7 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
             alertText: document.querySelector("#alerts tbody").textContent,
             reviewQueue: document.getElementById("review-queue").textContent,
             devices: document.getElementById("tile-devices").textContent,
+            signedIn: session.dataset.name,
           });
         })()
         """;
@@ -35,9 +37,10 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
     {
         WebGateway gateway = fixture.Gateway;
         gateway.Alerts.EvaluateOnce(); // the drift warning on kws-1.0.0 appears in the alert table
+        string token = gateway.CreateToken("dashboard-viewer-" + Guid.NewGuid().ToString("N")[..8], EdgeKws.Gateway.Security.ApiRole.Viewer);
         await using HeadlessChromium browser = await HeadlessChromium.StartAsync(1280, 1700);
-        await browser.SendAsync("Page.enable");
-        await browser.SendAsync("Page.navigate", new JsonObject { ["url"] = gateway.BaseAddress.ToString() });
+        // Signed out, the dashboard is the login form; a viewer token logs in and the browser returns to the dashboard.
+        await browser.LoginAsync(gateway.BaseAddress, token);
 
         JsonElement summary = default;
         DateTime deadline = DateTime.UtcNow.AddSeconds(120); // liveness: page load + fetches under CI load
@@ -51,9 +54,11 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
             }
             await Task.Delay(200);
         }
-        Assert.True(summary.ValueKind == JsonValueKind.Object, "the dashboard did not finish loading within 120 s (body data-ready never became 1)");
+        Assert.True(summary.ValueKind == JsonValueKind.Object, "the dashboard did not finish loading within 120 s (body data-ready never became 1); the page: " +
+            await browser.EvaluateAsync("location.href + ' | ready=' + document.body.dataset.ready + ' | error=' + document.body.dataset.error + ' | ' + document.body.innerText.slice(0, 400)"));
         output.WriteLine(summary.ToString());
         Assert.Equal(JsonValueKind.Null, summary.GetProperty("error").ValueKind);
+        Assert.StartsWith("dashboard-viewer-", summary.GetProperty("signedIn").GetString(), StringComparison.Ordinal);
         Assert.Equal(3, summary.GetProperty("fleetRows").GetInt32());
         Assert.Equal("3", summary.GetProperty("devices").GetString());
         Assert.Equal(2, summary.GetProperty("faLines").GetInt32());           // one line per model

@@ -123,12 +123,43 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         }
     }
 
-    /// <summary>Evaluates a JavaScript expression in the page and returns its value.</summary>
-    public async Task<JsonElement> EvaluateAsync(string expression)
+    /// <summary>Evaluates a JavaScript expression in the page and returns its value (a promise's value when <paramref name="awaitPromise"/>).</summary>
+    public async Task<JsonElement> EvaluateAsync(string expression, bool awaitPromise = false)
     {
-        JsonElement r = await SendAsync("Runtime.evaluate", new JsonObject { ["expression"] = expression, ["returnByValue"] = true });
+        JsonElement r = await SendAsync("Runtime.evaluate", new JsonObject { ["expression"] = expression, ["returnByValue"] = true, ["awaitPromise"] = awaitPromise });
         Assert.False(r.TryGetProperty("exceptionDetails", out JsonElement ex), $"page script threw: {ex}");
         return r.GetProperty("result").TryGetProperty("value", out JsonElement v) ? v.Clone() : default;
+    }
+
+    /// <summary>
+    /// Opens <paramref name="page"/> signed out: the gateway answers with the login form (401) in its place; types
+    /// <paramref name="token"/> into it and submits, as a person would. The form's POST sets the session cookie and returns to the page.
+    /// </summary>
+    public async Task LoginAsync(Uri page, string token)
+    {
+        await SendAsync("Page.enable");
+        await SendAsync("Page.navigate", new JsonObject { ["url"] = page.ToString() });
+        DateTime end = DateTime.UtcNow.AddSeconds(120); // liveness: page load under CI load
+        while (true)
+        {
+            JsonElement ready = await EvaluateAsync("document.readyState === 'complete' && !!document.getElementById('login')");
+            if (ready.ValueKind == JsonValueKind.True)
+            {
+                break;
+            }
+            Assert.True(DateTime.UtcNow < end, $"{page} did not show the login form within 120 s");
+            await Task.Delay(200);
+        }
+        await EvaluateAsync($$"""
+            (() => { document.getElementById("token").value = {{JsonSerializer.Serialize(token)}}; document.getElementById("login").submit(); return 1; })()
+            """);
+    }
+
+    /// <summary>The browser's cookies for <paramref name="url"/> (name, httpOnly, sameSite, ...), as DevTools reports them.</summary>
+    public async Task<JsonElement[]> CookiesAsync(Uri url)
+    {
+        JsonElement r = await SendAsync("Network.getCookies", new JsonObject { ["urls"] = new JsonArray(url.ToString()) });
+        return [.. r.GetProperty("cookies").EnumerateArray()];
     }
 
     public async ValueTask DisposeAsync()

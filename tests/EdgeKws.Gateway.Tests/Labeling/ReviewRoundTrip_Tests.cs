@@ -1,5 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using EdgeKws.Gateway.Api;
+using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Gateway.Tests.Api;
 using EdgeKws.Labeling.Tests.Verification;
@@ -67,15 +69,19 @@ public sealed class ReviewRoundTrip_Tests
         }
         Assert.Equal(HttpStatusCode.NotFound, (await g.Http.GetAsync($"/api/review/clips/{Device}/{featureClip:D}/audio")).StatusCode);
 
-        // Decide: the audio clip was a false wake, the feature-only one a real one.
-        (int status, JsonElement body) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "FalseAccept", reviewer = "alice" });
+        // Decide: the audio clip was a false wake, the feature-only one a real one. The reviewer is the token's name: a name in
+        // the body is not taken; a viewer may not decide.
+        HttpClient alice = g.ClientFor("alice", ApiRole.Reviewer), bob = g.ClientFor("bob", ApiRole.Reviewer), viewer = g.ClientFor("vic", ApiRole.Viewer);
+        Assert.Equal(403, (await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "FalseAccept" }, viewer)).Status);
+        (int status, JsonElement body) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "FalseAccept", reviewer = "mallory" }, alice);
         Assert.True(status == 200, body.ToString());
         Assert.Equal(1, body.GetProperty("queued").GetInt64());
-        (status, _) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/5/decision", new { label = "TrueAccept", reviewer = "alice" });
+        Assert.Equal("alice", body.GetProperty("reviewer").GetString());
+        (status, _) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/5/decision", new { label = "TrueAccept" }, alice);
         Assert.Equal(200, status);
-        (status, body) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "TrueAccept", reviewer = "bob" });
+        (status, body) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "TrueAccept" }, bob);
         Assert.Equal(409, status); // decided items leave the queue
-        (status, _) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "Unknown", reviewer = "bob" });
+        (status, _) = await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/3/decision", new { label = "Unknown" }, bob);
         Assert.Equal(400, status);
 
         Assert.Equal(0, (await g.GetJsonAsync("/api/review/items")).GetProperty("items").GetArrayLength());
@@ -87,6 +93,10 @@ public sealed class ReviewRoundTrip_Tests
         JsonElement provenance = (await g.GetJsonAsync($"/api/review/labels?device={Device}")).EnumerateArray()
             .Single(l => l.GetProperty("label").GetProperty("sequence").GetInt64() == 3).GetProperty("provenance");
         Assert.Equal(("review", "alice"), (provenance.GetProperty("kind").GetString(), provenance.GetProperty("reviewer").GetString()));
+        // Nor can the bulk label API write a review label in another reviewer's name.
+        (status, body) = await g.SendJsonAsync(HttpMethod.Post, "/api/labels", new[] { new { deviceId = Device, sequence = 3, label = "TrueAccept", source = "review:alice" } }, bob);
+        Assert.Equal(400, status);
+        Assert.Contains("[0].source", body.GetProperty("error").GetString(), StringComparison.Ordinal);
 
         // One false accept in one listening hour.
         JsonElement group = (await g.GetJsonAsync("/api/metrics/fa?window=24h&by=device")).GetProperty("groups").EnumerateArray()
@@ -94,13 +104,13 @@ public sealed class ReviewRoundTrip_Tests
         Assert.Equal((1L, 1L, 0L), (group.GetProperty("falseAccepts").GetInt64(), group.GetProperty("trueAccepts").GetInt64(), group.GetProperty("unlabelled").GetInt64()));
         Assert.Equal(1.0, group.GetProperty("faPerHour").GetDouble(), 6);
 
-        // Audit: bob re-reviews a sample of alice's labels; he agrees on one of two.
-        JsonElement sample = await g.GetJsonAsync("/api/review/audit/sample?reviewer=bob&count=10&seed=7");
+        // Audit: bob re-reviews a sample of alice's labels; he agrees on one of two. Each reviewer's sample leaves out their own.
+        JsonElement sample = await g.GetJsonAsync("/api/review/audit/sample?count=10&seed=7", bob);
         Assert.Equal(2, sample.GetArrayLength());
-        Assert.Empty((await g.GetJsonAsync("/api/review/audit/sample?reviewer=alice&count=10")).EnumerateArray());
-        Assert.Equal(201, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 3, label = "FalseAccept", reviewer = "bob" })).Status);
-        Assert.Equal(201, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 5, label = "FalseAccept", reviewer = "bob" })).Status);
-        Assert.Equal(400, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 5, label = "FalseAccept", reviewer = "alice" })).Status);
+        Assert.Empty((await g.GetJsonAsync("/api/review/audit/sample?count=10", alice)).EnumerateArray());
+        Assert.Equal(201, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 3, label = "FalseAccept" }, bob)).Status);
+        Assert.Equal(201, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 5, label = "FalseAccept" }, bob)).Status);
+        Assert.Equal(400, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/audit", new { deviceId = Device, sequence = 5, label = "FalseAccept" }, alice)).Status);
         JsonElement audit = await g.GetJsonAsync("/api/review/audit");
         Assert.Equal((2L, 1L, 0.5), (audit.GetProperty("compared").GetInt64(), audit.GetProperty("agreed").GetInt64(), audit.GetProperty("rate").GetDouble()));
         Assert.Equal(2, audit.GetProperty("byFirstKind").GetProperty("review").GetProperty("compared").GetInt64());
@@ -162,7 +172,7 @@ public sealed class ReviewRoundTrip_Tests
     }
 
     [Fact]
-    public async Task Review_page_lists_a_queued_clip_with_a_player_and_records_the_decision()
+    public async Task Review_page_logs_in_with_a_cookie_refuses_forged_posts_and_records_the_decision_under_the_token_name()
     {
         await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200");
         Guid clip = Guid.NewGuid();
@@ -175,9 +185,11 @@ public sealed class ReviewRoundTrip_Tests
         await PollAsync(async () => (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64() == 1 ? default(JsonElement) : null,
             TimeSpan.FromSeconds(120), "the clip in the review queue");
 
+        // carol, a reviewer, opens the review page signed out: the gateway answers with the login form; her token logs her in.
+        string carolToken = g.CreateToken("carol", ApiRole.Reviewer);
+        Uri reviewPage = new(g.BaseAddress, "/dashboard/review.html");
         await using Dashboard.HeadlessChromium browser = await Dashboard.HeadlessChromium.StartAsync(1280, 900);
-        await browser.SendAsync("Page.enable");
-        await browser.SendAsync("Page.navigate", new System.Text.Json.Nodes.JsonObject { ["url"] = new Uri(g.BaseAddress, "/dashboard/review.html").ToString() });
+        await browser.LoginAsync(reviewPage, carolToken);
         const string State = """
             (() => {
               const b = document.body;
@@ -185,23 +197,57 @@ public sealed class ReviewRoundTrip_Tests
               const rows = [...document.querySelectorAll("#items tbody tr")];
               return JSON.stringify({ error: b.dataset.error || null, rows: rows.length, waiting: document.getElementById("waiting").textContent,
                 audio: rows.map(r => (r.querySelector("audio") || {}).src || null), reason: rows.map(r => r.children[3].textContent),
-                message: document.getElementById("message").textContent });
+                message: document.getElementById("message").textContent, session: document.getElementById("session").dataset.name || null,
+                path: location.pathname, scriptSeesCookie: document.cookie.includes("edgekws_session") });
             })()
             """;
-        JsonElement state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 1);
+        JsonElement state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 1 && s.GetProperty("session").ValueKind == JsonValueKind.String);
         Assert.Equal(JsonValueKind.Null, state.GetProperty("error").ValueKind);
+        Assert.Equal("/dashboard/review.html", state.GetProperty("path").GetString()); // the login returned to the page asked for
+        Assert.Equal("carol", state.GetProperty("session").GetString());
         Assert.Equal("1", state.GetProperty("waiting").GetString());
         Assert.EndsWith($"/api/review/clips/{Device}/{clip:D}/audio", state.GetProperty("audio")[0].GetString(), StringComparison.Ordinal);
         Assert.Contains("no wake phrase", state.GetProperty("reason")[0].GetString(), StringComparison.Ordinal);
 
+        // The session cookie holds the token: HttpOnly (page scripts cannot read it) and SameSite=Strict (no cross-site sending).
+        JsonElement cookie = Assert.Single(await browser.CookiesAsync(reviewPage), c => c.GetProperty("name").GetString() == ApiAuth.CookieName);
+        Assert.True(cookie.GetProperty("httpOnly").GetBoolean());
+        Assert.Equal("Strict", cookie.GetProperty("sameSite").GetString());
+        Assert.False(state.GetProperty("scriptSeesCookie").GetBoolean());
+
+        // The cookie alone does not make a state change: without the anti-forgery header (what a forged request would lack) the
+        // decision is refused and the clip stays queued; the player's audio (a GET) needs none.
+        JsonElement forged = await browser.EvaluateAsync($$"""
+            fetch("/api/review/items/{{Device}}/2/decision", { method: "POST", headers: { "Content-Type": "application/json" },
+              body: JSON.stringify({ label: "TrueAccept" }) }).then(r => r.status)
+            """, awaitPromise: true);
+        Assert.Equal(403, forged.GetInt32());
+        JsonElement wrongHeader = await browser.EvaluateAsync($$"""
+            fetch("/api/review/items/{{Device}}/2/decision", { method: "POST", headers: { "Content-Type": "application/json", "{{ApiAuth.AntiForgeryHeader}}": "forged" },
+              body: JSON.stringify({ label: "TrueAccept" }) }).then(r => r.status)
+            """, awaitPromise: true);
+        Assert.Equal(403, wrongHeader.GetInt32());
+        Assert.Equal(200, (await browser.EvaluateAsync(
+            $$"""fetch({{JsonSerializer.Serialize(state.GetProperty("audio")[0].GetString())}}).then(r => r.status)""", awaitPromise: true)).GetInt32());
+        Assert.Equal(1, (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64());
+
+        // The page's own button sends the header: the decision is recorded under the token's name.
         await browser.EvaluateAsync("""
-            (() => { const r = document.getElementById("reviewer"); r.value = "carol"; r.dispatchEvent(new Event("change"));
-                     document.querySelector('#items tbody tr button[data-label="FalseAccept"]').click(); return 1; })()
+            (() => { document.querySelector('#items tbody tr button[data-label="FalseAccept"]').click(); return 1; })()
             """);
         state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 0);
         Assert.Contains("FalseAccept by carol", state.GetProperty("message").GetString(), StringComparison.Ordinal);
         JsonElement label = (await g.GetJsonAsync($"/api/labels?device={Device}")).EnumerateArray().Single();
         Assert.Equal(("FalseAccept", "review:carol"), (label.GetProperty("label").GetString(), label.GetProperty("source").GetString()));
+
+        // The audit log has carol's sign-in, both refused forgeries and her decision, newest first.
+        JsonElement[] audit = [.. (await g.GetJsonAsync("/api/audit-log?limit=10")).GetProperty("items").EnumerateArray()];
+        Assert.Equal(
+            [("POST /api/review/items/{deviceId}/{sequence:long}/decision", 200), ("POST /api/review/items/{deviceId}/{sequence:long}/decision", 403),
+             ("POST /api/review/items/{deviceId}/{sequence:long}/decision", 403), ("POST /login", 302)],
+            audit.Take(4).Select(a => ($"{a.GetProperty("method").GetString()} {a.GetProperty("route").GetString()}", a.GetProperty("status").GetInt32())));
+        Assert.All(audit.Take(4), a => Assert.Equal(("carol", "reviewer"), (a.GetProperty("actor").GetString(), a.GetProperty("role").GetString())));
+        Assert.Equal("FalseAccept", audit[0].GetProperty("arguments").GetProperty("body").GetProperty("label").GetString());
     }
 
     private static async Task<JsonElement> BrowserPollAsync(Dashboard.HeadlessChromium browser, string expression, Func<JsonElement, bool> done)

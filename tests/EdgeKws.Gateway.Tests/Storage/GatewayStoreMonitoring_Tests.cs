@@ -63,7 +63,7 @@ public sealed class GatewayStoreMonitoring_Tests(PostgresFixture postgres) : IDi
         // Turn the database back into version 1: drop what version 2 added.
         postgres.RawSql(options,
         [
-            .. new[] { "labels", "models", "evaluations", "alerts", "dataset_members", "model_datasets", "model_taints", "clip_skew", "label_provenance", "review_entries", "label_audits", "registry_models", "rollouts" }.Select(t => $"DROP TABLE {t}"),
+            .. new[] { "labels", "models", "evaluations", "alerts", "dataset_members", "model_datasets", "model_taints", "clip_skew", "label_provenance", "review_entries", "label_audits", "registry_models", "rollouts", "api_tokens", "audit_log" }.Select(t => $"DROP TABLE {t}"),
             .. new[] { "messages_received", "quarantine_received", "heartbeats_time", "sketches_window_end", "detections_model", "clips_received", "detections_clip", "model_status_received" }.Select(i => $"DROP INDEX {i}"),
             "ALTER TABLE devices DROP COLUMN cohort",
             provider == "sqlite" ? "PRAGMA user_version = 1" : "UPDATE schema_info SET version = 1",

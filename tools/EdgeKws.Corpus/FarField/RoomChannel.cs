@@ -46,14 +46,14 @@ public sealed class RoomChannel
     /// <summary>The rooms of the bank (without the dry case).</summary>
     public IReadOnlyList<RoomDraw> Rooms => _rooms;
 
-    /// <summary>Builds the bank of <paramref name="split"/>: <paramref name="count"/> rooms from (seed, split).</summary>
-    public static async Task<RoomChannel> CreateAsync(long seed, string split, int count, double dryFraction, string workDir, CancellationToken ct)
+    /// <summary>Builds the bank of <paramref name="split"/>: <paramref name="count"/> rooms from (seed, split); <paramref name="ranges"/> null = the bank's defaults.</summary>
+    public static async Task<RoomChannel> CreateAsync(long seed, string split, int count, double dryFraction, string workDir, CancellationToken ct, RoomBankRanges? ranges = null)
     {
         int sox = count / 3;
         int ism = count - sox;
         var rooms = new List<RoomDraw>(count);
         ulong bankSeed = DeterministicRandom.Hash(seed, "rooms/ism/" + split);
-        foreach (SimulatedRoom r in RoomBank.Generate(bankSeed, ism))
+        foreach (SimulatedRoom r in RoomBank.Generate(bankSeed, ism, ranges))
         {
             rooms.Add(new RoomDraw(RoomDraw.ClassOf(r.MeasuredRt60Seconds), $"{split}/{r.Name}", r.MeasuredRt60Seconds, r.ImpulseResponse));
         }

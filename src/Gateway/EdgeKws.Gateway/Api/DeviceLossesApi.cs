@@ -1,4 +1,5 @@
 using EdgeKws.Gateway.Monitoring;
+using EdgeKws.Gateway.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;

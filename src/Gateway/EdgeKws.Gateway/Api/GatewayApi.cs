@@ -6,6 +6,8 @@ using EdgeKws.Gateway.Monitoring;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Metrics;
+using System.Security.Claims;
+using EdgeKws.Gateway.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -17,7 +19,7 @@ namespace EdgeKws.Gateway.Api;
 /// <param name="DeviceId">Detection's device.</param>
 /// <param name="Sequence">Detection's sequence.</param>
 /// <param name="Label">TrueAccept, FalseAccept or Unknown.</param>
-/// <param name="Source">Who decided.</param>
+/// <param name="Source">What decided (a tool, an import); <c>review:&lt;name&gt;</c> only with that name's own token.</param>
 /// <param name="LabeledUtc">When; defaults to the time of the request.</param>
 public sealed record LabelInput(string? DeviceId, long Sequence, DetectionLabelKind? Label, string? Source, DateTimeOffset? LabeledUtc);
 
@@ -44,51 +46,69 @@ public static class GatewayApi
     private const int MaxLabelsPerPost = 10_000;
     private const int MaxTrials = 1_000_000;
 
-    /// <summary>Maps every endpoint onto <paramref name="app"/>.</summary>
+    /// <summary>Longest evaluation set name.</summary>
+    public const int MaxEvaluationNameLength = 128;
+
+    /// <summary>Largest <c>negativeHours</c> of a posted evaluation (a century of audio; more is a unit mistake).</summary>
+    public const double MaxNegativeHours = 1_000_000;
+
+    /// <summary>Maps every endpoint onto <paramref name="app"/>, each with the role it needs (docs/gateway.md, "Authentication and roles").</summary>
     public static void Map(IEndpointRouteBuilder app)
     {
         ArgumentNullException.ThrowIfNull(app);
-        app.MapGet("/healthz", Healthz);
-        app.MapGet("/metrics", Metrics);
+        app.MapGet("/healthz", Healthz).Open();
+        app.MapGet("/metrics", Metrics).Requires(ApiRole.Viewer);
 
         RouteGroupBuilder api = app.MapGroup("/api");
-        api.MapGet("/devices", (GatewayService g, TimeProvider clock) => Results.Json(g.Store.ReadDevices().Select(d => DeviceView(d, clock.GetUtcNow()))));
-        api.MapGet("/devices/{id}", DeviceDetail);
-        api.MapPut("/devices/{id}/cohort", SetCohort);
-        api.MapDelete("/devices/{id}/data", EraseDevice);
+        api.AddEndpointFilterFactory(AuditLog.ArgumentsFilter);
+        api.MapGet("/devices", (GatewayService g, TimeProvider clock) => Results.Json(g.Store.ReadDevices().Select(d => DeviceView(d, clock.GetUtcNow()))))
+            .Requires(ApiRole.Viewer);
+        api.MapGet("/devices/{id}", DeviceDetail).Requires(ApiRole.Viewer);
+        api.MapPut("/devices/{id}/cohort", SetCohort).Requires(ApiRole.Operator);
+        api.MapDelete("/devices/{id}/data", EraseDevice).Requires(ApiRole.Operator);
         DeviceLossesApi.Map(api);
-        api.MapGet("/detections", Detections);
+        api.MapGet("/detections", Detections).Requires(ApiRole.Viewer);
         api.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
-            TryLimit(limit, 1000, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabels(device, l)) : bad!);
-        api.MapPost("/labels", PostLabels);
-        api.MapGet("/review-queue", (GatewayService g) => Results.Json(new { count = g.Store.CountReviewQueue() }));
-        api.MapGet("/metrics/fa", Fa);
-        api.MapGet("/metrics/fa/series", FaSeriesEndpoint);
-        api.MapGet("/metrics/det", Det);
-        api.MapGet("/metrics/drift", Drift);
-        api.MapGet("/metrics/drift/heatmap", Heatmap);
-        api.MapGet("/metrics/ingest", Ingest);
-        api.MapGet("/metrics/skew", Skew);
-        api.MapGet("/models", (GatewayService g) => Results.Json(g.Store.ReadModels()));
-        api.MapGet("/models/taints", (GatewayService g) => Results.Json(g.Store.ReadModelTaints()));
-        api.MapPut("/models/{version}/baseline", PutBaseline);
+            TryLimit(limit, 1000, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabels(device, l)) : bad!).Requires(ApiRole.Viewer);
+        api.MapPost("/labels", PostLabels).Requires(ApiRole.Reviewer);
+        api.MapGet("/review-queue", (GatewayService g) => Results.Json(new { count = g.Store.CountReviewQueue() })).Requires(ApiRole.Viewer);
+        api.MapGet("/metrics/fa", Fa).Requires(ApiRole.Viewer);
+        api.MapGet("/metrics/fa/series", FaSeriesEndpoint).Requires(ApiRole.Viewer);
+        api.MapGet("/metrics/det", Det).Requires(ApiRole.Viewer);
+        api.MapGet("/metrics/drift", Drift).Requires(ApiRole.Viewer);
+        api.MapGet("/metrics/drift/heatmap", Heatmap).Requires(ApiRole.Viewer);
+        api.MapGet("/metrics/ingest", Ingest).Requires(ApiRole.Viewer);
+        api.MapGet("/metrics/skew", Skew).Requires(ApiRole.Viewer);
+        api.MapGet("/models", (GatewayService g) => Results.Json(g.Store.ReadModels())).Requires(ApiRole.Viewer);
+        api.MapGet("/models/taints", (GatewayService g) => Results.Json(g.Store.ReadModelTaints())).Requires(ApiRole.Viewer);
+        api.MapPut("/models/{version}/baseline", PutBaseline).Requires(ApiRole.Operator);
         api.MapGet("/models/{version}/baseline", (GatewayService g, string version) =>
-            g.Store.TryGetModelBaseline(version, out DriftSketch? b) ? Results.Bytes(WireJson.Serialize(b!), "application/json") : NotFound($"model '{version}' has no baseline"));
-        api.MapPost("/evaluations", PostEvaluation);
+            g.Store.TryGetModelBaseline(version, out DriftSketch? b) ? Results.Bytes(WireJson.Serialize(b!), "application/json") : NotFound($"model '{version}' has no baseline"))
+            .Requires(ApiRole.Viewer);
+        api.MapPost("/evaluations", PostEvaluation).Requires(ApiRole.Operator);
         api.MapGet("/evaluations", (GatewayService g, string? model, int? limit) =>
             TryLimit(limit, 20, out int l, out IResult? bad)
                 ? Results.Json(g.Store.ReadEvaluations(model, l).Select(e => new { e.Id, e.ModelVersion, e.Name, e.CreatedUtc, e.NegativeHours, trials = e.Scores.Length, positives = e.Positives.Count(p => p) }))
-                : bad!);
+                : bad!).Requires(ApiRole.Viewer);
         api.MapGet("/alerts", (GatewayService g, bool? active, int? limit) =>
-            TryLimit(limit, 200, out int l, out IResult? bad) ? Results.Json(g.Store.ReadAlerts(active ?? true, l)) : bad!);
-        api.MapGet("/quarantine", Quarantine);
+            TryLimit(limit, 200, out int l, out IResult? bad) ? Results.Json(g.Store.ReadAlerts(active ?? true, l)) : bad!).Requires(ApiRole.Viewer);
+        // Quarantined payloads are raw device bytes (possibly audio): operators only.
+        api.MapGet("/quarantine", Quarantine).Requires(ApiRole.Operator);
         ReviewApi.Map(api);
         ModelApi.Map(api);
+        TokenApi.Map(api);
+        AuditLog.Map(api);
+        ApiAuth.Map(app, api);
 
-        app.MapGet("/", () => Asset("index.html"));
-        app.MapGet("/dashboard/{file}", (string file) => Asset(file));
+        app.MapGet("/", () => Asset("index.html")).Requires(ApiRole.Viewer);
+        app.MapGet("/dashboard/{file}", (string file) => Asset(file)).Requires(ApiRole.Viewer);
     }
 
+    /// <summary>
+    /// 200 with the store's counts, or 503 when the store cannot answer, whatever the store and whatever the failure (SQLite
+    /// error, PostgreSQL down or unreachable, store not open yet): a health check that throws would answer 500, which a load
+    /// balancer reads as "broken gateway" rather than "dependency down".
+    /// </summary>
     private static IResult Healthz(GatewayService g)
     {
         try
@@ -96,7 +116,9 @@ public static class GatewayApi
             StoreCounts c = g.Store.Count();
             return Results.Json(new { status = "ok", messages = c.Messages, quarantined = c.Quarantined, devices = c.Devices });
         }
-        catch (Exception ex) when (ex is InvalidOperationException or ObjectDisposedException or SQLite.SQLiteException)
+#pragma warning disable CA1031 // Every store failure is an outage here; cancellation is not (the request is gone).
+        catch (Exception ex) when (ex is not OperationCanceledException)
+#pragma warning restore CA1031
         {
             return Results.Json(new { status = "unavailable", reason = ex.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
         }
@@ -272,16 +294,40 @@ public static class GatewayApi
         return Results.Json(g.Store.ReadDetections(new DetectionQuery(now - length, now, device, model, l)));
     }
 
-    private static IResult PostLabels(GatewayService g, TimeProvider clock, LabelInput[]? body)
+    private static IResult PostLabels(GatewayService g, TimeProvider clock, ClaimsPrincipal user, LabelInput[]? body)
     {
         if (body is null || body.Length == 0 || body.Length > MaxLabelsPerPost)
         {
             return BadRequest($"body must be a JSON array of 1..{MaxLabelsPerPost} labels {{deviceId, sequence, label, source}}");
         }
+        DateTimeOffset now = clock.GetUtcNow();
+        string reviewSource = LabelingValues.ReviewSource(ApiAuth.NameOf(user));
+        // Values out of range are refused as a whole (400 naming the item and field); missing fields and unknown detections are
+        // refused per label below, so a batch stores what it can.
+        for (int i = 0; i < body.Length; i++)
+        {
+            LabelInput x = body[i];
+            if (x.DeviceId is { Length: > 128 })
+            {
+                return BadRequest($"[{i}].deviceId is longer than 128 characters");
+            }
+            if (x.Source is { Length: > MonitoringValues.MaxLabelSourceLength })
+            {
+                return BadRequest($"[{i}].source must be at most {MonitoringValues.MaxLabelSourceLength} characters");
+            }
+            if (x.LabeledUtc is { } at && (at < WireLimits.EarliestDeviceTimeUtc || at > now + WireLimits.MaxFutureSkew))
+            {
+                return BadRequest($"[{i}].labeledUtc {at:O} is outside {WireLimits.EarliestDeviceTimeUtc:yyyy-MM-dd} .. now + {WireLimits.MaxFutureSkew.TotalHours:0} h");
+            }
+            // "review:<name>" says a person decided: only that person's own token may write it (the review API does it for them).
+            if (x.Source is { } src && src.StartsWith("review:", StringComparison.Ordinal) && src != reviewSource)
+            {
+                return BadRequest($"[{i}].source '{src}' names a reviewer: a review label carries the caller's own token name ('{reviewSource}')");
+            }
+        }
         var rejected = new List<object>();
         var labels = new List<DetectionLabel>();
         var index = new List<int>();
-        DateTimeOffset now = clock.GetUtcNow();
         for (int i = 0; i < body.Length; i++)
         {
             LabelInput x = body[i];
@@ -431,18 +477,29 @@ public static class GatewayApi
 
     private static IResult PostEvaluation(GatewayService g, TimeProvider clock, EvaluationInput? body)
     {
-        if (body is null || string.IsNullOrEmpty(body.ModelVersion) || body.ModelVersion.Length > WireLimits.MaxModelVersionLength
-            || string.IsNullOrEmpty(body.Name) || body.Trials is null || body.Trials.Length == 0 || body.Trials.Length > MaxTrials)
+        if (body is null)
         {
             return BadRequest($"body must be {{modelVersion, name, negativeHours, trials: [{{score, positive}}] (1..{MaxTrials})}}");
         }
-        var trials = body.Trials.Select(t => new ScoredTrial(t.Score, t.Positive)).ToArray();
+        string? problem = string.IsNullOrEmpty(body.ModelVersion) || body.ModelVersion.Length > WireLimits.MaxModelVersionLength
+                ? $"modelVersion must be 1..{WireLimits.MaxModelVersionLength} characters"
+            : string.IsNullOrEmpty(body.Name) || body.Name.Length > MaxEvaluationNameLength || body.Name.Any(char.IsControl)
+                ? $"name must be 1..{MaxEvaluationNameLength} characters without control characters"
+            : !(body.NegativeHours is >= 0 and <= MaxNegativeHours) ? $"negativeHours must be in 0..{MaxNegativeHours:0}"
+            : body.Trials is null || body.Trials.Length == 0 || body.Trials.Length > MaxTrials ? $"trials must hold 1..{MaxTrials} {{score, positive}}"
+            : body.Trials.Any(t => !float.IsFinite(t.Score)) ? "trials: every score must be a finite number"
+            : null;
+        if (problem is not null)
+        {
+            return BadRequest(problem);
+        }
+        var trials = body.Trials!.Select(t => new ScoredTrial(t.Score, t.Positive)).ToArray();
         if (!DetCurve.TryCompute(trials, body.NegativeHours, out _, out string why))
         {
             return BadRequest(why);
         }
-        long id = g.Store.AddEvaluation(new EvaluationRecord(0, body.ModelVersion, body.Name, clock.GetUtcNow(), body.NegativeHours,
-            body.Trials.Select(t => t.Score).ToArray(), body.Trials.Select(t => t.Positive).ToArray()));
+        long id = g.Store.AddEvaluation(new EvaluationRecord(0, body.ModelVersion!, body.Name!, clock.GetUtcNow(), body.NegativeHours,
+            body.Trials!.Select(t => t.Score).ToArray(), body.Trials!.Select(t => t.Positive).ToArray()));
         return Results.Json(new { id }, statusCode: StatusCodes.Status201Created);
     }
 
@@ -478,16 +535,28 @@ public static class GatewayApi
         return bad is null;
     }
 
+    /// <summary>
+    /// Parses a bucket ("15m", "1h", "1d"). The count is checked against the window in whole minutes before any
+    /// <see cref="TimeSpan"/> is built, so no value (e.g. 2147483647d, past TimeSpan's range) can overflow into a 500.
+    /// </summary>
     private static bool TryBucket(string text, TimeSpan window, out TimeSpan bucket, out string reason)
     {
         bucket = default;
-        reason = $"bucket '{text}' must be a number followed by m, h or d (e.g. 15m, 1h, 1d), with at most 1000 buckets per window";
-        if (text.Length < 2 || !int.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
+        reason = $"bucket '{(text.Length > 32 ? text[..32] + "..." : text)}' must be a number followed by m, h or d (e.g. 15m, 1h, 1d), " +
+            "at most the window, with at most 1000 buckets per window";
+        long unitMinutes = text.Length < 2 ? 0 : text[^1] switch { 'm' => 1, 'h' => 60, 'd' => 1440, _ => 0 };
+        if (unitMinutes == 0 || !int.TryParse(text.AsSpan(0, text.Length - 1), NumberStyles.None, CultureInfo.InvariantCulture, out int n) || n < 1)
         {
             return false;
         }
-        bucket = text[^1] switch { 'm' => TimeSpan.FromMinutes(n), 'h' => TimeSpan.FromHours(n), 'd' => TimeSpan.FromDays(n), _ => TimeSpan.Zero };
-        return bucket > TimeSpan.Zero && window / bucket <= 1000;
+        long minutes = n * unitMinutes; // at most 2^31 x 1440: fits a long
+        long windowMinutes = (long)Math.Ceiling(window.TotalMinutes);
+        if (minutes > windowMinutes || windowMinutes / minutes > 1000)
+        {
+            return false;
+        }
+        bucket = TimeSpan.FromMinutes(minutes);
+        return true;
     }
 
     private static double? NullIfNaN(double v) => double.IsFinite(v) ? v : null;

@@ -1,5 +1,6 @@
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Shared.Signing;
 using Microsoft.AspNetCore.Builder;
@@ -20,14 +21,19 @@ public sealed record RollbackInput(string? Reason);
 /// </summary>
 public static class ModelApi
 {
+    /// <summary>Most devices one rollout may name.</summary>
+    public const int MaxRolloutDevices = 100_000;
+
     /// <summary>Registers the registry, job runner, rollout controller and its background service.</summary>
-    public static void AddServices(IServiceCollection services, ModelLoopOptions options)
+    public static void AddServices(IServiceCollection services, GatewayOptions gatewayOptions)
     {
         ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(gatewayOptions);
+        ModelLoopOptions options = gatewayOptions.Models;
         services.AddSingleton(options);
         // The store and the broker exist once GatewayService has started: resolved lazily, on first use.
         services.AddSingleton(sp => new ModelRegistry(sp.GetRequiredService<GatewayService>().Store, options));
-        services.AddSingleton(sp => new ModelJobs(sp.GetRequiredService<ModelRegistry>(), options, sp.GetRequiredService<TimeProvider>(),
+        services.AddSingleton(sp => new ModelJobs(sp.GetRequiredService<ModelRegistry>(), options, gatewayOptions.Labeling.DatasetDirectory, sp.GetRequiredService<TimeProvider>(),
             sp.GetRequiredService<ILogger<ModelJobs>>()));
         services.AddSingleton(sp =>
         {
@@ -43,24 +49,24 @@ public static class ModelApi
     public static void Map(RouteGroupBuilder api)
     {
         ArgumentNullException.ThrowIfNull(api);
-        api.MapGet("/registry/models", (ModelRegistry r) => Results.Json(r.Store.ReadRegisteredModels().Select(Lineage)));
+        api.MapGet("/registry/models", (ModelRegistry r) => Results.Json(r.Store.ReadRegisteredModels().Select(Lineage))).Requires(ApiRole.Viewer);
         api.MapGet("/registry/models/{version}", (ModelRegistry r, string version) =>
-            r.Store.TryGetRegisteredModel(version, out RegisteredModel? m) ? Results.Json(m) : NotFound($"model '{version}' is not registered"));
-        api.MapGet("/registry/models/{version}/package", Package);
+            r.Store.TryGetRegisteredModel(version, out RegisteredModel? m) ? Results.Json(m) : NotFound($"model '{version}' is not registered")).Requires(ApiRole.Viewer);
+        api.MapGet("/registry/models/{version}/package", Package).Requires(ApiRole.Viewer);
         api.MapPost("/registry/models", (ModelJobs jobs, ModelJobRequest? body) =>
-            body is null ? BadRequest("body must be a register request {modelVersion, manifestPath, trainingManifestPath, evaluationSetPath}")
-                : Submit(jobs, body with { Kind = ModelJobKind.Register }));
-        api.MapGet("/registry/signing-key", SigningKey);
+            body is null ? BadRequest("body must be a register request {modelVersion, manifest, trainingManifest, evaluationSet} (names under the gateway's directories)")
+                : Submit(jobs, body with { Kind = ModelJobKind.Register })).Requires(ApiRole.Operator);
+        api.MapGet("/registry/signing-key", SigningKey).Requires(ApiRole.Viewer);
         api.MapPost("/model-jobs", (ModelJobs jobs, ModelJobRequest? body) =>
-            body is null ? BadRequest("body must be a model job {kind, modelVersion, datasetDirectory, evaluationSetPath, ...}") : Submit(jobs, body));
-        api.MapGet("/model-jobs", (ModelJobs jobs) => Results.Json(jobs.List()));
-        api.MapGet("/model-jobs/{id}", (ModelJobs jobs, string id) => jobs.TryGet(id, out ModelJob? j) ? Results.Json(j) : NotFound($"no model job '{id}'"));
-        api.MapPost("/rollouts", StartRollout);
+            body is null ? BadRequest("body must be a model job {kind, modelVersion, dataset, evaluationSet, ...}") : Submit(jobs, body)).Requires(ApiRole.Operator);
+        api.MapGet("/model-jobs", (ModelJobs jobs) => Results.Json(jobs.List())).Requires(ApiRole.Viewer);
+        api.MapGet("/model-jobs/{id}", (ModelJobs jobs, string id) => jobs.TryGet(id, out ModelJob? j) ? Results.Json(j) : NotFound($"no model job '{id}'")).Requires(ApiRole.Viewer);
+        api.MapPost("/rollouts", StartRollout).Requires(ApiRole.Operator);
         api.MapGet("/rollouts", (GatewayService g, bool? active, int? limit) =>
-            Results.Json(g.Store.ReadRollouts(active ?? false, Math.Clamp(limit ?? 50, 1, 1000))));
+            limit is < 1 or > 1000 ? BadRequest("limit must be in 1..1000") : Results.Json(g.Store.ReadRollouts(active ?? false, limit ?? 50))).Requires(ApiRole.Viewer);
         api.MapGet("/rollouts/{id:long}", (GatewayService g, long id) =>
-            g.Store.TryGetRollout(id, out RolloutRecord? r) ? Results.Json(r) : NotFound($"rollout {id} does not exist"));
-        api.MapPost("/rollouts/{id:long}/rollback", Rollback);
+            g.Store.TryGetRollout(id, out RolloutRecord? r) ? Results.Json(r) : NotFound($"rollout {id} does not exist")).Requires(ApiRole.Viewer);
+        api.MapPost("/rollouts/{id:long}/rollback", Rollback).Requires(ApiRole.Operator);
     }
 
     private static object Lineage(RegisteredModel m) => new
@@ -113,6 +119,18 @@ public static class ModelApi
         {
             return BadRequest("body must be {modelVersion, canaries: [ids], waves: [[ids], ...], soakListeningHours?}");
         }
+        if (string.IsNullOrEmpty(body.ModelVersion) || body.ModelVersion.Length > Shared.Contracts.WireLimits.MaxModelVersionLength)
+        {
+            return BadRequest($"modelVersion must be 1..{Shared.Contracts.WireLimits.MaxModelVersionLength} characters");
+        }
+        if ((body.Canaries?.Length ?? 0) + (body.Waves?.Sum(w => w?.Length ?? 0) ?? 0) > MaxRolloutDevices)
+        {
+            return BadRequest($"canaries and waves: at most {MaxRolloutDevices} devices per rollout");
+        }
+        if (body.SoakListeningHours is { } soak && !(double.IsFinite(soak) && soak is >= 0 and <= 10_000))
+        {
+            return BadRequest("soakListeningHours must be in 0..10000");
+        }
         try
         {
             RolloutRecord r = await rollouts.StartAsync(body, cancellationToken).ConfigureAwait(false);
@@ -126,6 +144,10 @@ public static class ModelApi
 
     private static async Task<IResult> Rollback(RolloutController rollouts, long id, RollbackInput? body, CancellationToken cancellationToken)
     {
+        if (body?.Reason is { Length: > Shared.Contracts.WireLimits.MaxTextLength })
+        {
+            return BadRequest($"reason must be at most {Shared.Contracts.WireLimits.MaxTextLength} characters");
+        }
         try
         {
             RolloutRecord r = await rollouts.RollbackAsync(id, body?.Reason, cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,7 @@
 using EdgeKws.Gateway.Configuration;
+using System.Security.Claims;
 using EdgeKws.Gateway.Labeling;
+using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -7,17 +9,15 @@ using Microsoft.AspNetCore.Builder;
 
 namespace EdgeKws.Gateway.Api;
 
-/// <summary>A reviewer's decision as posted.</summary>
+/// <summary>A reviewer's decision as posted. Who decides is the caller's token name, never a field of the body.</summary>
 /// <param name="Label">TrueAccept or FalseAccept.</param>
-/// <param name="Reviewer">Who decides.</param>
-public sealed record ReviewDecisionInput(DetectionLabelKind? Label, string? Reviewer);
+public sealed record ReviewDecisionInput(DetectionLabelKind? Label);
 
-/// <summary>A re-review (audit) as posted.</summary>
+/// <summary>A re-review (audit) as posted; the re-reviewer is the caller's token name (it must not be who decided the label).</summary>
 /// <param name="DeviceId">Detection's device.</param>
 /// <param name="Sequence">Detection's sequence.</param>
 /// <param name="Label">TrueAccept or FalseAccept.</param>
-/// <param name="Reviewer">Who re-reviews (not who decided the label).</param>
-public sealed record ReReviewInput(string? DeviceId, long Sequence, DetectionLabelKind? Label, string? Reviewer);
+public sealed record ReReviewInput(string? DeviceId, long Sequence, DetectionLabelKind? Label);
 
 /// <summary>A dataset export request.</summary>
 /// <param name="Name">Directory name under <c>Gateway:Labeling:DatasetDirectory</c>.</param>
@@ -26,7 +26,8 @@ public sealed record DatasetExportInput(string? Name, string? Keyword);
 
 /// <summary>
 /// The review queue over HTTP (under <c>/api/review</c>): list the queued detections, play a clip, decide it, audit labels by
-/// re-review, and run the labeling worker once. See docs/gateway.md and docs/labeling.md.
+/// re-review (reviewers: clip audio is the users' voices), export a dataset and run the labeling worker once (operators).
+/// The reviewer recorded on a decision is the caller's token name. See docs/gateway.md and docs/labeling.md.
 /// </summary>
 public static class ReviewApi
 {
@@ -37,13 +38,13 @@ public static class ReviewApi
     {
         ArgumentNullException.ThrowIfNull(api);
         RouteGroupBuilder review = api.MapGroup("/review");
-        review.MapGet("/items", Items);
-        review.MapGet("/clips/{deviceId}/{clipId}/audio", Audio);
-        review.MapPost("/items/{deviceId}/{sequence:long}/decision", Decide);
+        review.MapGet("/items", Items).Requires(ApiRole.Reviewer);
+        review.MapGet("/clips/{deviceId}/{clipId}/audio", Audio).Requires(ApiRole.Reviewer);
+        review.MapPost("/items/{deviceId}/{sequence:long}/decision", Decide).Requires(ApiRole.Reviewer);
         review.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
-            TryLimit(limit, 100, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabelsWithProvenance(device, l)) : bad!);
-        review.MapGet("/audit/sample", Sample);
-        review.MapPost("/audit", ReReview);
+            TryLimit(limit, 100, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabelsWithProvenance(device, l)) : bad!).Requires(ApiRole.Viewer);
+        review.MapGet("/audit/sample", Sample).Requires(ApiRole.Reviewer);
+        review.MapPost("/audit", ReReview).Requires(ApiRole.Reviewer);
         review.MapGet("/audit", (GatewayService g) =>
         {
             AgreementCounts a = g.Store.ReadAgreement();
@@ -54,10 +55,10 @@ public static class ReviewApi
                 a.Rate,
                 byFirstKind = a.ByFirstKind.ToDictionary(k => k.Key, k => new { compared = k.Value.Compared, agreed = k.Value.Agreed, rate = k.Value.Compared == 0 ? (double?)null : (double)k.Value.Agreed / k.Value.Compared }),
             });
-        });
-        review.MapPost("/datasets", ExportDataset);
+        }).Requires(ApiRole.Viewer);
+        review.MapPost("/datasets", ExportDataset).Requires(ApiRole.Operator);
         review.MapGet("/status", (GatewayService g, TriggerLabelingService worker) =>
-            Results.Json(new { enabled = worker.Enabled, queued = g.Store.CountReviewQueue(), counters = worker.Counters }));
+            Results.Json(new { enabled = worker.Enabled, queued = g.Store.CountReviewQueue(), counters = worker.Counters })).Requires(ApiRole.Viewer);
         review.MapPost("/run", async (TriggerLabelingService worker, CancellationToken ct) =>
         {
             try
@@ -69,7 +70,7 @@ public static class ReviewApi
             {
                 return Results.Json(new { error = ex.Message }, statusCode: StatusCodes.Status503ServiceUnavailable);
             }
-        });
+        }).Requires(ApiRole.Operator);
     }
 
     private static IResult Items(GatewayService g, int? limit)
@@ -111,47 +112,45 @@ public static class ReviewApi
             : Results.Json(new { error = $"clip {clipId} audio is unreadable: {why}" }, statusCode: StatusCodes.Status422UnprocessableEntity);
     }
 
-    private static IResult Decide(GatewayService g, TimeProvider clock, string deviceId, long sequence, ReviewDecisionInput? body)
+    private static IResult Decide(GatewayService g, TimeProvider clock, ClaimsPrincipal user, string deviceId, long sequence, ReviewDecisionInput? body)
     {
-        if (body?.Label is null || string.IsNullOrWhiteSpace(body.Reviewer))
+        if (body?.Label is null)
         {
-            return BadRequest("body must be {\"label\": \"TrueAccept\" | \"FalseAccept\", \"reviewer\": \"name\"}");
+            return BadRequest("body must be {\"label\": \"TrueAccept\" | \"FalseAccept\"} (the reviewer is the caller's token name)");
         }
-        string? refused = g.Store.DecideReview(deviceId, sequence, body.Label.Value, body.Reviewer, clock.GetUtcNow());
+        string reviewer = ApiAuth.NameOf(user);
+        string? refused = g.Store.DecideReview(deviceId, sequence, body.Label.Value, reviewer, clock.GetUtcNow());
         return refused switch
         {
-            null => Results.Json(new { deviceId, sequence, label = body.Label.Value, body.Reviewer, queued = g.Store.CountReviewQueue() }),
+            null => Results.Json(new { deviceId, sequence, label = body.Label.Value, reviewer, queued = g.Store.CountReviewQueue() }),
             _ when refused.Contains("not in the review queue", StringComparison.Ordinal) => Results.Json(new { error = refused }, statusCode: StatusCodes.Status409Conflict),
             _ => BadRequest(refused),
         };
     }
 
-    private static IResult Sample(GatewayService g, string? reviewer, int? count, int? seed)
+    /// <summary>A re-review sample for the caller: it leaves out labels the caller decided or already re-reviewed.</summary>
+    private static IResult Sample(GatewayService g, ClaimsPrincipal user, int? count, int? seed)
     {
-        if (string.IsNullOrWhiteSpace(reviewer))
-        {
-            return BadRequest("reviewer is required: the sample leaves out labels this reviewer decided or already re-reviewed");
-        }
         if (!TryLimit(count, 20, out int n, out IResult? bad))
         {
             return bad!;
         }
-        return Results.Json(g.Store.SampleForReReview(reviewer, n, seed ?? 1));
+        return Results.Json(g.Store.SampleForReReview(ApiAuth.NameOf(user), n, seed ?? 1));
     }
 
-    private static IResult ReReview(GatewayService g, TimeProvider clock, ReReviewInput? body)
+    private static IResult ReReview(GatewayService g, TimeProvider clock, ClaimsPrincipal user, ReReviewInput? body)
     {
-        if (body is null || string.IsNullOrEmpty(body.DeviceId) || body.Label is null || string.IsNullOrWhiteSpace(body.Reviewer))
+        if (body is null || string.IsNullOrEmpty(body.DeviceId) || body.Label is null)
         {
-            return BadRequest("body must be {deviceId, sequence, label: TrueAccept | FalseAccept, reviewer}");
+            return BadRequest("body must be {deviceId, sequence, label: TrueAccept | FalseAccept} (the re-reviewer is the caller's token name)");
         }
-        string? refused = g.Store.AddReReview(body.DeviceId, body.Sequence, body.Label.Value, body.Reviewer, clock.GetUtcNow());
+        string? refused = g.Store.AddReReview(body.DeviceId, body.Sequence, body.Label.Value, ApiAuth.NameOf(user), clock.GetUtcNow());
         return refused is null ? Results.Json(new { stored = true }, statusCode: StatusCodes.Status201Created) : BadRequest(refused);
     }
 
     private static IResult ExportDataset(GatewayService g, LabelingOptions options, TimeProvider clock, DatasetExportInput? body)
     {
-        if (body is null || !GatewayDatasetExport.IsValidName(body.Name) || string.IsNullOrWhiteSpace(body.Keyword))
+        if (body is null || !GatewayDatasetExport.IsValidName(body.Name) || string.IsNullOrWhiteSpace(body.Keyword) || body.Keyword.Length > Shared.Contracts.WireLimits.MaxTextLength)
         {
             return BadRequest("body must be {\"name\": \"1..64 of a-z A-Z 0-9 - _ . (not starting with .)\", \"keyword\": \"hey edge\"}");
         }

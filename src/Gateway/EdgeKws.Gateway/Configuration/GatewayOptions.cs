@@ -83,11 +83,15 @@ public sealed class RetentionOptions
 /// <summary>The HTTP listener (Kestrel) of the API, <c>/metrics</c> and the dashboard.</summary>
 public sealed class HttpOptions
 {
-    /// <summary>Listener address. Loopback by default: the API has no authentication, expose it only behind a proxy that adds it.</summary>
+    /// <summary>Listener address. Loopback by default; every API call needs a token (docs/gateway.md), but a listener reachable from
+    /// other machines should also use HTTPS (<see cref="Tls"/>) so tokens and session cookies do not cross the network in clear.</summary>
     public string BindAddress { get; set; } = "127.0.0.1";
 
     /// <summary>Port; 0 picks a free port (tests read it back from the server's addresses).</summary>
     public int Port { get; set; } = 8080;
+
+    /// <summary>HTTPS on the same listener (off: plain HTTP).</summary>
+    public HttpTlsOptions Tls { get; set; } = new();
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -99,6 +103,40 @@ public sealed class HttpOptions
         if (Port is < 0 or > 65535)
         {
             throw new ArgumentException($"Gateway:Http:Port {Port} is not in 0..65535 (0 picks a free port)");
+        }
+        Tls.Validate();
+    }
+}
+
+/// <summary>HTTPS for the API and dashboard (<c>Gateway:Http:Tls</c>): Kestrel serves TLS 1.2/1.3 with a PEM certificate and key.</summary>
+public sealed class HttpTlsOptions
+{
+    /// <summary>Serve HTTPS instead of HTTP on <see cref="HttpOptions.Port"/>.</summary>
+    public bool Enabled { get; set; }
+
+    /// <summary>PEM file with the server certificate (optionally followed by its chain).</summary>
+    public string? CertificatePemPath { get; set; }
+
+    /// <summary>PEM file with the certificate's private key (unencrypted PKCS#8, SEC 1 or PKCS#1).</summary>
+    public string? KeyPemPath { get; set; }
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (!Enabled)
+        {
+            return;
+        }
+        foreach ((string name, string? path) in new[] { ("CertificatePemPath", CertificatePemPath), ("KeyPemPath", KeyPemPath) })
+        {
+            if (string.IsNullOrEmpty(path))
+            {
+                throw new ArgumentException($"Gateway:Http:Tls:{name} is required when HTTPS is enabled");
+            }
+            if (!File.Exists(path))
+            {
+                throw new ArgumentException($"Gateway:Http:Tls:{name} '{path}' does not exist");
+            }
         }
     }
 }

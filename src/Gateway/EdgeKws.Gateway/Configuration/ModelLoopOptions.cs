@@ -18,6 +18,14 @@ public sealed class ModelLoopOptions
     /// <summary>Working directory of model jobs (one subdirectory per job: trained, int8, evaluation, gate).</summary>
     public string WorkDirectory { get; set; } = "model-jobs";
 
+    /// <summary>Where models built elsewhere wait to be registered: a register job names its INT8 manifest (model file beside it)
+    /// and its training manifest by their place under this directory (<c>hey-edge-1.3.0/model.int8.manifest.json</c>), never by a
+    /// server path. The API cannot write here; whoever runs the gateway copies files in.</summary>
+    public string ImportDirectory { get; set; } = "data/model-imports";
+
+    /// <summary>Where evaluation sets (<c>edgekws-streams/1</c> files) are: a job names its set by its place under this directory.</summary>
+    public string EvaluationSetDirectory { get; set; } = "data/evaluation-sets";
+
     /// <summary>Debian's interpreter, which has python3-torch and python3-onnx (the python3 first on PATH may not).</summary>
     public string Python { get; set; } = "/usr/bin/python3";
 
@@ -39,6 +47,10 @@ public sealed class ModelLoopOptions
         if (string.IsNullOrWhiteSpace(WorkDirectory))
         {
             throw new ArgumentException("Gateway:Models:WorkDirectory must not be empty");
+        }
+        if (string.IsNullOrWhiteSpace(ImportDirectory) || string.IsNullOrWhiteSpace(EvaluationSetDirectory))
+        {
+            throw new ArgumentException("Gateway:Models:ImportDirectory and EvaluationSetDirectory must not be empty");
         }
         if (string.IsNullOrWhiteSpace(Python))
         {

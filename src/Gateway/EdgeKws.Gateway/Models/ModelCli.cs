@@ -18,19 +18,26 @@ public static class ModelCli
 
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        usage: EdgeKws.Gateway.Host model <command> [--gateway http://127.0.0.1:8080/] ...
-          train    --version V --dataset DIR --streams FILE [--id kws] [--seed 42] [--tiny] [--epochs N] [--threshold X]
+        usage: EdgeKws.Gateway.Host model <command> [--gateway http://127.0.0.1:8080/] [--token-file FILE] ...
+          train    --version V --dataset NAME --streams NAME [--id kws] [--seed 42] [--tiny] [--epochs N] [--threshold X]
                    [--bootstrap] [--fa-margin X] [--frr-margin X] [--no-wait]
                    train (tools/train/train.py), INT8, streaming evaluation, gate against production, sign, register
-          register --version V --manifest M.int8.manifest.json --training-manifest T.json --streams FILE [--bootstrap] [--no-wait]
+          register --version V --manifest NAME --training-manifest NAME --streams NAME [--bootstrap] [--no-wait]
                    a model built with edgekws-model build-int8: evaluation, gate, sign, register
           list                          registered models with lineage, evaluation and gate
           show V                        one registered model in full
           rollout  --version V --canary ID[,ID] [--wave ID[,ID]]... [--soak-hours H]
           rollback [--rollout N] [--reason TEXT]   halt and roll back (default: the newest running or completed rollout)
           status   [--rollout N]                   rollout state, per-device confirmations, FA/hour watch
-        --streams is an edgekws-streams/1 file (docs/model-updates.md). exit codes: 0 ok, 1 failed, 2 usage, 3 refused
+        Inputs are names under the gateway's own directories, never paths: --dataset under Gateway:Labeling:DatasetDirectory,
+        --streams (an edgekws-streams/1 file) under Gateway:Models:EvaluationSetDirectory, --manifest and --training-manifest
+        under Gateway:Models:ImportDirectory (docs/model-updates.md).
+        The API token (operator for train/register/rollout/rollback, viewer for the rest) is read from --token-file, else from
+        the environment variable EDGEKWS_GATEWAY_TOKEN. exit codes: 0 ok, 1 failed, 2 usage, 3 refused
         """;
+
+    /// <summary>Environment variable holding the API token when no <c>--token-file</c> is given.</summary>
+    public const string TokenVariable = "EDGEKWS_GATEWAY_TOKEN";
 
     /// <summary>Runs one command against the gateway at <c>--gateway</c>.</summary>
     public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr, HttpMessageHandler? handler = null)
@@ -49,6 +56,21 @@ public static class ModelCli
         using var http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
         http.BaseAddress = new Uri(One(o, "gateway") ?? "http://127.0.0.1:8080/");
         http.Timeout = TimeSpan.FromMinutes(5);
+        string? token;
+        try
+        {
+            // A file (mode 0600) or the environment, not a command-line argument: arguments are visible to every user in ps.
+            token = One(o, "token-file") is { } file ? File.ReadAllText(file).Trim() : Environment.GetEnvironmentVariable(TokenVariable)?.Trim();
+        }
+        catch (IOException ex)
+        {
+            stderr.WriteLine("model: cannot read the token file: " + ex.Message);
+            return 2;
+        }
+        if (!string.IsNullOrEmpty(token))
+        {
+            http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
+        }
         try
         {
             return args[0] switch
@@ -71,7 +93,7 @@ public static class ModelCli
         }
         catch (HttpRequestException ex)
         {
-            stderr.WriteLine($"model: cannot reach the gateway at {http.BaseAddress}: {ex.Message}");
+            stderr.WriteLine(ex.StatusCode is null ? $"model: cannot reach the gateway at {http.BaseAddress}: {ex.Message}" : $"model: {ex.Message}");
             return 1;
         }
     }
@@ -129,8 +151,8 @@ public static class ModelCli
         Kind = ModelJobKind.Train,
         ModelVersion = Required(o, "version"),
         ModelId = One(o, "id") ?? "kws",
-        DatasetDirectory = Path.GetFullPath(Required(o, "dataset")),
-        EvaluationSetPath = Path.GetFullPath(Required(o, "streams")),
+        Dataset = Required(o, "dataset"),
+        EvaluationSet = Required(o, "streams"),
         Seed = (int)(Number(o, "seed") ?? 42),
         Tiny = o.ContainsKey("tiny"),
         Epochs = Number(o, "epochs") is { } e ? (int)e : null,
@@ -144,9 +166,9 @@ public static class ModelCli
     {
         Kind = ModelJobKind.Register,
         ModelVersion = Required(o, "version"),
-        ManifestPath = Path.GetFullPath(Required(o, "manifest")),
-        TrainingManifestPath = Path.GetFullPath(Required(o, "training-manifest")),
-        EvaluationSetPath = Path.GetFullPath(Required(o, "streams")),
+        Manifest = Required(o, "manifest"),
+        TrainingManifest = Required(o, "training-manifest"),
+        EvaluationSet = Required(o, "streams"),
         Bootstrap = o.ContainsKey("bootstrap"),
         FaMargin = Number(o, "fa-margin"),
         FrrMargin = Number(o, "frr-margin"),
@@ -165,7 +187,7 @@ public static class ModelCli
         JsonNode? job = await ReadAsync(submitted).ConfigureAwait(false);
         if (submitted.StatusCode != HttpStatusCode.Accepted)
         {
-            stderr.WriteLine($"model: {(int)submitted.StatusCode} {job?["error"]}");
+            stderr.WriteLine($"model: {(int)submitted.StatusCode} {job?["error"]}{AuthHint(submitted.StatusCode)}");
             return submitted.StatusCode == HttpStatusCode.Conflict ? Refused : 1;
         }
         string id = job!["id"]!.GetValue<string>();
@@ -216,7 +238,7 @@ public static class ModelCli
         JsonNode? node = await ReadAsync(r).ConfigureAwait(false);
         if (!r.IsSuccessStatusCode)
         {
-            stderr.WriteLine($"model: {(int)r.StatusCode} {node?["error"]}");
+            stderr.WriteLine($"model: {(int)r.StatusCode} {node?["error"]}{AuthHint(r.StatusCode)}");
             return r.StatusCode == HttpStatusCode.Conflict ? Refused : 1;
         }
         stdout.WriteLine(node?.ToJsonString(Indented));
@@ -248,10 +270,20 @@ public static class ModelCli
     private static async Task<string?> NewestAsync(HttpClient http, Func<string, bool> state)
     {
         using HttpResponseMessage r = await http.GetAsync("api/rollouts?limit=100").ConfigureAwait(false);
-        r.EnsureSuccessStatusCode();
+        if (!r.IsSuccessStatusCode)
+        {
+            throw new HttpRequestException($"GET api/rollouts answered {(int)r.StatusCode}{AuthHint(r.StatusCode)}", null, r.StatusCode);
+        }
         JsonNode? list = await ReadAsync(r).ConfigureAwait(false);
         return list?.AsArray().FirstOrDefault(x => state(x!["state"]!.GetValue<string>()))?["id"]?.ToJsonString();
     }
+
+    private static string AuthHint(HttpStatusCode status) => status switch
+    {
+        HttpStatusCode.Unauthorized => $" (give an API token: --token-file FILE or {TokenVariable}; EdgeKws.Gateway.Host token create makes one)",
+        HttpStatusCode.Forbidden => " (this token's role is too low for the command)",
+        _ => string.Empty,
+    };
 
     private static async Task<JsonNode?> ReadAsync(HttpResponseMessage r)
     {

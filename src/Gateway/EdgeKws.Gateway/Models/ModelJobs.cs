@@ -1,7 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
+using System.Text.Json.Serialization;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Quantization;
@@ -36,9 +38,20 @@ public enum ModelJobState
     Failed = 4,
 }
 
-/// <summary>A model job request (HTTP body of <c>POST /api/model-jobs</c> and <c>POST /api/registry/models</c>).</summary>
+/// <summary>
+/// A model job request (HTTP body of <c>POST /api/model-jobs</c> and <c>POST /api/registry/models</c>). Inputs are names the
+/// gateway resolves in its own directories (<see cref="ServerName"/>), never server paths; a field the record does not know
+/// (for example the old <c>manifestPath</c>) is refused by name rather than ignored.
+/// </summary>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record ModelJobRequest
 {
+    /// <summary>Longest model id.</summary>
+    public const int MaxModelIdLength = 64;
+
+    /// <summary>Most training epochs a job may ask for.</summary>
+    public const int MaxEpochs = 10_000;
+
     /// <summary>Train (default) or Register.</summary>
     public ModelJobKind Kind { get; init; } = ModelJobKind.Train;
 
@@ -48,11 +61,13 @@ public sealed record ModelJobRequest
     /// <summary>Model family id written to the manifest (Train).</summary>
     public string ModelId { get; init; } = "kws";
 
-    /// <summary>An exported dataset directory (<c>edgekws-dataset/1</c>, from edgekws-dataset or the gateway's export): Train.</summary>
-    public string? DatasetDirectory { get; init; }
+    /// <summary>Train: an exported dataset (<c>edgekws-dataset/1</c>, from edgekws-dataset or the gateway's export), named by its
+    /// directory under <c>Gateway:Labeling:DatasetDirectory</c> (where <c>POST /api/review/datasets</c> writes).</summary>
+    public string? Dataset { get; init; }
 
-    /// <summary>The evaluation streams (<c>edgekws-streams/1</c> file, see <see cref="EvaluationSetFile"/>).</summary>
-    public string? EvaluationSetPath { get; init; }
+    /// <summary>The evaluation streams (<c>edgekws-streams/1</c> file, see <see cref="EvaluationSetFile"/>), named by its place under
+    /// <c>Gateway:Models:EvaluationSetDirectory</c>.</summary>
+    public string? EvaluationSet { get; init; }
 
     /// <summary>Trainer seed.</summary>
     public int Seed { get; init; } = 42;
@@ -75,38 +90,34 @@ public sealed record ModelJobRequest
     /// <summary>Gate FRR margin (null: max(1 %, one keyword)).</summary>
     public double? FrrMargin { get; init; }
 
-    /// <summary>Register: the INT8 device manifest (its model file beside it).</summary>
-    public string? ManifestPath { get; init; }
+    /// <summary>Register: the INT8 device manifest (its model file beside it), named by its place under <c>Gateway:Models:ImportDirectory</c>.</summary>
+    public string? Manifest { get; init; }
 
-    /// <summary>Register: the trainer's training-manifest.json.</summary>
-    public string? TrainingManifestPath { get; init; }
+    /// <summary>Register: the trainer's training-manifest.json, named by its place under <c>Gateway:Models:ImportDirectory</c>.</summary>
+    public string? TrainingManifest { get; init; }
 
-    /// <summary>Null when the request can run, else the first problem.</summary>
-    public string? Refuse()
+    /// <summary>Null when the request's values are acceptable (before any file is looked at), else the first problem, naming the field.</summary>
+    public string? RefuseValues()
     {
-        if (string.IsNullOrWhiteSpace(ModelVersion) || ModelVersion.Length > Shared.Contracts.WireLimits.MaxModelVersionLength)
-            return $"modelVersion is required (1..{Shared.Contracts.WireLimits.MaxModelVersionLength} characters)";
-        if (string.IsNullOrWhiteSpace(EvaluationSetPath)) return "evaluationSetPath (an edgekws-streams/1 file) is required";
-        if (!File.Exists(EvaluationSetPath)) return $"evaluationSetPath '{EvaluationSetPath}' does not exist";
-        if (Kind == ModelJobKind.Train)
-        {
-            if (string.IsNullOrWhiteSpace(DatasetDirectory) || !File.Exists(Path.Combine(DatasetDirectory, "dataset.json")))
-                return $"datasetDirectory '{DatasetDirectory}' is not an exported dataset (no dataset.json)";
-            if (Epochs is < 1) return "epochs must be >= 1";
-        }
-        else if (Kind == ModelJobKind.Register)
-        {
-            if (string.IsNullOrWhiteSpace(ManifestPath) || !File.Exists(ManifestPath)) return $"manifestPath '{ManifestPath}' does not exist";
-            if (string.IsNullOrWhiteSpace(TrainingManifestPath) || !File.Exists(TrainingManifestPath)) return $"trainingManifestPath '{TrainingManifestPath}' does not exist";
-        }
-        else
-        {
-            return $"kind {(int)Kind} is not Train or Register";
-        }
+        if (string.IsNullOrWhiteSpace(ModelVersion) || ModelVersion.Length > Shared.Contracts.WireLimits.MaxModelVersionLength || ModelVersion.Any(char.IsControl))
+            return $"modelVersion is required (1..{Shared.Contracts.WireLimits.MaxModelVersionLength} characters, no control characters)";
+        if (!Enum.IsDefined(Kind)) return $"kind {(int)Kind} is not Train or Register";
+        if (string.IsNullOrWhiteSpace(ModelId) || ModelId.Length > MaxModelIdLength || ModelId.Any(char.IsControl))
+            return $"modelId must be 1..{MaxModelIdLength} characters without control characters";
+        if (Epochs is < 1 or > MaxEpochs) return $"epochs must be in 1..{MaxEpochs}";
         if (Threshold is { } t && !(t is > 0 and < 1)) return "threshold must be in (0, 1)";
+        if (FaMargin is { } fa && !(double.IsFinite(fa) && fa >= 0)) return "faMargin must be a finite number >= 0";
+        if (FrrMargin is { } frr && !(frr is >= 0 and <= 1)) return "frrMargin must be in [0, 1]";
         return null;
     }
 }
+
+/// <summary>Where a job's inputs are on the server (resolved from the request's names; never shown to or taken from the API).</summary>
+/// <param name="DatasetDirectory">Train: the dataset directory.</param>
+/// <param name="EvaluationSetPath">The evaluation streams file.</param>
+/// <param name="ManifestPath">Register: the INT8 manifest.</param>
+/// <param name="TrainingManifestPath">Register: the training manifest.</param>
+internal sealed record ModelJobInputs(string? DatasetDirectory, string EvaluationSetPath, string? ManifestPath, string? TrainingManifestPath);
 
 /// <summary>A model job and what it did.</summary>
 /// <param name="Id">Job id.</param>
@@ -129,7 +140,12 @@ public sealed record ModelJob(string Id, ModelJobRequest Request, ModelJobState 
 /// (<see cref="ModelRegistry"/>). Job records live in memory (a restart forgets them); what they produce is in the registry
 /// and the work directory.
 /// </summary>
-public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, TimeProvider clock, ILogger<ModelJobs> logger)
+/// <param name="registry">Where models are registered.</param>
+/// <param name="options">Directories, trainer and timeouts.</param>
+/// <param name="datasetDirectory">Where training datasets are named from (<c>Gateway:Labeling:DatasetDirectory</c>).</param>
+/// <param name="clock">Time of jobs.</param>
+/// <param name="logger">Job outcomes.</param>
+public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, string datasetDirectory, TimeProvider clock, ILogger<ModelJobs> logger)
 {
     private readonly ConcurrentDictionary<string, ModelJob> _jobs = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _one = new(1, 1);
@@ -145,7 +161,8 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
     public ModelJob Submit(ModelJobRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (request.Refuse() is { } problem)
+        ModelJobInputs? inputs = null;
+        if ((request.RefuseValues() ?? Resolve(request, out inputs)) is { } problem)
         {
             throw new ArgumentException(problem);
         }
@@ -154,8 +171,44 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         string work = Path.GetFullPath(Path.Combine(options.WorkDirectory, id));
         var job = new ModelJob(id, request, ModelJobState.Queued, now, null, [], null, null, work);
         _jobs[id] = job;
-        _ = Task.Run(() => RunAsync(job));
+        _ = Task.Run(() => RunAsync(job, inputs!));
         return job;
+    }
+
+    /// <summary>
+    /// The request's names resolved in the gateway's directories, or the first problem (naming the field). Every name's form is
+    /// checked before any file is looked at, so what a refusal says never depends on what exists outside those directories.
+    /// </summary>
+    private string? Resolve(ModelJobRequest r, out ModelJobInputs? inputs)
+    {
+        inputs = null;
+        bool train = r.Kind == ModelJobKind.Train;
+        if (!ServerName.TryResolve(options.EvaluationSetDirectory, r.EvaluationSet, "evaluationSet", "Gateway:Models:EvaluationSetDirectory", out string streams, out string problem))
+            return problem;
+        string dataset = string.Empty, manifest = string.Empty, training = string.Empty;
+        if (train)
+        {
+            if (!ServerName.TryResolve(datasetDirectory, r.Dataset, "dataset", "Gateway:Labeling:DatasetDirectory", out dataset, out problem)) return problem;
+        }
+        else
+        {
+            if (!ServerName.TryResolve(options.ImportDirectory, r.Manifest, "manifest", "Gateway:Models:ImportDirectory", out manifest, out problem)) return problem;
+            if (!ServerName.TryResolve(options.ImportDirectory, r.TrainingManifest, "trainingManifest", "Gateway:Models:ImportDirectory", out training, out problem))
+                return problem;
+        }
+
+        if (!File.Exists(streams)) return $"evaluationSet '{r.EvaluationSet}' is not a file under Gateway:Models:EvaluationSetDirectory";
+        if (train)
+        {
+            if (!File.Exists(Path.Combine(dataset, "dataset.json")))
+                return $"dataset '{r.Dataset}' is not an exported dataset under Gateway:Labeling:DatasetDirectory (no dataset.json)";
+            inputs = new ModelJobInputs(dataset, streams, null, null);
+            return null;
+        }
+        if (!File.Exists(manifest)) return $"manifest '{r.Manifest}' is not a file under Gateway:Models:ImportDirectory";
+        if (!File.Exists(training)) return $"trainingManifest '{r.TrainingManifest}' is not a file under Gateway:Models:ImportDirectory";
+        inputs = new ModelJobInputs(null, streams, manifest, training);
+        return null;
     }
 
     /// <summary>Waits until the job finishes (tests, CLI --wait).</summary>
@@ -171,7 +224,7 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         }
     }
 
-    private async Task RunAsync(ModelJob job)
+    private async Task RunAsync(ModelJob job, ModelJobInputs inputs)
     {
         await _one.WaitAsync().ConfigureAwait(false);
         var steps = new List<string>();
@@ -179,7 +232,7 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         {
             _jobs[job.Id] = job with { State = ModelJobState.Running };
             Directory.CreateDirectory(job.WorkDirectory);
-            RegisteredModel model = await RunStepsAsync(job.Request, job.WorkDirectory, steps).ConfigureAwait(false);
+            RegisteredModel model = await RunStepsAsync(job.Request, inputs, job.WorkDirectory, steps).ConfigureAwait(false);
             _jobs[job.Id] = job with { State = ModelJobState.Succeeded, FinishedUtc = clock.GetUtcNow(), Steps = steps, Model = model };
             logger.LogInformation("model job {Id}: {Version} registered as {Stage}: {Gate}", job.Id, model.ModelVersion, model.Stage, model.GateSummary);
         }
@@ -196,7 +249,7 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         }
     }
 
-    private async Task<RegisteredModel> RunStepsAsync(ModelJobRequest r, string work, List<string> steps)
+    private async Task<RegisteredModel> RunStepsAsync(ModelJobRequest r, ModelJobInputs inputs, string work, List<string> steps)
     {
         string version = r.ModelVersion!;
         if (registry.Store.TryGetRegisteredModel(version, out _))
@@ -209,7 +262,7 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         if (r.Kind == ModelJobKind.Train)
         {
             string trained = Path.Combine(work, "trained");
-            List<string> args = [TrainerScript(), "--dataset", r.DatasetDirectory!, "--out", trained, "--seed", r.Seed.ToString(CultureInfo.InvariantCulture), "--threads", "1"];
+            List<string> args = [TrainerScript(), "--dataset", inputs.DatasetDirectory!, "--out", trained, "--seed", r.Seed.ToString(CultureInfo.InvariantCulture), "--threads", "1"];
             if (r.Tiny) args.Add("--tiny");
             if (r.Epochs is { } epochs) args.AddRange(["--epochs", epochs.ToString(CultureInfo.InvariantCulture)]);
             (int exit, string stdout, string stderr) = await ExternalProcess.RunAsync(options.Python, args, options.TrainTimeout, CancellationToken.None).ConfigureAwait(false);
@@ -222,7 +275,7 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
 
             sw.Restart();
             trainingManifestPath = Path.Combine(trained, "training-manifest.json");
-            QuantizationReport q = Int8ModelBuilder.Build(Path.Combine(trained, "model.float.onnx"), trainingManifestPath, r.DatasetDirectory!, Path.Combine(work, "int8"),
+            QuantizationReport q = Int8ModelBuilder.Build(Path.Combine(trained, "model.float.onnx"), trainingManifestPath, inputs.DatasetDirectory!, Path.Combine(work, "int8"),
                 new Int8BuildOptions { ModelId = r.ModelId, ModelVersion = version, ParentVersion = production?.ModelVersion, Threshold = r.Threshold });
             manifestPath = Path.Combine(work, "int8", q.ManifestFile);
             steps.Add(Step("quantize", sw, string.Create(CultureInfo.InvariantCulture,
@@ -230,12 +283,12 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         }
         else
         {
-            manifestPath = r.ManifestPath!;
-            trainingManifestPath = r.TrainingManifestPath!;
+            manifestPath = inputs.ManifestPath!;
+            trainingManifestPath = inputs.TrainingManifestPath!;
         }
 
         sw.Restart();
-        IReadOnlyList<EvaluationStream> streams = EvaluationSetFile.Load(r.EvaluationSetPath!, out string description);
+        IReadOnlyList<EvaluationStream> streams = EvaluationSetFile.Load(inputs.EvaluationSetPath, out string description);
         var evalOptions = new StreamingEvaluationOptions { EvaluationSet = description };
         StreamingEvaluation candidate = StreamingEvaluator.Evaluate(manifestPath, streams, evalOptions);
         EvaluationWriter.Write(candidate, Path.Combine(work, "evaluation"));

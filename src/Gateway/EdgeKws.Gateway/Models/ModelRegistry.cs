@@ -83,6 +83,10 @@ public sealed class ModelRegistry
         string Field(string name) => m[name]?.GetValue<string>() is { Length: > 0 } v ? v : throw new InvalidDataException($"{int8ManifestPath}: '{name}' is missing");
         string version = Field("modelVersion");
         string fileName = Field("fileName");
+        if (fileName != Path.GetFileName(fileName) || fileName is "." or ".." || fileName.Contains('\\', StringComparison.Ordinal))
+        {
+            throw new InvalidDataException($"{int8ManifestPath}: 'fileName' must be a plain file name next to the manifest, got '{fileName}'");
+        }
         byte[] model = File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(Path.GetFullPath(int8ManifestPath))!, fileName));
         string sha = Convert.ToHexStringLower(SHA256.HashData(model));
         if (!string.Equals(sha, Field("sha256"), StringComparison.OrdinalIgnoreCase))

@@ -2,7 +2,7 @@ using Npgsql;
 
 namespace EdgeKws.Gateway.Storage;
 
-/// <summary>Heartbeat totals in the PostgreSQL store (schema version 6), as in <see cref="SqliteGatewayStore"/>.</summary>
+/// <summary>Heartbeat totals in the PostgreSQL store (schema version 7), as in <see cref="SqliteGatewayStore"/>.</summary>
 public sealed partial class PostgresGatewayStore
 {
     // Version 5 -> 6, idempotent (IF NOT EXISTS), run under the schema lock.

@@ -1,6 +1,6 @@
 namespace EdgeKws.Gateway.Storage;
 
-/// <summary>Heartbeat totals in the SQLite store (schema version 6).</summary>
+/// <summary>Heartbeat totals in the SQLite store (schema version 7).</summary>
 public sealed partial class SqliteGatewayStore
 {
     // Version 5 -> 6: the totals a heartbeat carries (null for devices that predate them). The scalar columns are what the

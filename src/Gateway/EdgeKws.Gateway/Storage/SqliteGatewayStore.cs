@@ -20,7 +20,7 @@ namespace EdgeKws.Gateway.Storage;
 public sealed partial class SqliteGatewayStore : IGatewayStore
 {
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 6;
+    public const int SchemaVersion = 7;
 
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
@@ -97,8 +97,9 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         {
             // Version 1: ingest tables. Version 2: monitoring (cohort, labels, models, evaluations, alerts). Version 3: governance
             // (dataset membership, model marks) and skew results. Version 4: labeling (label provenance, review entries,
-            // re-review audits). Version 5: model registry and rollouts. Version 6: heartbeat totals.
-            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [], .. version < 5 ? RolloutDdl : [], .. version < 6 ? HeartbeatTotalsDdl : []];
+            // re-review audits). Version 5: model registry and rollouts. Version 6: HTTP API tokens and the audit log. Version 7: heartbeat totals.
+            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [],
+                .. version < 5 ? RolloutDdl : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : []];
             foreach (string ddl in ddls)
             {
                 if (!AddsExistingColumn(db, ddl))

@@ -22,6 +22,7 @@ function clear(node) { while (node.firstChild) node.removeChild(node.firstChild)
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
+  if (r.status === 401) { location.href = "/login?returnUrl=" + encodeURIComponent(location.pathname); throw new Error("not signed in"); }
   if (r.status === 404) return null;
   if (!r.ok) throw new Error(url + " -> HTTP " + r.status);
   return r.json();

@@ -1,13 +1,11 @@
 "use strict";
 // The review page: lists /api/review/items, plays each clip's WAV, posts decisions. Plain DOM, no framework, no CDN.
+// The reviewer is whoever is signed in (the gateway takes the name from the session's token, never from the page).
 // When a refresh completes, <body data-ready="1">; a failed fetch sets data-error.
-
-const reviewerInput = document.getElementById("reviewer");
-reviewerInput.value = localStorage.getItem("edgekws-reviewer") || "";
-reviewerInput.addEventListener("change", () => localStorage.setItem("edgekws-reviewer", reviewerInput.value.trim()));
 
 async function getJson(url) {
   const r = await fetch(url, { headers: { Accept: "application/json" } });
+  if (r.status === 401) { location.href = "/login?returnUrl=" + encodeURIComponent(location.pathname); throw new Error("not signed in"); }
   if (!r.ok) throw new Error(url + " -> " + r.status);
   return r.json();
 }
@@ -20,15 +18,11 @@ function cell(row, text) {
 }
 
 async function decide(item, label, button) {
-  const reviewer = reviewerInput.value.trim();
   const message = document.getElementById("message");
-  if (!reviewer) { message.textContent = "Enter your name as reviewer first."; reviewerInput.focus(); return; }
   button.disabled = true;
-  const r = await fetch(`/api/review/items/${encodeURIComponent(item.deviceId)}/${item.sequence}/decision`, {
-    method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ label, reviewer }),
-  });
+  const r = await apiSend("POST", `/api/review/items/${encodeURIComponent(item.deviceId)}/${item.sequence}/decision`, { label });
   const body = await r.json().catch(() => ({}));
-  message.textContent = r.ok ? `${item.deviceId} #${item.sequence}: ${label} by ${reviewer}` : `refused: ${body.error || r.status}`;
+  message.textContent = r.ok ? `${item.deviceId} #${item.sequence}: ${label} by ${body.reviewer}` : `refused (${r.status}): ${body.error || ""}`;
   await refresh();
 }
 
