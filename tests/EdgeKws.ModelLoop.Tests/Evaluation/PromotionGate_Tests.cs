@@ -42,18 +42,29 @@ public class PromotionGate_Tests(StreamingModelFixture fixture, ITestOutputHelpe
     [Fact]
     public void Promotes_a_candidate_that_misses_fewer_keywords_at_no_more_false_accepts()
     {
-        var curve = fixture.Baseline.Curve;
-        // Current: the highest threshold that still detects something; candidate: the operating point that,
-        // at no more false accepts, misses the fewest keywords.
-        var detecting = curve.Where(p => p.MissedKeywords < p.Keywords).ToArray();
-        Assert.NotEmpty(detecting);
-        long fewestFa = detecting.Min(p => p.FalseAccepts);
-        var better = detecting.Where(p => p.FalseAccepts == fewestFa).OrderBy(p => p.MissedKeywords).ThenByDescending(p => p.Threshold).First();
-        var worse = curve.Where(p => p.FalseAccepts <= fewestFa && p.MissedKeywords > better.MissedKeywords).OrderByDescending(p => p.MissedKeywords).First();
-        output.WriteLine($"current t={worse.Threshold} FA {worse.FalseAccepts} missed {worse.MissedKeywords}; candidate t={better.Threshold} FA {better.FalseAccepts} missed {better.MissedKeywords}");
+        // Operating points come from deployed evaluations, not from the sweep: the sweep's false accepts are those of the
+        // negative streams, a deployed evaluation also counts those in positive streams, and which thresholds separate the
+        // points depends on the fixture model's last bits. Evaluate a spread of the sweep's detecting thresholds, then take
+        // as the candidate the point that misses fewest keywords at the fewest false accepts any point reaches, and as the
+        // current model a point with no fewer false accepts that misses more.
+        var thresholds = fixture.Baseline.Curve.Where(p => p.MissedKeywords < p.Keywords).Select(p => p.Threshold).Distinct().Order().ToArray();
+        Assert.NotEmpty(thresholds);
+        var points = Enumerable.Range(0, Math.Min(8, thresholds.Length))
+            .Select(i => thresholds[i * (thresholds.Length - 1) / Math.Max(1, Math.Min(8, thresholds.Length) - 1)])
+            .Distinct()
+            .Select(t => (Threshold: t, Evaluation: Evaluate(fixture.WithThreshold(t, "1.0.0-sweep"))))
+            .ToArray();
+        foreach (var p in points) output.WriteLine($"t={p.Threshold}: FA {p.Evaluation.Report.FalseAccepts}, missed {p.Evaluation.Report.MissedKeywords}");
+        long fewestFa = points.Min(p => p.Evaluation.Report.FalseAccepts);
+        var better = points.Where(p => p.Evaluation.Report.FalseAccepts == fewestFa).MinBy(p => p.Evaluation.Report.MissedKeywords);
+        var worse = points.Where(p => p.Evaluation.Report.FalseAccepts >= fewestFa && p.Evaluation.Report.MissedKeywords > better.Evaluation.Report.MissedKeywords)
+            .OrderBy(p => p.Evaluation.Report.FalseAccepts).ThenByDescending(p => p.Evaluation.Report.MissedKeywords).FirstOrDefault();
+        Assert.True(worse.Evaluation is not null, "no evaluated operating point misses more keywords at no fewer false accepts; the fixture cannot show the rule");
+        output.WriteLine($"current t={worse.Threshold}; candidate t={better.Threshold}");
 
         var current = Evaluate(fixture.WithThreshold(worse.Threshold, "1.0.0-high-threshold"));
         var candidate = Evaluate(fixture.WithThreshold(better.Threshold, "1.0.1"));
+        Assert.Equal(better.Evaluation.Report.FalseAccepts, candidate.Report.FalseAccepts);
         // No margins: the candidate must be at least as good on both axes.
         var gate = PromotionGate.Decide(current, candidate, new GateMargins { FaPerHour = 0, FalseRejectRate = 0 });
         Print(gate);
