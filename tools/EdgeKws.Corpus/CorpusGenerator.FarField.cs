@@ -314,7 +314,7 @@ public sealed partial class CorpusGenerator
                     SnrMixer.Scale(block, ms > 0 ? Math.Pow(10, level / 20) / Math.Sqrt(ms) : 0);
                 }
 
-                FadeEdges(block, Samples(20));
+                Fade(block, Samples(20));
                 segmentLevel = Math.Round(level, 2);
             }
 
@@ -418,7 +418,7 @@ public sealed partial class CorpusGenerator
                     }
 
                     mic.Apply(noise, SampleRateHz);
-                    FadeEdges(noise, Samples(200));
+                    Fade(noise, Samples(200));
                     SnrMixer.AddScaled(mix, noise, SnrMixer.NoiseScaleForSnr(speech, noise, [kwInterval], snr.Value));
                 }
 
@@ -460,16 +460,5 @@ public sealed partial class CorpusGenerator
             Segments = segments,
             Noise = NoiseKind.Pink,
         });
-    }
-
-    private static void FadeEdges(float[] x, int samples)
-    {
-        samples = Math.Min(samples, x.Length / 2);
-        for (int i = 0; i < samples; i++)
-        {
-            float g = (float)i / samples;
-            x[i] *= g;
-            x[^(i + 1)] *= g;
-        }
     }
 }

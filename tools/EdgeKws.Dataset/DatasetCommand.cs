@@ -11,9 +11,20 @@ public static class DatasetCommand
         usage: edgekws-dataset export --corpus DIR --out DIR [--keyword "hey edge"]... [--stream-windows-per-minute N]
                                       [--train-stream-windows-per-minute N]
                edgekws-dataset extract --corpus DIR --out DIR [--keyword "hey edge"]...
+               edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE... --out DIR [import options]
+               edgekws-dataset align-bench --corpus DIR [--split S] [--limit N] [--clean] [--parallel N]
+                                      [--refine pauses|snap|none] [--decoder-args "ARGS"] [--verbose]
 
           extract: aligns every corpus sentence with the built-in aligner (PocketSphinx), cuts 1 s keyword
                    clips, filters them and queues the rest in OUT/review.db; prints accepted/review/rejected.
+          import:  reads word alignments (MFA TextGrid long/short, Kaldi CTM, CSV/JSON word tables), pairs each
+                   with its audio, cuts 1 s keyword clips with the quality filters and writes a dataset plus
+                   OUT/review.db of what was rejected; 'edgekws-dataset import --help' lists its options.
+          align-bench: aligns the corpus's sentences (exact word times by construction) and prints the
+                   boundary error (median, p90, share within 50 ms) overall, per engine, per room class
+                   (far-field corpora) and per SNR, for the aligner's times and the decoder's own.
+                   --clean aligns the clean references (corpora made with --clean); --refine and
+                   --decoder-args run a variant (e.g. --refine none --decoder-args "-beam 1e-80").
 
           --corpus DIR                 a corpus written by edgekws-corpus (has manifest.json)
           --out DIR                    dataset directory (dataset.json, {split}.features.npy, .labels.npy, .lineage.jsonl)
@@ -35,9 +46,19 @@ public static class DatasetCommand
             return RunExtract(args, stdout, stderr);
         }
 
+        if (args.Count > 0 && args[0] == "align-bench")
+        {
+            return RunAlignBench(args, stdout, stderr);
+        }
+
+        if (args.Count > 0 && args[0] == "import")
+        {
+            return ImportCommand.Run(args, stdout, stderr);
+        }
+
         if (args.Count == 0 || args[0] != "export")
         {
-            stderr.WriteLine(args.Count == 0 ? "edgekws-dataset: no command; the command is 'export'." : $"edgekws-dataset: unknown command '{args[0]}'; the command is 'export'.");
+            stderr.WriteLine(args.Count == 0 ? "edgekws-dataset: no command; the commands are export, extract, import, align-bench." : $"edgekws-dataset: unknown command '{args[0]}'; the commands are export, extract, import, align-bench.");
             stderr.WriteLine(Usage);
             return 2;
         }
@@ -167,6 +188,58 @@ public static class DatasetCommand
             return 0;
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or InvalidOperationException or System.Text.Json.JsonException)
+        {
+            stderr.WriteLine("edgekws-dataset: " + e.Message);
+            return 1;
+        }
+    }
+
+    private static int RunAlignBench(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        string? corpus = null;
+        var options = new AlignmentBenchmarkOptions();
+        var aligner = new EdgeKws.Labeling.Alignment.PocketSphinxAlignerOptions();
+        bool verbose = false;
+        for (int i = 1; i < args.Count; i++)
+        {
+            string a = args[i];
+            if (a is "--clean" or "--verbose")
+            {
+                options = a == "--clean" ? options with { Clean = true } : options;
+                verbose |= a == "--verbose";
+                continue;
+            }
+
+            string? value = i + 1 < args.Count ? args[++i] : null;
+            switch (a)
+            {
+                case "--corpus" when value is not null: corpus = value; break;
+                case "--split" when value is not null: options = options with { Split = value }; break;
+                case "--limit" when int.TryParse(value, out int n) && n > 0: options = options with { Limit = n }; break;
+                case "--parallel" when int.TryParse(value, out int n) && n > 0: options = options with { Parallel = n }; break;
+                case "--refine" when Enum.TryParse(value, ignoreCase: true, out EdgeKws.Labeling.Alignment.BoundaryRefinement r): aligner = aligner with { Refinement = r }; break;
+                case "--decoder-args" when value is not null: aligner = aligner with { ForcedPassArguments = value.Split(' ', StringSplitOptions.RemoveEmptyEntries) }; break;
+                default:
+                    stderr.WriteLine($"edgekws-dataset: align-bench: unknown option or bad value '{a} {value}'.");
+                    stderr.WriteLine(Usage);
+                    return 2;
+            }
+        }
+
+        if (corpus is null)
+        {
+            stderr.WriteLine("edgekws-dataset: align-bench needs --corpus DIR.");
+            return 2;
+        }
+
+        try
+        {
+            CorpusManifest manifest = CorpusManifest.Load(Path.Combine(corpus, "manifest.json"));
+            AlignmentBenchmarkReport report = AlignmentBenchmark.RunAsync(corpus, manifest, options with { Aligner = aligner }, verbose ? stderr.WriteLine : null).GetAwaiter().GetResult();
+            AlignmentBenchmark.Write(report, stdout);
+            return 0;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or InvalidOperationException or System.Text.Json.JsonException or FormatException)
         {
             stderr.WriteLine("edgekws-dataset: " + e.Message);
             return 1;

@@ -94,6 +94,22 @@ public sealed class TextGridReader_Tests
     }
 
     [Fact]
+    public void Reads_crlf_files_and_the_old_short_header_and_gives_the_tier_s_speaker()
+    {
+        using var dir = new TempDir();
+        string crlf = ShortFormat.Replace("\"ooTextFile\"", "\"ooTextFile short\"").Replace("\n", "\r\n");
+        WordAlignment a = TextGridReader.ReadWords(dir.File("a.TextGrid", crlf), "words", out string? speaker);
+        Assert.Equal(["hey", "say \"edge\""], a.Words.Select(w => w.Word));
+        Assert.Equal("speaker1", speaker);
+        TextGridReader.ReadWords(dir.File("b.TextGrid", LongFormat.Replace("\n", "\r\n")), "words", out string? none);
+        Assert.Null(none);
+
+        // Line numbers count CRLF line ends once.
+        string bad = dir.File("bad.TextGrid", LongFormat.Replace("xmax = 0.62\n", "xmax = 0.6x2\n").Replace("\n", "\r\n"));
+        Assert.Equal(21, Assert.Throws<LabelFormatException>(() => TextGridReader.ReadWords(bad)).Line);
+    }
+
+    [Fact]
     public void Names_the_tiers_when_the_word_tier_is_missing()
     {
         using var dir = new TempDir();

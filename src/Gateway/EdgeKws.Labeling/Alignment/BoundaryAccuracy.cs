@@ -8,11 +8,12 @@ namespace EdgeKws.Labeling.Alignment;
 /// <param name="ShareWithin50Ms">Share of words whose start and end are both within 50 ms.</param>
 /// <param name="UtterancesFailed">Utterances the aligner could not align at all.</param>
 /// <param name="Utterances">Utterances tried.</param>
-public sealed record BoundaryAccuracy(int Words, int Boundaries, double MedianErrorMs, double P90ErrorMs, double ShareWithin50Ms, int UtterancesFailed, int Utterances)
+/// <param name="BoundaryShareWithin50Ms">Share of boundaries (starts and ends counted apart) within 50 ms: the figure.</param>
+public sealed record BoundaryAccuracy(int Words, int Boundaries, double MedianErrorMs, double P90ErrorMs, double ShareWithin50Ms, int UtterancesFailed, int Utterances, double BoundaryShareWithin50Ms = double.NaN)
 {
     /// <summary>One line for logs and docs.</summary>
     public override string ToString() =>
-        $"{Utterances} utterances ({UtterancesFailed} not aligned), {Words} words: median boundary error {MedianErrorMs:0.0} ms, p90 {P90ErrorMs:0.0} ms, {ShareWithin50Ms:P1} of words within 50 ms at both ends";
+        $"{Utterances} utterances ({UtterancesFailed} not aligned), {Words} words: median boundary error {MedianErrorMs:0.0} ms, p90 {P90ErrorMs:0.0} ms, {BoundaryShareWithin50Ms:P1} of boundaries and {ShareWithin50Ms:P1} of words (both ends) within 50 ms";
 
     /// <summary>Accumulates word pairs and computes the figures.</summary>
     public sealed class Builder
@@ -57,7 +58,8 @@ public sealed record BoundaryAccuracy(int Words, int Boundaries, double MedianEr
         public BoundaryAccuracy Build()
         {
             double[] sorted = [.. _errors.Order()];
-            return new BoundaryAccuracy(_words, sorted.Length, Percentile(sorted, 50), Percentile(sorted, 90), _words == 0 ? 0 : (double)_within / _words, _failed, _utterances);
+            return new BoundaryAccuracy(_words, sorted.Length, Percentile(sorted, 50), Percentile(sorted, 90), _words == 0 ? 0 : (double)_within / _words, _failed, _utterances,
+                sorted.Length == 0 ? 0 : (double)sorted.Count(e => e <= 50) / sorted.Length);
         }
 
         // Linear interpolation between closest ranks.

@@ -13,7 +13,32 @@ namespace EdgeKws.Labeling.Alignment;
 /// <param name="Source">Aligner and version, with <see cref="Confidence"/>.</param>
 /// <param name="Pronunciations">How each word was pronounced (dictionary, letter-to-sound, spelled).</param>
 /// <param name="Problem">Why it did not succeed, else null.</param>
-public sealed record AlignmentResult(bool Succeeded, IReadOnlyList<WordSpan> Words, double Confidence, LabelSource Source, IReadOnlyList<Pronunciation> Pronunciations, string? Problem);
+/// <param name="DecoderWords">The decoder's own word times before refinement (10 ms frames), when succeeded.</param>
+/// <param name="Refinement">What the boundary refinement did (<see cref="RefinedWords.Note"/>), when succeeded.</param>
+public sealed record AlignmentResult(bool Succeeded, IReadOnlyList<WordSpan> Words, double Confidence, LabelSource Source, IReadOnlyList<Pronunciation> Pronunciations, string? Problem,
+    IReadOnlyList<WordSpan>? DecoderWords = null, string? Refinement = null);
+
+/// <summary>How <see cref="PocketSphinxAligner"/> runs; the defaults are the measured choice (docs/labeling.md).</summary>
+public sealed record PocketSphinxAlignerOptions
+{
+    /// <summary>
+    /// Decoder arguments of the forced pass (beams, silence handling). The defaults: beams of 1e-150 (with 1e-80 some
+    /// slow or pitch-shifted voices found no path at all), silence insertion probability 0.3 instead of 0.005 (fewer
+    /// words swallowed by the silence model), no spectral noise removal (it moved boundaries next to digital silence) and
+    /// no voice-activity cut (a pause of half a second split the utterance, and the grammar then had no path).
+    /// </summary>
+    public IReadOnlyList<string> ForcedPassArguments { get; init; } = DefaultForcedPassArguments;
+
+    /// <summary>How decoder times become reported times.</summary>
+    public BoundaryRefinement Refinement { get; init; } = BoundaryRefinement.Pauses;
+
+    /// <summary>The refiner's weights and thresholds.</summary>
+    public WordBoundaryRefinerOptions Refiner { get; init; } = new();
+
+    /// <summary>The default <see cref="ForcedPassArguments"/>.</summary>
+    public static IReadOnlyList<string> DefaultForcedPassArguments { get; } =
+        ["-beam", "1e-150", "-pbeam", "1e-150", "-wbeam", "1e-150", "-silprob", "0.3", "-remove_silence", "no", "-remove_noise", "no"];
+}
 
 /// <summary>Which of several alternative phrases fits a clip best (<see cref="PocketSphinxAligner.CompeteAsync"/>).</summary>
 /// <param name="Decoded">False when the decoder found no path through the alternatives.</param>
@@ -44,6 +69,10 @@ public sealed record CompetitionResult(bool Decoded, int WinnerIndex, string Win
 /// (d = 10 gives 0.88, d = 30 gives 0.12); midpoint and slope were read off the corpus (correct words
 /// mostly d &lt; 15, wrong words mostly d &gt; 20). The transcript's confidence uses the frame-weighted mean d.
 /// A grammar the decoder cannot complete is "not succeeded" (confidence 0).</para>
+/// <para>Boundaries. The decoder's times are then refined against the audio's energy envelope
+/// (<see cref="WordBoundaryRefiner"/>, <see cref="BoundaryRefinement.Pauses"/> by default): where the speaker paused
+/// between words, the boundary moves to the pause's edge (to the sample), and a short word the decoder's silence model
+/// swallowed gets its own interval back. Confidences are the decoder's (computed on its frames), whatever the refinement.</para>
 /// <para>Audio that is not 16 kHz mono 16-bit is converted with the project's resampler into a temporary
 /// file first.</para>
 /// </remarks>
@@ -58,8 +87,7 @@ public sealed partial class PocketSphinxAligner
     /// <summary>Slope of the confidence logistic.</summary>
     public const double ConfidenceSlope = 5.0;
 
-    private const int FrameMs = 10;
-
+    // The near-miss competition's decoder arguments (unchanged since the verifier's figures were measured with them).
     // The default beams (1e-48) prune the only path of a one-sentence grammar on quiet audio (speech
     // around -45 dBFS with digital silence between words): no hypothesis at all. A one-path grammar is
     // cheap to search, so the forced pass uses far wider beams.
@@ -70,24 +98,47 @@ public sealed partial class PocketSphinxAligner
     private readonly PronunciationLexicon _lexicon;
     private readonly string _program;
     private readonly string _phoneLm;
+    private readonly WordBoundaryRefiner _refiner;
+    private readonly int _frameMs;
 
-    private PocketSphinxAligner(PronunciationLexicon lexicon, string program, string phoneLm, string version)
+    private PocketSphinxAligner(PronunciationLexicon lexicon, string program, string phoneLm, string version, PocketSphinxAlignerOptions options)
     {
         _lexicon = lexicon;
         _program = program;
         _phoneLm = phoneLm;
-        ToolVersion = version;
+        Options = options;
+        _refiner = new WordBoundaryRefiner(options.Refiner);
+        int frate = 100;
+        int at = options.ForcedPassArguments.ToList().IndexOf("-frate");
+        if (at >= 0 && at + 1 < options.ForcedPassArguments.Count)
+        {
+            frate = int.Parse(options.ForcedPassArguments[at + 1], CultureInfo.InvariantCulture);
+        }
+
+        _frameMs = 1000 / frate;
+        ToolVersion = version + options.Refinement switch
+        {
+            BoundaryRefinement.Pauses => "; " + WordBoundaryRefiner.MethodVersion,
+            BoundaryRefinement.Snap => "; snapped",
+            _ => "",
+        } + (options.ForcedPassArguments.SequenceEqual(PocketSphinxAlignerOptions.DefaultForcedPassArguments) ? "" : "; custom decoder arguments");
     }
 
-    /// <summary>"pocketsphinx &lt;Debian package version&gt;", recorded in every label this aligner makes.</summary>
+    /// <summary>
+    /// "pocketsphinx &lt;Debian package version&gt;; pause-refined 1" (the boundary method follows the decoder's version),
+    /// recorded in every label this aligner makes.
+    /// </summary>
     public string ToolVersion { get; }
+
+    /// <summary>How this aligner runs.</summary>
+    public PocketSphinxAlignerOptions Options { get; }
 
     /// <summary>The lexicon used for pronunciations.</summary>
     public PronunciationLexicon Lexicon => _lexicon;
 
     /// <summary>Finds pocketsphinx_continuous and its model; loads the dictionary.</summary>
     /// <exception cref="InvalidOperationException">pocketsphinx or pocketsphinx-en-us is not installed (names the package).</exception>
-    public static async Task<PocketSphinxAligner> CreateAsync(PronunciationLexicon? lexicon = null, CancellationToken cancellationToken = default)
+    public static async Task<PocketSphinxAligner> CreateAsync(PronunciationLexicon? lexicon = null, PocketSphinxAlignerOptions? options = null, CancellationToken cancellationToken = default)
     {
         if (!ExternalProcess.TryFind("pocketsphinx_continuous", out string program))
         {
@@ -112,7 +163,7 @@ public sealed partial class PocketSphinxAligner
             }
         }
 
-        return new PocketSphinxAligner(lexicon, program, DefaultPhoneLmPath, "pocketsphinx " + version);
+        return new PocketSphinxAligner(lexicon, program, DefaultPhoneLmPath, "pocketsphinx " + version, options ?? new PocketSphinxAlignerOptions());
     }
 
     /// <summary>Splits a transcript into the aligner's words: lower case, a-z and apostrophes; other characters separate words.</summary>
@@ -141,8 +192,9 @@ public sealed partial class PocketSphinxAligner
             await File.WriteAllTextAsync(jsgfPath, "#JSGF V1.0;\ngrammar transcript;\npublic <utterance> = " + string.Join(' ', words) + ";\n", cancellationToken).ConfigureAwait(false);
 
             var timeout = TimeSpan.FromSeconds(120);
-            Task<(int, string, string)> forced = ExternalProcess.RunAsync(_program, ["-infile", audio, "-jsgf", jsgfPath, "-dict", dictPath, "-time", "yes", "-backtrace", "yes", .. WideBeams], timeout, cancellationToken);
-            Task<(int, string, string)> loop = ExternalProcess.RunAsync(_program, ["-infile", audio, "-allphone", _phoneLm, "-allphone_ci", "yes", "-backtrace", "yes"], timeout, cancellationToken);
+            Task<(int, string, string)> forced = ExternalProcess.RunAsync(_program, ["-infile", audio, "-jsgf", jsgfPath, "-dict", dictPath, "-time", "yes", "-backtrace", "yes", .. Options.ForcedPassArguments], timeout, cancellationToken);
+            // The loop pass keeps every frame too (no voice-activity cut), so its frames line up with the forced pass's.
+            Task<(int, string, string)> loop = ExternalProcess.RunAsync(_program, ["-infile", audio, "-allphone", _phoneLm, "-allphone_ci", "yes", "-backtrace", "yes", "-remove_silence", "no"], timeout, cancellationToken);
             (int fCode, string fOut, string fErr) = await forced.ConfigureAwait(false);
             (int lCode, string lOut, string lErr) = await loop.ConfigureAwait(false);
             if (fCode != 0)
@@ -161,6 +213,7 @@ public sealed partial class PocketSphinxAligner
 
             List<Segment> phones = lCode == 0 ? ParseBacktrace(lOut + "\n" + lErr) : [];
             var spans = new List<WordSpan>(aligned.Count);
+            var expectedMs = new List<double>(aligned.Count);
             double deficitSum = 0;
             int frameSum = 0;
             foreach (Segment s in aligned)
@@ -180,11 +233,16 @@ public sealed partial class PocketSphinxAligner
                 double d = phones.Count > 0 ? (loopScore - s.AcousticScore) / frames : ConfidenceMidpoint;
                 deficitSum += d * frames;
                 frameSum += frames;
-                spans.Add(new WordSpan(s.Word, s.StartFrame * FrameMs, (s.EndFrame + 1) * FrameMs, Math.Round(ToConfidence(d), 4)));
+                spans.Add(new WordSpan(s.Word, s.StartFrame * _frameMs, (s.EndFrame + 1) * _frameMs, Math.Round(ToConfidence(d), 4)));
+                Pronunciation pron = prons.First(x => x.Word == s.Word);
+                expectedMs.Add(WordBoundaryRefiner.ExpectedDurationMs(pron.Variants[Math.Clamp(s.Variant, 0, pron.Variants.Count - 1)]));
             }
 
             double confidence = Math.Round(ToConfidence(deficitSum / frameSum), 4);
-            return new AlignmentResult(true, spans, confidence, new LabelSource(LabelKinds.Aligner, ToolVersion, confidence), prons, null);
+            RefinedWords refined = Options.Refinement == BoundaryRefinement.None
+                ? new RefinedWords(spans, false, 0, "decoder times")
+                : _refiner.Refine(WavFile.ReadAllMono(audio, out _), spans, expectedMs, Options.Refinement);
+            return new AlignmentResult(true, refined.Words, confidence, new LabelSource(LabelKinds.Aligner, ToolVersion, confidence), prons, null, spans, refined.Note);
         }
         finally
         {
@@ -316,7 +374,7 @@ public sealed partial class PocketSphinxAligner
         return converted;
     }
 
-    private readonly record struct Segment(string Word, int StartFrame, int EndFrame, int AcousticScore)
+    private readonly record struct Segment(string Word, int StartFrame, int EndFrame, int AcousticScore, int Variant = 0)
     {
         public bool IsFiller => Word.StartsWith('<') || Word.StartsWith('[') || Word is "SIL" or "+NSN+" or "+SPN+";
     }
@@ -343,13 +401,15 @@ public sealed partial class PocketSphinxAligner
 
             // Alternative pronunciations come back as "that(2)".
             string word = f[0];
+            int variant = 0;
             int paren = word.IndexOf('(');
             if (paren > 0 && word.EndsWith(')'))
             {
+                variant = int.TryParse(word[(paren + 1)..^1], CultureInfo.InvariantCulture, out int v) ? v - 1 : 0;
                 word = word[..paren];
             }
 
-            segs.Add(new Segment(word, sf, ef, ascr));
+            segs.Add(new Segment(word, sf, ef, ascr, variant));
         }
 
         return segs;

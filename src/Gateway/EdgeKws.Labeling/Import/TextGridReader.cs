@@ -11,7 +11,7 @@ public sealed record TextGridTier(string Name, bool IsIntervalTier, IReadOnlyLis
 
 /// <summary>
 /// Reads Praat TextGrid files as Montreal Forced Aligner writes them, in the long ("xmin = 0") and
-/// the short (values only) text formats, UTF-8 or UTF-16.
+/// the short (values only) text formats, UTF-8 or UTF-16, LF or CRLF line ends.
 /// </summary>
 /// <remarks>
 /// Both text formats carry the same sequence of values (numbers, strings, &lt;exists&gt; flags); the long
@@ -27,15 +27,23 @@ public static class TextGridReader
 
     /// <summary>Reads the word tier (by name: exactly <paramref name="tierName"/> or MFA's "&lt;speaker&gt; - <paramref name="tierName"/>"), dropping silences and empty intervals.</summary>
     /// <exception cref="LabelFormatException">No such tier (the message lists the tiers), a point tier, or malformed content.</exception>
-    public static WordAlignment ReadWords(string path, string tierName = "words") => WordsOf(path, ParseTiers(path, ReadText(path)), tierName);
+    public static WordAlignment ReadWords(string path, string tierName = "words") => WordsOf(path, ParseTiers(path, ReadText(path)), tierName, out _);
 
-    /// <summary>As <see cref="ReadWords"/> for TextGrid text already in memory; <paramref name="path"/> only names it in errors.</summary>
-    public static WordAlignment ParseWords(string path, string text, string tierName = "words") => WordsOf(path, ParseTiers(path, text), tierName);
+    /// <summary>As <see cref="ReadWords(string, string)"/> for TextGrid text already in memory; <paramref name="path"/> only names it in errors.</summary>
+    public static WordAlignment ParseWords(string path, string text, string tierName = "words") => WordsOf(path, ParseTiers(path, text), tierName, out _);
 
-    private static WordAlignment WordsOf(string path, IReadOnlyList<TextGridTier> tiers, string tierName)
+    /// <summary>
+    /// As <see cref="ReadWords(string, string)"/>, and the speaker the word tier names: MFA calls a speaker's tiers "&lt;speaker&gt; - words"
+    /// and "&lt;speaker&gt; - phones" (null when the tier is named plainly). With several speaker tiers the first is read.
+    /// </summary>
+    public static WordAlignment ReadWords(string path, string tierName, out string? speaker) => WordsOf(path, ParseTiers(path, ReadText(path)), tierName, out speaker);
+
+    private static WordAlignment WordsOf(string path, IReadOnlyList<TextGridTier> tiers, string tierName, out string? speaker)
     {
         TextGridTier? tier = tiers.FirstOrDefault(t => t.Name == tierName)
             ?? tiers.FirstOrDefault(t => t.Name.EndsWith(" - " + tierName, StringComparison.Ordinal));
+        speaker = tier is not null && tier.Name.EndsWith(" - " + tierName, StringComparison.Ordinal) ? tier.Name[..^(" - " + tierName).Length].Trim() : null;
+        speaker = string.IsNullOrEmpty(speaker) ? null : speaker;
         if (tier is null)
         {
             throw new LabelFormatException(path, 0, $"no tier named '{tierName}'; the tiers are: {string.Join(", ", tiers.Select(t => "'" + t.Name + "'"))}.");
@@ -79,8 +87,9 @@ public static class TextGridReader
     private static IReadOnlyList<TextGridTier> ParseTiers(string path, string text)
     {
         var t = new Tokens(path, Tokenise(path, text));
+        // Praat writes "ooTextFile" for both text formats; versions before 5 wrote "ooTextFile short" for the short one.
         string fileType = t.String("the file type (\"ooTextFile\")");
-        if (fileType != "ooTextFile")
+        if (fileType is not ("ooTextFile" or "ooTextFile short"))
         {
             throw new LabelFormatException(path, t.LastLine, $"file type is \"{fileType}\", expected \"ooTextFile\".");
         }
