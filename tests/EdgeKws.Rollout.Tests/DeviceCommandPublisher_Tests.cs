@@ -4,11 +4,11 @@ using EdgeKws.Gateway.Broker;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
+using EdgeKws.LocalServers;
 using EdgeKws.Shared.Contracts;
-using EdgeKws.TestSupport.Servers;
-using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
+using Microsoft.Extensions.Options;
 
 namespace EdgeKws.Rollout.Tests;
 

@@ -1,7 +1,7 @@
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Storage;
+using EdgeKws.LocalServers;
 using EdgeKws.Shared.Contracts;
-using EdgeKws.TestSupport.Servers;
 
 namespace EdgeKws.Rollout.Tests;
 

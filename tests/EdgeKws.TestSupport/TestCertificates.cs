@@ -1,6 +1,7 @@
 using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
+using EdgeKws.LocalServers;
 
 namespace EdgeKws.TestSupport;
 
@@ -27,6 +28,9 @@ public sealed class TestCertificates
 
     /// <summary>The server certificate's PKCS#8 private key.</summary>
     public string ServerKey => Path.Combine(Directory, "server.key");
+
+    /// <summary>The CA, server certificate and key as a broker's TLS listener takes them (<see cref="LocalMosquitto.Start"/>).</summary>
+    public BrokerTlsFiles BrokerTls => new(CaPem, ServerPem, ServerKey);
 
     /// <summary>Client certificate (CN = the device id given to <see cref="Create"/>), signed by the CA.</summary>
     public string ClientPem => Path.Combine(Directory, "client.pem");

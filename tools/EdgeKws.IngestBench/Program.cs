@@ -8,12 +8,11 @@ using EdgeKws.Gateway.Ingest;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.IngestBench;
+using EdgeKws.LocalServers;
 using EdgeKws.Shared.Contracts;
-using EdgeKws.TestSupport;
-using EdgeKws.TestSupport.Servers;
-using Microsoft.Extensions.Logging.Abstractions;
 using MQTTnet;
 using MQTTnet.Protocol;
+using Microsoft.Extensions.Logging.Abstractions;
 
 // Sustained ingest load test: N simulated devices publish M detections each over MQTT 5 (QoS 1, one message in flight per
 // device, as the device uplink does) into
@@ -60,7 +59,7 @@ try
         var store = new TimingStore(SqliteGatewayStore.Open(new StoreOptions { DatabasePath = Path.Combine(dir, "gateway.db") }));
         Provision(store);
         IngestPipeline pipeline = StartPipeline(store);
-        port = TestWait.FreeLoopbackPort();
+        port = LoopbackPorts.Free();
         var broker = new EmbeddedBroker(new BrokerOptions { Port = port }, store, pipeline, new GatewayMetrics(), NullLogger.Instance);
         await broker.StartAsync();
         asyncCleanup.Add(broker);

@@ -130,11 +130,11 @@ public static class ModelCommand
             Reject(o, "float", "training-manifest", "dataset", "out", "id", "version", "parent", "created", "method", "percentile", "threshold");
         }
         string? parentManifest = fromInt8 ? Required(o, "from-int8") : null;
-        EdgeKws.Device.Detection.ModelManifest? parent = null;
+        EdgeKws.Detection.ModelManifest? parent = null;
         if (parentManifest is not null)
         {
             if (!File.Exists(parentManifest)) throw new ArgumentException($"--from-int8: {parentManifest} does not exist (give the model's .int8.manifest.json)");
-            if (!EdgeKws.Device.Detection.ModelManifest.TryParse(File.ReadAllBytes(parentManifest), out parent, out string why))
+            if (!EdgeKws.Detection.ModelManifest.TryParse(File.ReadAllBytes(parentManifest), out parent, out string why))
                 throw new ArgumentException($"--from-int8: {parentManifest}: {why}");
         }
         string id = fromInt8 ? o.GetValueOrDefault("id") ?? parent!.ModelId ?? throw new ArgumentException("--id is required (the parent manifest has no modelId)") : Required(o, "id");

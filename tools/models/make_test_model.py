@@ -3,7 +3,7 @@
 
 Run with Debian's interpreter (it has python3-onnx; the python3 first on PATH does not):
 
-    /usr/bin/python3 tools/models/make_test_model.py --out tests/EdgeKws.Device.Tests/Detection/Fixtures
+    /usr/bin/python3 tools/models/make_test_model.py --out tests/fixtures/models
 
 Writes two models (static QDQ INT8: QuantizeLinear/DequantizeLinear, per-channel S8 weights,
 int32 biases, because ONNX Runtime's CPU provider cannot run ConvInteger) plus a manifest each:
@@ -34,7 +34,7 @@ Every weight, bias and scale is chosen so that quantization is exact (the int8 /
 times their scales reproduce the float design bit for bit).
 
 The output is byte-for-byte deterministic: the same arguments give the same files, which
-tests/EdgeKws.Device.Tests checks by regenerating into a temporary folder.
+tests/EdgeKws.Detection.Tests checks by regenerating into a temporary folder.
 """
 
 import argparse

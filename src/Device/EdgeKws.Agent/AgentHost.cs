@@ -1,9 +1,9 @@
 using System.Collections;
 using System.Diagnostics;
 using System.Globalization;
+using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Configuration;
-using EdgeKws.Device.Detection;
 using EdgeKws.Device.Gpio;
 using EdgeKws.Device.Models;
 using EdgeKws.Device.Outbox;

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
-using EdgeKws.Device.Detection;
 using EdgeKws.Shared.Features;
 
 namespace EdgeKws.Agent;

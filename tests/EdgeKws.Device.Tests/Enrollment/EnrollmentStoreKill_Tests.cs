@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace EdgeKws.Device.Tests.Enrollment;
 
 /// <summary>
-/// A child process (tests/EdgeKws.Device.EnrollmentStress) rewrites the enrollment in a loop and is
+/// A child process (tools/stress/EdgeKws.Device.EnrollmentStress) rewrites the enrollment in a loop and is
 /// SIGKILLed at random points inside its writes, 40 times (at least 20 must land between "W" and "S"). After every kill the stored file must load and be exactly
 /// the last generation the child finished or the one it was writing: never partial, never lost.
 /// </summary>

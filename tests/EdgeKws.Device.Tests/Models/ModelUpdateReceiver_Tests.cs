@@ -1,5 +1,5 @@
+using EdgeKws.Detection.Tests;
 using EdgeKws.Device.Models;
-using EdgeKws.Device.Tests.Detection;
 using EdgeKws.Shared.Contracts;
 
 namespace EdgeKws.Device.Tests.Models;

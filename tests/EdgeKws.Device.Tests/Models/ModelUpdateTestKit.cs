@@ -2,9 +2,9 @@ using System.Buffers.Binary;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
+using EdgeKws.Detection.Tests;
 using EdgeKws.Device.Models;
-using EdgeKws.Device.Tests.Detection;
 using EdgeKws.Shared.Signing;
 
 namespace EdgeKws.Device.Tests.Models;

@@ -8,7 +8,7 @@ using Xunit.Abstractions;
 namespace EdgeKws.Device.Tests.Outbox;
 
 /// <summary>
-/// Runs the real store in a child process (tests/EdgeKws.Device.OutboxStress), SIGKILLs it at random
+/// Runs the real store in a child process (tools/stress/EdgeKws.Device.OutboxStress), SIGKILLs it at random
 /// moments again and again, and checks after every restart and at the end that nothing the child
 /// was told is durable went missing, nothing was duplicated, and the file never needed recovery.
 /// </summary>

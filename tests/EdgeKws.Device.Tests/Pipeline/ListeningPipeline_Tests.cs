@@ -1,6 +1,6 @@
 using System.Diagnostics;
+using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
-using EdgeKws.Device.Detection;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Tests.Outbox;
@@ -308,7 +308,7 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
         var second = PipelineTestKit.CreateDetector();
         var sink = new RecordingSink();
         ListeningPipeline? pipeline = null;
-        Task<Device.Detection.KeywordDetector>? swap = null;
+        Task<KeywordDetector>? swap = null;
         sink.OnDetected = _ => swap ??= pipeline!.SwapDetectorAsync(second); // swap right after the first detection
         pipeline = new ListeningPipeline(source, first, outbox, PipelineTestKit.Options(), sink);
 

@@ -1,4 +1,4 @@
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Shared.Audio;

@@ -1,5 +1,5 @@
 using EdgeKws.Gateway.Tests.Monitoring;
-using EdgeKws.TestSupport.Servers;
+using EdgeKws.LocalServers;
 
 namespace EdgeKws.Gateway.Tests.Api;
 

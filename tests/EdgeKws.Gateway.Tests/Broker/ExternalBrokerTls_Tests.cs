@@ -38,7 +38,7 @@ public sealed class ExternalBrokerTls_Tests(ITestOutputHelper output) : IDisposa
     public async Task Stores_exactly_once_what_a_device_publishes_when_the_gateway_subscribes_over_tls()
     {
         TestCertificates pki = TestCertificates.Create(_pkiDir.Path, Device);
-        using LocalMosquitto broker = LocalMosquitto.Start(null, null, pki);
+        using LocalMosquitto broker = LocalMosquitto.Start(null, null, pki.BrokerTls);
         await using InProcessGateway gateway = await InProcessGateway.StartAsync(External(broker.TlsPort, pki.CaPem));
         var outbox = new InMemoryOutboxQueue();
         for (int i = 0; i < 10; i++)
@@ -65,7 +65,7 @@ public sealed class ExternalBrokerTls_Tests(ITestOutputHelper output) : IDisposa
     public async Task Refuses_to_start_against_a_broker_it_cannot_verify_and_says_why()
     {
         TestCertificates pki = TestCertificates.Create(_pkiDir.Path, Device);
-        using LocalMosquitto broker = LocalMosquitto.Start(null, null, pki);
+        using LocalMosquitto broker = LocalMosquitto.Start(null, null, pki.BrokerTls);
 
         var wrongCa = await Assert.ThrowsAsync<InvalidOperationException>(() => InProcessGateway.StartAsync(External(broker.TlsPort, pki.OtherCaPem)));
         output.WriteLine("wrong CA: " + wrongCa.Message);

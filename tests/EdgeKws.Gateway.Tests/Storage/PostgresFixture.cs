@@ -1,6 +1,6 @@
 using System.Globalization;
 using EdgeKws.Gateway.Configuration;
-using EdgeKws.TestSupport.Servers;
+using EdgeKws.LocalServers;
 using SQLite;
 
 namespace EdgeKws.Gateway.Tests.Storage;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Tests.Fixtures;
 using EdgeKws.Shared.Features;

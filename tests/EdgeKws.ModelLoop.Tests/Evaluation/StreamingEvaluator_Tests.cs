@@ -1,4 +1,4 @@
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Tests.Fixtures;
 using EdgeKws.Shared.Features;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.ModelLoop.Onnx;
 using EdgeKws.ModelLoop.Onnx.Proto;
 using EdgeKws.ModelLoop.Quantization;

@@ -1,4 +1,4 @@
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.ModelLoop.Datasets;
 using EdgeKws.ModelLoop.Onnx.Proto;
 using EdgeKws.ModelLoop.Quantization;

@@ -1,6 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Jobs;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 
 namespace EdgeKws.Bench.Detection;
 
@@ -11,7 +11,7 @@ namespace EdgeKws.Bench.Detection;
 /// contains exactly one inference.
 /// </summary>
 /// <remarks>
-/// Uses the committed test models (tests/EdgeKws.Device.Tests/Detection/Fixtures, 98 x 13 input,
+/// Uses the committed test models (tests/fixtures/models, 98 x 13 input,
 /// ~1.7 KB); a trained model of similar size will cost more in the Run part only.
 /// Run: dotnet run -c Release --project tools/EdgeKws.Bench -- --filter '*KeywordDetector*'
 /// </remarks>
@@ -34,7 +34,7 @@ public class KeywordDetectorBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string manifest = Path.Combine(RepoRoot(), "tests", "EdgeKws.Device.Tests", "Detection", "Fixtures", $"kws-test-{Variant}.manifest.json");
+        string manifest = Path.Combine(RepoRoot(), "tests", "fixtures", "models", $"kws-test-{Variant}.manifest.json");
         if (!KeywordModel.TryLoad(manifest, FeatureConfigHash, out var model, out string reason)
             || !KeywordDetector.TryCreate(model!, new KeywordDetectorOptions { Binding = Binding }, out var detector, out reason))
         {

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EdgeKws.Corpus.Manifest;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.Device.Enrollment;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelTool;

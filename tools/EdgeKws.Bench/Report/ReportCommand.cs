@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using EdgeKws.Corpus;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.ModelLoop.Evaluation;
 
 namespace EdgeKws.Bench.Report;

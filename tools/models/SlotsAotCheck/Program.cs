@@ -4,7 +4,7 @@ using EdgeKws.Device.Models;
 using EdgeKws.Shared.Signing;
 
 // Runs the model-slot install path as a NativeAOT binary and prints its timings. Argument: the folder
-// with the committed test models (tests/EdgeKws.Device.Tests/Detection/Fixtures). The canaries are
+// with the committed test models (tests/fixtures/models). The canaries are
 // the same generated sequences as ModelUpdateTestKit (noise + a 50-frame high-c1 burst; noise).
 if (args.Length != 1)
 {

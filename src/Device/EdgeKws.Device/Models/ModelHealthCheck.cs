@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 
 namespace EdgeKws.Device.Models;
 

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Signing;
 
@@ -95,9 +95,9 @@ public sealed class ModelSlots : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         slots = null;
-        if (!ModelManifest.IsSha256Hex(options.FeatureConfigHash ?? ""))
+        // The wire's one spelling (lowercase), as KeywordModel.TryLoad will demand of every model anyway.
+        if (!FeatureConfigHash.TryValidate(options.FeatureConfigHash, "the device's feature config hash", out reason))
         {
-            reason = $"the device's feature config hash must be 64 hex digits, got '{options.FeatureConfigHash}'";
             return false;
         }
         if (options.ModelBudgetBytes <= 0)

@@ -1,4 +1,4 @@
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 
 namespace EdgeKws.Device.Pipeline;
 

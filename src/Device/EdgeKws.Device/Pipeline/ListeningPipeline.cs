@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
-using EdgeKws.Device.Detection;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Shared.Audio;
 using EdgeKws.Shared.Contracts;

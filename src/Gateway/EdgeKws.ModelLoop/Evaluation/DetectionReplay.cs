@@ -1,7 +1,7 @@
 namespace EdgeKws.ModelLoop.Evaluation;
 
 /// <summary>
-/// Replays <see cref="EdgeKws.Device.Detection.KeywordDetector"/>'s firing rules over a recorded
+/// Replays <see cref="EdgeKws.Detection.KeywordDetector"/>'s firing rules over a recorded
 /// smoothed-score trace, so one pass of the real detector gives the events at every threshold.
 /// </summary>
 /// <remarks>

@@ -1,5 +1,5 @@
 using System.Globalization;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.Shared.Audio;
 using EdgeKws.Shared.Features;
 using EdgeKws.Shared.Metrics;

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using EdgeKws.Device.Detection;
+using EdgeKws.Detection;
 using EdgeKws.ModelLoop.Datasets;
 using EdgeKws.ModelLoop.Manifests;
 

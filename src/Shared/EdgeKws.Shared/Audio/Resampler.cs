@@ -1,5 +1,6 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace EdgeKws.Shared.Audio;
 
@@ -22,6 +23,9 @@ namespace EdgeKws.Shared.Audio;
 /// <para><b>Memory.</b> Coefficients (L x taps) and a 2 x taps history are allocated in the constructor; after
 /// that <see cref="Process"/> and <see cref="Flush"/> allocate nothing. Rates whose gcd with the output
 /// rate would need more than <see cref="MaxPhases"/> phases are refused rather than allocating megabytes.</para>
+/// <para><b>Same bits everywhere.</b> The output does not depend on the runtime (JIT or NativeAOT) or the CPU's
+/// vector width: each output is one fixed summation tree (see <c>Dot</c>), so audio resampled at the gateway and on a
+/// device is bit-identical. Resampler_Determinism_Tests compares the JIT with a NativeAOT build.</para>
 /// </remarks>
 public sealed class Resampler
 {
@@ -197,25 +201,62 @@ public sealed class Resampler
         return o;
     }
 
+    // The summation order is part of the output, so it is one fixed tree on every CPU and under both runtimes:
+    // sixteen partial sums (partial k takes the products k, k + 16, k + 32, ... of whole blocks of 16); a leftover
+    // block of 8 into partials 0-7, then a leftover block of 4 into partials 0-3; the pairs (k, k + 8), then
+    // (k, k + 4), then ((0 + 1) + (2 + 3)); then the last one to three products in order. Vector<float> would not
+    // do: it is 8 lanes under the JIT on an AVX2 machine but 4 under NativeAOT (whose default x64 target has no
+    // AVX), so the gateway and the device got different bits from the same audio. Every path below computes
+    // exactly this tree with lane-wise IEEE single multiplies and adds (nothing is fused into an FMA): two
+    // Vector256 accumulators where AVX is available, else four Vector128 ones (SSE, AdvSimd, or the software
+    // fallback). Independent accumulators also let the adds pipeline instead of waiting on one register.
     private static float Dot(ReadOnlySpan<float> a, ReadOnlySpan<float> b)
     {
+        // Unchecked loads (no bounds check per block): every index below is < n, and b is at least as long as a.
+        int n = a.Length;
+        ArgumentOutOfRangeException.ThrowIfLessThan(b.Length, n, nameof(b));
+        ref float ra = ref MemoryMarshal.GetReference(a);
+        ref float rb = ref MemoryMarshal.GetReference(b);
+        Vector128<float> p0 = Vector128<float>.Zero, p4 = Vector128<float>.Zero, p8 = Vector128<float>.Zero, p12 = Vector128<float>.Zero;
         int i = 0;
-        float sum = 0f;
-        if (Vector.IsHardwareAccelerated && a.Length >= Vector<float>.Count)
+        if (Vector256.IsHardwareAccelerated)
         {
-            var acc = Vector<float>.Zero;
-            var va = MemoryMarshal.Cast<float, Vector<float>>(a);
-            var vb = MemoryMarshal.Cast<float, Vector<float>>(b);
-            for (int v = 0; v < va.Length; v++)
+            Vector256<float> p0To7 = Vector256<float>.Zero, p8To15 = Vector256<float>.Zero;
+            for (; i + 16 <= n; i += 16)
             {
-                acc += va[v] * vb[v];
+                p0To7 += Vector256.LoadUnsafe(ref ra, (nuint)i) * Vector256.LoadUnsafe(ref rb, (nuint)i);
+                p8To15 += Vector256.LoadUnsafe(ref ra, (nuint)(i + 8)) * Vector256.LoadUnsafe(ref rb, (nuint)(i + 8));
             }
 
-            sum = Vector.Sum(acc);
-            i = va.Length * Vector<float>.Count;
+            (p0, p4, p8, p12) = (p0To7.GetLower(), p0To7.GetUpper(), p8To15.GetLower(), p8To15.GetUpper());
+        }
+        else
+        {
+            for (; i + 16 <= n; i += 16)
+            {
+                p0 += Vector128.LoadUnsafe(ref ra, (nuint)i) * Vector128.LoadUnsafe(ref rb, (nuint)i);
+                p4 += Vector128.LoadUnsafe(ref ra, (nuint)(i + 4)) * Vector128.LoadUnsafe(ref rb, (nuint)(i + 4));
+                p8 += Vector128.LoadUnsafe(ref ra, (nuint)(i + 8)) * Vector128.LoadUnsafe(ref rb, (nuint)(i + 8));
+                p12 += Vector128.LoadUnsafe(ref ra, (nuint)(i + 12)) * Vector128.LoadUnsafe(ref rb, (nuint)(i + 12));
+            }
         }
 
-        for (; i < a.Length; i++)
+        if (i + 8 <= n)
+        {
+            p0 += Vector128.LoadUnsafe(ref ra, (nuint)i) * Vector128.LoadUnsafe(ref rb, (nuint)i);
+            p4 += Vector128.LoadUnsafe(ref ra, (nuint)(i + 4)) * Vector128.LoadUnsafe(ref rb, (nuint)(i + 4));
+            i += 8;
+        }
+
+        if (i + 4 <= n)
+        {
+            p0 += Vector128.LoadUnsafe(ref ra, (nuint)i) * Vector128.LoadUnsafe(ref rb, (nuint)i);
+            i += 4;
+        }
+
+        Vector128<float> r = (p0 + p8) + (p4 + p12);
+        float sum = (r.GetElement(0) + r.GetElement(1)) + (r.GetElement(2) + r.GetElement(3));
+        for (; i < n; i++)
         {
             sum += a[i] * b[i];
         }

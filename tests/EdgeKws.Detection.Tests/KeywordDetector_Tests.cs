@@ -1,10 +1,8 @@
 using System.Security.Cryptography;
-using EdgeKws.Device.Detection;
 using EdgeKws.Shared.Diagnostics;
-using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
-namespace EdgeKws.Device.Tests.Detection;
+namespace EdgeKws.Detection.Tests;
 
 // Every test runs the real ONNX Runtime session over the committed test models.
 public class KeywordDetector_Tests(ITestOutputHelper output)

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace EdgeKws.Device.Tests.Detection;
+namespace EdgeKws.Detection.Tests;
 
 public class TestModelScript_Tests
 {
@@ -11,7 +11,7 @@ public class TestModelScript_Tests
     {
         string root = RepoRoot();
         string script = Path.Combine(root, "tools", "models", "make_test_model.py");
-        string committed = Path.Combine(root, "tests", "EdgeKws.Device.Tests", "Detection", "Fixtures");
+        string committed = Path.Combine(root, "tests", "fixtures", "models");
         string outDir = Path.Combine(Path.GetTempPath(), "edgekws-model-regen", Guid.NewGuid().ToString("N"));
         Assert.True(File.Exists(DebianPython), $"{DebianPython} not found: install Debian's python3 and python3-onnx");
 

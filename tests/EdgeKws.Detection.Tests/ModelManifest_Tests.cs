@@ -1,7 +1,6 @@
 using System.Text;
-using EdgeKws.Device.Detection;
 
-namespace EdgeKws.Device.Tests.Detection;
+namespace EdgeKws.Detection.Tests;
 
 public class ModelManifest_Tests
 {

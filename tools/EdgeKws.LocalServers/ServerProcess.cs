@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Sockets;
 
-namespace EdgeKws.TestSupport.Servers;
+namespace EdgeKws.LocalServers;
 
 /// <summary>Runs the command-line tools of real servers (initdb, pg_ctl, psql, mosquitto_passwd) for tests and the ingest bench.</summary>
 public static class ServerProcess

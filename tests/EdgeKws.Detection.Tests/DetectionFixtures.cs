@@ -1,7 +1,6 @@
 using System.Text.Json.Nodes;
-using EdgeKws.Device.Detection;
 
-namespace EdgeKws.Device.Tests.Detection;
+namespace EdgeKws.Detection.Tests;
 
 /// <summary>
 /// The committed test models (tools/models/make_test_model.py) and synthetic MFCC streams for them.
@@ -27,7 +26,7 @@ internal static class DetectionFixtures
     /// </summary>
     public const int PatternEndToFireFrames = 30;
 
-    public static string Folder => Path.Combine(AppContext.BaseDirectory, "Detection", "Fixtures");
+    public static string Folder => Path.Combine(AppContext.BaseDirectory, "fixtures", "models");
 
     public static string ManifestPath(string variant) => Path.Combine(Folder, $"kws-test-{variant}.manifest.json");
 

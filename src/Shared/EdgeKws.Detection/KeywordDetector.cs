@@ -2,7 +2,7 @@ using System.Globalization;
 using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
-namespace EdgeKws.Device.Detection;
+namespace EdgeKws.Detection;
 
 /// <summary>
 /// Streaming keyword detector: MFCC frames in, one at a time; a <see cref="DetectionEvent"/> out

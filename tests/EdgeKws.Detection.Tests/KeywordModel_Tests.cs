@@ -1,6 +1,4 @@
-using EdgeKws.Device.Detection;
-
-namespace EdgeKws.Device.Tests.Detection;
+namespace EdgeKws.Detection.Tests;
 
 public class KeywordModel_Tests
 {

@@ -3,7 +3,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 
-namespace EdgeKws.Device.Detection;
+namespace EdgeKws.Detection;
 
 /// <summary>
 /// The JSON document that travels with a keyword model: what the model is, the exact bytes it must

@@ -1,4 +1,4 @@
-namespace EdgeKws.Device.Detection;
+namespace EdgeKws.Detection;
 
 /// <summary>
 /// Device-side overrides of the manifest's streaming parameters (for tuning a threshold on a

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace EdgeKws.TestSupport.Servers;
+namespace EdgeKws.LocalServers;
 
 /// <summary>
 /// A real PostgreSQL server for tests and the ingest bench: initdb into a temp directory, started with pg_ctl on a free
@@ -49,7 +49,7 @@ public sealed class LocalPostgres : IDisposable
             // PostgreSQL refuses to run as root: the data directory belongs to the postgres user.
             ServerProcess.Run("chown", [ServerUser + ":" + ServerUser, dir]);
         }
-        int port = TestWait.FreeLoopbackPort();
+        int port = LoopbackPorts.Free();
         var pg = new LocalPostgres(bin, dir, port);
         try
         {

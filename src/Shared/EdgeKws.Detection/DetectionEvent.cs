@@ -1,4 +1,4 @@
-namespace EdgeKws.Device.Detection;
+namespace EdgeKws.Detection;
 
 /// <summary>
 /// One keyword detection. A value type holding references to strings the detector already owns,

@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 
-namespace EdgeKws.Device.Detection;
+namespace EdgeKws.Detection;
 
 /// <summary>
 /// A keyword model whose manifest is valid, whose bytes match the manifest's SHA-256 and size,

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace EdgeKws.TestSupport.Servers;
+namespace EdgeKws.LocalServers;
 
 /// <summary>
 /// A real Mosquitto 2 broker for tests and the ingest bench, on a free loopback port with a generated config (password
@@ -37,15 +37,15 @@ public sealed class LocalMosquitto : IDisposable
         new[] { "/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto" }.FirstOrDefault(File.Exists);
 
     /// <summary>Starts the broker with authentication from <paramref name="passwordFile"/> and <paramref name="aclFile"/>
-    /// (both null: anonymous access). With <paramref name="tls"/> it also opens a TLS listener on <see cref="TlsPort"/> with the
-    /// server certificate of that PKI (no client certificate required; the same authentication applies).</summary>
-    public static LocalMosquitto Start(string? passwordFile, string? aclFile, TestCertificates? tls = null)
+    /// (both null: anonymous access). With <paramref name="tls"/> it also opens a TLS listener on <see cref="TlsPort"/> with that
+    /// server certificate (no client certificate required; the same authentication applies).</summary>
+    public static LocalMosquitto Start(string? passwordFile, string? aclFile, BrokerTlsFiles? tls = null)
     {
         string exe = FindExecutable() ?? throw new InvalidOperationException(
             "mosquitto was not found in /usr/sbin or /usr/bin: install it with 'apt-get install -y mosquitto'");
         string dir = Path.Combine(Path.GetTempPath(), "edgekws-mosquitto-" + Guid.NewGuid().ToString("N")[..12]);
         Directory.CreateDirectory(dir);
-        int port = TestWait.FreeLoopbackPort();
+        int port = LoopbackPorts.Free();
         var config = new List<string>
         {
             "per_listener_settings false",
@@ -62,11 +62,11 @@ public sealed class LocalMosquitto : IDisposable
         int tlsPort = 0;
         if (tls is not null)
         {
-            tlsPort = TestWait.FreeLoopbackPort();
+            tlsPort = LoopbackPorts.Free();
             config.Add($"listener {tlsPort.ToString(CultureInfo.InvariantCulture)} 127.0.0.1");
-            config.Add("cafile " + tls.CaPem);
-            config.Add("certfile " + tls.ServerPem);
-            config.Add("keyfile " + tls.ServerKey);
+            config.Add("cafile " + tls.CaPemPath);
+            config.Add("certfile " + tls.ServerPemPath);
+            config.Add("keyfile " + tls.ServerKeyPath);
         }
         if (ServerProcess.IsRoot)
         {
@@ -138,3 +138,6 @@ public sealed class LocalMosquitto : IDisposable
         }
     }
 }
+
+/// <summary>PEM files of a broker's TLS listener: the CA clients trust, the server certificate and its private key.</summary>
+public sealed record BrokerTlsFiles(string CaPemPath, string ServerPemPath, string ServerKeyPath);
