@@ -14,6 +14,8 @@ public static class DatasetCommand
                edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE... --out DIR [import options]
                edgekws-dataset align-bench --corpus DIR [--split S] [--limit N] [--clean] [--parallel N]
                                       [--refine pauses|snap|none] [--decoder-args "ARGS"] [--verbose]
+               edgekws-dataset label-bench --corpus DIR --model MANIFEST [--out DIR] [--per-kind N] [--precision P]
+                                      [--calibration-split S] [--test-split S] [--parallel N] [--verbose]
 
           extract: aligns every corpus sentence with the built-in aligner (PocketSphinx), cuts 1 s keyword
                    clips, filters them and queues the rest in OUT/review.db; prints accepted/review/rejected.
@@ -25,6 +27,14 @@ public static class DatasetCommand
                    (far-field corpora) and per SNR, for the aligner's times and the decoder's own.
                    --clean aligns the clean references (corpora made with --clean); --refine and
                    --decoder-args run a variant (e.g. --refine none --decoder-args "-beam 1e-80").
+
+          label-bench: trigger-like clips of a (far-field) corpus - the wake phrase alone and in sentences, near
+                   misses, other speech - through the gateway's labeler: evidence (forced alignment, near-miss
+                   competition, the device model's score), a calibration fitted on --calibration-split
+                   (validation) and figures on --test-split (test: other voices and rooms): precision of decided
+                   true and false accepts and review rate per kind, room and engine, for the calibrated labeler
+                   and the fixed-rule verifier, and the review rate at several precision targets. --out writes
+                   label-calibration.json (what the gateway's Labeling:CalibrationPath takes) and label-bench.json.
 
           --corpus DIR                 a corpus written by edgekws-corpus (has manifest.json)
           --out DIR                    dataset directory (dataset.json, {split}.features.npy, .labels.npy, .lineage.jsonl)
@@ -51,6 +61,11 @@ public static class DatasetCommand
             return RunAlignBench(args, stdout, stderr);
         }
 
+        if (args.Count > 0 && args[0] == "label-bench")
+        {
+            return RunLabelBench(args, stdout, stderr);
+        }
+
         if (args.Count > 0 && args[0] == "import")
         {
             return ImportCommand.Run(args, stdout, stderr);
@@ -58,7 +73,7 @@ public static class DatasetCommand
 
         if (args.Count == 0 || args[0] != "export")
         {
-            stderr.WriteLine(args.Count == 0 ? "edgekws-dataset: no command; the commands are export, extract, import, align-bench." : $"edgekws-dataset: unknown command '{args[0]}'; the commands are export, extract, import, align-bench.");
+            stderr.WriteLine(args.Count == 0 ? "edgekws-dataset: no command; the commands are export, extract, import, align-bench, label-bench." : $"edgekws-dataset: unknown command '{args[0]}'; the commands are export, extract, import, align-bench, label-bench.");
             stderr.WriteLine(Usage);
             return 2;
         }
@@ -237,6 +252,65 @@ public static class DatasetCommand
             CorpusManifest manifest = CorpusManifest.Load(Path.Combine(corpus, "manifest.json"));
             AlignmentBenchmarkReport report = AlignmentBenchmark.RunAsync(corpus, manifest, options with { Aligner = aligner }, verbose ? stderr.WriteLine : null).GetAwaiter().GetResult();
             AlignmentBenchmark.Write(report, stdout);
+            return 0;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or InvalidOperationException or System.Text.Json.JsonException or FormatException)
+        {
+            stderr.WriteLine("edgekws-dataset: " + e.Message);
+            return 1;
+        }
+    }
+
+    private static int RunLabelBench(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        string? corpus = null, model = null, output = null;
+        var options = new LabelingBenchmarkOptions { ModelManifest = "" };
+        bool verbose = false;
+        for (int i = 1; i < args.Count; i++)
+        {
+            string a = args[i];
+            if (a == "--verbose")
+            {
+                verbose = true;
+                continue;
+            }
+
+            string? value = i + 1 < args.Count ? args[++i] : null;
+            switch (a)
+            {
+                case "--corpus" when value is not null: corpus = value; break;
+                case "--model" when value is not null: model = value; break;
+                case "--out" when value is not null: output = value; break;
+                case "--per-kind" when int.TryParse(value, out int n) && n > 0: options = options with { PerKind = n }; break;
+                case "--parallel" when int.TryParse(value, out int n) && n > 0: options = options with { Parallel = n }; break;
+                case "--precision" when double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double p) && p > 0.5 && p < 1:
+                    options = options with { Precision = p }; break;
+                case "--calibration-split" when value is not null: options = options with { CalibrationSplit = value }; break;
+                case "--test-split" when value is not null: options = options with { TestSplit = value }; break;
+                case "--wake-phrase" when value is not null: options = options with { WakePhrase = value }; break;
+                default:
+                    stderr.WriteLine($"edgekws-dataset: label-bench: unknown option or bad value '{a} {value}' (--precision takes a value in (0.5, 1)).");
+                    stderr.WriteLine(Usage);
+                    return 2;
+            }
+        }
+
+        if (corpus is null || model is null)
+        {
+            stderr.WriteLine("edgekws-dataset: label-bench needs --corpus DIR and --model MANIFEST.");
+            return 2;
+        }
+
+        try
+        {
+            CorpusManifest manifest = CorpusManifest.Load(Path.Combine(corpus, "manifest.json"));
+            LabelingBenchmarkReport report = LabelingBenchmark.RunAsync(corpus, manifest, options with { ModelManifest = model }, verbose ? stderr.WriteLine : null).GetAwaiter().GetResult();
+            LabelingBenchmark.Write(report, stdout);
+            if (output is not null)
+            {
+                LabelingBenchmark.Save(report, output);
+                stdout.WriteLine($"wrote {Path.Combine(output, "label-calibration.json")} and label-bench.json");
+            }
             return 0;
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or InvalidOperationException or System.Text.Json.JsonException or FormatException)

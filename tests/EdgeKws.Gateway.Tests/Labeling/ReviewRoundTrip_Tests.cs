@@ -172,6 +172,69 @@ public sealed class ReviewRoundTrip_Tests
     }
 
     [Fact]
+    public async Task Calibrated_worker_overrules_a_confident_aligner_keeps_every_signal_and_sends_the_unsure_to_review()
+    {
+        // A calibration in which the device's score carries the truth and the aligner's confidence little (as on far-field
+        // audio, docs/labeling.md): the same true wake said three times, heard by the device as sure (0.999), sure it was not
+        // (0.001) and unsure (0.5). The aligner fits the phrase well each time.
+        using var dir = new TempDirectory();
+        IReadOnlyList<TriggerClip> clips = await TriggerClips.GenerateAsync(dir.Path, TriggerClips.Speakers(1), [("wake", TriggerClips.Wake)], noiseClips: 0);
+        var calibration = new EdgeKws.Labeling.Verification.LabelCalibration
+        {
+            FeatureNames = [.. EdgeKws.Labeling.Verification.LabelEvidence.FeatureNames],
+            Means = [0, 0, 0, 0, 0, 0],
+            Scales = [1, 1, 1, 1, 1, 1],
+            Weights = [0, 0.5, -0.2, 0, 1.5, 0],
+            Bias = -0.25,
+            FittedOn = "hand-made for this test",
+        };
+        string calibrationPath = Path.Combine(dir.Path, "label-calibration.json");
+        calibration.Save(calibrationPath);
+        await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200",
+            "--Gateway:Labeling:CalibrationPath=" + calibrationPath);
+        DateTimeOffset now = DateTimeOffset.UtcNow;
+        short[] pcm = [.. WavFile.ReadAllMono(clips[0].Path, out _).Select(x => (short)Math.Clamp(Math.Round(x * 32767.0), -32768, 32767))];
+        await using (RawPublisher pub = await RawPublisher.ConnectAsync(g.BrokerPort, Device))
+        {
+            long seq = 0;
+            foreach (float score in new[] { 0.999f, 0.001f, 0.5f })
+            {
+                Guid id = Guid.NewGuid();
+                await Publish(pub, MessageKind.ClipAudio, AudioFrame(id, now.AddMinutes(-5), pcm), ++seq, Wire.ConfigHash);
+                await Publish(pub, MessageKind.Detection, WireJson.Serialize(Detection(now.AddMinutes(-5), id, "hey_edge", score)), ++seq, Wire.ConfigHash);
+            }
+        }
+
+        JsonElement labels = await PollAsync(async () =>
+        {
+            JsonElement l = await g.GetJsonAsync($"/api/review/labels?device={Device}");
+            return l.GetArrayLength() == 3 ? l : (JsonElement?)null;
+        }, TimeSpan.FromSeconds(120), "three labels (decided or Unknown in review) from the worker");
+        JsonElement Label(long seq) => labels.EnumerateArray().Single(l => l.GetProperty("label").GetProperty("sequence").GetInt64() == seq);
+        Assert.Equal("TrueAccept", Label(2).GetProperty("label").GetProperty("label").GetString());
+        Assert.Equal("FalseAccept", Label(4).GetProperty("label").GetProperty("label").GetString()); // the confident aligner is overruled
+        foreach ((long seq, string device) in new[] { (2L, "dev 0.999"), (4L, "dev 0.001") })
+        {
+            JsonElement p = Label(seq).GetProperty("provenance");
+            string tool = p.GetProperty("tool").GetString()!;
+            Assert.StartsWith("calibrated 1 P ", tool, StringComparison.Ordinal);
+            Assert.Contains(device, tool, StringComparison.Ordinal);
+            Assert.Contains("al ", tool, StringComparison.Ordinal);
+            Assert.Contains("nm ", tool, StringComparison.Ordinal);
+            Assert.Contains("pocketsphinx", tool, StringComparison.Ordinal);
+            Assert.Equal(JsonValueKind.Number, p.GetProperty("confidence").ValueKind);
+        }
+        Assert.True(Label(2).GetProperty("provenance").GetProperty("confidence").GetDouble() >= 0.98);
+        Assert.True(Label(4).GetProperty("provenance").GetProperty("confidence").GetDouble() <= 0.02);
+
+        Assert.Equal("Unknown", Label(6).GetProperty("label").GetProperty("label").GetString());
+        JsonElement item = (await g.GetJsonAsync("/api/review/items")).GetProperty("items").EnumerateArray().Single();
+        Assert.Equal(6, item.GetProperty("sequence").GetInt64());
+        Assert.Contains("P(wake phrase)", item.GetProperty("reason").GetString(), StringComparison.Ordinal);
+        Assert.Contains("device 0.500", item.GetProperty("reason").GetString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Review_page_logs_in_with_a_cookie_refuses_forged_posts_and_records_the_decision_under_the_token_name()
     {
         await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200");
@@ -286,9 +349,9 @@ public sealed class ReviewRoundTrip_Tests
         }
     }
 
-    private static DetectionReport Detection(DateTimeOffset time, Guid clipId, string? keyword) => new()
+    private static DetectionReport Detection(DateTimeOffset time, Guid clipId, string? keyword, float score = 0.9f) => new()
     {
-        DeviceId = Device, DeviceTimeUtc = time, StreamOffsetMs = 1000, Score = 0.9f, Keyword = keyword, ModelVersion = "kws-1.0.0",
+        DeviceId = Device, DeviceTimeUtc = time, StreamOffsetMs = 1000, Score = score, Keyword = keyword, ModelVersion = "kws-1.0.0",
         FeatureConfigHash = Wire.ConfigHash, ClipId = clipId,
     };
 

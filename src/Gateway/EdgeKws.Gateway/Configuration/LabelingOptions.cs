@@ -41,6 +41,21 @@ public sealed class LabelingOptions
     /// <summary>Where <c>POST /api/review/datasets</c> writes datasets (one sub-directory per dataset name).</summary>
     public string DatasetDirectory { get; set; } = "data/datasets";
 
+    /// <summary>A label calibration (<c>edgekws-dataset label-bench --out</c> writes <c>label-calibration.json</c>). When set, labels are
+    /// decided from every signal by the calibrated probability and the precision targets below; when not, by the aligner's fixed
+    /// rules (<see cref="AcceptAtOrAbove"/>, <see cref="MissBelow"/>, <see cref="NearMissMarginPerFrame"/>).</summary>
+    public string? CalibrationPath { get; set; }
+
+    /// <summary>With a calibration: a clip is labelled a true accept automatically only when P(wake phrase) is at least this.</summary>
+    public double TrueAcceptPrecision { get; set; } = EdgeKws.Labeling.Verification.CalibratedLabeler.DefaultPrecision;
+
+    /// <summary>With a calibration: a clip is labelled a false accept automatically only when 1 - P(wake phrase) is at least this.</summary>
+    public double FalseAcceptPrecision { get; set; } = EdgeKws.Labeling.Verification.CalibratedLabeler.DefaultPrecision;
+
+    /// <summary>A gateway verifier model's manifest (a second, larger keyword model over the same MFCCs), whose score is one more
+    /// signal; it must be the model the calibration was fitted with.</summary>
+    public string? VerifierModelPath { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -67,6 +82,10 @@ public sealed class LabelingOptions
         if (string.IsNullOrWhiteSpace(DatasetDirectory))
         {
             throw new ArgumentException("Gateway:Labeling:DatasetDirectory must not be empty");
+        }
+        if (!(TrueAcceptPrecision > 0.5 && TrueAcceptPrecision < 1) || !(FalseAcceptPrecision > 0.5 && FalseAcceptPrecision < 1))
+        {
+            throw new ArgumentException($"Gateway:Labeling: TrueAcceptPrecision ({TrueAcceptPrecision}) and FalseAcceptPrecision ({FalseAcceptPrecision}) must be in (0.5, 1)");
         }
         if (NearMisses.Any(string.IsNullOrWhiteSpace))
         {

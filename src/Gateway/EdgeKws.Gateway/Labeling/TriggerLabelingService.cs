@@ -4,6 +4,7 @@ using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Labeling.Alignment;
 using EdgeKws.Labeling.Extraction;
+using EdgeKws.Labeling.Verification;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -35,6 +36,8 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
     private readonly SemaphoreSlim _running = new(1, 1);
     private readonly ConcurrentDictionary<string, TriggerVerifier> _verifiers = new(StringComparer.Ordinal);
     private PocketSphinxAligner? _aligner;
+    private CalibratedLabeler? _calibrated;
+    private ClipScorer? _verifierModel;
     private long _ta, _fa, _review, _clipFailures, _runFailures;
     private string? _lastProblem;
 
@@ -104,6 +107,12 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
             _aligner ??= await PocketSphinxAligner.CreateAsync(cancellationToken: ct).ConfigureAwait(false);
             TriggerVerifier verifier = _verifiers.GetOrAdd(phrase, p => new TriggerVerifier(_aligner, p, options.AcceptAtOrAbove, options.MissBelow,
                 options.NearMisses, options.GenerateNearMisses, options.NearMissMarginPerFrame));
+            if (options.CalibrationPath is not null)
+            {
+                await LabelCalibratedAsync(w, wav, verifier, ct).ConfigureAwait(false);
+                return;
+            }
+
             TriggerVerdict v;
             try
             {
@@ -140,6 +149,51 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
         {
             File.Delete(wav);
         }
+    }
+
+    // Every signal, one calibrated probability, a label only where it meets the precision target (docs/labeling.md "Calibrated labels").
+    private async Task LabelCalibratedAsync(TriggerClipWork w, string wav, TriggerVerifier verifier, CancellationToken ct)
+    {
+        // Loaded on first use, like the aligner: a bad file fails the run (logged, retried), clips wait and nothing is mislabelled.
+        _calibrated ??= new CalibratedLabeler(LabelCalibration.Load(options.CalibrationPath!), options.TrueAcceptPrecision, options.FalseAcceptPrecision);
+        if (options.VerifierModelPath is not null)
+        {
+            _verifierModel ??= new ClipScorer(options.VerifierModelPath);
+        }
+
+        LabelDecision d;
+        try
+        {
+            (LabelEvidence evidence, _) = await verifier.GatherEvidenceAsync(wav, double.IsFinite(w.DeviceScore) ? w.DeviceScore : null, ct).ConfigureAwait(false);
+            if (_verifierModel is not null)
+            {
+                evidence = evidence with { VerifierScore = _verifierModel.Score(wav) };
+            }
+            d = _calibrated.Decide(evidence);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            Interlocked.Increment(ref _clipFailures);
+            log.LogWarning(ex, "labeling: evidence failed on clip {Clip} of device {Device}", w.ClipId, w.DeviceId);
+            Queue(w, "gathering the evidence failed on this clip: " + ex.Message, verifier.Tool, null, DetectionLabelKind.Unknown);
+            return;
+        }
+
+        // The provenance's tool names the method and keeps every signal's value (the review reason has them in words too).
+        string tool = string.Create(CultureInfo.InvariantCulture, $"calibrated 1 P {d.ProbabilityTrueAccept:0.000} [{d.Evidence.Compact()}]")
+            + (_verifierModel is not null ? $" verifier {_verifierModel.ModelVersion}" : "") + "; " + verifier.Tool;
+        tool = tool.Length <= LabelingValues.MaxToolLength ? tool : tool[..LabelingValues.MaxToolLength];
+        if (d.Label == TriggerLabel.NeedsReview)
+        {
+            Queue(w, d.Reason, tool, d.ProbabilityTrueAccept, d.ProbabilityTrueAccept >= 0.5 ? DetectionLabelKind.TrueAccept : DetectionLabelKind.FalseAccept);
+            return;
+        }
+
+        DetectionLabelKind kind = d.Label == TriggerLabel.TrueAccept ? DetectionLabelKind.TrueAccept : DetectionLabelKind.FalseAccept;
+        var provenance = new LabelProvenance(LabelProvenanceKinds.Aligner, tool, d.ProbabilityTrueAccept, null);
+        Check(w, gateway.Store.WriteAutomaticLabel(new DetectionLabel(w.DeviceId, w.Sequence, kind, LabelingValues.AlignerSource(tool), clock.GetUtcNow()),
+            provenance, null, kind, w.ClipId));
+        Interlocked.Increment(ref kind == DetectionLabelKind.TrueAccept ? ref _ta : ref _fa);
     }
 
     private void Queue(TriggerClipWork w, string reason, string? tool, double? confidence, DetectionLabelKind candidate)
@@ -196,6 +250,7 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
     /// <inheritdoc />
     public override void Dispose()
     {
+        _verifierModel?.Dispose();
         _running.Dispose();
         base.Dispose();
     }

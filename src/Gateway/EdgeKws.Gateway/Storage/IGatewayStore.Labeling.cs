@@ -24,7 +24,8 @@ public static class LabelProvenanceKinds
 /// <param name="Keyword">The keyword the device reported, if any.</param>
 /// <param name="ModelVersion">Model that fired.</param>
 /// <param name="AudioFrame">The stored <c>ClipAudio</c> frame, or null when only features were uploaded (no consent) or the audio was deleted.</param>
-public sealed record TriggerClipWork(string DeviceId, long Sequence, string ClipId, string? Keyword, string ModelVersion, byte[]? AudioFrame);
+/// <param name="DeviceScore">The score the device reported with the detection (one of the label's signals).</param>
+public sealed record TriggerClipWork(string DeviceId, long Sequence, string ClipId, string? Keyword, string ModelVersion, byte[]? AudioFrame, double DeviceScore = double.NaN);
 
 /// <summary>A detection in the review queue (its label is <see cref="DetectionLabelKind.Unknown"/>), with why and what the machine proposes.</summary>
 /// <param name="DeviceId">Device.</param>

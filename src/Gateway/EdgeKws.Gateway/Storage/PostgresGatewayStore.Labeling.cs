@@ -66,7 +66,7 @@ public sealed partial class PostgresGatewayStore
         using var cmd = new NpgsqlCommand(
             """
             SELECT d.device_id, d.seq, d.clip_id, d.keyword, d.model_version,
-                   (SELECT a.frame FROM clips a WHERE a.device_id = d.device_id AND a.clip_id = d.clip_id AND a.kind = 'audio' LIMIT 1)
+                   (SELECT a.frame FROM clips a WHERE a.device_id = d.device_id AND a.clip_id = d.clip_id AND a.kind = 'audio' LIMIT 1), d.score
             FROM detections d
             WHERE d.clip_id IS NOT NULL
               AND NOT EXISTS (SELECT 1 FROM labels l WHERE l.device_id = d.device_id AND l.seq = d.seq)
@@ -82,7 +82,7 @@ public sealed partial class PostgresGatewayStore
         while (r.Read())
         {
             list.Add(new TriggerClipWork(r.GetString(0), r.GetInt64(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4),
-                r.IsDBNull(5) ? null : (byte[])r.GetValue(5)));
+                r.IsDBNull(5) ? null : (byte[])r.GetValue(5), r.GetDouble(6)));
         }
         return list;
     }

@@ -60,7 +60,7 @@ public sealed partial class SqliteGatewayStore
             ObjectDisposedException.ThrowIf(_disposed, this);
             return _reader.Query<WorkRow>(
                     """
-                    SELECT d.device_id AS DeviceId, d.seq AS Seq, d.clip_id AS ClipId, d.keyword AS Keyword, d.model_version AS ModelVersion,
+                    SELECT d.device_id AS DeviceId, d.seq AS Seq, d.clip_id AS ClipId, d.keyword AS Keyword, d.model_version AS ModelVersion, d.score AS Score,
                            (SELECT a.frame FROM clips a WHERE a.device_id = d.device_id AND a.clip_id = d.clip_id AND a.kind = 'audio' LIMIT 1) AS Audio
                     FROM detections d
                     WHERE d.clip_id IS NOT NULL
@@ -70,7 +70,7 @@ public sealed partial class SqliteGatewayStore
                                   AND (c.kind = 'audio' OR c.received_utc_ms < ?2))
                     ORDER BY d.received_utc_ms, d.device_id, d.seq LIMIT ?1
                     """, limit, featureOnlyReceivedBeforeUtc.ToUnixTimeMilliseconds())
-                .Select(r => new TriggerClipWork(r.DeviceId, r.Seq, r.ClipId, r.Keyword, r.ModelVersion, r.Audio)).ToList();
+                .Select(r => new TriggerClipWork(r.DeviceId, r.Seq, r.ClipId, r.Keyword, r.ModelVersion, r.Audio, r.Score)).ToList();
         }
     }
 
@@ -323,6 +323,7 @@ public sealed partial class SqliteGatewayStore
         public string? Keyword { get; set; }
         public string ModelVersion { get; set; } = string.Empty;
         public byte[]? Audio { get; set; }
+        public double Score { get; set; }
     }
 
     private sealed class QueueRow

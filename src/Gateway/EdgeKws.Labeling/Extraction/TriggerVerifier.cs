@@ -97,34 +97,62 @@ public sealed class TriggerVerifier
     /// <summary>Aligner version and <see cref="MethodVersion"/>: the label source's tool.</summary>
     public string Tool { get; }
 
-    /// <summary>Verifies one clip (a WAV file).</summary>
+    /// <summary>Verifies one clip (a WAV file) by this class's fixed rules (<see cref="Decide"/>).</summary>
     public async Task<TriggerVerdict> VerifyAsync(string wavPath, CancellationToken cancellationToken = default)
     {
-        AlignmentResult r = await _aligner.AlignAsync(wavPath, WakePhrase, cancellationToken).ConfigureAwait(false);
-        if (!r.Succeeded)
+        (Verification.LabelEvidence evidence, WordSpan? phrase) = await GatherEvidenceAsync(wavPath, null, cancellationToken).ConfigureAwait(false);
+        return Decide(evidence, phrase);
+    }
+
+    /// <summary>The fixed rules (see the class summary) applied to gathered evidence; the device and verifier scores are ignored.</summary>
+    public TriggerVerdict Decide(Verification.LabelEvidence evidence, WordSpan? phrase)
+    {
+        ArgumentNullException.ThrowIfNull(evidence);
+        if (!evidence.Aligned)
         {
-            return new TriggerVerdict(TriggerLabel.FalseAccept, 0, null, new LabelSource(LabelKinds.Aligner, Tool, 0), $"the wake phrase cannot be aligned: {r.Problem}");
+            return new TriggerVerdict(TriggerLabel.FalseAccept, 0, null, new LabelSource(LabelKinds.Aligner, Tool, 0), $"the wake phrase cannot be aligned: {evidence.AlignmentProblem}");
         }
 
-        var source = new LabelSource(LabelKinds.Aligner, Tool, r.Confidence);
-        var phrase = new WordSpan(WakePhrase, r.Words[0].StartMs, r.Words[^1].EndMs, r.Confidence);
+        double confidence = evidence.AlignerConfidence;
+        var source = new LabelSource(LabelKinds.Aligner, Tool, confidence);
+        if (evidence.NearMissWinner is { } winner)
+        {
+            string margin = evidence.NearMissMarginPerFrame is { } m ? m.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) : "unbounded";
+            return evidence.NearMissMarginPerFrame is not { } mm || mm >= NearMissMarginPerFrame
+                ? new TriggerVerdict(TriggerLabel.FalseAccept, confidence, phrase, source, $"near miss '{winner}' fits better than the wake phrase (margin {margin} per frame)")
+                : new TriggerVerdict(TriggerLabel.NeedsReview, confidence, phrase, source, $"near miss '{winner}' fits about as well as the wake phrase (margin {margin} < {NearMissMarginPerFrame:0.0} per frame)");
+        }
+
+        return confidence >= AcceptAtOrAbove
+            ? new TriggerVerdict(TriggerLabel.TrueAccept, confidence, phrase, source, $"wake phrase aligned with confidence {confidence:0.00} >= {AcceptAtOrAbove:0.00} and beat {_competitors.Count} near misses")
+            : confidence < MissBelow
+                ? new TriggerVerdict(TriggerLabel.FalseAccept, confidence, phrase, source, $"wake phrase fits poorly: confidence {confidence:0.00} < {MissBelow:0.00}")
+                : new TriggerVerdict(TriggerLabel.NeedsReview, confidence, phrase, source, $"confidence {confidence:0.00} between {MissBelow:0.00} and {AcceptAtOrAbove:0.00}");
+    }
+
+    /// <summary>
+    /// Every aligner signal about one clip, without this class's fixed rules, for <see cref="Verification.CalibratedLabeler"/>:
+    /// whether the wake phrase aligns and how well, and which near miss (if any) explains the clip better and by how much.
+    /// </summary>
+    /// <param name="wavPath">The clip.</param>
+    /// <param name="deviceScore">The device model's score for the clip, when known.</param>
+    /// <param name="cancellationToken">Cancels the aligner.</param>
+    /// <returns>The evidence and the wake phrase's interval when aligned.</returns>
+    public async Task<(Verification.LabelEvidence Evidence, WordSpan? Phrase)> GatherEvidenceAsync(string wavPath, double? deviceScore, CancellationToken cancellationToken = default)
+    {
+        AlignmentResult r = await _aligner.AlignAsync(wavPath, WakePhrase, cancellationToken).ConfigureAwait(false);
+        string? winner = null;
+        double? margin = null;
         if (_competitors.Count > 0)
         {
             CompetitionResult c = await _aligner.CompeteAsync(wavPath, [WakePhrase, .. _competitors], cancellationToken).ConfigureAwait(false);
             if (c.Decoded && c.WinnerIndex > 0)
             {
-                string margin = c.MarginPerFrame is { } m ? m.ToString("0.0", System.Globalization.CultureInfo.InvariantCulture) : "unbounded";
-                return c.MarginPerFrame is not { } mm || mm >= NearMissMarginPerFrame
-                    ? new TriggerVerdict(TriggerLabel.FalseAccept, r.Confidence, phrase, source, $"near miss '{c.Winner}' fits better than the wake phrase (margin {margin} per frame)")
-                    : new TriggerVerdict(TriggerLabel.NeedsReview, r.Confidence, phrase, source, $"near miss '{c.Winner}' fits about as well as the wake phrase (margin {margin} < {NearMissMarginPerFrame:0.0} per frame)");
+                (winner, margin) = (c.Winner, c.MarginPerFrame);
             }
         }
-
-        return r.Confidence >= AcceptAtOrAbove
-            ? new TriggerVerdict(TriggerLabel.TrueAccept, r.Confidence, phrase, source, $"wake phrase aligned with confidence {r.Confidence:0.00} >= {AcceptAtOrAbove:0.00} and beat {_competitors.Count} near misses")
-            : r.Confidence < MissBelow
-                ? new TriggerVerdict(TriggerLabel.FalseAccept, r.Confidence, phrase, source, $"wake phrase fits poorly: confidence {r.Confidence:0.00} < {MissBelow:0.00}")
-                : new TriggerVerdict(TriggerLabel.NeedsReview, r.Confidence, phrase, source, $"confidence {r.Confidence:0.00} between {MissBelow:0.00} and {AcceptAtOrAbove:0.00}");
+        WordSpan? phrase = r.Succeeded ? new WordSpan(WakePhrase, r.Words[0].StartMs, r.Words[^1].EndMs, r.Confidence) : null;
+        return (new Verification.LabelEvidence(r.Succeeded, r.Succeeded ? r.Confidence : 0, winner, margin, deviceScore) { AlignmentProblem = r.Problem }, phrase);
     }
 
     /// <summary>The review item for a verdict that needs a person (proposed label: the likelier of the two).</summary>

@@ -1,0 +1,80 @@
+using EdgeKws.Detection;
+using EdgeKws.Shared.Audio;
+using EdgeKws.Shared.Features;
+
+namespace EdgeKws.Labeling.Verification;
+
+/// <summary>
+/// Scores a clip with a device model as the device would: the device's MFCC front end and <see cref="KeywordDetector"/>
+/// (smoothing included) over the clip with half a second of silence on each side, so the window slides fully over a
+/// keyword that fills the clip; the score is the highest smoothed posterior. Not thread-safe: one scorer per thread.
+/// </summary>
+public sealed class ClipScorer : IDisposable
+{
+    private const int PadSamples = 8_000;
+    private readonly MfccExtractor _extractor;
+    private readonly KeywordDetector _detector;
+    private readonly float[] _samples = new float[16_000];
+    private readonly float[] _features;
+
+    /// <summary>Loads the model (its manifest's checks included).</summary>
+    /// <exception cref="InvalidDataException">The model cannot be loaded or run; the message says why.</exception>
+    public ClipScorer(string manifestPath, MfccConfig? featureConfig = null)
+    {
+        MfccConfig config = featureConfig ?? MfccConfig.Default;
+        if (!KeywordModel.TryLoad(manifestPath, config.FeatureConfigHash, out KeywordModel? model, out string reason))
+        {
+            throw new InvalidDataException($"cannot load {manifestPath}: {reason}");
+        }
+        if (!KeywordDetector.TryCreate(model!, new KeywordDetectorOptions(), out KeywordDetector? detector, out reason))
+        {
+            throw new InvalidDataException($"cannot build the detector for {manifestPath}: {reason}");
+        }
+        _detector = detector!;
+        _extractor = new MfccExtractor(config);
+        ModelVersion = _detector.ModelVersion;
+        _features = new float[((_samples.Length / _extractor.HopSamples) + 2) * _extractor.CoefficientCount];
+    }
+
+    /// <summary>The model's version.</summary>
+    public string ModelVersion { get; }
+
+    /// <summary>The highest smoothed keyword score over the clip (0 when the clip is too short for one inference).</summary>
+    public double Score(string wavPath)
+    {
+        _extractor.Reset();
+        _detector.Reset();
+        float best = 0;
+        Array.Clear(_samples);
+        Push(_samples.AsSpan(0, PadSamples), ref best);
+        using (var source = new AudioFileSource(wavPath))
+        {
+            int n;
+            while ((n = source.Read(_samples)) > 0)
+            {
+                Push(_samples.AsSpan(0, n), ref best);
+            }
+        }
+        Array.Clear(_samples);
+        Push(_samples.AsSpan(0, PadSamples), ref best);
+        return best;
+    }
+
+    private void Push(ReadOnlySpan<float> samples, ref float best)
+    {
+        int c = _extractor.CoefficientCount;
+        int got = _extractor.Push(samples, _features);
+        for (int f = 0; f < got; f++)
+        {
+            long before = _detector.InferenceCount;
+            _detector.TryPushFrame(_features.AsSpan(f * c, c), out _);
+            if (_detector.InferenceCount != before && _detector.LastSmoothedScore > best)
+            {
+                best = _detector.LastSmoothedScore;
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _detector.Dispose();
+}
