@@ -14,7 +14,7 @@ public static class DatasetCommand
                edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE... --out DIR [import options]
                edgekws-dataset align-bench --corpus DIR [--split S] [--limit N] [--clean] [--parallel N]
                                       [--refine pauses|snap|none] [--decoder-args "ARGS"] [--verbose]
-               edgekws-dataset label-bench --corpus DIR --model MANIFEST [--out DIR] [--per-kind N] [--precision P]
+               edgekws-dataset label-bench --corpus DIR --model MANIFEST [--verifier MANIFEST] [--out DIR] [--per-kind N] [--precision P]
                                       [--calibration-split S] [--test-split S] [--parallel N] [--verbose]
 
           extract: aligns every corpus sentence with the built-in aligner (PocketSphinx), cuts 1 s keyword
@@ -30,7 +30,7 @@ public static class DatasetCommand
 
           label-bench: trigger-like clips of a (far-field) corpus - the wake phrase alone and in sentences, near
                    misses, other speech - through the gateway's labeler: evidence (forced alignment, near-miss
-                   competition, the device model's score), a calibration fitted on --calibration-split
+                   competition, the device model's score, --verifier's score), a calibration fitted on --calibration-split
                    (validation) and figures on --test-split (test: other voices and rooms): precision of decided
                    true and false accepts and review rate per kind, room and engine, for the calibrated labeler
                    and the fixed-rule verifier, and the review rate at several precision targets. --out writes
@@ -280,6 +280,7 @@ public static class DatasetCommand
             {
                 case "--corpus" when value is not null: corpus = value; break;
                 case "--model" when value is not null: model = value; break;
+                case "--verifier" when value is not null: options = options with { VerifierManifest = value }; break;
                 case "--out" when value is not null: output = value; break;
                 case "--per-kind" when int.TryParse(value, out int n) && n > 0: options = options with { PerKind = n }; break;
                 case "--parallel" when int.TryParse(value, out int n) && n > 0: options = options with { Parallel = n }; break;

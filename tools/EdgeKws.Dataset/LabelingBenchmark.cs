@@ -14,6 +14,9 @@ public sealed record LabelingBenchmarkOptions
     /// <summary>The device model whose score is one of the signals (a model manifest).</summary>
     public required string ModelManifest { get; init; }
 
+    /// <summary>A gateway verifier model's manifest whose score is one more signal, or null.</summary>
+    public string? VerifierManifest { get; init; }
+
     /// <summary>The wake phrase.</summary>
     public string WakePhrase { get; init; } = "hey edge";
 
@@ -84,6 +87,9 @@ public sealed record LabelingBenchmarkReport
     /// <summary>The device model that gave the device score.</summary>
     public required string ModelVersion { get; init; }
 
+    /// <summary>The verifier model that gave the verifier score, or null.</summary>
+    public string? VerifierVersion { get; init; }
+
     /// <summary>The calibration fitted on the calibration split.</summary>
     public required LabelCalibration Calibration { get; init; }
 
@@ -146,10 +152,13 @@ public static class LabelingBenchmark
         PocketSphinxAligner aligner = await PocketSphinxAligner.CreateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         var verifier = new TriggerVerifier(aligner, options.WakePhrase);
         string modelVersion;
+        string? verifierVersion = null;
         List<(LabelingBenchmarkClip Clip, bool Calibration)> all = [];
         using (var scorer = new ClipScorer(options.ModelManifest))
+        using (ClipScorer? verifierModel = options.VerifierManifest is null ? null : new ClipScorer(options.VerifierManifest))
         {
             modelVersion = scorer.ModelVersion;
+            verifierVersion = verifierModel?.ModelVersion;
             foreach ((string split, bool forCalibration) in new[] { (options.CalibrationSplit, true), (options.TestSplit, false) })
             {
                 List<(CorpusFile File, string Kind)> picked = Pick(manifest, split, options, engineOf);
@@ -159,12 +168,14 @@ public static class LabelingBenchmark
                 }
 
                 double[] deviceScores = [.. picked.Select(p => scorer.Score(Path.Combine(corpusRoot, p.File.Path)))];
+                double?[] verifierScores = [.. picked.Select(p => verifierModel?.Score(Path.Combine(corpusRoot, p.File.Path)))];
                 var clips = new LabelingBenchmarkClip[picked.Count];
                 int done = 0;
                 await Parallel.ForEachAsync(Enumerable.Range(0, picked.Count), new ParallelOptions { MaxDegreeOfParallelism = Math.Max(1, options.Parallel), CancellationToken = cancellationToken }, async (i, ct) =>
                 {
                     (CorpusFile f, string kind) = picked[i];
                     (LabelEvidence evidence, WordSpan? phrase) = await verifier.GatherEvidenceAsync(Path.Combine(corpusRoot, f.Path), deviceScores[i], ct).ConfigureAwait(false);
+                    evidence = evidence with { VerifierScore = verifierScores[i] };
                     clips[i] = new LabelingBenchmarkClip(f.Path, kind, kind is Kinds.Keyword or Kinds.KeywordInSentence,
                         f.Speaker is { } s && engineOf.TryGetValue(s, out string? e) ? e : "unknown", f.RoomClass ?? "dry", evidence, double.NaN,
                         TriggerLabel.NeedsReview, verifier.Decide(evidence, phrase).Label);
@@ -176,7 +187,8 @@ public static class LabelingBenchmark
         }
 
         LabelCalibration calibration = LabelCalibration.Fit([.. all.Where(c => c.Calibration).Select(c => (c.Clip.Evidence, c.Clip.HoldsWakePhrase))],
-            fittedOn: $"{manifest.Files.Count} files corpus ({manifest.GeneratorVersion}), split '{options.CalibrationSplit}', {verifier.Tool}, device model {modelVersion}");
+            fittedOn: $"{manifest.Files.Count} files corpus ({manifest.GeneratorVersion}), split '{options.CalibrationSplit}', {verifier.Tool}, device model {modelVersion}"
+                + (verifierVersion is null ? "" : $", verifier model {verifierVersion}"));
         LabelingBenchmarkClip[] test = [.. all.Where(c => !c.Calibration).Select(c => c.Clip)];
         var labeler = new CalibratedLabeler(calibration, options.Precision, options.Precision);
         test = [.. test.Select(c =>
@@ -189,6 +201,7 @@ public static class LabelingBenchmark
         {
             Tool = verifier.Tool,
             ModelVersion = modelVersion,
+            VerifierVersion = verifierVersion,
             Calibration = calibration,
             Precision = options.Precision,
             Calibrated = Figures(test, c => c.Calibrated),
@@ -233,7 +246,7 @@ public static class LabelingBenchmark
     {
         ArgumentNullException.ThrowIfNull(report);
         ArgumentNullException.ThrowIfNull(w);
-        w.WriteLine($"labeler: {report.Tool}; device model {report.ModelVersion}; calibration fitted on {report.Calibration.Examples} clips ({report.Calibration.TrueAccepts} with the wake phrase)");
+        w.WriteLine($"labeler: {report.Tool}; device model {report.ModelVersion}; verifier model {report.VerifierVersion ?? "none"}; calibration fitted on {report.Calibration.Examples} clips ({report.Calibration.TrueAccepts} with the wake phrase)");
         Table(w, string.Create(CultureInfo.InvariantCulture, $"calibrated labeler, precision target {report.Precision:0.###} (test split: other voices and rooms than the calibration)"), report.Calibrated);
         Table(w, "fixed-rule verifier (the labeler without a calibration), same clips", report.Rules);
         w.WriteLine();
