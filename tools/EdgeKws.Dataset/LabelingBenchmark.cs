@@ -155,7 +155,7 @@ public static class LabelingBenchmark
         string? verifierVersion = null;
         List<(LabelingBenchmarkClip Clip, bool Calibration)> all = [];
         using (var scorer = new ClipScorer(options.ModelManifest))
-        using (ClipScorer? verifierModel = options.VerifierManifest is null ? null : new ClipScorer(options.VerifierManifest))
+        using (ClipScorer? verifierModel = options.VerifierManifest is null ? null : new ClipScorer(options.VerifierManifest, ClipScorer.VerifierMaxModelBytes))
         {
             modelVersion = scorer.ModelVersion;
             verifierVersion = verifierModel?.ModelVersion;

@@ -158,7 +158,7 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
         _calibrated ??= new CalibratedLabeler(LabelCalibration.Load(options.CalibrationPath!), options.TrueAcceptPrecision, options.FalseAcceptPrecision);
         if (options.VerifierModelPath is not null)
         {
-            _verifierModel ??= new ClipScorer(options.VerifierModelPath);
+            _verifierModel ??= new ClipScorer(options.VerifierModelPath, ClipScorer.VerifierMaxModelBytes);
         }
 
         LabelDecision d;

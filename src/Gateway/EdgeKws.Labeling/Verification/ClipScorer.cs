@@ -17,12 +17,18 @@ public sealed class ClipScorer : IDisposable
     private readonly float[] _samples = new float[16_000];
     private readonly float[] _features;
 
+    /// <summary>Size limit of a gateway verifier model: there is no device budget at the gateway, only a sanity bound.</summary>
+    public const long VerifierMaxModelBytes = 32L << 20;
+
     /// <summary>Loads the model (its manifest's checks included).</summary>
+    /// <param name="manifestPath">The model's manifest.</param>
+    /// <param name="maxModelBytes">Size limit: the device budget for device models, <see cref="VerifierMaxModelBytes"/> for a verifier.</param>
+    /// <param name="featureConfig">The front end (the device's by default).</param>
     /// <exception cref="InvalidDataException">The model cannot be loaded or run; the message says why.</exception>
-    public ClipScorer(string manifestPath, MfccConfig? featureConfig = null)
+    public ClipScorer(string manifestPath, long maxModelBytes = KeywordModel.DefaultMaxModelBytes, MfccConfig? featureConfig = null)
     {
         MfccConfig config = featureConfig ?? MfccConfig.Default;
-        if (!KeywordModel.TryLoad(manifestPath, config.FeatureConfigHash, out KeywordModel? model, out string reason))
+        if (!KeywordModel.TryLoad(manifestPath, config.FeatureConfigHash, maxModelBytes, out KeywordModel? model, out string reason))
         {
             throw new InvalidDataException($"cannot load {manifestPath}: {reason}");
         }
