@@ -95,6 +95,14 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
                 if ((label == "TrueAccept") == truthTa)
                 {
                     figures.AgreeWithTruth++;
+                    if (truthTa)
+                    {
+                        figures.TrueAcceptsCorrect++;
+                    }
+                    else
+                    {
+                        figures.FalseAcceptsCorrect++;
+                    }
                 }
             }
             string confidence = byAligner && provenance.GetProperty("confidence").ValueKind == JsonValueKind.Number

@@ -164,6 +164,10 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             // The agent's detections carry no keyword text (the bundled model has one keyword), so the phrase is set here.
             $"--Gateway:Labeling:WakePhrase={Labeler.WakePhrase}",
             "--Gateway:Labeling:Interval=00:00:02",
+            // The calibrated labeler (docs/labeling.md "Calibrated labels") when its calibration is bundled, with the verifier
+            // it was fitted with: every signal, labels decided only above the 0.98 precision targets, the rest to review.
+            .. repo.LabelCalibration is { } calibration ? [$"--Gateway:Labeling:CalibrationPath={calibration}"] : Array.Empty<string>(),
+            .. repo.LabelCalibration is not null && repo.VerifierManifest is { } verifier ? [$"--Gateway:Labeling:VerifierModelPath={verifier}"] : Array.Empty<string>(),
             $"--Gateway:Labeling:DatasetDirectory={Path.Combine(gwDir, "datasets")}",
             // The host's appsettings.json sits beside its dll, not in its working directory: keep request logs out of gateway.log.
             "--Logging:LogLevel:Default=Information",

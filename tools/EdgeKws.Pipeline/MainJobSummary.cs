@@ -60,6 +60,12 @@ internal sealed class LabelFigures
     /// <summary>Decided aligner labels that agree with the ground truth.</summary>
     public long AgreeWithTruth { get; set; }
     public long DecidedWithTruth { get; set; }
+    /// <summary>Decided TrueAccept labels whose detection the ground truth puts on a keyword.</summary>
+    public long TrueAcceptsCorrect { get; set; }
+    /// <summary>Decided FalseAccept labels whose detection the ground truth puts on no keyword.</summary>
+    public long FalseAcceptsCorrect { get; set; }
+    /// <summary>Share of labelled detections sent to review (NeedsReview / all labels).</summary>
+    public double? ReviewRate => TrueAccepts + FalseAccepts + NeedsReview == 0 ? null : (double)NeedsReview / (TrueAccepts + FalseAccepts + NeedsReview);
 }
 
 internal sealed record FaRow(string Scope, string Key, long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningHours, double? FaPerHour);

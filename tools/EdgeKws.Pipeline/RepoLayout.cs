@@ -17,6 +17,14 @@ internal sealed record RepoLayout(string Root, string Configuration)
     public string ModelToolDll => Path.Combine(Root, "tools", "EdgeKws.ModelTool", "bin", Configuration, Framework, "edgekws-model.dll");
     public string DefaultModelDirectory => Path.Combine(Root, "models", "default");
 
+    /// <summary>The labeler's calibration (tools/train/build-label-calibration.sh), or null when not built.</summary>
+    public string? LabelCalibration => File.Exists(Path.Combine(Root, "models", "labeling", "label-calibration.json"))
+        ? Path.Combine(Root, "models", "labeling", "label-calibration.json") : null;
+
+    /// <summary>The gateway verifier's manifest (tools/train/build-verifier.sh), or null when not built.</summary>
+    public string? VerifierManifest => Directory.Exists(Path.Combine(Root, "models", "verifier"))
+        ? Directory.EnumerateFiles(Path.Combine(Root, "models", "verifier"), "*.float.manifest.json").Order(StringComparer.Ordinal).LastOrDefault() : null;
+
     public static RepoLayout Find()
     {
         string baseDir = AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar);

@@ -85,7 +85,11 @@ internal static class SummaryReport
         if (l.DecidedWithTruth > 0)
         {
             yield return string.Create(CultureInfo.InvariantCulture,
-                $"ground truth (corpus keyword times): {l.TruthTrueAccepts} detections on a keyword, {l.TruthFalseAccepts} not; aligner agrees on {l.AgreeWithTruth}/{l.DecidedWithTruth} decided labels ({F(100.0 * l.AgreeWithTruth / l.DecidedWithTruth, "F0")} %)");
+                $"ground truth (corpus keyword times): {l.TruthTrueAccepts} detections on a keyword, {l.TruthFalseAccepts} not; the labeler agrees on {l.AgreeWithTruth}/{l.DecidedWithTruth} decided labels ({F(100.0 * l.AgreeWithTruth / l.DecidedWithTruth, "F0")} %): TA {l.TrueAcceptsCorrect}/{l.TrueAccepts} right, FA {l.FalseAcceptsCorrect}/{l.FalseAccepts} right");
+        }
+        if (l.ReviewRate is double reviewRate)
+        {
+            yield return string.Create(CultureInfo.InvariantCulture, $"review rate: {l.NeedsReview} of {l.TrueAccepts + l.FalseAccepts + l.NeedsReview} labelled detections ({F(100 * reviewRate, "F0")} %) sent to a person (targets: >= 95 % agreement on decided labels, <= 25 % to review)");
         }
         foreach (FaRow r in s.FaPerHour.Where(r => r.Scope != "device"))
         {
