@@ -264,7 +264,13 @@ public static class LabelingBenchmark
         ArgumentNullException.ThrowIfNull(report);
         Directory.CreateDirectory(directory);
         report.Calibration.Save(Path.Combine(directory, "label-calibration.json"));
-        var json = new JsonSerializerOptions { PropertyNamingPolicy = JsonNamingPolicy.CamelCase, WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+        var json = new JsonSerializerOptions
+        {
+            PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+            WriteIndented = true,
+            NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals,
+            Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter() },
+        };
         File.WriteAllText(Path.Combine(directory, "label-bench.json"), JsonSerializer.Serialize(report, json) + "\n");
     }
 

@@ -1,0 +1,71 @@
+using EdgeKws.Dataset;
+using EdgeKws.Labeling.Extraction;
+using EdgeKws.Labeling.Verification;
+using EdgeKws.TestSupport;
+
+namespace EdgeKws.Labeling.Tests.Verification;
+
+/// <summary>
+/// <c>edgekws-dataset label-bench</c> on the small corpus (real espeak-ng/flite/festival voices, real pocketsphinx, the bundled
+/// device model through ONNX Runtime): the command fits a calibration on one split, reports on the other, and its figures add up.
+/// </summary>
+[Collection(SmallCorpusCollection.Name)]
+public class LabelingBenchmark_Tests(SmallCorpusFixture corpus)
+{
+    private static string BundledModel() =>
+        Directory.EnumerateFiles(Path.Combine(RepositoryRoot.Path, "models", "default"), "*.int8.manifest.json").Single();
+
+    [Fact]
+    public void Fits_on_validation_reports_on_test_and_writes_a_calibration_the_gateway_can_load()
+    {
+        using var dir = new TempDir();
+        string output = Path.Combine(dir.Path, "out");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = DatasetCommand.Run(["label-bench", "--corpus", corpus.Root, "--model", BundledModel(), "--per-kind", "4", "--out", output], stdout, stderr);
+        Assert.True(exit == 0, stderr.ToString());
+
+        string text = stdout.ToString();
+        Assert.Contains("calibrated labeler, precision target 0.98", text, StringComparison.Ordinal);
+        Assert.Contains("fixed-rule verifier", text, StringComparison.Ordinal);
+        LabelCalibration calibration = LabelCalibration.Load(Path.Combine(output, "label-calibration.json"));
+        Assert.Contains("split 'validation'", calibration.FittedOn, StringComparison.Ordinal);
+        Assert.Contains("device model", calibration.FittedOn, StringComparison.Ordinal);
+
+        // The figures in label-bench.json: only test-split clips, every one decided or reviewed once by both labelers, and the
+        // precision target only ever sends more clips to review.
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "label-bench.json")));
+        var clips = json.RootElement.GetProperty("clips").EnumerateArray().ToList();
+        Assert.NotEmpty(clips);
+        Assert.All(clips, c => Assert.StartsWith("test/", c.GetProperty("path").GetString(), StringComparison.Ordinal));
+        Assert.Contains(clips, c => c.GetProperty("holdsWakePhrase").GetBoolean());
+        Assert.Contains(clips, c => !c.GetProperty("holdsWakePhrase").GetBoolean());
+        Assert.All(clips, c => Assert.InRange(c.GetProperty("probability").GetDouble(), 0, 1));
+        foreach (string labeler in new[] { "calibrated", "rules" })
+        {
+            System.Text.Json.JsonElement all = json.RootElement.GetProperty(labeler)[0];
+            Assert.Equal("all", all.GetProperty("group").GetString());
+            Assert.Equal(clips.Count, all.GetProperty("clips").GetInt32());
+            Assert.Equal(clips.Count, all.GetProperty("decidedTrueAccepts").GetInt32() + all.GetProperty("decidedFalseAccepts").GetInt32() + all.GetProperty("reviews").GetInt32());
+        }
+        Assert.Equal(clips.Count(c => c.GetProperty("calibrated").GetString() == nameof(TriggerLabel.NeedsReview)),
+            json.RootElement.GetProperty("calibrated")[0].GetProperty("reviews").GetInt32());
+        var reviews = json.RootElement.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("figures").GetProperty("reviews").GetInt32()).ToList();
+        Assert.Equal(LabelingBenchmark.TargetGrid.Length, reviews.Count);
+        for (int i = 1; i < reviews.Count; i++)
+        {
+            Assert.True(reviews[i] >= reviews[i - 1], $"targets: reviews {string.Join(", ", reviews)} fall somewhere");
+        }
+    }
+
+    [Fact]
+    public void Refuses_a_missing_model_and_the_same_split_twice_with_clear_errors()
+    {
+        var stderr = new StringWriter();
+        Assert.Equal(2, DatasetCommand.Run(["label-bench", "--corpus", corpus.Root], new StringWriter(), stderr));
+        Assert.Contains("--model MANIFEST", stderr.ToString(), StringComparison.Ordinal);
+        stderr = new StringWriter();
+        Assert.Equal(1, DatasetCommand.Run(["label-bench", "--corpus", corpus.Root, "--model", BundledModel(), "--test-split", "validation"], new StringWriter(), stderr));
+        Assert.Contains("must differ", stderr.ToString(), StringComparison.Ordinal);
+    }
+}
