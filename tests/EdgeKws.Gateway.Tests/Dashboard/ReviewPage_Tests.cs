@@ -189,6 +189,15 @@ public sealed class ReviewPage_Tests
         Assert.Equal("50 % of 2", s.GetProperty("alignerAgreement").GetString());
         Assert.All(s.GetProperty("spot").EnumerateArray(), r => Assert.StartsWith("TrueAccept (", r.GetProperty("check").GetString(), StringComparison.Ordinal));
 
+        // The API behind the spot check: each sampled label carries its clip's audio URL; an unknown kind is refused.
+        HttpClient dave = g.ClientFor("dave", ApiRole.Reviewer);
+        JsonElement sample = await g.GetJsonAsync("/api/review/audit/sample?kind=aligner&count=5", dave);
+        Assert.Equal(2, sample.GetArrayLength());
+        Assert.All(sample.EnumerateArray(), x => Assert.Equal(
+            $"/api/review/clips/{Device}/{clips[x.GetProperty("label").GetProperty("sequence").GetInt64() / 2 - 1]:D}/audio", x.GetProperty("audioUrl").GetString()));
+        using HttpResponseMessage refused = await dave.GetAsync("/api/review/audit/sample?kind=robot");
+        Assert.Equal(System.Net.HttpStatusCode.BadRequest, refused.StatusCode);
+
         JsonElement aligner = (await g.GetJsonAsync("/api/review/audit")).GetProperty("byFirstKind").GetProperty("aligner");
         Assert.Equal((2L, 1L), (aligner.GetProperty("compared").GetInt64(), aligner.GetProperty("agreed").GetInt64()));
         JsonElement labels = await g.GetJsonAsync($"/api/labels?device={Device}"); // a re-check does not change a label
