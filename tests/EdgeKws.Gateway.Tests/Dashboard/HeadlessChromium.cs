@@ -155,6 +155,28 @@ internal sealed class HeadlessChromium : IAsyncDisposable
             """);
     }
 
+    /// <summary>Presses and releases one key as a person would (trusted key events to the focused page): a letter, " " or an arrow name.</summary>
+    public async Task PressKeyAsync(string key)
+    {
+        (string code, int virtualKey, string? text) = key switch
+        {
+            " " => ("Space", 32, " "),
+            "ArrowDown" => ("ArrowDown", 40, null),
+            "ArrowUp" => ("ArrowUp", 38, null),
+            _ when key.Length == 1 && char.IsAsciiLetterLower(key[0]) => ("Key" + char.ToUpperInvariant(key[0]), char.ToUpperInvariant(key[0]), key),
+            _ => throw new ArgumentException($"no key mapping for '{key}'", nameof(key)),
+        };
+        foreach (string type in new[] { text is null ? "rawKeyDown" : "keyDown", "keyUp" })
+        {
+            var p = new JsonObject { ["type"] = type, ["key"] = key, ["code"] = code, ["windowsVirtualKeyCode"] = virtualKey };
+            if (type == "keyDown" && text is not null)
+            {
+                p["text"] = text;
+            }
+            await SendAsync("Input.dispatchKeyEvent", p);
+        }
+    }
+
     /// <summary>The browser's cookies for <paramref name="url"/> (name, httpOnly, sameSite, ...), as DevTools reports them.</summary>
     public async Task<JsonElement[]> CookiesAsync(Uri url)
     {

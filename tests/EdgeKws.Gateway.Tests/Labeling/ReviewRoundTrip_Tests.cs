@@ -17,7 +17,7 @@ namespace EdgeKws.Gateway.Tests.Labeling;
 /// </summary>
 public sealed class ReviewRoundTrip_Tests
 {
-    private const string Device = "dev-review";
+    internal const string Device = "dev-review";
 
     [Fact]
     public async Task Review_round_trip_through_the_api_labels_the_detection_and_moves_fa_per_hour()
@@ -259,7 +259,7 @@ public sealed class ReviewRoundTrip_Tests
               if (!b || b.dataset.ready !== "1") return null;
               const rows = [...document.querySelectorAll("#items tbody tr")];
               return JSON.stringify({ error: b.dataset.error || null, rows: rows.length, waiting: document.getElementById("waiting").textContent,
-                audio: rows.map(r => (r.querySelector("audio") || {}).src || null), reason: rows.map(r => r.children[3].textContent),
+                audio: rows.map(r => r.dataset.audioUrl || null), reason: rows.map(r => r.children[3].textContent),
                 message: document.getElementById("message").textContent, session: document.getElementById("session").dataset.name || null,
                 path: location.pathname, scriptSeesCookie: document.cookie.includes("edgekws_session") });
             })()
@@ -294,9 +294,9 @@ public sealed class ReviewRoundTrip_Tests
             $$"""fetch({{JsonSerializer.Serialize(state.GetProperty("audio")[0].GetString())}}).then(r => r.status)""", awaitPromise: true)).GetInt32());
         Assert.Equal(1, (await g.GetJsonAsync("/api/review-queue")).GetProperty("count").GetInt64());
 
-        // The page's own button sends the header: the decision is recorded under the token's name.
+        // The page's own button (for the selected clip) sends the header: the decision is recorded under the token's name.
         await browser.EvaluateAsync("""
-            (() => { document.querySelector('#items tbody tr button[data-label="FalseAccept"]').click(); return 1; })()
+            (() => { document.querySelector('#decide button[data-label="FalseAccept"]').click(); return 1; })()
             """);
         state = await BrowserPollAsync(browser, State, s => s.GetProperty("rows").GetInt32() == 0);
         Assert.Contains("FalseAccept by carol", state.GetProperty("message").GetString(), StringComparison.Ordinal);
@@ -313,7 +313,7 @@ public sealed class ReviewRoundTrip_Tests
         Assert.Equal("FalseAccept", audit[0].GetProperty("arguments").GetProperty("body").GetProperty("label").GetString());
     }
 
-    private static async Task<JsonElement> BrowserPollAsync(Dashboard.HeadlessChromium browser, string expression, Func<JsonElement, bool> done)
+    internal static async Task<JsonElement> BrowserPollAsync(Dashboard.HeadlessChromium browser, string expression, Func<JsonElement, bool> done)
     {
         DateTime end = DateTime.UtcNow.AddSeconds(120); // liveness only
         JsonElement last = default;
@@ -335,7 +335,7 @@ public sealed class ReviewRoundTrip_Tests
     }
 
     // Polls the HTTP API (async) until the probe returns a value.
-    private static async Task<JsonElement> PollAsync(Func<Task<JsonElement?>> probe, TimeSpan timeout, string what)
+    internal static async Task<JsonElement> PollAsync(Func<Task<JsonElement?>> probe, TimeSpan timeout, string what)
     {
         DateTime end = DateTime.UtcNow + timeout;
         while (true)
@@ -349,20 +349,20 @@ public sealed class ReviewRoundTrip_Tests
         }
     }
 
-    private static DetectionReport Detection(DateTimeOffset time, Guid clipId, string? keyword, float score = 0.9f) => new()
+    internal static DetectionReport Detection(DateTimeOffset time, Guid clipId, string? keyword, float score = 0.9f) => new()
     {
         DeviceId = Device, DeviceTimeUtc = time, StreamOffsetMs = 1000, Score = score, Keyword = keyword, ModelVersion = "kws-1.0.0",
         FeatureConfigHash = Wire.ConfigHash, ClipId = clipId,
     };
 
-    private static byte[] AudioFrame(Guid clipId, DateTimeOffset time, short[] pcm)
+    internal static byte[] AudioFrame(Guid clipId, DateTimeOffset time, short[] pcm)
     {
         var frame = new byte[ClipAudio.GetFrameSizeBytes(pcm.Length)];
         ClipAudio.Write(frame, clipId, time, 16_000, Convert.FromHexString(Wire.ConfigHash), consentGranted: true, pcm);
         return frame;
     }
 
-    private static async Task Publish(RawPublisher pub, MessageKind kind, byte[] payload, long seq, string? cfg)
+    internal static async Task Publish(RawPublisher pub, MessageKind kind, byte[] payload, long seq, string? cfg)
     {
         string type = kind is MessageKind.ClipAudio or MessageKind.ClipFeatures ? ContentTypes.Clip : ContentTypes.Json;
         MqttClientPublishReasonCode code = await pub.PublishAsync(Topics.Uplink(Device, kind), payload, Wire.Properties(seq, kind, cfg), type);

@@ -95,7 +95,7 @@ public static class ReviewApi
                 i.Source,
                 i.Tool,
                 i.QueuedUtc,
-                audioUrl = i.HasAudio && i.ClipId is not null ? $"/api/review/clips/{Uri.EscapeDataString(i.DeviceId)}/{Uri.EscapeDataString(i.ClipId)}/audio" : null,
+                audioUrl = i.HasAudio && i.ClipId is not null ? AudioUrl(i.DeviceId, i.ClipId) : null,
             }),
         });
     }
@@ -128,15 +128,40 @@ public static class ReviewApi
         };
     }
 
-    /// <summary>A re-review sample for the caller: it leaves out labels the caller decided or already re-reviewed.</summary>
-    private static IResult Sample(GatewayService g, ClaimsPrincipal user, int? count, int? seed)
+    /// <summary>
+    /// A re-review sample for the caller: it leaves out labels the caller decided or already re-reviewed. <paramref name="kind"/>
+    /// (aligner, review or other: the first label's kind, as in the agreement) samples only that kind, e.g. the automatic labels
+    /// for a spot check. Each label carries its clip's <c>audioUrl</c> when raw audio is stored, so the page can play it.
+    /// </summary>
+    private static IResult Sample(GatewayService g, ClaimsPrincipal user, int? count, int? seed, string? kind)
     {
         if (!TryLimit(count, 20, out int n, out IResult? bad))
         {
             return bad!;
         }
-        return Results.Json(g.Store.SampleForReReview(ApiAuth.NameOf(user), n, seed ?? 1));
+        if (kind is not (null or LabelProvenanceKinds.Aligner or LabelProvenanceKinds.Review or "other"))
+        {
+            return BadRequest("kind must be aligner, review or other");
+        }
+        // Sampling everything, then filtering, keeps the sample seeded and uniform within the kind.
+        IEnumerable<LabelWithProvenance> all = g.Store.SampleForReReview(ApiAuth.NameOf(user), kind is null ? n : MaxLimit, seed ?? 1);
+        return Results.Json(all.Where(l => kind is null || (l.Provenance?.Kind ?? "other") == kind).Take(n).Select(l =>
+        {
+            // The first decided clip with audio at or after (device, sequence): this label's own clip when it has raw audio.
+            LabelledClip? clip = g.Store.ReadLabelledClips(l.Label.DeviceId, l.Label.Sequence - 1, 1) is [{ } c] && c.Label.DeviceId == l.Label.DeviceId
+                && c.Label.Sequence == l.Label.Sequence ? c : null;
+            return new
+            {
+                l.Label,
+                l.Provenance,
+                clipId = clip?.ClipId,
+                audioUrl = clip is null ? null : AudioUrl(l.Label.DeviceId, clip.ClipId),
+            };
+        }).ToList());
     }
+
+    private static string AudioUrl(string deviceId, string clipId) =>
+        $"/api/review/clips/{Uri.EscapeDataString(deviceId)}/{Uri.EscapeDataString(clipId)}/audio";
 
     private static IResult ReReview(GatewayService g, TimeProvider clock, ClaimsPrincipal user, ReReviewInput? body)
     {
