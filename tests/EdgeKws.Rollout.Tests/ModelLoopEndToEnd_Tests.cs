@@ -93,7 +93,10 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         long first = rollout.GetProperty("id").GetInt64();
         Assert.Equal("Sent", Device(rollout, "dev-a").GetProperty("state").GetString());
         Assert.Equal("Pending", Device(rollout, "dev-b").GetProperty("state").GetString());
-        JsonElement done = await WaitForRolloutAsync(first, "Completed");
+        // The agents upload every trigger's features and nothing labels them here, so each trigger of 2.0.0 is pending review, and
+        // pending reviews that could trip the production FA/hour rule hold the next step (docs/gateway.md, "FA/hour as a range"). The
+        // test plays the reviewer: 2.0.0 is 1.0.0's recipe with byte-identical weights, so its triggers are decided true accepts.
+        JsonElement done = await _gateway.WaitForRolloutAsync(first, "Completed", () => ReviewAsync("2.0.0", "TrueAccept"));
         JsonElement canary = Device(done, "dev-a"), wave = Device(done, "dev-b");
         Assert.Equal("Confirmed", canary.GetProperty("state").GetString());
         Assert.Equal("Confirmed", wave.GetProperty("state").GetString());
@@ -264,6 +267,19 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         rollout.GetProperty("devices").EnumerateArray().Single(d => d.GetProperty("deviceId").GetString() == id);
 
     private Task<JsonElement> WaitForRolloutAsync(long id, string state) => _gateway.WaitForRolloutAsync(id, state);
+
+    /// <summary>Decides every undecided detection of <paramref name="version"/> in the last hour as <paramref name="label"/> (as a reviewer would).</summary>
+    private async Task ReviewAsync(string version, string label)
+    {
+        var undecided = (await GetAsync($"/api/detections?model={version}&window=1h&limit=1000")).EnumerateArray()
+            .Where(d => d.GetProperty("label").ValueKind == JsonValueKind.Null || d.GetProperty("label").GetProperty("label").GetString() == "Unknown")
+            .Select(d => new { deviceId = d.GetProperty("deviceId").GetString(), sequence = d.GetProperty("sequence").GetInt64(), label, source = "human:test" })
+            .ToArray();
+        if (undecided.Length > 0)
+        {
+            await PostAsync("/api/labels", undecided, 200);
+        }
+    }
 
     private Task WaitAsync(Func<Task<bool>> condition, string what, Func<string>? lastSeen = null) => _gateway.WaitAsync(condition, what, lastSeen);
 

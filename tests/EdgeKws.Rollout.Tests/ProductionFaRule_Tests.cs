@@ -39,6 +39,34 @@ public sealed class ProductionFaRule_Tests
     }
 
     [Fact]
+    public void Trips_on_decided_false_accepts_only_and_holds_while_pending_reviews_could_trip_it()
+    {
+        // Old: 10 FA in 100 h = 0.1 FA/hour -> limit 0.65. New: 1 decided in 2.5 h = 0.4.
+        var old = new FaActivity(100, 10);
+        var hold = ProductionFaRule.Evaluate(new FaActivity(2.5, 1, PendingReview: 2), old, null, Defaults, Now); // upper (1 + 2) / 2.5 = 1.2
+        Assert.False(hold.Trip);
+        Assert.True(hold.Hold);
+        Assert.Equal(0.4, hold.NewFaPerHour!.Value, 9);
+        Assert.Equal(1.2, hold.NewFaPerHourUpper!.Value, 9);
+        Assert.Equal(2, hold.NewPendingReview);
+        Assert.StartsWith("holding: production FA/hour 0.4 – 1.2 FA/h (2 pending review) in 2.5 h; the upper end > limit 0.65", hold.Verdict, StringComparison.Ordinal);
+
+        // One pending: even as a false accept there would be 2 < 3, the rule could not trip: no hold.
+        var few = ProductionFaRule.Evaluate(new FaActivity(2.5, 1, PendingReview: 1), old, null, Defaults, Now);
+        Assert.False(few.Hold);
+        Assert.Equal(0.8, few.NewFaPerHourUpper!.Value, 9);
+        // Upper end within the limit: 3 + 1 in 20 h = 0.2 <= 0.65.
+        Assert.False(ProductionFaRule.Evaluate(new FaActivity(20, 3, PendingReview: 1), old, null, Defaults, Now).Hold);
+        // Before the minimum listening hours nothing judges, pending or not.
+        Assert.False(ProductionFaRule.Evaluate(new FaActivity(1.99, 0, PendingReview: 50), old, null, Defaults, Now).Hold);
+        // Decided over the limit: a trip (rollback), not a hold.
+        var trip = ProductionFaRule.Evaluate(new FaActivity(2.5, 3, PendingReview: 5), old, null, Defaults, Now);
+        Assert.True(trip.Trip);
+        Assert.False(trip.Hold);
+        Assert.StartsWith("production FA/hour 1.2 (3 in 2.5 h) > 1.5 x 0.1 + 0.5 = 0.65", trip.Verdict, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Uses_the_old_models_offline_figure_when_the_fleet_has_too_little_listening_and_zero_without_either()
     {
         var offline = ProductionFaRule.Evaluate(new FaActivity(4, 4), new FaActivity(1, 0), oldOfflineFaPerHour: 2.0, Defaults, Now);

@@ -153,6 +153,68 @@ public sealed class RolloutController_Tests : IDisposable
     }
 
     [Fact]
+    public async Task Does_not_send_the_next_wave_while_detections_pending_review_could_trip_the_rule_and_sends_it_once_they_are_decided()
+    {
+        // The old version's fleet record: dev-b and dev-c listened 10 h on 1.0.0 with one labelled false accept (0.1 FA/hour): limit 0.65.
+        foreach (string d in new[] { "dev-b", "dev-c" })
+        {
+            _feed.Heartbeat(d, "1.0.0", T0.AddHours(-3), 5 * 3600);
+        }
+        long old = _feed.Detection("dev-b", "1.0.0", T0.AddHours(-2));
+        Assert.All(_store.WriteLabels([new DetectionLabel("dev-b", old, DetectionLabelKind.FalseAccept, "test", T0)]), Assert.Null);
+
+        // No soak: the wave would go as soon as the canary confirms.
+        RolloutRecord r = await _controller.StartAsync(new RolloutRequest("2.0.0", ["dev-a"], [["dev-b", "dev-c"]], SoakListeningHours: 0));
+        _feed.Status("dev-a", "2.0.0", ModelUpdateResult.Activated, "2.0.0", T0.AddSeconds(1));
+        // 2.5 h on the new version: one labelled false accept (0.4 FA/hour, under the limit and under the rule's 3) and two triggers
+        // whose clips wait for review. Were both false accepts: 3 in 2.5 h = 1.2 FA/hour > 0.65, the rule would trip.
+        _feed.Heartbeat("dev-a", "2.0.0", T0.AddHours(2.5), 2.5 * 3600);
+        long decided = _feed.Detection("dev-a", "2.0.0", T0.AddHours(1));
+        Assert.All(_store.WriteLabels([new DetectionLabel("dev-a", decided, DetectionLabelKind.FalseAccept, "human:test", T0)]), Assert.Null);
+        var pending = new List<long>();
+        foreach (double h in new[] { 1.5, 2.0 })
+        {
+            var clip = Guid.NewGuid();
+            _feed.FeatureClip("dev-a", clip, T0.AddHours(h));
+            pending.Add(_feed.Detection("dev-a", "2.0.0", T0.AddHours(h), clip));
+        }
+        _clock.Advance(TimeSpan.FromHours(3));
+        await _controller.TickAsync();
+        await _controller.TickAsync(); // and it keeps waiting
+
+        r = Get(r.Id);
+        Assert.Equal(RolloutState.Running, r.State);
+        Assert.Equal(RolloutDeviceState.Confirmed, StateOf(r, "dev-a"));
+        Assert.Equal(0, r.Step);
+        Assert.Equal(["dev-a"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+        Assert.Empty(_commands.DevicesSent(ModelTransfer.RollbackCommand));
+        FaWatch watch = r.Watch!;
+        Assert.False(watch.Trip);
+        Assert.True(watch.Hold);
+        Assert.Equal((1L, 2L, 2.5), (watch.NewFalseAccepts, watch.NewPendingReview, watch.NewListeningHours));
+        Assert.Equal(0.4, watch.NewFaPerHour!.Value, 9);
+        Assert.Equal(1.2, watch.NewFaPerHourUpper!.Value, 9);
+        Assert.Equal(0.65, watch.LimitFaPerHour, 9);
+        Assert.Equal("holding: production FA/hour 0.4 – 1.2 FA/h (2 pending review) in 2.5 h; the upper end > limit 0.65: the next step waits "
+            + "until the 2 pending reviews are decided (decided: ok: 1 labelled false accepts (the rule needs >= 3 to trip))", watch.Verdict);
+        Assert.Equal(watch.Verdict, r.Reason);
+
+        // Both reviewed as true accepts: the range closes at 0.4 FA/hour and the wave goes on the next tick.
+        Assert.All(_store.WriteLabels(pending.Select(s => new DetectionLabel("dev-a", s, DetectionLabelKind.TrueAccept, "review:carol", T0.AddHours(3))).ToList()), Assert.Null);
+        foreach (string d in new[] { "dev-b", "dev-c" })
+        {
+            _feed.Status(d, "1.0.0", ModelUpdateResult.None, null, _clock.GetUtcNow()); // online for their offers
+        }
+        await _controller.TickAsync();
+        r = Get(r.Id);
+        Assert.Equal(1, r.Step);
+        Assert.Null(r.Reason);
+        Assert.False(r.Watch!.Hold);
+        Assert.Equal((0L, 0.4), (r.Watch.NewPendingReview, r.Watch.NewFaPerHourUpper!.Value));
+        Assert.Equal(["dev-a", "dev-b", "dev-c"], _commands.DevicesSent(ModelTransfer.OfferCommand));
+    }
+
+    [Fact]
     public async Task Rolls_back_automatically_when_production_fa_per_hour_trips_the_rule_and_finishes_when_the_device_confirms_its_old_version()
     {
         // The old version's fleet record: dev-b and dev-c listened 10 h on 1.0.0 with one labelled false accept (0.1 FA/hour).

@@ -102,8 +102,9 @@ internal sealed class RolloutGateway : IAsyncDisposable
         _output.WriteLine($"{what}: {sw.Elapsed.TotalSeconds:0.0} s");
     }
 
-    /// <summary>Polls the rollout until it is in <paramref name="state"/>; fails at once if it ends in another terminal state.</summary>
-    public async Task<JsonElement> WaitForRolloutAsync(long id, string state)
+    /// <summary>Polls the rollout until it is in <paramref name="state"/>; fails at once if it ends in another terminal state.
+    /// <paramref name="meanwhile"/> runs at every poll that finds it elsewhere (e.g. reviewing the triggers a step waits for).</summary>
+    public async Task<JsonElement> WaitForRolloutAsync(long id, string state, Func<Task>? meanwhile = null)
     {
         JsonElement r = default;
         await WaitAsync(async () =>
@@ -111,6 +112,10 @@ internal sealed class RolloutGateway : IAsyncDisposable
             r = await GetAsync($"/api/rollouts/{id}");
             string now = r.GetProperty("state").GetString()!;
             Assert.True(now == state || now is "Running" or "RollingBack", $"rollout {id} ended {now}: {r}");
+            if (now != state && meanwhile is not null)
+            {
+                await meanwhile();
+            }
             return now == state;
         }, $"rollout {id} {state}", () => "last read: " + r);
         return r;

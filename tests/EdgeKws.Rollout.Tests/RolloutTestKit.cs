@@ -93,11 +93,23 @@ internal sealed class DeviceFeed(IGatewayStore store)
             ModelVersion = model, RssBytes = 10_000_000, UptimeSeconds = 3600,
         }), at);
 
-    public long Detection(string device, string model, DateTimeOffset at) =>
+    /// <summary>A detection; with <paramref name="clipId"/> it refers to that trigger clip (see <see cref="FeatureClip"/>).</summary>
+    public long Detection(string device, string model, DateTimeOffset at, Guid? clipId = null) =>
         Write(device, MessageKind.Detection, WireJson.Serialize(new DetectionReport
         {
             DeviceId = device, DeviceTimeUtc = at, StreamOffsetMs = 0, Score = 0.9f, Keyword = "hey edge", ModelVersion = model, FeatureConfigHash = ConfigHash,
+            ClipId = clipId,
         }), at);
+
+    /// <summary>A trigger clip as the agent always uploads it (MFCC features; raw audio only with consent): a detection that refers
+    /// to it and has no label yet is pending review.</summary>
+    public long FeatureClip(string device, Guid clipId, DateTimeOffset at)
+    {
+        const int Frames = 8, Coefficients = 13;
+        var frame = new byte[ClipFeatures.GetFrameSizeBytes(Frames, Coefficients)];
+        ClipFeatures.Write(frame, clipId, at, 16_000, Convert.FromHexString(ConfigHash), Coefficients, new float[Frames * Coefficients]);
+        return Write(device, MessageKind.ClipFeatures, frame, at);
+    }
 }
 
 /// <summary>Registry records without a training run, for the state-machine tests (the controller only ships their bytes).</summary>

@@ -81,6 +81,54 @@ public abstract class GatewayApiContract(SeededGatewayFixture fixture, ITestOutp
     }
 
     [Fact]
+    public async Task Fa_per_hour_is_a_range_whose_upper_end_counts_the_detection_pending_review()
+    {
+        // The seed's one pending detection: dev-a seq 30, labelled Unknown (kws-1.0.0, cohort "lab", 2 h ago). Decided values stay as
+        // before; the upper end adds it.
+        Dictionary<string, JsonElement> byDevice = ByKey(await Gateway.GetJsonAsync("/api/metrics/fa?window=24h&by=device"));
+        Assert.Equal(3 / ListeningHours, byDevice[DevA].GetProperty("faPerHour").GetDouble(), 9);
+        Assert.Equal(4 / ListeningHours, byDevice[DevA].GetProperty("faPerHourUpper").GetDouble(), 9);
+        Assert.Equal(1, byDevice[DevA].GetProperty("pendingReview").GetInt64());
+        // dev-c's five unlabelled detections have no clip: nothing can decide them, so they are not pending.
+        Assert.Equal(5, byDevice[DevC].GetProperty("unlabelled").GetInt64());
+        Assert.Equal(0, byDevice[DevC].GetProperty("pendingReview").GetInt64());
+        Assert.Equal(1 / ListeningHours, byDevice[DevC].GetProperty("faPerHourUpper").GetDouble(), 9);
+        Assert.Equal(0.0, byDevice[DevB].GetProperty("faPerHourUpper").GetDouble());
+
+        JsonElement model = ByKey(await Gateway.GetJsonAsync("/api/metrics/fa?window=24h&by=model"))[ModelOld];
+        Assert.Equal((1L, 4 / (2 * ListeningHours)), (model.GetProperty("pendingReview").GetInt64(), model.GetProperty("faPerHourUpper").GetDouble()));
+        JsonElement lab = ByKey(await Gateway.GetJsonAsync("/api/metrics/fa?window=24h&by=cohort"))["lab"];
+        Assert.Equal((1L, 4 / ListeningHours), (lab.GetProperty("pendingReview").GetInt64(), lab.GetProperty("faPerHourUpper").GetDouble()));
+        JsonElement fleet = ByKey(await Gateway.GetJsonAsync("/api/metrics/fa?window=24h&by=fleet"))["fleet"];
+        Assert.Equal(4 / (3 * ListeningHours), fleet.GetProperty("faPerHour").GetDouble(), 9);
+        Assert.Equal(5 / (3 * ListeningHours), fleet.GetProperty("faPerHourUpper").GetDouble(), 9);
+        Assert.Equal(1, fleet.GetProperty("pendingReview").GetInt64());
+
+        // The series: the pending detection sits in one hourly bucket of kws-1.0.0, whose upper end is one more false accept.
+        JsonElement s = await Gateway.GetJsonAsync("/api/metrics/fa/series?window=24h&bucket=1h");
+        JsonElement[] points = s.GetProperty("series")[0].GetProperty("points").EnumerateArray().ToArray();
+        JsonElement pending = Assert.Single(points, p => p.GetProperty("pendingReview").GetInt64() > 0);
+        Assert.Equal(1, pending.GetProperty("pendingReview").GetInt64());
+        Assert.Equal((pending.GetProperty("falseAccepts").GetInt64() + 1) / pending.GetProperty("listeningHours").GetDouble(),
+            pending.GetProperty("faPerHourUpper").GetDouble(), 9);
+        Assert.All(points.Where(p => p.GetProperty("pendingReview").GetInt64() == 0 && p.GetProperty("faPerHour").ValueKind == JsonValueKind.Number),
+            p => Assert.Equal(p.GetProperty("faPerHour").GetDouble(), p.GetProperty("faPerHourUpper").GetDouble()));
+
+        // Prometheus: the upper end and the pending count as their own gauges beside edgekws_fa_per_hour.
+        Dictionary<string, PrometheusParser.Family> families = PrometheusParser.Parse(await Gateway.Http.GetStringAsync("/metrics"));
+        double Gauge(string family, string scope, string key) =>
+            families[family].Samples.Single(x => x.Labels["scope"] == scope && x.Labels["key"] == key && x.Labels["window"] == "24h").Value;
+        Assert.Equal("gauge", families["edgekws_fa_per_hour_upper"].Type);
+        Assert.Equal(3 / ListeningHours, Gauge("edgekws_fa_per_hour", "device", DevA), 9);
+        Assert.Equal(4 / ListeningHours, Gauge("edgekws_fa_per_hour_upper", "device", DevA), 9);
+        Assert.Equal(1, Gauge("edgekws_fa_pending_review", "device", DevA));
+        Assert.Equal(0, Gauge("edgekws_fa_pending_review", "device", DevC));
+        Assert.Equal(4 / (2 * ListeningHours), Gauge("edgekws_fa_per_hour_upper", "model", ModelOld), 9);
+        Assert.Equal(4 / ListeningHours, Gauge("edgekws_fa_per_hour_upper", "cohort", "lab"), 9);
+        Assert.Equal(5 / (3 * ListeningHours), Gauge("edgekws_fa_per_hour_upper", "fleet", "fleet"), 9);
+    }
+
+    [Fact]
     public async Task Fa_series_has_one_point_per_bucket_per_model()
     {
         JsonElement s = await Gateway.GetJsonAsync("/api/metrics/fa/series?window=24h&bucket=1h");

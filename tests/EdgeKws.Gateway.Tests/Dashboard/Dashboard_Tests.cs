@@ -24,6 +24,8 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
             heatFilled: cells.filter(r => r.dataset.psi !== "").length,
             heatCritical: cells.filter(r => r.dataset.psi !== "" && Number(r.dataset.psi) >= 0.25).length,
             fleetRows: document.querySelectorAll("#fleet tbody tr").length,
+            faCells: [...document.querySelectorAll("#fleet tbody td.fa")].map(c => c.textContent),
+            faTile: document.getElementById("tile-fa").textContent,
             alertText: document.querySelector("#alerts tbody").textContent,
             reviewQueue: document.getElementById("review-queue").textContent,
             devices: document.getElementById("tile-devices").textContent,
@@ -71,6 +73,11 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
         Assert.True(summary.GetProperty("heatCritical").GetInt32() >= 5, "the shifted hours of mfcc2 are critical cells");
         Assert.Contains("drift", summary.GetProperty("alertText").GetString()!, StringComparison.Ordinal);
         Assert.Equal("1", summary.GetProperty("reviewQueue").GetString());
+        // FA/hour as a range where a detection is pending review (dev-a's Unknown one: 3 / 23.52 decided, 4 / 23.52 upper; the fleet
+        // 4 / 70.56 and 5 / 70.56), the decided value alone where nothing is pending.
+        Assert.Equal(["0.128 – 0.170 FA/h (1 pending review)", "0.000", "0.043"],
+            summary.GetProperty("faCells").EnumerateArray().Select(c => c.GetString()));
+        Assert.Equal("0.057 – 0.071 FA/h (1 pending review)", summary.GetProperty("faTile").GetString());
 
         JsonElement shot = await browser.SendAsync("Page.captureScreenshot", new JsonObject { ["format"] = "png", ["captureBeyondViewport"] = true });
         byte[] png = Convert.FromBase64String(shot.GetProperty("data").GetString()!);

@@ -73,6 +73,9 @@ public sealed class AlertRules_Tests
         Assert.Equal("fa-budget/device/dev-a", fa.Key);
         Assert.Equal(AlertSeverity.Critical, fa.Severity);
         Assert.Contains("0.128 FA/h over 24h (3 false accepts in 23.52 listening hours), budget 0.1 FA/h", fa.Message, StringComparison.Ordinal);
+        // The message states the range: dev-a's Unknown detection could be a fourth false accept (4 / 23.52 = 0.17).
+        Assert.EndsWith("; range 0.128 – 0.17 FA/h (1 pending review)", fa.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(Active(g), a => a.Kind == "fa-budget-pending"); // the decided value fires: no second alert for the same group
         JsonElement evidence = await g.GetJsonAsync(fa.EvidenceUrl);
         Assert.Equal("Device", evidence.GetProperty("by").GetString());
 
@@ -82,6 +85,39 @@ public sealed class AlertRules_Tests
         Assert.Equal(200, status);
         g.Alerts.EvaluateOnce();
         Assert.DoesNotContain(Active(g), a => a.Kind == "fa-budget");
+    }
+
+    [Fact]
+    public async Task Warns_that_fa_per_hour_may_exceed_the_budget_while_clips_wait_for_review_as_its_own_alert_kind()
+    {
+        // Budget 0.15: dev-a's decided 3 / 23.52 = 0.128 is under it, its upper end 4 / 23.52 = 0.17 (the Unknown detection seq 30)
+        // is over it. kws-1.0.0: 0.064 - 0.085, under. dev-c: 0.043, nothing pending.
+        await using WebGateway g = await WebGateway.StartAsync(Devices, "--Gateway:Monitoring:FaPerHourBudget=0.15");
+        await SeedAsync(g);
+        g.Alerts.EvaluateOnce();
+        Assert.DoesNotContain(Active(g), a => a.Kind == "fa-budget");
+        AlertRecord pending = Assert.Single(Active(g), a => a.Kind == "fa-budget-pending");
+        Assert.Equal("fa-budget-pending/device/dev-a", pending.Key);
+        Assert.Equal(AlertSeverity.Warning, pending.Severity);
+        Assert.Equal("device:dev-a", pending.Subject);
+        Assert.Equal("device dev-a: FA/hour may exceed 0.15 FA/h: 1 clip waiting for review; range 0.128 – 0.17 FA/h (1 pending review) over 24h "
+            + "(3 decided false accepts in 23.52 listening hours)", pending.Message);
+        Assert.Equal("Device", (await g.GetJsonAsync(pending.EvidenceUrl)).GetProperty("by").GetString());
+
+        // Reviewed as a true accept: the upper end falls to the decided value and the warning resolves.
+        (int status, _) = await g.SendJsonAsync(HttpMethod.Post, "/api/labels", new[] { new { deviceId = DevA, sequence = 30, label = "TrueAccept", source = "human:reviewer" } });
+        Assert.Equal(200, status);
+        g.Alerts.EvaluateOnce();
+        Assert.DoesNotContain(Active(g), a => a.Kind is "fa-budget-pending" or "fa-budget");
+        Assert.NotNull(g.Service.Store.ReadAlerts(activeOnly: false, 100).Single(a => a.Id == pending.Id).ResolvedUtc);
+
+        // Decided a false accept instead: 4 / 23.52 = 0.17 decided, over the budget: the critical fa-budget alert, range closed.
+        (status, _) = await g.SendJsonAsync(HttpMethod.Post, "/api/labels", new[] { new { deviceId = DevA, sequence = 30, label = "FalseAccept", source = "human:reviewer" } });
+        Assert.Equal(200, status);
+        g.Alerts.EvaluateOnce();
+        Assert.DoesNotContain(Active(g), a => a.Kind == "fa-budget-pending");
+        AlertRecord fa = Assert.Single(Active(g), a => a.Kind == "fa-budget");
+        Assert.Equal("device dev-a: 0.17 FA/h over 24h (4 false accepts in 23.52 listening hours), budget 0.15 FA/h; range 0.17 – 0.17 FA/h (0 pending review)", fa.Message);
     }
 
     [Fact]

@@ -248,14 +248,16 @@ public sealed class GatewayStoreMonitoring_Tests(PostgresFixture postgres) : IDi
         ]), r => Assert.Null(r));
 
         const string M = "kws-1.0.0";
+        // dev-1's Unknown label is in the review queue: pending review. dev-2's detection has no clip and no label: unlabelled, not pending.
         Assert.Equal(
         [
-            new ActivityRow(T0, "dev-1", M, 59.5, 1, 1, 1),
+            new ActivityRow(T0, "dev-1", M, 59.5, 1, 1, 1, PendingReview: 1),
             new ActivityRow(T0, "dev-2", M, 0, 0, 0, 1),
             new ActivityRow(T0.AddHours(1), "dev-1", M, 59.5, 0, 0, 0),
         ], store.ReadActivity(T0, T0.AddHours(2), TimeSpan.FromHours(1)));
         // [from, to): the heartbeat at T0 + 70 min is outside the first hour; 10-minute buckets split the first hour.
-        Assert.Equal([new ActivityRow(T0, "dev-1", M, 59.5, 1, 1, 1), new ActivityRow(T0, "dev-2", M, 0, 0, 0, 1)], store.ReadActivity(T0, T0.AddHours(1), TimeSpan.FromHours(1)));
+        Assert.Equal([new ActivityRow(T0, "dev-1", M, 59.5, 1, 1, 1, PendingReview: 1), new ActivityRow(T0, "dev-2", M, 0, 0, 0, 1)],
+            store.ReadActivity(T0, T0.AddHours(1), TimeSpan.FromHours(1)));
         Assert.Equal([T0, T0, T0.AddMinutes(10)], store.ReadActivity(T0, T0.AddHours(1), TimeSpan.FromMinutes(10)).Select(a => a.BucketStartUtc));
         Assert.Throws<ArgumentOutOfRangeException>(() => store.ReadActivity(T0, T0.AddHours(1), TimeSpan.Zero));
 

@@ -193,26 +193,33 @@ public static class GatewayApi
                 p.Sample(last.ToUnixTimeMilliseconds() / 1000.0, ("device", d.DeviceId), ("cohort", d.Cohort ?? FleetMonitor.NoCohort));
             }
         }
-        p.Family("edgekws_fa_per_hour", "gauge", "False accepts per listening hour (labelled detections / heartbeat listening time).");
-        var listening = new List<(FaGroup G, string Window)>();
+        var groups = new List<(FaGroup G, string Window)>();
         foreach ((string window, TimeSpan length) in MetricsWindows.All)
         {
             foreach (FaScope scope in new[] { FaScope.Device, FaScope.Model, FaScope.Cohort, FaScope.Fleet })
             {
-                foreach (FaGroup group in fleet.FalseAcceptRates(length, scope))
-                {
-                    listening.Add((group, window));
-                    if (group.FaPerHour is { } fa)
-                    {
-                        p.Sample(fa, ("scope", scope.ToString().ToLowerInvariant()), ("key", group.Key), ("window", window));
-                    }
-                }
+                groups.AddRange(fleet.FalseAcceptRates(length, scope).Select(group => (group, window)));
             }
         }
-        p.Family("edgekws_listening_hours", "gauge", "Detector listening hours in the window (the FA/hour denominator).");
-        foreach ((FaGroup group, string window) in listening)
+        // The FA/hour range: the decided figure (as before) and, beside it, the upper end with every detection pending review
+        // counted as a false accept, and the pending count itself.
+        (string Name, string Help, Func<FaGroup, double?> Value)[] faFamilies =
+        [
+            ("edgekws_fa_per_hour", "False accepts per listening hour (detections labelled FalseAccept / heartbeat listening time): the decided lower end of the range.", x => x.FaPerHour),
+            ("edgekws_fa_per_hour_upper", "Upper end of the FA/hour range: (labelled false accepts + detections pending review) / listening hours.", x => x.FaPerHourUpper),
+            ("edgekws_fa_pending_review", "Detections in the window still waiting for a decision (labelled Unknown, or unlabelled with a stored clip).", x => x.PendingReview),
+            ("edgekws_listening_hours", "Detector listening hours in the window (the FA/hour denominator).", x => x.ListeningHours),
+        ];
+        foreach ((string name, string help, Func<FaGroup, double?> value) in faFamilies)
         {
-            p.Sample(group.ListeningHours, ("scope", group.Scope.ToString().ToLowerInvariant()), ("key", group.Key), ("window", window));
+            p.Family(name, "gauge", help);
+            foreach ((FaGroup group, string window) in groups)
+            {
+                if (value(group) is { } v)
+                {
+                    p.Sample(v, ("scope", group.Scope.ToString().ToLowerInvariant()), ("key", group.Key), ("window", window));
+                }
+            }
         }
         IReadOnlyList<AlertRecord> alerts = g.Store.ReadAlerts(activeOnly: true, MaxLimit);
         p.Family("edgekws_alerts_active", "gauge", "Active alerts by severity.");

@@ -1,16 +1,21 @@
 using System.Globalization;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Monitoring;
 using EdgeKws.Gateway.Storage;
 
 namespace EdgeKws.Gateway.Models;
 
-/// <summary>Labelled activity of one model version: listening hours and labelled false accepts.</summary>
+/// <summary>Labelled activity of one model version: listening hours, labelled false accepts and detections still pending review.</summary>
 /// <param name="ListeningHours">Heartbeat listening hours.</param>
 /// <param name="FalseAccepts">Detections labelled false accept.</param>
-public readonly record struct FaActivity(double ListeningHours, long FalseAccepts)
+/// <param name="PendingReview">Detections without a decided label that can still get one (docs/gateway.md, "FA/hour as a range").</param>
+public readonly record struct FaActivity(double ListeningHours, long FalseAccepts, long PendingReview = 0)
 {
-    /// <summary>False accepts per listening hour, or null without listening time.</summary>
+    /// <summary>False accepts per listening hour (decided only), or null without listening time.</summary>
     public double? FaPerHour => ListeningHours > 0 ? FalseAccepts / ListeningHours : null;
+
+    /// <summary>The upper end of the range: (false accepts + pending review) per listening hour, or null without listening time.</summary>
+    public double? FaPerHourUpper => ListeningHours > 0 ? (FalseAccepts + PendingReview) / ListeningHours : null;
 }
 
 /// <summary>
@@ -22,6 +27,11 @@ public readonly record struct FaActivity(double ListeningHours, long FalseAccept
 /// Why this shape: the ratio tolerates the normal spread between device populations (canaries are few), the slack keeps a
 /// near-zero old rate from turning one unlucky false accept into a rollback, and the minimums keep the rule from judging
 /// on too little evidence (one false accept in 10 minutes is 6 FA/hour).
+/// <para>Detections pending review: the rule trips on decided false accepts only (a pending clip is not evidence of a false
+/// accept), but when it would trip with every pending detection of the new version counted as a false accept (the upper end of
+/// the FA/hour range), the watch says <see cref="FaWatch.Hold"/>: the rollout does not advance a step or complete until the
+/// reviews are decided, so a review backlog cannot carry a bad model to the whole fleet. The old version's reference stays its
+/// decided figure.</para>
 /// </summary>
 public static class ProductionFaRule
 {
@@ -47,29 +57,41 @@ public static class ProductionFaRule
             source = string.Create(CultureInfo.InvariantCulture, $"none (fleet has only {oldFleet.ListeningHours:0.###} h, no offline figure)");
         }
         double limit = (options.RatioLimit * old) + options.SlackFaPerHour;
+        (bool trip, string verdict) = Judge(newVersion, old, source, limit, options);
+        bool hold = false;
+        if (!trip && newVersion.PendingReview > 0)
+        {
+            // The worst case: every pending detection decided a false accept.
+            var worst = newVersion with { FalseAccepts = newVersion.FalseAccepts + newVersion.PendingReview, PendingReview = 0 };
+            if (Judge(worst, old, source, limit, options).Trip)
+            {
+                hold = true;
+                verdict = string.Create(CultureInfo.InvariantCulture,
+                    $"holding: production FA/hour {FaRangeText.Format(newVersion.FaPerHour ?? 0, worst.FaPerHour ?? 0, newVersion.PendingReview)} in {newVersion.ListeningHours:0.####} h; the upper end > limit {limit:0.###}: the next step waits until the {newVersion.PendingReview} pending reviews are decided (decided: {verdict})");
+            }
+        }
+        return new FaWatch(nowUtc, newVersion.ListeningHours, newVersion.FalseAccepts, newVersion.FaPerHour, old, source, limit, trip, verdict,
+            newVersion.PendingReview, newVersion.FaPerHourUpper, hold);
+    }
+
+    private static (bool Trip, string Verdict) Judge(FaActivity newVersion, double old, string source, double limit, RolloutOptions options)
+    {
         double? fa = newVersion.FaPerHour;
-        string verdict;
-        bool trip = false;
         if (newVersion.ListeningHours < options.MinListeningHours)
         {
-            verdict = string.Create(CultureInfo.InvariantCulture,
-                $"waiting: {newVersion.ListeningHours:0.####} of {options.MinListeningHours} listening hours of the new version");
+            return (false, string.Create(CultureInfo.InvariantCulture,
+                $"waiting: {newVersion.ListeningHours:0.####} of {options.MinListeningHours} listening hours of the new version"));
         }
-        else if (newVersion.FalseAccepts < options.MinFalseAccepts)
+        if (newVersion.FalseAccepts < options.MinFalseAccepts)
         {
-            verdict = string.Create(CultureInfo.InvariantCulture,
-                $"ok: {newVersion.FalseAccepts} labelled false accepts (the rule needs >= {options.MinFalseAccepts} to trip)");
+            return (false, string.Create(CultureInfo.InvariantCulture,
+                $"ok: {newVersion.FalseAccepts} labelled false accepts (the rule needs >= {options.MinFalseAccepts} to trip)"));
         }
-        else if (fa > limit)
+        if (fa > limit)
         {
-            trip = true;
-            verdict = string.Create(CultureInfo.InvariantCulture,
-                $"production FA/hour {fa:0.###} ({newVersion.FalseAccepts} in {newVersion.ListeningHours:0.####} h) > {options.RatioLimit} x {old:0.###} + {options.SlackFaPerHour} = {limit:0.###} (old: {source})");
+            return (true, string.Create(CultureInfo.InvariantCulture,
+                $"production FA/hour {fa:0.###} ({newVersion.FalseAccepts} in {newVersion.ListeningHours:0.####} h) > {options.RatioLimit} x {old:0.###} + {options.SlackFaPerHour} = {limit:0.###} (old: {source})"));
         }
-        else
-        {
-            verdict = string.Create(CultureInfo.InvariantCulture, $"ok: FA/hour {fa:0.###} <= limit {limit:0.###} (old: {source})");
-        }
-        return new FaWatch(nowUtc, newVersion.ListeningHours, newVersion.FalseAccepts, fa, old, source, limit, trip, verdict);
+        return (false, string.Create(CultureInfo.InvariantCulture, $"ok: FA/hour {fa:0.###} <= limit {limit:0.###} (old: {source})"));
     }
 }

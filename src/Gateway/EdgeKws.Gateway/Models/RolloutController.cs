@@ -251,9 +251,10 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
         DateTimeOffset now = clock.GetUtcNow();
         Dictionary<string, DeviceRecord> fleet = ReadFleet();
         (r, string? halt) = await DispatchAsync(r, fleet, now, catchUp: false, cancellationToken).ConfigureAwait(false);
+        FaWatch? watch = null;
         if (halt is null && r.Devices.Any(d => d.State == RolloutDeviceState.Confirmed))
         {
-            FaWatch watch = Watch(r, now);
+            watch = Watch(r, now);
             r = r with { Watch = watch };
             if (watch.Trip)
             {
@@ -276,8 +277,18 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             DateTimeOffset confirmed = r.StepConfirmedUtc ?? now;
             r = r with { StepConfirmedUtc = confirmed };
             double soaked = r.SoakListeningHours <= 0 ? 0 : Activity(r, confirmed, now, onlyRolloutDevices: true, r.ModelVersion).ListeningHours;
+            if (soaked >= r.SoakListeningHours && watch is { Hold: true } held)
+            {
+                // Pending reviews could hide a bad model: the step waits (and says why) until they are decided.
+                if (r.Reason is null || !r.Reason.StartsWith("holding:", StringComparison.Ordinal))
+                {
+                    logger.LogWarning("rollout {Id}: step {Step} soaked but waits: {Verdict}", r.Id, r.Step, held.Verdict);
+                }
+                return r with { Reason = held.Verdict };
+            }
             if (soaked >= r.SoakListeningHours)
             {
+                r = r with { Reason = null };
                 if (r.Step == r.StepCount - 1)
                 {
                     int deferred = r.DeferredCount;
@@ -671,7 +682,7 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
         }
         HashSet<string> ids = r.Devices.Select(d => d.DeviceId).ToHashSet(StringComparer.Ordinal);
         double seconds = 0;
-        long falseAccepts = 0;
+        long falseAccepts = 0, pending = 0;
         // One bucket covering the whole range: the store sums per (device, version).
         foreach (ActivityRow row in store.ReadActivity(fromUtc, toUtc, (toUtc - fromUtc) + TimeSpan.FromDays(1)))
         {
@@ -679,9 +690,10 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
             {
                 seconds += row.ListeningSeconds;
                 falseAccepts += row.FalseAccepts;
+                pending += row.PendingReview;
             }
         }
-        return new FaActivity(seconds / 3600.0, falseAccepts);
+        return new FaActivity(seconds / 3600.0, falseAccepts, pending);
     }
 
     private RolloutRecord? Save(RolloutRecord r) => store.TryUpdateRollout(r with { UpdatedUtc = clock.GetUtcNow() });

@@ -49,6 +49,9 @@ public sealed class AlertRules(IGatewayStore store, FleetMonitor monitor, Monito
         }
     }
 
+    // fa-budget fires on the decided FA/hour (labelled false accepts only) and states the range; fa-budget-pending is the distinct
+    // warning that the range's upper end (every detection pending review a false accept) is over the budget while the decided
+    // value is not: pending reviews must not hide a budget breach, and must not page as one either.
     private void FaBudget(List<AlertCondition> firing)
     {
         string window = WindowName(options.FaWindow);
@@ -56,13 +59,26 @@ public sealed class AlertRules(IGatewayStore store, FleetMonitor monitor, Monito
         {
             foreach (FaGroup g in monitor.FalseAcceptRates(options.FaWindow, scope))
             {
-                if (g.FaPerHour is { } fa && g.ListeningHours >= options.FaMinListeningHours && fa > options.FaPerHourBudget)
+                if (g.FaPerHour is not { } fa || g.FaPerHourUpper is not { } upper || g.ListeningHours < options.FaMinListeningHours)
                 {
-                    string what = scope == FaScope.Device ? "device" : "model";
+                    continue;
+                }
+                string what = scope == FaScope.Device ? "device" : "model";
+                string evidence = $"/api/metrics/fa?window={Uri.EscapeDataString(window)}&by={what}";
+                string range = FaRangeText.Format(fa, upper, g.PendingReview);
+                if (fa > options.FaPerHourBudget)
+                {
                     firing.Add(new AlertCondition($"fa-budget/{what}/{g.Key}", "fa-budget", AlertSeverity.Critical, $"{what}:{g.Key}",
                         string.Create(CultureInfo.InvariantCulture,
-                            $"{what} {g.Key}: {fa:0.###} FA/h over {window} ({g.FalseAccepts} false accepts in {g.ListeningHours:0.##} listening hours), budget {options.FaPerHourBudget:0.###} FA/h"),
-                        $"/api/metrics/fa?window={Uri.EscapeDataString(window)}&by={what}", null));
+                            $"{what} {g.Key}: {fa:0.###} FA/h over {window} ({g.FalseAccepts} false accepts in {g.ListeningHours:0.##} listening hours), budget {options.FaPerHourBudget:0.###} FA/h; range {range}"),
+                        evidence, null));
+                }
+                else if (upper > options.FaPerHourBudget)
+                {
+                    firing.Add(new AlertCondition($"fa-budget-pending/{what}/{g.Key}", "fa-budget-pending", AlertSeverity.Warning, $"{what}:{g.Key}",
+                        string.Create(CultureInfo.InvariantCulture,
+                            $"{what} {g.Key}: FA/hour may exceed {options.FaPerHourBudget:0.###} FA/h: {g.PendingReview} {(g.PendingReview == 1 ? "clip" : "clips")} waiting for review; range {range} over {window} ({g.FalseAccepts} decided false accepts in {g.ListeningHours:0.##} listening hours)"),
+                        evidence, null));
                 }
             }
         }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Metrics;
@@ -58,8 +59,21 @@ public enum FaScope
 /// totals restarted, or a device without totals reported outbox losses): FA/hour may then be too high.</param>
 /// <param name="DetectionsLost">Detections the group's devices report their outboxes lost in the window (never stored at
 /// the gateway, so never labelled): FA/hour may then be too low.</param>
+/// <param name="PendingReview">Of <paramref name="Unlabelled"/>, detections still waiting for a decision (labelled Unknown, or
+/// unlabelled with a stored clip; docs/gateway.md "FA/hour as a range").</param>
+/// <param name="FaPerHourUpper">The upper end of the FA/hour range, (false accepts + pending review) / listening hours: what
+/// FA/hour becomes if every pending detection is decided a false accept. <paramref name="FaPerHour"/> is the lower end (decided
+/// false accepts only). Null without listening time.</param>
 public sealed record FaGroup(FaScope Scope, string Key, long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningHours, double? FaPerHour,
-    bool DenominatorComplete = true, long DetectionsLost = 0);
+    bool DenominatorComplete = true, long DetectionsLost = 0, long PendingReview = 0, double? FaPerHourUpper = null);
+
+/// <summary>How an FA/hour range is written for people (alert messages, rollout verdicts; the dashboard writes the same in JavaScript).</summary>
+public static class FaRangeText
+{
+    /// <summary>"0.8 – 2.4 FA/h (3 pending review)": the decided value, the upper end and the detections pending review.</summary>
+    public static string Format(double decided, double upper, long pendingReview) =>
+        string.Create(CultureInfo.InvariantCulture, $"{decided:0.###} – {upper:0.###} FA/h ({pendingReview} pending review)");
+}
 
 /// <summary>One bucket of an FA/hour series.</summary>
 /// <param name="BucketStartUtc">Bucket start.</param>
@@ -67,7 +81,10 @@ public sealed record FaGroup(FaScope Scope, string Key, long TrueAccepts, long F
 /// <param name="ListeningHours">Listening hours.</param>
 /// <param name="FaPerHour">FA/hour; null without listening time.</param>
 /// <param name="DenominatorComplete">False when some of the bucket's listening time cannot be accounted for.</param>
-public sealed record FaSeriesPoint(DateTimeOffset BucketStartUtc, long FalseAccepts, double ListeningHours, double? FaPerHour, bool DenominatorComplete = true);
+/// <param name="PendingReview">Detections of the bucket still waiting for a decision.</param>
+/// <param name="FaPerHourUpper">(false accepts + pending review) / listening hours; null without listening time.</param>
+public sealed record FaSeriesPoint(DateTimeOffset BucketStartUtc, long FalseAccepts, double ListeningHours, double? FaPerHour, bool DenominatorComplete = true,
+    long PendingReview = 0, double? FaPerHourUpper = null);
 
 /// <summary>An FA/hour series of one model version.</summary>
 /// <param name="ModelVersion">Model.</param>
@@ -118,11 +135,11 @@ public sealed class FleetMonitor(IGatewayStore store, TimeProvider clock)
                 _ => "fleet",
             };
             groups.TryGetValue(key, out var a);
-            groups[key] = (a.Counts.Add(new AcceptCounts(r.TrueAccepts, r.FalseAccepts, r.Unlabelled, r.ListeningSeconds)),
-                a.Incomplete || r.ListeningIncomplete, a.Lost + r.DetectionsLost);
+            groups[key] = (a.Counts.Add(Counts(r)), a.Incomplete || r.ListeningIncomplete, a.Lost + r.DetectionsLost);
         }
         return groups.Select(g => new FaGroup(scope, g.Key, g.Value.Counts.TrueAccepts, g.Value.Counts.FalseAccepts, g.Value.Counts.Unlabelled,
-            g.Value.Counts.ListeningHours, g.Value.Counts.TryFaPerHour(out double fa) ? fa : null, !g.Value.Incomplete, g.Value.Lost)).ToList();
+            g.Value.Counts.ListeningHours, g.Value.Counts.TryFaPerHour(out double fa) ? fa : null, !g.Value.Incomplete, g.Value.Lost,
+            g.Value.Counts.PendingReview, g.Value.Counts.TryFaPerHourUpper(out double upper) ? upper : null)).ToList();
     }
 
     /// <summary>FA/hour per model version in buckets over the window ending now.</summary>
@@ -141,13 +158,15 @@ public sealed class FleetMonitor(IGatewayStore store, TimeProvider clock)
                 perModel[r.ModelVersion] = buckets = new (AcceptCounts, bool)[count];
             }
             int i = (int)((r.BucketStartUtc.ToUnixTimeMilliseconds() - firstMs) / bucketMs);
-            buckets[i] = (buckets[i].Counts.Add(new AcceptCounts(r.TrueAccepts, r.FalseAccepts, r.Unlabelled, r.ListeningSeconds)),
-                buckets[i].Incomplete || r.ListeningIncomplete);
+            buckets[i] = (buckets[i].Counts.Add(Counts(r)), buckets[i].Incomplete || r.ListeningIncomplete);
         }
         return perModel.Select(m => new FaSeries(m.Key, m.Value.Select((a, i) => new FaSeriesPoint(
             DateTimeOffset.FromUnixTimeMilliseconds(firstMs + (i * bucketMs)), a.Counts.FalseAccepts, a.Counts.ListeningHours,
-            a.Counts.TryFaPerHour(out double fa) ? fa : null, !a.Incomplete)).ToArray())).ToList();
+            a.Counts.TryFaPerHour(out double fa) ? fa : null, !a.Incomplete,
+            a.Counts.PendingReview, a.Counts.TryFaPerHourUpper(out double upper) ? upper : null)).ToArray())).ToList();
     }
+
+    private static AcceptCounts Counts(ActivityRow r) => new(r.TrueAccepts, r.FalseAccepts, r.Unlabelled, r.ListeningSeconds, r.PendingReview);
 
     /// <summary>Drift per model version (every model with sketches in the window, or one) against its baseline.</summary>
     public IReadOnlyList<ModelDrift> Drift(TimeSpan window, string? modelVersion)

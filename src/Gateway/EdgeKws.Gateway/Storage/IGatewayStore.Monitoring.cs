@@ -57,8 +57,10 @@ public sealed record DetectionQuery(DateTimeOffset FromUtc, DateTimeOffset ToUtc
 /// <param name="Unlabelled">Detections without a decided label.</param>
 /// <param name="ListeningIncomplete">Some listening time of the bucket cannot be accounted for (see <see cref="HeartbeatListening"/>).</param>
 /// <param name="DetectionsLost">Detections the device reports lost by its outbox in the bucket (heartbeats with totals only).</param>
+/// <param name="PendingReview">Of <paramref name="Unlabelled"/>, detections still waiting for a decision
+/// (<see cref="MonitoringValues.PendingReviewSql"/>: labelled Unknown, or unlabelled with their clip stored).</param>
 public readonly record struct ActivityRow(DateTimeOffset BucketStartUtc, string DeviceId, string ModelVersion, double ListeningSeconds,
-    long TrueAccepts, long FalseAccepts, long Unlabelled, bool ListeningIncomplete = false, long DetectionsLost = 0);
+    long TrueAccepts, long FalseAccepts, long Unlabelled, bool ListeningIncomplete = false, long DetectionsLost = 0, long PendingReview = 0);
 
 /// <summary>A stored drift sketch.</summary>
 /// <param name="DeviceId">Device.</param>
@@ -152,7 +154,8 @@ public partial interface IGatewayStore
     /// <summary>Labels with <see cref="DetectionLabelKind.Unknown"/>: detections waiting for a human decision.</summary>
     long CountReviewQueue();
 
-    /// <summary>Listening time and labelled detections per (bucket, device, model), device time in [from, to).</summary>
+    /// <summary>Listening time and labelled detections per (bucket, device, model), device time in [from, to), with the detections
+    /// still pending review.</summary>
     IReadOnlyList<ActivityRow> ReadActivity(DateTimeOffset fromUtc, DateTimeOffset toUtc, TimeSpan bucket);
 
     /// <summary>Sketches whose window ends in [from, to); optionally of one model version.</summary>

@@ -145,8 +145,13 @@ public sealed record RolloutDevice(string DeviceId, int Step, RolloutDeviceState
 /// <param name="LimitFaPerHour">RatioLimit x old + slack.</param>
 /// <param name="Trip">Whether the rule trips.</param>
 /// <param name="Verdict">One line saying why.</param>
+/// <param name="NewPendingReview">Detections of the new version on the rollout's devices still pending review.</param>
+/// <param name="NewFaPerHourUpper">(labelled false accepts + pending review) / listening hours, or null without listening time.</param>
+/// <param name="Hold">The rule does not trip on the decided figure but would with every pending detection a false accept: the rollout
+/// does not advance a step or complete while this holds (the verdict says so).</param>
 public sealed record FaWatch(DateTimeOffset EvaluatedUtc, double NewListeningHours, long NewFalseAccepts, double? NewFaPerHour,
-    double OldFaPerHour, string OldSource, double LimitFaPerHour, bool Trip, string Verdict);
+    double OldFaPerHour, string OldSource, double LimitFaPerHour, bool Trip, string Verdict,
+    long NewPendingReview = 0, double? NewFaPerHourUpper = null, bool Hold = false);
 
 /// <summary>A staged rollout: canaries (step 0), then waves, each waiting for the previous step's confirmations and soak.</summary>
 /// <param name="Id">Row id (0 before storing).</param>
@@ -161,7 +166,8 @@ public sealed record FaWatch(DateTimeOffset EvaluatedUtc, double NewListeningHou
 /// <param name="StepConfirmedUtc">When every device of the current step confirmed, or null.</param>
 /// <param name="FinishedUtc">When it completed or finished rolling back.</param>
 /// <param name="Reason">Why it halted (rule verdict, device refusal, timeout, "manual: ..."); for a completed rollout, how many
-/// devices were deferred; or null.</param>
+/// devices were deferred; while running, why a step that soaked does not advance (detections pending review, <see cref="FaWatch.Hold"/>);
+/// or null.</param>
 /// <param name="Devices">Every device of every step.</param>
 /// <param name="Watch">The last production FA/hour evaluation, or null.</param>
 /// <param name="Revision">Optimistic concurrency counter (the store refuses an update from an older revision).</param>

@@ -16,6 +16,17 @@ internal static class MonitoringValues
     public const int MaxCohortLength = 64;
 
     /// <summary>
+    /// The definition of "pending review" (docs/gateway.md, Monitoring), one SQL expression over <c>detections d LEFT JOIN labels l</c>
+    /// that both databases read the same way: 1 for a detection that has no decided label yet but still can get one, that is
+    /// labelled <c>Unknown</c> (the review queue), or has no label and refers to a clip the gateway holds (the labeling worker's
+    /// input, or a clip whose features wait for their audio); else 0. A detection without a stored clip and without a label is not
+    /// pending: nothing is left to decide it with (no clip was sent, or it was erased or deleted by retention).
+    /// </summary>
+    public const string PendingReviewSql =
+        "CASE WHEN l.label = 'Unknown' OR (l.label IS NULL AND d.clip_id IS NOT NULL AND EXISTS "
+        + "(SELECT 1 FROM clips c WHERE c.device_id = d.device_id AND c.clip_id = d.clip_id)) THEN 1 ELSE 0 END";
+
+    /// <summary>
     /// Activity rows per (bucket, device, model): each heartbeat's contribution (<see cref="HeartbeatListening"/>) in the
     /// bucket of its device time, merged with the detection rows. Integer division truncates toward zero, as in both
     /// databases' bucket expressions.
@@ -29,15 +40,21 @@ internal static class MonitoringValues
             long bucket = h.DeviceTimeUtcMs / bucketMs * bucketMs;
             var key = (bucket, h.DeviceId, h.ModelVersion);
             merged.TryGetValue(key, out ActivityRow a);
-            merged[key] = new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(bucket), h.DeviceId, h.ModelVersion, a.ListeningSeconds + listening,
-                a.TrueAccepts, a.FalseAccepts, a.Unlabelled, a.ListeningIncomplete || incomplete, a.DetectionsLost + lost);
+            merged[key] = a with
+            {
+                BucketStartUtc = DateTimeOffset.FromUnixTimeMilliseconds(bucket), DeviceId = h.DeviceId, ModelVersion = h.ModelVersion,
+                ListeningSeconds = a.ListeningSeconds + listening, ListeningIncomplete = a.ListeningIncomplete || incomplete, DetectionsLost = a.DetectionsLost + lost,
+            };
         }
         foreach (ActivityRow d in detections)
         {
             var key = (d.BucketStartUtc.ToUnixTimeMilliseconds(), d.DeviceId, d.ModelVersion);
             merged.TryGetValue(key, out ActivityRow a);
-            merged[key] = new ActivityRow(d.BucketStartUtc, d.DeviceId, d.ModelVersion, a.ListeningSeconds, a.TrueAccepts + d.TrueAccepts,
-                a.FalseAccepts + d.FalseAccepts, a.Unlabelled + d.Unlabelled, a.ListeningIncomplete, a.DetectionsLost);
+            merged[key] = a with
+            {
+                BucketStartUtc = d.BucketStartUtc, DeviceId = d.DeviceId, ModelVersion = d.ModelVersion, TrueAccepts = a.TrueAccepts + d.TrueAccepts,
+                FalseAccepts = a.FalseAccepts + d.FalseAccepts, Unlabelled = a.Unlabelled + d.Unlabelled, PendingReview = a.PendingReview + d.PendingReview,
+            };
         }
         return merged.Values.OrderBy(a => a.BucketStartUtc).ThenBy(a => a.DeviceId, StringComparer.Ordinal).ThenBy(a => a.ModelVersion, StringComparer.Ordinal).ToList();
     }

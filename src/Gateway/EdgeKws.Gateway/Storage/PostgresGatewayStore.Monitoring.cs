@@ -246,10 +246,10 @@ public sealed partial class PostgresGatewayStore
         }
         var detections = new List<ActivityRow>();
         using (var cmd = new NpgsqlCommand(
-                   """
+                   $"""
                    SELECT (d.device_time_utc_ms / $3) * $3, d.device_id, d.model_version,
                           sum(CASE WHEN l.label = 'TrueAccept' THEN 1 ELSE 0 END)::bigint, sum(CASE WHEN l.label = 'FalseAccept' THEN 1 ELSE 0 END)::bigint,
-                          sum(CASE WHEN l.label IS NULL OR l.label = 'Unknown' THEN 1 ELSE 0 END)::bigint
+                          sum(CASE WHEN l.label IS NULL OR l.label = 'Unknown' THEN 1 ELSE 0 END)::bigint, sum({MonitoringValues.PendingReviewSql})::bigint
                    FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
                    WHERE d.device_time_utc_ms >= $1 AND d.device_time_utc_ms < $2
                    GROUP BY 1, 2, 3
@@ -262,7 +262,7 @@ public sealed partial class PostgresGatewayStore
             while (r.Read())
             {
                 detections.Add(new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), r.GetString(1), r.GetString(2), 0,
-                    r.GetInt64(3), r.GetInt64(4), r.GetInt64(5)));
+                    r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), PendingReview: r.GetInt64(6)));
             }
         }
         return MonitoringValues.MergeActivity(heartbeats, bucketMs, detections);

@@ -194,15 +194,16 @@ public sealed partial class SqliteGatewayStore
             // A heartbeat counts in the bucket of its end time (device time), with what HeartbeatListening says it contributes.
             List<HeartbeatChainSqlRow> heartbeats = _reader.Query<HeartbeatChainSqlRow>(HeartbeatChainSql, from, to);
             List<ActivitySqlRow> detections = _reader.Query<ActivitySqlRow>(
-                """
+                $"""
                 SELECT (d.device_time_utc_ms / ?3) * ?3 AS Bucket, d.device_id AS DeviceId, d.model_version AS ModelVersion, 0.0 AS Listening,
                        SUM(l.label = 'TrueAccept') AS TrueAccepts, SUM(l.label = 'FalseAccept') AS FalseAccepts,
-                       SUM(l.label IS NULL OR l.label = 'Unknown') AS Unlabelled
+                       SUM(l.label IS NULL OR l.label = 'Unknown') AS Unlabelled, SUM({MonitoringValues.PendingReviewSql}) AS PendingReview
                 FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
                 WHERE d.device_time_utc_ms >= ?1 AND d.device_time_utc_ms < ?2 GROUP BY 1, 2, 3
                 """, from, to, bucketMs);
             return MonitoringValues.MergeActivity(heartbeats.Select(h => h.ToRow()), bucketMs,
-                detections.Select(r => new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(r.Bucket), r.DeviceId, r.ModelVersion, 0, r.TrueAccepts, r.FalseAccepts, r.Unlabelled)));
+                detections.Select(r => new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(r.Bucket), r.DeviceId, r.ModelVersion, 0, r.TrueAccepts, r.FalseAccepts,
+                    r.Unlabelled, PendingReview: r.PendingReview)));
         }
     }
 
@@ -456,6 +457,7 @@ public sealed partial class SqliteGatewayStore
         public long TrueAccepts { get; set; }
         public long FalseAccepts { get; set; }
         public long Unlabelled { get; set; }
+        public long PendingReview { get; set; }
     }
 
     private sealed class SketchRow

@@ -8,7 +8,9 @@ namespace EdgeKws.Shared.Metrics;
 /// <param name="FalseAccepts">Detections labelled as not the keyword.</param>
 /// <param name="Unlabelled">Detections with no label yet, or labelled unknown.</param>
 /// <param name="ListeningSeconds">Seconds of audio the detector actually ran over (heartbeats' listening seconds).</param>
-public readonly record struct AcceptCounts(long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningSeconds)
+/// <param name="PendingReview">Of <paramref name="Unlabelled"/>, the detections still waiting for a decision (a clip in the review
+/// queue or waiting for the labeller): each may yet turn out a false accept. The rest of the unlabelled ones can never be decided.</param>
+public readonly record struct AcceptCounts(long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningSeconds, long PendingReview = 0)
 {
     /// <summary>All detections (labelled or not).</summary>
     public long Detections => TrueAccepts + FalseAccepts + Unlabelled;
@@ -18,10 +20,17 @@ public readonly record struct AcceptCounts(long TrueAccepts, long FalseAccepts, 
 
     /// <summary>Sum of two groups.</summary>
     public AcceptCounts Add(AcceptCounts other) => new(
-        TrueAccepts + other.TrueAccepts, FalseAccepts + other.FalseAccepts, Unlabelled + other.Unlabelled, ListeningSeconds + other.ListeningSeconds);
+        TrueAccepts + other.TrueAccepts, FalseAccepts + other.FalseAccepts, Unlabelled + other.Unlabelled, ListeningSeconds + other.ListeningSeconds,
+        PendingReview + other.PendingReview);
 
-    /// <summary>False accepts per listening hour; false when nothing was listened to (the rate is undefined, not zero).</summary>
+    /// <summary>False accepts per listening hour (decided false accepts only); false when nothing was listened to (the rate is
+    /// undefined, not zero).</summary>
     public bool TryFaPerHour(out double faPerHour) => DetectionRates.TryFaPerHour(FalseAccepts, ListeningSeconds, out faPerHour);
+
+    /// <summary>The upper end of the FA/hour range: as if every detection pending review were a false accept,
+    /// (<see cref="FalseAccepts"/> + <see cref="PendingReview"/>) / listening hours. Equal to <see cref="TryFaPerHour"/>'s
+    /// figure when nothing is pending.</summary>
+    public bool TryFaPerHourUpper(out double faPerHour) => DetectionRates.TryFaPerHour(FalseAccepts + PendingReview, ListeningSeconds, out faPerHour);
 }
 
 /// <summary>

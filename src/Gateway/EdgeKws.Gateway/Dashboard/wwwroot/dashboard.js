@@ -33,6 +33,22 @@ function fmt(v, digits) {
   return Number(v).toFixed(digits === undefined ? 3 : digits);
 }
 
+// FA/hour as a range: the decided value (labelled false accepts) and, while detections wait for review, the upper end with
+// every one of them a false accept: "0.800 – 2.400 FA/h (3 pending review)". Written as the gateway's FaRangeText does.
+function faRange(g) {
+  if (!g || g.faPerHour === null || g.faPerHour === undefined) return "-";
+  if (!g.pendingReview) return fmt(g.faPerHour);
+  return `${fmt(g.faPerHour)} – ${fmt(g.faPerHourUpper)} FA/h (${g.pendingReview} pending review)`;
+}
+
+// A table cell or tile showing the range, with the numbers as data attributes (the browser test reads them).
+function showFa(node, g) {
+  node.textContent = faRange(g);
+  node.dataset.fa = g && g.faPerHour !== null && g.faPerHour !== undefined ? String(g.faPerHour) : "";
+  node.dataset.faUpper = g && g.faPerHourUpper !== null && g.faPerHourUpper !== undefined ? String(g.faPerHourUpper) : "";
+  node.dataset.pending = g ? String(g.pendingReview || 0) : "";
+}
+
 function ago(iso) {
   if (!iso) return "never";
   const s = Math.max(0, (Date.now() - Date.parse(iso)) / 1000);
@@ -91,7 +107,7 @@ function drawFleet(devices, fa) {
     td(tr, d.modelVersion || "-");
     td(tr, d.status || "-", "status-" + (d.status || "none"));
     td(tr, ago(d.lastSeenUtc));
-    td(tr, g ? fmt(g.faPerHour) : "-");
+    showFa(td(tr, "", "fa"), g);
     td(tr, g ? fmt(g.listeningHours, 2) : "-");
     body.appendChild(tr);
   }
@@ -103,7 +119,7 @@ function drawFaSeries(series) {
   const legend = document.getElementById("fa-legend");
   clear(svg); clear(legend);
   const all = series.flatMap(s => s.points);
-  const values = all.map(p => p.faPerHour).filter(v => v !== null);
+  const values = all.flatMap(p => [p.faPerHour, p.faPerHourUpper]).filter(v => v !== null && v !== undefined);
   if (values.length === 0) { empty(svg, "no listening time in the window"); return; }
   const t0 = Date.parse(all[0].bucketStartUtc), t1 = Math.max(...all.map(p => Date.parse(p.bucketStartUtc)));
   const yMax = Math.max(0.1, ...values) * 1.1;
@@ -114,11 +130,18 @@ function drawFaSeries(series) {
   series.forEach((s, i) => {
     const color = COLORS[i % COLORS.length];
     const pts = s.points.filter(p => p.faPerHour !== null).map(p => [x(Date.parse(p.bucketStartUtc)), y(p.faPerHour)]);
+    if (s.points.some(p => p.pendingReview > 0)) {
+      // The upper end of the range (pending reviews counted as false accepts), dashed, under the decided line.
+      const up = s.points.filter(p => p.faPerHourUpper !== null).map(p => [x(Date.parse(p.bucketStartUtc)), y(p.faPerHourUpper)]);
+      el("polyline", { class: "series-upper", points: up.map(p => p.join(",")).join(" "), fill: "none", stroke: color, "stroke-width": 1.5,
+        "stroke-dasharray": "5 4", "data-model": s.modelVersion }, svg);
+    }
     el("polyline", { class: "series", points: pts.map(p => p.join(",")).join(" "), fill: "none", stroke: color, "stroke-width": 2, "data-model": s.modelVersion }, svg);
     for (const [px, py] of pts) el("circle", { class: "point", cx: px, cy: py, r: 3, fill: color }, svg);
     const item = document.createElement("span");
     item.innerHTML = `<i style="background:${color}"></i>`;
-    item.appendChild(document.createTextNode(s.modelVersion));
+    const pending = s.points.reduce((n, p) => n + (p.pendingReview || 0), 0);
+    item.appendChild(document.createTextNode(s.modelVersion + (pending ? ` (dashed: upper end, ${pending} pending review)` : "")));
     legend.appendChild(item);
   });
 }
@@ -214,7 +237,7 @@ async function refresh() {
     ]);
     drawFleet(devices, fa);
     const fleet = fleetFa && fleetFa.groups[0];
-    document.getElementById("tile-fa").textContent = fleet ? fmt(fleet.faPerHour) : "-";
+    showFa(document.getElementById("tile-fa"), fleet);
     drawFaSeries(series ? series.series : []);
     drawDet(det);
     const withBaseline = (models || []).filter(m => m.hasBaseline);
