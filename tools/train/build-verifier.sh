@@ -8,7 +8,8 @@
 # usage: tools/train/build-verifier.sh [DATASET_DIR]
 #   DATASET_DIR: an edgekws-dataset/1 directory; default artifacts/default-model/dataset, which
 #                `tools/train/build-default-model.sh --keep-work` leaves behind (corpus 17 min + export 1.5 min).
-# Training: about 90 minutes on one core of the shared 2-core VM (16 epochs x 5-6 min). Deterministic (seeded, one thread).
+# SKIP_TRAIN=1 reuses $WORK/trained from an earlier run of the same arguments.
+# Training: about 60 minutes on one core of the shared 2-core VM (16 epochs x 5-6 min). Deterministic (seeded, one thread).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DATASET=${1:-$ROOT/artifacts/default-model/dataset}
@@ -25,8 +26,12 @@ TRAIN_ARGS=(--seed 7 --epochs ${EPOCHS:-16} --channels 128 --blocks 6 --time-dil
 
 cd "$ROOT"
 mkdir -p "$WORK"
-echo "== train ${TRAIN_ARGS[*]}"
-OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PY tools/train/train.py --dataset "$DATASET" --out "$WORK/trained" "${TRAIN_ARGS[@]}" | grep -v '^{"epoch"'
+if [[ "${SKIP_TRAIN:-0}" == 1 && -f "$WORK/trained/training-manifest.json" ]]; then
+  echo "== train: reusing $WORK/trained (SKIP_TRAIN=1)"
+else
+  echo "== train ${TRAIN_ARGS[*]}"
+  OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $PY tools/train/train.py --dataset "$DATASET" --out "$WORK/trained" "${TRAIN_ARGS[@]}" | grep -v '^{"epoch"'
+fi
 
 echo "== write $OUT"
 rm -rf "$OUT"
