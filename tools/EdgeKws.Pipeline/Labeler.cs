@@ -20,7 +20,7 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
     /// <summary>A detection whose keyword end lies in [start, end + this] of a known keyword is a true accept.</summary>
     public const double TruthToleranceMs = 1000;
 
-    public async Task<LabelFigures> RunAsync(IReadOnlyList<DeviceRecording> recordings, GatewayClient gateway, CancellationToken ct)
+    public async Task<LabelFigures> RunAsync(IReadOnlyList<DeviceRecording> recordings, GatewayClient gateway, bool calibrated, CancellationToken ct)
     {
         var figures = new LabelFigures();
         long detections = (await gateway.GetAsync("api/detections?window=24h&limit=10000", ct).ConfigureAwait(false)).GetArrayLength();
@@ -46,7 +46,9 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
             await Task.Delay(500, ct).ConfigureAwait(false);
         }
         JsonElement workerStatus = await gateway.GetAsync("api/review/status", ct).ConfigureAwait(false);
-        figures.Labeler = "gateway labeling worker (PocketSphinx forced alignment)";
+        figures.Labeler = calibrated
+            ? "gateway labeling worker, calibrated: forced alignment + device score + verifier, decided at >= 0.98 precision"
+            : "gateway labeling worker (PocketSphinx forced alignment, fixed rules)";
 
         Dictionary<(string, long), DetectionClipRow> detectionRows;
         using (var db = new GatewayDatabase(databasePath))

@@ -358,7 +358,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
     private async Task<(bool, string)> LabelAsync(IReadOnlyList<DeviceRecording> recordings, GatewayClient gateway, CancellationToken ct)
     {
         var labeler = new Labeler(_outDir, _summary.GatewayDatabase, _progress);
-        LabelFigures figures = await labeler.RunAsync(recordings, gateway, ct).ConfigureAwait(false);
+        LabelFigures figures = await labeler.RunAsync(recordings, gateway, repo.LabelCalibration is not null, ct).ConfigureAwait(false);
         _summary.Labels = figures;
         _summary.ClipsWithAudio = figures.ClipsAligned;
         string truth = figures.DecidedWithTruth > 0

@@ -4,7 +4,7 @@
 #   no streams) -> edgekws-dataset label-bench: trigger-like clips (the wake phrase alone and in sentences, near misses,
 #   other speech) through the labeler's evidence (forced alignment, near-miss competition, the bundled device model's
 #   score, the gateway verifier's score); the calibration is fitted on the train split's clips (this corpus's own train
-#   split: the largest, ~80 % of its speakers; the models never heard this corpus) and the figures are measured on its
+#   split: the largest, ~80 % of its speakers; the models never heard these files, though its voices are drawn from the same installed engines they were trained on) and the figures are measured on its
 #   test split's (other voices, other rooms).
 # Writes label-calibration.json (Gateway:Labeling:CalibrationPath; the main job uses it), label-bench.json and
 # label-bench.txt. About 15 minutes on the shared 2-core VM (the aligner is most of it).
