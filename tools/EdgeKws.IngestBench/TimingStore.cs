@@ -117,6 +117,15 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
     public string? WriteAutomaticLabel(DetectionLabel label, LabelProvenance provenance, string? reviewReason, DetectionLabelKind candidate, string? clipId) =>
         inner.WriteAutomaticLabel(label, provenance, reviewReason, candidate, clipId);
 
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledNearMissClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc) =>
+        inner.ReadUnlabelledNearMissClips(limit, featureOnlyReceivedBeforeUtc);
+
+    public string? WriteNearMissLabel(string deviceId, long sequence, DetectionLabelKind label, LabelProvenance provenance, string? reviewReason,
+        DetectionLabelKind candidate, DateTimeOffset labeledUtc) =>
+        inner.WriteNearMissLabel(deviceId, sequence, label, provenance, reviewReason, candidate, labeledUtc);
+
+    public IReadOnlyList<NearMissRecord> ReadNearMisses(string? deviceId, int limit) => inner.ReadNearMisses(deviceId, limit);
+
     public IReadOnlyList<ReviewQueueEntry> ReadReviewQueue(int limit) => inner.ReadReviewQueue(limit);
 
     public string? DecideReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>

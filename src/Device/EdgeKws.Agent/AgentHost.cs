@@ -305,6 +305,7 @@ internal static class AgentHost
             string summary = string.Create(CultureInfo.InvariantCulture,
                 $"summary: source={source.Name} audio_s={audioSeconds:F2} elapsed_s={elapsed:F2} speed={audioSeconds / Math.Max(elapsed, 1e-9):F1}x " +
                 $"detections={s.Detections} clips_audio={s.ClipsAudio} clips_features={s.ClipsFeatures} clips_dropped={s.ClipsDropped} " +
+                $"near_misses={s.NearMisses} near_misses_sent={s.NearMissesSent} near_misses_rate_limited={s.NearMissesRateLimited} " +
                 $"heartbeats={s.Heartbeats} sketches={s.Sketches} refused={s.EnqueueRefused} failed={s.EnqueueFailed} overruns={s.Overruns} " +
                 $"outbox_depth={o.TotalCount} outbox_bytes={o.TotalBytes} sent={u.Acknowledged} dead_lettered={queue.DeadLetteredCount} " +
                 $"decision_latency_ms_p50={p50:F3} decision_latency_ms_p99={p99:F3} n={n} inference_ms_p50={i50:F3} inference_ms_p99={i99:F3} inferences={inferences} rss_mb={ProcessMemory.ResidentBytes() / 1048576.0:F1} " +
@@ -353,6 +354,8 @@ internal static class AgentHost
         PreTriggerMs = config.Detection.PreTriggerMs,
         PostTriggerMs = config.Detection.PostTriggerMs,
         UploadRawAudio = config.Privacy.UploadRawAudio,
+        NearMissBandFraction = config.NearMiss.BandFraction,
+        NearMissMaxPerHour = config.NearMiss.MaxPerHour,
         HeartbeatInterval = TimeSpan.FromSeconds(config.Mqtt.HeartbeatSeconds),
         // As-fast-as-possible replay: heartbeats every N seconds of audio, so each one is a valid interval.
         HeartbeatClock = IsFastReplay(config) ? HeartbeatClock.Stream : HeartbeatClock.Wall,

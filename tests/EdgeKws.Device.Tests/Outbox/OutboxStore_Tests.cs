@@ -106,9 +106,9 @@ public sealed class OutboxStore_Tests : IDisposable
         using var store = Open(quota);
         int size = OutboxStore.AccountedSize("t", payloadBytes);
 
-        // 8 of every class, interleaved so that sequence order alone cannot explain the evictions.
+        // 7 of every class (8 classes: 56 messages fit the quota), interleaved so that sequence order alone cannot explain the evictions.
         var byClass = new Dictionary<OutboxMessageClass, List<long>>();
-        for (int round = 0; round < 8; round++)
+        for (int round = 0; round < 7; round++)
         {
             foreach (var cls in OutboxPolicy.AllClasses)
             {
@@ -149,8 +149,8 @@ public sealed class OutboxStore_Tests : IDisposable
         {
             long expectedEvicted = cls switch
             {
-                OutboxMessageClass.Heartbeat => 7,
-                _ => 8,
+                OutboxMessageClass.Heartbeat => 6,
+                _ => 7,
             };
             Assert.Equal(expectedEvicted, stats.For(cls).EvictedCount);
             Assert.Equal(expectedEvicted * size, stats.For(cls).EvictedBytes);
@@ -182,6 +182,31 @@ public sealed class OutboxStore_Tests : IDisposable
         Assert.Equal(1, stats.For(OutboxMessageClass.ClipAudio).RefusedCount);
         Assert.Equal(1, stats.For(OutboxMessageClass.Heartbeat).RefusedCount);
         Assert.Equal(count + 1, stats.NextSequence); // refusals consume no sequence
+    }
+
+    [Fact]
+    public void Near_misses_go_first_and_never_push_out_a_trigger_clip()
+    {
+        const long quota = PolicyDataQuota;
+        using var store = Open(quota);
+        long nearMiss = store.Enqueue(OutboxMessageClass.NearMiss, "n", Payload(1, 20_000)).Sequence;
+        long clip = store.Enqueue(OutboxMessageClass.ClipAudio, "a", Payload(2, 20_000)).Sequence;
+        store.Enqueue(OutboxMessageClass.ClipFeatures, "f", Payload(3, 20_000));
+
+        // A trigger clip that needs room takes it from the older near miss, not from the older clips.
+        var clip2 = store.Enqueue(OutboxMessageClass.ClipAudio, "a", Payload(4, 10_000));
+        Assert.Equal(1, clip2.EvictedMessages);
+        Assert.DoesNotContain(nearMiss, store.PeekAll().Select(m => m.Sequence));
+        Assert.Contains(clip, store.PeekAll().Select(m => m.Sequence));
+
+        // A new near miss may evict only near misses: with none left it is refused, and nothing else goes.
+        var refused = store.Enqueue(OutboxMessageClass.NearMiss, "n", Payload(5, 20_000));
+        Assert.Equal(EnqueueStatus.RefusedQuotaFull, refused.Status);
+        OutboxStats stats = store.GetStats();
+        Assert.Equal((1L, 1L, 0L), (stats.For(OutboxMessageClass.NearMiss).EvictedCount, stats.For(OutboxMessageClass.NearMiss).RefusedCount,
+            stats.For(OutboxMessageClass.ClipAudio).EvictedCount));
+        Assert.Equal(0, OutboxPolicy.RetentionRank(OutboxMessageClass.NearMiss));
+        Assert.Equal(OutboxMessageClass.NearMiss, OutboxPolicy.EvictionOrder[0]);
     }
 
     [Fact]

@@ -22,6 +22,18 @@ public sealed class AgentConfig
     public PrivacyConfig Privacy { get; set; } = new();
     public GpioConfig Gpio { get; set; } = new();
     public ModelsConfig Models { get; set; } = new();
+    public NearMissConfig NearMiss { get; set; } = new();
+}
+
+/// <summary>Near misses: score peaks just below the detection threshold, uploaded (rate-limited) so the gateway sees keywords the
+/// device missed. Raw audio only with <see cref="PrivacyConfig.UploadRawAudio"/>, else the clip's features.</summary>
+public sealed class NearMissConfig
+{
+    /// <summary>The band's floor as a fraction of the detection threshold, in (0, 1): a peak in [fraction x threshold, threshold) is a near miss.</summary>
+    public double BandFraction { get; set; } = 0.5;
+
+    /// <summary>Near misses uploaded per hour at most (token bucket; what it drops is counted in heartbeats). 0 turns near misses off.</summary>
+    public int MaxPerHour { get; set; } = 6;
 }
 
 /// <summary>Signed model updates over MQTT (A/B slots under <c>{StateDirectory}/models</c>).</summary>

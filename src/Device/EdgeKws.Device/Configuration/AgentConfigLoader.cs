@@ -96,6 +96,8 @@ public static class AgentConfigLoader
             case "GPIO.STATUSLEDPIN": return TryInt(v, x => c.Gpio.StatusLedPin = x, out error);
             case "GPIO.BUTTONPIN": return TryInt(v, x => c.Gpio.ButtonPin = x, out error);
             case "MODELS.PUBLICKEYPATH": c.Models.PublicKeyPath = v; return true;
+            case "NEARMISS.BANDFRACTION": return TryDouble(v, x => c.NearMiss.BandFraction = x, out error);
+            case "NEARMISS.MAXPERHOUR": return TryInt(v, x => c.NearMiss.MaxPerHour = x, out error);
             default:
                 error = "unknown key";
                 return false;
@@ -115,6 +117,14 @@ public static class AgentConfigLoader
         error = null;
         if (long.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out long x)) { set(x); return true; }
         error = $"'{v}' is not a whole number";
+        return false;
+    }
+
+    private static bool TryDouble(string v, Action<double> set, out string? error)
+    {
+        error = null;
+        if (double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double x) && double.IsFinite(x)) { set(x); return true; }
+        error = $"'{v}' is not a number";
         return false;
     }
 
@@ -168,6 +178,9 @@ public static class AgentConfigLoader
         Check(c.Gpio.StatusLedPin is >= -1 and <= 53, "Gpio.StatusLedPin", $"{c.Gpio.StatusLedPin} is not a BCM pin (0-53, -1 disables)");
         Check(c.Gpio.ButtonPin is >= -1 and <= 53, "Gpio.ButtonPin", $"{c.Gpio.ButtonPin} is not a BCM pin (0-53, -1 disables)");
         Check(c.Gpio.StatusLedPin < 0 || c.Gpio.StatusLedPin != c.Gpio.ButtonPin, "Gpio.ButtonPin", "must differ from Gpio.StatusLedPin");
+
+        Check(c.NearMiss.BandFraction > 0 && c.NearMiss.BandFraction < 1, "NearMiss.BandFraction", $"{c.NearMiss.BandFraction} must be between 0 and 1 (exclusive)");
+        Check(c.NearMiss.MaxPerHour is >= 0 and <= 3600, "NearMiss.MaxPerHour", $"{c.NearMiss.MaxPerHour} must be between 0 (off) and 3600");
 
         Check(c.Models.PublicKeyPath is null || (c.Models.PublicKeyPath.Length > 0 && File.Exists(c.Models.PublicKeyPath)), "Models.PublicKeyPath",
             $"file '{c.Models.PublicKeyPath}' does not exist (the pinned model-signing public key, PEM)");

@@ -113,7 +113,9 @@ public sealed record OutboxStats(
 /// <param name="ListeningSeconds">Seconds of audio run through the detector since the device's first start.</param>
 /// <param name="Detections">Detections raised since the device's first start.</param>
 /// <param name="AudioOverruns">Capture overruns since the device's first start.</param>
-public readonly record struct OutboxDeviceTotals(double ListeningSeconds, long Detections, long AudioOverruns);
+/// <param name="NearMisses">Near misses found since the device's first start (those the rate limit dropped included; schema 3).</param>
+/// <param name="NearMissesRateLimited">Near misses the per-hour rate limit dropped (schema 3).</param>
+public readonly record struct OutboxDeviceTotals(double ListeningSeconds, long Detections, long AudioOverruns, long NearMisses = 0, long NearMissesRateLimited = 0);
 
 /// <summary>Why and where a corrupt database was moved aside when the store was opened.</summary>
 /// <param name="Reason">The integrity check output or the SQLite error.</param>

@@ -31,4 +31,8 @@ public enum OutboxMessageClass
 
     /// <summary>Model slot status: verification, health check, swap or rollback results.</summary>
     ModelStatus = 7,
+
+    /// <summary>A near miss (score peak just below the threshold) and its clip frame: dataset material for missed keywords,
+    /// never a detection. Evicted first of all (schema 3).</summary>
+    NearMiss = 8,
 }

@@ -9,6 +9,8 @@ namespace EdgeKws.Device.Outbox;
 /// or on a full disk (see <see cref="OutboxBudget"/>); the same order applies to all three. Expired messages are dropped
 /// first (they would never be sent anyway). Then, oldest first within each step:</para>
 /// <list type="number">
+/// <item><see cref="OutboxMessageClass.NearMiss"/>: near misses (report and clip) are extra dataset material, the least essential of all:
+/// they go before any trigger clip, so a near miss never costs a detection's clip.</item>
 /// <item><see cref="OutboxMessageClass.ClipAudio"/>: largest and least essential; raw audio is also the data we least want lingering.</item>
 /// <item><see cref="OutboxMessageClass.ClipFeatures"/>: useful for datasets, not for operations.</item>
 /// <item><see cref="OutboxMessageClass.Sketch"/>: drift sketches are mergeable summaries; losing old ones costs resolution of the drift windows.</item>
@@ -38,33 +40,34 @@ public static class OutboxPolicy
     [
         OutboxMessageClass.Detection, OutboxMessageClass.Heartbeat, OutboxMessageClass.Sketch,
         OutboxMessageClass.ClipFeatures, OutboxMessageClass.ClipAudio, OutboxMessageClass.EnrollmentQc,
-        OutboxMessageClass.ModelStatus,
+        OutboxMessageClass.ModelStatus, OutboxMessageClass.NearMiss,
     ];
 
     /// <summary>Classes in eviction order, first evicted first (the newest-heartbeat rule is applied on top).</summary>
     public static ReadOnlySpan<OutboxMessageClass> EvictionOrder =>
     [
-        OutboxMessageClass.ClipAudio, OutboxMessageClass.ClipFeatures, OutboxMessageClass.Sketch,
+        OutboxMessageClass.NearMiss, OutboxMessageClass.ClipAudio, OutboxMessageClass.ClipFeatures, OutboxMessageClass.Sketch,
         OutboxMessageClass.EnrollmentQc, OutboxMessageClass.ModelStatus, OutboxMessageClass.Heartbeat,
         OutboxMessageClass.Detection,
     ];
 
-    internal const int ClassSlots = 8; // persisted values are 1..7; index 0 unused
+    internal const int ClassSlots = 9; // persisted values are 1..8; index 0 unused
 
     /// <summary>True when <paramref name="messageClass"/> is one of the defined classes.</summary>
     public static bool IsDefined(OutboxMessageClass messageClass) =>
-        messageClass >= OutboxMessageClass.Detection && messageClass <= OutboxMessageClass.ModelStatus;
+        messageClass >= OutboxMessageClass.Detection && messageClass <= OutboxMessageClass.NearMiss;
 
     /// <summary>Position in <see cref="EvictionOrder"/>: lower is evicted sooner.</summary>
     public static int RetentionRank(OutboxMessageClass messageClass) => messageClass switch
     {
-        OutboxMessageClass.ClipAudio => 0,
-        OutboxMessageClass.ClipFeatures => 1,
-        OutboxMessageClass.Sketch => 2,
-        OutboxMessageClass.EnrollmentQc => 3,
-        OutboxMessageClass.ModelStatus => 4,
-        OutboxMessageClass.Heartbeat => 5,
-        OutboxMessageClass.Detection => 6,
+        OutboxMessageClass.NearMiss => 0,
+        OutboxMessageClass.ClipAudio => 1,
+        OutboxMessageClass.ClipFeatures => 2,
+        OutboxMessageClass.Sketch => 3,
+        OutboxMessageClass.EnrollmentQc => 4,
+        OutboxMessageClass.ModelStatus => 5,
+        OutboxMessageClass.Heartbeat => 6,
+        OutboxMessageClass.Detection => 7,
         _ => throw new ArgumentOutOfRangeException(nameof(messageClass), messageClass, "Not a defined outbox message class."),
     };
 
@@ -82,6 +85,7 @@ public static class OutboxPolicy
         OutboxMessageClass.ClipAudio => TimeSpan.FromDays(1),
         OutboxMessageClass.EnrollmentQc => TimeSpan.FromDays(7),
         OutboxMessageClass.ModelStatus => TimeSpan.FromDays(7),
+        OutboxMessageClass.NearMiss => TimeSpan.FromDays(1), // may hold consented raw audio, which should not sit on a device
         _ => throw new ArgumentOutOfRangeException(nameof(messageClass), messageClass, "Not a defined outbox message class."),
     };
 }

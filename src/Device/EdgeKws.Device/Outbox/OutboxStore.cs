@@ -41,7 +41,7 @@ public sealed class OutboxStore : IDisposable
     /// <summary>Page size of new outbox databases (SQLite's default).</summary>
     public const int DefaultPageSizeBytes = 4096;
 
-    private const long SchemaVersion = 2;
+    private const long SchemaVersion = 3;
 
     // An insert that hits the page cap or a full disk is retried with a doubling eviction target; past this many
     // attempts everything this class may evict is gone and the message is refused.
@@ -52,6 +52,7 @@ public sealed class OutboxStore : IDisposable
     // Newest heartbeat is protected until the very last step: heartbeats carry cumulative totals.
     private static readonly (OutboxMessageClass Class, bool KeepNewest)[] EvictionSteps =
     [
+        (OutboxMessageClass.NearMiss, false),
         (OutboxMessageClass.ClipAudio, false),
         (OutboxMessageClass.ClipFeatures, false),
         (OutboxMessageClass.Sketch, false),
@@ -160,7 +161,7 @@ public sealed class OutboxStore : IDisposable
             _peek = Prepare("SELECT seq, class, topic, payload, created_utc_ms, expires_utc_ms, size_bytes, attempts FROM messages WHERE expires_utc_ms > ?1 ORDER BY seq LIMIT ?2");
             _addCounters = Prepare("UPDATE class_counters SET evicted_count = evicted_count + ?2, evicted_bytes = evicted_bytes + ?3, expired_count = expired_count + ?4, expired_bytes = expired_bytes + ?5, refused_count = refused_count + ?6, written_count = written_count + ?7, failed_count = failed_count + ?8, dropped_count = dropped_count + ?9 WHERE class = ?1");
             // MAX: totals only ever grow, whatever order their carriers arrive in.
-            _setTotals = Prepare("UPDATE device_totals SET listening_seconds = MAX(listening_seconds, ?1), detections = MAX(detections, ?2), audio_overruns = MAX(audio_overruns, ?3) WHERE id = 1");
+            _setTotals = Prepare("UPDATE device_totals SET listening_seconds = MAX(listening_seconds, ?1), detections = MAX(detections, ?2), audio_overruns = MAX(audio_overruns, ?3), near_misses = MAX(near_misses, ?4), near_misses_rate_limited = MAX(near_misses_rate_limited, ?5) WHERE id = 1");
             _pageCount = Prepare("PRAGMA page_count");
 
             LoadState();
@@ -353,7 +354,7 @@ public sealed class OutboxStore : IDisposable
                     _setNextSeq.Bind(1, sequence + 1).Execute();
                     _delta.WrittenCount[slot]++;
                     if (totals is { } t)
-                        _setTotals.Bind(1, t.ListeningSeconds).Bind(2, t.Detections).Bind(3, t.AudioOverruns).Execute();
+                        _setTotals.Bind(1, t.ListeningSeconds).Bind(2, t.Detections).Bind(3, t.AudioOverruns).Bind(4, t.NearMisses).Bind(5, t.NearMissesRateLimited).Execute();
                     FlushCountersInTransaction();
                     evicted = _delta.EvictedMessagesTotal;
                     _commit.Execute();
@@ -713,11 +714,20 @@ public sealed class OutboxStore : IDisposable
                 SqliteStatement.QueryTexts(_db, "INSERT INTO device_totals(id) VALUES (1)");
                 long epoch = RandomNumberGenerator.GetInt32(1, int.MaxValue) * (long)int.MaxValue + RandomNumberGenerator.GetInt32(0, int.MaxValue);
                 SqliteStatement.QueryTexts(_db, $"INSERT OR REPLACE INTO meta(key, value) VALUES ('totals_epoch', {epoch.ToString(CultureInfo.InvariantCulture)})");
+                SqliteStatement.QueryTexts(_db, "UPDATE meta SET value = 2 WHERE key = 'schema_version'");
+                found = 2;
+            }
+            if (found == 2)
+            {
+                // Schema 3: the NearMiss class (8) and the near-miss totals. A build that knows only schema 2 refuses the file
+                // instead of taking class 8 rows for corruption and moving the store aside.
+                SqliteStatement.QueryTexts(_db, "ALTER TABLE device_totals ADD COLUMN near_misses INTEGER NOT NULL DEFAULT 0");
+                SqliteStatement.QueryTexts(_db, "ALTER TABLE device_totals ADD COLUMN near_misses_rate_limited INTEGER NOT NULL DEFAULT 0");
                 SqliteStatement.QueryTexts(_db, $"UPDATE meta SET value = {SchemaVersion} WHERE key = 'schema_version'");
                 found = SchemaVersion;
             }
             if (found != SchemaVersion)
-                throw new InvalidOperationException($"The outbox database '{DatabasePath}' has schema version {found}; this build reads versions 1 and {SchemaVersion}. Refusing to touch it.");
+                throw new InvalidOperationException($"The outbox database '{DatabasePath}' has schema version {found}; this build reads versions 1 to {SchemaVersion}. Refusing to touch it.");
             SqliteStatement.QueryTexts(_db, "COMMIT");
         }
         catch
@@ -778,12 +788,12 @@ public sealed class OutboxStore : IDisposable
             }
         }
 
-        using var totals = new SqliteStatement(_db, "SELECT listening_seconds, detections, audio_overruns FROM device_totals WHERE id = 1");
+        using var totals = new SqliteStatement(_db, "SELECT listening_seconds, detections, audio_overruns, near_misses, near_misses_rate_limited FROM device_totals WHERE id = 1");
         try
         {
             if (!totals.Step())
                 throw new OutboxCorruptException("device_totals has no row");
-            _totals = new OutboxDeviceTotals(totals.Double(0), totals.Int64(1), totals.Int64(2));
+            _totals = new OutboxDeviceTotals(totals.Double(0), totals.Int64(1), totals.Int64(2), totals.Int64(3), totals.Int64(4));
         }
         finally
         {
@@ -806,7 +816,8 @@ public sealed class OutboxStore : IDisposable
     }
 
     private static OutboxDeviceTotals Max(OutboxDeviceTotals a, OutboxDeviceTotals b) =>
-        new(Math.Max(a.ListeningSeconds, b.ListeningSeconds), Math.Max(a.Detections, b.Detections), Math.Max(a.AudioOverruns, b.AudioOverruns));
+        new(Math.Max(a.ListeningSeconds, b.ListeningSeconds), Math.Max(a.Detections, b.Detections), Math.Max(a.AudioOverruns, b.AudioOverruns),
+            Math.Max(a.NearMisses, b.NearMisses), Math.Max(a.NearMissesRateLimited, b.NearMissesRateLimited));
 
     private void Begin() => _begin.Execute();
 

@@ -24,6 +24,9 @@ namespace EdgeKws.Device.Pipeline;
 /// fell more than 256 messages behind (a stalled disk); detection went on.</param>
 /// <param name="Overruns">Capture overruns reported by the source.</param>
 /// <param name="SourceEnded">The source reached its end (WAV or stdin), rather than being cancelled.</param>
+/// <param name="NearMisses">Near misses found (score peaks in the band below the threshold), rate-limited ones included. Never detections.</param>
+/// <param name="NearMissesRateLimited">Near misses found but not sent: the per-hour rate limit had no token.</param>
+/// <param name="NearMissesSent">Near-miss reports stored in the outbox.</param>
 public readonly record struct ListeningPipelineStats(
     long SamplesProcessed,
     long FramesProcessed,
@@ -36,7 +39,10 @@ public readonly record struct ListeningPipelineStats(
     long EnqueueRefused,
     long EnqueueFailed,
     long Overruns,
-    bool SourceEnded)
+    bool SourceEnded,
+    long NearMisses = 0,
+    long NearMissesRateLimited = 0,
+    long NearMissesSent = 0)
 {
     /// <summary>Seconds of audio processed: the FA/hour denominator.</summary>
     public double ListeningSeconds => SamplesProcessed / 16000.0;
@@ -102,7 +108,8 @@ public sealed class ListeningPipeline
     private readonly long _heartbeatSamples;
     private readonly string _featureConfigHash;
     private readonly byte[] _hashBytes = new byte[EdgeKws.Shared.Contracts.FeatureConfigHash.ByteLength];
-    private readonly string _topicDetection, _topicHeartbeat, _topicDrift, _topicClipAudio, _topicClipFeatures;
+    private readonly string _topicDetection, _topicHeartbeat, _topicDrift, _topicClipAudio, _topicClipFeatures, _topicNearMiss;
+    private readonly NearMissFinder _nearMiss;
 
     // Fixed working memory.
     private readonly short[] _block;
@@ -114,6 +121,7 @@ public sealed class ListeningPipeline
     private readonly Guid[] _pendingId = new Guid[MaxPendingClips];
     private readonly long[] _pendingEnd = new long[MaxPendingClips];
     private readonly DateTimeOffset[] _pendingUtc = new DateTimeOffset[MaxPendingClips];
+    private readonly bool[] _pendingNearMiss = new bool[MaxPendingClips];
     private readonly long[] _probeEnd = new long[ArrivalProbes];
     private readonly long[] _probeTimestamp = new long[ArrivalProbes];
     private readonly double[] _latencyMs = new double[LatencySamples];
@@ -135,8 +143,8 @@ public sealed class ListeningPipeline
     private long _levelWindows;
     private long _snrSamples;
 
-    private long _samples, _frames, _detections, _clipsAudio, _clipsFeatures, _clipsDropped, _heartbeats, _sketches, _refused, _failed, _writeQueueFull;
-    private readonly long[] _droppedByClass = new long[8]; // audio thread adds, writer thread hands them to the outbox
+    private long _samples, _frames, _detections, _clipsAudio, _clipsFeatures, _clipsDropped, _heartbeats, _sketches, _refused, _failed, _writeQueueFull, _nearMissesSent;
+    private readonly long[] _droppedByClass = new long[OutboxPolicy.ClassSlots]; // audio thread adds, writer thread hands them to the outbox
     private int _dropsPending;
     private readonly OutboxDeviceTotals _baseTotals;
     private readonly string _totalsEpoch;
@@ -213,6 +221,8 @@ public sealed class ListeningPipeline
         _topicDrift = Topics.Uplink(options.DeviceId, MessageKind.DriftSketch);
         _topicClipAudio = Topics.Uplink(options.DeviceId, MessageKind.ClipAudio);
         _topicClipFeatures = Topics.Uplink(options.DeviceId, MessageKind.ClipFeatures);
+        _topicNearMiss = Topics.Uplink(options.DeviceId, MessageKind.NearMiss);
+        _nearMiss = new NearMissFinder(detector.Threshold, options.NearMissBandFraction, options.NearMissMaxPerHour);
         _sketch = NewSketch();
     }
 
@@ -246,7 +256,8 @@ public sealed class ListeningPipeline
         Interlocked.Read(ref _samples), Interlocked.Read(ref _frames), Interlocked.Read(ref _detections),
         Interlocked.Read(ref _clipsAudio), Interlocked.Read(ref _clipsFeatures), Interlocked.Read(ref _clipsDropped),
         Interlocked.Read(ref _heartbeats), Interlocked.Read(ref _sketches), Interlocked.Read(ref _refused),
-        Interlocked.Read(ref _failed) + Interlocked.Read(ref _writeQueueFull), _source.OverrunCount, Volatile.Read(ref _sourceEnded));
+        Interlocked.Read(ref _failed) + Interlocked.Read(ref _writeQueueFull), _source.OverrunCount, Volatile.Read(ref _sourceEnded),
+        _nearMiss.Found, _nearMiss.RateLimited, Interlocked.Read(ref _nearMissesSent));
 
     /// <summary>
     /// Runs until the source ends (returns 0) or <paramref name="ct"/> is cancelled. Then sends the clips
@@ -346,6 +357,7 @@ public sealed class ListeningPipeline
                 KeywordDetector old = _detector;
                 Volatile.Write(ref _detector, next);
                 _detectorFrameOffset = _extractor.FramesEmitted;
+                _nearMiss.Reset(next.Threshold);
                 done.SetResult(old);
                 return done.Task;
             }
@@ -458,6 +470,11 @@ public sealed class ListeningPipeline
                 long i = _inferenceTimings++;
                 _inferenceMs[i % LatencySamples] = Stopwatch.GetElapsedTime(t0).TotalMilliseconds;
                 _sketch.AddScore(Math.Clamp(detector.LastSmoothedScore, 0f, 1f));
+                long frameIndex = detector.FramesPushed - 1;
+                if (_nearMiss.TryPush(detector.LastSmoothedScore, frameIndex, (_detectorFrameOffset + frameIndex + 1) * _hop * 1000 / _rate, out NearMissPeak peak))
+                {
+                    OnNearMiss(peak, detector);
+                }
             }
             if (fired)
             {
@@ -508,6 +525,7 @@ public sealed class ListeningPipeline
         _pendingId[_pendingCount] = clipId;
         _pendingEnd[_pendingCount] = keywordEnd;
         _pendingUtc[_pendingCount] = utc;
+        _pendingNearMiss[_pendingCount] = false;
         _pendingCount++;
 
         if (_sink is not null)
@@ -515,6 +533,38 @@ public sealed class ListeningPipeline
             _sink.OnStatus(AgentStatus.Detected);
             _sink.OnDetection(new DetectionNotice(detection, keywordEnd, now, latencyTicks, clipId));
         }
+    }
+
+    /// <summary>A near miss: its report now, its clip (raw audio with consent, else features) when the post-trigger audio has
+    /// arrived, both in the outbox's NearMiss class. Not a detection: no counter, sink or LED of detections sees it.</summary>
+    private void OnNearMiss(in NearMissPeak peak, KeywordDetector detector)
+    {
+        long keywordEnd = ((_detectorFrameOffset + peak.FrameIndex) * _hop) + _window;
+        Guid? clipId = _pendingCount < MaxPendingClips ? Guid.NewGuid() : null; // a full clip list keeps the detections' clips
+        DateTimeOffset utc = _clock.GetUtcNow();
+        var report = new NearMissReport
+        {
+            DeviceId = _options.DeviceId,
+            DeviceTimeUtc = utc,
+            StreamOffsetMs = keywordEnd * 1000 / _rate,
+            Score = peak.Score,
+            Threshold = _nearMiss.Threshold,
+            BandFloor = _nearMiss.BandFloor,
+            ModelVersion = detector.ModelVersion,
+            FeatureConfigHash = detector.FeatureConfigHash,
+            ClipId = clipId,
+        };
+        Post(OutboxMessageClass.NearMiss, _topicNearMiss, WireJson.Serialize(report));
+        if (clipId is not { } id)
+        {
+            Interlocked.Increment(ref _clipsDropped);
+            return;
+        }
+        _pendingId[_pendingCount] = id;
+        _pendingEnd[_pendingCount] = keywordEnd;
+        _pendingUtc[_pendingCount] = utc;
+        _pendingNearMiss[_pendingCount] = true;
+        _pendingCount++;
     }
 
     private void EmitDueClips(bool final)
@@ -528,7 +578,7 @@ public sealed class ListeningPipeline
                 i++;
                 continue;
             }
-            EmitClip(_pendingId[i], _pendingEnd[i], _pendingUtc[i]);
+            EmitClip(_pendingId[i], _pendingEnd[i], _pendingUtc[i], _pendingNearMiss[i]);
             RemovePending(i);
         }
     }
@@ -540,11 +590,12 @@ public sealed class ListeningPipeline
             _pendingId[j] = _pendingId[j + 1];
             _pendingEnd[j] = _pendingEnd[j + 1];
             _pendingUtc[j] = _pendingUtc[j + 1];
+            _pendingNearMiss[j] = _pendingNearMiss[j + 1];
         }
         _pendingCount--;
     }
 
-    private void EmitClip(Guid clipId, long keywordEnd, DateTimeOffset utc)
+    private void EmitClip(Guid clipId, long keywordEnd, DateTimeOffset utc, bool nearMiss)
     {
         long start = Math.Max(keywordEnd - _preSamples, _ring.OldestSample);
         long end = Math.Min(keywordEnd + _postSamples, _ring.WrittenSamples);
@@ -556,6 +607,15 @@ public sealed class ListeningPipeline
             return;
         }
         // The frame is built in the reused buffer, then copied once for the writer thread.
+        if (nearMiss)
+        {
+            // A near miss sends one frame, in its own class: the raw audio with consent, else the features.
+            int nearSize = _options.UploadRawAudio
+                ? ClipAudio.Write(_clipBytes, clipId, utc, _rate, _hashBytes, consentGranted: true, samples)
+                : WriteFeatures(samples, clipId, utc);
+            Post(OutboxMessageClass.NearMiss, _options.UploadRawAudio ? _topicClipAudio : _topicClipFeatures, _clipBytes.AsSpan(0, nearSize).ToArray());
+            return;
+        }
         if (_options.UploadRawAudio)
         {
             int size = ClipAudio.Write(_clipBytes, clipId, utc, _rate, _hashBytes, consentGranted: true, samples);
@@ -563,10 +623,16 @@ public sealed class ListeningPipeline
         }
         // The features always go: without consent instead of the audio; with it as well, so the gateway can recompute them
         // from the audio and check training-serving skew.
+        int featureSize = WriteFeatures(samples, clipId, utc);
+        Post(OutboxMessageClass.ClipFeatures, _topicClipFeatures, _clipBytes.AsSpan(0, featureSize).ToArray());
+    }
+
+    /// <summary>The MFCCs of <paramref name="samples"/> as a ClipFeatures frame in the reused clip buffer; returns its size.</summary>
+    private int WriteFeatures(ReadOnlySpan<short> samples, Guid clipId, DateTimeOffset utc)
+    {
         _clipExtractor.Reset();
         int frames = _clipExtractor.Push(samples, _clipFeatures);
-        int featureSize = ClipFeatures.Write(_clipBytes, clipId, utc, _rate, _hashBytes, _coefficients, _clipFeatures.AsSpan(0, frames * _coefficients));
-        Post(OutboxMessageClass.ClipFeatures, _topicClipFeatures, _clipBytes.AsSpan(0, featureSize).ToArray());
+        return ClipFeatures.Write(_clipBytes, clipId, utc, _rate, _hashBytes, _coefficients, _clipFeatures.AsSpan(0, frames * _coefficients));
     }
 
     private bool HeartbeatDue() => _options.HeartbeatClock == HeartbeatClock.Stream
@@ -625,7 +691,9 @@ public sealed class ListeningPipeline
     private OutboxDeviceTotals CurrentTotals() => new(
         _baseTotals.ListeningSeconds + (Interlocked.Read(ref _samples) / (double)_rate),
         _baseTotals.Detections + Interlocked.Read(ref _detections),
-        _baseTotals.AudioOverruns + _source.OverrunCount);
+        _baseTotals.AudioOverruns + _source.OverrunCount,
+        _baseTotals.NearMisses + _nearMiss.Found,
+        _baseTotals.NearMissesRateLimited + _nearMiss.RateLimited);
 
     /// <summary>Never blocks the audio thread: past 256 waiting messages (a stalled disk) the message is dropped and counted.</summary>
     private void Post(OutboxMessageClass messageClass, string topic, byte[]? payload, HeartbeatSnapshot? heartbeat = null)
@@ -701,6 +769,7 @@ public sealed class ListeningPipeline
             case OutboxMessageClass.ClipAudio or OutboxMessageClass.ClipFeatures: Interlocked.Increment(ref _clipsDropped); break;
             case OutboxMessageClass.Heartbeat when accepted: Interlocked.Increment(ref _heartbeats); break;
             case OutboxMessageClass.Sketch when accepted: Interlocked.Increment(ref _sketches); break;
+            case OutboxMessageClass.NearMiss when accepted && ReferenceEquals(item.Topic, _topicNearMiss): Interlocked.Increment(ref _nearMissesSent); break;
         }
     }
 
@@ -763,7 +832,10 @@ public sealed class ListeningPipeline
                     ClipAudio = ClassTotals(stats, OutboxMessageClass.ClipAudio),
                     ModelStatus = ClassTotals(stats, OutboxMessageClass.ModelStatus),
                     EnrollmentQc = ClassTotals(stats, OutboxMessageClass.EnrollmentQc),
+                    NearMiss = ClassTotals(stats, OutboxMessageClass.NearMiss),
                 },
+                NearMisses = totals.NearMisses,
+                NearMissesRateLimited = totals.NearMissesRateLimited,
             },
             RssBytes = ProcessMemory.ResidentBytes(),
             UptimeSeconds = hb.UptimeSeconds,
@@ -829,6 +901,7 @@ public sealed class ListeningPipeline
         {
             _mutedBefore = true;
             EmitDueClips(final: true);
+            _nearMiss.Reset(_detector.Threshold); // muted audio is never scored: a run cut by the mute is no near miss
         }
         Interlocked.Add(ref _mutedSamples, samples);
         if (HeartbeatDue())
@@ -861,6 +934,7 @@ public sealed class ListeningPipeline
         KeywordDetector old = _detector;
         Volatile.Write(ref _detector, next);
         _detectorFrameOffset = _extractor.FramesEmitted;
+        _nearMiss.Reset(next.Threshold); // a run of the old model's scores is not one of the new model's
         _sketch = NewSketch();
         _sketch.WindowStartUtc = _clock.GetUtcNow();
         _options.Log?.Invoke($"detector swapped: {old.ModelVersion} -> {next.ModelVersion}");

@@ -49,6 +49,15 @@ public sealed class ListeningPipelineOptions
     /// <summary>Called after every enqueue with its result (wire accepted ones to <c>MqttUplink.NotifyEnqueued</c>); must not block.</summary>
     public Action<EdgeKws.Device.Outbox.OutboxMessageClass, EdgeKws.Device.Outbox.EnqueueResult>? Enqueued { get; init; }
 
+    /// <summary>Near misses: the floor of the band below the detection threshold, as a fraction of the threshold
+    /// (<c>NearMiss.BandFraction</c>, default 0.5). A smoothed score that peaks in [fraction x threshold, threshold) and falls
+    /// back without reaching the threshold uploads a near miss (<see cref="NearMissFinder"/>).</summary>
+    public double NearMissBandFraction { get; init; } = 0.5;
+
+    /// <summary>Near misses uploaded per hour at most (<c>NearMiss.MaxPerHour</c>, default 6; token bucket over stream time; what it
+    /// drops is counted). 0 turns near misses off.</summary>
+    public int NearMissMaxPerHour { get; init; } = 6;
+
     /// <summary>Seconds of audio per SNR estimate added to the drift sketch.</summary>
     public int SnrWindowSeconds { get; init; } = 2;
 
@@ -79,6 +88,14 @@ public sealed class ListeningPipelineOptions
         if (BlockSamples is < 16 or > 16000)
         {
             throw new ArgumentException($"Audio.PeriodFrames: {BlockSamples} samples per read must be between 16 and 16000");
+        }
+        if (!(NearMissBandFraction > 0 && NearMissBandFraction < 1))
+        {
+            throw new ArgumentException($"NearMiss.BandFraction: {NearMissBandFraction} must be between 0 and 1 (exclusive)");
+        }
+        if (NearMissMaxPerHour is < 0 or > 3600)
+        {
+            throw new ArgumentException($"NearMiss.MaxPerHour: {NearMissMaxPerHour} must be between 0 (off) and 3600");
         }
         if (SnrWindowSeconds is < 1 or > 60)
         {

@@ -59,7 +59,8 @@ public sealed class OutboxUplinkQueue : IOutboxQueue
 
     /// <summary>Whether messages of a class carry the feature configuration hash as a user property.</summary>
     public static bool CarriesFeatureConfigHash(OutboxMessageClass messageClass) => messageClass is
-        OutboxMessageClass.Detection or OutboxMessageClass.Sketch or OutboxMessageClass.ClipFeatures or OutboxMessageClass.ClipAudio;
+        OutboxMessageClass.Detection or OutboxMessageClass.Sketch or OutboxMessageClass.ClipFeatures or OutboxMessageClass.ClipAudio
+            or OutboxMessageClass.NearMiss;
 
     /// <inheritdoc />
     public int PeekBatch(int max, List<OutboxItem> into)

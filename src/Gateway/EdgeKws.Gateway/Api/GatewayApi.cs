@@ -67,6 +67,7 @@ public static class GatewayApi
         api.MapPut("/devices/{id}/cohort", SetCohort).Requires(ApiRole.Operator);
         api.MapDelete("/devices/{id}/data", EraseDevice).Requires(ApiRole.Operator);
         DeviceLossesApi.Map(api);
+        NearMissApi.Map(api);
         api.MapGet("/detections", Detections).Requires(ApiRole.Viewer);
         api.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
             TryLimit(limit, 1000, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabels(device, l)) : bad!).Requires(ApiRole.Viewer);

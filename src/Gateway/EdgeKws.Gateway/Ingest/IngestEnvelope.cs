@@ -49,7 +49,7 @@ public enum RejectionKind
 /// <param name="DeviceId">The device (from the topic, equal to the authenticated client and the payload's device id).</param>
 /// <param name="Sequence">The device's outbox sequence, or null for presence (status) messages, which have none.</param>
 /// <param name="Kind">Message kind.</param>
-/// <param name="Body">The parsed message: <see cref="DetectionReport"/>, <see cref="Heartbeat"/>, <see cref="DriftSketch"/>,
+/// <param name="Body">The parsed message: <see cref="DetectionReport"/>, <see cref="NearMissReport"/>, <see cref="Heartbeat"/>, <see cref="DriftSketch"/>,
 /// <see cref="ModelStatus"/>, <see cref="DeviceStatus"/>, or a <see cref="ClipHeader"/> for clip frames.</param>
 /// <param name="ConfigHash">The feature configuration hash the message carries, or null.</param>
 public sealed record ValidMessage(string DeviceId, long? Sequence, MessageKind Kind, object Body, string? ConfigHash);

@@ -72,6 +72,14 @@ public static class IngestValidator
                 }
                 (body, payloadDevice, payloadHash) = (d, d.DeviceId, d.FeatureConfigHash);
                 break;
+            case MessageKind.NearMiss:
+                // A near miss is stored apart from detections (never counted as one).
+                if (!WireJson.TryDeserialize(envelope.Payload, WireJsonContext.Default.NearMissReport, out NearMissReport? n, out reason))
+                {
+                    return false;
+                }
+                (body, payloadDevice, payloadHash) = (n, n.DeviceId, n.FeatureConfigHash);
+                break;
             case MessageKind.Heartbeat:
                 if (!WireJson.TryDeserialize(envelope.Payload, WireJsonContext.Default.Heartbeat, out Heartbeat? h, out reason))
                 {

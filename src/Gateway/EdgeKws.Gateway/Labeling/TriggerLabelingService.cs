@@ -17,7 +17,9 @@ namespace EdgeKws.Gateway.Labeling;
 /// <param name="ClipFailures">Clips the aligner failed on (sent to review with the error).</param>
 /// <param name="RunFailures">Runs that failed as a whole (e.g. the aligner is not installed; retried next interval).</param>
 /// <param name="LastProblem">The latest run failure, or null.</param>
-public sealed record LabelingCounters(long TrueAccepts, long FalseAccepts, long Reviews, long ClipFailures, long RunFailures, string? LastProblem);
+/// <param name="NearMisses">Near-miss clips handled (also counted in the three labels above: TrueAccept there means the wake phrase was
+/// there, a missed keyword).</param>
+public sealed record LabelingCounters(long TrueAccepts, long FalseAccepts, long Reviews, long ClipFailures, long RunFailures, string? LastProblem, long NearMisses = 0);
 
 /// <summary>
 /// Labels detections from their trigger clips: for each detection whose clip is stored and that has no label yet, forces the
@@ -27,6 +29,10 @@ public sealed record LabelingCounters(long TrueAccepts, long FalseAccepts, long 
 /// upload raw audio, or audio removed by retention) cannot be aligned: it goes to review with that reason. Every label keeps its
 /// provenance (aligner and version, confidence; reviewer null). A bad clip never stops the worker: it goes to review with the
 /// error. Runs every <see cref="LabelingOptions.Interval"/> when <see cref="LabelingOptions.Enabled"/>.
+/// <para><b>Near misses</b> (score peaks just below a device's threshold) go through the same verifier after the trigger clips: TrueAccept
+/// means the wake phrase was there (a keyword the device missed: a labelled positive), FalseAccept that it was not (a negative); the
+/// label is written on the near-miss row (<see cref="IGatewayStore.WriteNearMissLabel"/>), never on a detection, so FA/hour is untouched.
+/// A near miss the worker cannot decide keeps its reason and candidate on its row (the review queue of detections does not show it).</para>
 /// </summary>
 public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptions options, TimeProvider clock, ILogger<TriggerLabelingService> log) : BackgroundService
 {
@@ -38,12 +44,12 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
     private PocketSphinxAligner? _aligner;
     private CalibratedLabeler? _calibrated;
     private ClipScorer? _verifierModel;
-    private long _ta, _fa, _review, _clipFailures, _runFailures;
+    private long _ta, _fa, _review, _clipFailures, _runFailures, _nearMisses;
     private string? _lastProblem;
 
     /// <summary>The counters.</summary>
     public LabelingCounters Counters => new(Interlocked.Read(ref _ta), Interlocked.Read(ref _fa), Interlocked.Read(ref _review),
-        Interlocked.Read(ref _clipFailures), Interlocked.Read(ref _runFailures), Volatile.Read(ref _lastProblem));
+        Interlocked.Read(ref _clipFailures), Interlocked.Read(ref _runFailures), Volatile.Read(ref _lastProblem), Interlocked.Read(ref _nearMisses));
 
     /// <summary>Whether the worker runs on its timer.</summary>
     public bool Enabled => options.Enabled;
@@ -55,19 +61,26 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
         try
         {
             int handled = 0;
-            while (true)
+            foreach (bool nearMisses in new[] { false, true })
             {
-                IReadOnlyList<TriggerClipWork> work = gateway.Store.ReadUnlabelledTriggerClips(options.BatchClips, clock.GetUtcNow() - options.FeatureOnlyGrace);
-                foreach (TriggerClipWork w in work)
+                while (true)
                 {
-                    await LabelOneAsync(w, cancellationToken).ConfigureAwait(false);
-                    handled++;
-                }
-                if (work.Count < options.BatchClips)
-                {
-                    return handled;
+                    DateTimeOffset featureOnlyBefore = clock.GetUtcNow() - options.FeatureOnlyGrace;
+                    IReadOnlyList<TriggerClipWork> work = nearMisses
+                        ? gateway.Store.ReadUnlabelledNearMissClips(options.BatchClips, featureOnlyBefore)
+                        : gateway.Store.ReadUnlabelledTriggerClips(options.BatchClips, featureOnlyBefore);
+                    foreach (TriggerClipWork w in work)
+                    {
+                        await LabelOneAsync(w, cancellationToken).ConfigureAwait(false);
+                        handled++;
+                    }
+                    if (work.Count < options.BatchClips)
+                    {
+                        break;
+                    }
                 }
             }
+            return handled;
         }
         finally
         {
@@ -133,8 +146,7 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
                 case TriggerLabel.TrueAccept:
                 case TriggerLabel.FalseAccept:
                     DetectionLabelKind kind = v.Label == TriggerLabel.TrueAccept ? DetectionLabelKind.TrueAccept : DetectionLabelKind.FalseAccept;
-                    Check(w, gateway.Store.WriteAutomaticLabel(new DetectionLabel(w.DeviceId, w.Sequence, kind, LabelingValues.AlignerSource(verifier.Tool), now),
-                        provenance, null, kind, w.ClipId));
+                    Check(w, Write(w, kind, provenance, null, kind, now));
                     Interlocked.Increment(ref kind == DetectionLabelKind.TrueAccept ? ref _ta : ref _fa);
                     break;
                 default:
@@ -164,7 +176,8 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
         LabelDecision d;
         try
         {
-            (LabelEvidence evidence, _) = await verifier.GatherEvidenceAsync(wav, double.IsFinite(w.DeviceScore) ? w.DeviceScore : null, ct).ConfigureAwait(false);
+            // A near miss's device score lies below the threshold, outside the range the calibration was fitted on: left out.
+            (LabelEvidence evidence, _) = await verifier.GatherEvidenceAsync(wav, double.IsFinite(w.DeviceScore) && !w.NearMiss ? w.DeviceScore : null, ct).ConfigureAwait(false);
             if (_verifierModel is not null)
             {
                 evidence = evidence with { VerifierScore = _verifierModel.Score(wav) };
@@ -191,17 +204,27 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
 
         DetectionLabelKind kind = d.Label == TriggerLabel.TrueAccept ? DetectionLabelKind.TrueAccept : DetectionLabelKind.FalseAccept;
         var provenance = new LabelProvenance(LabelProvenanceKinds.Aligner, tool, d.ProbabilityTrueAccept, null);
-        Check(w, gateway.Store.WriteAutomaticLabel(new DetectionLabel(w.DeviceId, w.Sequence, kind, LabelingValues.AlignerSource(tool), clock.GetUtcNow()),
-            provenance, null, kind, w.ClipId));
+        Check(w, Write(w, kind, provenance, null, kind, clock.GetUtcNow()));
         Interlocked.Increment(ref kind == DetectionLabelKind.TrueAccept ? ref _ta : ref _fa);
     }
 
     private void Queue(TriggerClipWork w, string reason, string? tool, double? confidence, DetectionLabelKind candidate)
     {
         string t = tool ?? NotAlignedTool;
-        var label = new DetectionLabel(w.DeviceId, w.Sequence, DetectionLabelKind.Unknown, LabelingValues.AlignerSource(t), clock.GetUtcNow());
-        Check(w, gateway.Store.WriteAutomaticLabel(label, new LabelProvenance(LabelProvenanceKinds.Aligner, t, confidence, null), reason, candidate, w.ClipId));
+        Check(w, Write(w, DetectionLabelKind.Unknown, new LabelProvenance(LabelProvenanceKinds.Aligner, t, confidence, null), reason, candidate, clock.GetUtcNow()));
         Interlocked.Increment(ref _review);
+    }
+
+    /// <summary>A detection's label goes to its label (and the review queue when Unknown); a near miss's to its own row.</summary>
+    private string? Write(TriggerClipWork w, DetectionLabelKind kind, LabelProvenance provenance, string? reason, DetectionLabelKind candidate, DateTimeOffset now)
+    {
+        if (w.NearMiss)
+        {
+            Interlocked.Increment(ref _nearMisses);
+            return gateway.Store.WriteNearMissLabel(w.DeviceId, w.Sequence, kind, provenance, reason, candidate, now);
+        }
+        return gateway.Store.WriteAutomaticLabel(new DetectionLabel(w.DeviceId, w.Sequence, kind, LabelingValues.AlignerSource(provenance.Tool), now),
+            provenance, reason, candidate, w.ClipId);
     }
 
     private void Check(TriggerClipWork w, string? refused)

@@ -114,6 +114,7 @@ public sealed partial class PostgresGatewayStore
             ON CONFLICT DO NOTHING
             """, P(deviceId), P(nowUtc.ToUnixTimeMilliseconds()));
         EraseLabelingRows(db, tx, deviceId);
+        EraseNearMissRows(db, tx, deviceId);
         var counts = new ErasureCounts(
             AudioClips: Run(db, tx, "DELETE FROM clips WHERE device_id = $1 AND kind = 'audio'", P(deviceId)),
             FeatureClips: Run(db, tx, "DELETE FROM clips WHERE device_id = $1 AND kind = 'features'", P(deviceId)),

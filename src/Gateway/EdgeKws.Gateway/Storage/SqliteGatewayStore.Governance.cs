@@ -130,6 +130,7 @@ public sealed partial class SqliteGatewayStore
                     WHERE m.device_id = ?1 GROUP BY md.model_version
                     """, deviceId, nowUtc.ToUnixTimeMilliseconds());
                 EraseLabelingRows(deviceId);
+                EraseNearMissRows(deviceId);
                 var counts = new ErasureCounts(
                     AudioClips: _writer.Execute("DELETE FROM clips WHERE device_id = ? AND kind = 'audio'", deviceId),
                     FeatureClips: _writer.Execute("DELETE FROM clips WHERE device_id = ? AND kind = 'features'", deviceId),

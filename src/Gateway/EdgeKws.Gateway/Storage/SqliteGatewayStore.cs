@@ -20,7 +20,7 @@ namespace EdgeKws.Gateway.Storage;
 public sealed partial class SqliteGatewayStore : IGatewayStore
 {
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 7;
+    public const int SchemaVersion = 8;
 
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
@@ -97,9 +97,9 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         {
             // Version 1: ingest tables. Version 2: monitoring (cohort, labels, models, evaluations, alerts). Version 3: governance
             // (dataset membership, model marks) and skew results. Version 4: labeling (label provenance, review entries,
-            // re-review audits). Version 5: model registry and rollouts. Version 6: HTTP API tokens and the audit log. Version 7: heartbeat totals.
+            // re-review audits). Version 5: model registry and rollouts. Version 6: HTTP API tokens and the audit log. Version 7: heartbeat totals. Version 8: near misses.
             string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [],
-                .. version < 5 ? RolloutDdl : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : []];
+                .. version < 5 ? RolloutDdl : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : []];
             foreach (string ddl in ddls)
             {
                 if (!AddsExistingColumn(db, ddl))
@@ -360,6 +360,9 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
                     "INSERT INTO model_status (device_id, seq, device_time_utc_ms, received_utc_ms, active_slot, active_model_version, update_result, target_model_version, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     m.DeviceId, seq, ms.DeviceTimeUtc.ToUnixTimeMilliseconds(), now, ms.ActiveSlot.ToString(), ms.ActiveModelVersion,
                     ms.UpdateResult.ToString(), ms.TargetModelVersion, ms.Reason);
+                break;
+            case NearMissReport n:
+                InsertNearMiss(m.DeviceId, seq, now, n);
                 break;
             case ClipHeader c:
                 _writer.Execute(

@@ -127,6 +127,14 @@ public sealed class HeartbeatTotals
     /// <summary>What the device's outbox did with each kind of message.</summary>
     public OutboxTotals Outbox { get; init; } = new();
 
+    /// <summary>Near misses found (score peaks in the band below the threshold, <see cref="NearMissReport"/>), those dropped by the
+    /// rate limit included. Optional (added after the first agents; null from a device that predates near misses): older readers
+    /// ignore it. Never part of <see cref="Detections"/>.</summary>
+    public long? NearMisses { get; init; }
+
+    /// <summary>Near misses found but not sent because the per-hour rate limit was exhausted (part of <see cref="NearMisses"/>). Optional.</summary>
+    public long? NearMissesRateLimited { get; init; }
+
     /// <summary>Checks every field; the reason names the first bad one.</summary>
     public bool TryValidate(out string reason)
     {
@@ -145,8 +153,15 @@ public sealed class HeartbeatTotals
         }
         if (!(Check.NonNegative("listeningSeconds", ListeningSeconds, out reason)
             && Check.NonNegative("detections", Detections, out reason)
-            && Check.NonNegative("audioOverruns", AudioOverruns, out reason)))
+            && Check.NonNegative("audioOverruns", AudioOverruns, out reason)
+            && Check.NonNegative("nearMisses", NearMisses ?? 0, out reason)
+            && Check.NonNegative("nearMissesRateLimited", NearMissesRateLimited ?? 0, out reason)))
         {
+            return false;
+        }
+        if (NearMissesRateLimited > (NearMisses ?? 0))
+        {
+            reason = $"nearMissesRateLimited {NearMissesRateLimited} exceeds nearMisses {NearMisses ?? 0}";
             return false;
         }
         if (Outbox is null)
@@ -182,6 +197,10 @@ public sealed class OutboxTotals
     /// <summary>Enrollment QC reports.</summary>
     public OutboxClassTotals EnrollmentQc { get; init; } = new();
 
+    /// <summary>Near misses (the report and its clip frames share the outbox class). Optional: null from a device that predates
+    /// near misses; older readers ignore it.</summary>
+    public OutboxClassTotals? NearMiss { get; init; }
+
     /// <summary>The kinds in a fixed order with their wire names (for reports and loops).</summary>
     public IEnumerable<(string Kind, OutboxClassTotals Totals)> All()
     {
@@ -192,6 +211,10 @@ public sealed class OutboxTotals
         yield return ("clipAudio", ClipAudio);
         yield return ("modelStatus", ModelStatus);
         yield return ("enrollmentQc", EnrollmentQc);
+        if (NearMiss is not null)
+        {
+            yield return ("nearMiss", NearMiss);
+        }
     }
 
     /// <summary>Checks every class; the reason names the first bad field.</summary>

@@ -59,6 +59,7 @@ public static class Topics
         MessageKind.ModelStatus => "model-status",
         MessageKind.Status => "status",
         MessageKind.EnrollmentQc => "enrollment-qc",
+        MessageKind.NearMiss => "near-miss",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown message kind"),
     };
 
@@ -75,6 +76,7 @@ public static class Topics
             "model-status" => MessageKind.ModelStatus,
             "status" => MessageKind.Status,
             "enrollment-qc" => MessageKind.EnrollmentQc,
+            "near-miss" => MessageKind.NearMiss,
             _ => 0,
         };
         return kind != 0;

@@ -21,6 +21,7 @@ namespace EdgeKws.Shared.Contracts;
 [JsonSerializable(typeof(ModelStatus))]
 [JsonSerializable(typeof(DeviceStatus))]
 [JsonSerializable(typeof(EnrollmentQcReport))]
+[JsonSerializable(typeof(NearMissReport))]
 public sealed partial class WireJsonContext : JsonSerializerContext;
 
 /// <summary>Serialize and parse-and-validate helpers over <see cref="WireJsonContext"/>.</summary>
@@ -47,6 +48,9 @@ public static class WireJson
 
     /// <summary>UTF-8 JSON of an enrollment QC report.</summary>
     public static byte[] Serialize(EnrollmentQcReport message) => Serialize(message, WireJsonContext.Default.EnrollmentQcReport);
+
+    /// <summary>UTF-8 JSON of a near miss.</summary>
+    public static byte[] Serialize(NearMissReport message) => Serialize(message, WireJsonContext.Default.NearMissReport);
 
     /// <summary>
     /// Parses and validates a message at a trust boundary: size, JSON syntax, then

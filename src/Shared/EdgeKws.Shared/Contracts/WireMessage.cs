@@ -32,6 +32,9 @@ public enum MessageKind
     Status = 7,
     /// <summary>Enrollment quality figures and pass/fail counts, never the voice print (JSON <see cref="EnrollmentQcReport"/>).</summary>
     EnrollmentQc = 8,
+    /// <summary>A near miss: the smoothed score peaked in the band just below the detection threshold (JSON <see cref="NearMissReport"/>).
+    /// Added after the first gateways: a gateway that predates it quarantines the topic as unknown (never counts it as a detection).</summary>
+    NearMiss = 9,
 }
 
 /// <summary>Schema versions and size limits both sides agree on.</summary>

@@ -1,0 +1,129 @@
+using System.Text.Json;
+using EdgeKws.Detection;
+using EdgeKws.Device.Audio;
+using EdgeKws.Device.Outbox;
+using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Tests.Pipeline;
+using EdgeKws.Device.Uplink;
+using EdgeKws.Gateway.Security;
+using EdgeKws.Gateway.Storage;
+using EdgeKws.Gateway.Tests.Api;
+
+namespace EdgeKws.Gateway.Tests.Ingest;
+
+/// <summary>
+/// Near misses end to end with real parts: WAV replay, the real MFCC front end and the tone1k ONNX model in the listening pipeline,
+/// the SQLite outbox, the MQTT uplink, the gateway's embedded broker, ingest, SQLite store, labeling worker and HTTP API.
+/// </summary>
+public sealed class NearMissEndToEnd_Tests
+{
+    private const string Device = "dev-nearmiss";
+    private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180); // liveness only
+
+    [Fact]
+    public async Task A_near_miss_travels_pipeline_outbox_mqtt_to_the_gateway_in_its_own_class_and_never_counts_as_a_detection()
+    {
+        // One loud burst (a detection) and three quieter ones whose score peaks in the band below the threshold (near misses).
+        // The quiet bursts are one 4 s segment repeated (frame-aligned with the model's stride), so they score alike: the model's score
+        // rises steeply with the tone's level and noise, and the band must hold all three.
+        double[] quietStarts = [5.0, 9.0, 13.0];
+        short[] loud = PipelineTestKit.Synthesize(4, [2.0]);
+        short[] tail = PipelineTestKit.Synthesize(4, [], seed: 3);
+        short[] Build(float quietAmplitude)
+        {
+            short[] segment = PipelineTestKit.Synthesize(4, [1.0], seed: 11, amplitude: quietAmplitude);
+            return [.. loud, .. segment, .. segment, .. segment, .. tail];
+        }
+        (float quiet, float[] peaks, float threshold) = PipelineTestKit.NearMissAmplitude(Build, quietStarts);
+        short[] samples = Build(quiet);
+        using var dir = new TempDirectory();
+        string wav = PipelineTestKit.WriteWav(Path.Combine(dir.Path, "near-miss.wav"), samples);
+
+        // No wake phrase configured and no keyword in the messages: the worker cannot align, so it needs no pocketsphinx.
+        await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200",
+            "--Gateway:Labeling:FeatureOnlyGrace=00:00:01");
+
+        ListeningPipelineStats stats;
+        var sink = new RecordingSink();
+        using (OutboxStore outbox = PipelineTestKit.OpenOutbox(dir.Path))
+        {
+            string hash;
+            using (KeywordDetector detector = PipelineTestKit.CreateDetector())
+            using (var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false }))
+            {
+                var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(Device, consent: true), sink);
+                pipeline.Run(CancellationToken.None);
+                stats = pipeline.Stats;
+                hash = pipeline.FeatureConfigHash;
+            }
+            string tried = $"quiet amplitude {quiet}, peaks {string.Join("/", peaks)}, threshold {threshold}; stats {stats}";
+            Assert.True((1L, 3L, 0L, 3L) == (stats.Detections, stats.NearMisses, stats.NearMissesRateLimited, stats.NearMissesSent), tried);
+            Assert.Single(sink.Detections); // the LED and the status sink see the detection only
+            Assert.Equal(1, sink.Statuses.Count(s => s == AgentStatus.Detected));
+            Assert.Equal((1L, 1L), (stats.ClipsAudio, stats.ClipsFeatures)); // trigger clips: the detection's only
+            OutboxClassStats nm = outbox.GetStats().For(OutboxMessageClass.NearMiss);
+            Assert.Equal(6, nm.WrittenCount); // three reports, three raw-audio clips (consent)
+            Assert.Equal(1, outbox.GetStats().For(OutboxMessageClass.Detection).WrittenCount);
+
+            var queue = new OutboxUplinkQueue(outbox, hash);
+            await using (var uplink = new MqttUplink(Wire.UplinkOptions(g.BrokerPort, Device), queue))
+            {
+                uplink.Start();
+                await TestWait.UntilAsync(() => outbox.GetStats().TotalCount == 0, Timeout, () => $"{outbox.GetStats().TotalCount} left; uplink: {uplink.LastError}");
+                await uplink.StopAsync();
+            }
+            Assert.Equal(0, queue.DeadLetteredCount);
+        }
+
+        IGatewayStore store = g.Service.Store;
+        Assert.Equal(0, store.Count().Quarantined);
+        Assert.Equal(1, store.Count().Detections);
+        Assert.Equal(2 + 3, store.Count().Clips); // the detection's audio and features, the near misses' audio
+        IReadOnlyList<NearMissRecord> misses = [.. store.ReadNearMisses(Device, 10).OrderBy(n => n.StreamOffsetMs)];
+        Assert.Equal(3, misses.Count);
+        for (int i = 0; i < 3; i++)
+        {
+            NearMissRecord n = misses[i];
+            Assert.InRange(n.Score, 0.5 * threshold, threshold - 1e-6);
+            Assert.Equal(threshold, n.Threshold, 5);
+            Assert.Equal(0.5 * threshold, n.BandFloor, 5);
+            Assert.True(n.HasAudio);
+            Assert.NotNull(n.ClipId);
+            // The peak's window ends around the burst's end (0.5 s burst; the model decides within ~0.2 s of it).
+            Assert.InRange(n.StreamOffsetMs, (long)(quietStarts[i] * 1000), (long)(quietStarts[i] * 1000) + 1500);
+        }
+
+        // Heartbeat totals carry the near-miss counters and the NearMiss class; detections stay 1.
+        HeartbeatTotalsRecord? totals = store.ReadLatestHeartbeatTotals(Device, DateTimeOffset.UtcNow.AddDays(1));
+        Assert.NotNull(totals);
+        Assert.Equal((1L, 3L, 0L), (totals.Totals.Detections, totals.Totals.NearMisses, totals.Totals.NearMissesRateLimited));
+        Assert.Equal(6, totals.Totals.Outbox.NearMiss!.Written);
+
+        // The worker labels the near-miss clips like trigger clips: here it cannot align (no wake phrase), so each keeps the reason.
+        JsonElement items = default;
+        await TestWait.UntilAsync(() =>
+        {
+            items = g.GetJsonAsync($"/api/near-misses?device={Device}").GetAwaiter().GetResult().GetProperty("items");
+            return items.GetArrayLength() == 3 && items.EnumerateArray().All(x => x.GetProperty("label").ValueKind == JsonValueKind.String);
+        }, Timeout, () => $"near misses: {items}");
+        foreach (JsonElement x in items.EnumerateArray())
+        {
+            Assert.Equal("Unknown", x.GetProperty("label").GetString());
+            Assert.Equal(JsonValueKind.Null, x.GetProperty("keywordPresent").ValueKind);
+            Assert.Contains("no wake phrase", x.GetProperty("reviewReason").GetString(), StringComparison.Ordinal);
+            Assert.True(x.GetProperty("hasAudio").GetBoolean());
+        }
+
+        // The detections' review queue and FA/hour see the one detection, none of the near misses.
+        await TestWait.UntilAsync(() => g.GetJsonAsync("/api/review/items").GetAwaiter().GetResult().GetProperty("items").GetArrayLength() == 1, Timeout,
+            () => "the detection in the review queue");
+        JsonElement group = (await g.GetJsonAsync("/api/metrics/fa?window=24h&by=device")).GetProperty("groups").EnumerateArray()
+            .Single(x => x.GetProperty("key").GetString() == Device);
+        Assert.Equal(1, group.GetProperty("falseAccepts").GetInt64() + group.GetProperty("trueAccepts").GetInt64() + group.GetProperty("unlabelled").GetInt64());
+        Assert.Equal(1, store.Count().Detections);
+
+        // A viewer may read near misses; without a token nobody may.
+        Assert.Equal(200, (int)(await g.ClientFor("vic", ApiRole.Viewer).GetAsync("/api/near-misses")).StatusCode);
+        Assert.Equal(401, (int)(await g.Anonymous.GetAsync("/api/near-misses")).StatusCode);
+    }
+}
