@@ -77,12 +77,18 @@ public sealed partial class PostgresGatewayStore
             """, db);
         cmd.Parameters.Add(Limit(limit));
         cmd.Parameters.Add(P(featureOnlyReceivedBeforeUtc.ToUnixTimeMilliseconds()));
+        return ReadClipWork(cmd, nearMiss: false);
+    }
+
+    // Trigger clips (detections) and near-miss clips: columns device_id, seq, clip_id, keyword, model_version, audio frame, score.
+    private static List<TriggerClipWork> ReadClipWork(NpgsqlCommand cmd, bool nearMiss)
+    {
         using NpgsqlDataReader r = cmd.ExecuteReader();
         var list = new List<TriggerClipWork>();
         while (r.Read())
         {
             list.Add(new TriggerClipWork(r.GetString(0), r.GetInt64(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4),
-                r.IsDBNull(5) ? null : (byte[])r.GetValue(5), r.GetDouble(6)));
+                r.IsDBNull(5) ? null : (byte[])r.GetValue(5), r.GetDouble(6), nearMiss));
         }
         return list;
     }

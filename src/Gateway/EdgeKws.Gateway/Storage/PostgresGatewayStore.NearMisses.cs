@@ -64,14 +64,7 @@ public sealed partial class PostgresGatewayStore
             """, db);
         cmd.Parameters.Add(Limit(limit));
         cmd.Parameters.Add(P(featureOnlyReceivedBeforeUtc.ToUnixTimeMilliseconds()));
-        using NpgsqlDataReader r = cmd.ExecuteReader();
-        var list = new List<TriggerClipWork>();
-        while (r.Read())
-        {
-            list.Add(new TriggerClipWork(r.GetString(0), r.GetInt64(1), r.GetString(2), r.IsDBNull(3) ? null : r.GetString(3), r.GetString(4),
-                r.IsDBNull(5) ? null : (byte[])r.GetValue(5), r.GetDouble(6), NearMiss: true));
-        }
-        return list;
+        return ReadClipWork(cmd, nearMiss: true);
     }
 
     /// <inheritdoc />

@@ -70,7 +70,7 @@ public sealed partial class SqliteGatewayStore
                                   AND (c.kind = 'audio' OR c.received_utc_ms < ?2))
                     ORDER BY d.received_utc_ms, d.device_id, d.seq LIMIT ?1
                     """, limit, featureOnlyReceivedBeforeUtc.ToUnixTimeMilliseconds())
-                .Select(r => new TriggerClipWork(r.DeviceId, r.Seq, r.ClipId, r.Keyword, r.ModelVersion, r.Audio, r.Score)).ToList();
+                .Select(r => r.ToWork(nearMiss: false)).ToList();
         }
     }
 
@@ -324,6 +324,9 @@ public sealed partial class SqliteGatewayStore
         public string ModelVersion { get; set; } = string.Empty;
         public byte[]? Audio { get; set; }
         public double Score { get; set; }
+
+        // Trigger clips (detections) and near-miss clips are read into the same work item.
+        public TriggerClipWork ToWork(bool nearMiss) => new(DeviceId, Seq, ClipId, Keyword, ModelVersion, Audio, Score, nearMiss);
     }
 
     private sealed class QueueRow

@@ -50,7 +50,7 @@ public sealed partial class SqliteGatewayStore
         lock (_readLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            return _reader.Query<NearMissWorkRow>(
+            return _reader.Query<WorkRow>(
                     """
                     SELECT n.device_id AS DeviceId, n.seq AS Seq, n.clip_id AS ClipId, n.keyword AS Keyword, n.model_version AS ModelVersion, n.score AS Score,
                            (SELECT a.frame FROM clips a WHERE a.device_id = n.device_id AND a.clip_id = n.clip_id AND a.kind = 'audio' LIMIT 1) AS Audio
@@ -60,7 +60,7 @@ public sealed partial class SqliteGatewayStore
                                   AND (c.kind = 'audio' OR c.received_utc_ms < ?2))
                     ORDER BY n.received_utc_ms, n.device_id, n.seq LIMIT ?1
                     """, limit, featureOnlyReceivedBeforeUtc.ToUnixTimeMilliseconds())
-                .Select(r => new TriggerClipWork(r.DeviceId, r.Seq, r.ClipId, r.Keyword, r.ModelVersion, r.Audio, r.Score, NearMiss: true)).ToList();
+                .Select(r => r.ToWork(nearMiss: true)).ToList();
         }
     }
 
@@ -109,17 +109,6 @@ public sealed partial class SqliteGatewayStore
 
     // Erasure (inside EraseDevice's transaction): a device's near misses go with its detections.
     private void EraseNearMissRows(string deviceId) => _writer.Execute("DELETE FROM near_misses WHERE device_id = ?", deviceId);
-
-    private sealed class NearMissWorkRow
-    {
-        public string DeviceId { get; set; } = string.Empty;
-        public long Seq { get; set; }
-        public string ClipId { get; set; } = string.Empty;
-        public string? Keyword { get; set; }
-        public string ModelVersion { get; set; } = string.Empty;
-        public byte[]? Audio { get; set; }
-        public double Score { get; set; }
-    }
 
     private sealed class NearMissRow
     {
