@@ -116,6 +116,56 @@ public sealed class DatasetExporter_Tests(SmallCorpusFixture corpus)
     }
 
     [Fact]
+    public void Keyword_end_margin_ends_every_phrase_window_that_long_after_the_phrase_whatever_its_duration()
+    {
+        IReadOnlyList<DatasetExample> centred = CorpusDatasetBuilder.Build(corpus.Root, corpus.Manifest, ["hey edge"], out _);
+        IReadOnlyList<DatasetExample> ended = CorpusDatasetBuilder.Build(corpus.Root, corpus.Manifest, ["hey edge"], out _, keywordEndMarginMs: 150);
+        Assert.Equal(centred.Select(e => e.ClipId), ended.Select(e => e.ClipId));
+
+        var files = corpus.Manifest.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        var durations = new HashSet<double>();
+        int keywords = 0, nearMisses = 0;
+        foreach (DatasetExample e in ended)
+        {
+            Corpus.Manifest.CorpusFile f = files[e.SourceRecording];
+            if (f.Kind == Corpus.Manifest.FileKind.Keyword)
+            {
+                Corpus.Manifest.KeywordEvent k = f.KeywordEvents[0];
+                Assert.Equal(Math.Round(k.EndMs + 150), e.StartMs + 1000);      // the window ends 150 ms after the keyword
+                durations.Add(Math.Round(k.EndMs - k.StartMs));
+                keywords++;
+            }
+            else if (f.Kind == Corpus.Manifest.FileKind.NearMiss)
+            {
+                Assert.Equal(Math.Round(f.SpeechEndMs!.Value + 150), e.StartMs + 1000);
+                nearMisses++;
+            }
+        }
+
+        Assert.True(keywords > 10 && nearMisses > 5, $"{keywords} keyword and {nearMisses} near-miss windows");
+        Assert.True(durations.Count > 3, "keywords of several durations, so the rule is tested against duration");
+        // Centred windows of keywords of different durations end at different distances after the keyword.
+        var centredEnds = centred.Where(e => files[e.SourceRecording].Kind == Corpus.Manifest.FileKind.Keyword)
+            .Select(e => e.StartMs + 1000 - Math.Round(files[e.SourceRecording].KeywordEvents[0].EndMs)).Distinct().Count();
+        Assert.True(centredEnds > 3);
+        // Stream windows do not depend on the margin.
+        Assert.Equal(centred.Where(e => e.ClipId.Contains('@') && !e.ClipId.Contains('#')).Select(e => e.StartMs),
+            ended.Where(e => e.ClipId.Contains('@') && !e.ClipId.Contains('#')).Select(e => e.StartMs));
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("501")]
+    [InlineData("abc")]
+    public void Cli_refuses_a_keyword_end_margin_outside_0_to_500_ms(string margin)
+    {
+        var stderr = new StringWriter();
+        int code = DatasetCommand.Run(["export", "--corpus", corpus.Root, "--out", "/nonexistent/x", "--keyword-end-margin-ms", margin], new StringWriter(), stderr);
+        Assert.Equal(2, code);
+        Assert.Contains("--keyword-end-margin-ms", stderr.ToString());
+    }
+
+    [Fact]
     public void Cli_names_a_missing_manifest()
     {
         using var dir = new TempDir();
