@@ -100,7 +100,7 @@ public sealed record GatewayExportResult(string DatasetId, string Directory, int
 /// device's own MFCCs when their config hash is the dataset's (the MFCC has no state across frames, so these are the values the exporter would
 /// compute from the audio); other feature-only clips are left out and counted.</para>
 /// <para><b>Time split</b> (default): per device, clips ordered by capture time (the device's clock at the decision) then sequence; overlapping
-/// clips (stream offsets and capture times both closer than a clip length) form one source recording, and equal capture times stay together;
+/// clips (stream offsets closer than a clip length and capture times closer than a clip length + 2 s) form one source recording, and equal capture times stay together;
 /// the latest slice is test, the slice before it validation, the rest train, and a cut never splits a recording or a capture time. The leakage
 /// check is then by clip, source recording and augmented twin (every device is in every split by design).</para>
 /// </remarks>
@@ -109,7 +109,7 @@ public static class GatewayDatasetExport
     /// <summary>The split rule of the device split, written into dataset.json.</summary>
     public const string SplitRule = "per device: first byte of SHA-256(device id) mod 10: 0-7 train, 8 validation, 9 test";
 
-    /// <summary>How "feature" marks an example made from the device's uploaded MFCCs (lineage <c>featureSource</c>).</summary>
+    /// <summary>An example whose features are the device's uploaded MFCCs (lineage <c>featureSource</c>).</summary>
     public const string DeviceFeatures = "device";
 
     /// <summary>An example whose features the exporter computed from the uploaded audio (lineage <c>featureSource</c>).</summary>
