@@ -30,8 +30,9 @@ public sealed record DatasetExportInput(string? Name, string? Keyword, string? S
     DateTimeOffset? TestFromUtc = null);
 
 /// <summary>
-/// The review queue over HTTP (under <c>/api/review</c>): list the queued detections, play a clip, decide it, audit labels by
-/// re-review (reviewers: clip audio is the users' voices), export a dataset and run the labeling worker once (operators).
+/// The review queue over HTTP (under <c>/api/review</c>): list the queued detections, play a clip, decide it, decide a near miss the
+/// worker left to review, audit labels by re-review (reviewers: clip audio is the users' voices), export a field dataset and run the
+/// labeling worker once (operators).
 /// The reviewer recorded on a decision is the caller's token name. See docs/gateway.md and docs/labeling.md.
 /// </summary>
 public static class ReviewApi
