@@ -154,7 +154,7 @@ public sealed class NearMissEndToEnd_Tests
         (status, body) = await g.SendJsonAsync(HttpMethod.Post, "/api/review/datasets", new { name = "field-1", keyword = "hey edge" });
         Assert.True(status == 201, body.ToString());
         Assert.Equal((3, 1, 2, 1, 2, "time"), (body.GetProperty("examples").GetInt32(), body.GetProperty("triggers").GetInt32(), body.GetProperty("nearMisses").GetInt32(),
-            body.GetProperty("keyword").GetInt32(), body.GetProperty("background").GetInt32(), body.GetProperty("split").GetString()));
+            body.GetProperty("keywordExamples").GetInt32(), body.GetProperty("backgroundExamples").GetInt32(), body.GetProperty("split").GetString()));
         Assert.Equal(Path.Combine(datasets, "field-1"), body.GetProperty("directory").GetString());
         JsonElement cut = Assert.Single(body.GetProperty("devices").EnumerateArray());
         Assert.Equal(Device, cut.GetProperty("deviceId").GetString());

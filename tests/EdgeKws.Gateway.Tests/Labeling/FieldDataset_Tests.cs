@@ -68,7 +68,7 @@ public sealed class FieldDataset_Tests(PostgresFixture postgres) : IDisposable
         GatewayExportResult r = GatewayDatasetExport.Export(store, outDir, Keyword, TimeProvider.System);
 
         Assert.Equal((20, 10, 10, 1, 1, FieldSplits.Time), (r.Examples, r.Triggers, r.NearMisses, r.FromDeviceFeatures, r.SkippedFeatureConfig, r.Split));
-        Assert.Equal((12, 8), (r.Keyword, r.Background)); // per device: true accepts at i % 4 < 2 (0, 1, 4, 5, 8, 9)
+        Assert.Equal((12, 8), (r.KeywordExamples, r.BackgroundExamples)); // per device: true accepts at i % 4 < 2 (0, 1, 4, 5, 8, 9)
         Assert.Equal(20, r.MembersAdded);
         Dictionary<string, JsonElement> lineage = ReadLineage(outDir);
         Assert.Equal(20, lineage.Count);

@@ -75,13 +75,13 @@ public sealed record DeviceTimeCut(string DeviceId, int Train, int Validation, i
 /// <param name="SplitRule">The rule written into dataset.json.</param>
 /// <param name="Triggers">Examples from detections' clips.</param>
 /// <param name="NearMisses">Examples from near misses' clips.</param>
-/// <param name="Keyword">Examples of the keyword class (true accepts and near misses where the phrase was there).</param>
-/// <param name="Background">Examples of <c>_background_</c> (false accepts and near misses without the phrase).</param>
+/// <param name="KeywordExamples">Examples of the keyword class (true accepts and near misses where the phrase was there).</param>
+/// <param name="BackgroundExamples">Examples of <c>_background_</c> (false accepts and near misses without the phrase).</param>
 /// <param name="FromDeviceFeatures">Examples whose features are the device's uploaded MFCCs (no raw audio).</param>
 /// <param name="SkippedFeatureConfig">Feature-only clips left out: another feature config than the dataset's, or shorter than one window.</param>
 /// <param name="Devices">The time split's cut per device (empty for the device split).</param>
 public sealed record GatewayExportResult(string DatasetId, string Directory, int Examples, IReadOnlyDictionary<string, int> CountsBySplit, long MembersAdded, int SkippedUnreadable,
-    string Split = FieldSplits.Time, string SplitRule = "", int Triggers = 0, int NearMisses = 0, int Keyword = 0, int Background = 0, int FromDeviceFeatures = 0,
+    string Split = FieldSplits.Time, string SplitRule = "", int Triggers = 0, int NearMisses = 0, int KeywordExamples = 0, int BackgroundExamples = 0, int FromDeviceFeatures = 0,
     int SkippedFeatureConfig = 0, IReadOnlyList<DeviceTimeCut>? Devices = null);
 
 /// <summary>
@@ -222,7 +222,7 @@ public static class GatewayDatasetExport
         long added = store.AddDatasetMembers(r.DatasetId, members);
         return new GatewayExportResult(r.DatasetId, outputDirectory, examples.Count, r.CountsBySplit, added, unreadable, options.Split, rule,
             Triggers: examples.Count(e => e.Field!.Kind == FieldClipKinds.Trigger), NearMisses: examples.Count(e => e.Field!.Kind == FieldClipKinds.NearMiss),
-            Keyword: examples.Count(e => e.LabelName == keyword), Background: examples.Count(e => e.LabelName == DatasetExporter.BackgroundClass),
+            KeywordExamples: examples.Count(e => e.LabelName == keyword), BackgroundExamples: examples.Count(e => e.LabelName == DatasetExporter.BackgroundClass),
             FromDeviceFeatures: examples.Count(e => e.Features is not null), SkippedFeatureConfig: foreignFeatures, Devices: cuts);
     }
 
