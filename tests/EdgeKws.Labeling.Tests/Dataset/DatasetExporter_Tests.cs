@@ -166,6 +166,37 @@ public sealed class DatasetExporter_Tests(SmallCorpusFixture corpus)
     }
 
     [Fact]
+    public void A_time_split_of_one_device_checks_clips_and_recordings_not_speakers()
+    {
+        var src = new LabelSource(LabelKinds.Review, "review", null, "rita");
+        FieldLineage Field(string clip, int minute) =>
+            new("dev-1", new DateTimeOffset(2026, 11, 20, 8, minute, 0, TimeSpan.Zero), FieldClipKinds.NearMiss, "kws-1", 0.6, "audio", minute, clip);
+        DatasetExample[] examples =
+        [
+            new("dev-1/a", "train", "hey edge", "device:dev-1", "dev-1/a", "/x/a.wav", 0, src, Field: Field("a", 1)),
+            new("dev-1/b", "test", "_background_", "device:dev-1", "dev-1/b", "/x/b.wav", 0, src, Field: Field("b", 2)),
+        ];
+        // The same device in train and test is the point of a time split: a leak for the speaker-independent check only.
+        Assert.Equal(["speaker:device:dev-1"], LeakageCheck.Find(examples).Select(l => l.Kind + ":" + l.Value));
+        Assert.Empty(LeakageCheck.Find(examples, LeakageCheck.ByRecording));
+        // Two windows of one uploaded clip, or two clips of one recording, in two splits are leaks.
+        DatasetExample twoWindows = examples[1] with { ClipId = "dev-1/a#2", SourceRecording = "dev-1/a", Field = Field("a", 2) };
+        Assert.Equal(["clip:dev-1/a", "sourceRecording:dev-1/a"], LeakageCheck.Find([examples[0], twoWindows], LeakageCheck.ByRecording).Select(l => l.Kind + ":" + l.Value));
+        Assert.Throws<ArgumentException>(() => LeakageCheck.Find(examples, ["voice"]));
+    }
+
+    [Fact]
+    public void Device_features_of_the_wrong_shape_are_refused_before_anything_is_written()
+    {
+        using var dir = new TempDir();
+        var src = new LabelSource(LabelKinds.Aligner, "t", 0.9);
+        DatasetExample e = new("dev-1/a", "train", "hey edge", "device:dev-1", "dev-1/a", string.Empty, 0, src, Features: new float[97 * 13]);
+        var ex = Assert.Throws<ArgumentException>(() => new DatasetExporter().Export([e], ["hey edge"], dir.Path, [], "t"));
+        Assert.Contains("1261 feature values; a window is 98 x 13", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
     public void Cli_names_a_missing_manifest()
     {
         using var dir = new TempDir();
