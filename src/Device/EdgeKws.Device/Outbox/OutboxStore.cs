@@ -24,6 +24,11 @@ namespace EdgeKws.Device.Outbox;
 /// serialized by one lock; the detection thread's enqueue waits at most one batch operation of the
 /// uplink thread. The database is opened in exclusive locking mode, so a second process cannot
 /// open the same outbox (it gets a clear error instead of interleaving sequence numbers).</para>
+/// <para><b>Parts.</b> This type opens the file (and recovers from corruption, <see cref="OutboxCorruption"/>), holds the
+/// lock and the sequence and totals, and delegates: <see cref="OutboxInsert"/> (the insert with eviction and full-disk
+/// retries), <see cref="OutboxDelivery"/> (peek, acknowledge), <see cref="OutboxTransactions"/> (pending deletes, expiry,
+/// counters), <see cref="OutboxDiskGuard"/> (reserve, page cap, checkpoints, disk-full mode), <see cref="OutboxLedger"/>
+/// (the in-memory mirror), <see cref="OutboxSchema"/> and <see cref="OutboxStatements"/>. They share this lock.</para>
 /// <para>Sizes, quota, eviction and TTLs: see <see cref="OutboxPolicy"/> and docs/outbox.md.
 /// Not a hot-path type: enqueue allocates a little (the message row), peek allocates the returned
 /// copies.</para>
@@ -40,21 +45,16 @@ public sealed class OutboxStore : IDisposable
     /// <summary>Page size of new outbox databases (SQLite's default).</summary>
     public const int DefaultPageSizeBytes = 4096;
 
-    // An insert that hits the page cap or a full disk is retried with a doubling eviction target; past this many
-    // attempts everything this class may evict is gone and the message is refused.
-    private const int MaxFullRetries = 12;
-
     private readonly Lock _gate = new();
     private readonly SQLiteConnection _connection;
     private readonly sqlite3 _db;
     private readonly OutboxOptions _options;
     private readonly OutboxStatements _sql;
     private readonly OutboxLedger _ledger = new();
-    private readonly OutboxDelta _delta;
-    private readonly OutboxEviction _eviction;
     private readonly OutboxDiskGuard _disk;
     private readonly OutboxTransactions _tx;
     private readonly OutboxDelivery _delivery;
+    private readonly OutboxInsert _insert;
 
     private readonly OutboxBudget _budget;
     private long _nextSequence;
@@ -66,7 +66,6 @@ public sealed class OutboxStore : IDisposable
         _connection = connection;
         _db = connection.Handle;
         _options = options;
-        _delta = _ledger.Delta;
         CorruptionRecovery = recovery;
         DatabasePath = connection.DatabasePath;
 
@@ -84,10 +83,10 @@ public sealed class OutboxStore : IDisposable
         _sql = new OutboxStatements(_db);
         try
         {
-            _eviction = new OutboxEviction(_sql, _ledger);
             _disk = new OutboxDiskGuard(_db, DatabasePath, _budget, options, _sql.PageCount);
             _tx = new OutboxTransactions(_db, _sql, _ledger, _disk);
             _delivery = new OutboxDelivery(_sql, _ledger, _disk, _tx);
+            _insert = new OutboxInsert(_sql, _ledger, _disk, _tx, new OutboxEviction(_sql, _ledger), _budget);
             LoadState();
             _disk.Start();
         }
@@ -230,98 +229,14 @@ public sealed class OutboxStore : IDisposable
             long nowMs = _options.Clock.GetUtcNow().ToUnixTimeMilliseconds();
             long expiresMs = nowMs + (long)_options.TimeToLiveFor(messageClass).TotalMilliseconds;
             long sequence = _nextSequence;
-            long extraNeeded = 0;
-            long lastFreed = -1;
-            for (int attempt = 0; ; attempt++)
-            {
-                _delta.Clear();
-                int evicted;
-                _tx.Begin();
-                try
-                {
-                    _tx.DeletePendingInTransaction();
-                    long logicalNeeded = _ledger.TotalBytes - _delta.RemovedBytesTotal + size - _budget.DataQuotaBytes;
-                    if (logicalNeeded > 0 || extraNeeded > 0)
-                    {
-                        _tx.PurgeExpiredInTransaction(nowMs);
-                        logicalNeeded = _ledger.TotalBytes - _delta.RemovedBytesTotal + size - _budget.DataQuotaBytes;
-                        long freed = _eviction.EvictInTransaction(messageClass, Math.Max(logicalNeeded, extraNeeded));
-                        if (logicalNeeded > 0 && freed < logicalNeeded)
-                        {
-                            _tx.Rollback();
-                            _delta.Clear();
-                            _tx.RecordRefusal(slot, failed: false);
-                            return new EnqueueResult(EnqueueStatus.RefusedQuotaFull, 0, size, 0);
-                        }
-                        if (extraNeeded > 0 && freed <= lastFreed)
-                        {
-                            // Everything this class may evict is gone and the pages still do not suffice.
-                            _tx.Rollback();
-                            _delta.Clear();
-                            bool disk = _disk.DiskFull;
-                            _tx.RecordRefusal(slot, failed: disk);
-                            _disk.LogFailure(disk ? "refused-disk" : "refused-cap",
-                                $"outbox: {messageClass} not stored: {(disk ? "the disk is full" : "the database is at its page cap")} and nothing it may evict is left.");
-                            return new EnqueueResult(disk ? EnqueueStatus.RefusedDiskFull : EnqueueStatus.RefusedQuotaFull, 0, size, 0);
-                        }
-                        lastFreed = freed;
-                    }
-
-                    _sql.Insert.Bind(1, sequence).Bind(2, slot).Bind(3, topic).Bind(4, payload)
-                        .Bind(5, nowMs).Bind(6, expiresMs).Bind(7, size).Execute();
-                    // The counter lives in the same transaction as the row: both or neither survive.
-                    _sql.SetNextSeq.Bind(1, sequence + 1).Execute();
-                    _delta.WrittenCount[slot]++;
-                    if (totals is { } t)
-                        _sql.SetTotals.Bind(1, t.ListeningSeconds).Bind(2, t.Detections).Bind(3, t.AudioOverruns).Bind(4, t.NearMisses).Bind(5, t.NearMissesRateLimited).Execute();
-                    _ledger.FlushCounters(_sql.AddCounters);
-                    evicted = _delta.EvictedMessagesTotal;
-                    _sql.Commit.Execute();
-                }
-                catch (SQLiteException ex) when (_disk.IsFull(ex) && attempt < MaxFullRetries)
-                {
-                    _tx.Rollback();
-                    _delta.Clear();
-                    // Entering disk-full mode released the reserve: try once as is before evicting anything for the disk.
-                    if (_disk.OnFull(ex, "storing a " + messageClass) && extraNeeded == 0)
-                        continue;
-                    // The page cap or the disk: free pages by evicting by class, more each time.
-                    extraNeeded = extraNeeded == 0 ? size + (2L * _budget.PageSizeBytes) : extraNeeded * 2;
-                    continue;
-                }
-                catch (SQLiteException ex)
-                {
-                    _tx.Rollback();
-                    _delta.Clear();
-                    if (_disk.IsFull(ex))
-                    {
-                        bool disk = _disk.DiskFull;
-                        _tx.RecordRefusal(slot, failed: disk);
-                        _disk.LogFailure(disk ? "refused-disk" : "refused-cap", $"outbox: {messageClass} not stored: still no room after evicting what it may evict.");
-                        return new EnqueueResult(disk ? EnqueueStatus.RefusedDiskFull : EnqueueStatus.RefusedQuotaFull, 0, size, 0);
-                    }
-                    _ledger.UnsavedFailed[slot]++;
-                    _disk.LogFailure("error:" + ex.Result, $"outbox: {messageClass} not stored: {ex.Message}");
-                    throw;
-                }
-                catch
-                {
-                    _tx.Rollback();
-                    _delta.Clear();
-                    _ledger.UnsavedFailed[slot]++;
-                    throw;
-                }
-
-                _ledger.ApplyCommitted();
-                _ledger.Count[slot]++;
-                _ledger.Bytes[slot] += size;
-                _ledger.TotalBytes += size;
-                _nextSequence = sequence + 1;
-                if (totals is { } saved)
-                    _totals = Max(_totals, saved);
-                _disk.AfterCommit();
-                return new EnqueueResult(EnqueueStatus.Accepted, sequence, size, evicted);
-            }
+            EnqueueResult result = _insert.Insert(messageClass, topic, payload, totals, sequence, nowMs, expiresMs, size);
+            if (result.Status != EnqueueStatus.Accepted)
+                return result;
+            _nextSequence = sequence + 1;
+            if (totals is { } saved)
+                _totals = Max(_totals, saved);
+            _disk.AfterCommit();
+            return result;
         }
     }
 
