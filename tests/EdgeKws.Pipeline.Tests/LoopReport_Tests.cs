@@ -17,7 +17,7 @@ public sealed class LoopReport_Tests
 
     // Day-2 audio of two devices: 13 + 12 keywords, 0.04 + 0.05 negative hours.
     private static LoopReport Report(long missedBefore1, long missedBefore2, long faBefore, long missedAfter1, long missedAfter2, long faAfter) =>
-        LoopReport.Compute(2, "day 2: 2 devices", "1.3.0",
+        LoopReport.Compute(2, "2 devices", "1.3.0",
             [LoopFigures.FromEvaluation("device-02", Evaluation(12, missedBefore2, 0.05, 0)), LoopFigures.FromEvaluation("device-01", Evaluation(13, missedBefore1, 0.04, faBefore))],
             "1.3.1-field.1",
             [LoopFigures.FromEvaluation("device-01", Evaluation(13, missedAfter1, 0.04, faAfter)), LoopFigures.FromEvaluation("device-02", Evaluation(12, missedAfter2, 0.05, 0))],

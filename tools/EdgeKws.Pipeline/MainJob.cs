@@ -478,7 +478,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         int lastDayNumber = lastDay[0].Day;
         LoopReport loop = LoopReport.Compute(lastDayNumber,
             string.Create(CultureInfo.InvariantCulture,
-                $"day {lastDayNumber}: {lastDay.Count} devices, {lastDay.Sum(r => r.DurationSeconds) / 60:F1} min, {lastDay.Sum(r => r.Keywords.Count)} keywords at known times"),
+                $"{lastDay.Count} devices, {lastDay.Sum(r => r.DurationSeconds) / 60:F1} min, {lastDay.Sum(r => r.Keywords.Count)} keywords at known times"),
             _summary.ModelVersion, before, after?.Version, afterFigures, confirmed is not null && status.StartsWith("deployed", StringComparison.Ordinal), status,
             "edgekws-model evaluate --streams loop/streams/<device>.json per model and device (the device front end and detector at the manifest's threshold; " +
             "a keyword counts as detected when the detector fires within [start, end + 1 s]); the fleet sums the devices' counts");

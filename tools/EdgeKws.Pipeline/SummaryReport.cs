@@ -118,7 +118,7 @@ internal static class SummaryReport
     {
         static string Fig(LoopFigures f) => string.Create(CultureInfo.InvariantCulture,
             $"FRR {f.Frr * 100:0.0} % ({f.Missed}/{f.Keywords} missed), {f.FaPerHour:0.0} FA/hour ({f.FalseAccepts} in {f.NegativeHours * 60:0.00} negative min)");
-        yield return $"loop, {loop.Audio}";
+        yield return $"loop: production and the new model scored on day {loop.Day}'s audio ({loop.Audio}) against the corpus ground truth";
         yield return $"loop before (production {loop.BeforeModel}): {Fig(loop.Before.Fleet)}";
         yield return loop.After is { } after
             ? $"loop after ({loop.AfterModel}, {loop.AfterStatus}): {Fig(after.Fleet)}"
