@@ -29,8 +29,8 @@ internal sealed class LoopEvaluation(RepoLayout repo, string outDir, Progress pr
         return files;
     }
 
-    /// <summary>Evaluates <paramref name="manifest"/> on every device's streams file; <paramref name="label"/> names its output folder.</summary>
-    public async Task<List<LoopFigures>> EvaluateAsync(string label, string manifest, IReadOnlyDictionary<string, string> streams, CancellationToken ct)
+    /// <summary>Evaluates model <paramref name="version"/> (<paramref name="manifest"/>) on every device's streams file; <paramref name="label"/> names its output folder.</summary>
+    public async Task<List<LoopFigures>> EvaluateAsync(string label, string version, string manifest, IReadOnlyDictionary<string, string> streams, CancellationToken ct)
     {
         using var slots = new SemaphoreSlim(Parallel);
         IEnumerable<Task<LoopFigures>> runs = streams.OrderBy(s => s.Key, StringComparer.Ordinal).Select(async s =>
@@ -45,7 +45,15 @@ internal sealed class LoopEvaluation(RepoLayout repo, string outDir, Progress pr
                 slots.Release();
             }
         });
-        return [.. await Task.WhenAll(runs).ConfigureAwait(false)];
+        LoopFigures[] figures = await Task.WhenAll(runs).ConfigureAwait(false);
+        // Printed in device order once all are done (they finish in any order).
+        foreach (LoopFigures f in figures)
+        {
+            progress.Detail(string.Create(CultureInfo.InvariantCulture,
+                $"{label} {version} on {f.DeviceId}: FRR {f.Frr * 100:0.0} % ({f.Missed}/{f.Keywords} missed), " +
+                $"{f.FaPerHour:0.0} FA/hour ({f.FalseAccepts} in {f.NegativeHours * 60:0.00} min)"));
+        }
+        return [.. figures];
     }
 
     private async Task<LoopFigures> EvaluateDeviceAsync(string label, string manifest, string deviceId, string streamsFile, CancellationToken ct)
@@ -60,10 +68,6 @@ internal sealed class LoopEvaluation(RepoLayout repo, string outDir, Progress pr
             throw new InvalidOperationException($"edgekws-model evaluate ({label}, {deviceId}) failed ({code}): {text.Trim()}");
         }
         using JsonDocument doc = JsonDocument.Parse(await File.ReadAllBytesAsync(report, ct).ConfigureAwait(false));
-        LoopFigures f = LoopFigures.FromEvaluation(deviceId, doc.RootElement);
-        progress.Detail(string.Create(CultureInfo.InvariantCulture,
-            $"{label} {doc.RootElement.GetProperty("modelVersion").GetString()} on {deviceId}: FRR {f.Frr * 100:0.0} % ({f.Missed}/{f.Keywords} missed), " +
-            $"{f.FaPerHour:0.0} FA/hour ({f.FalseAccepts} in {f.NegativeHours * 60:0.00} min)"));
-        return f;
+        return LoopFigures.FromEvaluation(deviceId, doc.RootElement);
     }
 }

@@ -473,8 +473,8 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             status = $"no new model ({_summary.ModelPush.Status}{(_summary.ModelPush.Detail is null ? "" : ": " + _summary.ModelPush.Detail)})";
         }
 
-        List<LoopFigures> before = await evaluation.EvaluateAsync("before", productionManifest, streams, ct).ConfigureAwait(false);
-        List<LoopFigures>? afterFigures = after is null ? null : await evaluation.EvaluateAsync("after", after.Manifest!, streams, ct).ConfigureAwait(false);
+        List<LoopFigures> before = await evaluation.EvaluateAsync("before", _summary.ModelVersion, productionManifest, streams, ct).ConfigureAwait(false);
+        List<LoopFigures>? afterFigures = after is null ? null : await evaluation.EvaluateAsync("after", after.Version!, after.Manifest!, streams, ct).ConfigureAwait(false);
         int lastDayNumber = lastDay[0].Day;
         LoopReport loop = LoopReport.Compute(lastDayNumber,
             string.Create(CultureInfo.InvariantCulture,
