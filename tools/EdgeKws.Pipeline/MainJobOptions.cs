@@ -8,7 +8,7 @@ internal sealed record MainJobOptions
     public const string Usage = """
         usage: edgekws-main-job [--devices N] [--hours H] [--days N] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--model-stage recalibrate|train] [--quick-model] [--help]
           --devices N     simulated devices, each its own agent process, voice, room and noise (default 3, 1..16)
-          --hours H       hours of generated audio per device (default 0.05 = 3 minutes; 0.001..24),
+          --hours H       hours of generated audio per device and day (default 0.05 = 3 minutes; 0.001..24),
                           replayed faster than real time
           --days N        days the same devices listen (default 2; 1..7): each day new utterances of the same voices in
                           the same rooms; after every day but the last the model stage runs and a promoted model is
@@ -19,7 +19,7 @@ internal sealed record MainJobOptions
           --keep-running  leave the gateway (API, dashboard, broker) up after the summary until Ctrl-C
           --http-port P   gateway HTTP port (default 8080, or a free port when 8080 is taken; 0: any free port)
           --seed S        seed of the generated audio (default 42)
-          --model-stage K how stage 6 makes the model it pushes: recalibrate (default: the production model's
+          --model-stage K how the model stage makes the model it pushes: recalibrate (default: the production model's
                           activation ranges re-calibrated on the devices' clips, same weights) or train (a small
                           model trained and quantized in this run)
           --quick-model   with --model-stage train: train the pushed model with the trainer's tiny configuration on a smaller corpus
