@@ -9,7 +9,7 @@ public static class DatasetCommand
     /// <summary>Usage text.</summary>
     public const string Usage = """
         usage: edgekws-dataset export --corpus DIR --out DIR [--keyword "hey edge"]... [--stream-windows-per-minute N]
-                                      [--train-stream-windows-per-minute N]
+                                      [--train-stream-windows-per-minute N] [--keyword-end-margin-ms M]
                edgekws-dataset extract --corpus DIR --out DIR [--keyword "hey edge"]...
                edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE... --out DIR [import options]
                edgekws-dataset align-bench --corpus DIR [--split S] [--limit N] [--clean] [--parallel N]
@@ -43,6 +43,9 @@ public static class DatasetCommand
           --stream-windows-per-minute  random 1 s background windows per minute of negative stream (default 20)
           --train-stream-windows-per-minute  the same for train-split negative streams (training negatives;
                                        default: --stream-windows-per-minute)
+          --keyword-end-margin-ms M    phrase windows (keywords, near misses, single words) end M ms (0..500) after the
+                                       phrase instead of being centred on it: the model then fires a fixed time after the
+                                       keyword ends whatever its duration (docs/model-loop.md "Latency")
           --train-without-engine E     leave-one-engine-out: drop every train example said by a voice of engine E
                                        (espeak, flite, festival), keyword or not, incl. train-stream windows that
                                        overlap its speech; validation and test keep it
@@ -83,6 +86,7 @@ public static class DatasetCommand
         int perMinute = 20;
         int? trainPerMinute = null;
         string? withoutEngine = null;
+        double? endMargin = null;
         for (int i = 1; i < args.Count; i++)
         {
             string a = args[i];
@@ -101,6 +105,7 @@ public static class DatasetCommand
                 case "--stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: perMinute = n; break;
                 case "--train-stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: trainPerMinute = n; break;
                 case "--train-without-engine": withoutEngine = value; break;
+                case "--keyword-end-margin-ms" when double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double m) && m is >= 0 and <= 500: endMargin = m; break;
                 default:
                     stderr.WriteLine($"edgekws-dataset: unknown option or bad value '{a} {value}'.");
                     stderr.WriteLine(Usage);
@@ -127,7 +132,7 @@ public static class DatasetCommand
         try
         {
             CorpusManifest manifest = CorpusManifest.Load(manifestPath);
-            IReadOnlyList<DatasetExample> examples = CorpusDatasetBuilder.Build(corpus, manifest, keywords.Count > 0 ? keywords : null, out IReadOnlyList<string> classes, perMinute, trainPerMinute);
+            IReadOnlyList<DatasetExample> examples = CorpusDatasetBuilder.Build(corpus, manifest, keywords.Count > 0 ? keywords : null, out IReadOnlyList<string> classes, perMinute, trainPerMinute, endMargin);
             if (withoutEngine is not null)
             {
                 int before = examples.Count;

@@ -5,6 +5,7 @@ using EdgeKws.Labeling;
 using EdgeKws.Labeling.Alignment;
 using EdgeKws.Labeling.Extraction;
 using EdgeKws.Labeling.Verification;
+using EdgeKws.Shared.Metrics;
 
 namespace EdgeKws.Dataset;
 
@@ -71,6 +72,14 @@ public sealed record LabelingFigures(string Group, int Clips, int DecidedTrueAcc
 
     /// <summary>Share of clips sent to review.</summary>
     public double ReviewRate => Clips == 0 ? double.NaN : (double)Reviews / Clips;
+
+    /// <summary>95 % Wilson interval of <see cref="DecidedPrecision"/> (null when nothing was decided): 35 decided labels all
+    /// right is a precision of at least 90 %, not 100 %.</summary>
+    public ConfidenceInterval? DecidedPrecision95 =>
+        ConfidenceIntervals.TryWilson(CorrectTrueAccepts + CorrectFalseAccepts, DecidedTrueAccepts + DecidedFalseAccepts, out ConfidenceInterval i) ? i : null;
+
+    /// <summary>95 % Wilson interval of <see cref="ReviewRate"/> (null for an empty group).</summary>
+    public ConfidenceInterval? ReviewRate95 => ConfidenceIntervals.TryWilson(Reviews, Clips, out ConfidenceInterval i) ? i : null;
 }
 
 /// <summary>Overall figures of the calibrated labeler at one precision target (the target moves the review rate).</summary>
@@ -278,13 +287,15 @@ public static class LabelingBenchmark
     {
         w.WriteLine();
         w.WriteLine(title);
-        w.WriteLine($"{"group",-28} {"clips",5} {"TA",4} {"TA prec",8} {"FA",4} {"FA prec",8} {"decided prec",12} {"review",7}");
+        w.WriteLine($"{"group",-28} {"clips",5} {"TA",4} {"TA prec",8} {"FA",4} {"FA prec",8} {"decided prec",12} {"95 % interval",17} {"review",7} {"95 % interval",17}");
         foreach (LabelingFigures f in figures)
         {
             w.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{f.Group,-28} {f.Clips,5} {f.DecidedTrueAccepts,4} {Pct(f.TrueAcceptPrecision),8} {f.DecidedFalseAccepts,4} {Pct(f.FalseAcceptPrecision),8} {Pct(f.DecidedPrecision),12} {Pct(f.ReviewRate),7}"));
+                $"{f.Group,-28} {f.Clips,5} {f.DecidedTrueAccepts,4} {Pct(f.TrueAcceptPrecision),8} {f.DecidedFalseAccepts,4} {Pct(f.FalseAcceptPrecision),8} {Pct(f.DecidedPrecision),12} {Interval(f.DecidedPrecision95),17} {Pct(f.ReviewRate),7} {Interval(f.ReviewRate95),17}"));
         }
     }
+
+    private static string Interval(ConfidenceInterval? i) => i is { } v ? $"[{Pct(v.Low)}, {Pct(v.High)}]" : "-";
 
     private static string Pct(double v) => double.IsNaN(v) ? "-" : (v * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 

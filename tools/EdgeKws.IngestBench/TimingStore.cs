@@ -126,6 +126,11 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 
     public IReadOnlyList<NearMissRecord> ReadNearMisses(string? deviceId, int limit) => inner.ReadNearMisses(deviceId, limit);
 
+    public string? DecideNearMiss(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        inner.DecideNearMiss(deviceId, sequence, label, reviewer, nowUtc);
+
+    public IReadOnlyList<FieldClip> ReadFieldClips(string afterDeviceId, long afterSequence, int limit) => inner.ReadFieldClips(afterDeviceId, afterSequence, limit);
+
     public IReadOnlyList<ReviewQueueEntry> ReadReviewQueue(int limit) => inner.ReadReviewQueue(limit);
 
     public string? DecideReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>

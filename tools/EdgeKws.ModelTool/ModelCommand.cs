@@ -254,6 +254,14 @@ public static class ModelCommand
         return gate.Promote ? 0 : Refused;
     }
 
-    private static void Print(EvaluationReport r, TextWriter stdout) => stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{r.ModelId} {r.ModelVersion} '{r.Keyword}' at threshold {r.Threshold:0.####}: {r.FaPerHour:0.###} FA/hour ({r.FalseAccepts} in {r.NegativeHours:0.###} h; resolution {r.FaPerHourResolution:0.###}), FRR {r.FalseRejectRate * 100:0.##} % ({r.MissedKeywords}/{r.Keywords} missed)"));
+    private static void Print(EvaluationReport r, TextWriter stdout)
+    {
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{r.ModelId} {r.ModelVersion} '{r.Keyword}' at threshold {r.Threshold:0.####}: {r.FaPerHour:0.###} FA/hour ({r.FalseAccepts} in {r.NegativeHours:0.###} h; resolution {r.FaPerHourResolution:0.###}), FRR {r.FalseRejectRate * 100:0.##} % ({r.MissedKeywords}/{r.Keywords} missed)"));
+        if (r.KeywordEndToEvent is { } l)
+        {
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  keyword end to event (audio time, {l.Count} detected keywords): p50 {l.P50Ms:0} ms, p90 {l.P90Ms:0} ms, p99 {l.P99Ms:0} ms, max {l.MaxMs:0} ms"));
+        }
+    }
 }

@@ -13,7 +13,8 @@ namespace EdgeKws.Gateway.Tests.Ingest;
 
 /// <summary>
 /// Near misses end to end with real parts: WAV replay, the real MFCC front end and the tone1k ONNX model in the listening pipeline,
-/// the SQLite outbox, the MQTT uplink, the gateway's embedded broker, ingest, SQLite store, labeling worker and HTTP API.
+/// the SQLite outbox, the MQTT uplink, the gateway's embedded broker, ingest, SQLite store, labeling worker and HTTP API; then a reviewer's
+/// decisions and the field dataset export (<c>POST /api/review/datasets</c>) with the real MFCC front end.
 /// </summary>
 public sealed class NearMissEndToEnd_Tests
 {
@@ -21,7 +22,7 @@ public sealed class NearMissEndToEnd_Tests
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180); // liveness only
 
     [Fact]
-    public async Task A_near_miss_travels_pipeline_outbox_mqtt_to_the_gateway_in_its_own_class_and_never_counts_as_a_detection()
+    public async Task A_near_miss_travels_pipeline_outbox_mqtt_to_the_gateway_in_its_own_class_and_into_a_field_dataset_as_a_missed_keyword()
     {
         // One loud burst (a detection) and three quieter ones whose score peaks in the band below the threshold (near misses).
         // The quiet bursts are one 4 s segment repeated (frame-aligned with the model's stride), so they score alike: the model's score
@@ -40,8 +41,9 @@ public sealed class NearMissEndToEnd_Tests
         string wav = PipelineTestKit.WriteWav(Path.Combine(dir.Path, "near-miss.wav"), samples);
 
         // No wake phrase configured and no keyword in the messages: the worker cannot align, so it needs no pocketsphinx.
+        string datasets = Path.Combine(dir.Path, "datasets");
         await using WebGateway g = await WebGateway.StartAsync([Device], "--Gateway:Labeling:Enabled=true", "--Gateway:Labeling:Interval=00:00:00.200",
-            "--Gateway:Labeling:FeatureOnlyGrace=00:00:01");
+            "--Gateway:Labeling:FeatureOnlyGrace=00:00:01", "--Gateway:Labeling:DatasetDirectory=" + datasets);
 
         ListeningPipelineStats stats;
         var sink = new RecordingSink();
@@ -125,5 +127,62 @@ public sealed class NearMissEndToEnd_Tests
         // A viewer may read near misses; without a token nobody may.
         Assert.Equal(200, (int)(await g.ClientFor("vic", ApiRole.Viewer).GetAsync("/api/near-misses")).StatusCode);
         Assert.Equal(401, (int)(await g.Anonymous.GetAsync("/api/near-misses")).StatusCode);
+
+        // A reviewer decides two of the near misses: the first was the wake phrase (a keyword the device missed), the second was not; the
+        // third stays waiting for review. The detection (a tone, not the phrase) is a false accept.
+        HttpClient rita = g.ClientFor("rita", ApiRole.Reviewer);
+        string Decision(NearMissRecord n) => $"/api/review/near-misses/{Device}/{n.Sequence}/decision";
+        (int status, JsonElement body) = await g.SendJsonAsync(HttpMethod.Post, Decision(misses[0]), new { label = "TrueAccept" }, rita);
+        Assert.True(status == 200, body.ToString());
+        Assert.Equal(("rita", true), (body.GetProperty("reviewer").GetString(), body.GetProperty("keywordPresent").GetBoolean()));
+        Assert.Equal(200, (await g.SendJsonAsync(HttpMethod.Post, Decision(misses[1]), new { label = "FalseAccept" }, rita)).Status);
+        Assert.Equal(409, (await g.SendJsonAsync(HttpMethod.Post, Decision(misses[0]), new { label = "FalseAccept" }, rita)).Status); // decided once
+        Assert.Equal(400, (await g.SendJsonAsync(HttpMethod.Post, Decision(misses[2]), new { label = "Unknown" }, rita)).Status);
+        Assert.Equal(404, (await g.SendJsonAsync(HttpMethod.Post, $"/api/review/near-misses/{Device}/999/decision", new { label = "TrueAccept" }, rita)).Status);
+        Assert.Equal(403, (await g.SendJsonAsync(HttpMethod.Post, Decision(misses[2]), new { label = "TrueAccept" }, g.ClientFor("vera", ApiRole.Viewer))).Status);
+        JsonElement decided = (await g.GetJsonAsync($"/api/near-misses?device={Device}")).GetProperty("items").EnumerateArray()
+            .Single(x => x.GetProperty("sequence").GetInt64() == misses[0].Sequence);
+        Assert.Equal((true, "review", "rita"), (decided.GetProperty("keywordPresent").GetBoolean(), decided.GetProperty("provenance").GetProperty("kind").GetString(),
+            decided.GetProperty("provenance").GetProperty("reviewer").GetString()));
+        long detectionSeq = (await g.GetJsonAsync("/api/review/items")).GetProperty("items")[0].GetProperty("sequence").GetInt64();
+        Assert.Equal(200, (await g.SendJsonAsync(HttpMethod.Post, $"/api/review/items/{Device}/{detectionSeq}/decision", new { label = "FalseAccept" }, rita)).Status);
+
+        // The field dataset: the missed keyword is a keyword example, the other near miss and the detection background; the near miss still
+        // waiting for review is not in it. Default split: time.
+        Assert.Equal(400, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/datasets", new { name = "f", keyword = "hey edge", split = "speaker" })).Status);
+        Assert.Equal(400, (await g.SendJsonAsync(HttpMethod.Post, "/api/review/datasets", new { name = "f", keyword = "hey edge", holdoutFraction = 1.0 })).Status);
+        (status, body) = await g.SendJsonAsync(HttpMethod.Post, "/api/review/datasets", new { name = "field-1", keyword = "hey edge" });
+        Assert.True(status == 201, body.ToString());
+        Assert.Equal((3, 1, 2, 1, 2, "time"), (body.GetProperty("examples").GetInt32(), body.GetProperty("triggers").GetInt32(), body.GetProperty("nearMisses").GetInt32(),
+            body.GetProperty("keywordExamples").GetInt32(), body.GetProperty("backgroundExamples").GetInt32(), body.GetProperty("split").GetString()));
+        Assert.Equal(Path.Combine(datasets, "field-1"), body.GetProperty("directory").GetString());
+        JsonElement cut = Assert.Single(body.GetProperty("devices").EnumerateArray());
+        Assert.Equal(Device, cut.GetProperty("deviceId").GetString());
+        Assert.True(cut.GetProperty("test").GetInt32() >= 1, cut.ToString());
+
+        JsonElement[] lineage = [.. new[] { "train", "validation", "test" }
+            .Select(split => Path.Combine(datasets, "field-1", split + ".lineage.jsonl")).Where(File.Exists)
+            .SelectMany(File.ReadAllLines).Select(line => JsonDocument.Parse(line).RootElement.Clone())];
+        Assert.Equal(3, lineage.Length);
+        Assert.DoesNotContain(lineage, l => l.GetProperty("deviceClipId").GetString() == misses[2].ClipId);
+        JsonElement missed = lineage.Single(l => l.GetProperty("deviceClipId").GetString() == misses[0].ClipId);
+        Assert.Equal(("hey edge", 1, "nearMiss", Device, misses[0].ModelVersion, misses[0].Sequence, "audio"),
+            (missed.GetProperty("labelName").GetString(), missed.GetProperty("label").GetInt32(), missed.GetProperty("kind").GetString(),
+                missed.GetProperty("deviceId").GetString(), missed.GetProperty("modelVersion").GetString(), missed.GetProperty("sequence").GetInt64(),
+                missed.GetProperty("featureSource").GetString()));
+        Assert.Equal(misses[0].Score, missed.GetProperty("deviceScore").GetDouble(), 5);
+        Assert.Equal(misses[0].DeviceTimeUtc, DateTimeOffset.Parse(missed.GetProperty("capturedUtc").GetString()!, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(("review", "rita"), (missed.GetProperty("labelSource").GetProperty("kind").GetString(), missed.GetProperty("labelSource").GetProperty("reviewer").GetString()));
+        // Windowed like a trigger's clip: the middle 98 frames of the 1.5 s clip (1000 ms before the peak's window end, 500 ms after), 250 ms in.
+        Assert.Equal((250.0, 1250.0), (missed.GetProperty("startMs").GetDouble(), missed.GetProperty("endMs").GetDouble()));
+        Assert.Equal(("nearMiss", "_background_"), (lineage.Single(l => l.GetProperty("deviceClipId").GetString() == misses[1].ClipId).GetProperty("kind").GetString(),
+            lineage.Single(l => l.GetProperty("deviceClipId").GetString() == misses[1].ClipId).GetProperty("labelName").GetString()));
+        JsonElement trigger = lineage.Single(l => l.GetProperty("kind").GetString() == "trigger");
+        Assert.Equal(("_background_", "rita"), (trigger.GetProperty("labelName").GetString(), trigger.GetProperty("labelSource").GetProperty("reviewer").GetString()));
+        // The device's latest clip is held out; nothing in train is captured at or after the first test clip.
+        DateTimeOffset Captured(JsonElement l) => DateTimeOffset.Parse(l.GetProperty("capturedUtc").GetString()!, System.Globalization.CultureInfo.InvariantCulture);
+        DateTimeOffset testFrom = lineage.Where(l => l.GetProperty("split").GetString() == "test").Min(Captured);
+        Assert.Equal("test", lineage.MaxBy(l => (Captured(l), l.GetProperty("sequence").GetInt64()))!.GetProperty("split").GetString());
+        Assert.All(lineage.Where(l => l.GetProperty("split").GetString() != "test"), l => Assert.True(Captured(l) < testFrom));
     }
 }

@@ -116,6 +116,87 @@ public sealed class DatasetExporter_Tests(SmallCorpusFixture corpus)
     }
 
     [Fact]
+    public void Keyword_end_margin_ends_every_phrase_window_that_long_after_the_phrase_whatever_its_duration()
+    {
+        IReadOnlyList<DatasetExample> centred = CorpusDatasetBuilder.Build(corpus.Root, corpus.Manifest, ["hey edge"], out _);
+        IReadOnlyList<DatasetExample> ended = CorpusDatasetBuilder.Build(corpus.Root, corpus.Manifest, ["hey edge"], out _, keywordEndMarginMs: 150);
+        Assert.Equal(centred.Select(e => e.ClipId), ended.Select(e => e.ClipId));
+
+        var files = corpus.Manifest.Files.ToDictionary(f => f.Path, StringComparer.Ordinal);
+        var durations = new HashSet<double>();
+        int keywords = 0, nearMisses = 0;
+        foreach (DatasetExample e in ended)
+        {
+            Corpus.Manifest.CorpusFile f = files[e.SourceRecording];
+            if (f.Kind == Corpus.Manifest.FileKind.Keyword)
+            {
+                Corpus.Manifest.KeywordEvent k = f.KeywordEvents[0];
+                Assert.Equal(Math.Round(k.EndMs + 150), e.StartMs + 1000);      // the window ends 150 ms after the keyword
+                durations.Add(Math.Round(k.EndMs - k.StartMs));
+                keywords++;
+            }
+            else if (f.Kind == Corpus.Manifest.FileKind.NearMiss)
+            {
+                Assert.Equal(Math.Round(f.SpeechEndMs!.Value + 150), e.StartMs + 1000);
+                nearMisses++;
+            }
+        }
+
+        Assert.True(keywords > 10 && nearMisses > 5, $"{keywords} keyword and {nearMisses} near-miss windows");
+        Assert.True(durations.Count > 3, "keywords of several durations, so the rule is tested against duration");
+        // Centred windows of keywords of different durations end at different distances after the keyword.
+        var centredEnds = centred.Where(e => files[e.SourceRecording].Kind == Corpus.Manifest.FileKind.Keyword)
+            .Select(e => e.StartMs + 1000 - Math.Round(files[e.SourceRecording].KeywordEvents[0].EndMs)).Distinct().Count();
+        Assert.True(centredEnds > 3);
+        // Stream windows do not depend on the margin.
+        Assert.Equal(centred.Where(e => e.ClipId.Contains('@') && !e.ClipId.Contains('#')).Select(e => e.StartMs),
+            ended.Where(e => e.ClipId.Contains('@') && !e.ClipId.Contains('#')).Select(e => e.StartMs));
+    }
+
+    [Theory]
+    [InlineData("-1")]
+    [InlineData("501")]
+    [InlineData("abc")]
+    public void Cli_refuses_a_keyword_end_margin_outside_0_to_500_ms(string margin)
+    {
+        var stderr = new StringWriter();
+        int code = DatasetCommand.Run(["export", "--corpus", corpus.Root, "--out", "/nonexistent/x", "--keyword-end-margin-ms", margin], new StringWriter(), stderr);
+        Assert.Equal(2, code);
+        Assert.Contains("--keyword-end-margin-ms", stderr.ToString());
+    }
+
+    [Fact]
+    public void A_time_split_of_one_device_checks_clips_and_recordings_not_speakers()
+    {
+        var src = new LabelSource(LabelKinds.Review, "review", null, "rita");
+        FieldLineage Field(string clip, int minute) =>
+            new("dev-1", new DateTimeOffset(2026, 11, 20, 8, minute, 0, TimeSpan.Zero), FieldClipKinds.NearMiss, "kws-1", 0.6, "audio", minute, clip);
+        DatasetExample[] examples =
+        [
+            new("dev-1/a", "train", "hey edge", "device:dev-1", "dev-1/a", "/x/a.wav", 0, src, Field: Field("a", 1)),
+            new("dev-1/b", "test", "_background_", "device:dev-1", "dev-1/b", "/x/b.wav", 0, src, Field: Field("b", 2)),
+        ];
+        // The same device in train and test is the point of a time split: a leak for the speaker-independent check only.
+        Assert.Equal(["speaker:device:dev-1"], LeakageCheck.Find(examples).Select(l => l.Kind + ":" + l.Value));
+        Assert.Empty(LeakageCheck.Find(examples, LeakageCheck.ByRecording));
+        // Two windows of one uploaded clip, or two clips of one recording, in two splits are leaks.
+        DatasetExample twoWindows = examples[1] with { ClipId = "dev-1/a#2", SourceRecording = "dev-1/a", Field = Field("a", 2) };
+        Assert.Equal(["clip:dev-1/a", "sourceRecording:dev-1/a"], LeakageCheck.Find([examples[0], twoWindows], LeakageCheck.ByRecording).Select(l => l.Kind + ":" + l.Value));
+        Assert.Throws<ArgumentException>(() => LeakageCheck.Find(examples, ["voice"]));
+    }
+
+    [Fact]
+    public void Device_features_of_the_wrong_shape_are_refused_before_anything_is_written()
+    {
+        using var dir = new TempDir();
+        var src = new LabelSource(LabelKinds.Aligner, "t", 0.9);
+        DatasetExample e = new("dev-1/a", "train", "hey edge", "device:dev-1", "dev-1/a", string.Empty, 0, src, Features: new float[97 * 13]);
+        var ex = Assert.Throws<ArgumentException>(() => new DatasetExporter().Export([e], ["hey edge"], dir.Path, [], "t"));
+        Assert.Contains("1261 feature values; a window is 98 x 13", ex.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(dir.Path));
+    }
+
+    [Fact]
     public void Cli_names_a_missing_manifest()
     {
         using var dir = new TempDir();

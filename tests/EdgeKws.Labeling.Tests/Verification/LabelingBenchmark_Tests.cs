@@ -47,7 +47,15 @@ public class LabelingBenchmark_Tests(SmallCorpusFixture corpus)
             Assert.Equal("all", all.GetProperty("group").GetString());
             Assert.Equal(clips.Count, all.GetProperty("clips").GetInt32());
             Assert.Equal(clips.Count, all.GetProperty("decidedTrueAccepts").GetInt32() + all.GetProperty("decidedFalseAccepts").GetInt32() + all.GetProperty("reviews").GetInt32());
+            // The review rate's 95 % interval is the Wilson interval of reviews / clips, and it holds the rate.
+            int reviewsAll = all.GetProperty("reviews").GetInt32();
+            Assert.True(EdgeKws.Shared.Metrics.ConfidenceIntervals.TryWilson(reviewsAll, clips.Count, out var expected));
+            System.Text.Json.JsonElement interval = all.GetProperty("reviewRate95");
+            Assert.Equal(expected.Low, interval.GetProperty("low").GetDouble(), 12);
+            Assert.Equal(expected.High, interval.GetProperty("high").GetDouble(), 12);
+            Assert.InRange(reviewsAll / (double)clips.Count, expected.Low, expected.High);
         }
+        Assert.Contains("95 % interval", text, StringComparison.Ordinal);
         Assert.Equal(clips.Count(c => c.GetProperty("calibrated").GetString() == nameof(TriggerLabel.NeedsReview)),
             json.RootElement.GetProperty("calibrated")[0].GetProperty("reviews").GetInt32());
         var reviews = json.RootElement.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("figures").GetProperty("reviews").GetInt32()).ToList();

@@ -29,7 +29,8 @@ public class ModelCommand_Tests(StreamingModelFixture fixture, ITestOutputHelper
 
         string[] lines = stdout.Split('\n');
         Assert.Matches(@"^kws-eval 1\.0\.0 'hey edge' at threshold 0\.5: [\d.]+ FA/hour", lines[0]);
-        Assert.Matches(@"^  overall at threshold 0\.5 \(95 % intervals\): FRR [\d.]+ % \[[\d.]+ %, [\d.]+ %\] \(\d+/\d+ missed\), [\d.]+ FA/hour \[[\d.]+, [\d.]+\]", lines[1]);
+        Assert.Matches(@"^  keyword end to event \(audio time, \d+ detected keywords\): p50 -?\d+ ms, p90 -?\d+ ms, p99 -?\d+ ms, max -?\d+ ms", lines[1]);
+        Assert.Matches(@"^  overall at threshold 0\.5 \(95 % intervals\): FRR [\d.]+ % \[[\d.]+ %, [\d.]+ %\] \(\d+/\d+ missed\), [\d.]+ FA/hour \[[\d.]+, [\d.]+\]", lines[2]);
         foreach (string header in new[] { "FRR by engine", "FRR by room", "FRR by snr", "FA/hour by negative kind" })
             Assert.Contains(lines, l => l.StartsWith("  " + header, StringComparison.Ordinal));
         // Aligned: every row of the kind table is as wide as its header.

@@ -77,6 +77,39 @@ public class StreamingEvaluator_Tests(StreamingModelFixture fixture, ITestOutput
     }
 
     [Fact]
+    public void Keyword_end_to_event_latency_is_the_first_accepting_detector_event_after_each_detected_keyword()
+    {
+        var e = StreamingEvaluator.Evaluate(fixture.ManifestPath, fixture.Streams, new StreamingEvaluationOptions { Threshold = 0.5f });
+        var expected = new List<double>();
+        foreach (StreamTrace tr in e.Traces)
+        {
+            foreach (var p in tr.Stream.Phrases.Where(p => p.Phrase == "hey edge"))
+            {
+                double[] accepting = [.. tr.DetectorEventFrames.Select(f => (f + 1) * 10.0).Where(t => t >= p.StartMs && t <= p.EndMs + 1000)];
+                if (accepting.Length > 0) expected.Add(accepting.Min() - p.EndMs);
+            }
+        }
+        expected.Sort();
+        LatencySummary l = Assert.IsType<LatencySummary>(e.Report.KeywordEndToEvent);
+        output.WriteLine($"{l.Count} detected: p50 {l.P50Ms} p90 {l.P90Ms} p99 {l.P99Ms} min {l.MinMs} max {l.MaxMs}");
+        Assert.Equal(e.Report.Keywords - e.Report.MissedKeywords, l.Count);
+        Assert.True(l.Count >= 3, "the fixture detects several keywords at 0.5");
+        Assert.Equal(expected.Count, l.Count);
+        Assert.Equal((expected[0], expected[^1]), (l.MinMs, l.MaxMs));
+        Assert.Equal(expected[(int)Math.Ceiling(0.5 * expected.Count) - 1], l.P50Ms);
+    }
+
+    [Fact]
+    public void Latency_summary_uses_nearest_rank_percentiles()
+    {
+        LatencySummary l = LatencySummary.Of([100, 10, 30, 20, 50, 40, 60, 80, 70, 90])!;
+        Assert.Equal((10, 50.0, 90.0, 100.0, 10.0, 100.0), (l.Count, l.P50Ms, l.P90Ms, l.P99Ms, l.MinMs, l.MaxMs));
+        LatencySummary one = LatencySummary.Of([-40])!;
+        Assert.Equal((-40.0, -40.0), (one.P50Ms, one.P99Ms));
+        Assert.Null(LatencySummary.Of([]));
+    }
+
+    [Fact]
     public void Sweep_is_not_trivially_equal_across_thresholds()
     {
         // Guards the exactness test above: the check thresholds must give different event counts.

@@ -19,14 +19,20 @@ public sealed record ReviewDecisionInput(DetectionLabelKind? Label);
 /// <param name="Label">TrueAccept or FalseAccept.</param>
 public sealed record ReReviewInput(string? DeviceId, long Sequence, DetectionLabelKind? Label);
 
-/// <summary>A dataset export request.</summary>
+/// <summary>A dataset export request (docs/gateway.md "Field datasets").</summary>
 /// <param name="Name">Directory name under <c>Gateway:Labeling:DatasetDirectory</c>.</param>
-/// <param name="Keyword">The keyword class name of true accepts (e.g. "hey edge").</param>
-public sealed record DatasetExportInput(string? Name, string? Keyword);
+/// <param name="Keyword">The keyword class name of true accepts and of near misses where the phrase was there (e.g. "hey edge").</param>
+/// <param name="Split">"time" (default: per device by capture time, the latest slice held out as test) or "device" (per device by hash, 80/10/10).</param>
+/// <param name="HoldoutFraction">Time split: share of each device's clips, its latest, in test (default 0.2).</param>
+/// <param name="ValidationFraction">Time split: share of each device's clips, just before the test slice, in validation (default 0.1).</param>
+/// <param name="TestFromUtc">Time split: an absolute cut instead of <paramref name="HoldoutFraction"/> (clips captured at or after it are test).</param>
+public sealed record DatasetExportInput(string? Name, string? Keyword, string? Split = null, double? HoldoutFraction = null, double? ValidationFraction = null,
+    DateTimeOffset? TestFromUtc = null);
 
 /// <summary>
-/// The review queue over HTTP (under <c>/api/review</c>): list the queued detections, play a clip, decide it, audit labels by
-/// re-review (reviewers: clip audio is the users' voices), export a dataset and run the labeling worker once (operators).
+/// The review queue over HTTP (under <c>/api/review</c>): list the queued detections, play a clip, decide it, decide a near miss the
+/// worker left to review, audit labels by re-review (reviewers: clip audio is the users' voices), export a field dataset and run the
+/// labeling worker once (operators).
 /// The reviewer recorded on a decision is the caller's token name. See docs/gateway.md and docs/labeling.md.
 /// </summary>
 public static class ReviewApi
@@ -41,6 +47,7 @@ public static class ReviewApi
         review.MapGet("/items", Items).Requires(ApiRole.Reviewer);
         review.MapGet("/clips/{deviceId}/{clipId}/audio", Audio).Requires(ApiRole.Reviewer);
         review.MapPost("/items/{deviceId}/{sequence:long}/decision", Decide).Requires(ApiRole.Reviewer);
+        review.MapPost("/near-misses/{deviceId}/{sequence:long}/decision", DecideNearMiss).Requires(ApiRole.Reviewer);
         review.MapGet("/labels", (GatewayService g, string? device, int? limit) =>
             TryLimit(limit, 100, out int l, out IResult? bad) ? Results.Json(g.Store.ReadLabelsWithProvenance(device, l)) : bad!).Requires(ApiRole.Viewer);
         review.MapGet("/audit/sample", Sample).Requires(ApiRole.Reviewer);
@@ -128,6 +135,24 @@ public static class ReviewApi
         };
     }
 
+    // A person's decision on a near miss the worker left to review: TrueAccept = the wake phrase was there (a keyword the device missed).
+    private static IResult DecideNearMiss(GatewayService g, TimeProvider clock, ClaimsPrincipal user, string deviceId, long sequence, ReviewDecisionInput? body)
+    {
+        if (body?.Label is null)
+        {
+            return BadRequest("body must be {\"label\": \"TrueAccept\" (the wake phrase was there) | \"FalseAccept\" (it was not)} (the reviewer is the caller's token name)");
+        }
+        string reviewer = ApiAuth.NameOf(user);
+        string? refused = g.Store.DecideNearMiss(deviceId, sequence, body.Label.Value, reviewer, clock.GetUtcNow());
+        return refused switch
+        {
+            null => Results.Json(new { deviceId, sequence, label = body.Label.Value, keywordPresent = body.Label.Value == DetectionLabelKind.TrueAccept, reviewer }),
+            _ when refused.Contains("not waiting for review", StringComparison.Ordinal) => Results.Json(new { error = refused }, statusCode: StatusCodes.Status409Conflict),
+            _ when refused.Contains("is not stored", StringComparison.Ordinal) => NotFound(refused),
+            _ => BadRequest(refused),
+        };
+    }
+
     /// <summary>
     /// A re-review sample for the caller: it leaves out labels the caller decided or already re-reviewed. <paramref name="kind"/>
     /// (aligner, review or other: the first label's kind, as in the agreement) samples only that kind, e.g. the automatic labels
@@ -177,12 +202,24 @@ public static class ReviewApi
     {
         if (body is null || !GatewayDatasetExport.IsValidName(body.Name) || string.IsNullOrWhiteSpace(body.Keyword) || body.Keyword.Length > Shared.Contracts.WireLimits.MaxTextLength)
         {
-            return BadRequest("body must be {\"name\": \"1..64 of a-z A-Z 0-9 - _ . (not starting with .)\", \"keyword\": \"hey edge\"}");
+            return BadRequest("body must be {\"name\": \"1..64 of a-z A-Z 0-9 - _ . (not starting with .)\", \"keyword\": \"hey edge\"} with optional \"split\" " +
+                "(\"time\" (default) | \"device\"), \"holdoutFraction\" (0.2), \"validationFraction\" (0.1), \"testFromUtc\"");
+        }
+        var split = new FieldDatasetOptions
+        {
+            Split = body.Split ?? FieldSplits.Time,
+            HoldoutFraction = body.HoldoutFraction ?? FieldDatasetOptions.DefaultHoldoutFraction,
+            ValidationFraction = body.ValidationFraction ?? FieldDatasetOptions.DefaultValidationFraction,
+            TestFromUtc = body.TestFromUtc,
+        };
+        if (split.Refuse() is { } refused)
+        {
+            return BadRequest(refused);
         }
         string dir = Path.Combine(Path.GetFullPath(options.DatasetDirectory), body.Name!);
         try
         {
-            GatewayExportResult r = GatewayDatasetExport.Export(g.Store, dir, body.Keyword, clock);
+            GatewayExportResult r = GatewayDatasetExport.Export(g.Store, dir, body.Keyword, clock, split);
             return Results.Json(r, statusCode: StatusCodes.Status201Created);
         }
         catch (InvalidOperationException ex)

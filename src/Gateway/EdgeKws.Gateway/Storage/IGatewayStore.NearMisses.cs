@@ -39,6 +39,14 @@ public partial interface IGatewayStore
     string? WriteNearMissLabel(string deviceId, long sequence, DetectionLabelKind label, LabelProvenance provenance, string? reviewReason,
         DetectionLabelKind candidate, DateTimeOffset labeledUtc);
 
+    /// <summary>
+    /// A person's decision on a near miss the worker left to review (labelled Unknown): TrueAccept = the wake phrase was there (a keyword the
+    /// device missed), FalseAccept = it was not. Stored on the near-miss row with provenance kind "review", tool "review" and source
+    /// "review:&lt;reviewer&gt;" (the reviewer is read back from the source). Returns null when stored, or why not (not waiting for review,
+    /// label not TrueAccept/FalseAccept, no reviewer).
+    /// </summary>
+    string? DecideNearMiss(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc);
+
     /// <summary>Near misses, newest first; optionally of one device.</summary>
     IReadOnlyList<NearMissRecord> ReadNearMisses(string? deviceId, int limit);
 }

@@ -32,6 +32,12 @@ internal static class LabelingValues
         : p.Confidence is { } c && !(c >= 0 && c <= 1) ? $"confidence {c} is not in 0..1"
         : null;
 
+    /// <summary>Why a near-miss decision was refused: it is not waiting for review (<paramref name="current"/>: its label, or null when unknown).</summary>
+    public static string NearMissNotQueued(string deviceId, long sequence, string? current) =>
+        current is null
+            ? $"near miss ({deviceId}, {sequence}) is not stored"
+            : $"near miss ({deviceId}, {sequence}) is not waiting for review (its label is {current})";
+
     public static string Cut(string reason) => reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength];
 
     /// <summary>The kind of a first label for the agreement breakdown.</summary>

@@ -13,10 +13,37 @@ namespace EdgeKws.Labeling.Dataset;
 /// <param name="StartMs">Window start in the recording; the window is 1 s; outside the recording is zero.</param>
 /// <param name="Source">Where the label came from (generator, import, aligner, review).</param>
 /// <param name="AugmentedFrom">The example or recording this one is an augmented twin of, else null.</param>
-public sealed record DatasetExample(string ClipId, string Split, string LabelName, string? Speaker, string SourceRecording, string WavPath, double StartMs, LabelSource Source, string? AugmentedFrom = null)
+/// <param name="Field">Where a device clip came from (device, capture time, trigger or near miss, model, score); null for corpus examples.</param>
+/// <param name="Features">The window's MFCCs, <c>[98 x 13]</c> frame-major, when the device uploaded features instead of audio (they must be in the
+/// exporter's feature config); then <paramref name="WavPath"/> is not read. Null: the exporter computes them from the audio.</param>
+public sealed record DatasetExample(string ClipId, string Split, string LabelName, string? Speaker, string SourceRecording, string WavPath, double StartMs, LabelSource Source,
+    string? AugmentedFrom = null, FieldLineage? Field = null, float[]? Features = null)
 {
     /// <summary>Window end (start + 1000 ms).</summary>
     public double EndMs => StartMs + 1000;
+}
+
+/// <summary>The lineage of an example cut from a device clip (a trigger's or a near miss's), written into its lineage line.</summary>
+/// <param name="DeviceId">The device that heard it.</param>
+/// <param name="CapturedUtc">The device's clock when it decided the detection or near miss (not the gateway's receive time: an outbox backlog
+/// delivers old clips late).</param>
+/// <param name="Kind"><see cref="FieldClipKinds.Trigger"/> or <see cref="FieldClipKinds.NearMiss"/>.</param>
+/// <param name="ModelVersion">The model that scored it on the device.</param>
+/// <param name="DeviceScore">The score the device reported (a trigger's at the threshold crossing, a near miss's peak).</param>
+/// <param name="FeatureSource">"audio" (features computed at export from the uploaded audio) or "device" (the device's uploaded MFCCs).</param>
+/// <param name="Sequence">The report's per-device outbox sequence.</param>
+/// <param name="DeviceClipId">The id of the clip the device uploaded (several windows cut from one clip share it).</param>
+public sealed record FieldLineage(string DeviceId, DateTimeOffset CapturedUtc, string Kind, string ModelVersion, double DeviceScore, string FeatureSource, long Sequence,
+    string DeviceClipId);
+
+/// <summary>Values of <see cref="FieldLineage.Kind"/>.</summary>
+public static class FieldClipKinds
+{
+    /// <summary>A detection's clip (the device fired).</summary>
+    public const string Trigger = "trigger";
+
+    /// <summary>A near miss's clip (the score peaked in the band below the threshold; the device did not fire).</summary>
+    public const string NearMiss = "nearMiss";
 }
 
 /// <summary>One leak: a speaker, source recording or augmented twin found in more than one split.</summary>
@@ -38,20 +65,53 @@ public sealed class DatasetLeakageException(IReadOnlyList<Leak> leaks)
     public IReadOnlyList<Leak> Leaks { get; } = leaks;
 }
 
-/// <summary>The leakage check of the dataset format: no speaker, source recording or augmented twin in two splits.</summary>
+/// <summary>
+/// The leakage check of the dataset format: no speaker, source recording or augmented twin in two splits (speaker-independent
+/// splits); or, for a time split of the same devices, where every device is in every split by design, no clip, source recording
+/// or augmented twin in two splits (<see cref="ByRecording"/>).
+/// </summary>
 public static class LeakageCheck
 {
-    /// <summary>The checks, as written into dataset.json.</summary>
+    /// <summary>The speaker-independent checks, as written into dataset.json (the default).</summary>
     public static IReadOnlyList<string> Checked { get; } = ["speaker", "sourceRecording", "augmentedFrom"];
 
-    /// <summary>Finds every leak (empty when the splits are clean).</summary>
-    public static IReadOnlyList<Leak> Find(IReadOnlyList<DatasetExample> examples)
+    /// <summary>The checks of a time split of the same speakers (devices): by clip, source recording and augmented twin.</summary>
+    public static IReadOnlyList<string> ByRecording { get; } = ["clip", "sourceRecording", "augmentedFrom"];
+
+    /// <summary>Finds every leak of the speaker-independent checks (empty when the splits are clean).</summary>
+    public static IReadOnlyList<Leak> Find(IReadOnlyList<DatasetExample> examples) => Find(examples, Checked);
+
+    /// <summary>Finds every leak of <paramref name="checks"/> (a subset of speaker, clip, sourceRecording, augmentedFrom).</summary>
+    public static IReadOnlyList<Leak> Find(IReadOnlyList<DatasetExample> examples, IReadOnlyList<string> checks)
     {
+        ArgumentNullException.ThrowIfNull(checks);
+        foreach (string c in checks)
+        {
+            if (c is not ("speaker" or "clip" or "sourceRecording" or "augmentedFrom"))
+            {
+                throw new ArgumentException($"unknown leakage check '{c}' (speaker, clip, sourceRecording, augmentedFrom)", nameof(checks));
+            }
+        }
         var leaks = new List<Leak>();
-        Check("speaker", e => e.Speaker);
-        Check("sourceRecording", e => e.SourceRecording);
-        // Twins: an augmented example, the example it came from, and its other twins share a group.
-        Check("augmentedFrom", e => e.AugmentedFrom ?? (examples.Any(x => x.AugmentedFrom == e.ClipId) ? e.ClipId : null));
+        if (checks.Contains("speaker"))
+        {
+            Check("speaker", e => e.Speaker);
+        }
+        if (checks.Contains("clip"))
+        {
+            // An uploaded device clip is keyed by its device and clip id, so the check holds when several windows are cut from one clip;
+            // other examples by their (unique) example id.
+            Check("clip", e => e.Field is { } f ? f.DeviceId + "/" + f.DeviceClipId : e.ClipId);
+        }
+        if (checks.Contains("sourceRecording"))
+        {
+            Check("sourceRecording", e => e.SourceRecording);
+        }
+        if (checks.Contains("augmentedFrom"))
+        {
+            // Twins: an augmented example, the example it came from, and its other twins share a group.
+            Check("augmentedFrom", e => e.AugmentedFrom ?? (examples.Any(x => x.AugmentedFrom == e.ClipId) ? e.ClipId : null));
+        }
         return leaks;
 
         void Check(string kind, Func<DatasetExample, string?> key)

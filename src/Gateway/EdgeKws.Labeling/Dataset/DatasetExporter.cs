@@ -19,6 +19,13 @@ public sealed record DatasetSource(string Kind, string Path, string? GeneratorVe
 /// <param name="CountsByClass">Examples per split and class name.</param>
 public sealed record DatasetExportResult(string DatasetId, IReadOnlyDictionary<string, int> CountsBySplit, IReadOnlyDictionary<(string Split, string Label), int> CountsByClass);
 
+/// <summary>How an export checks leakage and what it adds to dataset.json.</summary>
+/// <param name="LeakageChecks">The leakage checks (default <see cref="LeakageCheck.Checked"/>: speaker-independent); a time split of the same
+/// devices uses <see cref="LeakageCheck.ByRecording"/>.</param>
+/// <param name="WriteManifestExtras">Writes extra properties into dataset.json's root object after <c>leakageCheck</c> (e.g. a time split's cut
+/// times per device), or null.</param>
+public sealed record DatasetExportOptions(IReadOnlyList<string>? LeakageChecks = null, Action<Utf8JsonWriter>? WriteManifestExtras = null);
+
 /// <summary>
 /// Writes a dataset in the <c>edgekws-dataset/1</c> format (docs/dataset-format.md): per split,
 /// MFCC features <c>[N, 98, 13]</c> float32 computed by <see cref="MfccExtractor"/> with
@@ -51,8 +58,17 @@ public sealed class DatasetExporter
     /// <param name="splitRule">How splits were made, written into dataset.json.</param>
     /// <exception cref="DatasetLeakageException">A speaker, recording or twin is in two splits; nothing is written.</exception>
     /// <exception cref="ArgumentException">Unknown split or class, duplicate clip id.</exception>
-    public DatasetExportResult Export(IReadOnlyList<DatasetExample> examples, IReadOnlyList<string> keywordClasses, string outputDirectory, IReadOnlyList<DatasetSource> sources, string splitRule)
+    public DatasetExportResult Export(IReadOnlyList<DatasetExample> examples, IReadOnlyList<string> keywordClasses, string outputDirectory, IReadOnlyList<DatasetSource> sources, string splitRule) =>
+        Export(examples, keywordClasses, outputDirectory, sources, splitRule, new DatasetExportOptions());
+
+    /// <summary>Exports <paramref name="examples"/> with <paramref name="options"/> (leakage checks, extra manifest properties).</summary>
+    /// <exception cref="DatasetLeakageException">An example shares a checked key with one in another split; nothing is written.</exception>
+    /// <exception cref="ArgumentException">Unknown split or class, duplicate clip id, device features of the wrong shape.</exception>
+    public DatasetExportResult Export(IReadOnlyList<DatasetExample> examples, IReadOnlyList<string> keywordClasses, string outputDirectory, IReadOnlyList<DatasetSource> sources,
+        string splitRule, DatasetExportOptions options)
     {
+        ArgumentNullException.ThrowIfNull(options);
+        IReadOnlyList<string> checks = options.LeakageChecks ?? LeakageCheck.Checked;
         string[] classes = [BackgroundClass, .. keywordClasses];
         if (classes.Distinct(StringComparer.Ordinal).Count() != classes.Length)
         {
@@ -77,9 +93,14 @@ public sealed class DatasetExporter
             {
                 throw new ArgumentException($"Clip id '{e.ClipId}' appears twice.");
             }
+
+            if (e.Features is { } f && f.Length != WindowFrames * _config.CoefficientCount)
+            {
+                throw new ArgumentException($"Example '{e.ClipId}' has {f.Length} feature values; a window is {WindowFrames} x {_config.CoefficientCount}.");
+            }
         }
 
-        IReadOnlyList<Leak> leaks = LeakageCheck.Find(examples);
+        IReadOnlyList<Leak> leaks = LeakageCheck.Find(examples, checks);
         if (leaks.Count > 0)
         {
             throw new DatasetLeakageException(leaks);
@@ -116,15 +137,23 @@ public sealed class DatasetExporter
             {
                 foreach (DatasetExample e in rows)
                 {
-                    audioCache.Window(e.WavPath, e.StartMs, window);
-                    extractor.Reset();
-                    int got = extractor.Push(window, features);
-                    if (got != frames)
+                    if (e.Features is { } deviceFeatures)
                     {
-                        throw new InvalidOperationException($"A 1 s window gave {got} frames, expected {frames}.");
+                        // The device's own MFCCs (checked to be in this config by the caller): the same code on the same samples.
+                        feat.Write(deviceFeatures);
                     }
+                    else
+                    {
+                        audioCache.Window(e.WavPath, e.StartMs, window);
+                        extractor.Reset();
+                        int got = extractor.Push(window, features);
+                        if (got != frames)
+                        {
+                            throw new InvalidOperationException($"A 1 s window gave {got} frames, expected {frames}.");
+                        }
 
-                    feat.Write(features);
+                        feat.Write(features);
+                    }
                     int label = classIndex[e.LabelName];
                     labels.Write(label);
                     string line = LineageLine(e, label);
@@ -139,7 +168,7 @@ public sealed class DatasetExporter
         DateTimeOffset now = _time.GetUtcNow();
         // No date in the id: the same inputs give the same id on any day (createdUtc carries the time).
         string datasetId = "edgekws-" + Convert.ToHexStringLower(idHash.GetHashAndReset())[..16];
-        WriteManifest(Path.Combine(outputDirectory, "dataset.json"), datasetId, now, classes, countsBySplit, sources, splitRule);
+        WriteManifest(Path.Combine(outputDirectory, "dataset.json"), datasetId, now, classes, countsBySplit, sources, splitRule, checks, options.WriteManifestExtras);
         return new DatasetExportResult(datasetId, countsBySplit, countsByClass);
     }
 
@@ -172,6 +201,18 @@ public sealed class DatasetExporter
             WriteNullable(w, "reviewer", e.Source.Reviewer);
             w.WriteEndObject();
             WriteNullable(w, "augmentedFrom", e.AugmentedFrom);
+            if (e.Field is { } f)
+            {
+                w.WriteString("deviceId", f.DeviceId);
+                w.WriteString("deviceClipId", f.DeviceClipId);
+                w.WriteNumber("sequence", f.Sequence);
+                w.WriteString("capturedUtc", f.CapturedUtc.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));
+                w.WriteString("kind", f.Kind);
+                w.WriteString("modelVersion", f.ModelVersion);
+                w.WriteNumber("deviceScore", Math.Round(f.DeviceScore, 6));
+                w.WriteString("featureSource", f.FeatureSource);
+            }
+
             w.WriteEndObject();
         }
 
@@ -190,7 +231,8 @@ public sealed class DatasetExporter
         }
     }
 
-    private void WriteManifest(string path, string datasetId, DateTimeOffset now, string[] classes, Dictionary<string, int> counts, IReadOnlyList<DatasetSource> sources, string splitRule)
+    private void WriteManifest(string path, string datasetId, DateTimeOffset now, string[] classes, Dictionary<string, int> counts, IReadOnlyList<DatasetSource> sources, string splitRule,
+        IReadOnlyList<string> checks, Action<Utf8JsonWriter>? extras)
     {
         using FileStream s = File.Create(path);
         using var w = new Utf8JsonWriter(s, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping });
@@ -223,13 +265,14 @@ public sealed class DatasetExporter
         w.WriteStartObject("leakageCheck");
         w.WriteBoolean("passed", true);
         w.WriteStartArray("checked");
-        foreach (string c in LeakageCheck.Checked)
+        foreach (string c in checks)
         {
             w.WriteStringValue(c);
         }
 
         w.WriteEndArray();
         w.WriteEndObject();
+        extras?.Invoke(w);
         w.WriteStartArray("sources");
         foreach (DatasetSource src in sources)
         {

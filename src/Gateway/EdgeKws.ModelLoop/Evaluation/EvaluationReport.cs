@@ -47,6 +47,12 @@ public sealed class EvaluationReport
     public required ReplayCheck ReplayCheck { get; init; }
     public required int CurvePoints { get; init; }
     /// <summary>
+    /// How long after a keyword's end the detector fires, in audio time, over the detected keywords at the deployed threshold
+    /// (the algorithmic part of the device's keyword end to event latency: window position, stride and smoothing; the
+    /// bench adds the compute time). Null in reports written before it existed.
+    /// </summary>
+    public LatencySummary? KeywordEndToEvent { get; init; }
+    /// <summary>
     /// Accuracy as a distribution at the deployed threshold: intervals, FRR per tag value, FA/hour per kind of negative
     /// audio. Null in reports written before it existed.
     /// </summary>
@@ -67,6 +73,27 @@ public sealed class StreamReport
     /// <summary>Other keyword phrases spoken in the stream (detections on them are false accepts).</summary>
     public required long OtherPhrases { get; init; }
     public required long FalseAcceptsOnOtherPhrases { get; init; }
+}
+
+/// <summary>A latency distribution in milliseconds (nearest-rank percentiles); negative = fired before the keyword ended.</summary>
+public sealed class LatencySummary
+{
+    public required int Count { get; init; }
+    public required double P50Ms { get; init; }
+    public required double P90Ms { get; init; }
+    public required double P99Ms { get; init; }
+    public required double MinMs { get; init; }
+    public required double MaxMs { get; init; }
+
+    /// <summary>The summary of <paramref name="valuesMs"/>, or null when there is none.</summary>
+    public static LatencySummary? Of(IReadOnlyCollection<double> valuesMs)
+    {
+        if (valuesMs.Count == 0) return null;
+        double[] v = [.. valuesMs.Order()];
+        // Nearest rank: the smallest value with at least p % of the values at or below it.
+        double Rank(double p) => v[Math.Max(0, (int)Math.Ceiling(p / 100 * v.Length) - 1)];
+        return new LatencySummary { Count = v.Length, P50Ms = Rank(50), P90Ms = Rank(90), P99Ms = Rank(99), MinMs = v[0], MaxMs = v[^1] };
+    }
 }
 
 /// <summary>The sweep's replay of the firing rules compared with the real detector at the deployed threshold.</summary>

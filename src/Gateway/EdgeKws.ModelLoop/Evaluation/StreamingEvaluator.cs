@@ -154,6 +154,7 @@ public static class StreamingEvaluator
         // Headline numbers from the real detector's events, and the replay checked against them.
         var perStream = new List<StreamReport>(traces.Count);
         var outcomes = new List<StreamOutcome>(traces.Count);
+        var latenciesMs = new List<double>();
         var deployed = new StreamCounts();
         int detectorEvents = 0, replayEvents = 0;
         bool identical = true;
@@ -166,6 +167,7 @@ public static class StreamingEvaluator
             var outcome = new OutcomeRecorder(tr.Stream);
             var c = Score(tr.Stream, tr.DetectorEventFrames, hopMs, keyword, options.ToleranceMs, outcome);
             outcomes.Add(outcome.ToOutcome());
+            latenciesMs.AddRange(outcome.KeywordEndToEventMs);
             deployed = deployed.Add(c);
             perStream.Add(new StreamReport
             {
@@ -215,6 +217,7 @@ public static class StreamingEvaluator
             FalseRejectRate = deployed.Keywords > 0 ? (deployed.Keywords - deployed.Detected) / (double)deployed.Keywords : double.NaN,
             ReplayCheck = new ReplayCheck { Threshold = threshold, DetectorEvents = detectorEvents, ReplayEvents = replayEvents, IdenticalFrames = identical },
             CurvePoints = curve.Length,
+            KeywordEndToEvent = LatencySummary.Of(latenciesMs),
             Breakdown = Breakdown(threshold, keyword, outcomes, negativeHours, positiveBackgroundMs / 3_600_000.0, deployed, curve, traces,
                 refractoryFrames, hopMs, options.ToleranceMs),
         };
@@ -270,6 +273,8 @@ public static class StreamingEvaluator
     {
         public bool[] Detected { get; } = new bool[stream.Phrases.Count];
         public List<double> FalseAcceptTimesMs { get; } = [];
+        /// <summary>For each detected keyword, its first accepting detection's time minus the keyword's end (audio time).</summary>
+        public List<double> KeywordEndToEventMs { get; } = [];
         public StreamOutcome ToOutcome() => new(stream, Detected, FalseAcceptTimesMs);
     }
 
@@ -370,6 +375,7 @@ public static class StreamingEvaluator
                 if (t < p.StartMs || t > p.EndMs + toleranceMs) continue;
                 if (p.Phrase == keyword)
                 {
+                    if (!hit[i]) outcome?.KeywordEndToEventMs.Add(t - p.EndMs);
                     hit[i] = true;
                     accepted = true;
                 }
