@@ -456,11 +456,14 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         ModelPush? confirmed = pushes.LastOrDefault(p => p.Status == "confirmed" && p.Manifest is not null);
         ModelPush? after = confirmed ?? pushes.LastOrDefault(p => p.Manifest is not null);
         string status;
+        bool deployed = false;
         if (confirmed is not null)
         {
+            // Deployed means what the devices ran on the scored day, as their agents reported it, not only what the rollout said.
             DayRun day = _summary.LaterDays[^1];
             var ran = day.DeviceRuns.Select(d => d.AgentSummary.GetValueOrDefault("model")).Distinct(StringComparer.Ordinal).ToList();
-            status = ran.Count == 1 && ran[0] == confirmed.Version
+            deployed = ran.Count == 1 && ran[0] == confirmed.Version;
+            status = deployed
                 ? $"deployed: every device ran it on day {day.Day} (rollout confirmed after day {confirmed.Day})"
                 : $"rollout confirmed after day {confirmed.Day}, but on day {day.Day} the devices ran {string.Join(", ", ran)}";
         }
@@ -479,7 +482,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         LoopReport loop = LoopReport.Compute(lastDayNumber,
             string.Create(CultureInfo.InvariantCulture,
                 $"{lastDay.Count} devices, {lastDay.Sum(r => r.DurationSeconds) / 60:F1} min, {lastDay.Sum(r => r.Keywords.Count)} keywords at known times"),
-            _summary.ModelVersion, before, after?.Version, afterFigures, confirmed is not null && status.StartsWith("deployed", StringComparison.Ordinal), status,
+            _summary.ModelVersion, before, after?.Version, afterFigures, deployed, status,
             "edgekws-model evaluate --streams loop/streams/<device>.json per model and device (the device front end and detector at the manifest's threshold; " +
             "a keyword counts as detected when the detector fires within [start, end + 1 s]); the fleet sums the devices' counts");
         _summary.Loop = loop;
