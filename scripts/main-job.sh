@@ -2,7 +2,8 @@
 # The README's main job: installs what is needed, builds the gateway host, the device agent, the
 # corpus generator and the model tool, and runs the whole EdgeKws loop on the embedded defaults
 # (generated audio per device, gateway + agent processes on 127.0.0.1, forced-alignment labels,
-# FA/hour and drift, model push). Arguments go to the job: --devices N --hours H --out DIR
+# FA/hour and drift, model push; by default a second day of new utterances heard by the pushed model and
+# the loop's before/after figures). Arguments go to the job: --devices N --hours H --days N --out DIR
 # --keep-running (try --help). See docs/main-job.md.
 source "$(dirname "${BASH_SOURCE[0]}")/lib/setup.sh"
 cd "$REPO_ROOT"

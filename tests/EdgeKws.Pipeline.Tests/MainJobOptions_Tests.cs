@@ -3,12 +3,13 @@ namespace EdgeKws.Pipeline.Tests;
 public sealed class MainJobOptions_Tests
 {
     [Fact]
-    public void Defaults_are_three_devices_of_three_minutes_under_artifacts()
+    public void Defaults_are_three_devices_of_three_minutes_for_two_days_under_artifacts()
     {
         MainJobOptions? o = MainJobOptions.Parse([], out string? error);
         Assert.Null(error);
         Assert.Equal(3, o!.Devices);
         Assert.Equal(0.05, o.HoursPerDevice);
+        Assert.Equal(2, o.Days);
         Assert.Equal(Path.Combine("artifacts", "main-job"), o.OutputDirectory);
         Assert.False(o.KeepRunning);
         Assert.Equal(ModelStageKind.Recalibrate, o.ModelStage);
@@ -20,6 +21,25 @@ public sealed class MainJobOptions_Tests
         MainJobOptions? o = MainJobOptions.Parse(["--model-stage", "train", "--quick-model"], out _);
         Assert.Equal(ModelStageKind.Train, o!.ModelStage);
         Assert.True(o.QuickModel);
+    }
+
+    [Theory]
+    [InlineData("1", 1)]
+    [InlineData("3", 3)]
+    public void Days_sets_how_many_days_the_devices_listen(string value, int days)
+    {
+        MainJobOptions? o = MainJobOptions.Parse(["--days", value], out string? error);
+        Assert.Null(error);
+        Assert.Equal(days, o!.Days);
+    }
+
+    [Theory]
+    [InlineData(1, 7)]
+    [InlineData(2, 12)]
+    [InlineData(3, 17)]
+    public void A_run_has_day_ones_six_stages_four_per_later_day_a_push_between_later_days_the_loop_and_the_summary(int days, int stages)
+    {
+        Assert.Equal(stages, MainJob.StageCount(days));
     }
 
     [Fact]
@@ -39,6 +59,8 @@ public sealed class MainJobOptions_Tests
     [InlineData("--http-port", "70000", "--http-port: '70000' must be a port from 0 to 65535 (0: any free port)")]
     [InlineData("--frobnicate", "1", "unknown argument '--frobnicate'")]
     [InlineData("--model-stage", "guess", "--model-stage: 'guess' must be recalibrate or train")]
+    [InlineData("--days", "0", "--days: '0' must be a whole number from 1 to 7")]
+    [InlineData("--days", "two", "--days: 'two' must be a whole number from 1 to 7")]
     public void Refuses_bad_values_naming_the_option(string option, string value, string expected)
     {
         Assert.Null(MainJobOptions.Parse([option, value], out string? error));

@@ -3,18 +3,20 @@ using System.Text.Json;
 namespace EdgeKws.Pipeline.Tests;
 
 /// <summary>
-/// The main job end to end at a tiny scale: 2 devices x 36 s of generated audio, the real gateway and
+/// The main job end to end at a tiny scale: 2 devices x 36 s of generated audio a day for two days, the real gateway and
 /// agent processes, PocketSphinx labels, the gateway's FA/hour and drift, and the default model stage:
-/// the production model re-calibrated on the devices' clips, registered, gated, pushed and confirmed.
+/// the production model re-calibrated on the devices' day-1 clips, registered, gated, pushed and confirmed; on day 2 the
+/// agents hear new utterances with it, and the loop scores production and it on the day-2 audio.
 /// </summary>
 public sealed class MainJob_Tests
 {
-    private static readonly string[] StageNames = ["audio", "gateway", "agents", "labels", "metrics", "model push", "summary"];
+    private static readonly string[] StageNames =
+        ["audio", "gateway", "agents", "labels", "metrics", "model push", "day 2 audio", "day 2 agents", "day 2 labels", "day 2 metrics", "loop", "summary"];
 
     [Fact]
-    public async Task Runs_every_stage_and_leaves_figures_a_summary_and_no_processes_at_tiny_scale()
+    public async Task Runs_every_stage_of_two_days_and_leaves_figures_the_loop_a_summary_and_no_processes_at_tiny_scale()
     {
-        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.01");
+        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.01", "--days", "2");
         // Liveness only: the tiny run starts a gateway and four agents, which on a loaded 2-core CI machine takes minutes.
         int exit = await run.WaitForExitAsync(TimeSpan.FromSeconds(600));
         string stdout = run.Stdout;
@@ -23,7 +25,7 @@ public sealed class MainJob_Tests
         // One progress line per stage, each with its timing; the model push may only be skipped for the stated reason.
         for (int i = 0; i < StageNames.Length; i++)
         {
-            string prefix = $"{i + 1}/7 {StageNames[i]}: ";
+            string prefix = $"{i + 1}/{StageNames.Length} {StageNames[i]}: ";
             string? line = stdout.Split('\n').FirstOrDefault(l => l.Contains(prefix, StringComparison.Ordinal));
             Assert.True(line is not null, $"no outcome line for stage '{StageNames[i]}':\n{stdout}");
             Assert.Contains("(took ", line);
@@ -82,16 +84,58 @@ public sealed class MainJob_Tests
         // Both live agents ran the pushed model to the end of their audio.
         Assert.Equal(2, stdout.Split('\n').Count(l => l.Contains("-live: model=" + push.GetProperty("version").GetString(), StringComparison.Ordinal)));
 
+        // Day 2: the same devices, new utterances, heard by the pushed model.
+        Assert.Equal(2, s.GetProperty("days").GetInt32());
+        JsonElement day2 = s.GetProperty("laterDays").EnumerateArray().Single();
+        Assert.Equal(2, day2.GetProperty("day").GetInt32());
+        JsonElement[] day1Runs = [.. s.GetProperty("deviceRuns").EnumerateArray()];
+        JsonElement[] day2Runs = [.. day2.GetProperty("deviceRuns").EnumerateArray()];
+        Assert.Equal(day1Runs.Select(d => (d.GetProperty("deviceId").GetString(), d.GetProperty("speaker").GetString(), d.GetProperty("room").GetString())),
+            day2Runs.Select(d => (d.GetProperty("deviceId").GetString(), d.GetProperty("speaker").GetString(), d.GetProperty("room").GetString())));
+        Assert.All(day2Runs, d => Assert.Equal(push.GetProperty("version").GetString(), d.GetProperty("agentSummary").GetProperty("model").GetString()));
+        Assert.All(day2Runs, d => Assert.True(File.Exists(Path.Combine(run.OutDir, "audio", "day2", d.GetProperty("deviceId").GetString()!,
+            d.GetProperty("deviceId").GetString() + "-day2.wav"))));
+
+        // The loop: production and the pushed model on the same day-2 audio, per device and for the fleet.
+        JsonElement loop = s.GetProperty("loop");
+        Assert.Equal(2, loop.GetProperty("day").GetInt32());
+        Assert.Equal(s.GetProperty("modelVersion").GetString(), loop.GetProperty("beforeModel").GetString());
+        Assert.Equal(push.GetProperty("version").GetString(), loop.GetProperty("afterModel").GetString());
+        Assert.True(loop.GetProperty("afterDeployed").GetBoolean(), loop.GetProperty("afterStatus").GetString());
+        var fleets = new List<JsonElement>();
+        foreach (string side in new[] { "before", "after" })
+        {
+            JsonElement sideFleet = loop.GetProperty(side).GetProperty("fleet");
+            JsonElement[] devices = [.. loop.GetProperty(side).GetProperty("devices").EnumerateArray()];
+            Assert.Equal(["device-01", "device-02"], devices.Select(d => d.GetProperty("deviceId").GetString()));
+            Assert.Equal(day2.GetProperty("keywords").GetInt32(), sideFleet.GetProperty("keywords").GetInt64());
+            Assert.Equal(devices.Sum(d => d.GetProperty("missed").GetInt64()), sideFleet.GetProperty("missed").GetInt64());
+            Assert.Equal(devices.Sum(d => d.GetProperty("falseAccepts").GetInt64()), sideFleet.GetProperty("falseAccepts").GetInt64());
+            Assert.Equal((double)sideFleet.GetProperty("missed").GetInt64() / sideFleet.GetProperty("keywords").GetInt64(), sideFleet.GetProperty("frr").GetDouble(), 9);
+            Assert.True(sideFleet.GetProperty("negativeHours").GetDouble() > 0.005, "most of each day-2 WAV lies outside the keywords");
+            Assert.Equal(JsonValueKind.Number, sideFleet.GetProperty("faPerHour").ValueKind);
+            fleets.Add(sideFleet);
+        }
+        Assert.Equal(fleets[0].GetProperty("negativeHours").GetDouble(), fleets[1].GetProperty("negativeHours").GetDouble(), 9);
+        JsonElement target = loop.GetProperty("target");
+        bool met = fleets[1].GetProperty("frr").GetDouble() <= fleets[0].GetProperty("frr").GetDouble() / 2 + 1e-12
+            && fleets[1].GetProperty("faPerHour").GetDouble() <= fleets[0].GetProperty("faPerHour").GetDouble() + 1e-9;
+        Assert.Equal(met, target.GetProperty("met").GetBoolean());
+        Assert.StartsWith(met ? "met: " : "missed: ", target.GetProperty("verdict").GetString());
+        string md = File.ReadAllText(Path.Combine(run.OutDir, "summary.md"));
+        Assert.Contains("## The loop", md);
+        Assert.Contains("| **fleet** | after: " + push.GetProperty("version").GetString(), md);
+
         JsonElement[] children = [.. s.GetProperty("processes").EnumerateArray()];
-        // The gateway and two replaying agents, plus two live agents when a model was pushed.
-        Assert.Equal(pushStatus == "confirmed" ? 5 : 3, children.Length);
+        // The gateway and two replaying agents a day, plus two live agents when a model was pushed.
+        Assert.Equal(pushStatus == "confirmed" ? 7 : 5, children.Length);
         Assert.All(children, c => Assert.True(MainJobRun.IsGone(c.GetProperty("pid").GetInt32()), $"{c.GetProperty("name")} is still running"));
     }
 
     [Fact]
     public async Task Ctrl_c_while_agents_replay_stops_every_child_and_reports_the_interruption()
     {
-        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.03");
+        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.03", "--days", "1");
         await run.WaitForStdoutAsync("agents started (pids", TimeSpan.FromSeconds(300)); // liveness only
         run.Signal("INT");
         int exit = await run.WaitForExitAsync(TimeSpan.FromSeconds(180)); // liveness only
@@ -100,6 +144,8 @@ public sealed class MainJob_Tests
         JsonElement s = run.SummaryJson();
         Assert.False(s.GetProperty("succeeded").GetBoolean());
         Assert.Equal("interrupted", s.GetProperty("failure").GetString());
+        Assert.Contains("7/7 summary: ", run.Stdout); // --days 1: today's single pass of seven stages
+        Assert.Equal(JsonValueKind.Null, s.GetProperty("loop").ValueKind);
         JsonElement[] children = [.. s.GetProperty("processes").EnumerateArray()];
         Assert.Equal(3, children.Length);
         Assert.All(children, c => Assert.True(MainJobRun.IsGone(c.GetProperty("pid").GetInt32()), $"{c.GetProperty("name")} is still running"));

@@ -21,6 +21,10 @@ public static class CorpusCommandLine
           --stream-sentences N      keyword-free sentences per test speaker for streams (default 24)
           --negatives-minutes X     negative stream length in minutes (default 10; 0 = none)
           --positives N             keywords in the positive stream (default 50; 0 = none)
+          --stream-seed N           seed of the streams' content only (sentences, keyword times, SNRs, segments); the
+                                    speakers stay those of --seed: the same voices on another day (default: --seed)
+          --stream-takes N          takes of each keyword per speaker in the positive stream, 1-8: the same voice at a
+                                    rate and pitch a few percent off (default 1)
           --train-negatives-minutes X       train-split negative stream (train voices, synthetic music, noise,
                                             hum, babble, silence) for training negatives (default 0 = none)
           --validation-negatives-minutes X  validation-split negative stream, for choosing the threshold (default 0)
@@ -83,6 +87,8 @@ public static class CorpusCommandLine
                 case "--stream-sentences": o = o with { StreamSentencesPerSpeaker = Int() }; break;
                 case "--negatives-minutes": o = o with { NegativeStreamMinutes = Double() }; break;
                 case "--positives": o = o with { PositiveStreamKeywords = Int() }; break;
+                case "--stream-seed": o = o with { StreamSeed = Long() }; break;
+                case "--stream-takes": o = o with { StreamKeywordTakes = Int() }; break;
                 case "--train-negatives-minutes": o = o with { TrainNegativeStreamMinutes = Double() }; break;
                 case "--validation-negatives-minutes": o = o with { ValidationNegativeStreamMinutes = Double() }; break;
                 case "--validation-positives": o = o with { ValidationPositiveStreamKeywords = Int() }; break;

@@ -210,7 +210,7 @@ public sealed partial class CorpusGenerator
     private void RenderFarFieldNegativeStream(NegativeStreamStyle style, List<(Speaker Speaker, string[] Words)> pool)
     {
         string name = $"{style.Split}/streams/negative-000";
-        var rng = DeterministicRandom.For(_o.Seed, style.RngName + "/far-field");
+        var rng = DeterministicRandom.For(StreamSeed, style.RngName + "/far-field");
         long total = (long)Math.Round(style.Minutes * 60 * SampleRateHz);
         var splitSpeakers = SplitSpeakers(style.Split).ToList();
         IReadOnlyList<string> nearMisses = style.Split == CorpusSplit.Train ? _o.NearMisses : [.. _o.NearMisses, .. _o.HeldOutNearMisses];
@@ -361,7 +361,7 @@ public sealed partial class CorpusGenerator
     private void RenderFarFieldPositiveStream(string split, int keywords)
     {
         string name = $"{split}/streams/positive-000";
-        var rng = DeterministicRandom.For(_o.Seed, "stream/positive/far-field/" + split);
+        var rng = DeterministicRandom.For(StreamSeed, "stream/positive/far-field/" + split);
         var speakers = SplitSpeakers(split).ToList();
         RoomChannel channel = _channels[split];
         List<(Speaker Speaker, string[] Words)> pool = _streamPools.GetValueOrDefault(split) ?? [];

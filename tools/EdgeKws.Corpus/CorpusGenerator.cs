@@ -95,6 +95,7 @@ public sealed partial class CorpusGenerator
         var requests = clips.SelectMany(c => c.Chunks.Select(t => (c.Speaker, t)))
             .Concat(negativeStreams.SelectMany(n => pools[n.Split]).SelectMany(p => p.Words.Select(w => (p.Speaker, w))))
             .Concat(TestSpeakers().SelectMany(s => _o.Keywords.Concat(_o.NearMisses).Select(k => (s, k))))
+            .Concat(KeywordTakeRequests())
             .Concat(HeldOutNearMissSpeakers().SelectMany(s => _o.HeldOutNearMisses.Select(k => (s, k))));
         _tts = new TtsSynthesizer(Path.Combine(_work, "tts"), _o.MaxParallelSynthesis);
         _noise = await NoiseBank.CreateAsync(Path.Combine(_work, "noise"), ct).ConfigureAwait(false);
@@ -183,6 +184,46 @@ public sealed partial class CorpusGenerator
     }
 
     private int Count(string split) => _split.Values.Count(v => v == split);
+
+    /// <summary>Seed of the streams' content (<see cref="CorpusOptions.StreamSeed"/>); speakers and splits keep <see cref="CorpusOptions.Seed"/>.</summary>
+    private long StreamSeed => _o.StreamSeed ?? _o.Seed;
+
+    private int KeywordTakes => _o.StreamKeywordTakes ?? 1;
+
+    private static readonly int[] TakeRateOffsets = [-8, -5, -3, 3, 5, 8];
+    private static readonly int[] TakePitchOffsets = [-5, -3, 0, 3, 5];
+
+    /// <summary>
+    /// Take <paramref name="take"/> of a speaker's keywords: take 0 is the speaker, the others the same voice (engine, voice,
+    /// variant) at a rate 3-8 % off and a pitch up to 5 % off, drawn from the stream seed.
+    /// </summary>
+    private Speaker KeywordTake(Speaker speaker, int take)
+    {
+        if (take == 0)
+        {
+            return speaker;
+        }
+
+        var rng = DeterministicRandom.For(StreamSeed, $"take/{speaker.Id}/{take}");
+        return speaker with
+        {
+            RatePercent = speaker.RatePercent + rng.Pick(TakeRateOffsets),
+            PitchPercent = speaker.PitchPercent + rng.Pick(TakePitchOffsets),
+        };
+    }
+
+    /// <summary>The extra takes' keywords to synthesise (close-talk positive streams; none with one take).</summary>
+    private IEnumerable<(Speaker, string)> KeywordTakeRequests()
+    {
+        if (KeywordTakes <= 1 || _o.FarField)
+        {
+            return [];
+        }
+
+        IEnumerable<Speaker> speakers = (_o.PositiveStreamKeywords > 0 ? TestSpeakers() : [])
+            .Concat(_o.ValidationPositiveStreamKeywords > 0 ? SplitSpeakers(CorpusSplit.Validation) : []);
+        return [.. speakers.SelectMany(s => Enumerable.Range(1, KeywordTakes - 1).SelectMany(t => _o.Keywords.Select(k => (KeywordTake(s, t), k))))];
+    }
 
     private IEnumerable<Speaker> TestSpeakers() => SplitSpeakers(CorpusSplit.Test);
 
@@ -275,7 +316,7 @@ public sealed partial class CorpusGenerator
         foreach (Speaker s in SplitSpeakers(split))
         {
             var templates = free.ToList();
-            DeterministicRandom.For(_o.Seed, "stream-pool/" + s.Id).Shuffle(templates);
+            DeterministicRandom.For(StreamSeed, "stream-pool/" + s.Id).Shuffle(templates);
             pool.AddRange(templates.Take(take).Select(t => (s, SentenceBank.Words(t))));
         }
 
@@ -535,7 +576,7 @@ public sealed partial class CorpusGenerator
             return (floor, offset) => _noise.Fill(NoiseKind.Pink, floor, offset);
         }
 
-        float[] bed = SyntheticSources.Noise(NoiseKind.Pink, NoiseBank.BedSeconds * SampleRateHz, DeterministicRandom.For(_o.Seed, $"floor/{purpose}/{split}"));
+        float[] bed = SyntheticSources.Noise(NoiseKind.Pink, NoiseBank.BedSeconds * SampleRateHz, DeterministicRandom.For(StreamSeed, $"floor/{purpose}/{split}"));
         return (floor, offset) => NoiseBank.FillFrom(bed, floor, offset);
     }
 
@@ -548,7 +589,7 @@ public sealed partial class CorpusGenerator
         }
 
         string name = $"{style.Split}/streams/negative-000";
-        var rng = DeterministicRandom.For(_o.Seed, style.RngName);
+        var rng = DeterministicRandom.For(StreamSeed, style.RngName);
         long total = (long)Math.Round(style.Minutes * 60 * SampleRateHz);
         var splitSpeakers = SplitSpeakers(style.Split).ToList();
         var segments = new List<StreamSegment>();
@@ -669,7 +710,9 @@ public sealed partial class CorpusGenerator
         }
 
         string name = $"{split}/streams/positive-000";
-        var rng = DeterministicRandom.For(_o.Seed, split == CorpusSplit.Test ? "stream/positive" : "stream/positive/" + split);
+        var rng = DeterministicRandom.For(StreamSeed, split == CorpusSplit.Test ? "stream/positive" : "stream/positive/" + split);
+        // Its own generator, so one take (the default) leaves every other draw, and so every byte, as it was.
+        var takeRng = DeterministicRandom.For(StreamSeed, "stream/positive/takes/" + split);
         var testSpeakers = SplitSpeakers(split).ToList();
         var events = new List<KeywordEvent>();
         var words = new List<WordInterval>();
@@ -692,7 +735,8 @@ public sealed partial class CorpusGenerator
                 keyword = rng.Pick(_o.Keywords);
                 sp = rng.Pick(testSpeakers);
                 snr = rng.Pick(_o.SnrDbChoices);
-                kw = (float[])_tts.Get(sp, keyword).Clone();
+                Speaker take = KeywordTakes > 1 ? KeywordTake(sp, takeRng.Next(KeywordTakes)) : sp;
+                kw = (float[])_tts.Get(take, keyword).Clone();
                 NormaliseToReference(kw, [new SampleInterval(0, kw.Length)], PositiveStreamFloorDbFs + snr);
             }
 

@@ -135,6 +135,22 @@ public sealed partial record CorpusOptions
     /// <summary>Fraction of far-field wake phrases followed by a command (a keyword-free sentence) 100-300 ms later.</summary>
     public double CommandAfterWakeShare { get; init; } = 0.4;
 
+    /// <summary>
+    /// Seed of the streams' content only (which sentences, keyword times, SNRs, noise offsets and negative segments), null =
+    /// <see cref="Seed"/>. Speakers and splits still come from <see cref="Seed"/>, so two corpora with one seed and different
+    /// stream seeds are the same voices saying new things: another day of the same household.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public long? StreamSeed { get; init; }
+
+    /// <summary>
+    /// Takes of each keyword per speaker in the close-talk positive stream (null or 1: the speaker's one synthesised take
+    /// every time). Take 0 is the speaker; each further take is the same voice at a speaking rate and pitch a few percent
+    /// off (drawn from the stream seed), as one person never says a word twice alike. Each keyword occurrence draws a take.
+    /// </summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public int? StreamKeywordTakes { get; init; }
+
     /// <summary>Fraction of voices held out for test.</summary>
     public double TestFraction { get; init; } = 0.2;
 
@@ -194,6 +210,7 @@ public sealed partial record CorpusOptions
         Require(LevelDbFsMin <= LevelDbFsMax && LevelDbFsMin >= -60 && LevelDbFsMax <= 0, $"--level range must be within -60..0 dBFS with min <= max; got {LevelDbFsMin}..{LevelDbFsMax}.");
         Require(StreamSnrDbChoices is null || (StreamSnrDbChoices.Count > 0 && StreamSnrDbChoices.All(x => x is >= -10 and <= 60)), "--stream-snr values must be -10 to 60 dB.");
         Require(StreamLevelDbFs is null || (StreamLevelDbFs.Count == 2 && StreamLevelDbFs[0] <= StreamLevelDbFs[1] && StreamLevelDbFs[0] >= -60 && StreamLevelDbFs[1] <= 0), "--stream-level takes MIN,MAX within -60..0 dBFS.");
+        Require(StreamKeywordTakes is null or (>= 1 and <= 8), $"--stream-takes must be 1 to 8; got {StreamKeywordTakes}.");
         Require(WakePhraseShare is >= 0 and <= 1 && CommandAfterWakeShare is >= 0 and <= 1, "--wake-share and --command-share must be 0 to 1.");
         foreach (string p in HeldOutNearMisses)
         {

@@ -33,8 +33,9 @@ internal sealed record RoomProfile(string Name, string Engine, double[] SnrDb, i
 /// <param name="Room">Room profile.</param>
 /// <param name="Keywords">Known "hey edge" intervals in the WAV (ms).</param>
 /// <param name="NegativeSegments">Counts of negative segment kinds (speech, near-miss, noise, music ...).</param>
+/// <param name="Day">Day of the run (1 = the first day) whose utterances the WAV holds.</param>
 internal sealed record DeviceRecording(string DeviceId, string WavPath, double DurationSeconds, string Speaker, RoomProfile Room,
-    IReadOnlyList<(double StartMs, double EndMs)> Keywords, IReadOnlyDictionary<string, int> NegativeSegments);
+    IReadOnlyList<(double StartMs, double EndMs)> Keywords, IReadOnlyDictionary<string, int> NegativeSegments, int Day = 1);
 
 /// <summary>
 /// Stage 1: audio for every device from the corpus generator (tools/EdgeKws.Corpus, no download:
@@ -42,6 +43,9 @@ internal sealed record DeviceRecording(string DeviceId, string WavPath, double D
 /// speaker), engine, SNRs and room: a positive stream ("hey edge" at known times over a pink floor)
 /// followed by a negative stream (other speech, near misses, silence, noise, babble, plucked-chord
 /// music), joined and given the room's reverberation by sox.
+/// Days: the device seed fixes the speakers (so the voice), the engine, SNR choices and room; each later day only changes
+/// the corpus's stream seed, so the same person in the same room says new things at new times, and every keyword is one of
+/// <see cref="KeywordTakes"/> takes of that voice (rate and pitch a few percent apart), never one waveform replayed.
 /// </summary>
 internal static class DeviceAudio
 {
@@ -51,7 +55,16 @@ internal static class DeviceAudio
     /// <summary>Share of each device's audio that is the positive stream.</summary>
     private const double PositiveShare = 0.35;
 
-    public static async Task<DeviceRecording> GenerateAsync(string deviceId, int index, double hours, long seed, string directory, CancellationToken ct)
+    /// <summary>Takes of "hey edge" per speaker and day (the corpus's <c>StreamKeywordTakes</c>).</summary>
+    public const int KeywordTakes = 3;
+
+    /// <summary>The corpus seed of a device: its speakers, hence its voice.</summary>
+    public static long DeviceSeed(long seed, int index) => seed + (index * 1009);
+
+    /// <summary>The stream seed of a day: null on day 1 (the device seed's own streams), a new one on every later day.</summary>
+    public static long? StreamSeed(long seed, int index, int day) => day <= 1 ? null : DeviceSeed(seed, index) + (day * 100_003L);
+
+    public static async Task<DeviceRecording> GenerateAsync(string deviceId, int index, double hours, long seed, string directory, CancellationToken ct, int day = 1)
     {
         RoomProfile room = RoomProfile.All[index % RoomProfile.All.Length];
         double totalSeconds = hours * 3600;
@@ -61,7 +74,9 @@ internal static class DeviceAudio
         var options = new CorpusOptions
         {
             OutputDirectory = corpusDir,
-            Seed = seed + (index * 1009),
+            Seed = DeviceSeed(seed, index),
+            StreamSeed = StreamSeed(seed, index, day),
+            StreamKeywordTakes = KeywordTakes,
             SpeakerCount = 3,
             Keywords = ["hey edge"],
             TakesPerKeyword = 1,
@@ -78,7 +93,7 @@ internal static class DeviceAudio
         CorpusFile positive = manifest.Files.Single(f => f.Kind == FileKind.PositiveStream);
         CorpusFile negative = manifest.Files.Single(f => f.Kind == FileKind.NegativeStream);
 
-        string wav = Path.Combine(directory, deviceId + ".wav");
+        string wav = Path.Combine(directory, day <= 1 ? deviceId + ".wav" : $"{deviceId}-day{day}.wav");
         // -R: repeatable dither (the same seed gives the same WAV); -G: guard against clipping in the reverb.
         var soxArgs = new List<string> { "-R", "-G", Path.Combine(corpusDir, positive.Path), Path.Combine(corpusDir, negative.Path), wav };
         if (room.Reverberance > 0)
@@ -94,6 +109,6 @@ internal static class DeviceAudio
         var segments = (negative.Segments ?? []).GroupBy(s => s.Kind, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal);
         return new DeviceRecording(deviceId, wav, (positive.DurationMs + negative.DurationMs) / 1000.0,
             positive.KeywordEvents.FirstOrDefault()?.Speaker ?? manifest.Speakers.First(s => s.Split == "test").Id, room,
-            [.. positive.KeywordEvents.Select(k => (k.StartMs, k.EndMs))], segments);
+            [.. positive.KeywordEvents.Select(k => (k.StartMs, k.EndMs))], segments, day);
     }
 }

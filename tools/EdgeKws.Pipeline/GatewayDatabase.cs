@@ -26,6 +26,11 @@ internal sealed class GatewayDatabase : IDisposable
         FROM detections ORDER BY device_id, seq
         """);
 
+    /// <summary>Each device's highest detection sequence number so far: later detections (another day's) lie above it.</summary>
+    public Dictionary<string, long> LastDetectionSequences() => _db.Query<DetectionClipRow>(
+        "SELECT device_id AS DeviceId, MAX(seq) AS Sequence FROM detections GROUP BY device_id")
+        .ToDictionary(r => r.DeviceId, r => r.Sequence, StringComparer.Ordinal);
+
     /// <summary>Sketch JSON of one device, oldest window first.</summary>
     public List<SketchRow> ReadSketches(string deviceId) => _db.Query<SketchRow>(
         "SELECT sketch_json AS Json, model_version AS ModelVersion FROM sketches WHERE device_id = ? ORDER BY window_start_utc_ms", deviceId);

@@ -20,7 +20,12 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
     /// <summary>A detection whose keyword end lies in [start, end + this] of a known keyword is a true accept.</summary>
     public const double TruthToleranceMs = 1000;
 
-    public async Task<LabelFigures> RunAsync(IReadOnlyList<DeviceRecording> recordings, GatewayClient gateway, bool calibrated, CancellationToken ct)
+    /// <summary>
+    /// Labels every detection stored so far and compares those of <paramref name="recordings"/>' day with its ground truth:
+    /// with <paramref name="after"/>, only detections above each device's sequence number there count (the day's own).
+    /// </summary>
+    public async Task<LabelFigures> RunAsync(IReadOnlyList<DeviceRecording> recordings, GatewayClient gateway, bool calibrated, CancellationToken ct,
+        IReadOnlyDictionary<string, long>? after = null)
     {
         var figures = new LabelFigures();
         long detections = (await gateway.GetAsync("api/detections?window=24h&limit=10000", ct).ConfigureAwait(false)).GetArrayLength();
@@ -57,13 +62,18 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
         }
         var truthByDevice = recordings.ToDictionary(r => r.DeviceId, r => r.Keywords, StringComparer.Ordinal);
         Directory.CreateDirectory(Path.Combine(outDir, "labels"));
-        using var log = new StreamWriter(Path.Combine(outDir, "labels", "labels.csv"));
+        int day = recordings[0].Day;
+        using var log = new StreamWriter(Path.Combine(outDir, "labels", day <= 1 ? "labels.csv" : $"labels-day{day}.csv"));
         await log.WriteLineAsync("device,sequence,stream_offset_ms,score,label,source,confidence,truth").ConfigureAwait(false);
         foreach (JsonElement item in labels)
         {
             JsonElement l = item.GetProperty("label");
             string device = l.GetProperty("deviceId").GetString()!;
             long seq = l.GetProperty("sequence").GetInt64();
+            if (after is not null && seq <= after.GetValueOrDefault(device))
+            {
+                continue; // an earlier day's detection (or one heard while the model was rolled out)
+            }
             string label = l.GetProperty("label").GetString()!;
             JsonElement provenance = item.GetProperty("provenance");
             bool byAligner = provenance.ValueKind == JsonValueKind.Object && provenance.GetProperty("kind").GetString() == "aligner";

@@ -13,17 +13,23 @@ namespace EdgeKws.Pipeline;
 /// process (embedded MQTT broker, SQLite, HTTP API and dashboard on 127.0.0.1), one real agent process
 /// per device replaying its WAV faster than real time, labels from forced alignment, FA/hour and drift
 /// from the gateway, the model push, and a summary. Every child is stopped on success, failure and
-/// Ctrl-C.
+/// Ctrl-C. With <c>--days N</c> (default 2) the same devices then hear new utterances on each later day with whatever model
+/// the rollout left on them, and the loop stage scores production and the new model on the last day's audio.
 /// </summary>
 internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWriter output)
 {
-    public const int StageCount = 7;
+    /// <summary>
+    /// Stages of a run: day 1's six (audio, gateway, agents, labels, metrics, model push), four per later day (audio, agents,
+    /// labels, metrics), a model push after every later day but the last, the loop (two days or more) and the summary.
+    /// </summary>
+    public static int StageCount(int days) => 6 + (4 * (days - 1)) + Math.Max(0, days - 2) + (days > 1 ? 1 : 0) + 1;
     private const string Marker = ".edgekws-main-job";
     private const int HeartbeatSeconds = 15;
 
     private readonly List<ChildProcess> _children = [];
     private readonly MainJobSummary _summary = new();
-    private readonly Progress _progress = new(output, StageCount);
+    private readonly Progress _progress = new(output, StageCount(options.Days));
+    private readonly int _summaryStage = StageCount(options.Days);
     private ChildProcess? _gateway;
     private string _outDir = "";
 
@@ -36,32 +42,49 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         _summary.StartedUtc = DateTimeOffset.UtcNow.ToString("O", CultureInfo.InvariantCulture);
         _summary.Devices = options.Devices;
         _summary.HoursPerDevice = options.HoursPerDevice;
+        _summary.Days = options.Days;
         _summary.OutputDirectory = _outDir;
         _summary.Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, load {LoadAverage()}";
         (string manifest, string version) = repo.DefaultModel();
         _summary.ModelManifest = Path.GetRelativePath(repo.Root, manifest);
         _summary.ModelVersion = version;
-        output.WriteLine($"EdgeKws main job: {options.Devices} devices x {options.HoursPerDevice.ToString("0.###", CultureInfo.InvariantCulture)} h of audio, model {version} ({_summary.ModelManifest}), output {_outDir}");
+        output.WriteLine($"EdgeKws main job: {options.Devices} devices x {options.HoursPerDevice.ToString("0.###", CultureInfo.InvariantCulture)} h of audio" +
+            $"{(options.Days > 1 ? $" x {options.Days} days" : "")}, model {version} ({_summary.ModelManifest}), output {_outDir}");
 
         int rc = 1;
         try
         {
             _rollout = new ModelRolloutStage(repo, _outDir, _progress, _summary, options.QuickModel, options.ModelStage);
-            IReadOnlyList<DeviceRecording> recordings = await _progress.StageAsync(1, "audio", () => GenerateAudioAsync(ct)).ConfigureAwait(false);
+            IReadOnlyList<DeviceRecording> recordings = await _progress.StageAsync(1, "audio", () => GenerateAudioAsync(1, ct)).ConfigureAwait(false);
             using GatewayClient gateway = await _progress.StageAsync(2, "gateway", () => StartGatewayAsync(recordings, manifest, ct)).ConfigureAwait(false);
             await _progress.StageAsync(3, "agents", () => RunAgentsAsync(recordings, _agentModel ?? manifest, gateway, ct)).ConfigureAwait(false);
             await _progress.StageAsync(4, "labels", () => LabelAsync(recordings, gateway, ct)).ConfigureAwait(false);
             await _progress.StageAsync(5, "metrics", () => MetricsAsync(recordings, gateway, ct)).ConfigureAwait(false);
-            string? notReady = _publisherMissing;
-            if (notReady is null)
+            int stage = 6;
+            await ModelStageAsync(stage, "model push", 1, recordings, gateway, ct).ConfigureAwait(false);
+
+            // Later days: the same devices (voices, rooms, noise) hear new utterances with whatever model the rollout left on them.
+            IReadOnlyList<DeviceRecording> today = recordings;
+            for (int day = 2; day <= options.Days; day++)
             {
-                await _progress.StageAsync(6, "model push", () => _rollout.RunAsync(recordings, r => StartLiveAgent(r, ct), gateway, ct)).ConfigureAwait(false);
+                int d = day;
+                string prefix = $"day {d} ";
+                today = await _progress.StageAsync(++stage, prefix + "audio", () => GenerateAudioAsync(d, ct)).ConfigureAwait(false);
+                IReadOnlyList<DeviceRecording> heard = today;
+                var dayRun = new DayRun { Day = d, AudioHours = Math.Round(heard.Sum(r => r.DurationSeconds) / 3600, 4), Keywords = heard.Sum(r => r.Keywords.Count) };
+                _summary.LaterDays.Add(dayRun);
+                await _progress.StageAsync(++stage, prefix + "agents", () => RunLaterDayAgentsAsync(heard, dayRun, _agentModel ?? manifest, gateway, ct)).ConfigureAwait(false);
+                await _progress.StageAsync(++stage, prefix + "labels", () => LabelLaterDayAsync(heard, dayRun, gateway, ct)).ConfigureAwait(false);
+                await _progress.StageAsync(++stage, prefix + "metrics", () => LaterDayMetricsAsync(dayRun, gateway, ct)).ConfigureAwait(false);
+                if (d < options.Days)
+                {
+                    await ModelStageAsync(++stage, prefix + "model push", d, heard, gateway, ct).ConfigureAwait(false);
+                }
             }
-            else
+            if (options.Days > 1)
             {
-                _summary.ModelPush.Status = "skipped";
-                _summary.ModelPush.Detail = notReady;
-                _progress.Skipped(6, "model push", notReady);
+                IReadOnlyList<DeviceRecording> lastDay = today;
+                await _progress.StageAsync(++stage, "loop", () => LoopAsync(lastDay, manifest, ct)).ConfigureAwait(false);
             }
             _summary.Succeeded = true;
             rc = 0;
@@ -69,7 +92,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
             if (options.KeepRunning)
             {
                 _summary.GatewayKeptRunning = true;
-                await _progress.StageAsync(7, "summary", () => WriteSummaryAsync(ct)).ConfigureAwait(false);
+                await _progress.StageAsync(_summaryStage, "summary", () => WriteSummaryAsync(ct)).ConfigureAwait(false);
                 output.WriteLine($"Gateway left running: dashboard {_summary.DashboardUrl}, log in with the operator token in {_summary.TokenFile} (Ctrl-C stops it).");
                 try
                 {
@@ -106,7 +129,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         _summary.Stages = _progress.Stages;
         if (!options.KeepRunning || rc != 0)
         {
-            await _progress.StageAsync(7, "summary", () => WriteSummaryAsync(CancellationToken.None)).ConfigureAwait(false);
+            await _progress.StageAsync(_summaryStage, "summary", () => WriteSummaryAsync(CancellationToken.None)).ConfigureAwait(false);
         }
         else
         {
@@ -121,23 +144,27 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
 
     // ---- 1. audio --------------------------------------------------------------------------------------------------
 
-    private async Task<(IReadOnlyList<DeviceRecording>, string)> GenerateAudioAsync(CancellationToken ct)
+    private async Task<(IReadOnlyList<DeviceRecording>, string)> GenerateAudioAsync(int day, CancellationToken ct)
     {
         var recordings = new List<DeviceRecording>();
         for (int i = 0; i < options.Devices; i++)
         {
             string id = DeviceId(i);
-            string dir = Path.Combine(_outDir, "audio", id);
+            string dir = day <= 1 ? Path.Combine(_outDir, "audio", id) : Path.Combine(_outDir, "audio", $"day{day}", id);
             Directory.CreateDirectory(dir);
-            DeviceRecording r = await DeviceAudio.GenerateAsync(id, i, options.HoursPerDevice, options.Seed, dir, ct).ConfigureAwait(false);
+            DeviceRecording r = await DeviceAudio.GenerateAsync(id, i, options.HoursPerDevice, options.Seed, dir, ct, day).ConfigureAwait(false);
             recordings.Add(r);
             _progress.Detail(string.Create(CultureInfo.InvariantCulture,
                 $"{id}: {r.DurationSeconds:F0} s, {r.Keywords.Count} x \"hey edge\" by {r.Speaker}, {r.Room.Name}; negatives: {string.Join(", ", r.NegativeSegments.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Value} {k.Key}"))}"));
         }
         double hours = recordings.Sum(r => r.DurationSeconds) / 3600;
-        _summary.AudioHours = Math.Round(hours, 4);
+        if (day <= 1)
+        {
+            _summary.AudioHours = Math.Round(hours, 4);
+        }
+        string newUtterances = day <= 1 ? "" : $" (day {day}: the same voices and rooms, new utterances)";
         return (recordings, string.Create(CultureInfo.InvariantCulture,
-            $"{recordings.Count} devices, {hours * 60:F1} min of audio, {recordings.Sum(r => r.Keywords.Count)} keywords at known times"));
+            $"{recordings.Count} devices, {hours * 60:F1} min of audio, {recordings.Sum(r => r.Keywords.Count)} keywords at known times{newUtterances}"));
     }
 
     // ---- 2. gateway ------------------------------------------------------------------------------------------------
@@ -252,7 +279,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         string dir = Path.Combine(_outDir, "devices", r.DeviceId);
         ChildProcess agent = ChildProcess.Start(r.DeviceId + "-live", repo.AgentDll,
             ["--config", Path.Combine(dir, "agent.json"), "--stdin", "--model", _agentModel!, "--drain-seconds", "30"],
-            dir, Path.Combine(dir, "agent-live.log"), redirectStdin: true);
+            dir, Path.Combine(dir, r.Day <= 1 ? "agent-live.log" : $"agent-live-day{r.Day}.log"), redirectStdin: true);
         _children.Add(agent);
         _feeders.Add(Task.Run(() => ModelRolloutStage.FeedRealTimeAsync(agent, r.WavPath, ct), CancellationToken.None));
         return agent;
@@ -262,54 +289,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
 
     private async Task<(bool, string)> RunAgentsAsync(IReadOnlyList<DeviceRecording> recordings, string modelManifest, GatewayClient gateway, CancellationToken ct)
     {
-        var agents = new List<(DeviceRecording Recording, ChildProcess Process)>();
-        foreach (DeviceRecording r in recordings)
-        {
-            string dir = Path.Combine(_outDir, "devices", r.DeviceId);
-            string config = WriteAgentConfig(r, dir);
-            ChildProcess agent = ChildProcess.Start(r.DeviceId, repo.AgentDll,
-                ["--config", config, "--wav", r.WavPath, "--fast", "--model", modelManifest, "--drain-seconds", "120"],
-                dir, Path.Combine(dir, "agent.log"));
-            _children.Add(agent);
-            agents.Add((r, agent));
-        }
-        _progress.Detail($"{agents.Count} agents started (pids {string.Join(", ", agents.Select(a => a.Process.Id))}), replaying with --fast and raw-audio consent");
-
-        long sent = 0;
-        foreach ((DeviceRecording r, ChildProcess agent) in agents)
-        {
-            // Replay is faster than real time; the budget covers a slow, shared machine and the outbox drain.
-            TimeSpan budget = TimeSpan.FromSeconds(300 + (r.DurationSeconds / 2));
-            if (!await agent.WaitForExitAsync(budget, ct).ConfigureAwait(false))
-            {
-                throw new TimeoutException($"{r.DeviceId} did not finish its replay within {budget.TotalSeconds:F0} s; see its agent.log");
-            }
-            string? line = agent.Lines().LastOrDefault(l => l.StartsWith("summary:", StringComparison.Ordinal));
-            Dictionary<string, string> fields = ParseSummary(line);
-            _summary.DeviceRuns.Add(new DeviceRun
-            {
-                DeviceId = r.DeviceId,
-                Speaker = r.Speaker,
-                Room = r.Room.Name,
-                AudioSeconds = Math.Round(r.DurationSeconds, 1),
-                KeywordsInAudio = r.Keywords.Count,
-                NegativeSegments = new Dictionary<string, int>(r.NegativeSegments),
-                ExitCode = agent.ExitCode,
-                AgentSummary = fields,
-            });
-            if (agent.ExitCode != 0 || line is null)
-            {
-                throw new InvalidOperationException($"{r.DeviceId} exited with {agent.ExitCode} {(line is null ? "without a summary line" : "")}; see {Path.Combine(_outDir, "devices", r.DeviceId, "agent.log")}");
-            }
-            if (fields.GetValueOrDefault("outbox_depth") != "0")
-            {
-                throw new InvalidOperationException($"{r.DeviceId} stopped with {fields.GetValueOrDefault("outbox_depth")} messages still in its outbox (not drained within 120 s)");
-            }
-            sent += long.Parse(fields.GetValueOrDefault("sent", "0"), CultureInfo.InvariantCulture);
-            _progress.Detail($"{r.DeviceId}: {fields.GetValueOrDefault("audio_s")} s audio in {fields.GetValueOrDefault("elapsed_s")} s ({fields.GetValueOrDefault("speed")}), " +
-                $"{fields.GetValueOrDefault("detections")} detections, {fields.GetValueOrDefault("clips_audio")} audio clips, {fields.GetValueOrDefault("heartbeats")} heartbeats, " +
-                $"{fields.GetValueOrDefault("sketches")} sketches, sent {fields.GetValueOrDefault("sent")}, outbox drained");
-        }
+        long sent = await ReplayAsync(recordings, modelManifest, _summary.DeviceRuns, ct).ConfigureAwait(false);
         _summary.MessagesSentByAgents = sent;
 
         // Every PUBACK is sent after the gateway's commit, so drained outboxes mean stored messages; the
@@ -323,8 +303,197 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         {
             throw new InvalidOperationException($"agents report {sent} messages acknowledged but the gateway holds {_summary.GatewayMessages}");
         }
-        return (true, $"{agents.Count} agents replayed {_summary.AudioHours * 60:F1} min; {sent} messages acknowledged, gateway holds {_summary.GatewayMessages} " +
+        return (true, $"{recordings.Count} agents replayed {_summary.AudioHours * 60:F1} min; {sent} messages acknowledged, gateway holds {_summary.GatewayMessages} " +
             $"({_summary.GatewayQuarantined} quarantined), {_summary.Detections} detections");
+    }
+
+    /// <summary>
+    /// One agent process per device replaying its WAV with <c>--fast</c>; waits for each to exit drained and records its
+    /// summary line in <paramref name="runs"/>. Returns the messages the agents saw acknowledged.
+    /// </summary>
+    private async Task<long> ReplayAsync(IReadOnlyList<DeviceRecording> recordings, string modelManifest, List<DeviceRun> runs, CancellationToken ct)
+    {
+        var agents = new List<(DeviceRecording Recording, ChildProcess Process)>();
+        foreach (DeviceRecording r in recordings)
+        {
+            string dir = Path.Combine(_outDir, "devices", r.DeviceId);
+            string config = WriteAgentConfig(r, dir);
+            // The model argument only seeds empty slots: once the slots hold a model (day 1 on), they decide what runs.
+            ChildProcess agent = ChildProcess.Start(r.Day <= 1 ? r.DeviceId : $"{r.DeviceId}-day{r.Day}", repo.AgentDll,
+                ["--config", config, "--wav", r.WavPath, "--fast", "--model", modelManifest, "--drain-seconds", "120"],
+                dir, Path.Combine(dir, r.Day <= 1 ? "agent.log" : $"agent-day{r.Day}.log"));
+            _children.Add(agent);
+            agents.Add((r, agent));
+        }
+        _progress.Detail($"{agents.Count} agents started (pids {string.Join(", ", agents.Select(a => a.Process.Id))}), replaying with --fast and raw-audio consent");
+
+        long sent = 0;
+        foreach ((DeviceRecording r, ChildProcess agent) in agents)
+        {
+            // Replay is faster than real time; the budget covers a slow, shared machine and the outbox drain.
+            TimeSpan budget = TimeSpan.FromSeconds(300 + (r.DurationSeconds / 2));
+            if (!await agent.WaitForExitAsync(budget, ct).ConfigureAwait(false))
+            {
+                throw new TimeoutException($"{agent.Name} did not finish its replay within {budget.TotalSeconds:F0} s; see its agent log");
+            }
+            string? line = agent.Lines().LastOrDefault(l => l.StartsWith("summary:", StringComparison.Ordinal));
+            Dictionary<string, string> fields = ParseSummary(line);
+            runs.Add(new DeviceRun
+            {
+                DeviceId = r.DeviceId,
+                Speaker = r.Speaker,
+                Room = r.Room.Name,
+                AudioSeconds = Math.Round(r.DurationSeconds, 1),
+                KeywordsInAudio = r.Keywords.Count,
+                NegativeSegments = new Dictionary<string, int>(r.NegativeSegments),
+                ExitCode = agent.ExitCode,
+                AgentSummary = fields,
+            });
+            if (agent.ExitCode != 0 || line is null)
+            {
+                throw new InvalidOperationException($"{agent.Name} exited with {agent.ExitCode} {(line is null ? "without a summary line" : "")}; see its log in {Path.Combine(_outDir, "devices", r.DeviceId)}");
+            }
+            if (fields.GetValueOrDefault("outbox_depth") != "0")
+            {
+                throw new InvalidOperationException($"{agent.Name} stopped with {fields.GetValueOrDefault("outbox_depth")} messages still in its outbox (not drained within 120 s)");
+            }
+            sent += long.Parse(fields.GetValueOrDefault("sent", "0"), CultureInfo.InvariantCulture);
+            _progress.Detail($"{agent.Name}: {fields.GetValueOrDefault("audio_s")} s audio in {fields.GetValueOrDefault("elapsed_s")} s ({fields.GetValueOrDefault("speed")}), " +
+                $"model {fields.GetValueOrDefault("model")}, {fields.GetValueOrDefault("detections")} detections, {fields.GetValueOrDefault("clips_audio")} audio clips, " +
+                $"{fields.GetValueOrDefault("heartbeats")} heartbeats, {fields.GetValueOrDefault("sketches")} sketches, sent {fields.GetValueOrDefault("sent")}, outbox drained");
+        }
+        return sent;
+    }
+
+    // ---- later days --------------------------------------------------------------------------------------------------
+
+    /// <summary>Each device's last detection sequence before the day's agents start: the day's detections lie above it.</summary>
+    private Dictionary<string, long> _dayStart = new(StringComparer.Ordinal);
+
+    private async Task<(bool, string)> RunLaterDayAgentsAsync(IReadOnlyList<DeviceRecording> recordings, DayRun dayRun, string modelManifest, GatewayClient gateway, CancellationToken ct)
+    {
+        using (var db = new GatewayDatabase(_summary.GatewayDatabase))
+        {
+            _dayStart = db.LastDetectionSequences();
+        }
+        JsonElement before = await gateway.GetAsync("healthz", ct).ConfigureAwait(false);
+        long sent = await ReplayAsync(recordings, modelManifest, dayRun.DeviceRuns, ct).ConfigureAwait(false);
+        JsonElement health = await gateway.GetAsync("healthz", ct).ConfigureAwait(false);
+        long stored = health.GetProperty("messages").GetInt64() - before.GetProperty("messages").GetInt64();
+        if (stored < sent)
+        {
+            throw new InvalidOperationException($"day {dayRun.Day}: agents report {sent} messages acknowledged but the gateway stored {stored} more");
+        }
+        using (var db = new GatewayDatabase(_summary.GatewayDatabase))
+        {
+            dayRun.Detections = db.ReadDetections().Count(r => r.Sequence > _dayStart.GetValueOrDefault(r.DeviceId));
+        }
+        string models = string.Join(", ", dayRun.DeviceRuns.GroupBy(d => d.AgentSummary.GetValueOrDefault("model", "?"), StringComparer.Ordinal)
+            .Select(g => $"{g.Key} on {g.Count()}"));
+        return (true, string.Create(CultureInfo.InvariantCulture,
+            $"{recordings.Count} agents replayed {dayRun.AudioHours * 60:F1} min running {models}; {sent} messages acknowledged, gateway stored {stored}, {dayRun.Detections} detections"));
+    }
+
+    private async Task<(bool, string)> LabelLaterDayAsync(IReadOnlyList<DeviceRecording> recordings, DayRun dayRun, GatewayClient gateway, CancellationToken ct)
+    {
+        var labeler = new Labeler(_outDir, _summary.GatewayDatabase, _progress);
+        LabelFigures figures = await labeler.RunAsync(recordings, gateway, repo.LabelCalibration is not null, ct, _dayStart).ConfigureAwait(false);
+        dayRun.Labels = figures;
+        string truth = figures.DecidedWithTruth > 0
+            ? string.Create(CultureInfo.InvariantCulture, $"; agrees with day {dayRun.Day}'s ground truth on {figures.AgreeWithTruth}/{figures.DecidedWithTruth} decided labels")
+            : "";
+        return (true, $"day {dayRun.Day}'s detections: {figures.TrueAccepts} TA, {figures.FalseAccepts} FA, {figures.NeedsReview} to review (review queue {figures.ReviewQueue}){truth}");
+    }
+
+    private async Task<(bool, string)> LaterDayMetricsAsync(DayRun dayRun, GatewayClient gateway, CancellationToken ct)
+    {
+        // By model: the fleet's field FA/hour of each version it has run (the gateway's labels; every day so far).
+        JsonElement fa = await gateway.GetAsync("api/metrics/fa?window=24h&by=model", ct).ConfigureAwait(false);
+        foreach (JsonElement g in fa.GetProperty("groups").EnumerateArray())
+        {
+            var row = new FaRow("model", g.GetProperty("key").GetString() ?? "", g.GetProperty("trueAccepts").GetInt64(), g.GetProperty("falseAccepts").GetInt64(),
+                g.GetProperty("unlabelled").GetInt64(), g.GetProperty("listeningHours").GetDouble(),
+                g.GetProperty("faPerHour").ValueKind == JsonValueKind.Number ? g.GetProperty("faPerHour").GetDouble() : null);
+            dayRun.FaPerHour.Add(row);
+            _progress.Detail(string.Create(CultureInfo.InvariantCulture,
+                $"FA/hour model {row.Key}: {(row.FaPerHour is { } f ? f.ToString("F1", CultureInfo.InvariantCulture) : "n/a")} ({row.FalseAccepts} FA, {row.TrueAccepts} TA, {row.Unlabelled} unlabelled over {row.ListeningHours * 60:F2} listening min)"));
+        }
+        return (true, "gateway FA/hour by model (days 1.." + dayRun.Day + "): " + string.Join(", ", dayRun.FaPerHour.Select(r =>
+            $"{r.Key} {(r.FaPerHour is { } f ? f.ToString("F1", CultureInfo.InvariantCulture) : "n/a")}")));
+    }
+
+    /// <summary>The model stage after a day (<see cref="ModelRolloutStage.RunAsync"/>), or why it is skipped.</summary>
+    private async Task ModelStageAsync(int stage, string name, int day, IReadOnlyList<DeviceRecording> heard, GatewayClient gateway, CancellationToken ct)
+    {
+        string? notReady = _publisherMissing;
+        if (notReady is null)
+        {
+            await _progress.StageAsync(stage, name, () => _rollout!.RunAsync(day, heard, r => StartLiveAgent(r, ct), gateway, ct)).ConfigureAwait(false);
+            return;
+        }
+        ModelPush push = day <= 1 ? _summary.ModelPush : new ModelPush { Day = day };
+        if (day > 1)
+        {
+            _summary.LaterModelPushes.Add(push);
+        }
+        push.Status = "skipped";
+        push.Detail = notReady;
+        _progress.Skipped(stage, name, notReady);
+    }
+
+    // ---- the loop ------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Production (the bundled model) and the model the loop made, scored on the same audio of the last day against its ground
+    /// truth, per device and for the fleet. The new model is the one the last confirmed rollout left on the devices; when no
+    /// rollout was confirmed, the last candidate anyway (marked not deployed); without any candidate, production alone.
+    /// </summary>
+    private async Task<(bool, string)> LoopAsync(IReadOnlyList<DeviceRecording> lastDay, string productionManifest, CancellationToken ct)
+    {
+        var evaluation = new LoopEvaluation(repo, _outDir, _progress);
+        IReadOnlyDictionary<string, string> streams = await evaluation.WriteStreamsAsync(lastDay, ct).ConfigureAwait(false);
+        List<ModelPush> pushes = [_summary.ModelPush, .. _summary.LaterModelPushes];
+        ModelPush? confirmed = pushes.LastOrDefault(p => p.Status == "confirmed" && p.Manifest is not null);
+        ModelPush? after = confirmed ?? pushes.LastOrDefault(p => p.Manifest is not null);
+        string status;
+        bool deployed = false;
+        if (confirmed is not null)
+        {
+            // Deployed means what the devices ran on the scored day, as their agents reported it, not only what the rollout said.
+            DayRun day = _summary.LaterDays[^1];
+            var ran = day.DeviceRuns.Select(d => d.AgentSummary.GetValueOrDefault("model")).Distinct(StringComparer.Ordinal).ToList();
+            deployed = ran.Count == 1 && ran[0] == confirmed.Version;
+            status = deployed
+                ? $"deployed: every device ran it on day {day.Day} (rollout confirmed after day {confirmed.Day})"
+                : $"rollout confirmed after day {confirmed.Day}, but on day {day.Day} the devices ran {string.Join(", ", ran)}";
+        }
+        else if (after is not null)
+        {
+            status = $"NOT deployed ({after.Status}: {after.Detail}); scored anyway";
+        }
+        else
+        {
+            status = $"no new model ({_summary.ModelPush.Status}{(_summary.ModelPush.Detail is null ? "" : ": " + _summary.ModelPush.Detail)})";
+        }
+
+        List<LoopFigures> before = await evaluation.EvaluateAsync("before", _summary.ModelVersion, productionManifest, streams, ct).ConfigureAwait(false);
+        List<LoopFigures>? afterFigures = after is null ? null : await evaluation.EvaluateAsync("after", after.Version!, after.Manifest!, streams, ct).ConfigureAwait(false);
+        int lastDayNumber = lastDay[0].Day;
+        LoopReport loop = LoopReport.Compute(lastDayNumber,
+            string.Create(CultureInfo.InvariantCulture,
+                $"{lastDay.Count} devices, {lastDay.Sum(r => r.DurationSeconds) / 60:F1} min, {lastDay.Sum(r => r.Keywords.Count)} keywords at known times"),
+            _summary.ModelVersion, before, after?.Version, afterFigures, deployed, status,
+            "edgekws-model evaluate --streams loop/streams/<device>.json per model and device (the device front end and detector at the manifest's threshold; " +
+            "a keyword counts as detected when the detector fires within [start, end + 1 s]); the fleet sums the devices' counts");
+        _summary.Loop = loop;
+        foreach (string line in SummaryReport.LoopLines(loop))
+        {
+            _progress.Detail(line);
+        }
+        return (true, loop.Target is { } t
+            ? $"{loop.BeforeModel} -> {loop.AfterModel}{(loop.AfterDeployed ? "" : " (not deployed)")} on day {loop.Day}'s audio: target {t.Verdict}"
+            : string.Create(CultureInfo.InvariantCulture,
+                $"{loop.BeforeModel} on day {loop.Day}'s audio: FRR {loop.Before.Fleet.Frr * 100:0.0} %, {loop.Before.Fleet.FaPerHour:0.0} FA/hour; {status}"));
     }
 
     private string WriteAgentConfig(DeviceRecording r, string dir)

@@ -6,16 +6,20 @@ namespace EdgeKws.Pipeline;
 internal sealed record MainJobOptions
 {
     public const string Usage = """
-        usage: edgekws-main-job [--devices N] [--hours H] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--model-stage recalibrate|train] [--quick-model] [--help]
+        usage: edgekws-main-job [--devices N] [--hours H] [--days N] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--model-stage recalibrate|train] [--quick-model] [--help]
           --devices N     simulated devices, each its own agent process, voice, room and noise (default 3, 1..16)
-          --hours H       hours of generated audio per device (default 0.05 = 3 minutes; 0.001..24),
+          --hours H       hours of generated audio per device and day (default 0.05 = 3 minutes; 0.001..24),
                           replayed faster than real time
+          --days N        days the same devices listen (default 2; 1..7): each day new utterances of the same voices in
+                          the same rooms; after every day but the last the model stage runs and a promoted model is
+                          rolled out; the summary's loop scores production and the new model on the last day's audio.
+                          1: today's single pass, no loop
           --out DIR       where audio, gateway database, device state, logs and the summary go
                           (default artifacts/main-job; replaced on every run)
           --keep-running  leave the gateway (API, dashboard, broker) up after the summary until Ctrl-C
           --http-port P   gateway HTTP port (default 8080, or a free port when 8080 is taken; 0: any free port)
           --seed S        seed of the generated audio (default 42)
-          --model-stage K how stage 6 makes the model it pushes: recalibrate (default: the production model's
+          --model-stage K how the model stage makes the model it pushes: recalibrate (default: the production model's
                           activation ranges re-calibrated on the devices' clips, same weights) or train (a small
                           model trained and quantized in this run)
           --quick-model   with --model-stage train: train the pushed model with the trainer's tiny configuration on a smaller corpus
@@ -25,6 +29,7 @@ internal sealed record MainJobOptions
     public string OutputDirectory { get; init; } = Path.Combine("artifacts", "main-job");
     public int Devices { get; init; } = 3;
     public double HoursPerDevice { get; init; } = 0.05;
+    public int Days { get; init; } = 2;
     public bool KeepRunning { get; init; }
     public int? HttpPort { get; init; }
     public long Seed { get; init; } = 42;
@@ -79,6 +84,17 @@ internal sealed record MainJobOptions
                         return null;
                     }
                     o = o with { Devices = n };
+                    break;
+                }
+                case "--days":
+                {
+                    string? s = Next();
+                    if (!int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) || n is < 1 or > 7)
+                    {
+                        error = $"--days: '{s}' must be a whole number from 1 to 7";
+                        return null;
+                    }
+                    o = o with { Days = n };
                     break;
                 }
                 case "--hours":

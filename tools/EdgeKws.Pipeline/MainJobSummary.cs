@@ -22,7 +22,16 @@ internal sealed class MainJobSummary
     public LabelFigures Labels { get; set; } = new();
     public List<FaRow> FaPerHour { get; set; } = [];
     public List<DriftRow> Drift { get; set; } = [];
+    /// <summary>The model stage after day 1: the candidate the loop made from the first day's audio.</summary>
     public ModelPush ModelPush { get; set; } = new();
+    /// <summary>Days of the run (<c>--days</c>).</summary>
+    public int Days { get; set; } = 1;
+    /// <summary>Days 2..N: the audio, what the agents ran and detected, and the gateway's labels of that day.</summary>
+    public List<DayRun> LaterDays { get; set; } = [];
+    /// <summary>Model stages after days 2..N-1 (runs of three days or more).</summary>
+    public List<ModelPush> LaterModelPushes { get; set; } = [];
+    /// <summary>Production and the loop's model on the last day's audio (null on a one-day run).</summary>
+    public LoopReport? Loop { get; set; }
     public string DashboardUrl { get; set; } = "";
     /// <summary>The file holding the run's operator API token (0600): the dashboard's login and any API call take it.</summary>
     public string TokenFile { get; set; } = "";
@@ -74,12 +83,30 @@ internal sealed record DriftRow(string ModelVersion, int Sketches, string? Level
 
 internal sealed class ModelPush
 {
+    /// <summary>The day whose audio the candidate was made from.</summary>
+    public int Day { get; set; } = 1;
     public string Status { get; set; } = "not run";
     public string? Version { get; set; }
     public string? Detail { get; set; }
     /// <summary>The promotion gate's summary for the candidate (null when no candidate reached the gate).</summary>
     public string? Gate { get; set; }
     public List<string> ConfirmedDevices { get; set; } = [];
+    /// <summary>The candidate's INT8 manifest (also when refused), which the loop scores.</summary>
+    public string? Manifest { get; set; }
+}
+
+/// <summary>One later day: the same devices hear new utterances with whatever model the rollout left on them.</summary>
+internal sealed class DayRun
+{
+    public int Day { get; set; }
+    public double AudioHours { get; set; }
+    public int Keywords { get; set; }
+    public long Detections { get; set; }
+    public List<DeviceRun> DeviceRuns { get; set; } = [];
+    /// <summary>The gateway's labels of this day's detections, compared with this day's ground truth.</summary>
+    public LabelFigures Labels { get; set; } = new();
+    /// <summary>The gateway's FA/hour by model (cumulative window: every day so far).</summary>
+    public List<FaRow> FaPerHour { get; set; } = [];
 }
 
 internal sealed record ChildRecord(string Name, int Pid, bool Exited, int? ExitCode);

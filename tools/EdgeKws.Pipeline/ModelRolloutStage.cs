@@ -116,6 +116,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         Directory.CreateDirectory(_modelDir);
         _streamsFile = await WriteEvaluationSetAsync(recordings, ct).ConfigureAwait(false);
         string trainingManifest = bundledManifest.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
+        _production = new ModelFiles(summary.ModelVersion, Path.GetFullPath(bundledManifest), Path.GetFullPath(trainingManifest));
         (string manifestName, string trainingName) = Import(summary.ModelVersion, bundledManifest, trainingManifest);
         JsonElement job = await RunJobAsync(gateway, "api/registry/models", new
         {
@@ -155,25 +156,55 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         return _seedManifest;
     }
 
-    /// <summary>Stage 6 proper: make the candidate (<see cref="ModelStageKind"/>), register and gate it, and roll a promoted one out.</summary>
-    public async Task<(bool, string)> RunAsync(IReadOnlyList<DeviceRecording> recordings, Func<DeviceRecording, ChildProcess> startLiveAgent, GatewayClient gateway, CancellationToken ct)
+    /// <summary>
+    /// The model stage of one day (stage 6 on day 1): make a candidate from what the fleet heard (<see cref="ModelStageKind"/>),
+    /// register and gate it against production, and roll a promoted one out canary first; a confirmed model becomes the
+    /// production model the next day's stage starts from.
+    /// </summary>
+    public async Task<(bool, string)> RunAsync(int day, IReadOnlyList<DeviceRecording> recordings, Func<DeviceRecording, ChildProcess> startLiveAgent,
+        GatewayClient gateway, CancellationToken ct)
     {
-        if (_streamsFile is null || _seedManifest is null)
+        if (_streamsFile is null || _seedManifest is null || _production is null)
         {
             throw new InvalidOperationException("the devices were not provisioned for model updates");
         }
-        Candidate? candidate = kind == ModelStageKind.Recalibrate
-            ? await RecalibrateAsync(gateway, ct).ConfigureAwait(false)
-            : await TrainAsync(gateway, ct).ConfigureAwait(false);
+        _push = day <= 1 ? summary.ModelPush : new ModelPush();
+        _push.Day = day;
+        if (day > 1)
+        {
+            summary.LaterModelPushes.Add(_push);
+        }
+        // The gate scores the candidate on the audio of the day it learned from (day 1: the evaluation set written at provisioning).
+        string evaluationSet = day <= 1 ? _streamsFile : await WriteEvaluationSetAsync(recordings, ct).ConfigureAwait(false);
+        var input = new ModelStageInput(day, _production, evaluationSet, day <= 1 ? _modelDir : Path.Combine(_modelDir, $"day{day}"));
+        Directory.CreateDirectory(input.WorkDirectory);
+        // One method per kind; each returns a registered candidate the gate promoted, or null (refused: _push says why).
+        Candidate? candidate = kind switch
+        {
+            ModelStageKind.Recalibrate => await RecalibrateAsync(input, gateway, ct).ConfigureAwait(false),
+            ModelStageKind.Train => await TrainAsync(input, gateway, ct).ConfigureAwait(false),
+            _ => throw new InvalidOperationException($"model stage {kind} is not implemented"),
+        };
         if (candidate is null)
         {
-            return (true, summary.ModelPush.Detail!);
+            return (true, _push.Detail!);
         }
-        return await RolloutAsync(candidate, recordings, startLiveAgent, gateway, ct).ConfigureAwait(false);
+        (bool ok, string outcome) = await RolloutAsync(candidate, recordings, startLiveAgent, gateway, ct).ConfigureAwait(false);
+        _production = candidate.Model;
+        return (ok, outcome);
     }
 
-    /// <summary>A registered, promoted model ready to roll out: the register job, its version, the gate's words and where it came from.</summary>
-    private sealed record Candidate(JsonElement Job, string Version, string Gate, string Origin);
+    /// <summary>The model the devices run now: the bundled one, then each model a rollout confirmed.</summary>
+    public ModelFiles? Production => _production;
+
+    private ModelFiles? _production;
+    private ModelPush _push = summary.ModelPush;
+
+    /// <summary>A registered, promoted model ready to roll out: the register job, its files, the gate's words and where it came from.</summary>
+    private sealed record Candidate(JsonElement Job, ModelFiles Model, string Gate, string Origin)
+    {
+        public string Version => Model.Version;
+    }
 
     /// <summary>
     /// Field re-calibration of the production model: the gateway exports the devices' labelled clips as a
@@ -182,23 +213,21 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
     /// register job evaluates it on this run's device audio, gates it against production and signs it.
     /// Without labelled clips (nothing was detected), the training corpus export of this run calibrates instead.
     /// </summary>
-    private async Task<Candidate?> RecalibrateAsync(GatewayClient gateway, CancellationToken ct)
+    private async Task<Candidate?> RecalibrateAsync(ModelStageInput input, GatewayClient gateway, CancellationToken ct)
     {
-        ModelPush push = summary.ModelPush;
-        // Relative to the repository (the summary shows it so); the model tool runs in the model directory.
-        string parentManifest = Path.GetFullPath(Path.Combine(repo.Root, summary.ModelManifest));
-        string parentVersion = summary.ModelVersion;
+        ModelPush push = _push;
+        string parentManifest = input.Production.Manifest;
+        string parentVersion = input.Production.Version;
         string stamp = string.Create(CultureInfo.InvariantCulture, $"run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
 
         // 1. Calibration data: what the devices heard (their labelled clips, exported by the gateway).
         string datasetDir;
         string datasetSource;
-        JsonElement? export = await gateway.TryPostJsonAsync("api/review/datasets", new { name = "recalibration-" + stamp, keyword = WakePhrase }, ct).ConfigureAwait(false);
-        if (export is { } e && e.TryGetProperty("directory", out JsonElement dirEl) && dirEl.GetString() is { } dir)
+        FieldDataset? export = await ExportFieldDatasetAsync(gateway, input.Day <= 1 ? "recalibration-" + stamp : $"recalibration-day{input.Day}-{stamp}", ct).ConfigureAwait(false);
+        if (export is not null)
         {
-            datasetDir = dir;
-            datasetSource = string.Create(CultureInfo.InvariantCulture,
-                $"the devices' labelled clips (gateway export {e.GetProperty("datasetId").GetString()}, {e.GetProperty("examples").GetInt32()} clips)");
+            datasetDir = export.Directory;
+            datasetSource = string.Create(CultureInfo.InvariantCulture, $"the devices' labelled clips (gateway export {export.DatasetId}, {export.Examples} clips)");
         }
         else
         {
@@ -210,8 +239,8 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         // 2. Re-calibrate with the model tool (same weights, new activation ranges; lineage in both manifests).
         // Its version is the tool's default, MAJOR.MINOR.(PATCH+1)-field.1: the first field re-calibration of
         // this fleet's production model (each run has a registry of its own).
-        string outputDir = Path.Combine(_modelDir, "recalibrated");
-        string trainingManifest = parentManifest.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
+        string outputDir = Path.Combine(input.WorkDirectory, "recalibrated");
+        string trainingManifest = input.Production.TrainingManifest;
         (int code, string text) = await ChildProcess.RunToEndAsync(repo.ModelToolDll,
             ["build-int8", "--from-int8", parentManifest, "--training-manifest", trainingManifest, "--dataset", datasetDir, "--out", outputDir],
             _modelDir, null, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
@@ -228,6 +257,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         }
         string version = JsonDocument.Parse(await File.ReadAllBytesAsync(manifest, ct).ConfigureAwait(false)).RootElement.GetProperty("modelVersion").GetString()!;
         push.Version = version;
+        push.Manifest = Path.GetFullPath(manifest);
 
         // 3. Register: evaluation on this run's device audio, gate against production, signature.
         (string manifestName, string trainingName) = Import(version, manifest, newTraining);
@@ -237,7 +267,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             modelVersion = version,
             manifest = manifestName,
             trainingManifest = trainingName,
-            evaluationSet = _streamsFile,
+            evaluationSet = input.EvaluationSet,
         }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
         JsonElement model = job.GetProperty("model");
         string stage = model.GetProperty("stage").ToString();
@@ -250,7 +280,22 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             push.Detail = $"{version} ({origin}) refused by the promotion gate ({gate}); nothing pushed";
             return null;
         }
-        return new Candidate(job, version, gate, origin);
+        return new Candidate(job, new ModelFiles(version, push.Manifest, Path.GetFullPath(newTraining)), gate, origin);
+    }
+
+    /// <summary>A dataset the gateway exported from the devices' labelled clips (<c>POST /api/review/datasets</c>), in its dataset directory.</summary>
+    internal sealed record FieldDataset(string Directory, string DatasetId, int Examples);
+
+    /// <summary>
+    /// The gateway's export of every labelled device clip (raw audio, MFCCs by the shared extractor) as a dataset named
+    /// <paramref name="name"/>; null when it has nothing to export (409). The field data of every model stage.
+    /// </summary>
+    private static async Task<FieldDataset?> ExportFieldDatasetAsync(GatewayClient gateway, string name, CancellationToken ct)
+    {
+        JsonElement? export = await gateway.TryPostJsonAsync("api/review/datasets", new { name, keyword = WakePhrase }, ct).ConfigureAwait(false);
+        return export is { } e && e.TryGetProperty("directory", out JsonElement dirEl) && dirEl.GetString() is { } dir
+            ? new FieldDataset(dir, e.GetProperty("datasetId").GetString() ?? "", e.GetProperty("examples").GetInt32())
+            : null;
     }
 
     /// <summary>A training corpus of other voices generated in this run, exported as a dataset (the trained path's data, and the re-calibration fallback).</summary>
@@ -291,10 +336,10 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
     private string TrainingCorpusDirectory => Path.Combine(_modelDir, "train-corpus");
 
     /// <summary><c>--model-stage train</c>: a small model trained and quantized in this run by a gateway model job.</summary>
-    private async Task<Candidate?> TrainAsync(GatewayClient gateway, CancellationToken ct)
+    private async Task<Candidate?> TrainAsync(ModelStageInput input, GatewayClient gateway, CancellationToken ct)
     {
-        ModelPush push = summary.ModelPush;
-        string version = string.Create(CultureInfo.InvariantCulture, $"{NextMinor(summary.ModelVersion)}-run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
+        ModelPush push = _push;
+        string version = string.Create(CultureInfo.InvariantCulture, $"{NextMinor(input.Production.Version)}-run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
         push.Version = version;
 
         // 1. Training data generated in this run (a small held-apart corpus), exported as a dataset.
@@ -308,7 +353,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             modelVersion = version,
             modelId = "hey-edge",
             dataset = Path.GetFileName(datasetDir),
-            evaluationSet = _streamsFile,
+            evaluationSet = input.EvaluationSet,
             tiny = quick,
             epochs = quick ? QuickTrainingEpochs : TrainingEpochs,
             seed = 42,
@@ -316,13 +361,15 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         JsonElement model = job.GetProperty("model");
         string stage = model.GetProperty("stage").ToString();
         string gate = model.TryGetProperty("gateSummary", out JsonElement g) ? g.GetString() ?? "" : "";
+        string work = job.GetProperty("workDirectory").GetString()!;
+        push.Manifest = Directory.EnumerateFiles(Path.Combine(work, "int8"), "*.int8.manifest.json").Single();
+        string trainedManifest = Path.Combine(work, "trained", "training-manifest.json");
         if (stage is not "Candidate" and not "Production")
         {
             // The trainer's threshold (from window-level validation) may not suit streaming audio. Calibrate
             // it on the training corpus's held-out test speakers (neither trained on nor the devices' voices:
             // the gate's own streams are never used to choose it) and register the same INT8 model again
             // under a new version with that threshold; the gateway evaluates and gates it afresh.
-            string work = job.GetProperty("workDirectory").GetString()!;
             // (corpusDir: the training corpus generated above; its test split holds the held-out voices.)
             float? calibrated = await CalibrateThresholdAsync(work, corpusDir, ct).ConfigureAwait(false);
             if (calibrated is null)
@@ -336,16 +383,17 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             version += "-cal";
             push.Version = version;
             string manifest = WriteRecalibratedManifest(work, version, calibrated.Value);
+            push.Manifest = manifest;
             progress.Detail(string.Create(CultureInfo.InvariantCulture,
                 $"{firstVersion} refused ({gate}); threshold recalibrated on the training corpus's held-out voices: {calibrated.Value:0.####} -> registering {version}"));
-            (string manifestName, string trainingName) = Import(version, manifest, Path.Combine(work, "trained", "training-manifest.json"));
+            (string manifestName, string trainingName) = Import(version, manifest, trainedManifest);
             job = await RunJobAsync(gateway, "api/registry/models", new
             {
                 kind = "Register",
                 modelVersion = version,
                 manifest = manifestName,
                 trainingManifest = trainingName,
-                evaluationSet = _streamsFile,
+                evaluationSet = input.EvaluationSet,
             }, TimeSpan.FromMinutes(10), ct).ConfigureAwait(false);
             model = job.GetProperty("model");
             stage = model.GetProperty("stage").ToString();
@@ -360,14 +408,14 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         }
 
         push.Gate = gate;
-        return new Candidate(job, version, gate, "trained and quantized in this run");
+        return new Candidate(job, new ModelFiles(version, push.Manifest, trainedManifest), gate, "trained and quantized in this run");
     }
 
     /// <summary>Steps 3-5 for a promoted candidate: live agents, canary-first rollout, every device's confirmation.</summary>
     private async Task<(bool, string)> RolloutAsync(Candidate candidate, IReadOnlyList<DeviceRecording> recordings, Func<DeviceRecording, ChildProcess> startLiveAgent,
         GatewayClient gateway, CancellationToken ct)
     {
-        ModelPush push = summary.ModelPush;
+        ModelPush push = _push;
         string version = candidate.Version;
         JsonElement job = candidate.Job;
         string gate = candidate.Gate;
@@ -533,23 +581,13 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         }
     }
 
+    /// <summary>The day's device audio as the gateway's evaluation set (jobs name it; the gateway resolves it in its directory).</summary>
     private async Task<string> WriteEvaluationSetAsync(IReadOnlyList<DeviceRecording> recordings, CancellationToken ct)
     {
-        // edgekws-streams/1: each device's WAV as a positive stream with its known "hey edge" times; what
-        // lies outside them counts toward FA/hour.
-        var streams = recordings.Select(r => new
-        {
-            name = r.DeviceId + ".wav",
-            wavPath = r.WavPath,
-            kind = "Positive",
-            durationMs = WavDurationMs(r.WavPath),
-            phrases = r.Keywords.Select(k => new { phrase = WakePhrase, startMs = k.StartMs, endMs = k.EndMs }).ToArray(),
-        }).ToArray();
-        // In the gateway's evaluation-set directory: jobs name it ("main-job-streams.json"), the gateway resolves it there.
-        Directory.CreateDirectory(EvaluationSetDirectory);
-        const string name = "main-job-streams.json";
-        await File.WriteAllTextAsync(Path.Combine(EvaluationSetDirectory, name), JsonSerializer.Serialize(new { formatVersion = "edgekws-streams/1", description = $"main job device audio ({recordings.Count} devices)", streams },
-            new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
+        int day = recordings[0].Day;
+        string name = day <= 1 ? "main-job-streams.json" : $"main-job-streams-day{day}.json";
+        await StreamsFile.WriteAsync(Path.Combine(EvaluationSetDirectory, name), recordings,
+            $"main job device audio ({recordings.Count} devices{(day <= 1 ? "" : $", day {day}")})", ct).ConfigureAwait(false);
         return name;
     }
 
@@ -565,19 +603,6 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             n += read;
         }
         return audio[..n];
-    }
-
-    private static double WavDurationMs(string path)
-    {
-        using var source = new AudioFileSource(path);
-        var block = new float[16_000];
-        long n = 0;
-        int read;
-        while ((read = source.Read(block)) > 0)
-        {
-            n += read;
-        }
-        return n / 16.0;
     }
 
     /// <summary>
@@ -648,7 +673,18 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
     }
 }
 
-/// <summary>How stage 6 makes the model it pushes (<c>--model-stage</c>).</summary>
+/// <summary>A model's files: version, INT8 manifest (the model file beside it) and training manifest (lineage).</summary>
+internal sealed record ModelFiles(string Version, string Manifest, string TrainingManifest);
+
+/// <summary>
+/// What a model stage gets (<see cref="ModelRolloutStage.RunAsync"/>): the day it runs after, the production model the devices
+/// run (the candidate's parent: its version, INT8 manifest, training manifest), the gateway's evaluation set of that day's
+/// device audio (a name in <c>Gateway:Models:EvaluationSetDirectory</c>, which the register/model jobs gate on) and a work
+/// directory of its own. The field data comes from the gateway (<c>ExportFieldDatasetAsync</c>: every labelled device clip).
+/// </summary>
+internal sealed record ModelStageInput(int Day, ModelFiles Production, string EvaluationSet, string WorkDirectory);
+
+/// <summary>How the model stage makes the model it pushes (<c>--model-stage</c>).</summary>
 internal enum ModelStageKind
 {
     /// <summary>Re-calibrate the production model's activation ranges on the devices' clips (default).</summary>

@@ -59,6 +59,45 @@ internal static class SummaryReport
         {
             b.AppendLine($"| {r.ModelVersion} | {r.Sketches} | {r.Level ?? ""} | {(r.MaxPsi is { } p ? F(p, "F3") : "")} | {r.MaxPsiFeature ?? ""} | {(r.VolumeShiftDb is { } v ? F(v) : "")} | {r.Reason ?? ""} |");
         }
+        if (s.Loop is { } loop)
+        {
+            b.AppendLine();
+            b.AppendLine($"## The loop: production and the new model on day {loop.Day}'s audio (corpus ground truth)");
+            b.AppendLine();
+            foreach (string line in LoopLines(loop))
+            {
+                b.AppendLine("- " + line);
+            }
+            b.AppendLine();
+            b.AppendLine("| device | model | keywords | missed | FRR % | negative min | false accepts | FA/hour |");
+            b.AppendLine("|---|---|---|---|---|---|---|---|");
+            foreach ((string name, LoopSide side) in new[] { ("before", loop.Before), ("after", loop.After) }.Where(x => x.Item2 is not null).Select(x => (x.Item1, x.Item2!)))
+            {
+                foreach (LoopFigures d in side.Devices.Append(side.Fleet))
+                {
+                    b.AppendLine(string.Create(CultureInfo.InvariantCulture,
+                        $"| {(d.DeviceId is null ? "**fleet**" : d.DeviceId)} | {name}: {side.Model} | {d.Keywords} | {d.Missed} | {d.Frr * 100:0.0} | {d.NegativeHours * 60:0.00} | {d.FalseAccepts} | {d.FaPerHour:0.0} |"));
+                }
+            }
+            b.AppendLine();
+            b.AppendLine("Method: " + loop.Method + ".");
+        }
+        if (s.LaterDays.Count > 0)
+        {
+            b.AppendLine();
+            b.AppendLine("## Later days (the same devices, new utterances)");
+            b.AppendLine();
+            b.AppendLine("| day | device | model it ran | audio s | keywords | detections | audio clips | sent |");
+            b.AppendLine("|---|---|---|---|---|---|---|---|");
+            foreach (DayRun day in s.LaterDays)
+            {
+                foreach (DeviceRun d in day.DeviceRuns)
+                {
+                    string G(string k) => d.AgentSummary.GetValueOrDefault(k, "");
+                    b.AppendLine($"| {day.Day} | {d.DeviceId} | {G("model")} | {F(d.AudioSeconds, "F0")} | {d.KeywordsInAudio} | {G("detections")} | {G("clips_audio")} | {G("sent")} |");
+                }
+            }
+        }
         b.AppendLine();
         b.AppendLine("## Stages");
         b.AppendLine();
@@ -72,6 +111,22 @@ internal static class SummaryReport
         b.AppendLine("Files: `audio/<device>/` (WAVs + corpus ground truth), `gateway/` (gateway.db, gateway.log), `devices/<device>/` " +
             "(agent.json, state, agent.log), `labels/` (clips and labels.csv), `summary.json`.");
         return b.ToString();
+    }
+
+    /// <summary>The loop in a few lines: both models' fleet figures and the target's verdict.</summary>
+    public static IEnumerable<string> LoopLines(LoopReport loop)
+    {
+        static string Fig(LoopFigures f) => string.Create(CultureInfo.InvariantCulture,
+            $"FRR {f.Frr * 100:0.0} % ({f.Missed}/{f.Keywords} missed), {f.FaPerHour:0.0} FA/hour ({f.FalseAccepts} in {f.NegativeHours * 60:0.00} negative min)");
+        yield return $"loop: production and the new model scored on day {loop.Day}'s audio ({loop.Audio}) against the corpus ground truth";
+        yield return $"loop before (production {loop.BeforeModel}): {Fig(loop.Before.Fleet)}";
+        yield return loop.After is { } after
+            ? $"loop after ({loop.AfterModel}, {loop.AfterStatus}): {Fig(after.Fleet)}"
+            : $"loop after: {loop.AfterStatus}";
+        if (loop.Target is { } t)
+        {
+            yield return $"loop target (day-{loop.Day} FRR at most half of production's, FA/hour not higher): {t.Verdict}";
+        }
     }
 
     private static IEnumerable<string> Lines(MainJobSummary s)
@@ -113,6 +168,25 @@ internal static class SummaryReport
             _ => $"model push: {s.ModelPush.Status}{(s.ModelPush.Detail is null ? "" : " (" + s.ModelPush.Detail + ")")}",
         };
         yield return string.Create(CultureInfo.InvariantCulture, $"wall time: {F(s.WallSeconds)} s on {s.Machine}");
+        foreach (ModelPush p in s.LaterModelPushes)
+        {
+            yield return $"model push after day {p.Day}: {p.Status}{(p.Version is null ? "" : " " + p.Version)}{(p.Detail is null ? "" : " (" + p.Detail + ")")}";
+        }
+        foreach (DayRun day in s.LaterDays)
+        {
+            LabelFigures l2 = day.Labels;
+            string models = string.Join(", ", day.DeviceRuns.Select(d => d.AgentSummary.GetValueOrDefault("model", "?")).Distinct(StringComparer.Ordinal));
+            string agreement = l2.DecidedWithTruth > 0 ? $" (agree with the ground truth on {l2.AgreeWithTruth}/{l2.DecidedWithTruth})" : "";
+            yield return $"day {day.Day}: {F(day.AudioHours * 60)} min of new utterances, {day.Keywords} keywords, {day.Detections} detections by {models}; " +
+                $"labels {l2.TrueAccepts} TA, {l2.FalseAccepts} FA, {l2.NeedsReview} to review{agreement}";
+        }
+        if (s.Loop is { } loop)
+        {
+            foreach (string line in LoopLines(loop))
+            {
+                yield return line;
+            }
+        }
         yield return s.GatewayKeptRunning
             ? $"dashboard: {s.DashboardUrl} (gateway kept running; Ctrl-C stops it); log in with the operator token in {s.TokenFile}"
             : $"dashboard: {s.DashboardUrl} was served during the run (rerun with --keep-running to leave it up; log in with the operator token in {s.TokenFile}); gateway database {s.GatewayDatabase}";
