@@ -86,8 +86,17 @@ public sealed class FineTuneFixture : IAsyncLifetime
         byte[] tampered = File.ReadAllBytes(Path.Combine(prod, "hey-edge-1.0.0.float.onnx"));
         tampered[^5] ^= 0x01; // the last initializer's bytes: still a valid graph, other weights
         File.WriteAllBytes(Path.Combine(Inputs, "prod-tampered", "hey-edge-1.0.0.float.onnx"), tampered);
+        // The same weights deployed at a low threshold (it fires on every field clip and on the base streams' negatives).
+        string low = Path.Combine(Inputs, "prod-low");
+        Int8ModelBuilder.Build(Path.Combine(BaseModelDirectory, "model.float.onnx"), Path.Combine(BaseModelDirectory, "training-manifest.json"),
+            Path.Combine(Inputs, BaseDataset), low, new Int8BuildOptions { ModelId = "hey-edge", ModelVersion = "1.0.0", CreatedUtc = DateTimeOffset.UnixEpoch, Threshold = LowThreshold });
+        File.Copy(Path.Combine(prod, "hey-edge-1.0.0.training-manifest.json"), Path.Combine(low, "hey-edge-1.0.0.training-manifest.json"));
+        File.Copy(Path.Combine(prod, "hey-edge-1.0.0.float.onnx"), Path.Combine(low, "hey-edge-1.0.0.float.onnx"));
         PrepareTime = sw.Elapsed;
     }
+
+    /// <summary>Deployed threshold of the "prod-low" import.</summary>
+    public const float LowThreshold = 0.3f;
 
     /// <summary>The production model's INT8 manifest, named under the import directory (its siblings differ only in the float weights).</summary>
     public string ProductionManifest { get; private set; } = "";
@@ -105,7 +114,7 @@ public sealed class FineTuneFixture : IAsyncLifetime
         {
             File.WriteAllText(key, ecdsa.ExportPkcs8PrivateKeyPem());
         }
-        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite);
         var options = new ModelLoopOptions
         {
             SigningKeyPath = key,

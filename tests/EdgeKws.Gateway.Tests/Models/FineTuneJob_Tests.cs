@@ -33,10 +33,15 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
         TrainingManifest = importDirectory + "/hey-edge-1.0.0.training-manifest.json", EvaluationSet = FineTuneFixture.Streams, Bootstrap = true,
     });
 
+    /// <summary>
+    /// A fine-tune of the tiny model: 8 epochs at 3e-3, 400 replayed base windows per epoch. Tuned on the field's voices the tiny
+    /// model's keyword posteriors rise everywhere, so it ships at 0.75 (the parent's 0.65 would false-wake on the base streams):
+    /// the gate judges the deployed point, whatever threshold the request names.
+    /// </summary>
     private static ModelJobRequest FineTune(string version, string dataset = FineTuneFixture.FieldDataset) => new()
     {
-        Kind = ModelJobKind.FineTune, ModelVersion = version, Dataset = dataset, ReplayDataset = FineTuneFixture.BaseDataset,
-        EvaluationSet = FineTuneFixture.Streams, Tiny = true, Epochs = 8, LearningRate = 3e-3, Seed = 1,
+        Kind = ModelJobKind.FineTune, ModelVersion = version, Dataset = dataset, ReplayDataset = FineTuneFixture.BaseDataset, ReplayWindowsPerEpoch = 400,
+        EvaluationSet = FineTuneFixture.Streams, Tiny = true, Epochs = 8, LearningRate = 3e-3, Seed = 1, Threshold = 0.75f,
     };
 
     private static GateCheck Check(RegisteredModel m, string name) =>
@@ -47,7 +52,7 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
     {
         output.WriteLine($"fixture: {f.PrepareTime.TotalSeconds:0.0} s; held-out slice {f.HeldOutKeywordClips} keyword + {f.HeldOutBackgroundClips} background clips");
         (ModelJobs jobs, ModelRegistry registry, IGatewayStore store) = f.NewGateway("good");
-        using var _ = (IDisposable)store;
+        using IGatewayStore owner = store;
         ModelJob bootstrap = await BootstrapAsync(jobs);
         RegisteredModel production = bootstrap.Model!;
         // Bootstrap kept the float weights found beside the training manifest, tied to it by SHA-256.
@@ -75,7 +80,7 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
         Assert.Equal(JsonDocument.Parse(File.ReadAllBytes(Path.Combine(f.Inputs, FineTuneFixture.BaseDataset, "dataset.json"))).RootElement.GetProperty("datasetId").GetString(), m.FineTune.ReplayDatasetId);
         Assert.Equal(Sha(Path.Combine(job.WorkDirectory, "trained", "model.float.onnx")), m.FloatWeights!.Sha256);
         Assert.Equal("1.0.0", m.ParentVersion);
-        Assert.Equal(production.Threshold, m.Threshold);
+        Assert.Equal(0.75f, m.Threshold);
 
         // The verdict, each rule with its reason: the base gate, better on the held-out slice, the slice never trained on.
         GateCheck slice = Check(m, FieldSliceGate.CheckName);
@@ -93,15 +98,17 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
     public async Task Refuses_a_candidate_better_on_the_slice_that_regresses_on_the_base_test_set()
     {
         (ModelJobs jobs, _, IGatewayStore store) = f.NewGateway("regress");
-        using var _ = (IDisposable)store;
-        await BootstrapAsync(jobs);
-        // The same fine-tune deployed at a much lower threshold: it hears more of the field's keywords, and false-wakes on the
-        // base streams' negative audio.
-        ModelJob job = await RunAsync(jobs, FineTune("1.1.0") with { Threshold = 0.05f });
+        using IGatewayStore owner = store;
+        // Production deployed at 0.3: it fires on every held-out background clip. A fine-tune at 1e-3 for 10 epochs, shipped at 0.6,
+        // fires on fewer of them and misses no more keywords (better on the slice), but its posteriors on the base streams'
+        // negative audio rose: more false accepts there than production's plus the margin.
+        await BootstrapAsync(jobs, "prod-low");
+        ModelJob job = await RunAsync(jobs, FineTune("1.1.0") with { Epochs = 10, LearningRate = 1e-3, Threshold = 0.6f });
         Assert.True(job.State == ModelJobState.Succeeded, job.Error);
         RegisteredModel m = job.Model!;
         GateCheck slice = Check(m, FieldSliceGate.CheckName);
         Assert.True(slice.Passed, "the scenario needs a candidate better on the slice: " + slice.Detail);
+        Assert.StartsWith("better", slice.Detail, StringComparison.Ordinal);
         Assert.Equal(ModelStage.Refused, m.Stage);
         Assert.StartsWith("REFUSE: base test set: REFUSE:", m.GateSummary, StringComparison.Ordinal);
         Assert.Contains("deployed FA/hour", m.GateSummary, StringComparison.Ordinal);
@@ -112,7 +119,7 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
     public async Task Refuses_a_candidate_trained_on_the_held_out_slice()
     {
         (ModelJobs jobs, _, IGatewayStore store) = f.NewGateway("leak");
-        using var _ = (IDisposable)store;
+        using IGatewayStore owner = store;
         await BootstrapAsync(jobs);
         string leaky = f.WriteLeakyFieldDataset("field-leaky");
         ModelJob job = await RunAsync(jobs, FineTune("1.1.0", leaky));
@@ -130,7 +137,7 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
     public async Task Refuses_tampered_float_weights_at_registration_and_a_fine_tune_of_a_model_without_float_weights()
     {
         (ModelJobs jobs, _, IGatewayStore store) = f.NewGateway("tampered");
-        using (store as IDisposable)
+        using (store)
         {
             ModelJob tampered = await BootstrapAsync(jobs, "prod-tampered");
             Assert.Equal(ModelJobState.Failed, tampered.State);
@@ -139,7 +146,7 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
         }
 
         (jobs, _, store) = f.NewGateway("nofloat");
-        using (store as IDisposable)
+        using (store)
         {
             ModelJob registered = await BootstrapAsync(jobs, "prod-nofloat");
             Assert.Equal(ModelJobState.Succeeded, registered.State);
