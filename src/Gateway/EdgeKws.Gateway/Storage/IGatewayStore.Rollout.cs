@@ -219,7 +219,7 @@ public sealed record ModelStatusRecord(string DeviceId, long Sequence, DateTimeO
 public partial interface IGatewayStore
 {
     /// <summary>Stores a registered model and its signed package; false (with the reason) when the version is already registered.</summary>
-    bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => TryAddRegisteredModel(model, package, null, out reason);
+    bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason);
 
     /// <summary>Stores a registered model, its signed package and its float weights (null: none) in one write; false (with the
     /// reason) when the version is already registered.</summary>

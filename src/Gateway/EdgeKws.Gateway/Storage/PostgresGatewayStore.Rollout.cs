@@ -37,6 +37,9 @@ public sealed partial class PostgresGatewayStore
     private static readonly string[] FloatWeightsDdl = ["ALTER TABLE registry_models ADD COLUMN IF NOT EXISTS float_model bytea"];
 
     /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => TryAddRegisteredModel(model, package, null, out reason);
+
+    /// <inheritdoc />
     public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason)
     {
         RolloutValues.Validate(model, package);

@@ -36,6 +36,9 @@ public sealed partial class SqliteGatewayStore
     private static readonly string[] FloatWeightsDdl = ["ALTER TABLE registry_models ADD COLUMN float_model BLOB"];
 
     /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => TryAddRegisteredModel(model, package, null, out reason);
+
+    /// <inheritdoc />
     public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason)
     {
         RolloutValues.Validate(model, package);
