@@ -530,6 +530,9 @@ def parse_args(argv):
     p.add_argument("--init-sha256", help="refuse --init-from unless its SHA-256 is this (the registry's lineage check)")
     p.add_argument("--init-version", help="model version of --init-from, recorded in the manifest's initFrom")
     p.add_argument("--replay", help="fine-tune: a base training dataset (edgekws-dataset/1) whose train windows are mixed into every epoch")
+    p.add_argument("--class-weights", help="loss weight per class, comma-separated (default: balanced over the epoch's mix). A fine-tune "
+                   "passes its parent's (training manifest hyperparameters.classWeights): the parent's threshold was chosen for "
+                   "posteriors trained with that balance, and another balance moves every posterior")
     p.add_argument("--replay-windows-per-epoch", type=int,
                    help="replay windows per epoch, stratified by class as in the base dataset (default: as many as the epoch's own windows, a 1:1 mix)")
     a = p.parse_args(argv)
@@ -540,6 +543,13 @@ def parse_args(argv):
                 fail(f"--{name.replace('_', '-')} needs --init-from (it belongs to fine-tuning)")
     elif a.channels is not None or a.blocks is not None or a.time_dilations is not None:
         fail("--channels, --blocks and --time-dilations come from the --init-from graph when fine-tuning")
+    if a.class_weights is not None:
+        try:
+            a.class_weights = [float(w) for w in a.class_weights.split(",")]
+        except ValueError:
+            fail(f"--class-weights must be comma-separated numbers, got '{a.class_weights}'")
+        if any(not (w > 0 and math.isfinite(w)) for w in a.class_weights):
+            fail("--class-weights must be positive")
     if a.replay_windows_per_epoch is not None and (a.replay is None or a.replay_windows_per_epoch <= 0):
         fail("--replay-windows-per-epoch needs --replay and must be positive")
     # Fine-tuning defaults: a tenth of the from-scratch learning rate and a few epochs (the model is already good: large steps
@@ -729,6 +739,10 @@ def main(argv):
     if replay is not None:
         counts += replay.per_epoch_counts(len(classes))
     class_weights = torch.where(counts > 0, counts.sum() / (len(classes) * counts.clamp(min=1)), torch.zeros_like(counts))
+    if args.class_weights is not None:
+        if len(args.class_weights) != len(classes):
+            fail(f"--class-weights has {len(args.class_weights)} weights, the dataset {len(classes)} classes")
+        class_weights = torch.tensor(args.class_weights, dtype=torch.float32)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps_per_epoch = max(1, math.ceil((sampler.epoch_size() + (replay.per_epoch if replay else 0)) / args.batch_size))
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(1, args.epochs * steps_per_epoch))
@@ -807,7 +821,8 @@ def main(argv):
             "timeDilations": args.time_dilations or [1] * args.blocks,
             "epochs": args.epochs, "batchSize": args.batch_size, "optimizer": "adam", "lr": args.lr,
             "schedule": "one-cycle", "loss": "class-balanced cross-entropy",
-            "classWeights": [round(float(w), 6) for w in class_weights], "weightDecay": args.weight_decay, "dropout": 0.2,
+            "classWeights": [round(float(w), 6) for w in class_weights],
+            "classWeightsFrom": "--class-weights" if args.class_weights is not None else "epoch mix", "weightDecay": args.weight_decay, "dropout": 0.2,
             "maxTrain": args.max_train, "threads": args.threads,
             "negativesPerEpoch": args.negatives_per_epoch,
             "hardNegativeMining": {"fraction": args.hard_negative_fraction, "startEpoch": args.hard_negative_start,

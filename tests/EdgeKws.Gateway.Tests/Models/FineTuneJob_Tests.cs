@@ -73,6 +73,9 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
         Assert.Equal("1.0.0", init.GetProperty("modelVersion").GetString());
         Assert.True(init.GetProperty("check").GetProperty("passed").GetBoolean());
         Assert.InRange(init.GetProperty("check").GetProperty("maxAbsPosteriorDifference").GetDouble(), 0, 1e-4);
+        // ... with the parent's loss balance, so the parent's operating point keeps its meaning.
+        Assert.Equal(production.TrainingManifest.GetProperty("hyperparameters").GetProperty("classWeights").ToString(),
+            training.RootElement.GetProperty("hyperparameters").GetProperty("classWeights").ToString());
 
         // Registered with lineage, its own float weights kept (it can be fine-tuned in turn), the parent's detector settings.
         Assert.Equal(new FineTuneLineage("1.0.0", production.FloatWeights.Sha256, m.FineTune!.FieldDatasetId, m.FineTune.ReplayDatasetId, m.FineTune.FieldSlice, m.FineTune.Leakage), m.FineTune);

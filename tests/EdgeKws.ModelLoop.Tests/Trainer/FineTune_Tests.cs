@@ -62,7 +62,7 @@ public class FineTune_Tests(TrainedModelFixture fixture, ITestOutputHelper outpu
         string field = FieldCopy("field-replay");
         string a = Path.Combine(fixture.Root, "ft-replay-a"), b = Path.Combine(fixture.Root, "ft-replay-b");
         string[] args = ["--init-from", fixture.FloatModelPath, "--init-version", "1.0.0", "--replay", fixture.DatasetDirectory,
-            "--replay-windows-per-epoch", "50", "--epochs", "2", "--max-train", "200"];
+            "--replay-windows-per-epoch", "50", "--epochs", "2", "--max-train", "200", "--class-weights", "0.75,1.5"];
         var r1 = Fixtures.Trainer.Run(field, a, seed: 3, args);
         var r2 = Fixtures.Trainer.Run(field, b, seed: 3, args);
         Assert.True(r1.ExitCode == 0, r1.Stderr);
@@ -82,6 +82,7 @@ public class FineTune_Tests(TrainedModelFixture fixture, ITestOutputHelper outpu
         Assert.True(replay.GetProperty("windowsPerEpochByClass")[1].GetInt32() > 0, "stratified: keyword windows are replayed too");
         Assert.Equal(100, replay.GetProperty("windowsSeen").GetInt32());
         Assert.Equal(["field-field-replay", "test-corpus-seed11"], root.GetProperty("trainedOnDatasetIds").EnumerateArray().Select(e => e.GetString()!).ToArray());
+        Assert.Equal("[0.75,1.5]", root.GetProperty("hyperparameters").GetProperty("classWeights").ToString().Replace(" ", "", StringComparison.Ordinal).Replace("\n", "", StringComparison.Ordinal).Replace("\r", "", StringComparison.Ordinal));
         // The parent's architecture, read from the graph.
         using var parent = JsonDocument.Parse(File.ReadAllBytes(fixture.TrainingManifestPath));
         Assert.Equal(parent.RootElement.GetProperty("hyperparameters").GetProperty("channels").GetInt32(), root.GetProperty("hyperparameters").GetProperty("channels").GetInt32());

@@ -70,6 +70,8 @@ internal static class FineTuneSteps
         if (r.Epochs is { } epochs) args.AddRange(["--epochs", epochs.ToString(CultureInfo.InvariantCulture)]);
         if (r.LearningRate is { } lr) args.AddRange(["--lr", lr.ToString("R", CultureInfo.InvariantCulture)]);
         if (inputs.ReplayDatasetDirectory is { } replay) args.AddRange(["--replay", replay]);
+        // The parent's loss balance: its threshold was chosen for posteriors trained with it (another balance moves every posterior).
+        if (ParentClassWeights(parent) is { } classWeights) args.AddRange(["--class-weights", classWeights]);
         if (r.ReplayWindowsPerEpoch is { } n) args.AddRange(["--replay-windows-per-epoch", n.ToString(CultureInfo.InvariantCulture)]);
         (int exit, string stdout, string stderr) = await ExternalProcess.RunAsync(options.Python, args, options.TrainTimeout, CancellationToken.None).ConfigureAwait(false);
         File.WriteAllText(Path.Combine(work, "train.log"), stdout + stderr);
@@ -127,6 +129,17 @@ internal static class FineTuneSteps
         GateCheck leakage = FieldSliceLeakage.Check(tuned.TrainingManifestPath, tuned.FieldDatasetDirectory, readable);
         lineage = new FineTuneLineage(tuned.ParentVersion, tuned.InitFromSha256, tuned.FieldDatasetId, tuned.ReplayDatasetId, sliceCheck.Detail, leakage.Detail);
         return FieldSliceGate.Combine(baseGate, [sliceCheck, leakage]);
+    }
+
+    /// <summary>The parent's class weights as train.py takes them ("0.788,1.368"), or null when its training manifest has none.</summary>
+    private static string? ParentClassWeights(RegisteredModel parent)
+    {
+        if (!parent.TrainingManifest.TryGetProperty("hyperparameters", out JsonElement h) || !h.TryGetProperty("classWeights", out JsonElement w)
+            || w.ValueKind != JsonValueKind.Array || w.GetArrayLength() == 0)
+        {
+            return null;
+        }
+        return string.Join(',', w.EnumerateArray().Select(e => e.GetDouble().ToString("R", CultureInfo.InvariantCulture)));
     }
 
     /// <summary>The trainer's record of where it started (checked against the weights given) and what it replayed.</summary>
