@@ -137,6 +137,23 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void Refuses_fine_tune_requests_naming_paths_or_fields_of_other_kinds_before_any_work()
+    {
+        (ModelJobs jobs, _, IGatewayStore store) = f.NewGateway("requests");
+        using IGatewayStore owner = store;
+        string Refusal(ModelJobRequest r) => Assert.Throws<ArgumentException>(() => jobs.Submit(r)).Message;
+        Assert.Contains("replayDataset", Refusal(FineTune("1.1.0") with { ReplayDataset = "../base" }), StringComparison.Ordinal);
+        Assert.Contains("replayDataset", Refusal(FineTune("1.1.0") with { ReplayDataset = "/etc" }), StringComparison.Ordinal);
+        Assert.Contains("replayDataset 'prod' is not an exported dataset", Refusal(FineTune("1.1.0") with { ReplayDataset = "prod" }), StringComparison.Ordinal);
+        Assert.Contains("floatModel belongs to Register jobs", Refusal(FineTune("1.1.0") with { FloatModel = "prod/hey-edge-1.0.0.float.onnx" }), StringComparison.Ordinal);
+        Assert.Contains("belong to FineTune jobs", Refusal(FineTune("1.1.0") with { Kind = ModelJobKind.Train }), StringComparison.Ordinal);
+        Assert.Contains("replayWindowsPerEpoch needs replayDataset", Refusal(FineTune("1.1.0") with { ReplayDataset = null }), StringComparison.Ordinal);
+        Assert.Contains("bootstrap does not apply", Refusal(FineTune("1.1.0") with { Bootstrap = true }), StringComparison.Ordinal);
+        Assert.Contains("learningRate", Refusal(FineTune("1.1.0") with { LearningRate = 2 }), StringComparison.Ordinal);
+        Assert.Empty(jobs.List());
+    }
+
+    [Fact]
     public async Task Refuses_tampered_float_weights_at_registration_and_a_fine_tune_of_a_model_without_float_weights()
     {
         (ModelJobs jobs, _, IGatewayStore store) = f.NewGateway("tampered");
