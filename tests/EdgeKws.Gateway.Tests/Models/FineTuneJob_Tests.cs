@@ -137,6 +137,24 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void Held_out_clips_uploaded_as_features_only_are_counted_not_replayed()
+    {
+        string copy = Path.Combine(f.Root, "field-features-only");
+        foreach (string file in Directory.GetFiles(Path.Combine(f.Inputs, FineTuneFixture.FieldDataset), "*", SearchOption.AllDirectories))
+        {
+            string target = Path.Combine(copy, Path.GetRelativePath(Path.Combine(f.Inputs, FineTuneFixture.FieldDataset), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        string firstHeldOut = JsonDocument.Parse(File.ReadLines(Path.Combine(copy, "test.lineage.jsonl")).First()).RootElement.GetProperty("clipId").GetString()!;
+        File.Delete(Path.Combine(copy, "clips", firstHeldOut + ".wav")); // a device without audio consent uploads MFCCs only
+        FieldSlice slice = FieldSlice.Load(copy);
+        Assert.Equal(1, slice.FeatureOnlyClips);
+        Assert.Equal(f.HeldOutKeywordClips + f.HeldOutBackgroundClips - 1, slice.Clips.Count);
+        Assert.DoesNotContain(slice.Clips, c => c.Recording == firstHeldOut);
+    }
+
+    [Fact]
     public void Refuses_fine_tune_requests_naming_paths_or_fields_of_other_kinds_before_any_work()
     {
         (ModelJobs jobs, _, IGatewayStore store) = f.NewGateway("requests");

@@ -4,9 +4,9 @@ using EdgeKws.Shared.Audio;
 
 namespace EdgeKws.ModelLoop.Evaluation;
 
-/// <summary>One held-out field clip: a device recording the gateway labelled, never trained on.</summary>
-/// <param name="Recording">The clip's identity across splits and datasets (lineage <c>sourceRecording</c>, e.g. <c>device/clip</c>).</param>
-/// <param name="WavPath">The clip's audio (<c>clips/{sourceRecording}.wav</c> in the dataset directory).</param>
+/// <summary>One held-out field clip: a device clip the gateway labelled, never trained on.</summary>
+/// <param name="Recording">The clip's identity across splits and datasets (lineage <c>clipId</c>, <c>device/clip</c>).</param>
+/// <param name="WavPath">The clip's audio (<c>clips/{clipId}.wav</c> in the dataset directory, as the gateway's export writes it).</param>
 /// <param name="IsKeyword">Labelled as the keyword (a true accept or a near miss that was the keyword).</param>
 /// <param name="KeywordStartMs">Start of the labelled keyword window in the clip (keyword clips).</param>
 /// <param name="KeywordEndMs">End of that window.</param>
@@ -16,19 +16,24 @@ public sealed record HeldOutClip(string Recording, string WavPath, bool IsKeywor
 /// <summary>
 /// The held-out field slice of a field dataset (<c>edgekws-dataset/1</c> exported by the gateway): the clips of its <c>test</c>
 /// split, which the gateway's time split fills with each device's latest clips and which no fine-tune trains on. The clip WAVs
-/// are read from <c>clips/</c> beside the features, as the gateway's export writes them.
+/// are read from <c>clips/</c> beside the features, as the gateway's export writes them; a clip a device uploaded as features only
+/// (no consent for audio) has no WAV to replay and is counted in <see cref="FeatureOnlyClips"/>, not evaluated.
 /// </summary>
 public sealed class FieldSlice
 {
     /// <summary>The split that holds the slice.</summary>
     public const string SplitName = "test";
 
-    private FieldSlice(string datasetId, string keyword, IReadOnlyList<HeldOutClip> clips)
+    private FieldSlice(string datasetId, string keyword, IReadOnlyList<HeldOutClip> clips, int featureOnlyClips)
     {
         DatasetId = datasetId;
         Keyword = keyword;
         Clips = clips;
+        FeatureOnlyClips = featureOnlyClips;
     }
+
+    /// <summary>Held-out clips without audio (uploaded as MFCCs): the device detector cannot be replayed on them.</summary>
+    public int FeatureOnlyClips { get; }
 
     /// <summary>The field dataset's id.</summary>
     public string DatasetId { get; }
@@ -39,7 +44,7 @@ public sealed class FieldSlice
     /// <summary>Held-out clips in lineage order (one per recording).</summary>
     public IReadOnlyList<HeldOutClip> Clips { get; }
 
-    /// <summary>Reads the slice; refuses a dataset without a test split or with a clip whose WAV is missing.</summary>
+    /// <summary>Reads the slice; refuses a dataset without a test split or without any held-out clip with audio.</summary>
     public static FieldSlice Load(string datasetDirectory)
     {
         var info = Datasets.DatasetInfo.Load(datasetDirectory);
@@ -47,24 +52,32 @@ public sealed class FieldSlice
             throw new InvalidDataException($"field dataset {info.DatasetId}: the slice evaluation knows one keyword, the dataset has classes [{string.Join(", ", info.Classes)}]");
         if (!info.Splits!.TryGetValue(SplitName, out var split) || split.Count == 0)
             throw new InvalidDataException($"field dataset {info.DatasetId} has no '{SplitName}' split: there is no held-out slice to gate on");
-        var byRecording = new Dictionary<string, HeldOutClip>(StringComparer.Ordinal);
+        var byClip = new Dictionary<string, HeldOutClip>(StringComparer.Ordinal);
         var order = new List<string>();
+        var featureOnly = new HashSet<string>(StringComparer.Ordinal);
         foreach (LineageRow row in LineageRow.Read(datasetDirectory, SplitName))
         {
-            string wav = Path.Combine(datasetDirectory, "clips", row.Recording + ".wav");
+            string wav = Path.Combine(datasetDirectory, "clips", row.ClipId + ".wav");
             bool keyword = row.Label > 0;
-            if (byRecording.TryGetValue(row.Recording, out HeldOutClip? seen))
+            if (byClip.TryGetValue(row.ClipId, out HeldOutClip? seen))
             {
                 // Several windows of one clip: the clip is a keyword clip when any window is the keyword.
-                if (keyword && !seen.IsKeyword) byRecording[row.Recording] = seen with { IsKeyword = true, KeywordStartMs = row.StartMs, KeywordEndMs = row.EndMs };
+                if (keyword && !seen.IsKeyword) byClip[row.ClipId] = seen with { IsKeyword = true, KeywordStartMs = row.StartMs, KeywordEndMs = row.EndMs };
                 continue;
             }
+            if (row.ClipId.Split('/').Any(p => p is "" or "." or ".."))
+                throw new InvalidDataException($"field dataset {info.DatasetId}: held-out clip id '{row.ClipId}' is not a device/clip name");
             if (!File.Exists(wav))
-                throw new InvalidDataException($"field dataset {info.DatasetId}: held-out clip '{row.Recording}' has no audio at clips/{row.Recording}.wav");
-            byRecording[row.Recording] = new HeldOutClip(row.Recording, wav, keyword, row.StartMs, row.EndMs, row.DeviceId);
-            order.Add(row.Recording);
+            {
+                featureOnly.Add(row.ClipId);
+                continue;
+            }
+            byClip[row.ClipId] = new HeldOutClip(row.ClipId, wav, keyword, row.StartMs, row.EndMs, row.DeviceId);
+            order.Add(row.ClipId);
         }
-        return new FieldSlice(info.DatasetId!, info.Classes[1], [.. order.Select(r => byRecording[r])]);
+        if (order.Count == 0)
+            throw new InvalidDataException($"field dataset {info.DatasetId}: none of its {featureOnly.Count} held-out clips has audio under clips/ (feature-only uploads cannot be replayed through the detector)");
+        return new FieldSlice(info.DatasetId!, info.Classes[1], [.. order.Select(r => byClip[r])], featureOnly.Count);
     }
 
     /// <summary>

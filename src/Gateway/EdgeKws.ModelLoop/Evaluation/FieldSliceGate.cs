@@ -16,7 +16,9 @@ public sealed class FieldSliceResult
     public required int BackgroundClips { get; init; }
     /// <summary>Background clips on which the detector fired at least once.</summary>
     public required int FiredBackgroundClips { get; init; }
-    /// <summary>The recordings missed (keyword) or fired on (background), for the report.</summary>
+    /// <summary>Held-out clips without audio, not evaluated (the same for both models).</summary>
+    public int FeatureOnlyClips { get; init; }
+    /// <summary>The clips missed (keyword) or fired on (background), for the report.</summary>
     public required IReadOnlyList<string> Missed { get; init; }
     public required IReadOnlyList<string> FiredOn { get; init; }
 }
@@ -69,6 +71,7 @@ public static class FieldSliceGate
             FiredBackgroundClips = fired.Count,
             Missed = missed,
             FiredOn = fired,
+            FeatureOnlyClips = slice.FeatureOnlyClips,
         };
     }
 
@@ -83,7 +86,8 @@ public static class FieldSliceGate
         bool better = (cm < pm && cf <= pf) || (cf < pf && cm <= pm);
         string numbers = F($"{production.KeywordClips} keyword clips: missed {pm} (production {production.ModelVersion}) -> {cm} (candidate); {production.BackgroundClips} background clips: fired on {pf} -> {cf}");
         string verdict = better ? "better" : cm > pm || cf > pf ? "worse" : "not better (no fewer misses or false fires)";
-        return new GateCheck { Name = CheckName, Passed = better, Detail = $"{verdict}: {numbers}" };
+        string unseen = production.FeatureOnlyClips > 0 ? F($" ({production.FeatureOnlyClips} feature-only held-out clips not replayed)") : "";
+        return new GateCheck { Name = CheckName, Passed = better, Detail = $"{verdict}: {numbers}{unseen}" };
     }
 
     /// <summary>
