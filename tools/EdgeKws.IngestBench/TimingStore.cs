@@ -90,6 +90,11 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 
     public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => inner.TryAddRegisteredModel(model, package, out reason);
 
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason) =>
+        inner.TryAddRegisteredModel(model, package, floatWeights, out reason);
+
+    public bool TryGetModelFloatWeights(string modelVersion, out byte[]? floatWeights) => inner.TryGetModelFloatWeights(modelVersion, out floatWeights);
+
     public bool UpdateRegisteredModel(RegisteredModel model) => inner.UpdateRegisteredModel(model);
 
     public IReadOnlyList<RegisteredModel> ReadRegisteredModels() => inner.ReadRegisteredModels();

@@ -120,6 +120,10 @@ mkdir -p "$OUT"
 cp "$WORK/int8/$ID-$VERSION.int8.onnx" "$WORK/int8/$ID-$VERSION.int8.manifest.json" \
    "$WORK/int8/$ID-$VERSION.int8.quantization-report.json" "$OUT/"
 cp "$WORK/trained/training-manifest.json" "$OUT/$ID-$VERSION.training-manifest.json"
+# The float weights (BN and input normalisation folded) stay with the model: the registry keeps them so a fine-tune starts
+# from the real weights, not a dequantised INT8 copy (docs/model-loop.md "Fine-tuning from production"). Their SHA-256 is the
+# training manifest's onnx.sha256.
+cp "$WORK/trained/model.float.onnx" "$OUT/$ID-$VERSION.float.onnx"
 cp "$WORK/eval/evaluation.json" "$OUT/$ID-$VERSION.evaluation.json"
 cp "$WORK/eval/det.csv" "$OUT/$ID-$VERSION.det.csv"
 cp "$WORK/eval/det.png" "$OUT/$ID-$VERSION.det.png"

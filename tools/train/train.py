@@ -18,6 +18,16 @@ Output (in --out):
                            parameter count, metrics per split, FRR / false-accept rate per
                            threshold on validation windows, suggested threshold.
 
+Fine-tuning (docs/model-loop.md "Fine-tuning from production"):
+
+    /usr/bin/python3 tools/train/train.py --dataset FIELD --out DIR --seed 42 --init-from PARENT.float.onnx \
+        [--init-sha256 HEX] [--init-version V] [--replay BASE_DATASET --replay-windows-per-epoch N]
+
+  builds the network the ONNX graph describes (channels, blocks, time dilations read from the graph), loads its folded weights
+  (BatchNorm as identity, input normalisation mean 0 / std 1: the graph already holds both), refuses to train unless the loaded
+  model reproduces the graph's posteriors within 1e-4 (evaluated node by node from the graph itself), and mixes N windows of
+  the base training dataset into every epoch so the model does not forget what it knew. --epochs 0 re-exports the loaded model.
+
 Deterministic from --seed: one thread, torch.use_deterministic_algorithms, every random draw from
 generators seeded from --seed. The same dataset, seed and code give the same ONNX bytes.
 See docs/model-loop.md.
@@ -182,6 +192,26 @@ def fold_normalisation(model):
         model.normalise_input = False
 
 
+def to_folded_form(model):
+    """The exported form as a trainable network: BatchNorm replaced by identity and every Conv given a bias (where a BN was
+    folded into it), normalisation mean 0 / std 1 (folded into conv1 already). Fine-tuning trains exactly the function the
+    parent's graph computes; re-introducing BN would need statistics the graph no longer has and would change the model
+    before the first step."""
+    model.bn1 = nn.Identity()
+    for block in model.blocks:
+        for conv_name, bn_name in (("dw", "bn1"), ("pw", "bn2")):
+            old = getattr(block, conv_name)
+            new = nn.Conv2d(old.in_channels, old.out_channels, old.kernel_size, stride=old.stride, padding=old.padding,
+                            dilation=old.dilation, groups=old.groups, bias=True)
+            setattr(block, conv_name, new)
+            setattr(block, bn_name, nn.Identity())
+    model.normalise_input = False
+    with torch.no_grad():
+        model.mean.zero_()
+        model.std.fill_(1.0)
+    return model
+
+
 def count_parameters(model):
     return int(sum(p.numel() for p in model.parameters()))
 
@@ -195,6 +225,135 @@ def inference_parameter_count(model):
         elif isinstance(mod, nn.Linear):
             n += mod.weight.numel() + mod.out_features
     return int(n)
+
+
+# ----------------------------------------------------------------------------------------------
+# Fine-tuning: the parent's float graph
+
+
+class ParentGraph:
+    """The parent's float ONNX (opset 13, Conv/Relu/GlobalAveragePool/Flatten/Gemm/Softmax as train.py exports it): its
+    architecture, its weights, and its posteriors computed node by node from the graph (independently of DsCnn), which is
+    what the init check compares the rebuilt torch model with."""
+
+    SUPPORTED = {"Conv", "Relu", "GlobalAveragePool", "Flatten", "Gemm", "Softmax"}
+
+    def __init__(self, path):
+        import onnx
+        from onnx import numpy_helper
+        self.model = onnx.load(path)
+        g = self.model.graph
+        self.weights = {t.name: numpy_helper.to_array(t).astype(np.float32) for t in g.initializer}
+        self.nodes = list(g.node)
+        ops = {n.op_type for n in self.nodes}
+        if not ops <= self.SUPPORTED:
+            fail(f"--init-from {path}: ops {sorted(ops - self.SUPPORTED)} are not what train.py exports (a DS-CNN float graph)")
+        self.input_name = g.input[0].name
+        self.output_name = g.output[0].name
+        dims = [d.dim_value for d in g.input[0].type.tensor_type.shape.dim]
+        self.frames, self.coeffs = int(dims[2]), int(dims[3])
+        convs = [n for n in self.nodes if n.op_type == "Conv"]
+        gemms = [n for n in self.nodes if n.op_type == "Gemm"]
+        if len(convs) < 3 or (len(convs) - 1) % 2 != 0 or len(gemms) != 1:
+            fail(f"--init-from {path}: expected conv1, (depthwise, pointwise) pairs and one Gemm, got {len(convs)} Conv and {len(gemms)} Gemm")
+        self.conv1 = convs[0]
+        self.pairs = [(convs[i], convs[i + 1]) for i in range(1, len(convs), 2)]
+        self.fc = gemms[0]
+        w1 = self.weights[self.conv1.input[1]]
+        self.channels = int(w1.shape[0])
+        if list(w1.shape[1:]) != [1, 10, 4] or self.attr(self.conv1, "strides") != [2, 2]:
+            fail(f"--init-from {path}: conv1 is {list(w1.shape)} stride {self.attr(self.conv1, 'strides')}, train.py's DS-CNN has [C, 1, 10, 4] stride 2")
+        self.dilations = []
+        for dw, pw in self.pairs:
+            if self.attr(dw, "group") != self.channels or self.attr(pw, "kernel_shape") != [1, 1]:
+                fail(f"--init-from {path}: conv {dw.name} / {pw.name} is not a depthwise 3x3 + pointwise 1x1 pair of {self.channels} channels")
+            self.dilations.append(int(self.attr(dw, "dilations")[0]))
+        self.classes = int(self.weights[self.fc.input[1]].shape[0])
+
+    @staticmethod
+    def attr(node, name):
+        from onnx import helper
+        for a in node.attribute:
+            if a.name == name:
+                v = helper.get_attribute_value(a)
+                return list(v) if isinstance(v, (list, tuple)) else v
+        return None
+
+    def build(self):
+        """The torch DsCnn in folded form with the graph's weights."""
+        model = to_folded_form(DsCnn(self.classes, self.channels, len(self.pairs), [0.0] * self.coeffs, [1.0] * self.coeffs, self.dilations))
+        with torch.no_grad():
+            def load(conv, node):
+                conv.weight.copy_(torch.from_numpy(self.weights[node.input[1]]))
+                conv.bias.copy_(torch.from_numpy(self.weights[node.input[2]]))
+            load(model.conv1, self.conv1)
+            for block, (dw, pw) in zip(model.blocks, self.pairs):
+                load(block.dw, dw)
+                load(block.pw, pw)
+            model.fc.weight.copy_(torch.from_numpy(self.weights[self.fc.input[1]]))
+            model.fc.bias.copy_(torch.from_numpy(self.weights[self.fc.input[2]]))
+        return model
+
+    def posteriors(self, x):
+        """Runs the graph node by node (float64) on windows x [N, frames, coeffs]: the reference the rebuilt model must match."""
+        values = {self.input_name: torch.from_numpy(x).unsqueeze(1).double()}
+        values.update({k: torch.from_numpy(v).double() for k, v in self.weights.items()})
+        for n in self.nodes:
+            a = [values[i] for i in n.input]
+            if n.op_type == "Conv":
+                pads = self.attr(n, "pads") or [0, 0, 0, 0]
+                if pads[0] != pads[2] or pads[1] != pads[3]:
+                    fail(f"--init-from: asymmetric pads {pads} in {n.name}")
+                y = F.conv2d(a[0], a[1], a[2] if len(a) > 2 else None, stride=tuple(self.attr(n, "strides") or [1, 1]),
+                             padding=(pads[0], pads[1]), dilation=tuple(self.attr(n, "dilations") or [1, 1]), groups=self.attr(n, "group") or 1)
+            elif n.op_type == "Relu":
+                y = F.relu(a[0])
+            elif n.op_type == "GlobalAveragePool":
+                y = a[0].mean(dim=(2, 3), keepdim=True)
+            elif n.op_type == "Flatten":
+                y = torch.flatten(a[0], self.attr(n, "axis") if self.attr(n, "axis") is not None else 1)
+            elif n.op_type == "Gemm":
+                w = a[1].T if self.attr(n, "transB") == 1 else a[1]
+                y = (self.attr(n, "alpha") or 1.0) * (a[0] @ w) + (self.attr(n, "beta") or 1.0) * a[2]
+            else:  # Softmax
+                y = F.softmax(a[0], dim=self.attr(n, "axis") if self.attr(n, "axis") is not None else 1)
+            values[n.output[0]] = y
+        return values[self.output_name].float().numpy()
+
+
+INIT_CHECK_TOLERANCE = 1e-4
+INIT_CHECK_WINDOWS = 64
+
+
+def init_from_parent(args, classes, frames, coeffs, x_check):
+    """Loads --init-from, checks lineage (sha256) and that the rebuilt model reproduces the graph's posteriors; returns the
+    model and the manifest's initFrom record."""
+    path = args.init_from
+    if not os.path.isfile(path):
+        fail(f"--init-from {path}: no such file")
+    sha = sha256_file(path)
+    if args.init_sha256 is not None and sha.lower() != args.init_sha256.lower():
+        fail(f"--init-from {path}: sha256 {sha} is not the expected {args.init_sha256} (tampered or wrong float weights)")
+    parent = ParentGraph(path)
+    if (parent.frames, parent.coeffs) != (frames, coeffs):
+        fail(f"--init-from {path}: the graph takes [{parent.frames}, {parent.coeffs}] windows, the dataset has [{frames}, {coeffs}]")
+    if parent.classes != len(classes):
+        fail(f"--init-from {path}: the graph has {parent.classes} classes, the dataset {len(classes)} ({classes})")
+    model = parent.build()
+    model.eval()
+    x = x_check[:INIT_CHECK_WINDOWS]
+    reference = parent.posteriors(x)
+    rebuilt = predict(model, x)
+    diff = float(np.abs(reference - rebuilt).max()) if x.shape[0] else 0.0
+    if not x.shape[0]:
+        fail("--init-from: no windows to check the loaded weights on")
+    if not diff <= INIT_CHECK_TOLERANCE:
+        fail(f"--init-from {path}: the rebuilt model's posteriors differ from the graph's by {diff:.3g} (> {INIT_CHECK_TOLERANCE}) on {x.shape[0]} windows; refusing to fine-tune")
+    record = {"sha256": sha, "file": os.path.basename(path), "modelVersion": args.init_version,
+              "architecture": {"channels": parent.channels, "blocks": len(parent.pairs), "timeDilations": parent.dilations},
+              "check": {"windows": int(x.shape[0]), "maxAbsPosteriorDifference": diff, "tolerance": INIT_CHECK_TOLERANCE, "passed": True}}
+    print(json.dumps({"initFrom": record}), flush=True)
+    return model, parent, record
 
 
 # ----------------------------------------------------------------------------------------------
@@ -349,7 +508,7 @@ def parse_args(argv):
     p.add_argument("--lr", type=float)
     p.add_argument("--time-dilations", help="comma-separated time dilation per DS block, e.g. 1,2,4,8,8 (one per block; "
                    "default all 1). Widens the receptive field from ~0.3 s to ~1 s at the same parameter count")
-    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--weight-decay", type=float, help="default 1e-4 (0 when fine-tuning)")
     p.add_argument("--max-shift-frames", type=int, default=10)
     p.add_argument("--time-mask-frames", type=int, default=10)
     p.add_argument("--coeff-mask", type=int, default=2)
@@ -366,9 +525,43 @@ def parse_args(argv):
                         "mining, needs --negatives-per-epoch); the rest are drawn at random")
     p.add_argument("--hard-negative-start", type=int, default=5, help="first epoch (1-based) that uses mined hard negatives")
     p.add_argument("--hard-negative-every", type=int, default=3, help="re-score the background pool every N epochs")
+    p.add_argument("--init-from", help="fine-tune: start from this float ONNX (a train.py export: BN and normalisation folded); "
+                   "architecture and weights come from the graph")
+    p.add_argument("--init-sha256", help="refuse --init-from unless its SHA-256 is this (the registry's lineage check)")
+    p.add_argument("--init-version", help="model version of --init-from, recorded in the manifest's initFrom")
+    p.add_argument("--replay", help="fine-tune: a base training dataset (edgekws-dataset/1) whose train windows are mixed into every epoch")
+    p.add_argument("--class-weights", help="loss weight per class, comma-separated (default: balanced over the epoch's mix). A fine-tune "
+                   "passes its parent's (training manifest hyperparameters.classWeights): the parent's threshold was chosen for "
+                   "posteriors trained with that balance, and another balance moves every posterior")
+    p.add_argument("--replay-windows-per-epoch", type=int,
+                   help="replay windows per epoch, stratified by class as in the base dataset (default: as many as the epoch's own windows, a 1:1 mix)")
     a = p.parse_args(argv)
+    fine_tune = a.init_from is not None
+    if not fine_tune:
+        for name in ("init_sha256", "init_version", "replay", "replay_windows_per_epoch"):
+            if getattr(a, name) is not None:
+                fail(f"--{name.replace('_', '-')} needs --init-from (it belongs to fine-tuning)")
+    elif a.channels is not None or a.blocks is not None or a.time_dilations is not None:
+        fail("--channels, --blocks and --time-dilations come from the --init-from graph when fine-tuning")
+    if a.class_weights is not None:
+        try:
+            a.class_weights = [float(w) for w in a.class_weights.split(",")]
+        except ValueError:
+            fail(f"--class-weights must be comma-separated numbers, got '{a.class_weights}'")
+        if any(not (w > 0 and math.isfinite(w)) for w in a.class_weights):
+            fail("--class-weights must be positive")
+    if a.replay_windows_per_epoch is not None and (a.replay is None or a.replay_windows_per_epoch <= 0):
+        fail("--replay-windows-per-epoch needs --replay and must be positive")
+    # Fine-tuning defaults: a tenth of the from-scratch learning rate and a few epochs (the model is already good: large steps
+    # would walk away from it), no weight decay (decay pulls folded weights towards 0, not towards the parent).
+    if fine_tune:
+        a.epochs = a.epochs if a.epochs is not None else (5 if a.tiny else 10)
+        a.lr = a.lr if a.lr is not None else (1e-3 if a.tiny else 3e-4)
+        a.weight_decay = a.weight_decay if a.weight_decay is not None else 0.0
+        a.channels, a.blocks = 0, 0  # set from the graph in main()
     a.epochs = a.epochs if a.epochs is not None else (20 if a.tiny else 30)
     a.lr = a.lr if a.lr is not None else (1e-2 if a.tiny else 3e-3)
+    a.weight_decay = a.weight_decay if a.weight_decay is not None else 1e-4
     a.channels = a.channels if a.channels is not None else (16 if a.tiny else 64)
     a.blocks = a.blocks if a.blocks is not None else (2 if a.tiny else 4)
     if a.tiny and a.max_train is None:
@@ -381,8 +574,8 @@ def parse_args(argv):
         if len(a.time_dilations) != a.blocks or any(d < 1 or d > 16 for d in a.time_dilations):
             fail(f"--time-dilations needs one dilation in 1..16 per block ({a.blocks} blocks), got {a.time_dilations}")
     for name in ("epochs", "channels", "blocks", "batch_size"):
-        if getattr(a, name) <= 0:
-            fail(f"--{name.replace('_', '-')} must be positive")
+        if getattr(a, name) <= 0 and not (fine_tune and (name in ("channels", "blocks") or (name == "epochs" and a.epochs == 0))):
+            fail(f"--{name.replace('_', '-')} must be positive" + (" (0 epochs re-exports an --init-from model)" if name == "epochs" else ""))
     if not 1 <= a.threads <= 2:
         fail("--threads must be 1 or 2 (the machine is shared)")
     if a.negatives_per_epoch is not None and a.negatives_per_epoch <= 0:
@@ -451,6 +644,46 @@ class EpochSampler:
         return idx[torch.randperm(idx.shape[0], generator=self.g)]
 
 
+class ReplaySampler:
+    """Windows of the base training dataset mixed into every fine-tuning epoch (rehearsal against forgetting): per epoch
+    --replay-windows-per-epoch windows drawn without replacement from the base's train split, stratified by class in the
+    base's own proportions (so each epoch's count of each class is fixed, and so are the class weights)."""
+
+    def __init__(self, path, field_meta, generator, args, default_per_epoch):
+        rmeta, rsplits = load_dataset(path)
+        for key in ("featureConfigHash", "windowFrames", "coefficients", "classes"):
+            if rmeta[key] != field_meta[key]:
+                fail(f"--replay {path}: {key} is {rmeta[key]!r}, the field dataset's is {field_meta[key]!r} (one feature config and class list per model)")
+        if rmeta["datasetId"] == field_meta["datasetId"]:
+            fail("--replay is the field dataset itself")
+        self.dataset_id = rmeta["datasetId"]
+        self.x, self.y = rsplits["train"]
+        self.test_x, self.test_y = rsplits.get("test", (None, None))
+        self.g = generator
+        self.per_epoch = min(args.replay_windows_per_epoch or default_per_epoch or int(self.y.shape[0]), int(self.y.shape[0]))
+        self.by_class = [torch.nonzero(torch.from_numpy(self.y) == c).flatten() for c in range(len(field_meta["classes"]))]
+        total = int(self.y.shape[0])
+        # Largest-remainder rounding: the per-class counts sum to per_epoch exactly.
+        raw = [self.per_epoch * idx.shape[0] / total for idx in self.by_class]
+        counts = [int(math.floor(r)) for r in raw]
+        for c in sorted(range(len(raw)), key=lambda c: (counts[c] - raw[c], c))[:self.per_epoch - sum(counts)]:
+            counts[c] += 1
+        self.counts = counts
+        self.seen = 0
+
+    def per_epoch_counts(self, classes):
+        return torch.tensor(self.counts[:classes], dtype=torch.float32)
+
+    def indices(self):
+        picks = [idx[torch.randperm(idx.shape[0], generator=self.g)[:n]] for idx, n in zip(self.by_class, self.counts)]
+        self.seen += self.per_epoch
+        return torch.cat(picks)
+
+    def record(self, epochs):
+        return {"datasetId": self.dataset_id, "poolWindows": int(self.y.shape[0]), "windowsPerEpoch": self.per_epoch,
+                "windowsPerEpochByClass": self.counts, "epochs": epochs, "windowsSeen": self.seen}
+
+
 def main(argv):
     args = parse_args(argv)
     started = time.time()
@@ -469,31 +702,57 @@ def main(argv):
         order = order[:args.max_train]
     x_train, y_train = x_train[order], y_train[order]
 
-    # One scalar mean/std over all training features: foldable into conv1 exactly (a per-
-    # coefficient one is not, because conv1 slides over coefficients).
-    mean = float(x_train.mean(dtype=np.float64))
-    std = float(x_train.std(dtype=np.float64)) or 1.0
-    args.fill_value = mean
+    init_record, replay = None, None
+    if args.init_from is not None:
+        # The parent graph holds the normalisation (folded into conv1) and BN (folded into every conv): the fine-tuned network
+        # is that folded form, so its own normalisation is the identity.
+        model, parent, init_record = init_from_parent(args, classes, frames, coeffs, x_train)
+        args.channels, args.blocks, args.time_dilations = parent.channels, len(parent.pairs), parent.dilations
+        mean, std = 0.0, 1.0
+        if args.replay is not None:
+            field_epoch = int(x_train.shape[0]) if args.negatives_per_epoch is None else \
+                int((y_train > 0).sum()) + min(args.negatives_per_epoch, int((y_train == 0).sum()))
+            replay = ReplaySampler(args.replay, meta, rng, args, field_epoch)
+    else:
+        # One scalar mean/std over all training features: foldable into conv1 exactly (a per-
+        # coefficient one is not, because conv1 slides over coefficients).
+        mean = float(x_train.mean(dtype=np.float64))
+        std = float(x_train.std(dtype=np.float64)) or 1.0
+        model = DsCnn(len(classes), args.channels, args.blocks, [mean] * coeffs, [std] * coeffs, args.time_dilations)
+    # SpecAugment masks fill with the raw training mean ("no information" once normalised).
+    args.fill_value = float(x_train.mean(dtype=np.float64)) if args.init_from is not None else mean
 
-    model = DsCnn(len(classes), args.channels, args.blocks, [mean] * coeffs, [std] * coeffs, args.time_dilations)
     xt = torch.from_numpy(x_train)
     yt = torch.from_numpy(y_train)
+    if replay is not None:
+        xt = torch.cat([xt, torch.from_numpy(replay.x)])
+        yt = torch.cat([yt, torch.from_numpy(replay.y)])
     background = xt[yt == 0]
     aug = Augmenter(cfg, coeffs, background, rng, args)
 
     sampler = EpochSampler(x_train, y_train, rng, args)
     # Class-balanced loss: keyword windows are rare next to background ones. With --negatives-per-epoch
     # the balance is that of an epoch (all keyword windows, negatives-per-epoch background ones).
-    counts = torch.bincount(yt, minlength=len(classes)).float()
+    counts = torch.bincount(torch.from_numpy(y_train), minlength=len(classes)).float()
     if args.negatives_per_epoch is not None:
         counts[0] = float(min(args.negatives_per_epoch, int(counts[0])))
+    if replay is not None:
+        counts += replay.per_epoch_counts(len(classes))
     class_weights = torch.where(counts > 0, counts.sum() / (len(classes) * counts.clamp(min=1)), torch.zeros_like(counts))
+    if args.class_weights is not None:
+        if len(args.class_weights) != len(classes):
+            fail(f"--class-weights has {len(args.class_weights)} weights, the dataset {len(classes)} classes")
+        class_weights = torch.tensor(args.class_weights, dtype=torch.float32)
     opt = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
-    steps_per_epoch = max(1, math.ceil(sampler.epoch_size() / args.batch_size))
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.epochs * steps_per_epoch)
+    steps_per_epoch = max(1, math.ceil((sampler.epoch_size() + (replay.per_epoch if replay else 0)) / args.batch_size))
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=max(1, args.epochs * steps_per_epoch))
     history = []
     for epoch in range(args.epochs):
         perm = sampler.indices(epoch, model)
+        if replay is not None:
+            # The replayed base windows sit after the field windows in xt/yt.
+            perm = torch.cat([perm, replay.indices() + x_train.shape[0]])
+            perm = perm[torch.randperm(perm.shape[0], generator=rng)]
         model.train()
         total, correct, loss_sum = 0, 0, 0.0
         for i in range(0, perm.shape[0], args.batch_size):
@@ -518,6 +777,9 @@ def main(argv):
     model.eval()
     metrics = {name: split_metrics(predict(model, x), y) for name, (x, y) in splits.items()}
     metrics["train"] = split_metrics(predict(model, x_train), y_train)
+    if replay is not None:
+        # How much of the base it still knows: the base dataset's test split (never trained on, here or in the base run).
+        metrics["replayBaseTest"] = split_metrics(predict(model, replay.test_x), replay.test_y) if replay.test_x is not None else {"count": 0}
 
     os.makedirs(args.out, exist_ok=True)
     # Fold the normalisation into conv1 and check the folded network computes the same function.
@@ -559,7 +821,8 @@ def main(argv):
             "timeDilations": args.time_dilations or [1] * args.blocks,
             "epochs": args.epochs, "batchSize": args.batch_size, "optimizer": "adam", "lr": args.lr,
             "schedule": "one-cycle", "loss": "class-balanced cross-entropy",
-            "classWeights": [round(float(w), 6) for w in class_weights], "weightDecay": args.weight_decay, "dropout": 0.2,
+            "classWeights": [round(float(w), 6) for w in class_weights],
+            "classWeightsFrom": "--class-weights" if args.class_weights is not None else "epoch mix", "weightDecay": args.weight_decay, "dropout": 0.2,
             "maxTrain": args.max_train, "threads": args.threads,
             "negativesPerEpoch": args.negatives_per_epoch,
             "hardNegativeMining": {"fraction": args.hard_negative_fraction, "startEpoch": args.hard_negative_start,
@@ -585,6 +848,17 @@ def main(argv):
         "versions": {"python": sys.version.split()[0], "torch": torch.__version__, "numpy": np.__version__, "onnx": onnx.__version__},
         "trainingSeconds": round(time.time() - started, 2),
     }
+    if init_record is not None:
+        manifest["initFrom"] = init_record
+        manifest["hyperparameters"]["fineTune"] = {
+            "form": "folded: BatchNorm as identity, input normalisation mean 0 / std 1 (both already folded into the parent's convs)",
+            "lr": args.lr, "epochs": args.epochs, "weightDecay": args.weight_decay}
+        manifest["hyperparameters"]["inputNormalisation"] = {"mean": 0.0, "std": 1.0, "foldedIntoConv1": True,
+                                                              "inheritedFrom": init_record["sha256"]}
+    # Every dataset whose windows were trained on (the leakage check of a fine-tune's gate reads it).
+    manifest["trainedOnDatasetIds"] = [meta["datasetId"]] + ([replay.dataset_id] if replay is not None else [])
+    if replay is not None:
+        manifest["replay"] = replay.record(args.epochs)
     with open(os.path.join(args.out, "training-manifest.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")

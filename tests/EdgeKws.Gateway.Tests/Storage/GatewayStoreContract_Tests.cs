@@ -42,6 +42,38 @@ public sealed class GatewayStoreContract_Tests(PostgresFixture postgres) : IDisp
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]
+    public void Keeps_a_registered_models_float_weights_and_fine_tune_lineage_and_none_for_a_model_registered_without(string provider)
+    {
+        using IGatewayStore store = GatewayStores.Open(Options(provider));
+        System.Text.Json.JsonElement empty = System.Text.Json.JsonDocument.Parse("{}").RootElement.Clone();
+        RegisteredModel Model(string version, FloatWeights? weights, FineTuneLineage? lineage) => new(
+            "kws", version, null, "dataset-1", new string('c', 64), null, false, $"kws-{version}.int8.onnx", new string('b', 64), 3, 0.8f, "0123456789abcdef",
+            1.0, 0.05, 0.2, "test set", true, "PROMOTE: test", null, empty, empty, null, ModelStage.Candidate, DateTimeOffset.UnixEpoch, DateTimeOffset.UnixEpoch,
+            weights, lineage);
+        byte[] weightsBytes = [.. Enumerable.Range(0, 100_000).Select(i => (byte)(i * 13))];
+        var package = new ModelPackage([(byte)'{', (byte)'}'], new byte[64], [1, 2, 3]);
+        var lineage = new FineTuneLineage("1.0.0", new string('a', 64), "field-1", "base-1", "better: ...", "none of ...");
+        Assert.True(store.TryAddRegisteredModel(Model("1.1.0", new FloatWeights(new string('d', 64), weightsBytes.Length), lineage), package, weightsBytes, out string why), why);
+        Assert.True(store.TryAddRegisteredModel(Model("1.0.9", null, null), package, out why), why);
+
+        Assert.True(store.TryGetModelFloatWeights("1.1.0", out byte[]? back));
+        Assert.Equal(weightsBytes, back);
+        Assert.False(store.TryGetModelFloatWeights("1.0.9", out back));
+        Assert.Null(back);
+        Assert.False(store.TryGetModelFloatWeights("9.9.9", out _));
+        Assert.True(store.TryGetRegisteredModel("1.1.0", out RegisteredModel? m));
+        Assert.Equal(lineage, m!.FineTune);
+        Assert.Equal(weightsBytes.Length, m.FloatWeights!.SizeBytes);
+        Assert.True(store.TryGetRegisteredModel("1.0.9", out m));
+        Assert.Null(m!.FloatWeights);
+        Assert.Null(m.FineTune);
+        Assert.True(store.TryGetModelPackage("1.1.0", out ModelPackage? p));
+        Assert.Equal(package.Model, p!.Model); // the device package is unchanged by the float weights beside it
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
     public void Stores_once_treats_a_redelivery_as_duplicate_and_quarantines_a_reused_sequence(string provider)
     {
         using IGatewayStore store = GatewayStores.Open(Options(provider));

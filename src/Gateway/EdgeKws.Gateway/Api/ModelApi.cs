@@ -72,7 +72,7 @@ public static class ModelApi
     private static object Lineage(RegisteredModel m) => new
     {
         m.ModelId, m.ModelVersion, m.ParentVersion, m.Stage, m.DatasetId, m.FeatureConfigHash, m.CodeCommit, m.CodeDirty,
-        m.FileName, m.ModelSha256, m.ModelSizeBytes, m.Threshold, m.SigningKeyId,
+        m.FileName, m.ModelSha256, m.ModelSizeBytes, m.Threshold, m.SigningKeyId, m.FloatWeights, m.FineTune,
         evaluation = new { m.FaPerHour, m.FalseRejectRate, m.FaPerHourResolution, m.EvaluationSet },
         gate = new { promote = m.GatePromote, summary = m.GateSummary, againstVersion = m.GateAgainstVersion },
         m.RegisteredUtc, m.StageChangedUtc,

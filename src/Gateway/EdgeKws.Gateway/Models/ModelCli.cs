@@ -8,7 +8,7 @@ using EdgeKws.Gateway.Api;
 namespace EdgeKws.Gateway.Models;
 
 /// <summary>
-/// <c>EdgeKws.Gateway.Host model train|register|list|show|rollout|rollback|status</c>: a thin client of a running gateway's HTTP
+/// <c>EdgeKws.Gateway.Host model train|register|fine-tune|list|show|rollout|rollback|status</c>: a thin client of a running gateway's HTTP
 /// API (the rollout needs the gateway's broker and runs inside it), so every command is also one API call away.
 /// </summary>
 public static class ModelCli
@@ -22,8 +22,14 @@ public static class ModelCli
           train    --version V --dataset NAME --streams NAME [--id kws] [--seed 42] [--tiny] [--epochs N] [--threshold X]
                    [--bootstrap] [--fa-margin X] [--frr-margin X] [--no-wait]
                    train (tools/train/train.py), INT8, streaming evaluation, gate against production, sign, register
-          register --version V --manifest NAME --training-manifest NAME --streams NAME [--bootstrap] [--no-wait]
-                   a model built with edgekws-model build-int8: evaluation, gate, sign, register
+          register --version V --manifest NAME --training-manifest NAME --streams NAME [--float-model NAME] [--bootstrap] [--no-wait]
+                   a model built with edgekws-model build-int8: evaluation, gate, sign, register (float weights kept when given
+                   or found as STEM.float.onnx beside STEM.training-manifest.json: only such a model can be fine-tuned)
+          fine-tune --version V --dataset NAME --streams NAME [--parent V] [--replay NAME] [--replay-per-epoch N]
+                   [--epochs N] [--lr X] [--seed 42] [--tiny] [--threshold X] [--fa-margin X] [--frr-margin X] [--no-wait]
+                   train.py --init-from the parent's (default: production's) float weights on the field dataset NAME (its test
+                   split is the held-out slice) replaying the base dataset --replay (under Gateway:Models:ImportDirectory), INT8,
+                   gate on the base streams AND the held-out slice, leakage check, sign, register
           list                          registered models with lineage, evaluation and gate
           show V                        one registered model in full
           rollout  --version V --canary ID[,ID] [--wave ID[,ID]]... [--soak-hours H]
@@ -77,6 +83,7 @@ public static class ModelCli
             {
                 "train" => await JobAsync(http, Train(o), !o.ContainsKey("no-wait"), "api/model-jobs", stdout, stderr).ConfigureAwait(false),
                 "register" => await JobAsync(http, Register(o), !o.ContainsKey("no-wait"), "api/registry/models", stdout, stderr).ConfigureAwait(false),
+                "fine-tune" => await JobAsync(http, FineTune(o), !o.ContainsKey("no-wait"), "api/model-jobs", stdout, stderr).ConfigureAwait(false),
                 "list" => await PrintAsync(http, "api/registry/models", stdout, stderr).ConfigureAwait(false),
                 "show" => await PrintAsync(http, "api/registry/models/" + Uri.EscapeDataString(positional ?? throw new ArgumentException("show needs a version")), stdout, stderr).ConfigureAwait(false),
                 "rollout" => await SendAsync(http, "api/rollouts", Rollout(o), stdout, stderr).ConfigureAwait(false),
@@ -168,8 +175,27 @@ public static class ModelCli
         ModelVersion = Required(o, "version"),
         Manifest = Required(o, "manifest"),
         TrainingManifest = Required(o, "training-manifest"),
+        FloatModel = One(o, "float-model"),
         EvaluationSet = Required(o, "streams"),
         Bootstrap = o.ContainsKey("bootstrap"),
+        FaMargin = Number(o, "fa-margin"),
+        FrrMargin = Number(o, "frr-margin"),
+    };
+
+    private static ModelJobRequest FineTune(Dictionary<string, List<string>> o) => new()
+    {
+        Kind = ModelJobKind.FineTune,
+        ModelVersion = Required(o, "version"),
+        Dataset = Required(o, "dataset"),
+        EvaluationSet = Required(o, "streams"),
+        ParentVersion = One(o, "parent"),
+        ReplayDataset = One(o, "replay"),
+        ReplayWindowsPerEpoch = Number(o, "replay-per-epoch") is { } n ? (int)n : null,
+        LearningRate = Number(o, "lr"),
+        Seed = (int)(Number(o, "seed") ?? 42),
+        Tiny = o.ContainsKey("tiny"),
+        Epochs = Number(o, "epochs") is { } e ? (int)e : null,
+        Threshold = Number(o, "threshold") is { } t ? (float)t : null,
         FaMargin = Number(o, "fa-margin"),
         FrrMargin = Number(o, "frr-margin"),
     };

@@ -20,6 +20,10 @@ public enum ModelJobKind
 
     /// <summary>A model built elsewhere (edgekws-model build-int8): streaming evaluation, gate, sign, register.</summary>
     Register = 2,
+
+    /// <summary>train.py --init-from a registered model's float weights on a field dataset (plus a replay of the base dataset),
+    /// INT8 quantization, then the gate on the base streams AND the field dataset's held-out slice (<see cref="FineTuneSteps"/>).</summary>
+    FineTune = 3,
 }
 
 /// <summary>State of a model job.</summary>
@@ -62,8 +66,27 @@ public sealed record ModelJobRequest
     public string ModelId { get; init; } = "kws";
 
     /// <summary>Train: an exported dataset (<c>edgekws-dataset/1</c>, from edgekws-dataset or the gateway's export), named by its
-    /// directory under <c>Gateway:Labeling:DatasetDirectory</c> (where <c>POST /api/review/datasets</c> writes).</summary>
+    /// directory under <c>Gateway:Labeling:DatasetDirectory</c> (where <c>POST /api/review/datasets</c> writes). FineTune: the field
+    /// dataset (same place); its <c>test</c> split is the held-out slice the gate judges on, with the clips' WAVs under <c>clips/</c>.</summary>
     public string? Dataset { get; init; }
+
+    /// <summary>FineTune: the registered model to start from (null: the production model); it must have float weights.</summary>
+    public string? ParentVersion { get; init; }
+
+    /// <summary>FineTune: the base training dataset replayed in every epoch against forgetting (null: no replay), named by its
+    /// directory under <c>Gateway:Models:ImportDirectory</c>.</summary>
+    public string? ReplayDataset { get; init; }
+
+    /// <summary>FineTune: replay windows per epoch (null: the trainer's default, as many as the field windows of the epoch).</summary>
+    public int? ReplayWindowsPerEpoch { get; init; }
+
+    /// <summary>FineTune: learning rate (null: the trainer's fine-tuning default).</summary>
+    public double? LearningRate { get; init; }
+
+    /// <summary>Register: the float ONNX the INT8 model was quantized from, named by its place under <c>Gateway:Models:ImportDirectory</c>
+    /// (null: <c>STEM.float.onnx</c> next to <c>STEM.training-manifest.json</c>, or the training manifest's <c>onnx.file</c> beside it, when
+    /// one exists; else the model is registered without float weights and cannot be fine-tuned).</summary>
+    public string? FloatModel { get; init; }
 
     /// <summary>The evaluation streams (<c>edgekws-streams/1</c> file, see <see cref="EvaluationSetFile"/>), named by its place under
     /// <c>Gateway:Models:EvaluationSetDirectory</c>.</summary>
@@ -101,13 +124,17 @@ public sealed record ModelJobRequest
     {
         if (string.IsNullOrWhiteSpace(ModelVersion) || ModelVersion.Length > Shared.Contracts.WireLimits.MaxModelVersionLength || ModelVersion.Any(char.IsControl))
             return $"modelVersion is required (1..{Shared.Contracts.WireLimits.MaxModelVersionLength} characters, no control characters)";
-        if (!Enum.IsDefined(Kind)) return $"kind {(int)Kind} is not Train or Register";
+        if (!Enum.IsDefined(Kind)) return $"kind {(int)Kind} is not Train, Register or FineTune";
         if (string.IsNullOrWhiteSpace(ModelId) || ModelId.Length > MaxModelIdLength || ModelId.Any(char.IsControl))
             return $"modelId must be 1..{MaxModelIdLength} characters without control characters";
         if (Epochs is < 1 or > MaxEpochs) return $"epochs must be in 1..{MaxEpochs}";
         if (Threshold is { } t && !(t is > 0 and < 1)) return "threshold must be in (0, 1)";
         if (FaMargin is { } fa && !(double.IsFinite(fa) && fa >= 0)) return "faMargin must be a finite number >= 0";
         if (FrrMargin is { } frr && !(frr is >= 0 and <= 1)) return "frrMargin must be in [0, 1]";
+        if (Kind != ModelJobKind.FineTune && (ParentVersion ?? ReplayDataset) is not null) return "parentVersion and replayDataset belong to FineTune jobs";
+        if (ReplayWindowsPerEpoch is { } w && (w < 1 || ReplayDataset is null)) return "replayWindowsPerEpoch needs replayDataset and must be >= 1";
+        if (LearningRate is { } lr && !(lr is > 0 and < 1)) return "learningRate must be in (0, 1)";
+        if (Kind == ModelJobKind.FineTune && Bootstrap) return "a FineTune job is gated against production: bootstrap does not apply";
         return null;
     }
 }
@@ -117,7 +144,10 @@ public sealed record ModelJobRequest
 /// <param name="EvaluationSetPath">The evaluation streams file.</param>
 /// <param name="ManifestPath">Register: the INT8 manifest.</param>
 /// <param name="TrainingManifestPath">Register: the training manifest.</param>
-internal sealed record ModelJobInputs(string? DatasetDirectory, string EvaluationSetPath, string? ManifestPath, string? TrainingManifestPath);
+/// <param name="FloatModelPath">Register: the float ONNX, when given or found beside the training manifest.</param>
+/// <param name="ReplayDatasetDirectory">FineTune: the replayed base dataset.</param>
+internal sealed record ModelJobInputs(string? DatasetDirectory, string EvaluationSetPath, string? ManifestPath, string? TrainingManifestPath,
+    string? FloatModelPath = null, string? ReplayDatasetDirectory = null);
 
 /// <summary>A model job and what it did.</summary>
 /// <param name="Id">Job id.</param>
@@ -182,7 +212,7 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
     private string? Resolve(ModelJobRequest r, out ModelJobInputs? inputs)
     {
         inputs = null;
-        bool train = r.Kind == ModelJobKind.Train;
+        bool train = r.Kind is ModelJobKind.Train or ModelJobKind.FineTune;
         if (!ServerName.TryResolve(options.EvaluationSetDirectory, r.EvaluationSet, "evaluationSet", "Gateway:Models:EvaluationSetDirectory", out string streams, out string problem))
             return problem;
         string dataset = string.Empty, manifest = string.Empty, training = string.Empty;
@@ -196,18 +226,60 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
             if (!ServerName.TryResolve(options.ImportDirectory, r.TrainingManifest, "trainingManifest", "Gateway:Models:ImportDirectory", out training, out problem))
                 return problem;
         }
+        string? floatModel = null, replay = null;
+        if (r.FloatModel is not null)
+        {
+            if (train) return "floatModel belongs to Register jobs (Train and FineTune jobs keep the weights they train)";
+            if (!ServerName.TryResolve(options.ImportDirectory, r.FloatModel, "floatModel", "Gateway:Models:ImportDirectory", out string f, out problem)) return problem;
+            floatModel = f;
+        }
+        if (r.ReplayDataset is not null)
+        {
+            if (!ServerName.TryResolve(options.ImportDirectory, r.ReplayDataset, "replayDataset", "Gateway:Models:ImportDirectory", out string d, out problem)) return problem;
+            replay = d;
+        }
 
         if (!File.Exists(streams)) return $"evaluationSet '{r.EvaluationSet}' is not a file under Gateway:Models:EvaluationSetDirectory";
         if (train)
         {
             if (!File.Exists(Path.Combine(dataset, "dataset.json")))
                 return $"dataset '{r.Dataset}' is not an exported dataset under Gateway:Labeling:DatasetDirectory (no dataset.json)";
-            inputs = new ModelJobInputs(dataset, streams, null, null);
+            if (replay is not null && !File.Exists(Path.Combine(replay, "dataset.json")))
+                return $"replayDataset '{r.ReplayDataset}' is not an exported dataset under Gateway:Models:ImportDirectory (no dataset.json)";
+            inputs = new ModelJobInputs(dataset, streams, null, null, ReplayDatasetDirectory: replay);
             return null;
         }
         if (!File.Exists(manifest)) return $"manifest '{r.Manifest}' is not a file under Gateway:Models:ImportDirectory";
         if (!File.Exists(training)) return $"trainingManifest '{r.TrainingManifest}' is not a file under Gateway:Models:ImportDirectory";
-        inputs = new ModelJobInputs(null, streams, manifest, training);
+        if (floatModel is not null && !File.Exists(floatModel)) return $"floatModel '{r.FloatModel}' is not a file under Gateway:Models:ImportDirectory";
+        inputs = new ModelJobInputs(null, streams, manifest, training, floatModel ?? FloatWeightsBeside(training));
+        return null;
+    }
+
+    /// <summary>The float ONNX a training manifest's directory holds for it: <c>STEM.float.onnx</c> beside <c>STEM.training-manifest.json</c>
+    /// (how models/default keeps it), else the manifest's own <c>onnx.file</c> (how train.py writes it); null when neither exists.</summary>
+    internal static string? FloatWeightsBeside(string trainingManifestPath)
+    {
+        string dir = Path.GetDirectoryName(Path.GetFullPath(trainingManifestPath))!;
+        string name = Path.GetFileName(trainingManifestPath);
+        const string Suffix = ".training-manifest.json";
+        if (name.EndsWith(Suffix, StringComparison.Ordinal) && Path.Combine(dir, name[..^Suffix.Length] + ".float.onnx") is var stem && File.Exists(stem))
+        {
+            return stem;
+        }
+        try
+        {
+            using var doc = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(trainingManifestPath));
+            if (doc.RootElement.TryGetProperty("onnx", out var onnx) && onnx.TryGetProperty("file", out var file) && file.GetString() is { } f
+                && f == Path.GetFileName(f) && File.Exists(Path.Combine(dir, f)))
+            {
+                return Path.Combine(dir, f);
+            }
+        }
+        catch (System.Text.Json.JsonException)
+        {
+            // Registration reads the manifest again and reports what is wrong with it.
+        }
         return null;
     }
 
@@ -258,8 +330,15 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         }
         RegisteredModel? production = registry.Production;
         string manifestPath, trainingManifestPath;
+        string? floatModelPath;
+        FineTuneSteps.Tuned? tuned = null;
         var sw = Stopwatch.StartNew();
-        if (r.Kind == ModelJobKind.Train)
+        if (r.Kind == ModelJobKind.FineTune)
+        {
+            tuned = await FineTuneSteps.TrainAndQuantizeAsync(r, inputs, production, registry, options, TrainerScript(), work, steps).ConfigureAwait(false);
+            (manifestPath, trainingManifestPath, floatModelPath) = (tuned.ManifestPath, tuned.TrainingManifestPath, tuned.FloatModelPath);
+        }
+        else if (r.Kind == ModelJobKind.Train)
         {
             string trained = Path.Combine(work, "trained");
             List<string> args = [TrainerScript(), "--dataset", inputs.DatasetDirectory!, "--out", trained, "--seed", r.Seed.ToString(CultureInfo.InvariantCulture), "--threads", "1"];
@@ -280,11 +359,13 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
             manifestPath = Path.Combine(work, "int8", q.ManifestFile);
             steps.Add(Step("quantize", sw, string.Create(CultureInfo.InvariantCulture,
                 $"{q.Int8SizeBytes} B INT8 (float {q.FloatSizeBytes} B), arg-max agreement {q.ArgMaxAgreement:P1}")));
+            floatModelPath = Path.Combine(trained, "model.float.onnx");
         }
         else
         {
             manifestPath = inputs.ManifestPath!;
             trainingManifestPath = inputs.TrainingManifestPath!;
+            floatModelPath = inputs.FloatModelPath;
         }
 
         sw.Restart();
@@ -302,13 +383,20 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
             string currentManifest = registry.Export(production.ModelVersion, Path.Combine(work, "current"));
             StreamingEvaluation current = StreamingEvaluator.Evaluate(currentManifest, streams, evalOptions);
             gate = PromotionGate.Decide(current, candidate, new GateMargins { FaPerHour = r.FaMargin, FalseRejectRate = r.FrrMargin });
-            EvaluationWriter.WriteGate(gate, current, candidate, Path.Combine(work, "gate"));
             steps.Add(Step("gate", sw, $"against {production.ModelVersion}: {gate.Summary}"));
+            if (tuned is not null)
+            {
+                sw.Restart();
+                gate = FineTuneSteps.GateOnFieldSlice(tuned, gate, currentManifest, manifestPath, inputs, out FineTuneLineage lineage);
+                tuned = tuned with { Lineage = lineage };
+                steps.Add(Step("field-slice gate", sw, $"{lineage.FieldSlice}; {lineage.Leakage}: {(gate.Promote ? "PROMOTE" : "REFUSE")}"));
+            }
+            EvaluationWriter.WriteGate(gate, current, candidate, Path.Combine(work, "gate"));
         }
 
         sw.Restart();
-        RegisteredModel model = registry.Register(manifestPath, trainingManifestPath, candidate, gate, r.Bootstrap, clock.GetUtcNow());
-        steps.Add(Step("sign+register", sw, $"key {model.SigningKeyId}, stage {model.Stage}"));
+        RegisteredModel model = registry.Register(manifestPath, trainingManifestPath, candidate, gate, r.Bootstrap, clock.GetUtcNow(), floatModelPath, tuned?.Lineage);
+        steps.Add(Step("sign+register", sw, $"key {model.SigningKeyId}, stage {model.Stage}{(model.FloatWeights is null ? ", no float weights (cannot be fine-tuned)" : ", float weights kept")}"));
         return model;
     }
 
@@ -326,8 +414,8 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         throw new InvalidOperationException("tools/train/train.py not found above the gateway's binaries; set Gateway:Models:TrainerScript");
     }
 
-    private static string Step(string name, Stopwatch sw, string detail) =>
+    internal static string Step(string name, Stopwatch sw, string detail) =>
         string.Create(CultureInfo.InvariantCulture, $"{name}: {sw.Elapsed.TotalSeconds:0.0} s, {detail}");
 
-    private static string Tail(string text) => text.Length <= 2000 ? text.Trim() : "..." + text[^2000..].Trim();
+    internal static string Tail(string text) => text.Length <= 2000 ? text.Trim() : "..." + text[^2000..].Trim();
 }

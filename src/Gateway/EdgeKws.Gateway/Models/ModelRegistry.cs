@@ -72,10 +72,12 @@ public sealed class ModelRegistry
     /// Signs and stores a built model. <paramref name="gate"/> null means there was no production model to compare with
     /// (allowed only then). <paramref name="bootstrap"/> registers it directly as production: only when none exists yet
     /// (the model devices are provisioned with at the factory). Otherwise the stage is Candidate when the gate promoted it
-    /// and Refused when it did not.
+    /// and Refused when it did not. <paramref name="floatModelPath"/> (null: none) is the float ONNX the INT8 model was quantized
+    /// from: stored with it when its SHA-256 is the training manifest's <c>onnx.sha256</c>, refused otherwise; a model registered
+    /// without float weights cannot be fine-tuned.
     /// </summary>
     public RegisteredModel Register(string int8ManifestPath, string trainingManifestPath, StreamingEvaluation evaluation, GateReport? gate,
-        bool bootstrap, DateTimeOffset nowUtc)
+        bool bootstrap, DateTimeOffset nowUtc, string? floatModelPath = null, FineTuneLineage? fineTune = null)
     {
         ArgumentNullException.ThrowIfNull(evaluation);
         byte[] manifest = File.ReadAllBytes(int8ManifestPath);
@@ -109,6 +111,7 @@ public sealed class ModelRegistry
             throw new InvalidDataException($"{trainingManifestPath}: featureConfigHash {Text("featureConfigHash")} differs from the device manifest's {featureHash}");
         }
         bool? dirty = t.TryGetProperty("codeDirty", out JsonElement d) && d.ValueKind is JsonValueKind.True or JsonValueKind.False ? d.GetBoolean() : null;
+        byte[]? floatModel = floatModelPath is null ? null : ReadFloatWeights(floatModelPath, t, trainingManifestPath);
 
         lock (_stageLock)
         {
@@ -138,8 +141,10 @@ public sealed class ModelRegistry
                 Evaluation: JsonSerializer.SerializeToElement(r, EvaluationJsonContext.Default.EvaluationReport),
                 Gate: gate is null ? null : JsonSerializer.SerializeToElement(gate, EvaluationJsonContext.Default.GateReport),
                 Stage: bootstrap ? ModelStage.Production : promote ? ModelStage.Candidate : ModelStage.Refused,
-                RegisteredUtc: nowUtc, StageChangedUtc: nowUtc);
-            if (!Store.TryAddRegisteredModel(record, new ModelPackage(manifest, signature, model), out string reason))
+                RegisteredUtc: nowUtc, StageChangedUtc: nowUtc,
+                FloatWeights: floatModel is null ? null : new FloatWeights(Convert.ToHexStringLower(SHA256.HashData(floatModel)), floatModel.Length),
+                FineTune: fineTune);
+            if (!Store.TryAddRegisteredModel(record, new ModelPackage(manifest, signature, model), floatModel, out string reason))
             {
                 throw new InvalidOperationException(reason);
             }
@@ -147,6 +152,49 @@ public sealed class ModelRegistry
             Store.RecordModelDataset(version, datasetId);
             return record;
         }
+    }
+
+    /// <summary>
+    /// A registered model's float weights written to <paramref name="path"/>, after checking the stored bytes still have the SHA-256
+    /// registered with them; refuses (naming the fix) a model registered without float weights.
+    /// </summary>
+    public FloatWeights ExportFloatWeights(string version, string path)
+    {
+        if (!Store.TryGetRegisteredModel(version, out RegisteredModel? model))
+        {
+            throw new InvalidOperationException($"model '{version}' is not registered");
+        }
+        if (model!.FloatWeights is not { } registered || !Store.TryGetModelFloatWeights(version, out byte[]? bytes))
+        {
+            throw new InvalidOperationException($"model '{version}' was registered without float weights: it cannot be fine-tuned (register it with its float ONNX, "
+                + "floatModel in the request or <stem>.float.onnx next to its training manifest)");
+        }
+        string sha = Convert.ToHexStringLower(SHA256.HashData(bytes!));
+        if (!string.Equals(sha, registered.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"model '{version}': the stored float weights have SHA-256 {sha}, registered as {registered.Sha256}: refusing to fine-tune from them");
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllBytes(path, bytes!);
+        return registered;
+    }
+
+    /// <summary>The float ONNX bytes, refused unless their SHA-256 is the training manifest's <c>onnx.sha256</c> (its lineage).</summary>
+    private static byte[] ReadFloatWeights(string floatModelPath, JsonElement training, string trainingManifestPath)
+    {
+        byte[] bytes = File.ReadAllBytes(floatModelPath);
+        string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        string? expected = training.TryGetProperty("onnx", out JsonElement onnx) && onnx.ValueKind == JsonValueKind.Object
+            && onnx.TryGetProperty("sha256", out JsonElement s) && s.ValueKind == JsonValueKind.String ? s.GetString() : null;
+        if (expected is null)
+        {
+            throw new InvalidDataException($"{trainingManifestPath}: 'onnx.sha256' is missing: the float weights {Path.GetFileName(floatModelPath)} cannot be tied to this model");
+        }
+        if (!string.Equals(sha, expected, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"float weights {Path.GetFileName(floatModelPath)} have SHA-256 {sha}, the training manifest says {expected}: not this model's weights (or tampered)");
+        }
+        return bytes;
     }
 
     /// <summary>Moves <paramref name="version"/> to <paramref name="stage"/>; making one model production retires the previous one.</summary>

@@ -52,13 +52,31 @@ public enum ModelStage
 /// <param name="Stage">Where it stands.</param>
 /// <param name="RegisteredUtc">When registered.</param>
 /// <param name="StageChangedUtc">When <paramref name="Stage"/> last changed.</param>
+/// <param name="FloatWeights">The float ONNX the INT8 model was quantized from, kept in the registry (null: registered without; it
+/// cannot be fine-tuned).</param>
+/// <param name="FineTune">What a fine-tuned model started from and was tuned and judged on (null: not a fine-tune).</param>
 public sealed record RegisteredModel(
     string ModelId, string ModelVersion, string? ParentVersion, string DatasetId, string FeatureConfigHash, string? CodeCommit, bool? CodeDirty,
     string FileName, string ModelSha256, long ModelSizeBytes, float Threshold, string SigningKeyId,
     double FaPerHour, double FalseRejectRate, double FaPerHourResolution, string? EvaluationSet,
     bool GatePromote, string GateSummary, string? GateAgainstVersion,
     JsonElement TrainingManifest, JsonElement Evaluation, JsonElement? Gate,
-    ModelStage Stage, DateTimeOffset RegisteredUtc, DateTimeOffset StageChangedUtc);
+    ModelStage Stage, DateTimeOffset RegisteredUtc, DateTimeOffset StageChangedUtc,
+    FloatWeights? FloatWeights = null, FineTuneLineage? FineTune = null);
+
+/// <summary>A registered model's float weights (the bytes are in the store, <see cref="IGatewayStore.TryGetModelFloatWeights"/>).</summary>
+/// <param name="Sha256">SHA-256 of the float ONNX; equal to the training manifest's <c>onnx.sha256</c> (checked at registration).</param>
+/// <param name="SizeBytes">Its size.</param>
+public sealed record FloatWeights(string Sha256, long SizeBytes);
+
+/// <summary>Lineage of a fine-tuned model.</summary>
+/// <param name="ParentVersion">The registered model whose float weights it started from.</param>
+/// <param name="InitFromSha256">SHA-256 of those float weights (the trainer's <c>initFrom.sha256</c>).</param>
+/// <param name="FieldDatasetId">The field dataset it was tuned on (its test split is the held-out slice).</param>
+/// <param name="ReplayDatasetId">The base dataset replayed against forgetting, or null.</param>
+/// <param name="FieldSlice">The held-out slice rule's verdict (production vs candidate).</param>
+/// <param name="Leakage">The leakage check's verdict.</param>
+public sealed record FineTuneLineage(string ParentVersion, string InitFromSha256, string FieldDatasetId, string? ReplayDatasetId, string FieldSlice, string Leakage);
 
 /// <summary>The signed package of a registered model: what devices receive.</summary>
 /// <param name="Manifest">Exact manifest file bytes (the signed bytes).</param>
@@ -197,11 +215,18 @@ public sealed record RolloutRecord(long Id, string ModelVersion, string? Previou
 public sealed record ModelStatusRecord(string DeviceId, long Sequence, DateTimeOffset ReceivedUtc, string ActiveModelVersion, ModelUpdateResult UpdateResult,
     string? TargetModelVersion, string? Reason);
 
-/// <summary>Model registry and rollout state (schema version 4 of both stores).</summary>
+/// <summary>Model registry and rollout state (schema version 5 of both stores; float weights: version 9).</summary>
 public partial interface IGatewayStore
 {
     /// <summary>Stores a registered model and its signed package; false (with the reason) when the version is already registered.</summary>
     bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason);
+
+    /// <summary>Stores a registered model, its signed package and its float weights (null: none) in one write; false (with the
+    /// reason) when the version is already registered.</summary>
+    bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason);
+
+    /// <summary>A registered model's float weights; false when the version is unknown or was registered without them.</summary>
+    bool TryGetModelFloatWeights(string modelVersion, out byte[]? floatWeights);
 
     /// <summary>Replaces a registered model's record (stage changes); the package is immutable. False when the version is unknown.</summary>
     bool UpdateRegisteredModel(RegisteredModel model);

@@ -33,14 +33,21 @@ public sealed partial class PostgresGatewayStore
         "CREATE INDEX IF NOT EXISTS model_status_received ON model_status (device_id, received_utc_ms)",
     ];
 
+    /// <summary>Version 9: the float weights a model was quantized from (null for models registered without them).</summary>
+    private static readonly string[] FloatWeightsDdl = ["ALTER TABLE registry_models ADD COLUMN IF NOT EXISTS float_model bytea"];
+
     /// <inheritdoc />
-    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason)
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => TryAddRegisteredModel(model, package, null, out reason);
+
+    /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason)
     {
         RolloutValues.Validate(model, package);
         using NpgsqlConnection db = Connection();
         int added = Run(db, null,
-            "INSERT INTO registry_models (model_version, registered_utc_ms, record_json, manifest, signature, model) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            P(model.ModelVersion), P(model.RegisteredUtc.ToUnixTimeMilliseconds()), P(RolloutValues.Serialize(model)), P(package.Manifest), P(package.Signature), P(package.Model));
+            "INSERT INTO registry_models (model_version, registered_utc_ms, record_json, manifest, signature, model, float_model) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            P(model.ModelVersion), P(model.RegisteredUtc.ToUnixTimeMilliseconds()), P(RolloutValues.Serialize(model)), P(package.Manifest), P(package.Signature), P(package.Model),
+            new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Bytea, Value = floatWeights is null ? DBNull.Value : floatWeights });
         reason = added == 1 ? string.Empty : $"model version '{model.ModelVersion}' is already registered";
         return added == 1;
     }
@@ -75,6 +82,17 @@ public sealed partial class PostgresGatewayStore
         using NpgsqlDataReader r = cmd.ExecuteReader();
         package = r.Read() ? new ModelPackage((byte[])r[0], (byte[])r[1], (byte[])r[2]) : null;
         return package is not null;
+    }
+
+    /// <inheritdoc />
+    public bool TryGetModelFloatWeights(string modelVersion, out byte[]? floatWeights)
+    {
+        using NpgsqlConnection db = Connection();
+        using var cmd = new NpgsqlCommand("SELECT float_model FROM registry_models WHERE model_version = $1", db);
+        cmd.Parameters.Add(P(modelVersion));
+        using NpgsqlDataReader r = cmd.ExecuteReader();
+        floatWeights = r.Read() && !r.IsDBNull(0) ? (byte[])r[0] : null;
+        return floatWeights is not null;
     }
 
     /// <inheritdoc />

@@ -32,16 +32,22 @@ public sealed partial class SqliteGatewayStore
         "CREATE INDEX IF NOT EXISTS model_status_received ON model_status (device_id, received_utc_ms)",
     ];
 
+    /// <summary>Version 9: the float weights a model was quantized from (null for models registered without them).</summary>
+    private static readonly string[] FloatWeightsDdl = ["ALTER TABLE registry_models ADD COLUMN float_model BLOB"];
+
     /// <inheritdoc />
-    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason)
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => TryAddRegisteredModel(model, package, null, out reason);
+
+    /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason)
     {
         RolloutValues.Validate(model, package);
         lock (_writeLock)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
             int added = _writer.Execute(
-                "INSERT OR IGNORE INTO registry_models (model_version, registered_utc_ms, record_json, manifest, signature, model) VALUES (?, ?, ?, ?, ?, ?)",
-                model.ModelVersion, model.RegisteredUtc.ToUnixTimeMilliseconds(), RolloutValues.Serialize(model), package.Manifest, package.Signature, package.Model);
+                "INSERT OR IGNORE INTO registry_models (model_version, registered_utc_ms, record_json, manifest, signature, model, float_model) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                model.ModelVersion, model.RegisteredUtc.ToUnixTimeMilliseconds(), RolloutValues.Serialize(model), package.Manifest, package.Signature, package.Model, floatWeights);
             reason = added == 1 ? string.Empty : $"model version '{model.ModelVersion}' is already registered";
             return added == 1;
         }
@@ -91,6 +97,18 @@ public sealed partial class SqliteGatewayStore
                 "SELECT manifest AS Manifest, signature AS Signature, model AS Model FROM registry_models WHERE model_version = ?", modelVersion);
             package = rows.Count == 1 ? new ModelPackage(rows[0].Manifest ?? [], rows[0].Signature ?? [], rows[0].Model ?? []) : null;
             return package is not null;
+        }
+    }
+
+    /// <inheritdoc />
+    public bool TryGetModelFloatWeights(string modelVersion, out byte[]? floatWeights)
+    {
+        lock (_readLock)
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            List<FloatRow> rows = _reader.Query<FloatRow>("SELECT float_model AS FloatModel FROM registry_models WHERE model_version = ?", modelVersion);
+            floatWeights = rows.Count == 1 && rows[0].FloatModel is { Length: > 0 } bytes ? bytes : null;
+            return floatWeights is not null;
         }
     }
 
@@ -174,6 +192,11 @@ public sealed partial class SqliteGatewayStore
                     Enum.Parse<ModelUpdateResult>(r.Result), r.Target, r.Reason))
                 .ToList();
         }
+    }
+
+    private sealed class FloatRow
+    {
+        public byte[]? FloatModel { get; set; }
     }
 
     private sealed class PackageRow
