@@ -23,6 +23,15 @@ public sealed class MainJobOptions_Tests
         Assert.True(o.QuickModel);
     }
 
+    [Fact]
+    public void Model_stage_finetune_selects_the_fine_tune_job()
+    {
+        MainJobOptions? o = MainJobOptions.Parse(["--model-stage", "finetune"], out string? error);
+        Assert.Null(error);
+        Assert.Equal(ModelStageKind.FineTune, o!.ModelStage);
+        Assert.Contains("finetune", MainJobOptions.Usage, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("1", 1)]
     [InlineData("3", 3)]
@@ -58,7 +67,7 @@ public sealed class MainJobOptions_Tests
     [InlineData("--hours", "lots", "--hours: 'lots' must be a number of hours per device from 0.001 to 24")]
     [InlineData("--http-port", "70000", "--http-port: '70000' must be a port from 0 to 65535 (0: any free port)")]
     [InlineData("--frobnicate", "1", "unknown argument '--frobnicate'")]
-    [InlineData("--model-stage", "guess", "--model-stage: 'guess' must be recalibrate or train")]
+    [InlineData("--model-stage", "guess", "--model-stage: 'guess' must be recalibrate, train or finetune")]
     [InlineData("--days", "0", "--days: '0' must be a whole number from 1 to 7")]
     [InlineData("--days", "two", "--days: 'two' must be a whole number from 1 to 7")]
     public void Refuses_bad_values_naming_the_option(string option, string value, string expected)

@@ -132,6 +132,51 @@ public sealed class MainJob_Tests
         Assert.All(children, c => Assert.True(MainJobRun.IsGone(c.GetProperty("pid").GetInt32()), $"{c.GetProperty("name")} is still running"));
     }
 
+    /// <summary>
+    /// <c>--model-stage finetune</c> at a tiny scale (one day, 2 devices x 36 s, --quick-model: a small replay corpus and the trainer's
+    /// tiny settings): the bundled model is registered with its float weights, the gateway exports the field dataset, and the FineTune
+    /// job starts from exactly those weights (lineage), trains, quantizes and is gated; the summary reports the gate's verdict.
+    /// </summary>
+    [Fact]
+    public async Task Finetune_stage_runs_the_fine_tune_job_from_the_registered_float_weights_and_reports_its_outcome()
+    {
+        using MainJobRun run = MainJobRun.Start("--devices", "2", "--hours", "0.01", "--days", "1", "--model-stage", "finetune", "--quick-model");
+        int exit = await run.WaitForExitAsync(TimeSpan.FromSeconds(600)); // liveness only
+        string stdout = run.Stdout;
+        Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{run.Stderr}");
+        string? line = stdout.Split('\n').FirstOrDefault(l => l.Contains("6/7 model push: ", StringComparison.Ordinal));
+        Assert.True(line is not null && !line.Contains("FAILED", StringComparison.Ordinal), $"model push:\n{stdout}");
+
+        JsonElement s = run.SummaryJson();
+        JsonElement push = s.GetProperty("modelPush");
+        string status = push.GetProperty("status").GetString()!;
+        string detail = push.GetProperty("detail").GetString() ?? "";
+        string bundledVersion = s.GetProperty("modelVersion").GetString()!;
+        // The bootstrap registration kept the bundled float weights (the register job found them beside the training manifest).
+        Assert.Contains("stage Production, float weights kept", stdout, StringComparison.Ordinal);
+        string md = File.ReadAllText(Path.Combine(run.OutDir, "summary.md"));
+        Assert.Contains(detail, md, StringComparison.Ordinal);
+        // The job ran to the gate (day 1 at this scale decides true accepts only: the replay supplies the background windows).
+        Assert.True(status is "confirmed" or "refused by the gate", $"{status}: {detail}\n{stdout}");
+
+        string bundledFloat = Path.Combine(RepoLayout.Find().Root, "models", "default", $"hey-edge-{bundledVersion}.float.onnx");
+        string bundledSha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(bundledFloat)));
+        using JsonDocument jobDoc = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(run.OutDir, "model", "finetune-job.json")));
+        JsonElement job = jobDoc.RootElement;
+        Assert.Equal("FineTune", job.GetProperty("request").GetProperty("kind").ToString());
+        Assert.Matches(@"^\d+\.\d+\.\d+-ft\.1$", push.GetProperty("version").GetString());
+        // The job exported the parent's registered float weights before training: the bundled model's float ONNX, byte for byte.
+        string parentFloat = Path.Combine(job.GetProperty("workDirectory").GetString()!, "parent", "parent.float.onnx");
+        Assert.Equal(bundledSha, Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(parentFloat))));
+        // Trained, quantized, gated: the lineage names the bundled float weights, and the summary reports the verdict.
+        JsonElement fineTune = job.GetProperty("model").GetProperty("fineTune");
+        Assert.Equal(bundledVersion, fineTune.GetProperty("parentVersion").GetString());
+        Assert.Equal(bundledSha, fineTune.GetProperty("initFromSha256").GetString(), ignoreCase: true);
+        string gate = push.GetProperty("gate").GetString()!;
+        Assert.True(gate.StartsWith("PROMOTE", StringComparison.Ordinal) || gate.StartsWith("REFUSE", StringComparison.Ordinal), gate);
+        Assert.Contains(gate, md, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Ctrl_c_while_agents_replay_stops_every_child_and_reports_the_interruption()
     {

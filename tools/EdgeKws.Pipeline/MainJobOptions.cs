@@ -6,7 +6,7 @@ namespace EdgeKws.Pipeline;
 internal sealed record MainJobOptions
 {
     public const string Usage = """
-        usage: edgekws-main-job [--devices N] [--hours H] [--days N] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--model-stage recalibrate|train] [--quick-model] [--help]
+        usage: edgekws-main-job [--devices N] [--hours H] [--days N] [--out DIR] [--keep-running] [--http-port P] [--seed S] [--model-stage recalibrate|train|finetune] [--quick-model] [--help]
           --devices N     simulated devices, each its own agent process, voice, room and noise (default 3, 1..16)
           --hours H       hours of generated audio per device and day (default 0.05 = 3 minutes; 0.001..24),
                           replayed faster than real time
@@ -20,9 +20,12 @@ internal sealed record MainJobOptions
           --http-port P   gateway HTTP port (default 8080, or a free port when 8080 is taken; 0: any free port)
           --seed S        seed of the generated audio (default 42)
           --model-stage K how the model stage makes the model it pushes: recalibrate (default: the production model's
-                          activation ranges re-calibrated on the devices' clips, same weights) or train (a small
-                          model trained and quantized in this run)
-          --quick-model   with --model-stage train: train the pushed model with the trainer's tiny configuration on a smaller corpus
+                          activation ranges re-calibrated on the devices' clips, same weights), train (a small
+                          model trained and quantized in this run) or finetune (the gateway's FineTune job: the
+                          production model's float weights fine-tuned on the day's field dataset with a replay corpus
+                          of other voices, gated on the base streams and the field dataset's held-out slice)
+          --quick-model   with --model-stage train: train the pushed model with the trainer's tiny configuration on a smaller corpus;
+                          with finetune: a smaller replay corpus and fewer epochs
                           (seconds instead of a minute or two; the end-to-end test uses it)
         """;
 
@@ -59,12 +62,19 @@ internal sealed record MainJobOptions
                 case "--model-stage":
                 {
                     string? s = Next();
-                    if (s is not "recalibrate" and not "train")
+                    ModelStageKind? kind = s switch
                     {
-                        error = $"--model-stage: '{s}' must be recalibrate or train";
+                        "recalibrate" => ModelStageKind.Recalibrate,
+                        "train" => ModelStageKind.Train,
+                        "finetune" => ModelStageKind.FineTune,
+                        _ => null,
+                    };
+                    if (kind is null)
+                    {
+                        error = $"--model-stage: '{s}' must be recalibrate, train or finetune";
                         return null;
                     }
-                    o = o with { ModelStage = s == "train" ? ModelStageKind.Train : ModelStageKind.Recalibrate };
+                    o = o with { ModelStage = kind.Value };
                     break;
                 }
                 case "--out":

@@ -99,6 +99,18 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         string manifest = Path.GetFileName(manifestPath), training = Path.GetFileName(trainingManifestPath);
         File.Copy(manifestPath, Path.Combine(dir, manifest), overwrite: true);
         File.Copy(trainingManifestPath, Path.Combine(dir, training), overwrite: true);
+        // The float weights (models/default keeps STEM.float.onnx beside STEM.training-manifest.json): the register job finds them
+        // by that name and keeps them, so the registered model can be fine-tuned (without them a FineTune job is refused).
+        const string TrainingSuffix = ".training-manifest.json";
+        if (training.EndsWith(TrainingSuffix, StringComparison.Ordinal))
+        {
+            string floatName = training[..^TrainingSuffix.Length] + ".float.onnx";
+            string floatPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(trainingManifestPath))!, floatName);
+            if (File.Exists(floatPath))
+            {
+                File.Copy(floatPath, Path.Combine(dir, floatName), overwrite: true);
+            }
+        }
         return ($"{version}/{manifest}", $"{version}/{training}");
     }
 
@@ -183,6 +195,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         {
             ModelStageKind.Recalibrate => await RecalibrateAsync(input, gateway, ct).ConfigureAwait(false),
             ModelStageKind.Train => await TrainAsync(input, gateway, ct).ConfigureAwait(false),
+            ModelStageKind.FineTune => await FineTuneAsync(input, gateway, ct).ConfigureAwait(false),
             _ => throw new InvalidOperationException($"model stage {kind} is not implemented"),
         };
         if (candidate is null)
@@ -284,18 +297,44 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
     }
 
     /// <summary>A dataset the gateway exported from the devices' labelled clips (<c>POST /api/review/datasets</c>), in its dataset directory.</summary>
-    internal sealed record FieldDataset(string Directory, string DatasetId, int Examples);
+    internal sealed record FieldDataset(string Directory, string DatasetId, int Examples, string Summary = "");
+
+    /// <summary>A model job that ended Failed (its error as the gateway reports it).</summary>
+    private sealed class ModelJobFailedException(string id, string error) : InvalidOperationException($"model job {id} failed: {error}")
+    {
+        public string JobId { get; } = id;
+
+        public string JobError { get; } = error;
+    }
 
     /// <summary>
     /// The gateway's export of every labelled device clip (raw audio, MFCCs by the shared extractor) as a dataset named
     /// <paramref name="name"/>; null when it has nothing to export (409). The field data of every model stage.
     /// </summary>
-    private static async Task<FieldDataset?> ExportFieldDatasetAsync(GatewayClient gateway, string name, CancellationToken ct)
+    private static async Task<FieldDataset?> ExportFieldDatasetAsync(GatewayClient gateway, string name, CancellationToken ct, string? split = null)
     {
-        JsonElement? export = await gateway.TryPostJsonAsync("api/review/datasets", new { name, keyword = WakePhrase }, ct).ConfigureAwait(false);
+        JsonElement? export = await gateway.TryPostJsonAsync("api/review/datasets",
+            split is null ? new { name, keyword = WakePhrase } : new { name, keyword = WakePhrase, split }, ct).ConfigureAwait(false);
         return export is { } e && e.TryGetProperty("directory", out JsonElement dirEl) && dirEl.GetString() is { } dir
-            ? new FieldDataset(dir, e.GetProperty("datasetId").GetString() ?? "", e.GetProperty("examples").GetInt32())
+            ? new FieldDataset(dir, e.GetProperty("datasetId").GetString() ?? "", e.GetProperty("examples").GetInt32(), string.Create(CultureInfo.InvariantCulture,
+                $"{Count(e, "keywordExamples")} \"{WakePhrase}\", {Count(e, "backgroundExamples")} background; train {SplitCount(dir, "train")}, test {SplitCount(dir, "test")}"))
             : null;
+    }
+
+    private static string Count(JsonElement e, string name) => e.TryGetProperty(name, out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32().ToString(CultureInfo.InvariantCulture) : "?";
+
+    /// <summary>Examples in one split of an exported dataset (its dataset.json), "0" when the split is absent.</summary>
+    private static string SplitCount(string datasetDir, string split)
+    {
+        try
+        {
+            using JsonDocument d = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(datasetDir, "dataset.json")));
+            return d.RootElement.GetProperty("splits").TryGetProperty(split, out JsonElement s) ? s.GetProperty("count").GetInt32().ToString(CultureInfo.InvariantCulture) : "0";
+        }
+        catch (Exception ex) when (ex is IOException or JsonException or KeyNotFoundException)
+        {
+            return "?";
+        }
     }
 
     /// <summary>A training corpus of other voices generated in this run, exported as a dataset (the trained path's data, and the re-calibration fallback).</summary>
@@ -409,6 +448,125 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
 
         push.Gate = gate;
         return new Candidate(job, new ModelFiles(version, push.Manifest, trainedManifest), gate, "trained and quantized in this run");
+    }
+
+    /// <summary>Speakers of the far-field replay corpus of the fine-tune stage (other voices than the devices'; 12 with --quick-model).</summary>
+    public const int ReplaySpeakers = 24;
+
+    /// <summary>Fine-tuning epochs (the trainer's fine-tune default is 10; a few keep the stage about a minute on one core).</summary>
+    public const int FineTuneEpochs = 5;
+
+    /// <summary>
+    /// <c>--model-stage finetune</c>: the gateway's FineTune job (docs/model-updates.md). The gateway exports the day's field dataset
+    /// (time split: each device's latest 20 % of decided clips held out as <c>test</c>); a small far-field replay corpus of other voices
+    /// is generated in this run and exported into the model import directory (the base training data is not in a clone); the job
+    /// fine-tunes the production model's registered float weights on both, quantizes with the parent's detector settings and gates the
+    /// candidate on the base streams, the held-out field slice and leakage. Nothing to export (409): the stage is skipped.
+    /// </summary>
+    private async Task<Candidate?> FineTuneAsync(ModelStageInput input, GatewayClient gateway, CancellationToken ct)
+    {
+        ModelPush push = _push;
+        string stamp = string.Create(CultureInfo.InvariantCulture, $"run{DateTimeOffset.UtcNow:yyyyMMddHHmmss}");
+
+        // 1. The day's field dataset, exported by the gateway from its labels only (time split: the held-out slice is each device's latest clips).
+        FieldDataset? field = await ExportFieldDatasetAsync(gateway, $"finetune-day{input.Day}-{stamp}", ct, split: "time").ConfigureAwait(false);
+        if (field is null)
+        {
+            push.Status = "skipped";
+            push.Detail = "fine-tune skipped: the gateway has no decided clip to export (POST /api/review/datasets answered 409)";
+            return null;
+        }
+        progress.Detail($"field data: gateway export {field.DatasetId} ({field.Examples} clips: {field.Summary}; time split) -> {Path.GetRelativePath(outDir, field.Directory)}");
+
+        // 2. Replay data against forgetting: a far-field corpus of other voices (the bundled model's recipe is far-field), exported
+        // into the gateway's model import directory where the job names it.
+        string replayName = $"replay-day{input.Day}-{stamp}";
+        var sw = Stopwatch.StartNew();
+        string replayDir = await ExportReplayCorpusAsync(Path.Combine(input.WorkDirectory, "replay-corpus"), Path.Combine(ImportDirectory, replayName), ct).ConfigureAwait(false);
+        progress.Detail(string.Create(CultureInfo.InvariantCulture,
+            $"replay data: far-field corpus of {(quick ? 12 : ReplaySpeakers)} other speakers (\"{WakePhrase}\", near misses, negatives) -> {Path.GetRelativePath(outDir, replayDir)} in {sw.Elapsed.TotalSeconds:F0} s"));
+
+        // 3. The FineTune job: from the production model's float weights; gate on base streams + held-out slice + leakage; sign, register.
+        string version = $"{NextPatch(input.Production.Version)}-ft.{input.Day}";
+        push.Version = version;
+        JsonElement job;
+        try
+        {
+            job = await RunJobAsync(gateway, "api/model-jobs", new
+            {
+                kind = "FineTune",
+                modelVersion = version,
+                dataset = Path.GetFileName(field.Directory),
+                evaluationSet = input.EvaluationSet,
+                replayDataset = replayName,
+                tiny = quick,
+                epochs = FineTuneEpochs,
+                seed = 42,
+            }, TimeSpan.FromMinutes(20), ct).ConfigureAwait(false);
+        }
+        catch (ModelJobFailedException ex)
+        {
+            JsonElement failed = await gateway.GetAsync($"api/model-jobs/{ex.JobId}", ct).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(input.WorkDirectory, "finetune-job.json"),
+                JsonSerializer.Serialize(failed, new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
+            // The job refused the data it was given (e.g. the trainer needs background windows in the field training split, and
+            // a day whose labeler decided only true accepts has none): no candidate, the stage reports why and the run goes on.
+            push.Status = "fine-tune job failed";
+            push.Detail = $"{version}: the FineTune job on gateway export {field.DatasetId} ({field.Examples} clips: {field.Summary}) failed: {ex.JobError}; nothing pushed";
+            return null;
+        }
+        // The job as the gateway reports it (steps, registered model with its fineTune lineage), kept with the run's model files.
+        await File.WriteAllTextAsync(Path.Combine(input.WorkDirectory, "finetune-job.json"),
+            JsonSerializer.Serialize(job, new JsonSerializerOptions { WriteIndented = true }), ct).ConfigureAwait(false);
+        JsonElement model = job.GetProperty("model");
+        string stage = model.GetProperty("stage").ToString();
+        string gate = model.TryGetProperty("gateSummary", out JsonElement g) ? g.GetString() ?? "" : "";
+        string work = job.GetProperty("workDirectory").GetString()!;
+        push.Manifest = Directory.EnumerateFiles(Path.Combine(work, "int8"), "*.int8.manifest.json").Single();
+        push.Gate = gate;
+        string trainingManifest = Path.Combine(work, "trained", "training-manifest.json");
+        string origin = $"fine-tuned from {input.Production.Version} on gateway export {field.DatasetId} ({field.Examples} clips) with replay {replayName}";
+        if (model.TryGetProperty("fineTune", out JsonElement ft) && ft.ValueKind == JsonValueKind.Object)
+        {
+            progress.Detail($"fine-tune lineage: from {ft.GetProperty("parentVersion").GetString()} float sha256 {ft.GetProperty("initFromSha256").GetString()}; " +
+                $"field slice: {ft.GetProperty("fieldSlice").GetString()}; leakage: {ft.GetProperty("leakage").GetString()}");
+        }
+        if (stage is not "Candidate" and not "Production")
+        {
+            push.Status = "refused by the gate";
+            push.Detail = $"{version} ({origin}) refused by the promotion gate ({gate}); nothing pushed";
+            return null;
+        }
+        return new Candidate(job, new ModelFiles(version, push.Manifest, trainingManifest), gate, origin);
+    }
+
+    /// <summary>The fine-tune stage's replay corpus (far-field, other voices, "hey edge" + near misses + negative streams), exported as a dataset at <paramref name="datasetDir"/>.</summary>
+    private async Task<string> ExportReplayCorpusAsync(string corpusDir, string datasetDir, CancellationToken ct)
+    {
+        var corpusOptions = new CorpusOptions
+        {
+            OutputDirectory = corpusDir,
+            // Voices of its own (neither the devices' seed nor the train path's), so the replay never holds a device's speaker.
+            Seed = 7_011,
+            SpeakerCount = quick ? 12 : ReplaySpeakers,
+            Keywords = [WakePhrase],
+            TakesPerKeyword = 3,
+            SentencesPerSpeaker = 3,
+            StreamSentencesPerSpeaker = 6,
+            NegativeStreamMinutes = quick ? 1 : 3,
+            PositiveStreamKeywords = quick ? 6 : 20,
+            FarField = true,
+            RoomsPerSplit = 16,
+            MaxParallelSynthesis = 2,
+        };
+        await CorpusGenerator.GenerateAsync(corpusOptions, log: null, ct).ConfigureAwait(false);
+        using var log = new StringWriter();
+        int rc = EdgeKws.Dataset.DatasetCommand.Run(["export", "--corpus", corpusDir, "--out", datasetDir, "--keyword", WakePhrase], log, log);
+        if (rc != 0)
+        {
+            throw new InvalidOperationException($"replay dataset export failed ({rc}): {log}");
+        }
+        return datasetDir;
     }
 
     /// <summary>Steps 3-5 for a promoted candidate: live agents, canary-first rollout, every device's confirmation.</summary>
@@ -656,7 +814,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             }
             if (state == "Failed")
             {
-                throw new InvalidOperationException($"model job {id} failed: {job.GetProperty("error")}");
+                throw new ModelJobFailedException(id, job.GetProperty("error").ToString());
             }
             if (sw.Elapsed > timeout)
             {
@@ -664,6 +822,15 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             }
             await Task.Delay(500, ct).ConfigureAwait(false);
         }
+    }
+
+    /// <summary>MAJOR.MINOR.(PATCH+1) of a version's core (1.3.0 -> 1.3.1; 1.3.1-ft.1 -> 1.3.2).</summary>
+    private static string NextPatch(string version)
+    {
+        string[] parts = version.Split('-', 2)[0].Split('+', 2)[0].Split('.');
+        return parts.Length == 3 && int.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out int patch)
+            ? $"{parts[0]}.{parts[1]}.{patch + 1}"
+            : version.Split('-', 2)[0] + ".1";
     }
 
     private static string NextMinor(string version)
@@ -691,4 +858,6 @@ internal enum ModelStageKind
     Recalibrate,
     /// <summary>Train a small model on a corpus generated in this run and quantize it.</summary>
     Train,
+    /// <summary>Fine-tune the production model's float weights on the day's field dataset (plus a replay corpus) with the gateway's FineTune job.</summary>
+    FineTune,
 }

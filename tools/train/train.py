@@ -64,7 +64,7 @@ def fail(message):
 # Dataset
 
 
-def load_dataset(path):
+def load_dataset(path, need_background=True):
     manifest_path = os.path.join(path, "dataset.json")
     if not os.path.isfile(manifest_path):
         fail(f"no dataset.json in {path} (expected an edgekws-dataset/1 directory, docs/dataset-format.md)")
@@ -103,7 +103,7 @@ def load_dataset(path):
         splits[split] = (np.ascontiguousarray(x), np.ascontiguousarray(y))
     if "train" not in splits or splits["train"][0].shape[0] == 0:
         fail("the dataset has no training examples")
-    if not np.any(splits["train"][1] == 0):
+    if need_background and not np.any(splits["train"][1] == 0):
         fail("the training split has no background (class 0) windows; background mixing and false accepts need them")
     return meta, splits
 
@@ -692,7 +692,9 @@ def main(argv):
     torch.use_deterministic_algorithms(True)
     rng = torch.Generator().manual_seed(args.seed)
 
-    meta, splits = load_dataset(args.dataset)
+    # A fine-tune with --replay may start from a field dataset without background windows (a day whose labeler decided only
+    # true accepts): the replayed base windows supply them (checked below, once the replay is loaded).
+    meta, splits = load_dataset(args.dataset, need_background=not (args.init_from is not None and args.replay is not None))
     classes = meta["classes"]
     frames, coeffs = int(meta["windowFrames"]), int(meta["coefficients"])
     cfg = feature_config(meta)
@@ -728,6 +730,8 @@ def main(argv):
         xt = torch.cat([xt, torch.from_numpy(replay.x)])
         yt = torch.cat([yt, torch.from_numpy(replay.y)])
     background = xt[yt == 0]
+    if background.shape[0] == 0:
+        fail("neither the training split nor the replay has background (class 0) windows; background mixing and false accepts need them")
     aug = Augmenter(cfg, coeffs, background, rng, args)
 
     sampler = EpochSampler(x_train, y_train, rng, args)
