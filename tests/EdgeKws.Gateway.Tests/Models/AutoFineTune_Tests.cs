@@ -163,6 +163,23 @@ public sealed class AutoFineTune_Tests : IDisposable
         Assert.Contains("MinNewLabelledClips", Assert.Throws<ArgumentException>(gateway.Validate).Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task The_policy_status_is_served_to_viewers_with_its_thresholds_and_a_bad_setting_stops_start_up()
+    {
+        await using (var g = await Api.WebGateway.StartAsync([], "--Gateway:Models:AutoFineTune:MinNewLabelledClips=7", "--Gateway:Models:AutoFineTune:MinOldestAge=06:00:00"))
+        {
+            using HttpClient viewer = g.ClientFor("loop-viewer", EdgeKws.Gateway.Security.ApiRole.Viewer);
+            using JsonDocument doc = JsonDocument.Parse(await viewer.GetStringAsync(new Uri("/api/model-loop/policy", UriKind.Relative)));
+            JsonElement s = doc.RootElement;
+            Assert.Equal((false, 7, 6.0, 0), (s.GetProperty("enabled").GetBoolean(), s.GetProperty("minNewLabelledClips").GetInt32(),
+                s.GetProperty("minOldestAgeHours").GetDouble(), s.GetProperty("clipsSinceLastModel").GetInt32()));
+            Assert.Equal(JsonValueKind.Null, s.GetProperty("lastDecision").ValueKind);
+            Assert.Equal(System.Net.HttpStatusCode.Unauthorized, (await g.Anonymous.GetAsync(new Uri("/api/model-loop/policy", UriKind.Relative))).StatusCode);
+        }
+        var refused = Assert.Throws<ArgumentException>(() => EdgeKws.Gateway.Api.GatewayWebHost.Build(["--Gateway:Models:AutoFineTune:Enabled=true"]));
+        Assert.Contains("Gateway:Models:AutoFineTune:EvaluationSet is required", refused.Message, StringComparison.Ordinal);
+    }
+
     private static string Refused(Action<AutoFineTuneOptions> change)
     {
         var o = new AutoFineTuneOptions();
