@@ -43,6 +43,10 @@ public static class ModelApi
         });
         services.AddSingleton<RolloutService>();
         services.AddHostedService(sp => sp.GetRequiredService<RolloutService>());
+        services.AddSingleton(sp => new AutoFineTuneLoop(sp.GetRequiredService<GatewayService>().Store, sp.GetRequiredService<ModelRegistry>(), sp.GetRequiredService<ModelJobs>(),
+            options.AutoFineTune, gatewayOptions.Labeling.DatasetDirectory, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AutoFineTuneLoop>>()));
+        services.AddSingleton<AutoFineTuneService>();
+        services.AddHostedService(sp => sp.GetRequiredService<AutoFineTuneService>());
     }
 
     /// <summary>Maps the endpoints under <paramref name="api"/> (the <c>/api</c> group).</summary>
@@ -61,6 +65,7 @@ public static class ModelApi
             body is null ? BadRequest("body must be a model job {kind, modelVersion, dataset, evaluationSet, ...}") : Submit(jobs, body)).Requires(ApiRole.Operator);
         api.MapGet("/model-jobs", (ModelJobs jobs) => Results.Json(jobs.List())).Requires(ApiRole.Viewer);
         api.MapGet("/model-jobs/{id}", (ModelJobs jobs, string id) => jobs.TryGet(id, out ModelJob? j) ? Results.Json(j) : NotFound($"no model job '{id}'")).Requires(ApiRole.Viewer);
+        api.MapGet("/model-loop/policy", (AutoFineTuneLoop loop) => Results.Json(loop.Status)).Requires(ApiRole.Viewer);
         api.MapPost("/rollouts", StartRollout).Requires(ApiRole.Operator);
         api.MapGet("/rollouts", (GatewayService g, bool? active, int? limit) =>
             limit is < 1 or > 1000 ? BadRequest("limit must be in 1..1000") : Results.Json(g.Store.ReadRollouts(active ?? false, limit ?? 50))).Requires(ApiRole.Viewer);

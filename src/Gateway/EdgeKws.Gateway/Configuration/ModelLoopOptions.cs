@@ -41,6 +41,9 @@ public sealed class ModelLoopOptions
     /// <summary>The rollout rules.</summary>
     public RolloutOptions Rollout { get; set; } = new();
 
+    /// <summary>The automatic fine-tune policy (off by default).</summary>
+    public AutoFineTuneOptions AutoFineTune { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -66,6 +69,7 @@ public sealed class ModelLoopOptions
                 $"Gateway:Models:ChunkSizeBytes must be 1..{Shared.Contracts.ModelTransfer.MaxChunkPayloadBytes}, got {ChunkSizeBytes}"));
         }
         Rollout.Validate();
+        AutoFineTune.Validate();
     }
 }
 
