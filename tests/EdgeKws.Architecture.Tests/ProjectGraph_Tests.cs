@@ -77,6 +77,34 @@ public sealed partial class ProjectGraph_Tests
             $"not in EdgeKws.sln: [{string.Join(", ", missing)}]; in EdgeKws.sln but not on disk: [{string.Join(", ", stale)}]");
     }
 
+    [Fact]
+    public void Peer_libraries_are_referenced_only_by_the_bench_and_tests()
+    {
+        // NWaves and NAudio.Core are peers and cross-checks (docs/decisions.md, "Design-card libraries"); Iot.Device.Bindings
+        // was decided against. None may reach a project under src/ (the device's fixed-memory, AOT hot path or the gateway).
+        string[] peers = ["NWaves", "NAudio.Core", "NAudio", "Iot.Device.Bindings"];
+        var users = new List<string>();
+        foreach (ProjectNode p in Graph.Projects.Values.OrderBy(p => p.Path, StringComparer.Ordinal))
+        {
+            string text = File.ReadAllText(Path.Combine(Graph.Root, p.Path));
+            foreach (string package in peers)
+            {
+                if (text.Contains($"<PackageReference Include=\"{package}\"", StringComparison.OrdinalIgnoreCase))
+                {
+                    users.Add($"{p.Path}: {package}");
+                }
+            }
+        }
+
+        var allowed = new[]
+        {
+            "tests/EdgeKws.Shared.Tests/EdgeKws.Shared.Tests.csproj: NAudio.Core",
+            "tests/EdgeKws.Shared.Tests/EdgeKws.Shared.Tests.csproj: NWaves",
+            "tools/EdgeKws.Bench/EdgeKws.Bench.csproj: NWaves",
+        };
+        Assert.Equal(allowed, users.Order(StringComparer.Ordinal));
+    }
+
     private const string Device = "src/Device/EdgeKws.Device/EdgeKws.Device.csproj";
     private const string ModelLoop = "src/Gateway/EdgeKws.ModelLoop/EdgeKws.ModelLoop.csproj";
 
