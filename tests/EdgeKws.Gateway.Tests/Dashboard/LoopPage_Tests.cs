@@ -9,7 +9,7 @@ namespace EdgeKws.Gateway.Tests.Dashboard;
 public sealed class LoopPage_Tests
 {
     private const string Summary = """
-        document.body.dataset.ready === "1" ? JSON.stringify({
+        document.body && document.body.dataset.ready === "1" ? JSON.stringify({
           policy: [...document.querySelectorAll("#policy tbody tr")].map(r => r.innerText),
           jobs: document.querySelectorAll("#jobs tbody tr").length,
           rollouts: document.querySelectorAll("#rollouts tbody tr").length,
@@ -39,7 +39,7 @@ public sealed class LoopPage_Tests
             await Task.Delay(200);
         }
         Assert.True(summary.ValueKind == JsonValueKind.Object, "the loop page did not finish loading within 120 s: " +
-            await browser.EvaluateAsync("location.href + ' | error=' + document.body.dataset.error + ' | ' + document.body.innerText.slice(0, 400)"));
+            await browser.EvaluateAsync("location.href + ' | error=' + (document.body && document.body.dataset.error) + ' | ' + (document.body ? document.body.innerText.slice(0, 400) : '(no body)')"));
         Assert.Equal(JsonValueKind.Null, summary.GetProperty("error").ValueKind);
         string[] policy = [.. summary.GetProperty("policy").EnumerateArray().Select(r => r.GetString()!)];
         Assert.Contains(policy, r => r.StartsWith("Enabled", StringComparison.Ordinal) && r.Contains("no (Gateway:Models:AutoFineTune:Enabled)", StringComparison.Ordinal));
