@@ -44,18 +44,7 @@ public sealed class Dashboard_Tests(SeededGatewayFixture fixture, ITestOutputHel
         // Signed out, the dashboard is the login form; a viewer token logs in and the browser returns to the dashboard.
         await browser.LoginAsync(gateway.BaseAddress, token);
 
-        JsonElement summary = default;
-        DateTime deadline = DateTime.UtcNow.AddSeconds(120); // liveness: page load + fetches under CI load
-        while (DateTime.UtcNow < deadline)
-        {
-            JsonElement v = await browser.EvaluateAsync(Summary);
-            if (v.ValueKind == JsonValueKind.String)
-            {
-                summary = JsonDocument.Parse(v.GetString()!).RootElement.Clone();
-                break;
-            }
-            await Task.Delay(200);
-        }
+        JsonElement summary = await browser.WaitForJsonAsync(Summary, TimeSpan.FromSeconds(120)); // liveness: page load + fetches under CI load
         Assert.True(summary.ValueKind == JsonValueKind.Object, "the dashboard did not finish loading within 120 s (body data-ready never became 1); the page: " +
             await browser.EvaluateAsync("location.href + ' | ready=' + document.body.dataset.ready + ' | error=' + document.body.dataset.error + ' | ' + document.body.innerText.slice(0, 400)"));
         output.WriteLine(summary.ToString());

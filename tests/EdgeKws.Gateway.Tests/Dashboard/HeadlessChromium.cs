@@ -123,6 +123,25 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Polls <paramref name="expression"/> (a page-summary expression that returns a JSON string once the page is ready, else null)
+    /// every 200 ms until it answers or <paramref name="timeout"/> passes; returns the parsed summary, or default when it never did.
+    /// </summary>
+    public async Task<JsonElement> WaitForJsonAsync(string expression, TimeSpan timeout)
+    {
+        DateTime deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            JsonElement v = await EvaluateAsync(expression);
+            if (v.ValueKind == JsonValueKind.String)
+            {
+                return JsonDocument.Parse(v.GetString()!).RootElement.Clone();
+            }
+            await Task.Delay(200);
+        }
+        return default;
+    }
+
     /// <summary>Evaluates a JavaScript expression in the page and returns its value (a promise's value when <paramref name="awaitPromise"/>).</summary>
     public async Task<JsonElement> EvaluateAsync(string expression, bool awaitPromise = false)
     {

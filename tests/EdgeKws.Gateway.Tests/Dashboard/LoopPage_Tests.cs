@@ -26,18 +26,7 @@ public sealed class LoopPage_Tests
         await browser.LoginAsync(gateway.BaseAddress, token);
         await Task.Delay(500);
         await browser.SendAsync("Page.navigate", new JsonObject { ["url"] = new Uri(gateway.BaseAddress, "/dashboard/loop.html").ToString() });
-        JsonElement summary = default;
-        DateTime deadline = DateTime.UtcNow.AddSeconds(120); // liveness: page load + fetches under CI load
-        while (DateTime.UtcNow < deadline)
-        {
-            JsonElement v = await browser.EvaluateAsync(Summary);
-            if (v.ValueKind == JsonValueKind.String)
-            {
-                summary = JsonDocument.Parse(v.GetString()!).RootElement.Clone();
-                break;
-            }
-            await Task.Delay(200);
-        }
+        JsonElement summary = await browser.WaitForJsonAsync(Summary, TimeSpan.FromSeconds(120)); // liveness: page load + fetches under CI load
         Assert.True(summary.ValueKind == JsonValueKind.Object, "the loop page did not finish loading within 120 s: " +
             await browser.EvaluateAsync("location.href + ' | error=' + (document.body && document.body.dataset.error) + ' | ' + (document.body ? document.body.innerText.slice(0, 400) : '(no body)')"));
         Assert.Equal(JsonValueKind.Null, summary.GetProperty("error").ValueKind);
