@@ -26,7 +26,7 @@ function num(v, digits) { return v == null ? "-" : Number(v).toFixed(digits); }
 // whiskers (the FRR's Wilson interval). values(p) -> [y, low, high] or null.
 function drawChart(svg, versions, values, yMax, yFormat, yLabel, cls) {
   svg.replaceChildren();
-  const W = svg.viewBox.baseVal.width, H = svg.viewBox.baseVal.height, m = { l: 52, r: 14, t: 10, b: 30 };
+  const W = svg.viewBox.baseVal.width, H = svg.viewBox.baseVal.height, m = { l: 64, r: 48, t: 10, b: 30 };
   const starts = versions.length ? versions[0].points.map(p => Date.parse(p.bucketStartUtc)) : [];
   const plotted = versions.some(v => v.points.some(p => values(p)));
   if (!plotted) {
@@ -36,10 +36,10 @@ function drawChart(svg, versions, values, yMax, yFormat, yLabel, cls) {
   const t0 = Math.min(...starts), t1 = Math.max(...starts);
   const x = t => m.l + (t - t0) / ((t1 - t0) || 1) * (W - m.l - m.r);
   const y = v => H - m.b - v / yMax * (H - m.t - m.b);
-  const axis = svgEl("g", { class: "axis" }, svg);
+  const grid = svgEl("g", { class: "grid" }, svg), axis = svgEl("g", { class: "axis" }, svg);
   for (let i = 0; i <= 4; i++) {
     const v = yMax * i / 4;
-    svgEl("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v), stroke: "#e3e8ee" }, axis);
+    svgEl("line", { x1: m.l, x2: W - m.r, y1: y(v), y2: y(v) }, grid);
     svgText(axis, m.l - 6, y(v) + 4, yFormat(v), { "text-anchor": "end" });
   }
   for (let i = 0; i <= 4; i++) {
