@@ -136,6 +136,12 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 
     public IReadOnlyList<FieldClip> ReadFieldClips(string afterDeviceId, long afterSequence, int limit) => inner.ReadFieldClips(afterDeviceId, afterSequence, limit);
 
+    public IReadOnlyList<RecallRow> ReadRecallActivity(DateTimeOffset fromUtc, DateTimeOffset toUtc, TimeSpan bucket) => inner.ReadRecallActivity(fromUtc, toUtc, bucket);
+
+    public bool AdvanceModelLoopBaseline(ModelLoopBaseline baseline) => inner.AdvanceModelLoopBaseline(baseline);
+
+    public bool TryGetModelLoopBaseline(out ModelLoopBaseline? baseline) => inner.TryGetModelLoopBaseline(out baseline);
+
     public IReadOnlyList<ReviewQueueEntry> ReadReviewQueue(int limit) => inner.ReadReviewQueue(limit);
 
     public string? DecideReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>

@@ -174,6 +174,7 @@ public sealed class ApiAccess_Tests(ITestOutputHelper output)
                  {
                      "/api/metrics/fa/series?window=24h&bucket=2147483647d", "/api/metrics/drift/heatmap?model=m&window=24h&bucket=2147483647d",
                      "/api/metrics/fa/series?bucket=99999999999999d", "/api/metrics/fa/series?window=1h&bucket=2h", "/api/metrics/fa/series?bucket=0h",
+                     "/api/model-loop/versions/series?window=24h&bucket=2147483647d", "/api/model-loop/versions/series?bucket=0h",
                  })
         {
             using HttpResponseMessage r = await g.Http.GetAsync(path);

@@ -12,11 +12,13 @@ using Microsoft.Extensions.Logging.Abstractions;
 namespace EdgeKws.Gateway.Tests.Models;
 
 /// <summary>
-/// The automatic fine-tune policy (<see cref="AutoFineTunePolicy"/>, <see cref="AutoFineTuneLoop"/>) over a real SQLite store: device
+/// The automatic fine-tune policy (<see cref="AutoFineTunePolicy"/>, <see cref="AutoFineTuneLoop"/>) over a real SQLite store and a real
+/// PostgreSQL server (the store theories run on both, as the store contract tests do): device
 /// clips ingested through the store's batch and labelled by the worker's store paths, a production model in the registry, the real
 /// field export and the real job runner (<see cref="ModelJobs.Submit"/>, what <c>POST /api/model-jobs</c> calls).
 /// </summary>
-public sealed class AutoFineTune_Tests : IDisposable
+[Collection("postgres")]
+public sealed class AutoFineTune_Tests(PostgresFixture postgres) : IDisposable
 {
     private const string Keyword = "hey edge";
     private static readonly DateTimeOffset T0 = new(2026, 11, 20, 8, 0, 0, TimeSpan.Zero);
@@ -24,20 +26,32 @@ public sealed class AutoFineTune_Tests : IDisposable
     private static readonly LabelProvenance Aligner = new(LabelProvenanceKinds.Aligner, "aligner test", 0.9, null);
 
     private readonly TempDirectory _dir = new();
-    private readonly IGatewayStore _store;
     private readonly ManualClock _clock = new(T0);
     private readonly Dictionary<string, long> _seq = new(StringComparer.Ordinal);
+    private StoreOptions? _options;
+    private IGatewayStore? _opened;
     private int _clips;
 
-    public AutoFineTune_Tests()
-    {
-        _store = SqliteGatewayStore.Open(new StoreOptions { DatabasePath = _dir.File("gateway.db") });
-    }
+    private IGatewayStore Store => _opened ?? throw new InvalidOperationException("call Open(provider) first");
 
     public void Dispose()
     {
-        _store.Dispose();
+        _opened?.Dispose();
         _dir.Dispose();
+    }
+
+    /// <summary>Opens the test's store: "sqlite" (a file) or "postgres" (a fresh database on the shared server).</summary>
+    private void Open(string provider)
+    {
+        _options = postgres.StoreOptions(provider, _dir);
+        _opened = GatewayStores.Open(_options);
+    }
+
+    /// <summary>A gateway restart as far as the store is concerned: this instance closed, a new one over the same database.</summary>
+    private void Reopen()
+    {
+        _opened!.Dispose();
+        _opened = GatewayStores.Open(_options!);
     }
 
     private static AutoFineTuneOptions Policy(int clips = 4, double hours = 2) => new()
@@ -45,9 +59,12 @@ public sealed class AutoFineTune_Tests : IDisposable
         Enabled = true, MinNewLabelledClips = clips, MinOldestAge = TimeSpan.FromHours(hours), EvaluationSet = "streams.json", ReplayDataset = "base", Epochs = 3, Tiny = true,
     };
 
-    [Fact]
-    public void Decides_start_exactly_when_the_count_and_the_age_thresholds_are_crossed()
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void Decides_start_exactly_when_the_count_and_the_age_thresholds_are_crossed(string provider)
     {
+        Open(provider);
         AddProduction(T0);
         // Before the production model: never counted. Waiting for review: never counted.
         Label(Add("dev-a", trigger: true), DetectionLabelKind.TrueAccept, T0.AddMinutes(-5));
@@ -57,7 +74,7 @@ public sealed class AutoFineTune_Tests : IDisposable
         Label(Add("dev-b", trigger: true), DetectionLabelKind.FalseAccept, T0.AddMinutes(20));
         Label(Add("dev-b", trigger: false), DetectionLabelKind.TrueAccept, T0.AddMinutes(30));
 
-        LabelBacklog backlog = LabelBacklog.Read(_store, T0, "production 1.0.0 registered");
+        LabelBacklog backlog = LabelBacklog.Read(Store, T0, "production 1.0.0 registered");
         Assert.Equal((3, T0.AddMinutes(10)), (backlog.Count, backlog.OldestUtc!.Value));
         DateTimeOffset oldEnough = T0.AddMinutes(10) + TimeSpan.FromHours(2);
 
@@ -68,7 +85,7 @@ public sealed class AutoFineTune_Tests : IDisposable
 
         // N clips: start at exactly the age threshold, wait one tick below it.
         Label(Add("dev-b", trigger: false), DetectionLabelKind.FalseAccept, T0.AddMinutes(40));
-        backlog = LabelBacklog.Read(_store, T0, "production 1.0.0 registered");
+        backlog = LabelBacklog.Read(Store, T0, "production 1.0.0 registered");
         Assert.Equal(4, backlog.Count);
         d = AutoFineTunePolicy.Decide(Policy(), backlog, null, oldEnough - TimeSpan.FromTicks(1));
         Assert.False(d.Start);
@@ -84,12 +101,15 @@ public sealed class AutoFineTune_Tests : IDisposable
         Assert.StartsWith("wait: model job job-1 is queued or running", d.Reason, StringComparison.Ordinal);
         Assert.False(AutoFineTunePolicy.Decide(Policy(), null, null, oldEnough).Start);
         // Counting from a later point (the last fine-tune job) leaves out what that job already had.
-        Assert.Equal(1, LabelBacklog.Read(_store, T0.AddMinutes(30), "fine-tune job x").Count);
+        Assert.Equal(1, LabelBacklog.Read(Store, T0.AddMinutes(30), "fine-tune job x").Count);
     }
 
-    [Fact]
-    public async Task The_loop_exports_and_submits_exactly_one_fine_tune_when_crossing_and_none_while_a_job_runs()
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task The_loop_exports_and_submits_exactly_one_fine_tune_when_crossing_and_none_while_a_job_runs(string provider)
     {
+        Open(provider);
         AddProduction(T0);
         (AutoFineTuneLoop loop, ModelJobs jobs, string datasets) = NewLoop(Policy(clips: 4, hours: 1), trainerSleepSeconds: 4);
 
@@ -129,7 +149,7 @@ public sealed class AutoFineTune_Tests : IDisposable
         Assert.Equal(ModelJobState.Failed, done.State);
         Assert.Contains("float weights", done.Error, StringComparison.OrdinalIgnoreCase);
         // The start is in the audit log.
-        AuditRecord audit = Assert.Single(_store.ReadAudit(null, 10));
+        AuditRecord audit = Assert.Single(Store.ReadAudit(null, 10));
         Assert.Equal((AutoFineTuneLoop.Actor, "POLICY", 202), (audit.Entry.Actor, audit.Entry.Method, audit.Entry.Status));
         Assert.Contains(job.Id, audit.Entry.Arguments, StringComparison.Ordinal);
 
@@ -144,6 +164,41 @@ public sealed class AutoFineTune_Tests : IDisposable
         Label(Add("dev-b", trigger: true), DetectionLabelKind.TrueAccept, now.AddMinutes(-80));
         Assert.True(loop.Tick().Start);
         Assert.Equal(2, jobs.List().Count(j => j.Request.Kind == ModelJobKind.FineTune));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public async Task A_restarted_gateway_counts_from_the_last_fine_tune_job_not_from_the_production_model(string provider)
+    {
+        Open(provider);
+        AddProduction(T0);
+        for (int i = 0; i < 4; i++) Label(Add(i % 2 == 0 ? "dev-a" : "dev-b", trigger: true), DetectionLabelKind.TrueAccept, T0.AddMinutes(10 + i));
+        _clock.Advance(TimeSpan.FromHours(2));
+        (AutoFineTuneLoop loop, ModelJobs jobs, _) = NewLoop(Policy(clips: 4, hours: 1), trainerSleepSeconds: 0);
+        Assert.True(loop.Tick().Start);
+        string jobId = loop.Status.LastJobId!;
+        await jobs.WaitAsync(jobId, TimeSpan.FromSeconds(60)); // the job is done with the store before it closes
+        Assert.True(Store.TryGetModelLoopBaseline(out ModelLoopBaseline? written));
+        Assert.Equal($"fine-tune job {jobId}", written!.Since);
+
+        // Restart: a new store instance over the same database, a new registry, job runner (its in-memory job list empty) and loop.
+        Reopen();
+        _clock.Advance(TimeSpan.FromMinutes(15));
+        (AutoFineTuneLoop restarted, ModelJobs fresh, _) = NewLoop(Policy(clips: 4, hours: 1), trainerSleepSeconds: 0);
+        Assert.Empty(fresh.List());
+        AutoFineTuneDecision d = restarted.Tick();
+        Assert.False(d.Start, d.Reason);
+        // Counting from production 1.0.0 again would give 4 and start a second job on the same labels.
+        Assert.StartsWith($"wait: too few new labels: 0 decided labels since fine-tune job {jobId} (need 4)", d.Reason, StringComparison.Ordinal);
+        Assert.Equal((0, $"fine-tune job {jobId}"), (restarted.Status.ClipsSinceLastModel, restarted.Status.Since));
+
+        // New labels after that job count, and after one more restart the count is the same.
+        Label(Add("dev-a", trigger: false), DetectionLabelKind.TrueAccept, _clock.GetUtcNow().AddMinutes(-1));
+        Assert.Equal(1, restarted.Tick().NewClips);
+        Reopen();
+        (AutoFineTuneLoop again, _, _) = NewLoop(Policy(clips: 4, hours: 1), trainerSleepSeconds: 0);
+        Assert.Equal(1, again.Tick().NewClips);
     }
 
     [Fact]
@@ -202,9 +257,9 @@ public sealed class AutoFineTune_Tests : IDisposable
         {
             WorkDirectory = _dir.File("jobs"), ImportDirectory = imports, EvaluationSetDirectory = imports, Python = "/bin/sh", TrainerScript = trainer, AutoFineTune = policy,
         };
-        var registry = new ModelRegistry(_store, options);
+        var registry = new ModelRegistry(Store, options);
         var jobs = new ModelJobs(registry, options, datasets, _clock, NullLogger<ModelJobs>.Instance);
-        return (new AutoFineTuneLoop(_store, registry, jobs, policy, datasets, _clock, NullLogger<AutoFineTuneLoop>.Instance), jobs, datasets);
+        return (new AutoFineTuneLoop(Store, registry, jobs, policy, datasets, _clock, NullLogger<AutoFineTuneLoop>.Instance), jobs, datasets);
     }
 
     private void AddProduction(DateTimeOffset registeredUtc)
@@ -212,7 +267,7 @@ public sealed class AutoFineTune_Tests : IDisposable
         JsonElement empty = JsonDocument.Parse("{}").RootElement.Clone();
         var model = new RegisteredModel("hey-edge", "1.0.0", null, "base", Hash, null, null, "hey-edge-1.0.0.int8.onnx", new string('b', 64), 100, 0.8f, "0123456789abcdef",
             0.5, 0.05, 0.2, "streams", true, "bootstrap", null, empty, empty, null, ModelStage.Production, registeredUtc, registeredUtc);
-        Assert.True(_store.TryAddRegisteredModel(model, new ModelPackage("{\"modelVersion\":\"1.0.0\"}"u8.ToArray(), new byte[64], new byte[100]), out string why), why);
+        Assert.True(Store.TryAddRegisteredModel(model, new ModelPackage("{\"modelVersion\":\"1.0.0\"}"u8.ToArray(), new byte[64], new byte[100]), out string why), why);
     }
 
     /// <summary>A trigger (or near miss) report with a 2 s audio clip, ingested through the store's batch; returns (device, sequence, trigger).</summary>
@@ -242,7 +297,7 @@ public sealed class AutoFineTune_Tests : IDisposable
             GatewayStoreNearMiss_Tests.Valid(device, MessageKind.ClipAudio, clip, seq + 1, captured.AddSeconds(5), Hash),
         ];
         var results = new IngestResult[writes.Length];
-        _store.WriteBatch(writes, results);
+        Store.WriteBatch(writes, results);
         Assert.All(results, x => Assert.True(x.Outcome == IngestOutcome.Stored, x.Reason));
         return (device, seq, trigger, id);
     }
@@ -251,8 +306,8 @@ public sealed class AutoFineTune_Tests : IDisposable
     {
         string? reason = label == DetectionLabelKind.Unknown ? "confidence between the bounds" : null;
         Assert.Null(c.Trigger
-            ? _store.WriteAutomaticLabel(new DetectionLabel(c.Device, c.Seq, label, "aligner:" + Aligner.Tool, at), Aligner, reason, DetectionLabelKind.Unknown, c.Clip.ToString("D"))
-            : _store.WriteNearMissLabel(c.Device, c.Seq, label, Aligner, reason, DetectionLabelKind.Unknown, at));
+            ? Store.WriteAutomaticLabel(new DetectionLabel(c.Device, c.Seq, label, "aligner:" + Aligner.Tool, at), Aligner, reason, DetectionLabelKind.Unknown, c.Clip.ToString("D"))
+            : Store.WriteNearMissLabel(c.Device, c.Seq, label, Aligner, reason, DetectionLabelKind.Unknown, at));
     }
 
     private static short[] Tone(double hz, int seed)

@@ -547,7 +547,7 @@ public static class GatewayApi
     /// Parses a bucket ("15m", "1h", "1d"). The count is checked against the window in whole minutes before any
     /// <see cref="TimeSpan"/> is built, so no value (e.g. 2147483647d, past TimeSpan's range) can overflow into a 500.
     /// </summary>
-    private static bool TryBucket(string text, TimeSpan window, out TimeSpan bucket, out string reason)
+    internal static bool TryBucket(string text, TimeSpan window, out TimeSpan bucket, out string reason)
     {
         bucket = default;
         reason = $"bucket '{(text.Length > 32 ? text[..32] + "..." : text)}' must be a number followed by m, h or d (e.g. 15m, 1h, 1d), " +

@@ -1,5 +1,6 @@
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Monitoring;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Shared.Signing;
@@ -66,12 +67,27 @@ public static class ModelApi
         api.MapGet("/model-jobs", (ModelJobs jobs) => Results.Json(jobs.List())).Requires(ApiRole.Viewer);
         api.MapGet("/model-jobs/{id}", (ModelJobs jobs, string id) => jobs.TryGet(id, out ModelJob? j) ? Results.Json(j) : NotFound($"no model job '{id}'")).Requires(ApiRole.Viewer);
         api.MapGet("/model-loop/policy", (AutoFineTuneLoop loop) => Results.Json(loop.Status)).Requires(ApiRole.Viewer);
+        api.MapGet("/model-loop/versions/series", VersionSeries).Requires(ApiRole.Viewer);
         api.MapPost("/rollouts", StartRollout).Requires(ApiRole.Operator);
         api.MapGet("/rollouts", (GatewayService g, bool? active, int? limit) =>
             limit is < 1 or > 1000 ? BadRequest("limit must be in 1..1000") : Results.Json(g.Store.ReadRollouts(active ?? false, limit ?? 50))).Requires(ApiRole.Viewer);
         api.MapGet("/rollouts/{id:long}", (GatewayService g, long id) =>
             g.Store.TryGetRollout(id, out RolloutRecord? r) ? Results.Json(r) : NotFound($"rollout {id} does not exist")).Requires(ApiRole.Viewer);
         api.MapPost("/rollouts/{id:long}/rollback", Rollback).Requires(ApiRole.Operator);
+    }
+
+    // The loop page's chart: production FA/hour (the /api/metrics/fa/series points) and observed FRR per model version, same window and bucket rules.
+    private static IResult VersionSeries(GatewayService g, TimeProvider clock, string? window, string? bucket)
+    {
+        if (!MetricsWindows.TryParse(window ?? "24h", out TimeSpan length, out string why) || !GatewayApi.TryBucket(bucket ?? "1h", length, out TimeSpan b, out why))
+        {
+            return BadRequest(why);
+        }
+        return Results.Json(new
+        {
+            window = window ?? "24h", bucket = bucket ?? "1h", frrNote = ModelVersionSeriesReader.FrrNote,
+            versions = new ModelVersionSeriesReader(g.Store, clock).Read(length, b),
+        });
     }
 
     private static object Lineage(RegisteredModel m) => new

@@ -81,11 +81,18 @@ public sealed class AutoFineTuneLoop(IGatewayStore store, ModelRegistry registry
     {
         RegisteredModel? production = registry.Production;
         if (production is null) return null;
-        (DateTimeOffset since, string what) = (production.RegisteredUtc, $"production {production.ModelVersion} registered");
-        // The last FineTune job (any outcome): its dataset was exported just before it was submitted.
-        if (all.Where(j => j.Request.Kind == ModelJobKind.FineTune).MaxBy(j => j.CreatedUtc) is { } last && last.CreatedUtc > since)
+        // The last FineTune job (any outcome, the policy's or an operator's): its dataset was exported just before it was submitted.
+        // Jobs live in memory, so it is written to the store (which only ever moves it forward) and read back from there: after a
+        // restart the count goes on from that job, not from the production model's registration.
+        if (all.Where(j => j.Request.Kind == ModelJobKind.FineTune).MaxBy(j => j.CreatedUtc) is { } last)
         {
-            (since, what) = (last.CreatedUtc, $"fine-tune job {last.Id}");
+            store.AdvanceModelLoopBaseline(new ModelLoopBaseline(last.CreatedUtc, $"fine-tune job {last.Id}", last.Id));
+        }
+        (DateTimeOffset since, string what) = (production.RegisteredUtc, $"production {production.ModelVersion} registered");
+        // A model promoted after the last fine-tune is the newer "last model".
+        if (store.TryGetModelLoopBaseline(out ModelLoopBaseline? stored) && stored!.SinceUtc > since)
+        {
+            (since, what) = (stored.SinceUtc, stored.Since);
         }
         return LabelBacklog.Read(store, since, what);
     }
@@ -107,6 +114,8 @@ public sealed class AutoFineTuneLoop(IGatewayStore store, ModelRegistry registry
                 Epochs = options.Epochs, Tiny = options.Tiny,
             };
             ModelJob job = jobs.Submit(request);
+            // Persisted at once: a restart before the next look must not count these labels again.
+            store.AdvanceModelLoopBaseline(new ModelLoopBaseline(job.CreatedUtc, $"fine-tune job {job.Id}", job.Id));
             _status = _status with { LastJobId = job.Id, LastDataset = name, LastError = null };
             logger.LogInformation("auto fine-tune: exported {Dataset} ({Examples} examples), submitted job {Job} for {Version}", name, export.Examples, job.Id, version);
         }

@@ -31,8 +31,8 @@ namespace EdgeKws.Gateway.Storage;
 public sealed partial class PostgresGatewayStore : IGatewayStore
 {
     /// <summary>Schema version in <c>schema_info</c> (1: ingest tables; 2: monitoring; 3: governance and skew; 4: labeling; 5: model registry and rollouts;
-    /// 6: HTTP API tokens and the audit log; 7: heartbeat totals; 8: near misses; 9: float weights of registered models, as <see cref="SqliteGatewayStore.SchemaVersion"/>).</summary>
-    public const int SchemaVersion = 9;
+    /// 6: HTTP API tokens and the audit log; 7: heartbeat totals; 8: near misses; 9: float weights of registered models; 10: the fine-tune policy's baseline, as <see cref="SqliteGatewayStore.SchemaVersion"/>).</summary>
+    public const int SchemaVersion = 10;
 
     // Serialises schema creation when several instances start at once (an arbitrary constant key).
     private const long SchemaLockKey = 0x45444745_4B575331;
@@ -121,7 +121,7 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         // 6 -> 7: heartbeat totals; 7 -> 8: near misses; 8 -> 9: float weights of registered models.
         string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [],
             .. version < 5 ? RolloutDdl : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : [],
-            .. version < 9 ? FloatWeightsDdl : []];
+            .. version < 9 ? FloatWeightsDdl : [], .. version < 10 ? ModelLoopDdl : []];
         foreach (string ddl in steps)
         {
             Exec(db, tx, ddl);

@@ -20,7 +20,7 @@ namespace EdgeKws.Gateway.Storage;
 public sealed partial class SqliteGatewayStore : IGatewayStore
 {
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
-    public const int SchemaVersion = 9;
+    public const int SchemaVersion = 10;
 
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
@@ -98,10 +98,10 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
             // Version 1: ingest tables. Version 2: monitoring (cohort, labels, models, evaluations, alerts). Version 3: governance
             // (dataset membership, model marks) and skew results. Version 4: labeling (label provenance, review entries,
             // re-review audits). Version 5: model registry and rollouts. Version 6: HTTP API tokens and the audit log. Version 7: heartbeat totals. Version 8: near misses.
-            // Version 9: float weights of registered models.
+            // Version 9: float weights of registered models. Version 10: the fine-tune policy's baseline.
             string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [],
                 .. version < 5 ? RolloutDdl : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : [],
-                .. version < 9 ? FloatWeightsDdl : []];
+                .. version < 9 ? FloatWeightsDdl : [], .. version < 10 ? ModelLoopDdl : []];
             foreach (string ddl in ddls)
             {
                 if (!AddsExistingColumn(db, ddl))

@@ -1,5 +1,6 @@
 "use strict";
-// The model loop page: GET /api/model-loop/policy, /api/model-jobs, /api/rollouts?limit=10, every 10 s. Plain DOM, no framework.
+// The model loop page: GET /api/model-loop/policy, /api/model-loop/versions/series (drawn by loop-series.js), /api/model-jobs,
+// /api/rollouts?limit=10, every 10 s. Plain DOM, no framework.
 // When everything is shown, <body data-ready="1">; a failed fetch sets data-error.
 
 function cell(row, text, cls) {
@@ -74,8 +75,10 @@ function showRollouts(rollouts) {
 
 async function load() {
   try {
-    const [policy, jobs, rollouts] = await Promise.all([get("/api/model-loop/policy"), get("/api/model-jobs"), get("/api/rollouts?limit=10")]);
+    const [policy, series, jobs, rollouts] = await Promise.all([get("/api/model-loop/policy"), get("/api/model-loop/versions/series?window=24h&bucket=1h"),
+      get("/api/model-jobs"), get("/api/rollouts?limit=10")]);
     showPolicy(policy);
+    showVersionSeries(series);
     showJobs(jobs);
     showRollouts(rollouts);
     document.getElementById("updated").textContent = "updated " + new Date().toISOString().slice(11, 19) + " UTC";
