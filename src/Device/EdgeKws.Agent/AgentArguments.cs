@@ -34,7 +34,8 @@ internal sealed class AgentArguments
     /// <see cref="AgentHost.ExitBadConfiguration"/>.</summary>
     public static int Invoke(string[] args, Func<AgentArguments, int> run, TextWriter stdout, TextWriter stderr)
     {
-        ParseResult parsed = CreateCommand(run).Parse(args);
+        // No @response-file expansion: every token means what it says (a path may start with '@').
+        ParseResult parsed = CreateCommand(run).Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
         if (parsed.Action is ParseErrorAction)
         {
             foreach (ParseError error in parsed.Errors)
