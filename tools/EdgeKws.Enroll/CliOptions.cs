@@ -1,3 +1,6 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
+using System.CommandLine.Parsing;
 using System.Globalization;
 
 namespace EdgeKws.Enroll;
@@ -10,262 +13,160 @@ internal enum InputKind
     Stdin,
 }
 
-/// <summary>The parsed command line (hand-parsed: no reflection, nothing to trim).</summary>
+/// <summary>
+/// The command line (System.CommandLine: no reflection, trim/AOT-clean) and the values a run gets. A parse error (unknown option,
+/// unparsable or out-of-range value, inputs that exclude each other) prints on stderr and exits <see cref="ExitCodes.Usage"/>.
+/// </summary>
 internal sealed class CliOptions
 {
-    public const string Usage = """
+    private const string Description = """
         edgekws-enroll: record and check the wake-phrase takes of this device's enrollment.
-
-        Usage:
           edgekws-enroll [options]                      record from the ALSA microphone
           edgekws-enroll [options] --wav a.wav b.wav …  one WAV file per attempt, in order
           edgekws-enroll [options] --stdin              raw S16_LE 16 kHz mono on stdin
-
-        Input:
-          --device NAME          ALSA capture device (default: the config's Audio.AlsaDevice, else "default")
-          --wav FILE...          WAV files (any rate/format WavReader reads; resampled to 16 kHz)
-          --stdin                raw PCM on standard input, cut into takes like the microphone
-          --listen-timeout-ms N  live input: give up on an attempt after N ms without speech (8000)
-
-        Enrollment:
-          --takes N              takes to accept (default 5)
-          --max-attempts N       attempts per take before the enrollment fails (default 3)
-          --phrase TEXT          the phrase to say (default "hey edge")
-          --phrase-config FILE   JSON {"phrase": "...", "minSpeechMs": 500, "maxSpeechMs": 800}
-          --min-ms N, --max-ms N speech duration bounds (override the phrase config)
-          --max-dtw X            consistency threshold (default 30)
-
-        Device:
-          --config FILE          agent config JSON (StateDirectory, DeviceId, Audio.AlsaDevice, Outbox)
-          --state-dir DIR        where the enrollment is stored (overrides the config)
-          --device-id ID         device id for the QC report (overrides the config)
-          --no-outbox            do not queue the QC report for upload
-
-        Output:
-          --json                 one JSON object per line (start, take, summary, error)
-          -h, --help             this text
-
-        Exit codes:
-          0 enrolled   1 enrollment failed QC (previous enrollment kept)   2 usage or config error
-          3 no microphone / audio device   4 bad WAV file   5 could not store the enrollment
-          130 interrupted (previous enrollment kept)
+        Exit codes: 0 enrolled, 1 enrollment failed QC (previous enrollment kept), 2 usage or config error,
+          3 no microphone / audio device, 4 bad WAV file, 5 could not store the enrollment, 130 interrupted (previous enrollment kept).
         """;
 
-    public InputKind Input { get; private set; } = InputKind.Alsa;
-    public List<string> WavFiles { get; } = [];
-    public string? AlsaDevice { get; private set; }
-    public int? ListenTimeoutMs { get; private set; }
-    public int? Takes { get; private set; }
-    public int? MaxAttempts { get; private set; }
-    public string? Phrase { get; private set; }
-    public string? PhraseConfigPath { get; private set; }
-    public int? MinMs { get; private set; }
-    public int? MaxMs { get; private set; }
-    public double? MaxDtw { get; private set; }
-    public string? ConfigPath { get; private set; }
-    public string? StateDir { get; private set; }
-    public string? DeviceId { get; private set; }
-    public bool NoOutbox { get; private set; }
-    public bool Json { get; private set; }
-    public bool Help { get; private set; }
+    public InputKind Input { get; private init; } = InputKind.Alsa;
+    public IReadOnlyList<string> WavFiles { get; private init; } = [];
+    public string? AlsaDevice { get; private init; }
+    public int? ListenTimeoutMs { get; private init; }
+    public int? Takes { get; private init; }
+    public int? MaxAttempts { get; private init; }
+    public string? Phrase { get; private init; }
+    public string? PhraseConfigPath { get; private init; }
+    public int? MinMs { get; private init; }
+    public int? MaxMs { get; private init; }
+    public double? MaxDtw { get; private init; }
+    public string? ConfigPath { get; private init; }
+    public string? StateDir { get; private init; }
+    public string? DeviceId { get; private init; }
+    public bool NoOutbox { get; private init; }
+    public bool Json { get; private init; }
 
-    public static bool TryParse(string[] args, out CliOptions options, out string error)
+    /// <summary>Parses <paramref name="args"/> and runs <paramref name="run"/> with the values; <c>--help</c> prints the options on
+    /// <paramref name="stdout"/> and returns 0; a parse error prints on <paramref name="stderr"/> and returns <see cref="ExitCodes.Usage"/>.</summary>
+    public static int Invoke(string[] args, Func<CliOptions, int> run, TextWriter stdout, TextWriter stderr)
     {
-        options = new CliOptions();
-        error = string.Empty;
-        bool sawWav = false, sawStdin = false, sawDevice = false;
-        for (int i = 0; i < args.Length; i++)
+        // No @response-file expansion: every token means what it says (a path may start with '@').
+        ParseResult parsed = CreateCommand(run).Parse(args, new ParserConfiguration { ResponseFileTokenReplacer = null });
+        if (parsed.Action is ParseErrorAction)
         {
-            string a = args[i];
-            switch (a)
+            foreach (ParseError error in parsed.Errors)
             {
-                case "-h" or "--help":
-                    options.Help = true;
-                    break;
-                case "--json":
-                    options.Json = true;
-                    break;
-                case "--no-outbox":
-                    options.NoOutbox = true;
-                    break;
-                case "--stdin":
-                    sawStdin = true;
-                    options.Input = InputKind.Stdin;
-                    break;
-                case "--wav":
-                    sawWav = true;
-                    options.Input = InputKind.Wav;
-                    while (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
-                    {
-                        options.WavFiles.Add(args[++i]);
-                    }
-
-                    if (options.WavFiles.Count == 0)
-                    {
-                        error = "--wav needs at least one file";
-                        return false;
-                    }
-
-                    break;
-                case "--device":
-                    sawDevice = true;
-                    if (!Value(args, ref i, out string? d, out error))
-                    {
-                        return false;
-                    }
-
-                    options.AlsaDevice = d;
-                    break;
-                case "--phrase":
-                    if (!Value(args, ref i, out string? p, out error))
-                    {
-                        return false;
-                    }
-
-                    options.Phrase = p;
-                    break;
-                case "--phrase-config":
-                    if (!Value(args, ref i, out string? pc, out error))
-                    {
-                        return false;
-                    }
-
-                    options.PhraseConfigPath = pc;
-                    break;
-                case "--config":
-                    if (!Value(args, ref i, out string? c, out error))
-                    {
-                        return false;
-                    }
-
-                    options.ConfigPath = c;
-                    break;
-                case "--state-dir":
-                    if (!Value(args, ref i, out string? s, out error))
-                    {
-                        return false;
-                    }
-
-                    options.StateDir = s;
-                    break;
-                case "--device-id":
-                    if (!Value(args, ref i, out string? id, out error))
-                    {
-                        return false;
-                    }
-
-                    options.DeviceId = id;
-                    break;
-                case "--takes":
-                    if (!Int(args, ref i, out int t, out error))
-                    {
-                        return false;
-                    }
-
-                    options.Takes = t;
-                    break;
-                case "--max-attempts":
-                    if (!Int(args, ref i, out int m, out error))
-                    {
-                        return false;
-                    }
-
-                    options.MaxAttempts = m;
-                    break;
-                case "--min-ms":
-                    if (!Int(args, ref i, out int mn, out error))
-                    {
-                        return false;
-                    }
-
-                    options.MinMs = mn;
-                    break;
-                case "--max-ms":
-                    if (!Int(args, ref i, out int mx, out error))
-                    {
-                        return false;
-                    }
-
-                    options.MaxMs = mx;
-                    break;
-                case "--listen-timeout-ms":
-                    if (!Int(args, ref i, out int lt, out error))
-                    {
-                        return false;
-                    }
-
-                    if (lt is < 500 or > 600_000)
-                    {
-                        error = $"--listen-timeout-ms must be 500..600000, got {lt}";
-                        return false;
-                    }
-
-                    options.ListenTimeoutMs = lt;
-                    break;
-                case "--max-dtw":
-                    if (!Value(args, ref i, out string? v, out error))
-                    {
-                        return false;
-                    }
-
-                    if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double dtw) || !double.IsFinite(dtw) || dtw <= 0)
-                    {
-                        error = $"--max-dtw needs a positive number, got '{v}'";
-                        return false;
-                    }
-
-                    options.MaxDtw = dtw;
-                    break;
-                default:
-                    error = $"unknown argument '{a}' (see --help)";
-                    return false;
+                stderr.WriteLine("edgekws-enroll: " + error.Message);
             }
+
+            stderr.WriteLine("Run 'edgekws-enroll --help' for usage.");
+            return ExitCodes.Usage;
         }
 
-        if ((sawWav ? 1 : 0) + (sawStdin ? 1 : 0) > 1)
-        {
-            error = "choose one input: --wav or --stdin (or neither, for the microphone)";
-            return false;
-        }
-
-        if (sawDevice && options.Input != InputKind.Alsa)
-        {
-            error = "--device is for the microphone; it cannot be combined with --wav or --stdin";
-            return false;
-        }
-
-        return true;
+        // Ctrl-C is the run's own (exit 130, previous enrollment kept); an unexpected exception crashes as before.
+        return parsed.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null });
     }
 
-    private static bool Value(string[] args, ref int i, out string? value, out string error)
+    private static RootCommand CreateCommand(Func<CliOptions, int> run)
     {
-        if (i + 1 >= args.Length || args[i + 1].StartsWith("--", StringComparison.Ordinal))
+        // Input
+        var device = new Option<string>("--device") { Description = "ALSA capture device (default: the config's Audio.AlsaDevice, else \"default\").", HelpName = "NAME" };
+        var wav = new Option<string[]>("--wav")
         {
-            value = null;
-            error = $"{args[i]} needs a value";
-            return false;
-        }
+            Description = "WAV files, one per attempt in order (any rate/format WavReader reads; resampled to 16 kHz).",
+            HelpName = "FILE...",
+            Arity = ArgumentArity.OneOrMore,
+            AllowMultipleArgumentsPerToken = true,
+        };
+        var stdin = new Option<bool>("--stdin") { Description = "Raw PCM on standard input, cut into takes like the microphone." };
+        var listenTimeout = Whole("--listen-timeout-ms", "Live input: give up on an attempt after N ms without speech (default 8000).", 500, 600_000);
 
-        value = args[++i];
-        error = string.Empty;
-        return true;
+        // Enrollment (their ranges are the enrollment policy's, checked with the phrase config's values: "bad enrollment settings")
+        var takes = Whole("--takes", "Takes to accept (default 5).");
+        var maxAttempts = Whole("--max-attempts", "Attempts per take before the enrollment fails (default 3).");
+        var phrase = new Option<string>("--phrase") { Description = "The phrase to say (default \"hey edge\").", HelpName = "TEXT" };
+        var phraseConfig = new Option<string>("--phrase-config")
+        {
+            Description = "JSON {\"phrase\": \"...\", \"minSpeechMs\": 500, \"maxSpeechMs\": 800}.",
+            HelpName = "FILE",
+        };
+        var minMs = Whole("--min-ms", "Shortest speech of a take, ms (overrides the phrase config).");
+        var maxMs = Whole("--max-ms", "Longest speech of a take, ms (overrides the phrase config).");
+        var maxDtw = new Option<double>("--max-dtw") { Description = "Consistency threshold (default 30).", HelpName = "X" };
+        maxDtw.Validators.Add(result =>
+        {
+            if (Token(result) is { } v && double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double dtw) && !(double.IsFinite(dtw) && dtw > 0))
+            {
+                result.AddError($"--max-dtw needs a positive number, got '{v}'");
+            }
+        });
+
+        // Device
+        var config = new Option<string>("--config") { Description = "Agent config JSON (StateDirectory, DeviceId, Audio.AlsaDevice, Outbox).", HelpName = "FILE" };
+        var stateDir = new Option<string>("--state-dir") { Description = "Where the enrollment is stored (overrides the config).", HelpName = "DIR" };
+        var deviceId = new Option<string>("--device-id") { Description = "Device id for the QC report (overrides the config).", HelpName = "ID" };
+        var noOutbox = new Option<bool>("--no-outbox") { Description = "Do not queue the QC report for upload." };
+
+        // Output
+        var json = new Option<bool>("--json") { Description = "One JSON object per line (start, take, summary, error)." };
+
+        var command = new RootCommand(Description)
+        {
+            device, wav, stdin, listenTimeout, takes, maxAttempts, phrase, phraseConfig, minMs, maxMs, maxDtw, config, stateDir, deviceId, noOutbox, json,
+        };
+        command.Validators.Add(result =>
+        {
+            bool fromWav = result.GetResult(wav) is not null, fromStdin = result.GetValue(stdin);
+            if (fromWav && fromStdin)
+            {
+                result.AddError("choose one input: --wav or --stdin (or neither, for the microphone)");
+            }
+            else if (result.GetResult(device) is not null && (fromWav || fromStdin))
+            {
+                result.AddError("--device is for the microphone; it cannot be combined with --wav or --stdin");
+            }
+        });
+        command.SetAction(parse => run(new CliOptions
+        {
+            Input = parse.GetResult(wav) is not null ? InputKind.Wav : parse.GetValue(stdin) ? InputKind.Stdin : InputKind.Alsa,
+            WavFiles = parse.GetValue(wav) ?? [],
+            AlsaDevice = parse.GetValue(device),
+            ListenTimeoutMs = Optional(parse, listenTimeout),
+            Takes = Optional(parse, takes),
+            MaxAttempts = Optional(parse, maxAttempts),
+            Phrase = parse.GetValue(phrase),
+            PhraseConfigPath = parse.GetValue(phraseConfig),
+            MinMs = Optional(parse, minMs),
+            MaxMs = Optional(parse, maxMs),
+            MaxDtw = parse.GetResult(maxDtw) is null ? null : parse.GetValue(maxDtw),
+            ConfigPath = parse.GetValue(config),
+            StateDir = parse.GetValue(stateDir),
+            DeviceId = parse.GetValue(deviceId),
+            NoOutbox = parse.GetValue(noOutbox),
+            Json = parse.GetValue(json),
+        }));
+        return command;
     }
 
-    private static bool Int(string[] args, ref int i, out int value, out string error)
+    /// <summary>A whole number; with bounds, a value outside them is an error naming the option and the range.</summary>
+    private static Option<int> Whole(string name, string description, int min = int.MinValue, int max = int.MaxValue)
     {
-        value = 0;
-        string name = args[i];
-        if (!Value(args, ref i, out string? text, out error))
+        var option = new Option<int>(name) { Description = description, HelpName = "N" };
+        if (min != int.MinValue || max != int.MaxValue)
         {
-            return false;
+            option.Validators.Add(result =>
+            {
+                // Text that is no whole number is the parser's own error (exit 2 as well); this checks the range of a number.
+                if (Token(result) is { } v && int.TryParse(v, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n) && (n < min || n > max))
+                {
+                    result.AddError($"{name} must be {min}..{max}, got {n}");
+                }
+            });
         }
 
-        if (!int.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out value))
-        {
-            error = $"{name} needs a whole number, got '{text}'";
-            return false;
-        }
-
-        return true;
+        return option;
     }
+
+    private static string? Token(OptionResult result) => result.Tokens.Count > 0 ? result.Tokens[^1].Value : null;
+
+    private static int? Optional(ParseResult parse, Option<int> option) => parse.GetResult(option) is null ? null : parse.GetValue(option);
 }

@@ -7,28 +7,15 @@ using EdgeKws.Enroll;
 using EdgeKws.Shared.Audio;
 using EdgeKws.Shared.Contracts;
 
-return EnrollCommand.Run(args, Console.Out, Console.IsOutputRedirected);
+return CliOptions.Invoke(args, o => EnrollCommand.Run(o, Console.Out, Console.IsOutputRedirected), Console.Out, Console.Error);
 
 namespace EdgeKws.Enroll
 {
-    /// <summary>The whole CLI: parse, configure, record/check takes, store, report.</summary>
+    /// <summary>The whole CLI once parsed: configure, record/check takes, store, report.</summary>
     internal static class EnrollCommand
     {
-        public static int Run(string[] args, TextWriter stdout, bool outputRedirected)
+        public static int Run(CliOptions o, TextWriter stdout, bool outputRedirected)
         {
-            if (!CliOptions.TryParse(args, out CliOptions o, out string parseError))
-            {
-                Console.Error.WriteLine("edgekws-enroll: " + parseError);
-                Console.Error.WriteLine("Run 'edgekws-enroll --help' for usage.");
-                return ExitCodes.Usage;
-            }
-
-            if (o.Help)
-            {
-                stdout.WriteLine(CliOptions.Usage);
-                return 0;
-            }
-
             var report = new Reporter(stdout, o.Json, tty: !outputRedirected);
             if (!TryConfigure(o, out AgentConfig config, out EnrollmentPolicy policy, out string configError))
             {

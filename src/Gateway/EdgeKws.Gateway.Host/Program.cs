@@ -1,7 +1,9 @@
+using System.CommandLine;
 using EdgeKws.Gateway;
 using EdgeKws.Gateway.Broker;
 using EdgeKws.Gateway.Api;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Models;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using Microsoft.AspNetCore.Builder;
@@ -9,58 +11,73 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 
-// Usage:
-//   EdgeKws.Gateway.Host                          run the gateway: MQTT broker, ingest, HTTP API + dashboard
-//                                                 (config: appsettings.json, EDGEKWS_* env, --Gateway:...=...)
-//   EdgeKws.Gateway.Host device add <id>          provision a device; the password is read from stdin (one line)
-//   EdgeKws.Gateway.Host device export-mosquitto <passwd-file> <acl-file> [--gateway-user <name>]...
-//                                                 Mosquitto password file + ACL from the store's device credentials
-//   EdgeKws.Gateway.Host device erase <id> [--keep-credential]
-//                                                 erase the device's audio, features, labels and dataset membership,
-//                                                 mark models trained on it, revoke its credential; prints the counts
-//   EdgeKws.Gateway.Host model train|register|list|show|rollout|rollback|status [--gateway URL] [--token-file F] ...
-//                                                 model registry, jobs and staged rollouts of a running gateway (its HTTP API;
-//                                                 `model` alone prints the usage, docs/model-updates.md has the details)
-//   EdgeKws.Gateway.Host token create --name N --role viewer|reviewer|operator|admin | list [--all] | revoke (--name N | --id N)
-//                                                 HTTP API tokens in the store; create prints the token once (docs/gateway.md)
-if (args.Length >= 1 && args[0] == "token")
+// The executable: without a command it runs the gateway (MQTT broker, ingest, HTTP API + dashboard; configuration from
+// appsettings.json, EDGEKWS_* environment variables and --Gateway:...=... arguments); the commands below manage its store or
+// talk to a running one. `--help` on any of them lists its options (docs/cli.md).
+var root = new RootCommand("""
+    EdgeKws gateway. Without a command: run the gateway (MQTT broker, ingest, HTTP API + dashboard); configuration from
+    appsettings.json, then EDGEKWS_* environment variables, then --Gateway:Section:Key=value arguments (docs/gateway.md).
+    """)
 {
-    return TokenCli.Run(args[1..], settings => GatewayStores.Open(LoadOptions(settings).Store), Console.Out, Console.Error);
-}
-if (args.Length >= 1 && args[0] == "model")
+    DeviceCommand(),
+    TokenCli.CreateCommand(settings => GatewayStores.Open(LoadOptions(settings).Store)),
+    ModelCli.CreateCommand(),
+};
+// Every token the commands do not know is configuration for the web host, as ASP.NET Core reads its command line.
+root.TreatUnmatchedTokensAsErrors = false;
+root.SetAction(async (_, _) =>
 {
-    return await EdgeKws.Gateway.Models.ModelCli.RunAsync(args[1..], Console.Out, Console.Error);
-}
-if (args.Length >= 2 && args[0] == "device" && args[1] == "export-mosquitto")
-{
-    return ExportMosquitto(args);
-}
-if (args.Length >= 2 && args[0] == "device" && args[1] == "erase")
-{
-    return EraseDevice(args);
-}
-if (args.Length >= 1 && args[0] == "device")
-{
-    return ProvisionDevice(args);
-}
+    await using WebApplication app = GatewayWebHost.Build(args);
+    await app.StartAsync();
+    // Fixed lines on stdout tell supervisors and tests the broker accepts devices and where the API is.
+    Console.WriteLine("gateway: http " + app.HttpAddress());
+    Console.WriteLine("gateway: ready");
+    await app.WaitForShutdownAsync();
+    Console.WriteLine("gateway: stopped " + app.Services.GetRequiredService<GatewayService>().Metrics.Snapshot());
+    return 0;
+});
+return await GatewayCommandLine.InvokeAsync(root, args, Console.Out, Console.Error);
 
-await using WebApplication app = GatewayWebHost.Build(args);
-await app.StartAsync();
-// Fixed lines on stdout tell supervisors and tests the broker accepts devices and where the API is.
-Console.WriteLine("gateway: http " + app.HttpAddress());
-Console.WriteLine("gateway: ready");
-await app.WaitForShutdownAsync();
-Console.WriteLine("gateway: stopped " + app.Services.GetRequiredService<GatewayService>().Metrics.Snapshot());
-return 0;
-
-static int ProvisionDevice(string[] args)
+static Command DeviceCommand()
 {
-    if (args.Length < 3 || args[1] != "add")
+    var addId = DeviceId("The device's id (its MQTT user name).");
+    var add = GatewayCommandLine.AcceptSettings(new Command("add", "Provision a device; its password is read from stdin (one line).") { addId });
+    add.SetAction(parse => ProvisionDevice(parse.GetValue(addId)!, GatewayCommandLine.Settings(parse)));
+
+    var eraseId = DeviceId("The device to erase.");
+    var keepCredential = new Option<bool>("--keep-credential") { Description = "Keep the device's credential (default: revoke it)." };
+    var erase = GatewayCommandLine.AcceptSettings(new Command("erase",
+        "Erase the device's audio, features, labels and dataset membership, mark models trained on it, revoke its credential; prints the counts. " +
+        "Exit codes: 0 erased, 1 unknown device, 2 usage or a store error.") { eraseId, keepCredential });
+    erase.SetAction(parse => EraseDevice(parse.GetValue(eraseId)!, parse.GetValue(keepCredential), GatewayCommandLine.Settings(parse)));
+
+    var passwd = new Argument<string>("passwd-file") { Description = "Mosquitto password file to write." };
+    var acl = new Argument<string>("acl-file") { Description = "Mosquitto ACL file to write." };
+    var gatewayUser = new Option<string[]>("--gateway-user") { Description = "A gateway instance's broker user (repeat for each).", HelpName = "NAME" };
+    var export = GatewayCommandLine.AcceptSettings(new Command("export-mosquitto",
+        "Mosquitto password file + ACL from the store's device credentials. Exit codes: 0 exported, 2 usage or a store/file error.") { passwd, acl, gatewayUser });
+    export.SetAction(parse => ExportMosquitto(parse.GetValue(passwd)!, parse.GetValue(acl)!, parse.GetValue(gatewayUser) ?? [], GatewayCommandLine.Settings(parse)));
+
+    return new Command("device", "Device credentials and erasure in the store (--Gateway:Store:...=... selects the store).") { add, erase, export };
+
+    // An option where the id belongs (a setting or a typo) is a usage error, not a device named "--...".
+    static Argument<string> DeviceId(string description)
     {
-        Console.Error.WriteLine("usage: EdgeKws.Gateway.Host device add <deviceId> [--Gateway:Store:DatabasePath=<path>]  (password on stdin)");
-        return 2;
+        var id = new Argument<string>("deviceId") { Description = description };
+        id.Validators.Add(result =>
+        {
+            if (result.GetValueOrDefault<string>() is { } v && v.StartsWith('-'))
+            {
+                result.AddError($"<deviceId> is missing ('{v}' is an option, not a device id)");
+            }
+        });
+        return id;
     }
-    GatewayOptions options = LoadOptions(args[3..]);
+}
+
+static int ProvisionDevice(string deviceId, string[] settings)
+{
+    GatewayOptions options = LoadOptions(settings);
     string? password = Console.In.ReadLine();
     if (string.IsNullOrEmpty(password))
     {
@@ -71,8 +88,8 @@ static int ProvisionDevice(string[] args)
     {
         PasswordHash hash = PasswordHash.Create(password);
         using IGatewayStore store = GatewayStores.Open(options.Store);
-        store.SetDeviceCredential(args[2], hash);
-        Console.WriteLine($"device '{args[2]}' provisioned in the {options.Store.Provider} store");
+        store.SetDeviceCredential(deviceId, hash);
+        Console.WriteLine($"device '{deviceId}' provisioned in the {options.Store.Provider} store");
         return 0;
     }
     catch (ArgumentException ex)
@@ -82,26 +99,19 @@ static int ProvisionDevice(string[] args)
     }
 }
 
-static int EraseDevice(string[] args)
+static int EraseDevice(string deviceId, bool keepCredential, string[] settings)
 {
-    if (args.Length < 3 || args[2].StartsWith("--", StringComparison.Ordinal))
-    {
-        Console.Error.WriteLine("usage: EdgeKws.Gateway.Host device erase <deviceId> [--keep-credential] [--Gateway:Store:...=...]");
-        return 2;
-    }
-    string[] rest = args[3..];
-    bool keepCredential = rest.Contains("--keep-credential", StringComparer.Ordinal);
-    GatewayOptions options = LoadOptions(rest.Where(a => a != "--keep-credential").ToArray());
+    GatewayOptions options = LoadOptions(settings);
     try
     {
         using IGatewayStore store = GatewayStores.Open(options.Store);
-        if (!store.ReadDevices().Any(d => d.DeviceId == args[2]))
+        if (!store.ReadDevices().Any(d => d.DeviceId == deviceId))
         {
-            Console.Error.WriteLine($"device erase: device '{args[2]}' is unknown");
+            Console.Error.WriteLine($"device erase: device '{deviceId}' is unknown");
             return 1;
         }
-        ErasureCounts c = store.EraseDevice(args[2], keepCredential, DateTimeOffset.UtcNow);
-        Console.WriteLine($"device '{args[2]}' erased: {c.AudioClips} audio clips, {c.FeatureClips} feature clips, {c.DetectionClipRefs} detection clip references, " +
+        ErasureCounts c = store.EraseDevice(deviceId, keepCredential, DateTimeOffset.UtcNow);
+        Console.WriteLine($"device '{deviceId}' erased: {c.AudioClips} audio clips, {c.FeatureClips} feature clips, {c.DetectionClipRefs} detection clip references, " +
             $"{c.Labels} labels, {c.DatasetMemberships} dataset memberships, {c.SkewResults} skew results; {c.ModelsTainted} models marked; " +
             (c.CredentialRevoked ? "credential revoked" : keepCredential ? "credential kept" : "no credential to revoke"));
         return 0;
@@ -126,38 +136,19 @@ static GatewayOptions LoadOptions(string[] commandLine)
     return options;
 }
 
-static int ExportMosquitto(string[] args)
+static int ExportMosquitto(string passwordFile, string aclFile, IReadOnlyList<string> gatewayUsers, string[] settings)
 {
-    const string usage = "usage: EdgeKws.Gateway.Host device export-mosquitto <passwd-file> <acl-file> [--gateway-user <name>]... [--Gateway:Store:...=...]";
-    if (args.Length < 4)
-    {
-        Console.Error.WriteLine(usage);
-        return 2;
-    }
-    var gatewayUsers = new List<string>();
-    var rest = new List<string>();
-    for (int i = 4; i < args.Length; i++)
-    {
-        if (args[i] == "--gateway-user" && i + 1 < args.Length)
-        {
-            gatewayUsers.Add(args[++i]);
-        }
-        else
-        {
-            rest.Add(args[i]);
-        }
-    }
-    GatewayOptions options = LoadOptions([.. rest]);
+    GatewayOptions options = LoadOptions(settings);
     try
     {
         using IGatewayStore store = GatewayStores.Open(options.Store);
         MosquittoAuthFiles files = MosquittoAuthExport.Build(store, gatewayUsers, options.Broker.External.SharedGroup);
-        MosquittoAuthExport.Write(files, args[2], args[3]);
+        MosquittoAuthExport.Write(files, passwordFile, aclFile);
         foreach (string skipped in files.Skipped)
         {
             Console.Error.WriteLine("export-mosquitto: skipped " + skipped);
         }
-        Console.WriteLine($"exported {files.Exported.Count} devices to {args[2]} and the ACL to {args[3]}");
+        Console.WriteLine($"exported {files.Exported.Count} devices to {passwordFile} and the ACL to {aclFile}");
         return 0;
     }
     catch (Exception ex) when (ex is ArgumentException or InvalidOperationException or IOException or UnauthorizedAccessException)

@@ -117,13 +117,32 @@ public sealed class EnrollCli_Tests(GeneratedTakes takes) : IDisposable
     [Theory]
     [InlineData("--takes", "0", "takes must be 1..32")]
     [InlineData("--min-ms", "900", "speech bounds")]
-    [InlineData("--bogus", null, "unknown argument '--bogus'")]
-    [InlineData("--takes", "five", "--takes needs a whole number")]
+    [InlineData("--bogus", null, "Unrecognized command or argument '--bogus'")]
+    [InlineData("--takes", "five", "'five' for option '--takes'")]
+    [InlineData("--listen-timeout-ms", "100", "--listen-timeout-ms must be 500..600000, got 100")]
+    [InlineData("--max-dtw", "-1", "--max-dtw needs a positive number, got '-1'")]
+    [InlineData("--stdin", null, "choose one input: --wav or --stdin")]
     public void Exits_2_naming_a_bad_option(string flag, string? value, string expected)
     {
         CliRun run = Enroll(value is null ? [flag, "--wav", PathOf("good_1.wav")] : [flag, value, "--wav", PathOf("good_1.wav")]);
         Assert.True(run.ExitCode == 2, run.ToString());
         Assert.Contains(expected, run.Stderr, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, run.Stdout);
+    }
+
+    [Fact]
+    public void Help_exits_0_and_lists_every_option_and_the_exit_codes()
+    {
+        CliRun run = CliRunner.Run(["--help"]);
+        Assert.True(run.ExitCode == 0, run.ToString());
+        foreach (string option in new[] { "--device", "--wav", "--stdin", "--listen-timeout-ms", "--takes", "--max-attempts", "--phrase", "--phrase-config",
+            "--min-ms", "--max-ms", "--max-dtw", "--config", "--state-dir", "--device-id", "--no-outbox", "--json" })
+        {
+            Assert.Contains(option, run.Stdout, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("4 bad WAV file", run.Stdout, StringComparison.Ordinal);
+        Assert.Equal(string.Empty, run.Stderr);
     }
 
     [Fact]

@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
@@ -5,6 +6,7 @@ using System.Net.Http.Headers;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Tests.Api;
 using Xunit.Abstractions;
@@ -137,6 +139,80 @@ public sealed class TokenCli_Tests(ITestOutputHelper output) : IDisposable
         // Plain HTTP on the same port is not served.
         using var plain = new HttpClient { Timeout = TimeSpan.FromSeconds(120) };
         await Assert.ThrowsAnyAsync<HttpRequestException>(() => plain.GetAsync(new UriBuilder(address) { Scheme = "http" }.Uri + "healthz"));
+    }
+
+    [Fact]
+    public async Task Token_help_exits_0_and_lists_each_commands_options()
+    {
+        (int code, string stdout, string stderr) = await RunTokenAsync(["create", "--help"]);
+        Assert.True(code == 0, stderr);
+        Assert.Contains("--name", stdout, StringComparison.Ordinal);
+        Assert.Contains("--role <viewer|reviewer|operator|admin>", stdout, StringComparison.Ordinal);
+        (code, stdout, _) = await RunTokenAsync(["revoke", "--help"]);
+        Assert.Equal(0, code);
+        Assert.Contains("--id", stdout, StringComparison.Ordinal);
+        (code, stdout, _) = await RunTokenAsync(["--help"]);
+        Assert.Equal(0, code);
+        Assert.Contains("list", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "revoke", "--id", "0" }, "--id must be a positive number")]
+    [InlineData(new[] { "revoke", "--name", "ops", "--id", "3" }, "revoke needs exactly one of --name NAME or --id N")]
+    [InlineData(new[] { "create", "--name", ".hidden", "--role", "viewer" }, "--name must be 1..64 of A-Z a-z 0-9 . _ @ -")]
+    [InlineData(new[] { "create", "--name", "ops" }, "Option '--role' is required")]
+    [InlineData(new[] { "list", "--store", "x.db" }, "unexpected argument '--store'")]
+    public async Task A_token_usage_error_exits_2_naming_the_option_before_opening_the_store(string[] args, string expected)
+    {
+        (int code, string stdout, string stderr) = await RunTokenAsync(args);
+        Assert.Equal(2, code);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public async Task Configuration_overrides_after_the_options_open_the_store_in_both_spellings()
+    {
+        string[]? seen = null;
+        Command token = TokenCli.CreateCommand(settings =>
+        {
+            seen = settings;
+            throw new ArgumentException("store refused");
+        });
+        var stderr = new StringWriter();
+        int code = await GatewayCommandLine.InvokeAsync(new RootCommand { token },
+            ["token", "list", "--all", "--Gateway:Store:DatabasePath", "/x/g.db", "--Logging:LogLevel:Default=Warning"], new StringWriter(), stderr);
+        Assert.Equal(2, code);
+        Assert.Contains("token: store refused", stderr.ToString(), StringComparison.Ordinal);
+        Assert.Equal(["--Gateway:Store:DatabasePath", "/x/g.db", "--Logging:LogLevel:Default=Warning"], seen!);
+    }
+
+    [Fact]
+    public async Task Host_help_exits_0_and_device_commands_refuse_a_missing_device_id_with_exit_2()
+    {
+        (int code, string stdout, _) = await RunHostAsync("--help");
+        Assert.Equal(0, code);
+        foreach (string command in new[] { "device", "token", "model" })
+        {
+            Assert.Contains(command, stdout, StringComparison.Ordinal);
+        }
+        (code, stdout, _) = await RunHostAsync("device", "erase", "--help");
+        Assert.Equal(0, code);
+        Assert.Contains("--keep-credential", stdout, StringComparison.Ordinal);
+        (code, stdout, string stderr) = await RunHostAsync("device", "add", "--Gateway:Store:DatabasePath=" + _dir.File("g.db"));
+        Assert.Equal(2, code);
+        Assert.Contains("<deviceId> is missing", stderr, StringComparison.Ordinal);
+        Assert.Equal("", stdout);
+        Assert.False(File.Exists(_dir.File("g.db")), "a usage error opens no store");
+    }
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RunTokenAsync(string[] args)
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        Command token = TokenCli.CreateCommand(_ => throw new InvalidOperationException("a usage error must not open the store"));
+        int code = await GatewayCommandLine.InvokeAsync(new RootCommand { token }, ["token", .. args], stdout, stderr);
+        return (code, stdout.ToString(), stderr.ToString());
     }
 
     /// <summary>Runs <c>dotnet EdgeKws.Gateway.Host.dll args...</c> to its end.</summary>

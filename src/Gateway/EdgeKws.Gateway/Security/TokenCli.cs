@@ -1,4 +1,6 @@
+using System.CommandLine;
 using System.Globalization;
+using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Storage;
 
 namespace EdgeKws.Gateway.Security;
@@ -11,83 +13,72 @@ namespace EdgeKws.Gateway.Security;
 /// </summary>
 public static class TokenCli
 {
-    /// <summary>Usage text.</summary>
-    public const string Usage = """
-        usage: EdgeKws.Gateway.Host token <command> [--Gateway:Store:...=...]
-          create --name NAME --role viewer|reviewer|operator|admin   prints the new token on stdout (shown this once only)
-          list [--all]                                               active tokens (--all: revoked ones too); never the token
-          revoke (--name NAME | --id N)                              the token stops working at once (401)
-        exit codes: 0 ok, 1 not found or name taken, 2 usage
-        """;
-
-    /// <summary>Runs one command. <paramref name="args"/> starts after <c>token</c>; <paramref name="openStore"/> opens the store
-    /// from the remaining <c>--Gateway:...</c> settings.</summary>
-    public static int Run(IReadOnlyList<string> args, Func<string[], IGatewayStore> openStore, TextWriter stdout, TextWriter stderr, TimeProvider? clock = null)
+    /// <summary>The <c>token</c> command: <c>create</c>, <c>list</c>, <c>revoke</c>. Each takes configuration overrides
+    /// (<c>--Gateway:Store:...=...</c>) after its options, which <paramref name="openStore"/> gets to open the store.</summary>
+    public static Command CreateCommand(Func<string[], IGatewayStore> openStore, TimeProvider? clock = null)
     {
-        ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(openStore);
-        ArgumentNullException.ThrowIfNull(stdout);
-        ArgumentNullException.ThrowIfNull(stderr);
-        clock ??= TimeProvider.System;
-        if (args.Count == 0)
+        TimeProvider time = clock ?? TimeProvider.System;
+
+        var createName = new Option<string>("--name") { Description = "The token's name (unique among active tokens).", HelpName = "NAME", Required = true };
+        createName.Validators.Add(result =>
         {
-            stderr.WriteLine(Usage);
-            return 2;
-        }
-        var options = new Dictionary<string, string>(StringComparer.Ordinal);
-        var settings = new List<string>();
-        bool all = false;
-        for (int i = 1; i < args.Count; i++)
+            if (ApiToken.RefuseName(result.GetValueOrDefault<string>()) is { } why)
+            {
+                result.AddError("--" + why);
+            }
+        });
+        var role = new Option<string>("--role") { Description = "What the token may do.", HelpName = "viewer|reviewer|operator|admin", Required = true };
+        role.Validators.Add(result =>
         {
-            string a = args[i];
-            if (a.StartsWith("--Gateway:", StringComparison.Ordinal) || a.StartsWith("--Logging:", StringComparison.Ordinal))
+            if (!ApiToken.TryParseRole(result.GetValueOrDefault<string>(), out _))
             {
-                settings.Add(a);
+                result.AddError("--role must be viewer, reviewer, operator or admin");
             }
-            else if (a == "--all")
-            {
-                all = true;
-            }
-            else if (a is "--name" or "--role" or "--id" && i + 1 < args.Count)
-            {
-                options[a[2..]] = args[++i];
-            }
-            else
-            {
-                stderr.WriteLine($"token: unexpected argument '{a}'");
-                stderr.WriteLine(Usage);
-                return 2;
-            }
-        }
-        try
+        });
+        var create = GatewayCommandLine.AcceptSettings(new Command("create", "Creates a token and prints it on stdout (shown this once only).") { createName, role });
+        create.SetAction(parse => Guard(parse, () =>
         {
-            return args[0] switch
-            {
-                "create" => Create(options, settings, openStore, stdout, stderr, clock),
-                "list" => List(all, settings, openStore, stdout),
-                "revoke" => Revoke(options, settings, openStore, stdout, stderr, clock),
-                _ => Usage2(stderr, $"unknown command '{args[0]}'"),
-            };
-        }
-        catch (ArgumentException ex)
+            ApiToken.TryParseRole(parse.GetValue(role), out ApiRole r);
+            return Create(parse.GetValue(createName)!, r, GatewayCommandLine.Settings(parse), openStore, parse.InvocationConfiguration.Output,
+                parse.InvocationConfiguration.Error, time);
+        }));
+
+        var all = new Option<bool>("--all") { Description = "Revoked tokens too." };
+        var list = GatewayCommandLine.AcceptSettings(new Command("list", "Active tokens (never the token itself).") { all });
+        list.SetAction(parse => Guard(parse, () => List(parse.GetValue(all), GatewayCommandLine.Settings(parse), openStore, parse.InvocationConfiguration.Output)));
+
+        var revokeName = new Option<string>("--name") { Description = "The token to revoke, by name.", HelpName = "NAME" };
+        var id = new Option<long>("--id") { Description = "The token to revoke, by id.", HelpName = "N" };
+        id.Validators.Add(result =>
         {
-            return Usage2(stderr, ex.Message);
-        }
+            if (result.Tokens.Count > 0 && long.TryParse(result.Tokens[^1].Value, NumberStyles.Integer, CultureInfo.InvariantCulture, out long n) && n <= 0)
+            {
+                result.AddError("--id must be a positive number");
+            }
+        });
+        var revoke = GatewayCommandLine.AcceptSettings(new Command("revoke", "The token stops working at once (401).") { revokeName, id });
+        revoke.Validators.Add(result =>
+        {
+            if ((result.GetResult(revokeName) is null) == (result.GetResult(id) is null))
+            {
+                result.AddError("revoke needs exactly one of --name NAME or --id N");
+            }
+        });
+        revoke.SetAction(parse => Guard(parse, () => Revoke(parse.GetValue(revokeName), parse.GetResult(id) is null ? null : parse.GetValue(id),
+            GatewayCommandLine.Settings(parse), openStore, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error, time)));
+
+        return new Command("token", "HTTP API tokens in the store (the gateway may be running or not; --Gateway:Store:...=... selects the store). " +
+            "Exit codes: 0 ok, 1 not found or name taken, 2 usage.")
+        {
+            create, list, revoke,
+        };
     }
 
-    private static int Create(Dictionary<string, string> o, List<string> settings, Func<string[], IGatewayStore> openStore, TextWriter stdout, TextWriter stderr,
+    private static int Create(string name, ApiRole role, string[] settings, Func<string[], IGatewayStore> openStore, TextWriter stdout, TextWriter stderr,
         TimeProvider clock)
     {
-        string name = o.GetValueOrDefault("name") ?? throw new ArgumentException("--name is required");
-        if (ApiToken.RefuseName(name) is { } why)
-        {
-            throw new ArgumentException("--" + why);
-        }
-        if (!ApiToken.TryParseRole(o.GetValueOrDefault("role"), out ApiRole role))
-        {
-            throw new ArgumentException("--role must be viewer, reviewer, operator or admin");
-        }
-        using IGatewayStore store = openStore([.. settings]);
+        using IGatewayStore store = openStore(settings);
         string token = ApiToken.Create();
         DateTimeOffset now = clock.GetUtcNow();
         long id;
@@ -107,9 +98,9 @@ public static class TokenCli
         return 0;
     }
 
-    private static int List(bool all, List<string> settings, Func<string[], IGatewayStore> openStore, TextWriter stdout)
+    private static int List(bool all, string[] settings, Func<string[], IGatewayStore> openStore, TextWriter stdout)
     {
-        using IGatewayStore store = openStore([.. settings]);
+        using IGatewayStore store = openStore(settings);
         IReadOnlyList<ApiTokenRecord> tokens = store.ReadApiTokens(all);
         stdout.WriteLine($"{"id",-5} {"name",-24} {"role",-9} {"created (UTC)",-20} {"by",-16} state");
         foreach (ApiTokenRecord t in tokens)
@@ -120,25 +111,16 @@ public static class TokenCli
         return 0;
     }
 
-    private static int Revoke(Dictionary<string, string> o, List<string> settings, Func<string[], IGatewayStore> openStore, TextWriter stdout, TextWriter stderr,
+    private static int Revoke(string? name, long? byId, string[] settings, Func<string[], IGatewayStore> openStore, TextWriter stdout, TextWriter stderr,
         TimeProvider clock)
     {
-        if (o.ContainsKey("name") == o.ContainsKey("id"))
-        {
-            throw new ArgumentException("revoke needs exactly one of --name NAME or --id N");
-        }
-        long? byId = null;
-        if (o.TryGetValue("id", out string? idText))
-        {
-            byId = long.TryParse(idText, NumberStyles.None, CultureInfo.InvariantCulture, out long v) && v > 0 ? v : throw new ArgumentException("--id must be a positive number");
-        }
-        using IGatewayStore store = openStore([.. settings]);
-        ApiTokenRecord? token = store.ReadApiTokens(includeRevoked: false).FirstOrDefault(t => byId is { } id ? t.Id == id : t.Name == o["name"]);
+        using IGatewayStore store = openStore(settings);
+        ApiTokenRecord? token = store.ReadApiTokens(includeRevoked: false).FirstOrDefault(t => byId is { } id ? t.Id == id : t.Name == name);
         DateTimeOffset now = clock.GetUtcNow();
-        string what = byId is { } n ? $"id {n}" : $"name '{o["name"]}'";
+        string what = byId is { } n ? $"id {n}" : $"name '{name}'";
         if (token is null || !store.RevokeApiToken(token.Id, now))
         {
-            Audit(store, now, "token revoke", byId is { } i ? new { id = (long?)i, name = (string?)null } : new { id = (long?)null, name = (string?)o["name"] }, 404);
+            Audit(store, now, "token revoke", byId is { } i ? new { id = (long?)i, name = (string?)null } : new { id = (long?)null, name }, 404);
             stderr.WriteLine($"token revoke: no active token with {what}");
             return 1;
         }
@@ -147,16 +129,23 @@ public static class TokenCli
         return 0;
     }
 
+    /// <summary>A store setting the store refuses (<see cref="ArgumentException"/>) is a usage error, as a bad option is.</summary>
+    private static int Guard(ParseResult parse, Func<int> command)
+    {
+        try
+        {
+            return command();
+        }
+        catch (ArgumentException ex)
+        {
+            parse.InvocationConfiguration.Error.WriteLine("token: " + ex.Message);
+            return GatewayCommandLine.UsageError;
+        }
+    }
+
     /// <summary>CLI changes belong in the audit log too: the actor is "cli" (whoever can open the store), no role.</summary>
     private static void Audit(IGatewayStore store, DateTimeOffset now, string command, object arguments, int status) =>
         store.AppendAudit(new AuditEntry(now, "cli", null, "CLI", command, command, System.Text.Json.JsonSerializer.Serialize(arguments, CamelCase), status, null));
 
     private static readonly System.Text.Json.JsonSerializerOptions CamelCase = new(System.Text.Json.JsonSerializerDefaults.Web);
-
-    private static int Usage2(TextWriter stderr, string problem)
-    {
-        stderr.WriteLine("token: " + problem);
-        stderr.WriteLine(Usage);
-        return 2;
-    }
 }
