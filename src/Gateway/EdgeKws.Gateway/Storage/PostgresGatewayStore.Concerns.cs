@@ -7,12 +7,13 @@ namespace EdgeKws.Gateway.Storage;
 public sealed partial class PostgresGatewayStore
 {
     private readonly GovernanceStore _governance;
+    private readonly RolloutStore _rollout;
 
     /// <summary>Called once by the constructor.</summary>
-    private GovernanceStore CreateConcerns()
+    private (GovernanceStore, RolloutStore) CreateConcerns()
     {
         var connections = new Connections(this);
-        return new GovernanceStore(connections, (session, deviceId) =>
+        var governance = new GovernanceStore(connections, (session, deviceId) =>
         {
             // Same connection and transaction as the session: these concerns are still written per database.
             var s = (PostgresStoreSession)session;
@@ -20,6 +21,7 @@ public sealed partial class PostgresGatewayStore
             EraseLabelingRows(s.Connection, tx, deviceId);
             EraseNearMissRows(s.Connection, tx, deviceId);
         });
+        return (governance, new RolloutStore(connections));
     }
 
     /// <inheritdoc />
@@ -48,6 +50,43 @@ public sealed partial class PostgresGatewayStore
 
     /// <inheritdoc />
     public IReadOnlyList<SkewResult> ReadSkewResults(string? deviceId, int limit) => _governance.ReadSkewResults(deviceId, limit);
+
+    /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => _rollout.TryAddRegisteredModel(model, package, out reason);
+
+    /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason) =>
+        _rollout.TryAddRegisteredModel(model, package, floatWeights, out reason);
+
+    /// <inheritdoc />
+    public bool UpdateRegisteredModel(RegisteredModel model) => _rollout.UpdateRegisteredModel(model);
+
+    /// <inheritdoc />
+    public IReadOnlyList<RegisteredModel> ReadRegisteredModels() => _rollout.ReadRegisteredModels();
+
+    /// <inheritdoc />
+    public bool TryGetRegisteredModel(string modelVersion, out RegisteredModel? model) => _rollout.TryGetRegisteredModel(modelVersion, out model);
+
+    /// <inheritdoc />
+    public bool TryGetModelPackage(string modelVersion, out ModelPackage? package) => _rollout.TryGetModelPackage(modelVersion, out package);
+
+    /// <inheritdoc />
+    public bool TryGetModelFloatWeights(string modelVersion, out byte[]? floatWeights) => _rollout.TryGetModelFloatWeights(modelVersion, out floatWeights);
+
+    /// <inheritdoc />
+    public RolloutRecord AddRollout(RolloutRecord rollout) => _rollout.AddRollout(rollout);
+
+    /// <inheritdoc />
+    public RolloutRecord? TryUpdateRollout(RolloutRecord rollout) => _rollout.TryUpdateRollout(rollout);
+
+    /// <inheritdoc />
+    public IReadOnlyList<RolloutRecord> ReadRollouts(bool activeOnly, int limit) => _rollout.ReadRollouts(activeOnly, limit);
+
+    /// <inheritdoc />
+    public bool TryGetRollout(long id, out RolloutRecord? rollout) => _rollout.TryGetRollout(id, out rollout);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => _rollout.ReadModelStatuses(deviceId, receivedAfterUtc);
 
     /// <summary>The store's data source as <see cref="IStoreConnections"/>: every call opens a pooled connection (after the disposed
     /// check, as every other member of this store), reads and writes alike; concurrency between instances is the database's

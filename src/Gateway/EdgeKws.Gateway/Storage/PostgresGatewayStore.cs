@@ -51,7 +51,7 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         _dataSource = dataSource;
         _synchronousCommit = synchronousCommit;
         _quarantineMaxPayloadBytes = quarantineMaxPayloadBytes;
-        _governance = CreateConcerns();
+        (_governance, _rollout) = CreateConcerns();
     }
 
     /// <summary>Connects, creates or migrates the schema, and returns the store.</summary>
@@ -121,8 +121,8 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         // 3 -> 4: labeling (label provenance, review entries, re-review audits); 4 -> 5: model registry, rollouts; 5 -> 6: API tokens, audit log;
         // 6 -> 7: heartbeat totals; 7 -> 8: near misses; 8 -> 9: float weights of registered models.
         string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Postgres) : [], .. version < 4 ? LabelingDdl : [],
-            .. version < 5 ? RolloutDdl : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : [],
-            .. version < 9 ? FloatWeightsDdl : [], .. version < 10 ? ModelLoopDdl : []];
+            .. version < 5 ? RolloutStore.Ddl(StoreDialect.Postgres) : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : [],
+            .. version < 9 ? RolloutStore.FloatWeightsDdl(StoreDialect.Postgres) : [], .. version < 10 ? ModelLoopDdl : []];
         foreach (string ddl in steps)
         {
             Exec(db, tx, ddl);
