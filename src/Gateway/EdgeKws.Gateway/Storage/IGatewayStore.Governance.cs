@@ -5,7 +5,7 @@ namespace EdgeKws.Gateway.Storage;
 /// <param name="ClipId">The clip id (as <see cref="DetectionRecord.ClipId"/>).</param>
 public sealed record DatasetMember(string DeviceId, string ClipId);
 
-/// <summary>What <see cref="IGatewayStore.EraseDevice"/> removed or changed (all zero on a repeated erase).</summary>
+/// <summary>What <see cref="IGovernanceStore.EraseDevice"/> removed or changed (all zero on a repeated erase).</summary>
 /// <param name="AudioClips">Raw audio clip rows deleted.</param>
 /// <param name="FeatureClips">Feature clip rows deleted.</param>
 /// <param name="DetectionClipRefs">Detections whose clip reference was cleared (the detection itself stays for FA/hour).</param>
@@ -58,8 +58,14 @@ public enum SkewStatus
 public sealed record SkewResult(string DeviceId, string ClipId, DateTimeOffset ComputedUtc, SkewStatus Status, int Frames, double MaxAbsDifference,
     double MaxRelativeDifference, int WorstFrame, string Message);
 
-/// <summary>Data governance (retention, erasure, dataset membership) and training-serving skew. Schema version 3.</summary>
-public partial interface IGatewayStore
+/// <summary>The governance concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : IGovernanceStore
+{
+}
+
+/// <summary>Data governance (retention, erasure, dataset membership) and training-serving skew. Schema version 3. One
+/// implementation over both databases (<see cref="GovernanceStore"/>).</summary>
+public interface IGovernanceStore
 {
     /// <summary>Deletes raw audio clips (not feature clips) received by the gateway before <paramref name="cutoffUtc"/>; returns how many.</summary>
     long DeleteRawAudioReceivedBefore(DateTimeOffset cutoffUtc);

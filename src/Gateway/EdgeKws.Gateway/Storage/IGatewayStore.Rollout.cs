@@ -64,7 +64,7 @@ public sealed record RegisteredModel(
     ModelStage Stage, DateTimeOffset RegisteredUtc, DateTimeOffset StageChangedUtc,
     FloatWeights? FloatWeights = null, FineTuneLineage? FineTune = null);
 
-/// <summary>A registered model's float weights (the bytes are in the store, <see cref="IGatewayStore.TryGetModelFloatWeights"/>).</summary>
+/// <summary>A registered model's float weights (the bytes are in the store, <see cref="IRolloutStore.TryGetModelFloatWeights"/>).</summary>
 /// <param name="Sha256">SHA-256 of the float ONNX; equal to the training manifest's <c>onnx.sha256</c> (checked at registration).</param>
 /// <param name="SizeBytes">Its size.</param>
 public sealed record FloatWeights(string Sha256, long SizeBytes);
@@ -215,8 +215,14 @@ public sealed record RolloutRecord(long Id, string ModelVersion, string? Previou
 public sealed record ModelStatusRecord(string DeviceId, long Sequence, DateTimeOffset ReceivedUtc, string ActiveModelVersion, ModelUpdateResult UpdateResult,
     string? TargetModelVersion, string? Reason);
 
-/// <summary>Model registry and rollout state (schema version 5 of both stores; float weights: version 9).</summary>
-public partial interface IGatewayStore
+/// <summary>The registry and rollout concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : IRolloutStore
+{
+}
+
+/// <summary>Model registry and rollout state (schema version 5 of both stores; float weights: version 9). One implementation over
+/// both databases (<see cref="RolloutStore"/>).</summary>
+public interface IRolloutStore
 {
     /// <summary>Stores a registered model and its signed package; false (with the reason) when the version is already registered.</summary>
     bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason);

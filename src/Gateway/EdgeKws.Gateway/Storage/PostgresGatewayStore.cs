@@ -51,6 +51,7 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         _dataSource = dataSource;
         _synchronousCommit = synchronousCommit;
         _quarantineMaxPayloadBytes = quarantineMaxPayloadBytes;
+        (_governance, _rollout) = CreateConcerns();
     }
 
     /// <summary>Connects, creates or migrates the schema, and returns the store.</summary>
@@ -119,9 +120,9 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         // once, and a failed step leaves the previous version intact. 0 -> 1: ingest tables; 1 -> 2: monitoring; 2 -> 3: governance, skew.
         // 3 -> 4: labeling (label provenance, review entries, re-review audits); 4 -> 5: model registry, rollouts; 5 -> 6: API tokens, audit log;
         // 6 -> 7: heartbeat totals; 7 -> 8: near misses; 8 -> 9: float weights of registered models.
-        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceDdl : [], .. version < 4 ? LabelingDdl : [],
-            .. version < 5 ? RolloutDdl : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : [],
-            .. version < 9 ? FloatWeightsDdl : [], .. version < 10 ? ModelLoopDdl : []];
+        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Postgres) : [], .. version < 4 ? LabelingDdl : [],
+            .. version < 5 ? RolloutStore.Ddl(StoreDialect.Postgres) : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : [],
+            .. version < 9 ? RolloutStore.FloatWeightsDdl(StoreDialect.Postgres) : [], .. version < 10 ? ModelLoopDdl : []];
         foreach (string ddl in steps)
         {
             Exec(db, tx, ddl);
@@ -129,6 +130,13 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         Exec(db, tx, "DELETE FROM schema_info");
         Exec(db, tx, $"INSERT INTO schema_info (version) VALUES ({SchemaVersion})");
         tx.Commit();
+    }
+
+    private static int Run(NpgsqlConnection db, NpgsqlTransaction? tx, string sql, params NpgsqlParameter[] parameters)
+    {
+        using var cmd = new NpgsqlCommand(sql, db, tx);
+        cmd.Parameters.AddRange(parameters);
+        return cmd.ExecuteNonQuery();
     }
 
     private static void Exec(NpgsqlConnection db, NpgsqlTransaction? tx, string sql)

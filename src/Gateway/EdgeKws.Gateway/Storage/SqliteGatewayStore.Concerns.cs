@@ -1,0 +1,115 @@
+namespace EdgeKws.Gateway.Storage;
+
+/// <summary>The concerns written once for both databases (docs/gateway.md, "Store layout"): this store lends them its connections
+/// and forwards their members.</summary>
+public sealed partial class SqliteGatewayStore
+{
+    private readonly GovernanceStore _governance;
+    private readonly RolloutStore _rollout;
+
+    /// <summary>Called once by the constructor.</summary>
+    private (GovernanceStore, RolloutStore) CreateConcerns()
+    {
+        var connections = new Connections(this);
+        var governance = new GovernanceStore(connections, (_, deviceId) =>
+        {
+            // Same writer connection and transaction as the session (the write lock is held): these concerns still use sqlite-net directly.
+            EraseLabelingRows(deviceId);
+            EraseNearMissRows(deviceId);
+        });
+        return (governance, new RolloutStore(connections));
+    }
+
+    /// <inheritdoc />
+    public long DeleteRawAudioReceivedBefore(DateTimeOffset cutoffUtc) => _governance.DeleteRawAudioReceivedBefore(cutoffUtc);
+
+    /// <inheritdoc />
+    public long AddDatasetMembers(string datasetId, IReadOnlyList<DatasetMember> members) => _governance.AddDatasetMembers(datasetId, members);
+
+    /// <inheritdoc />
+    public IReadOnlyList<DatasetMember> ReadDatasetMembers(string datasetId) => _governance.ReadDatasetMembers(datasetId);
+
+    /// <inheritdoc />
+    public void RecordModelDataset(string modelVersion, string datasetId) => _governance.RecordModelDataset(modelVersion, datasetId);
+
+    /// <inheritdoc />
+    public ErasureCounts EraseDevice(string deviceId, bool keepCredential, DateTimeOffset nowUtc) => _governance.EraseDevice(deviceId, keepCredential, nowUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ModelTaint> ReadModelTaints() => _governance.ReadModelTaints();
+
+    /// <inheritdoc />
+    public IReadOnlyList<ClipPair> ReadUncheckedClipPairs(int limit) => _governance.ReadUncheckedClipPairs(limit);
+
+    /// <inheritdoc />
+    public void WriteSkewResult(SkewResult result) => _governance.WriteSkewResult(result);
+
+    /// <inheritdoc />
+    public IReadOnlyList<SkewResult> ReadSkewResults(string? deviceId, int limit) => _governance.ReadSkewResults(deviceId, limit);
+
+    /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => _rollout.TryAddRegisteredModel(model, package, out reason);
+
+    /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason) =>
+        _rollout.TryAddRegisteredModel(model, package, floatWeights, out reason);
+
+    /// <inheritdoc />
+    public bool UpdateRegisteredModel(RegisteredModel model) => _rollout.UpdateRegisteredModel(model);
+
+    /// <inheritdoc />
+    public IReadOnlyList<RegisteredModel> ReadRegisteredModels() => _rollout.ReadRegisteredModels();
+
+    /// <inheritdoc />
+    public bool TryGetRegisteredModel(string modelVersion, out RegisteredModel? model) => _rollout.TryGetRegisteredModel(modelVersion, out model);
+
+    /// <inheritdoc />
+    public bool TryGetModelPackage(string modelVersion, out ModelPackage? package) => _rollout.TryGetModelPackage(modelVersion, out package);
+
+    /// <inheritdoc />
+    public bool TryGetModelFloatWeights(string modelVersion, out byte[]? floatWeights) => _rollout.TryGetModelFloatWeights(modelVersion, out floatWeights);
+
+    /// <inheritdoc />
+    public RolloutRecord AddRollout(RolloutRecord rollout) => _rollout.AddRollout(rollout);
+
+    /// <inheritdoc />
+    public RolloutRecord? TryUpdateRollout(RolloutRecord rollout) => _rollout.TryUpdateRollout(rollout);
+
+    /// <inheritdoc />
+    public IReadOnlyList<RolloutRecord> ReadRollouts(bool activeOnly, int limit) => _rollout.ReadRollouts(activeOnly, limit);
+
+    /// <inheritdoc />
+    public bool TryGetRollout(long id, out RolloutRecord? rollout) => _rollout.TryGetRollout(id, out rollout);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => _rollout.ReadModelStatuses(deviceId, receivedAfterUtc);
+
+    /// <summary>The store's two connections as <see cref="IStoreConnections"/>: reads on the read-only connection under the read
+    /// lock, writes on the one writer connection under the write lock (as every other member of this store), each after the
+    /// disposed check.</summary>
+    private sealed class Connections(SqliteGatewayStore store) : IStoreConnections
+    {
+        private readonly SqliteStoreSession _reader = new(store._reader);
+        private readonly SqliteStoreSession _writer = new(store._writer);
+
+        public StoreDialect Dialect => StoreDialect.Sqlite;
+
+        public T Read<T>(Func<StoreSession, T> read)
+        {
+            lock (store._readLock)
+            {
+                ObjectDisposedException.ThrowIf(store._disposed, store);
+                return read(_reader);
+            }
+        }
+
+        public T Write<T>(Func<StoreSession, T> write)
+        {
+            lock (store._writeLock)
+            {
+                ObjectDisposedException.ThrowIf(store._disposed, store);
+                return write(_writer);
+            }
+        }
+    }
+}

@@ -1,0 +1,83 @@
+using EdgeKws.Gateway.Storage;
+using Npgsql;
+using SQLite;
+
+namespace EdgeKws.Gateway.Tests.Storage;
+
+/// <summary>The dialect seam under the concern classes (<see cref="StoreDialect"/>, <see cref="StoreSession"/>): the SQL is written
+/// once with <c>$1, $2, ...</c>, so SQLite must bind those by name, and a negative LIMIT must mean "no limit" on both databases.</summary>
+[Collection("postgres")]
+public sealed class StoreSession_Tests(PostgresFixture postgres)
+{
+    private static List<string> One(StoreSession s, string sql, params StoreArg[] args) => s.Query(sql, r => r.GetString(0), args);
+
+    [Fact]
+    public void Sqlite_binds_dollar_parameters_by_number_whatever_their_order_and_reuse()
+    {
+        using var db = new SQLiteConnection(":memory:");
+        var s = new SqliteStoreSession(db);
+
+        // SQLite numbers parameters by first appearance ($2 would be index 1 here): bound by name, each gets its own argument.
+        Assert.Equal(new[] { "b-a-b" }, One(s, "SELECT $2 || '-' || $1 || '-' || $2", "a", "b"));
+        Assert.Equal(new[] { "x" }, One(s, "SELECT coalesce($1, $2)", (string?)null, "x"));
+    }
+
+    [Theory]
+    [InlineData("SELECT ?", "'?'")]
+    [InlineData("SELECT :a", "':a'")]
+    [InlineData("SELECT $0", "'$0'")]
+    [InlineData("SELECT $3", "'$3'")]
+    public void Sqlite_refuses_a_parameter_that_is_not_one_of_the_arguments(string sql, string named)
+    {
+        using var db = new SQLiteConnection(":memory:");
+        var s = new SqliteStoreSession(db);
+
+        var e = Assert.Throws<ArgumentException>(() => s.Execute(sql, "a", "b"));
+        Assert.Contains(named, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sqlite_refuses_an_argument_the_statement_does_not_use_as_PostgreSQL_does()
+    {
+        using var db = new SQLiteConnection(":memory:");
+        var s = new SqliteStoreSession(db);
+
+        var e = Assert.Throws<ArgumentException>(() => s.Execute("SELECT $1", "a", "b"));
+        Assert.Contains("$2 of 2", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sqlite_has_no_row_locks_and_runs_no_statement_for_them()
+    {
+        using var db = new SQLiteConnection(":memory:");
+        var s = new SqliteStoreSession(db);
+
+        // The write transaction already holds the database's write lock; a statement here would fail (no such table).
+        s.InTransaction(() =>
+        {
+            StoreDialect.Sqlite.LockRows(s, "SELECT 1 FROM no_such_table WHERE id = $1", 1L);
+            return 0;
+        });
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void A_negative_limit_means_no_limit_and_a_null_argument_keeps_its_type(string provider)
+    {
+        using var dir = new TempDirectory();
+        using SQLiteConnection? sqlite = provider == "sqlite" ? new SQLiteConnection(dir.File("s.db")) : null;
+        using NpgsqlConnection? pg = provider == "postgres" ? new NpgsqlConnection(postgres.Server.ConnectionString(postgres.Server.CreateDatabase())) : null;
+        pg?.Open();
+        StoreSession s = sqlite is not null ? new SqliteStoreSession(sqlite) : new PostgresStoreSession(pg!);
+        s.Execute($"CREATE TABLE n (v {s.Dialect.Int64} NOT NULL, t {s.Dialect.Text})");
+        for (long v = 1; v <= 3; v++)
+        {
+            s.Execute("INSERT INTO n (v, t) VALUES ($1, $2)", v, (string?)null);
+        }
+        const string sql = "SELECT v FROM n WHERE ($1 IS NULL OR t = $1) ORDER BY v LIMIT $2";
+
+        Assert.Equal(new[] { 1L, 2L, 3L }, s.Query(sql, r => r.GetInt64(0), (string?)null, s.Dialect.Limit(-1)));
+        Assert.Equal(new[] { 1L, 2L }, s.Query(sql, r => r.GetInt64(0), (string?)null, s.Dialect.Limit(2)));
+    }
+}
