@@ -54,7 +54,7 @@ internal static class ToolCommandLine
         {
             foreach (Option option in options)
             {
-                if (result.GetResult(option) is null)
+                if (result.GetResult(option) is null or { Implicit: true })
                 {
                     result.AddError($"{option.Name}{(option.HelpName is { } value ? " " + value : "")} is required.");
                 }
