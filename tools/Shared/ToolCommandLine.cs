@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace EdgeKws.Tools.CommandLine;
 
@@ -10,7 +11,7 @@ namespace EdgeKws.Tools.CommandLine;
 /// validation error, message on stderr), otherwise what the command's action returns (1 when it ran and failed).
 /// Linked into each tool under tools/ (one source file, no shared assembly to version).
 /// </summary>
-internal static class ToolCommandLine
+internal static partial class ToolCommandLine
 {
     /// <summary>Exit code of a usage error: unknown option, missing required option, value unparsable or out of range.</summary>
     public const int UsageError = 2;
@@ -27,7 +28,12 @@ internal static class ToolCommandLine
         {
             foreach (ParseError error in parse.Errors)
             {
-                stderr.WriteLine($"{root.Name}: {error.Message}");
+                // "unknown option '--x'" as the replaced parsers said (tests and people grep for it), for System.CommandLine's
+                // "Unrecognized command or argument '--x'.".
+                Match unknown = Unrecognized().Match(error.Message);
+                string message = !unknown.Success ? error.Message
+                    : $"unknown {(unknown.Groups[1].Value.StartsWith('-') ? "option" : "argument")} '{unknown.Groups[1].Value}'.";
+                stderr.WriteLine($"{root.Name}: {message}");
             }
 
             stderr.WriteLine($"Run '{CommandPath(parse.CommandResult)} --help' for usage.");
@@ -104,4 +110,7 @@ internal static class ToolCommandLine
 
         return string.Join(' ', names);
     }
+
+    [GeneratedRegex(@"^Unrecognized command or argument '(.*)'\.$")]
+    private static partial Regex Unrecognized();
 }
