@@ -2,7 +2,10 @@ using EdgeKws.Shared.Processes;
 
 namespace EdgeKws.Bench.Tests;
 
-/// <summary>The edgekws-bench command line (System.CommandLine, docs/cli.md): help and usage errors, none of which measures anything.</summary>
+/// <summary>
+/// The command lines of edgekws-bench and EdgeKws.IngestBench (System.CommandLine, docs/cli.md): help and usage errors, none
+/// of which measures anything, and one tiny ingest run with the options the report passes.
+/// </summary>
 public sealed class BenchCommandLine_Tests
 {
     [Theory]
@@ -36,13 +39,50 @@ public sealed class BenchCommandLine_Tests
         Assert.Contains(message, stderr, StringComparison.Ordinal);
     }
 
-    private static Task<(int ExitCode, string Stdout, string Stderr)> RunBench(params string[] args)
+    [Theory]
+    [InlineData("--help", "ingest")]
+    [InlineData("ingest --help", "--target", "--devices", "--messages", "--timeout-s")]
+    public async Task Ingest_bench_help_exits_0_and_lists_the_options(string command, params string[] expected)
+    {
+        var (exit, stdout, stderr) = await Run("EdgeKws.IngestBench", command.Split(' '));
+        Assert.True(exit == 0, stderr);
+        foreach (string name in expected)
+        {
+            Assert.Contains(name, stdout, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("--devices must be in 1..1000 (got 0)", "ingest", "--devices", "0")]
+    [InlineData("--messages must be in 1..1000000 (got 1000001)", "ingest", "--messages", "1000001")]
+    [InlineData("--target must be sqlite or postgres (got mysql)", "ingest", "--target", "mysql")]
+    [InlineData("--timeout-s must be >= 1 (got 0)", "ingest", "--timeout-s", "0")]
+    [InlineData("Required command was not provided", "--devices", "2")]
+    public async Task Ingest_bench_refuses_a_bad_value_with_exit_2_naming_the_option(string message, params string[] args)
+    {
+        var (exit, stdout, stderr) = await Run("EdgeKws.IngestBench", args);
+        Assert.Equal(2, exit);
+        Assert.Empty(stdout);
+        Assert.Contains(message, stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Ingest_bench_runs_with_the_options_the_report_passes()
+    {
+        var (exit, stdout, stderr) = await Run("EdgeKws.IngestBench", "ingest", "--target", "sqlite", "--devices", "2", "--messages", "10", "--timeout-s", "60");
+        Assert.True(exit == 0, stdout + stderr);
+        Assert.Matches(@"^target=sqlite devices=2 messages/device=10 total=20 .* lost=0 refused=0", stdout);
+    }
+
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RunBench(params string[] args) => Run("EdgeKws.Bench", args);
+
+    private static Task<(int ExitCode, string Stdout, string Stderr)> Run(string tool, params string[] args)
     {
         // Same configuration as this test assembly (bin/<Configuration>/net10.0).
         string configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
         string repo = AppContext.BaseDirectory;
         while (!File.Exists(Path.Combine(repo, "EdgeKws.sln"))) repo = Path.GetDirectoryName(repo.TrimEnd(Path.DirectorySeparatorChar))!;
-        string dll = Path.Combine(repo, "tools", "EdgeKws.Bench", "bin", configuration, "net10.0", "EdgeKws.Bench.dll");
+        string dll = Path.Combine(repo, "tools", tool, "bin", configuration, "net10.0", tool + ".dll");
         Assert.True(File.Exists(dll), $"{dll} not built");
         return ExternalProcess.RunAsync("dotnet", [dll, .. args], TimeSpan.FromMinutes(1), CancellationToken.None);
     }
