@@ -1,12 +1,28 @@
 namespace EdgeKws.Pipeline.Tests;
 
+/// <summary>The main job's command line (System.CommandLine, docs/cli.md): real command lines to options, help, usage errors (exit 2).</summary>
 public sealed class MainJobOptions_Tests
 {
+    /// <summary>The options a command line gives the job (null when it did not run), the exit code and stderr.</summary>
+    private static (MainJobOptions? Options, int Exit, string Stdout, string Stderr) Parse(params string[] args)
+    {
+        MainJobOptions? parsed = null;
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = MainJobOptions.Run(args, stdout, stderr, o =>
+        {
+            parsed = o;
+            return 0;
+        });
+        return (parsed, exit, stdout.ToString(), stderr.ToString());
+    }
+
     [Fact]
     public void Defaults_are_three_devices_of_three_minutes_for_two_days_under_artifacts()
     {
-        MainJobOptions? o = MainJobOptions.Parse([], out string? error);
-        Assert.Null(error);
+        (MainJobOptions? o, int exit, _, string error) = Parse();
+        Assert.Equal(0, exit);
+        Assert.Empty(error);
         Assert.Equal(3, o!.Devices);
         Assert.Equal(0.05, o.HoursPerDevice);
         Assert.Equal(2, o.Days);
@@ -18,7 +34,7 @@ public sealed class MainJobOptions_Tests
     [Fact]
     public void Model_stage_train_keeps_the_trained_candidate_path()
     {
-        MainJobOptions? o = MainJobOptions.Parse(["--model-stage", "train", "--quick-model"], out _);
+        MainJobOptions? o = Parse("--model-stage", "train", "--quick-model").Options;
         Assert.Equal(ModelStageKind.Train, o!.ModelStage);
         Assert.True(o.QuickModel);
     }
@@ -26,10 +42,9 @@ public sealed class MainJobOptions_Tests
     [Fact]
     public void Model_stage_finetune_selects_the_fine_tune_job()
     {
-        MainJobOptions? o = MainJobOptions.Parse(["--model-stage", "finetune"], out string? error);
-        Assert.Null(error);
+        (MainJobOptions? o, _, _, string error) = Parse("--model-stage", "finetune");
+        Assert.Empty(error);
         Assert.Equal(ModelStageKind.FineTune, o!.ModelStage);
-        Assert.Contains("finetune", MainJobOptions.Usage, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -37,8 +52,8 @@ public sealed class MainJobOptions_Tests
     [InlineData("3", 3)]
     public void Days_sets_how_many_days_the_devices_listen(string value, int days)
     {
-        MainJobOptions? o = MainJobOptions.Parse(["--days", value], out string? error);
-        Assert.Null(error);
+        (MainJobOptions? o, _, _, string error) = Parse("--days", value);
+        Assert.Empty(error);
         Assert.Equal(days, o!.Days);
     }
 
@@ -54,26 +69,47 @@ public sealed class MainJobOptions_Tests
     [Fact]
     public void Parses_devices_hours_out_and_keep_running()
     {
-        MainJobOptions? o = MainJobOptions.Parse(["--devices", "5", "--hours", "0.5", "--out", "/tmp/x", "--keep-running", "--http-port", "0"], out _);
+        // scripts/main-job.sh passes its arguments through unchanged.
+        MainJobOptions? o = Parse("--devices", "5", "--hours", "0.5", "--out", "/tmp/x", "--keep-running", "--http-port", "0", "--seed", "7").Options;
         Assert.Equal(5, o!.Devices);
         Assert.Equal(0.5, o.HoursPerDevice);
         Assert.Equal("/tmp/x", o.OutputDirectory);
         Assert.True(o.KeepRunning);
         Assert.Equal(0, o.HttpPort);
+        Assert.Equal(7, o.Seed);
+    }
+
+    [Theory]
+    [InlineData("--help")]
+    [InlineData("-h")]
+    public void Help_exits_0_without_running_and_lists_every_option(string help)
+    {
+        (MainJobOptions? o, int exit, string stdout, string stderr) = Parse(help);
+        Assert.Equal(0, exit);
+        Assert.Null(o);
+        Assert.Empty(stderr);
+        foreach (string name in new[] { "--devices", "--hours", "--days", "--out", "--keep-running", "--http-port", "--seed", "--model-stage", "--quick-model", "finetune" })
+        {
+            Assert.Contains(name, stdout, StringComparison.Ordinal);
+        }
     }
 
     [Theory]
     [InlineData("--devices", "0", "--devices: '0' must be a whole number from 1 to 16")]
     [InlineData("--hours", "lots", "--hours: 'lots' must be a number of hours per device from 0.001 to 24")]
     [InlineData("--http-port", "70000", "--http-port: '70000' must be a port from 0 to 65535 (0: any free port)")]
-    [InlineData("--frobnicate", "1", "unknown argument '--frobnicate'")]
+    [InlineData("--frobnicate", "1", "unknown option '--frobnicate'")]
+    [InlineData("--out", " ", "--out needs a directory")]
     [InlineData("--model-stage", "guess", "--model-stage: 'guess' must be recalibrate, train or finetune")]
     [InlineData("--days", "0", "--days: '0' must be a whole number from 1 to 7")]
     [InlineData("--days", "two", "--days: 'two' must be a whole number from 1 to 7")]
-    public void Refuses_bad_values_naming_the_option(string option, string value, string expected)
+    public void Refuses_bad_values_naming_the_option_with_exit_2(string option, string value, string expected)
     {
-        Assert.Null(MainJobOptions.Parse([option, value], out string? error));
-        Assert.Equal(expected, error);
+        (MainJobOptions? o, int exit, string stdout, string stderr) = Parse(option, value);
+        Assert.Null(o);
+        Assert.Equal(2, exit);
+        Assert.Empty(stdout);
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -1,127 +1,88 @@
+using System.CommandLine;
 using EdgeKws.Corpus.Manifest;
+using EdgeKws.Labeling.Alignment;
 using EdgeKws.Labeling.Dataset;
+using System.CommandLine.Help;
+using EdgeKws.Tools.CommandLine;
 
 namespace EdgeKws.Dataset;
 
-/// <summary><c>edgekws-dataset export --corpus DIR --out DIR [--keyword "hey edge"]...</c>: parse and run.</summary>
+/// <summary>
+/// <c>edgekws-dataset export|extract|import|align-bench|label-bench</c>: the command tree (System.CommandLine) and the
+/// commands' actions. Exit codes as docs/cli.md: 0 ok, 1 failed, 2 usage.
+/// </summary>
 public static class DatasetCommand
 {
-    /// <summary>Usage text.</summary>
-    public const string Usage = """
-        usage: edgekws-dataset export --corpus DIR --out DIR [--keyword "hey edge"]... [--stream-windows-per-minute N]
-                                      [--train-stream-windows-per-minute N] [--keyword-end-margin-ms M]
-               edgekws-dataset extract --corpus DIR --out DIR [--keyword "hey edge"]...
-               edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE... --out DIR [import options]
-               edgekws-dataset align-bench --corpus DIR [--split S] [--limit N] [--clean] [--parallel N]
-                                      [--refine pauses|snap|none] [--decoder-args "ARGS"] [--verbose]
-               edgekws-dataset label-bench --corpus DIR --model MANIFEST [--verifier MANIFEST] [--out DIR] [--per-kind N] [--precision P]
-                                      [--calibration-split S] [--test-split S] [--parallel N] [--verbose]
+    /// <summary>Parses <paramref name="args"/> and runs the command; returns the process exit code (0 ok, 1 failed, 2 usage).</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr) =>
+        ToolCommandLine.Invoke(Create(), args, stdout, stderr);
 
-          extract: aligns every corpus sentence with the built-in aligner (PocketSphinx), cuts 1 s keyword
-                   clips, filters them and queues the rest in OUT/review.db; prints accepted/review/rejected.
-          import:  reads word alignments (MFA TextGrid long/short, Kaldi CTM, CSV/JSON word tables), pairs each
-                   with its audio, cuts 1 s keyword clips with the quality filters and writes a dataset plus
-                   OUT/review.db of what was rejected; 'edgekws-dataset import --help' lists its options.
-          align-bench: aligns the corpus's sentences (exact word times by construction) and prints the
-                   boundary error (median, p90, share within 50 ms) overall, per engine, per room class
-                   (far-field corpora) and per SNR, for the aligner's times and the decoder's own.
-                   --clean aligns the clean references (corpora made with --clean); --refine and
-                   --decoder-args run a variant (e.g. --refine none --decoder-args "-beam 1e-80").
-
-          label-bench: trigger-like clips of a (far-field) corpus - the wake phrase alone and in sentences, near
-                   misses, other speech - through the gateway's labeler: evidence (forced alignment, near-miss
-                   competition, the device model's score, --verifier's score), a calibration fitted on --calibration-split
-                   (validation) and figures on --test-split (test: other voices and rooms): precision of decided
-                   true and false accepts and review rate per kind, room and engine, for the calibrated labeler
-                   and the fixed-rule verifier, and the review rate at several precision targets. --out writes
-                   label-calibration.json (what the gateway's Labeling:CalibrationPath takes) and label-bench.json.
-
-          --corpus DIR                 a corpus written by edgekws-corpus (has manifest.json)
-          --out DIR                    dataset directory (dataset.json, {split}.features.npy, .labels.npy, .lineage.jsonl)
-          --keyword PHRASE             a keyword class (repeat for several); default: every corpus keyword.
-                                       Other corpus keywords become background (class 0).
-          --stream-windows-per-minute  random 1 s background windows per minute of negative stream (default 20)
-          --train-stream-windows-per-minute  the same for train-split negative streams (training negatives;
-                                       default: --stream-windows-per-minute)
-          --keyword-end-margin-ms M    phrase windows (keywords, near misses, single words) end M ms (0..500) after the
-                                       phrase instead of being centred on it: the model then fires a fixed time after the
-                                       keyword ends whatever its duration (docs/model-loop.md "Latency")
-          --train-without-engine E     leave-one-engine-out: drop every train example said by a voice of engine E
-                                       (espeak, flite, festival), keyword or not, incl. train-stream windows that
-                                       overlap its speech; validation and test keep it
-        """;
-
-    /// <summary>Runs the command; returns the process exit code (0 ok, 1 failed, 2 usage).</summary>
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>The root command with its subcommands; <see cref="Run"/> parses and invokes it.</summary>
+    public static Command Create() => new Command("edgekws-dataset", "Training datasets (docs/dataset-format.md) from a generated corpus or imported alignments, and the labeling benchmarks.")
     {
-        if (args.Count > 0 && args[0] == "extract")
+        new HelpOption(),
+        ExportCommand(),
+        ExtractCommand(),
+        ImportCommand.Create(),
+        AlignBenchCommand(),
+        LabelBenchCommand(),
+    };
+
+    private static Option<string> CorpusOption() => new("--corpus") { HelpName = "DIR", Description = "a corpus written by edgekws-corpus (has manifest.json)" };
+
+    private static Command ExportCommand()
+    {
+        Option<string> corpusOption = CorpusOption();
+        Option<string> outOption = new("--out") { HelpName = "DIR", Description = "dataset directory (dataset.json, {split}.features.npy, .labels.npy, .lineage.jsonl)" };
+        Option<string[]> keywordOption = new("--keyword")
         {
-            return RunExtract(args, stdout, stderr);
-        }
-
-        if (args.Count > 0 && args[0] == "align-bench")
+            HelpName = "PHRASE",
+            Arity = ArgumentArity.OneOrMore,
+            Description = "a keyword class (repeat for several); default: every corpus keyword. Other corpus keywords become background (class 0).",
+        };
+        Option<int> perMinuteOption = new Option<int>("--stream-windows-per-minute")
         {
-            return RunAlignBench(args, stdout, stderr);
-        }
-
-        if (args.Count > 0 && args[0] == "label-bench")
+            HelpName = "N",
+            DefaultValueFactory = _ => 20,
+            Description = "random 1 s background windows per minute of negative stream",
+        }.MustBe(n => n >= 0, ">= 0");
+        Option<int?> trainPerMinuteOption = new Option<int?>("--train-stream-windows-per-minute")
         {
-            return RunLabelBench(args, stdout, stderr);
-        }
-
-        if (args.Count > 0 && args[0] == "import")
+            HelpName = "N",
+            Description = "the same for train-split negative streams (training negatives; default: --stream-windows-per-minute)",
+        }.MustBe(n => n >= 0, ">= 0");
+        Option<double?> endMarginOption = new Option<double?>("--keyword-end-margin-ms")
         {
-            return ImportCommand.Run(args, stdout, stderr);
-        }
-
-        if (args.Count == 0 || args[0] != "export")
+            HelpName = "M",
+            Description = "phrase windows (keywords, near misses, single words) end M ms (0..500) after the phrase instead of being centred on it: "
+                + "the model then fires a fixed time after the keyword ends whatever its duration (docs/model-loop.md \"Latency\")",
+        }.MustBe(m => m is >= 0 and <= 500, "in 0..500");
+        Option<string> withoutEngineOption = new("--train-without-engine")
         {
-            stderr.WriteLine(args.Count == 0 ? "edgekws-dataset: no command; the commands are export, extract, import, align-bench, label-bench." : $"edgekws-dataset: unknown command '{args[0]}'; the commands are export, extract, import, align-bench, label-bench.");
-            stderr.WriteLine(Usage);
-            return 2;
-        }
-
-        string? corpus = null, output = null;
-        var keywords = new List<string>();
-        int perMinute = 20;
-        int? trainPerMinute = null;
-        string? withoutEngine = null;
-        double? endMargin = null;
-        for (int i = 1; i < args.Count; i++)
+            HelpName = "E",
+            Description = "leave-one-engine-out: drop every train example said by a voice of engine E (espeak, flite, festival), keyword or not, "
+                + "incl. train-stream windows that overlap its speech; validation and test keep it",
+        };
+        var command = new Command("export", "Exports a training dataset from a corpus: keyword windows, background windows from other words and negative streams, speaker-disjoint splits, leakage check.")
         {
-            string a = args[i];
-            string? value = i + 1 < args.Count ? args[i + 1] : null;
-            if (value is null)
-            {
-                stderr.WriteLine($"edgekws-dataset: {a} needs a value.");
-                return 2;
-            }
+            corpusOption, outOption, keywordOption, perMinuteOption, trainPerMinuteOption, endMarginOption, withoutEngineOption,
+        };
+        command.Requires(corpusOption, outOption);
+        command.SetAction(parse => Export(
+            parse.GetRequiredValue(corpusOption),
+            parse.GetRequiredValue(outOption),
+            parse.GetValue(keywordOption) ?? [],
+            parse.GetValue(perMinuteOption),
+            parse.GetValue(trainPerMinuteOption),
+            parse.GetValue(endMarginOption),
+            parse.GetValue(withoutEngineOption),
+            parse.InvocationConfiguration.Output,
+            parse.InvocationConfiguration.Error));
+        return command;
+    }
 
-            switch (a)
-            {
-                case "--corpus": corpus = value; break;
-                case "--out": output = value; break;
-                case "--keyword": keywords.Add(value); break;
-                case "--stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: perMinute = n; break;
-                case "--train-stream-windows-per-minute" when int.TryParse(value, out int n) && n >= 0: trainPerMinute = n; break;
-                case "--train-without-engine": withoutEngine = value; break;
-                case "--keyword-end-margin-ms" when double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double m) && m is >= 0 and <= 500: endMargin = m; break;
-                default:
-                    stderr.WriteLine($"edgekws-dataset: unknown option or bad value '{a} {value}'.");
-                    stderr.WriteLine(Usage);
-                    return 2;
-            }
-
-            i++;
-        }
-
-        if (corpus is null || output is null)
-        {
-            stderr.WriteLine("edgekws-dataset: --corpus and --out are required.");
-            stderr.WriteLine(Usage);
-            return 2;
-        }
-
+    private static int Export(string corpus, string output, IReadOnlyList<string> keywords, int perMinute, int? trainPerMinute, double? endMargin, string? withoutEngine, TextWriter stdout, TextWriter stderr)
+    {
         string manifestPath = Path.Combine(corpus, "manifest.json");
         if (!File.Exists(manifestPath))
         {
@@ -164,30 +125,24 @@ public static class DatasetCommand
         }
     }
 
-    private static int RunExtract(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    private static Command ExtractCommand()
     {
-        string? corpus = null, output = null;
-        var keywords = new List<string>();
-        for (int i = 1; i + 1 < args.Count; i += 2)
+        Option<string> corpusOption = CorpusOption();
+        Option<string> outOption = new("--out") { HelpName = "DIR", Description = "output directory: clips/ and review.db" };
+        Option<string[]> keywordOption = new("--keyword") { HelpName = "PHRASE", Arity = ArgumentArity.OneOrMore, Description = "a keyword (repeat for several); default: every corpus keyword" };
+        var command = new Command("extract", "Aligns every corpus sentence with the built-in aligner (PocketSphinx), cuts 1 s keyword clips, filters them and queues the rest in OUT/review.db; prints accepted/review/rejected.")
         {
-            switch (args[i])
-            {
-                case "--corpus": corpus = args[i + 1]; break;
-                case "--out": output = args[i + 1]; break;
-                case "--keyword": keywords.Add(args[i + 1]); break;
-                default:
-                    stderr.WriteLine($"edgekws-dataset: unknown option '{args[i]}'.");
-                    return 2;
-            }
-        }
+            corpusOption, outOption, keywordOption,
+        };
+        command.Requires(corpusOption, outOption);
+        command.SetAction(parse => Extract(
+            parse.GetRequiredValue(corpusOption), parse.GetRequiredValue(outOption), parse.GetValue(keywordOption) ?? [],
+            parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error));
+        return command;
+    }
 
-        if (corpus is null || output is null || args.Count % 2 == 0)
-        {
-            stderr.WriteLine("edgekws-dataset: extract needs --corpus DIR --out DIR.");
-            stderr.WriteLine(Usage);
-            return 2;
-        }
-
+    private static int Extract(string corpus, string output, IReadOnlyList<string> keywords, TextWriter stdout, TextWriter stderr)
+    {
         try
         {
             CorpusManifest manifest = CorpusManifest.Load(Path.Combine(corpus, "manifest.json"));
@@ -214,48 +169,54 @@ public static class DatasetCommand
         }
     }
 
-    private static int RunAlignBench(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    private static Command AlignBenchCommand()
     {
-        string? corpus = null;
-        var options = new AlignmentBenchmarkOptions();
-        var aligner = new EdgeKws.Labeling.Alignment.PocketSphinxAlignerOptions();
-        bool verbose = false;
-        for (int i = 1; i < args.Count; i++)
+        var defaults = new AlignmentBenchmarkOptions();
+        Option<string> corpusOption = CorpusOption();
+        Option<string> splitOption = new("--split") { HelpName = "S", Description = "only this split's sentences (default: every split)" };
+        Option<int?> limitOption = new Option<int?>("--limit") { HelpName = "N", Description = "at most N sentences" }.MustBe(n => n > 0, "> 0");
+        Option<bool> cleanOption = new("--clean") { Description = "align the clean references (corpora made with --clean)" };
+        Option<int> parallelOption = new Option<int>("--parallel") { HelpName = "N", DefaultValueFactory = _ => defaults.Parallel, Description = "sentences aligned at once" }.MustBe(n => n > 0, "> 0");
+        Option<BoundaryRefinement> refineOption = new("--refine")
         {
-            string a = args[i];
-            if (a is "--clean" or "--verbose")
+            HelpName = "pauses|snap|none",
+            DefaultValueFactory = _ => defaults.Aligner.Refinement,
+            Description = "word boundary refinement after the decoder",
+        };
+        Option<string> decoderArgsOption = new("--decoder-args") { HelpName = "ARGS", Description = "the forced pass's decoder arguments instead of the default ones, e.g. \"-beam 1e-80\"" };
+        Option<bool> verboseOption = new("--verbose") { Description = "progress on stderr" };
+        var command = new Command("align-bench", "Aligns the corpus's sentences (exact word times by construction) and prints the boundary error (median, p90, share within 50 ms) overall, per engine, per room class (far-field corpora) and per SNR, for the aligner's times and the decoder's own. --refine and --decoder-args run a variant (e.g. --refine none --decoder-args \"-beam 1e-80\").")
+        {
+            corpusOption, splitOption, limitOption, cleanOption, parallelOption, refineOption, decoderArgsOption, verboseOption,
+        };
+        command.Requires(corpusOption);
+        command.SetAction(parse =>
+        {
+            var aligner = defaults.Aligner with { Refinement = parse.GetValue(refineOption) };
+            if (parse.GetValue(decoderArgsOption) is { } decoderArgs)
             {
-                options = a == "--clean" ? options with { Clean = true } : options;
-                verbose |= a == "--verbose";
-                continue;
+                aligner = aligner with { ForcedPassArguments = decoderArgs.Split(' ', StringSplitOptions.RemoveEmptyEntries) };
             }
 
-            string? value = i + 1 < args.Count ? args[++i] : null;
-            switch (a)
+            var options = defaults with
             {
-                case "--corpus" when value is not null: corpus = value; break;
-                case "--split" when value is not null: options = options with { Split = value }; break;
-                case "--limit" when int.TryParse(value, out int n) && n > 0: options = options with { Limit = n }; break;
-                case "--parallel" when int.TryParse(value, out int n) && n > 0: options = options with { Parallel = n }; break;
-                case "--refine" when Enum.TryParse(value, ignoreCase: true, out EdgeKws.Labeling.Alignment.BoundaryRefinement r): aligner = aligner with { Refinement = r }; break;
-                case "--decoder-args" when value is not null: aligner = aligner with { ForcedPassArguments = value.Split(' ', StringSplitOptions.RemoveEmptyEntries) }; break;
-                default:
-                    stderr.WriteLine($"edgekws-dataset: align-bench: unknown option or bad value '{a} {value}'.");
-                    stderr.WriteLine(Usage);
-                    return 2;
-            }
-        }
+                Split = parse.GetValue(splitOption),
+                Limit = parse.GetValue(limitOption),
+                Clean = parse.GetValue(cleanOption),
+                Parallel = parse.GetValue(parallelOption),
+                Aligner = aligner,
+            };
+            return AlignBench(parse.GetRequiredValue(corpusOption), options, parse.GetValue(verboseOption), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+        });
+        return command;
+    }
 
-        if (corpus is null)
-        {
-            stderr.WriteLine("edgekws-dataset: align-bench needs --corpus DIR.");
-            return 2;
-        }
-
+    private static int AlignBench(string corpus, AlignmentBenchmarkOptions options, bool verbose, TextWriter stdout, TextWriter stderr)
+    {
         try
         {
             CorpusManifest manifest = CorpusManifest.Load(Path.Combine(corpus, "manifest.json"));
-            AlignmentBenchmarkReport report = AlignmentBenchmark.RunAsync(corpus, manifest, options with { Aligner = aligner }, verbose ? stderr.WriteLine : null).GetAwaiter().GetResult();
+            AlignmentBenchmarkReport report = AlignmentBenchmark.RunAsync(corpus, manifest, options, verbose ? stderr.WriteLine : null).GetAwaiter().GetResult();
             AlignmentBenchmark.Write(report, stdout);
             return 0;
         }
@@ -266,51 +227,50 @@ public static class DatasetCommand
         }
     }
 
-    private static int RunLabelBench(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    private static Command LabelBenchCommand()
     {
-        string? corpus = null, model = null, output = null;
-        var options = new LabelingBenchmarkOptions { ModelManifest = "" };
-        bool verbose = false;
-        for (int i = 1; i < args.Count; i++)
+        var defaults = new LabelingBenchmarkOptions { ModelManifest = "" };
+        Option<string> corpusOption = CorpusOption();
+        Option<string> modelOption = new("--model") { HelpName = "MANIFEST", Description = "the device model's manifest (*.int8.manifest.json)" };
+        Option<string> verifierOption = new("--verifier") { HelpName = "MANIFEST", Description = "the gateway verifier's manifest: its score is evidence too" };
+        Option<string> outOption = new("--out") { HelpName = "DIR", Description = "writes label-calibration.json (what the gateway's Labeling:CalibrationPath takes) and label-bench.json" };
+        Option<int> perKindOption = new Option<int>("--per-kind") { HelpName = "N", DefaultValueFactory = _ => defaults.PerKind, Description = "clips of each kind per split" }.MustBe(n => n > 0, "> 0");
+        Option<int> parallelOption = new Option<int>("--parallel") { HelpName = "N", DefaultValueFactory = _ => defaults.Parallel, Description = "clips labelled at once" }.MustBe(n => n > 0, "> 0");
+        Option<double> precisionOption = new Option<double>("--precision") { HelpName = "P", DefaultValueFactory = _ => defaults.Precision, Description = "precision target of decided labels" }
+            .MustBe(p => p > 0.5 && p < 1, "in (0.5, 1)");
+        Option<string> calibrationSplitOption = new("--calibration-split") { HelpName = "S", DefaultValueFactory = _ => defaults.CalibrationSplit, Description = "split the calibration is fitted on" };
+        Option<string> testSplitOption = new("--test-split") { HelpName = "S", DefaultValueFactory = _ => defaults.TestSplit, Description = "split the figures are measured on (other voices and rooms)" };
+        Option<string> wakePhraseOption = new("--wake-phrase") { HelpName = "PHRASE", DefaultValueFactory = _ => defaults.WakePhrase, Description = "the wake phrase" };
+        Option<bool> verboseOption = new("--verbose") { Description = "progress on stderr" };
+        var command = new Command("label-bench", "Trigger-like clips of a (far-field) corpus - the wake phrase alone and in sentences, near misses, other speech - through the gateway's labeler: evidence (forced alignment, near-miss competition, the device model's score, --verifier's score), a calibration fitted on --calibration-split and figures on --test-split: precision of decided true and false accepts and review rate per kind, room and engine, for the calibrated labeler and the fixed-rule verifier, and the review rate at several precision targets.")
         {
-            string a = args[i];
-            if (a == "--verbose")
-            {
-                verbose = true;
-                continue;
-            }
-
-            string? value = i + 1 < args.Count ? args[++i] : null;
-            switch (a)
-            {
-                case "--corpus" when value is not null: corpus = value; break;
-                case "--model" when value is not null: model = value; break;
-                case "--verifier" when value is not null: options = options with { VerifierManifest = value }; break;
-                case "--out" when value is not null: output = value; break;
-                case "--per-kind" when int.TryParse(value, out int n) && n > 0: options = options with { PerKind = n }; break;
-                case "--parallel" when int.TryParse(value, out int n) && n > 0: options = options with { Parallel = n }; break;
-                case "--precision" when double.TryParse(value, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double p) && p > 0.5 && p < 1:
-                    options = options with { Precision = p }; break;
-                case "--calibration-split" when value is not null: options = options with { CalibrationSplit = value }; break;
-                case "--test-split" when value is not null: options = options with { TestSplit = value }; break;
-                case "--wake-phrase" when value is not null: options = options with { WakePhrase = value }; break;
-                default:
-                    stderr.WriteLine($"edgekws-dataset: label-bench: unknown option or bad value '{a} {value}' (--precision takes a value in (0.5, 1)).");
-                    stderr.WriteLine(Usage);
-                    return 2;
-            }
-        }
-
-        if (corpus is null || model is null)
+            corpusOption, modelOption, verifierOption, outOption, perKindOption, parallelOption, precisionOption, calibrationSplitOption, testSplitOption, wakePhraseOption, verboseOption,
+        };
+        command.Requires(corpusOption, modelOption);
+        command.SetAction(parse =>
         {
-            stderr.WriteLine("edgekws-dataset: label-bench needs --corpus DIR and --model MANIFEST.");
-            return 2;
-        }
+            var options = defaults with
+            {
+                ModelManifest = parse.GetRequiredValue(modelOption),
+                VerifierManifest = parse.GetValue(verifierOption),
+                PerKind = parse.GetValue(perKindOption),
+                Parallel = parse.GetValue(parallelOption),
+                Precision = parse.GetValue(precisionOption),
+                CalibrationSplit = parse.GetRequiredValue(calibrationSplitOption),
+                TestSplit = parse.GetRequiredValue(testSplitOption),
+                WakePhrase = parse.GetRequiredValue(wakePhraseOption),
+            };
+            return LabelBench(parse.GetRequiredValue(corpusOption), options, parse.GetValue(outOption), parse.GetValue(verboseOption), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+        });
+        return command;
+    }
 
+    private static int LabelBench(string corpus, LabelingBenchmarkOptions options, string? output, bool verbose, TextWriter stdout, TextWriter stderr)
+    {
         try
         {
             CorpusManifest manifest = CorpusManifest.Load(Path.Combine(corpus, "manifest.json"));
-            LabelingBenchmarkReport report = LabelingBenchmark.RunAsync(corpus, manifest, options with { ModelManifest = model }, verbose ? stderr.WriteLine : null).GetAwaiter().GetResult();
+            LabelingBenchmarkReport report = LabelingBenchmark.RunAsync(corpus, manifest, options, verbose ? stderr.WriteLine : null).GetAwaiter().GetResult();
             LabelingBenchmark.Write(report, stdout);
             if (output is not null)
             {

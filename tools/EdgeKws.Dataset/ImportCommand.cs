@@ -1,87 +1,109 @@
-using System.Globalization;
+using System.CommandLine;
+using System.CommandLine.Parsing;
 using EdgeKws.Labeling;
 using EdgeKws.Labeling.Dataset;
 using EdgeKws.Labeling.Import;
+using EdgeKws.Tools.CommandLine;
 
 namespace EdgeKws.Dataset;
 
-/// <summary><c>edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE... --out DIR</c>: parse and run.</summary>
+/// <summary><c>edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE... --out DIR</c>: the subcommand and its action.</summary>
 public static class ImportCommand
 {
-    /// <summary>Usage text of the import command.</summary>
-    public const string Usage = """
-        usage: edgekws-dataset import --alignments DIR --audio DIR --keyword PHRASE [--keyword PHRASE]... --out DIR
-                                      [--speaker-from dir|tier|map] [--speaker-map FILE] [--tier NAME] [--format F]...
-                                      [--negatives-per-recording N] [--test-share X] [--validation-share X] [--seed N]
-
-          Reads every alignment file under --alignments: MFA TextGrid (long or short text format, UTF-8/UTF-16,
-          LF or CRLF), Kaldi CTM (*.ctm, many utterances per file), CSV (*.csv: word,start_ms,end_ms or start,end
-          in seconds) and JSON word tables (*.json). Each utterance is paired with the WAV file of the same name
-          under --audio (an utterance id, else the alignment file's name). For every keyword occurrence a 1 s clip
-          centred on it is cut and filtered (duration, clipping, SNR, confidence where the file has one): accepted
-          clips are dataset positives, the others go to OUT/review.db with the reason. Non-keyword words give
-          background windows (at most --negatives-per-recording, default 2, whose window holds no keyword).
-          A malformed file is reported with file and line and skipped. Writes the dataset (edgekws-dataset/1,
-          device MFCCs, lineage per clip, speaker-disjoint splits, leakage check), OUT/clips/ and
-          OUT/import-report.txt; exits 0 when a dataset was written, 1 when nothing could be used.
-
-          --speaker-from dir   the audio file's directory name is the speaker (MFA corpus layout; default)
-          --speaker-from tier  the TextGrid tier's speaker ("<speaker> - words"); other files: the directory
-          --speaker-from map   --speaker-map FILE: CSV with 'speaker' and 'utterance' (or 'file', 'recording')
-          --tier NAME          TextGrid word tier (default words)
-          --format F           read only these formats (textgrid, ctm, csv, json; repeat; default all), e.g.
-                               --format textgrid on a corpus whose audio has TextGrid, CTM and JSON sidecars
-          --test-share X, --validation-share X   shares of speakers held out (default 0.1 each, at least one
-                               speaker each from 3 speakers); --seed N orders speakers (default 1)
-        """;
-
-    /// <summary>Runs the command; returns the process exit code (0 ok, 1 failed, 2 usage).</summary>
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>The <c>import</c> subcommand of <see cref="DatasetCommand.Create"/>.</summary>
+    public static Command Create()
     {
-        ArgumentNullException.ThrowIfNull(args);
-        if (args.Count > 1 && args[1] is "-h" or "--help")
+        var defaults = new AlignedImportOptions { Keywords = [] };
+        Option<string> alignmentsOption = new("--alignments") { HelpName = "DIR", Description = "alignment files, read recursively" };
+        Option<string> audioOption = new("--audio") { HelpName = "DIR", Description = "WAV files: each utterance's audio has its name (an utterance id, else the alignment file's name)" };
+        Option<string> outOption = new("--out") { HelpName = "DIR", Description = "dataset directory; also OUT/review.db, OUT/clips/ and OUT/import-report.txt" };
+        Option<string[]> keywordOption = new("--keyword") { HelpName = "PHRASE", Arity = ArgumentArity.OneOrMore, Description = "a keyword class (repeat for several)" };
+        Option<SpeakerSource> speakerFromOption = new("--speaker-from")
         {
-            stdout.WriteLine(Usage);
-            return 0;
-        }
-
-        string? alignments = null, audio = null, output = null;
-        var keywords = new List<string>();
-        var options = new AlignedImportOptions { Keywords = [] };
-        for (int i = 1; i < args.Count; i++)
+            HelpName = "dir|tier|map",
+            DefaultValueFactory = _ => defaults.SpeakerSource,
+            CustomParser = ParseSpeakerSource,
+            Description = "dir: the audio file's directory name is the speaker (MFA corpus layout); tier: the TextGrid tier's speaker (\"<speaker> - words\"), other files the directory; "
+                + "map: --speaker-map FILE",
+        };
+        Option<string> speakerMapOption = new("--speaker-map") { HelpName = "FILE", Description = "CSV with 'speaker' and 'utterance' (or 'file', 'recording'); implies --speaker-from map" };
+        Option<string> tierOption = new("--tier") { HelpName = "NAME", DefaultValueFactory = _ => defaults.WordTier, Description = "TextGrid word tier" };
+        Option<string[]> formatOption = new("--format")
         {
-            string a = args[i];
-            string? value = i + 1 < args.Count ? args[++i] : null;
-            switch (a)
+            HelpName = "F",
+            Arity = ArgumentArity.OneOrMore,
+            Description = "read only these formats (repeat; default all), e.g. --format textgrid on a corpus whose audio has TextGrid, CTM and JSON sidecars",
+        };
+        formatOption.Validators.Add(result =>
+        {
+            foreach (string format in result.GetValueOrDefault<string[]>() ?? [])
             {
-                case "--alignments" when value is not null: alignments = value; break;
-                case "--audio" when value is not null: audio = value; break;
-                case "--out" when value is not null: output = value; break;
-                case "--keyword" when value is not null: keywords.Add(value); break;
-                case "--speaker-from" when Enum.TryParse(value == "dir" ? "Directory" : value, ignoreCase: true, out SpeakerSource s) && Enum.IsDefined(s):
-                    options = options with { SpeakerSource = s };
-                    break;
-                case "--speaker-map" when value is not null: options = options with { SpeakerMapPath = value }; break;
-                case "--tier" when value is not null: options = options with { WordTier = value }; break;
-                case "--format" when value is "textgrid" or "ctm" or "csv" or "json": options = options with { Formats = [.. options.Formats ?? [], value] }; break;
-                case "--negatives-per-recording" when int.TryParse(value, out int n) && n >= 0: options = options with { NegativesPerRecording = n }; break;
-                case "--test-share" when TryShare(value, out double x): options = options with { TestShare = x }; break;
-                case "--validation-share" when TryShare(value, out double x): options = options with { ValidationShare = x }; break;
-                case "--seed" when long.TryParse(value, out long seed): options = options with { Seed = seed }; break;
-                default:
-                    stderr.WriteLine($"edgekws-dataset: import: unknown option or bad value '{a} {value}'.");
-                    stderr.WriteLine(Usage);
-                    return 2;
+                if (format is not ("textgrid" or "ctm" or "csv" or "json"))
+                {
+                    result.AddError($"--format must be textgrid, ctm, csv or json (got '{format}').");
+                }
             }
-        }
-
-        if (alignments is null || audio is null || output is null || keywords.Count == 0)
+        });
+        Option<int> negativesOption = new Option<int>("--negatives-per-recording")
         {
-            stderr.WriteLine("edgekws-dataset: import needs --alignments DIR --audio DIR --keyword PHRASE --out DIR.");
-            stderr.WriteLine(Usage);
-            return 2;
+            HelpName = "N",
+            DefaultValueFactory = _ => defaults.NegativesPerRecording,
+            Description = "background windows (holding no keyword) per recording at most",
+        }.MustBe(n => n >= 0, ">= 0");
+        Option<double> testShareOption = ShareOption("--test-share", defaults.TestShare);
+        Option<double> validationShareOption = ShareOption("--validation-share", defaults.ValidationShare);
+        Option<long> seedOption = new("--seed") { HelpName = "N", DefaultValueFactory = _ => defaults.Seed, Description = "orders speakers before the split" };
+        var command = new Command("import", """
+            Reads every alignment file under --alignments: MFA TextGrid (long or short text format, UTF-8/UTF-16, LF or CRLF), Kaldi CTM (*.ctm, many utterances per file), CSV (*.csv: word,start_ms,end_ms or start,end in seconds) and JSON word tables (*.json). Each utterance is paired with the WAV file of the same name under --audio. For every keyword occurrence a 1 s clip centred on it is cut and filtered (duration, clipping, SNR, confidence where the file has one): accepted clips are dataset positives, the others go to OUT/review.db with the reason. Non-keyword words give background windows. A malformed file is reported with file and line and skipped. Writes the dataset (edgekws-dataset/1, device MFCCs, lineage per clip, speaker-disjoint splits, leakage check), OUT/clips/ and OUT/import-report.txt; exits 0 when a dataset was written, 1 when nothing could be used.
+            """)
+        {
+            alignmentsOption, audioOption, outOption, keywordOption, speakerFromOption, speakerMapOption, tierOption, formatOption, negativesOption,
+            testShareOption, validationShareOption, seedOption,
+        };
+        command.Requires(alignmentsOption, audioOption, keywordOption, outOption);
+        command.SetAction(parse =>
+        {
+            string[] formats = parse.GetValue(formatOption) ?? [];
+            var options = defaults with
+            {
+                Keywords = parse.GetRequiredValue(keywordOption),
+                SpeakerSource = parse.GetValue(speakerFromOption),
+                SpeakerMapPath = parse.GetValue(speakerMapOption),
+                WordTier = parse.GetRequiredValue(tierOption),
+                Formats = formats.Length > 0 ? formats : null,
+                NegativesPerRecording = parse.GetValue(negativesOption),
+                TestShare = parse.GetValue(testShareOption),
+                ValidationShare = parse.GetValue(validationShareOption),
+                Seed = parse.GetValue(seedOption),
+            };
+            return Run(parse.GetRequiredValue(alignmentsOption), parse.GetRequiredValue(audioOption), parse.GetRequiredValue(outOption), options,
+                parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
+        });
+        return command;
+    }
+
+    private static Option<double> ShareOption(string name, double defaultShare) =>
+        new Option<double>(name)
+        {
+            HelpName = "X",
+            DefaultValueFactory = _ => defaultShare,
+            Description = "share of speakers held out (at least one speaker each from 3 speakers)",
+        }.MustBe(x => x is >= 0 and < 0.5, "in [0, 0.5)");
+
+    private static SpeakerSource ParseSpeakerSource(ArgumentResult result)
+    {
+        string value = result.Tokens[0].Value;
+        if (Enum.TryParse(value == "dir" ? "Directory" : value, ignoreCase: true, out SpeakerSource s) && Enum.IsDefined(s))
+        {
+            return s;
         }
 
+        result.AddError($"--speaker-from must be dir, tier or map (got '{value}').");
+        return default;
+    }
+
+    private static int Run(string alignments, string audio, string output, AlignedImportOptions options, TextWriter stdout, TextWriter stderr)
+    {
         if (options.SpeakerMapPath is not null && options.SpeakerSource != SpeakerSource.Map)
         {
             options = options with { SpeakerSource = SpeakerSource.Map };
@@ -89,7 +111,7 @@ public static class ImportCommand
 
         try
         {
-            AlignedImportReport report = new AlignedCorpusImporter(options with { Keywords = keywords }).Run(alignments, audio, output);
+            AlignedImportReport report = new AlignedCorpusImporter(options).Run(alignments, audio, output);
             foreach (string line in report.Lines())
             {
                 stdout.WriteLine(line);
@@ -109,7 +131,4 @@ public static class ImportCommand
             return 1;
         }
     }
-
-    private static bool TryShare(string? value, out double share) =>
-        double.TryParse(value, NumberStyles.Float, CultureInfo.InvariantCulture, out share) && share is >= 0 and < 0.5;
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using System.CommandLine;
+using System.CommandLine.Help;
 using System.Security.Cryptography;
 using System.Text;
 using EdgeKws.Gateway.Broker;
@@ -10,6 +12,7 @@ using EdgeKws.Gateway.Storage;
 using EdgeKws.IngestBench;
 using EdgeKws.LocalServers;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Tools.CommandLine;
 using MQTTnet;
 using MQTTnet.Protocol;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -23,21 +26,40 @@ using Microsoft.Extensions.Logging.Abstractions;
 // reports per-call statistics, while this is one long open run across processes and servers whose answer is a rate,
 // a tail latency under load and a correctness count.
 //
-// Usage: EdgeKws.IngestBench ingest --target sqlite|postgres [--devices 20] [--messages 500] [--timeout-s 300]
-if (args.Length < 1 || args[0] != "ingest")
+// Usage: EdgeKws.IngestBench ingest --target sqlite|postgres [--devices 20] [--messages 500] [--timeout-s 300] (docs/cli.md)
+Option<string> targetOption = new("--target")
 {
-    Console.Error.WriteLine("usage: EdgeKws.IngestBench ingest --target sqlite|postgres [--devices N] [--messages M] [--timeout-s S]");
-    return 2;
-}
-string target = Arg("--target", "sqlite");
-int devices = int.Parse(Arg("--devices", "20"), CultureInfo.InvariantCulture);
-int messages = int.Parse(Arg("--messages", "500"), CultureInfo.InvariantCulture);
-var timeout = TimeSpan.FromSeconds(int.Parse(Arg("--timeout-s", "300"), CultureInfo.InvariantCulture));
-if (target is not ("sqlite" or "postgres") || devices is < 1 or > 1000 || messages is < 1 or > 1_000_000)
+    HelpName = "sqlite|postgres",
+    DefaultValueFactory = _ => "sqlite",
+    Description = "sqlite: one gateway, embedded broker, SQLite file; postgres: Mosquitto + two gateway instances (shared subscription) + PostgreSQL",
+};
+targetOption.MustBe(t => t is "sqlite" or "postgres", "sqlite or postgres");
+Option<int> devicesOption = new Option<int>("--devices") { HelpName = "N", DefaultValueFactory = _ => 20, Description = "simulated devices (1..1000), one MQTT 5 client each" }
+    .MustBe(n => n is >= 1 and <= 1000, "in 1..1000");
+Option<int> messagesOption = new Option<int>("--messages") { HelpName = "M", DefaultValueFactory = _ => 500, Description = "detections each device publishes (1..1000000)" }
+    .MustBe(n => n is >= 1 and <= 1_000_000, "in 1..1000000");
+Option<int> timeoutOption = new Option<int>("--timeout-s") { HelpName = "S", DefaultValueFactory = _ => 300, Description = "give up waiting for commits after S seconds" }
+    .MustBe(n => n >= 1, ">= 1");
+var ingest = new Command("ingest", "Sustained ingest: N devices publish M detections each (QoS 1, one in flight per device); prints messages/s, publish->commit latency percentiles and the loss count; exit 1 if anything was lost or refused.")
 {
-    Console.Error.WriteLine("ingest: --target must be sqlite or postgres, --devices 1..1000, --messages 1..1000000");
-    return 2;
+    targetOption, devicesOption, messagesOption, timeoutOption,
+};
+(string Target, int Devices, int Messages, int TimeoutS)? parsed = null;
+ingest.SetAction(parse =>
+{
+    parsed = (parse.GetRequiredValue(targetOption), parse.GetValue(devicesOption), parse.GetValue(messagesOption), parse.GetValue(timeoutOption));
+    return 0;
+});
+int usage = ToolCommandLine.Invoke(new Command("EdgeKws.IngestBench", "Sustained ingest load test of the gateway (real servers on 127.0.0.1).") { new HelpOption(), ingest }, args, Console.Out, Console.Error);
+if (parsed is not { } run)
+{
+    return usage; // help (0) or a usage error (2)
 }
+
+string target = run.Target;
+int devices = run.Devices;
+int messages = run.Messages;
+var timeout = TimeSpan.FromSeconds(run.TimeoutS);
 
 const string DevicePassword = "bench-device-password";
 const string GatewayPassword = "bench-gateway-password";
@@ -236,10 +258,4 @@ MqttApplicationMessage Detection(string id, int seq)
         .WithUserProperty(UserProperties.MessageKind, Encoding.UTF8.GetBytes(Topics.KindSegment(MessageKind.Detection)))
         .WithUserProperty(UserProperties.FeatureConfigHash, Encoding.UTF8.GetBytes(configHash))
         .Build();
-}
-
-string Arg(string name, string fallback)
-{
-    int i = Array.IndexOf(args, name);
-    return i >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
 }

@@ -1,257 +1,296 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using System.Globalization;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Quantization;
+using EdgeKws.Tools.CommandLine;
 
 namespace EdgeKws.ModelTool;
 
-/// <summary><c>edgekws-model build-int8 | evaluate | gate | export-streams</c>: parse and run.</summary>
+/// <summary>
+/// <c>edgekws-model build-int8 | evaluate | gate | export-streams</c>: the command tree (System.CommandLine) and the actions.
+/// Exit codes: 0 ok / promoted, 1 failed, 2 usage, 3 refused by the gate (docs/cli.md).
+/// </summary>
 public static class ModelCommand
 {
     /// <summary>Exit code of <c>gate</c> when the candidate is refused (0 = promoted).</summary>
     public const int Refused = 3;
 
-    public const string Usage = """
-        usage: edgekws-model build-int8 --float model.float.onnx --training-manifest training-manifest.json --dataset DIR --out DIR
-                                        --id ID --version V [--parent V] [--created 2026-01-01T00:00:00Z]
-                                        [--method percentile|minmax] [--percentile 99.99] [--threshold X]
-               edgekws-model build-int8 --from-int8 parent.int8.manifest.json --dataset DIR --out DIR
-                                        [--training-manifest parent.training-manifest.json] [--id ID] [--version V] [--created T]
-                                        [--method percentile|minmax] [--percentile 99.99] [--threshold X]
-               edgekws-model evaluate --model M.manifest.json (--corpus DIR [--split test|validation|train] | --streams FILE) --out DIR
-                                      [--threshold X] [--tolerance-ms 1000]
-               edgekws-model gate --current A.manifest.json --candidate B.manifest.json (--corpus DIR | --streams FILE) [--out DIR]
-                                  [--fa-margin FA_PER_HOUR] [--frr-margin FRACTION] [--tolerance-ms 1000]
-               edgekws-model export-streams --corpus DIR --out FILE [--split test|validation|train]
+    /// <summary>Parses <paramref name="args"/> and runs the command; returns the process exit code.</summary>
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr) =>
+        ToolCommandLine.Invoke(Create(), args, stdout, stderr);
 
-          build-int8  static INT8 QDQ quantization (Int8ModelBuilder): writes ID-V.int8.onnx, .manifest.json, .quantization-report.json
-                      --from-int8: field re-calibration of a shipped INT8 model (weights kept, activation ranges from --dataset,
-                      every split); parent = that model, training manifest = the parent's (default: beside it) with the
-                      calibration dataset, written as ID-V.training-manifest.json; version default MAJOR.MINOR.(PATCH+1)-field.1
-          evaluate    runs the device front end and detector over the corpus's test streams (or an edgekws-streams/1 file):
-                      FA/hour, FRR at the deployed threshold, DET curve; writes evaluation.json, det.csv, det.png. Prints the
-                      breakdown: FRR with its Wilson 95 % interval by engine, room, SNR (and voice), FA/hour with its exact
-                      Poisson 95 % interval by kind of negative audio. --split validation evaluates the validation streams
-                      instead (to choose a threshold without touching the test streams)
-          gate        evaluates both models on the same streams and decides promotion; exit 0 promote, 3 refuse
-                      (default margins: one false accept over the evaluated hours; max(1 %, one keyword) of FRR; no engine or
-                      room group of >= 20 keywords may miss more than max(2, 10 % of its keywords) extra)
-          export-streams  writes a corpus split's streams as an edgekws-streams/1 file (tags: engine, voice, room, snr,
-                      microphone, noise; segments of the negative streams), for the gateway's model jobs and --streams
-        exit codes: 0 ok / promoted, 1 failed, 2 usage, 3 refused by the gate
-        """;
-
-    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>The root command with its subcommands; <see cref="Run"/> parses and invokes it.</summary>
+    public static Command Create() => new Command("edgekws-model", "INT8 build, streaming evaluation (FA/hour, FRR, DET) and the promotion gate over a generated corpus or an edgekws-streams/1 file. Exit codes: 0 ok / promoted, 1 failed, 2 usage, 3 refused by the gate.")
     {
-        if (args.Count == 0)
-        {
-            stderr.WriteLine("edgekws-model: no command; commands are build-int8, evaluate, gate, export-streams.");
-            return 2;
-        }
-        if (!TryParseOptions(args, out var o, out string error))
-        {
-            stderr.WriteLine("edgekws-model: " + error);
-            stderr.WriteLine(Usage);
-            return 2;
-        }
+        new HelpOption(),
+        BuildInt8Command(),
+        EvaluateCommand(),
+        GateCommand(),
+        ExportStreamsCommand(),
+    };
+
+    /// <summary>Runs an action; the failures it expects (bad input files, a wrong evaluation set) print one line and exit 1.</summary>
+    private static int Guarded(ParseResult parse, Func<TextWriter, int> action)
+    {
         try
         {
-            return args[0] switch
-            {
-                "build-int8" => BuildInt8(o, stdout, stderr),
-                "evaluate" => Evaluate(o, stdout, stderr),
-                "gate" => Gate(o, stdout, stderr),
-                "export-streams" => ExportStreams(o, stdout),
-                _ => UnknownCommand(args[0], stderr),
-            };
+            return action(parse.InvocationConfiguration.Output);
         }
         catch (Exception e) when (e is ArgumentException or InvalidDataException or IOException or InvalidOperationException
                                       or System.Text.Json.JsonException or UnauthorizedAccessException)
         {
-            stderr.WriteLine("edgekws-model: " + e.Message);
+            parse.InvocationConfiguration.Error.WriteLine("edgekws-model: " + e.Message);
             return 1;
         }
     }
 
-    private static int UnknownCommand(string command, TextWriter stderr)
-    {
-        stderr.WriteLine($"edgekws-model: unknown command '{command}'; commands are build-int8, evaluate, gate, export-streams.");
-        return 2;
-    }
+    private static Option<double?> Number(string name, string helpName, string description) =>
+        new Option<double?>(name) { HelpName = helpName, Description = description }.MustBe(d => d is { } v && double.IsFinite(v), "a finite number");
 
-    private static bool TryParseOptions(IReadOnlyList<string> args, out Dictionary<string, string> options, out string error)
+    private static Option<string> CorpusOption() => new("--corpus") { HelpName = "DIR", Description = "a generated corpus (edgekws-corpus): its --split's streams" };
+
+    private static Option<string> SplitOption() => new("--split") { HelpName = "test|validation|train", Description = "the corpus split (default test)" };
+
+    private static Option<string> StreamsOption() => new("--streams") { HelpName = "FILE", Description = "an edgekws-streams/1 file (edgekws-model export-streams); instead of --corpus" };
+
+    private static Option<double> ToleranceOption() =>
+        new Option<double>("--tolerance-ms") { HelpName = "MS", DefaultValueFactory = _ => 1000, Description = "a detection counts for a keyword within this time of it" }
+            .MustBe(double.IsFinite, "a finite number");
+
+    private static Command BuildInt8Command()
     {
-        options = new Dictionary<string, string>(StringComparer.Ordinal);
-        for (int i = 1; i < args.Count; i += 2)
+        var defaults = new Int8BuildOptions { ModelId = "", ModelVersion = "" };
+        Option<string> floatOption = new("--float") { HelpName = "model.float.onnx", Description = "the trained float model (required without --from-int8)" };
+        Option<string> fromInt8Option = new("--from-int8") { HelpName = "parent.int8.manifest.json", Description = "field re-calibration of a shipped INT8 model: weights kept, activation ranges from --dataset (every split); parent = that model" };
+        Option<string> trainingOption = new("--training-manifest") { HelpName = "training-manifest.json", Description = "the trainer's manifest (required without --from-int8; with it default: the parent's, beside it)" };
+        Option<string> datasetOption = new("--dataset") { HelpName = "DIR", Description = "calibration dataset (edgekws-dataset/1)" };
+        Option<string> outOption = new("--out") { HelpName = "DIR", Description = "writes ID-V.int8.onnx, .manifest.json, .quantization-report.json" };
+        Option<string> idOption = new("--id") { HelpName = "ID", Description = "model id (required without --from-int8; with it default: the parent's)" };
+        Option<string> versionOption = new("--version") { HelpName = "V", Description = "model version (required without --from-int8; with it default MAJOR.MINOR.(PATCH+1)-field.1)" };
+        Option<string> parentOption = new("--parent") { HelpName = "V", Description = "parent version (not with --from-int8: the parent is that model)" };
+        Option<DateTimeOffset?> createdOption = new("--created")
         {
-            if (!args[i].StartsWith("--", StringComparison.Ordinal))
+            HelpName = "2026-01-01T00:00:00Z",
+            Description = "creation time in the manifest (default: now)",
+            CustomParser = result =>
             {
-                error = $"expected an option, got '{args[i]}'";
-                return false;
-            }
-            if (i + 1 >= args.Count)
+                string value = result.Tokens[0].Value;
+                if (DateTimeOffset.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out DateTimeOffset t))
+                {
+                    return t;
+                }
+
+                result.AddError($"--created must be an ISO 8601 time (got '{value}').");
+                return null;
+            },
+        };
+        Option<CalibrationMethod> methodOption = new("--method")
+        {
+            HelpName = "percentile|minmax",
+            DefaultValueFactory = _ => defaults.Method,
+            Description = "activation range calibration",
+            CustomParser = result =>
             {
-                error = $"{args[i]} needs a value";
-                return false;
+                string value = result.Tokens[0].Value;
+                switch (value.ToLowerInvariant())
+                {
+                    case "percentile": return CalibrationMethod.Percentile;
+                    case "minmax": return CalibrationMethod.MinMax;
+                    default:
+                        result.AddError($"--method must be percentile or minmax (got '{value}').");
+                        return default;
+                }
+            },
+        };
+        Option<double> percentileOption = new Option<double>("--percentile") { HelpName = "P", DefaultValueFactory = _ => defaults.Percentile, Description = "percentile of the percentile method" }
+            .MustBe(double.IsFinite, "a finite number");
+        Option<double?> thresholdOption = Number("--threshold", "X", "the deployed threshold written in the manifest (default: the training manifest's suggestion)");
+        var command = new Command("build-int8", "Static INT8 QDQ quantization (Int8ModelBuilder): writes ID-V.int8.onnx, .manifest.json, .quantization-report.json. --from-int8: field re-calibration of a shipped INT8 model; the training manifest (the parent's with the calibration dataset) is written as ID-V.training-manifest.json.")
+        {
+            floatOption, fromInt8Option, trainingOption, datasetOption, outOption, idOption, versionOption, parentOption, createdOption, methodOption, percentileOption, thresholdOption,
+        };
+        command.Requires(datasetOption, outOption);
+        command.Validators.Add(result =>
+        {
+            if (result.GetResult(fromInt8Option) is not null)
+            {
+                foreach (Option notWith in new Option[] { floatOption, parentOption })
+                {
+                    if (result.GetResult(notWith) is not null)
+                    {
+                        result.AddError($"{notWith.Name} does not apply with --from-int8.");
+                    }
+                }
+
+                return;
             }
-            options[args[i][2..]] = args[i + 1];
-        }
-        error = "";
-        return true;
+
+            foreach (Option required in new Option[] { floatOption, trainingOption, idOption, versionOption })
+            {
+                if (result.GetResult(required) is null)
+                {
+                    result.AddError($"{required.Name} is required (without --from-int8).");
+                }
+            }
+        });
+        command.SetAction(parse => Guarded(parse, stdout => BuildInt8(
+            parse.GetValue(floatOption), parse.GetValue(fromInt8Option), parse.GetValue(trainingOption), parse.GetRequiredValue(datasetOption), parse.GetRequiredValue(outOption),
+            parse.GetValue(idOption), parse.GetValue(versionOption), defaults with
+            {
+                ParentVersion = parse.GetValue(parentOption),
+                CreatedUtc = parse.GetValue(createdOption),
+                Method = parse.GetValue(methodOption),
+                Percentile = parse.GetValue(percentileOption),
+                Threshold = parse.GetValue(thresholdOption) is { } th ? (float)th : null,
+            }, stdout)));
+        return command;
     }
 
-    private static string Required(Dictionary<string, string> o, string name) =>
-        o.TryGetValue(name, out string? v) ? v : throw new ArgumentException($"--{name} is required");
-
-    private static double? Number(Dictionary<string, string> o, string name)
+    private static int BuildInt8(string? floatModel, string? parentManifest, string? training, string dataset, string output, string? id, string? version, Int8BuildOptions options, TextWriter stdout)
     {
-        if (!o.TryGetValue(name, out string? v)) return null;
-        if (!double.TryParse(v, NumberStyles.Float, CultureInfo.InvariantCulture, out double d) || !double.IsFinite(d))
-            throw new ArgumentException($"--{name} must be a number, got '{v}'");
-        return d;
-    }
-
-    private static void Reject(Dictionary<string, string> o, params string[] allowed)
-    {
-        foreach (string k in o.Keys)
-        {
-            if (!allowed.Contains(k)) throw new ArgumentException($"unknown option --{k} (allowed: {string.Join(", ", allowed.Select(a => "--" + a))})");
-        }
-    }
-
-    private static int BuildInt8(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
-    {
-        bool fromInt8 = o.ContainsKey("from-int8");
-        if (fromInt8)
-        {
-            Reject(o, "from-int8", "training-manifest", "dataset", "out", "id", "version", "created", "method", "percentile", "threshold");
-        }
-        else
-        {
-            Reject(o, "float", "training-manifest", "dataset", "out", "id", "version", "parent", "created", "method", "percentile", "threshold");
-        }
-        string? parentManifest = fromInt8 ? Required(o, "from-int8") : null;
-        EdgeKws.Detection.ModelManifest? parent = null;
         if (parentManifest is not null)
         {
             if (!File.Exists(parentManifest)) throw new ArgumentException($"--from-int8: {parentManifest} does not exist (give the model's .int8.manifest.json)");
-            if (!EdgeKws.Detection.ModelManifest.TryParse(File.ReadAllBytes(parentManifest), out parent, out string why))
+            if (!EdgeKws.Detection.ModelManifest.TryParse(File.ReadAllBytes(parentManifest), out EdgeKws.Detection.ModelManifest? parent, out string why))
                 throw new ArgumentException($"--from-int8: {parentManifest}: {why}");
-        }
-        string id = fromInt8 ? o.GetValueOrDefault("id") ?? parent!.ModelId ?? throw new ArgumentException("--id is required (the parent manifest has no modelId)") : Required(o, "id");
-        string version = fromInt8 ? o.GetValueOrDefault("version") ?? Int8ModelBuilder.FieldVersion(parent!.ModelVersion ?? "") : Required(o, "version");
-        var options = new Int8BuildOptions
-        {
-            ModelId = id,
-            ModelVersion = version,
-            ParentVersion = o.GetValueOrDefault("parent"),
-            CreatedUtc = o.TryGetValue("created", out string? created)
-                ? DateTimeOffset.TryParse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var t) ? t
-                    : throw new ArgumentException($"--created must be an ISO 8601 time, got '{created}'")
-                : null,
-            Method = o.GetValueOrDefault("method", "percentile") switch
-            {
-                "percentile" => CalibrationMethod.Percentile,
-                "minmax" => CalibrationMethod.MinMax,
-                var m => throw new ArgumentException($"--method must be percentile or minmax, got '{m}'"),
-            },
-            Percentile = Number(o, "percentile") ?? 99.99,
-            Threshold = Number(o, "threshold") is { } th ? (float)th : null,
-        };
-        if (fromInt8)
-        {
-            string training = o.GetValueOrDefault("training-manifest")
-                ?? parentManifest!.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
+            id ??= parent!.ModelId ?? throw new ArgumentException("--id is required (the parent manifest has no modelId)");
+            version ??= Int8ModelBuilder.FieldVersion(parent!.ModelVersion ?? "");
+            options = options with { ModelId = id, ModelVersion = version };
+            training ??= parentManifest.Replace(".int8.manifest.json", ".training-manifest.json", StringComparison.Ordinal);
             if (training == parentManifest || !File.Exists(training))
                 throw new ArgumentException($"--from-int8: no training manifest beside {parentManifest} ({training}); give --training-manifest");
-            var rr = Int8ModelBuilder.Recalibrate(parentManifest!, training, Required(o, "dataset"), Required(o, "out"), options);
+            var rr = Int8ModelBuilder.Recalibrate(parentManifest, training, dataset, output, options);
             stdout.WriteLine($"{rr.ModelFile}: {version}, re-calibrated from {rr.RecalibratedFrom} on dataset {rr.DatasetId}: {rr.Int8SizeBytes} bytes INT8, {rr.Method}, {rr.CalibrationWindows} calibration windows");
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{rr.EvaluationSplit} windows {rr.EvaluationWindows}: recovered float acc {rr.FloatAccuracy:0.0000}, int8 acc {rr.Int8Accuracy:0.0000}, arg-max agreement {rr.ArgMaxAgreement:P2}, mean |dp| {rr.MeanAbsPosteriorDifference:0.0000}"));
-            stdout.WriteLine($"manifest: {Path.Combine(Required(o, "out"), rr.ManifestFile)}");
-            stdout.WriteLine($"training manifest: {Int8ModelBuilder.TrainingManifestPath(Required(o, "out"), id, version)}");
+            stdout.WriteLine($"manifest: {Path.Combine(output, rr.ManifestFile)}");
+            stdout.WriteLine($"training manifest: {Int8ModelBuilder.TrainingManifestPath(output, id, version)}");
             return 0;
         }
-        var r = Int8ModelBuilder.Build(Required(o, "float"), Required(o, "training-manifest"), Required(o, "dataset"), Required(o, "out"), options);
+
+        // Without --from-int8 the command's validator made --float, --training-manifest, --id and --version required.
+        options = options with { ModelId = id!, ModelVersion = version! };
+        var r = Int8ModelBuilder.Build(floatModel!, training!, dataset, output, options);
         stdout.WriteLine($"{r.ModelFile}: {r.Int8SizeBytes} bytes INT8 (float {r.FloatSizeBytes}), {r.Method}, {r.CalibrationWindows} calibration windows");
         stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{r.EvaluationSplit} windows {r.EvaluationWindows}: float acc {r.FloatAccuracy:0.0000}, int8 acc {r.Int8Accuracy:0.0000}, arg-max agreement {r.ArgMaxAgreement:P2}, mean |dp| {r.MeanAbsPosteriorDifference:0.0000}"));
-        stdout.WriteLine($"manifest: {Path.Combine(Required(o, "out"), r.ManifestFile)}");
+        stdout.WriteLine($"manifest: {Path.Combine(output, r.ManifestFile)}");
         return 0;
     }
-
-    private static StreamingEvaluationOptions EvaluationOptions(Dictionary<string, string> o, string description) => new()
-    {
-        ToleranceMs = Number(o, "tolerance-ms") ?? 1000,
-        Threshold = Number(o, "threshold") is { } t ? (float)t : null,
-        EvaluationSet = description,
-    };
 
     /// <summary>The streams of <c>--corpus DIR</c> (its <c>--split</c>, default test) or of <c>--streams FILE</c>: exactly one of them.</summary>
-    private static IReadOnlyList<EvaluationStream> Streams(Dictionary<string, string> o, out string description)
+    /// <remarks>A wrong choice is exit 1, not 2: ModelCommand_Tests and the gateway's model jobs rely on it.</remarks>
+    private static IReadOnlyList<EvaluationStream> Streams(string? corpus, string? file, string? split, out string description)
     {
-        bool corpus = o.ContainsKey("corpus"), file = o.ContainsKey("streams");
-        if (corpus == file)
-            throw new ArgumentException(corpus
+        if ((corpus is null) == (file is null))
+            throw new ArgumentException(corpus is not null
                 ? "--corpus and --streams are mutually exclusive: give one evaluation set"
                 : "an evaluation set is required: --corpus DIR (a generated corpus) or --streams FILE (an edgekws-streams/1 file)");
-        if (file)
+        if (file is not null)
         {
-            if (o.ContainsKey("split")) throw new ArgumentException("--split selects a corpus split; it does not apply to --streams");
-            return EvaluationSetFile.Load(o["streams"], out description);
+            if (split is not null) throw new ArgumentException("--split selects a corpus split; it does not apply to --streams");
+            return EvaluationSetFile.Load(file, out description);
         }
-        return CorpusStreams.Load(o["corpus"], o.GetValueOrDefault("split", EdgeKws.Corpus.Speakers.CorpusSplit.Test), out description);
+        return CorpusStreams.Load(corpus!, split ?? EdgeKws.Corpus.Speakers.CorpusSplit.Test, out description);
     }
 
-    private static int Evaluate(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
+    private static Command EvaluateCommand()
     {
-        Reject(o, "model", "corpus", "streams", "out", "threshold", "tolerance-ms", "split");
-        string output = Required(o, "out");
-        string model = Required(o, "model");
-        var streams = Streams(o, out string description);
-        var e = StreamingEvaluator.Evaluate(model, streams, EvaluationOptions(o, description));
-        EvaluationWriter.Write(e, output);
-        Print(e.Report, stdout);
-        if (e.Report.Breakdown is { } b) stdout.Write(BreakdownPrinter.Format(b));
-        stdout.WriteLine($"wrote {Path.Combine(output, EvaluationWriter.ReportFile)}, {EvaluationWriter.CurveFile}, {EvaluationWriter.PlotFile}");
-        return 0;
-    }
-
-    private static int ExportStreams(Dictionary<string, string> o, TextWriter stdout)
-    {
-        Reject(o, "corpus", "split", "out");
-        string output = Required(o, "out");
-        var streams = CorpusStreams.Load(Required(o, "corpus"), o.GetValueOrDefault("split", EdgeKws.Corpus.Speakers.CorpusSplit.Test), out string description);
-        string? dir = Path.GetDirectoryName(Path.GetFullPath(output));
-        if (dir is not null) Directory.CreateDirectory(dir);
-        EvaluationSetFile.Write(output, streams, description);
-        int keywords = streams.Sum(s => s.Phrases.Count);
-        int segments = streams.Sum(s => s.Segments?.Count ?? 0);
-        stdout.WriteLine($"wrote {output}: {streams.Count} streams, {keywords} phrases with tags, {segments} negative-stream segments ({description})");
-        return 0;
-    }
-
-    private static int Gate(Dictionary<string, string> o, TextWriter stdout, TextWriter stderr)
-    {
-        Reject(o, "current", "candidate", "corpus", "streams", "out", "fa-margin", "frr-margin", "tolerance-ms");
-        string currentManifest = Required(o, "current"), candidateManifest = Required(o, "candidate");
-        var streams = Streams(o, out string description);
-        var options = EvaluationOptions(o, description);
-        var current = StreamingEvaluator.Evaluate(currentManifest, streams, options);
-        var candidate = StreamingEvaluator.Evaluate(candidateManifest, streams, options);
-        var gate = PromotionGate.Decide(current, candidate, new GateMargins { FaPerHour = Number(o, "fa-margin"), FalseRejectRate = Number(o, "frr-margin") });
-        stdout.Write("current:   ");
-        Print(current.Report, stdout);
-        stdout.Write("candidate: ");
-        Print(candidate.Report, stdout);
-        if (gate.Breakdown is { } b) stdout.Write(BreakdownPrinter.FormatGate(b));
-        foreach (var c in gate.Checks) stdout.WriteLine($"  [{(c.Passed ? "pass" : "FAIL")}] {c.Name}: {c.Detail}");
-        stdout.WriteLine(gate.Summary);
-        if (o.TryGetValue("out", out string? dir))
+        Option<string> modelOption = new("--model") { HelpName = "M.manifest.json", Description = "the model's manifest" };
+        Option<string> corpusOption = CorpusOption();
+        Option<string> splitOption = SplitOption();
+        Option<string> streamsOption = StreamsOption();
+        Option<string> outOption = new("--out") { HelpName = "DIR", Description = "writes evaluation.json, det.csv, det.png" };
+        Option<double?> thresholdOption = Number("--threshold", "X", "the threshold (default: the manifest's)");
+        Option<double> toleranceOption = ToleranceOption();
+        var command = new Command("evaluate", "Runs the device front end and detector over the corpus's test streams (or an edgekws-streams/1 file): FA/hour, FRR at the deployed threshold, DET curve; writes evaluation.json, det.csv, det.png. Prints the breakdown: FRR with its Wilson 95 % interval by engine, room, SNR (and voice), FA/hour with its exact Poisson 95 % interval by kind of negative audio. --split validation evaluates the validation streams instead (to choose a threshold without touching the test streams).")
         {
-            EvaluationWriter.WriteGate(gate, current, candidate, dir);
-            stdout.WriteLine($"wrote {Path.Combine(dir, EvaluationWriter.GateFile)}, {EvaluationWriter.GatePlotFile}");
-        }
-        return gate.Promote ? 0 : Refused;
+            modelOption, corpusOption, splitOption, streamsOption, outOption, thresholdOption, toleranceOption,
+        };
+        command.Requires(modelOption, outOption);
+        command.SetAction(parse => Guarded(parse, stdout =>
+        {
+            string output = parse.GetRequiredValue(outOption);
+            var streams = Streams(parse.GetValue(corpusOption), parse.GetValue(streamsOption), parse.GetValue(splitOption), out string description);
+            var options = new StreamingEvaluationOptions
+            {
+                ToleranceMs = parse.GetValue(toleranceOption),
+                Threshold = parse.GetValue(thresholdOption) is { } t ? (float)t : null,
+                EvaluationSet = description,
+            };
+            var e = StreamingEvaluator.Evaluate(parse.GetRequiredValue(modelOption), streams, options);
+            EvaluationWriter.Write(e, output);
+            Print(e.Report, stdout);
+            if (e.Report.Breakdown is { } b) stdout.Write(BreakdownPrinter.Format(b));
+            stdout.WriteLine($"wrote {Path.Combine(output, EvaluationWriter.ReportFile)}, {EvaluationWriter.CurveFile}, {EvaluationWriter.PlotFile}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command ExportStreamsCommand()
+    {
+        Option<string> corpusOption = CorpusOption();
+        Option<string> splitOption = SplitOption();
+        Option<string> outOption = new("--out") { HelpName = "FILE", Description = "the edgekws-streams/1 file to write" };
+        var command = new Command("export-streams", "Writes a corpus split's streams as an edgekws-streams/1 file (tags: engine, voice, room, snr, microphone, noise; segments of the negative streams), for the gateway's model jobs and --streams.")
+        {
+            corpusOption, splitOption, outOption,
+        };
+        command.Requires(corpusOption, outOption);
+        command.SetAction(parse => Guarded(parse, stdout =>
+        {
+            string output = parse.GetRequiredValue(outOption);
+            var streams = CorpusStreams.Load(parse.GetRequiredValue(corpusOption), parse.GetValue(splitOption) ?? EdgeKws.Corpus.Speakers.CorpusSplit.Test, out string description);
+            string? dir = Path.GetDirectoryName(Path.GetFullPath(output));
+            if (dir is not null) Directory.CreateDirectory(dir);
+            EvaluationSetFile.Write(output, streams, description);
+            int keywords = streams.Sum(s => s.Phrases.Count);
+            int segments = streams.Sum(s => s.Segments?.Count ?? 0);
+            stdout.WriteLine($"wrote {output}: {streams.Count} streams, {keywords} phrases with tags, {segments} negative-stream segments ({description})");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command GateCommand()
+    {
+        Option<string> currentOption = new("--current") { HelpName = "A.manifest.json", Description = "the model in production" };
+        Option<string> candidateOption = new("--candidate") { HelpName = "B.manifest.json", Description = "the model that would replace it" };
+        Option<string> corpusOption = new("--corpus") { HelpName = "DIR", Description = "a generated corpus (edgekws-corpus): its test streams" };
+        Option<string> streamsOption = StreamsOption();
+        Option<string> outOption = new("--out") { HelpName = "DIR", Description = "writes gate.json and its plot" };
+        Option<double?> faMarginOption = Number("--fa-margin", "FA_PER_HOUR", "FA/hour the candidate may add (default: one false accept over the evaluated hours)");
+        Option<double?> frrMarginOption = Number("--frr-margin", "FRACTION", "FRR the candidate may add (default: max(1 %, one keyword))");
+        Option<double> toleranceOption = ToleranceOption();
+        var command = new Command("gate", "Evaluates both models on the same streams and decides promotion; exit 0 promote, 3 refuse. No engine or room group of >= 20 keywords may miss more than max(2, 10 % of its keywords) extra.")
+        {
+            currentOption, candidateOption, corpusOption, streamsOption, outOption, faMarginOption, frrMarginOption, toleranceOption,
+        };
+        command.Requires(currentOption, candidateOption);
+        command.SetAction(parse => Guarded(parse, stdout =>
+        {
+            var streams = Streams(parse.GetValue(corpusOption), parse.GetValue(streamsOption), null, out string description);
+            var options = new StreamingEvaluationOptions { ToleranceMs = parse.GetValue(toleranceOption), EvaluationSet = description };
+            var current = StreamingEvaluator.Evaluate(parse.GetRequiredValue(currentOption), streams, options);
+            var candidate = StreamingEvaluator.Evaluate(parse.GetRequiredValue(candidateOption), streams, options);
+            var gate = PromotionGate.Decide(current, candidate, new GateMargins { FaPerHour = parse.GetValue(faMarginOption), FalseRejectRate = parse.GetValue(frrMarginOption) });
+            stdout.Write("current:   ");
+            Print(current.Report, stdout);
+            stdout.Write("candidate: ");
+            Print(candidate.Report, stdout);
+            if (gate.Breakdown is { } b) stdout.Write(BreakdownPrinter.FormatGate(b));
+            foreach (var c in gate.Checks) stdout.WriteLine($"  [{(c.Passed ? "pass" : "FAIL")}] {c.Name}: {c.Detail}");
+            stdout.WriteLine(gate.Summary);
+            if (parse.GetValue(outOption) is { } dir)
+            {
+                EvaluationWriter.WriteGate(gate, current, candidate, dir);
+                stdout.WriteLine($"wrote {Path.Combine(dir, EvaluationWriter.GateFile)}, {EvaluationWriter.GatePlotFile}");
+            }
+            return gate.Promote ? 0 : Refused;
+        }));
+        return command;
     }
 
     private static void Print(EvaluationReport r, TextWriter stdout)

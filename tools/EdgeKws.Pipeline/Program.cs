@@ -2,50 +2,42 @@ using System.Runtime.InteropServices;
 using EdgeKws.Pipeline;
 
 // The README's main job: the whole EdgeKws loop on the embedded defaults (see docs/main-job.md).
-var options = MainJobOptions.Parse(args, out string? error);
-if (options is null)
-{
-    Console.Error.WriteLine(error);
-    Console.Error.WriteLine(MainJobOptions.Usage);
-    return 2;
-}
-if (options.ShowHelp)
-{
-    Console.WriteLine(MainJobOptions.Usage);
-    return 0;
-}
+return MainJobOptions.Run(args, Console.Out, Console.Error, options => RunAsync(options).GetAwaiter().GetResult());
 
-RepoLayout repo;
-try
+static async Task<int> RunAsync(MainJobOptions options)
 {
-    repo = RepoLayout.Find();
-}
-catch (InvalidOperationException ex)
-{
-    Console.Error.WriteLine(ex.Message);
-    return 2;
-}
+    RepoLayout repo;
+    try
+    {
+        repo = RepoLayout.Find();
+    }
+    catch (InvalidOperationException ex)
+    {
+        Console.Error.WriteLine(ex.Message);
+        return 2;
+    }
 
-// Ctrl-C and SIGTERM cancel the run; the job then stops every child it started before exiting.
-using var cts = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) =>
-{
-    e.Cancel = true;
-    cts.Cancel();
-};
-using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-{
-    c.Cancel = true;
-    cts.Cancel();
-});
+    // Ctrl-C and SIGTERM cancel the run; the job then stops every child it started before exiting.
+    using var cts = new CancellationTokenSource();
+    Console.CancelKeyPress += (_, e) =>
+    {
+        e.Cancel = true;
+        cts.Cancel();
+    };
+    using PosixSignalRegistration term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
+    {
+        c.Cancel = true;
+        cts.Cancel();
+    });
 
-var job = new MainJob(options, repo, Console.Out);
-try
-{
-    return await job.RunAsync(cts.Token);
-}
-catch (ArgumentException ex)
-{
-    Console.Error.WriteLine(ex.Message);
-    return 2;
+    var job = new MainJob(options, repo, Console.Out);
+    try
+    {
+        return await job.RunAsync(cts.Token);
+    }
+    catch (ArgumentException ex)
+    {
+        Console.Error.WriteLine(ex.Message);
+        return 2;
+    }
 }

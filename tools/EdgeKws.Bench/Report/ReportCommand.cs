@@ -32,19 +32,9 @@ public static class ReportCommand
     /// <summary>The capture block the agent reads by default (Audio.PeriodFrames): sets the audio-time part of keyword-end-to-event.</summary>
     private const int BlockSamples = 320;
 
-    public static async Task<int> RunAsync(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    /// <summary>Measures and writes the report (or the comparison); exit 0, or 1 with the reason on <paramref name="stderr"/>.</summary>
+    public static async Task<int> RunAsync(ReportOptions o, TextWriter stdout, TextWriter stderr)
     {
-        ReportOptions o;
-        try
-        {
-            o = ReportOptions.Parse(args);
-        }
-        catch (ArgumentException e)
-        {
-            stderr.WriteLine($"edgekws-bench: {e.Message}");
-            stderr.WriteLine(ReportOptions.Usage);
-            return 2;
-        }
         try
         {
             return o.Compare is null ? await ReportAsync(o, stdout) : await CompareAsync(o, stdout);

@@ -1,30 +1,12 @@
+using System.CommandLine;
 using System.Globalization;
+using EdgeKws.Tools.CommandLine;
 
 namespace EdgeKws.Bench.Report;
 
 /// <summary>Options of <c>edgekws-bench report</c>.</summary>
 public sealed record ReportOptions
 {
-    public const string Usage = """
-        usage: edgekws-bench report --out DIR [options]
-          --out DIR             where report.md, the PNG plots and figures.json go (work files under DIR/work)
-          --quick               seconds to a couple of minutes: JIT agent, small generated corpus, short clips,
-                                arm64 only with --agent-arm64 (the CI test runs this)
-          --model MANIFEST      model to measure (default: the device manifest in models/default, found by glob)
-          --corpus DIR          corpus with test streams (default: generate one under DIR/work/corpus)
-          --evaluate            re-run the streaming evaluator on the corpus for FA/hour, FRR and the DET curve
-                                (default: reuse the model's own evaluation next to its manifest; --quick always evaluates)
-          --agent PATH          linux-x64 agent to measure: a NativeAOT binary or an edgekws-agent.dll (JIT)
-                                (default: publish NativeAOT now; --quick: the Release JIT build)
-          --agent-arm64 PATH    linux-arm64 NativeAOT agent to run under qemu (default: publish now, not in --quick)
-          --no-arm64            skip the emulated linux-arm64 measurements
-          --compare A B         measure two subjects side by side and print B/A per figure. Each is a model
-                                manifest (*.manifest.json), an agent binary / edgekws-agent.dll, or a git ref
-                                (its agent is published from a temporary worktree and its models/default used)
-          --ingest D,M          gateway ingest: D devices x M messages (default 20,500; --quick 4,50)
-          --repo DIR            repository root (default: found above the current directory)
-        """;
-
     public required string OutputDirectory { get; init; }
     public bool Quick { get; init; }
     public string? Model { get; init; }
@@ -47,54 +29,84 @@ public sealed record ReportOptions
     /// <summary>Seconds of the positive stream the agent's --time-frontend pass times.</summary>
     public double FrontEndSeconds(bool emulated) => Quick ? 15 : emulated ? 60 : 300;
 
-    /// <summary>Parses <c>report ...</c>; throws <see cref="ArgumentException"/> naming the bad argument.</summary>
-    public static ReportOptions Parse(IReadOnlyList<string> args)
+    /// <summary>
+    /// The <c>report</c> command: its options, their checks (a bad value is a usage error, exit 2) and the action that
+    /// measures and writes the report (<see cref="ReportCommand.RunAsync"/>).
+    /// </summary>
+    public static Command CreateCommand()
     {
-        if (args.Count == 0 || args[0] != "report") throw new ArgumentException("the command is 'report'");
-        string? output = null, model = null, corpus = null, agent = null, arm64 = null, repo = null;
-        bool quick = false, evaluate = false, noArm64 = false;
-        (string, string)? compare = null;
-        (int D, int M)? ingest = null;
-        for (int i = 1; i < args.Count; i++)
+        Option<string> outOption = new("--out") { HelpName = "DIR", Description = "where report.md, the PNG plots and figures.json go (work files under DIR/work)" };
+        Option<bool> quickOption = new("--quick") { Description = "seconds to a couple of minutes: JIT agent, small generated corpus, short clips, arm64 only with --agent-arm64 (the CI test runs this)" };
+        Option<string> modelOption = ExistingFile("--model", "MANIFEST", "model to measure (default: the device manifest in models/default, found by glob)");
+        Option<string> corpusOption = new Option<string>("--corpus") { HelpName = "DIR", Description = "corpus with test streams (default: generate one under DIR/work/corpus)" }
+            .MustBe(c => File.Exists(Path.Combine(c, "manifest.json")), "a directory written by edgekws-corpus generate (with manifest.json)");
+        Option<bool> evaluateOption = new("--evaluate")
         {
-            string a = args[i];
-            string Value() => ++i < args.Count && !args[i].StartsWith("--", StringComparison.Ordinal) ? args[i] : throw new ArgumentException($"{a} needs a value");
-            switch (a)
-            {
-                case "--out": output = Value(); break;
-                case "--quick": quick = true; break;
-                case "--model": model = ExistingFile(a, Value()); break;
-                case "--corpus": corpus = Value(); break;
-                case "--evaluate": evaluate = true; break;
-                case "--agent": agent = ExistingFile(a, Value()); break;
-                case "--agent-arm64": arm64 = ExistingFile(a, Value()); break;
-                case "--no-arm64": noArm64 = true; break;
-                case "--repo": repo = Value(); break;
-                case "--compare":
-                    compare = (Value(), Value());
-                    break;
-                case "--ingest":
-                    string[] p = Value().Split(',');
-                    if (p.Length != 2 || !int.TryParse(p[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int d) || d is < 1 or > 1000
-                        || !int.TryParse(p[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int m) || m is < 1 or > 1_000_000)
-                        throw new ArgumentException($"--ingest takes DEVICES,MESSAGES (1..1000, 1..1000000), got '{string.Join(',', p)}'");
-                    ingest = (d, m);
-                    break;
-                default: throw new ArgumentException($"unknown option '{a}'");
-            }
-        }
-        if (output is null) throw new ArgumentException("--out DIR is required");
-        if (corpus is not null && !File.Exists(Path.Combine(corpus, "manifest.json")))
-            throw new ArgumentException($"--corpus: '{corpus}' has no manifest.json (a directory written by edgekws-corpus generate)");
-        (int D, int M) ing = ingest ?? (quick ? (4, 50) : (20, 500));
-        return new ReportOptions
-        {
-            OutputDirectory = Path.GetFullPath(output), Quick = quick, Model = model, Corpus = corpus, Evaluate = evaluate, AgentX64 = agent,
-            AgentArm64 = arm64, NoArm64 = noArm64, Compare = compare, IngestDevices = ing.D, IngestMessages = ing.M, Repo = repo,
-            CommandLine = [.. args],
+            Description = "re-run the streaming evaluator on the corpus for FA/hour, FRR and the DET curve (default: reuse the model's own evaluation next to its manifest; --quick always evaluates)",
         };
+        Option<string> agentOption = ExistingFile("--agent", "PATH", "linux-x64 agent to measure: a NativeAOT binary or an edgekws-agent.dll (JIT) (default: publish NativeAOT now; --quick: the Release JIT build)");
+        Option<string> arm64Option = ExistingFile("--agent-arm64", "PATH", "linux-arm64 NativeAOT agent to run under qemu (default: publish now, not in --quick)");
+        Option<bool> noArm64Option = new("--no-arm64") { Description = "skip the emulated linux-arm64 measurements" };
+        Option<string[]> compareOption = new("--compare")
+        {
+            HelpName = "A B",
+            Arity = new ArgumentArity(2, 2),
+            AllowMultipleArgumentsPerToken = true,
+            Description = "measure two subjects side by side and print B/A per figure. Each is a model manifest (*.manifest.json), an agent binary / edgekws-agent.dll, "
+                + "or a git ref (its agent is published from a temporary worktree and its models/default used)",
+        };
+        Option<(int Devices, int Messages)?> ingestOption = new("--ingest")
+        {
+            HelpName = "D,M",
+            Description = "gateway ingest: D devices x M messages (1..1000, 1..1000000; default 20,500; --quick 4,50)",
+            CustomParser = result =>
+            {
+                string value = result.Tokens[0].Value;
+                string[] p = value.Split(',');
+                if (p.Length != 2 || !int.TryParse(p[0], NumberStyles.Integer, CultureInfo.InvariantCulture, out int d) || d is < 1 or > 1000
+                    || !int.TryParse(p[1], NumberStyles.Integer, CultureInfo.InvariantCulture, out int m) || m is < 1 or > 1_000_000)
+                {
+                    result.AddError($"--ingest takes DEVICES,MESSAGES (1..1000, 1..1000000), got '{value}'.");
+                    return null;
+                }
+
+                return (d, m);
+            },
+        };
+        Option<string> repoOption = new("--repo") { HelpName = "DIR", Description = "repository root (default: found above the current directory)" };
+        var command = new Command("report", "Measures and writes the bench report: report.md, the PNG plots and figures.json (docs/benchmarks.md \"Figures\").")
+        {
+            outOption, quickOption, modelOption, corpusOption, evaluateOption, agentOption, arm64Option, noArm64Option, compareOption, ingestOption, repoOption,
+        };
+        command.Requires(outOption);
+        command.SetAction(parse =>
+        {
+            bool quick = parse.GetValue(quickOption);
+            (int D, int M) ingest = parse.GetValue(ingestOption) ?? (quick ? (4, 50) : (20, 500));
+            string[]? compare = parse.GetValue(compareOption);
+            var options = new ReportOptions
+            {
+                OutputDirectory = Path.GetFullPath(parse.GetRequiredValue(outOption)),
+                Quick = quick,
+                Model = FullPath(parse.GetValue(modelOption)),
+                Corpus = parse.GetValue(corpusOption),
+                Evaluate = parse.GetValue(evaluateOption),
+                AgentX64 = FullPath(parse.GetValue(agentOption)),
+                AgentArm64 = FullPath(parse.GetValue(arm64Option)),
+                NoArm64 = parse.GetValue(noArm64Option),
+                Compare = compare is [string a, string b] ? (a, b) : null,
+                IngestDevices = ingest.D,
+                IngestMessages = ingest.M,
+                Repo = parse.GetValue(repoOption),
+                CommandLine = [.. parse.Tokens.Select(t => t.Value)],
+            };
+            return ReportCommand.RunAsync(options, parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error).GetAwaiter().GetResult();
+        });
+        return command;
     }
 
-    private static string ExistingFile(string option, string path) =>
-        File.Exists(path) ? Path.GetFullPath(path) : throw new ArgumentException($"{option}: file '{path}' does not exist");
+    private static Option<string> ExistingFile(string name, string helpName, string description) =>
+        new Option<string>(name) { HelpName = helpName, Description = description }.MustBe(File.Exists, "an existing file");
+
+    private static string? FullPath(string? path) => path is null ? null : Path.GetFullPath(path);
 }
