@@ -12,6 +12,11 @@ step "Restoring and building (Release)"
 restore_solution
 dotnet build EdgeKws.sln -c Release --no-restore --nologo -v quiet -clp:ErrorsOnly
 
+# House style (.editorconfig): whitespace, import order and the rules set to `warning` there. A change it would make is a
+# failure: run `dotnet format EdgeKws.sln --severity warn` and commit the result.
+step "Checking formatting (dotnet format --verify-no-changes)"
+dotnet format EdgeKws.sln --verify-no-changes --severity warn --no-restore -v quiet
+
 step "Running tests"
 results="$REPO_ROOT/artifacts/test-results"
 rm -rf "$results"; mkdir -p "$results"

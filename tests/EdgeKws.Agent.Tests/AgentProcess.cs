@@ -35,7 +35,8 @@ internal sealed class AgentProcess : IDisposable
                     foreach (char c in chunk) if (c == '\n') _lines++;
                 }
             }
-        }) { IsBackground = true };
+        })
+        { IsBackground = true };
         _pump.Start();
         process.ErrorDataReceived += (_, e) =>
         {

@@ -1,5 +1,5 @@
-using EdgeKws.Device.Audio;
 using EdgeKws.Detection;
+using EdgeKws.Device.Audio;
 using EdgeKws.Device.Models;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;

@@ -6,9 +6,9 @@ using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.LocalServers;
 using EdgeKws.Shared.Contracts;
+using Microsoft.Extensions.Options;
 using MQTTnet;
 using MQTTnet.Protocol;
-using Microsoft.Extensions.Options;
 
 namespace EdgeKws.Rollout.Tests;
 

@@ -217,8 +217,10 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
         File.Copy(Path.Combine(work, "trained", "training-manifest.json"), Path.Combine(dir, "training-manifest.json"));
         var body = new
         {
-            modelVersion = version, manifest = $"built-{version}/manifest.json",
-            trainingManifest = $"built-{version}/training-manifest.json", evaluationSet = Path.GetFileName(inputs.StreamsFile),
+            modelVersion = version,
+            manifest = $"built-{version}/manifest.json",
+            trainingManifest = $"built-{version}/training-manifest.json",
+            evaluationSet = Path.GetFileName(inputs.StreamsFile),
         };
         return await WaitForJobAsync(await PostAsync("/api/registry/models", body, 202), version);
     }

@@ -65,8 +65,13 @@ internal sealed class DeviceFeed(IGatewayStore store)
     public long Status(string device, string active, ModelUpdateResult result, string? target, DateTimeOffset at, string? reason = null) =>
         Write(device, MessageKind.ModelStatus, WireJson.Serialize(new ModelStatus
         {
-            DeviceId = device, DeviceTimeUtc = at, ActiveSlot = ModelSlot.A, ActiveModelVersion = active, UpdateResult = result,
-            TargetModelVersion = target, Reason = reason ?? (result is ModelUpdateResult.None or ModelUpdateResult.Activated ? null : "test: " + result),
+            DeviceId = device,
+            DeviceTimeUtc = at,
+            ActiveSlot = ModelSlot.A,
+            ActiveModelVersion = active,
+            UpdateResult = result,
+            TargetModelVersion = target,
+            Reason = reason ?? (result is ModelUpdateResult.None or ModelUpdateResult.Activated ? null : "test: " + result),
         }), at);
 
     /// <summary>A presence message (retained Online on connect, Offline on a clean shutdown or as the broker's will): no sequence,
@@ -89,15 +94,27 @@ internal sealed class DeviceFeed(IGatewayStore store)
     public long Heartbeat(string device, string model, DateTimeOffset at, double listeningSeconds) =>
         Write(device, MessageKind.Heartbeat, WireJson.Serialize(new Heartbeat
         {
-            DeviceId = device, DeviceTimeUtc = at, IntervalSeconds = listeningSeconds, ListeningSeconds = listeningSeconds, Detections = 0,
-            ModelVersion = model, RssBytes = 10_000_000, UptimeSeconds = 3600,
+            DeviceId = device,
+            DeviceTimeUtc = at,
+            IntervalSeconds = listeningSeconds,
+            ListeningSeconds = listeningSeconds,
+            Detections = 0,
+            ModelVersion = model,
+            RssBytes = 10_000_000,
+            UptimeSeconds = 3600,
         }), at);
 
     /// <summary>A detection; with <paramref name="clipId"/> it refers to that trigger clip (see <see cref="FeatureClip"/>).</summary>
     public long Detection(string device, string model, DateTimeOffset at, Guid? clipId = null) =>
         Write(device, MessageKind.Detection, WireJson.Serialize(new DetectionReport
         {
-            DeviceId = device, DeviceTimeUtc = at, StreamOffsetMs = 0, Score = 0.9f, Keyword = "hey edge", ModelVersion = model, FeatureConfigHash = ConfigHash,
+            DeviceId = device,
+            DeviceTimeUtc = at,
+            StreamOffsetMs = 0,
+            Score = 0.9f,
+            Keyword = "hey edge",
+            ModelVersion = model,
+            FeatureConfigHash = ConfigHash,
             ClipId = clipId,
         }), at);
 

@@ -1,10 +1,10 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using BenchmarkDotNet.Running;
 using EdgeKws.Bench;
 using EdgeKws.Bench.Report;
 using EdgeKws.Shared.Features;
 using EdgeKws.Tools.CommandLine;
-using System.CommandLine;
-using System.CommandLine.Help;
 
 // edgekws-bench (System.CommandLine, docs/cli.md): `report ...` writes the bench report (report.md + PNG plots; see
 // docs/benchmarks.md "Figures"); `--check-baseline` checks the MathNet baseline; any other arguments go to BenchmarkDotNet.

@@ -1,8 +1,8 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using EdgeKws.Corpus.Manifest;
 using EdgeKws.Labeling.Alignment;
 using EdgeKws.Labeling.Dataset;
-using System.CommandLine.Help;
 using EdgeKws.Tools.CommandLine;
 
 namespace EdgeKws.Dataset;

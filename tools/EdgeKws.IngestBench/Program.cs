@@ -1,7 +1,7 @@
-using System.Diagnostics;
-using System.Globalization;
 using System.CommandLine;
 using System.CommandLine.Help;
+using System.Diagnostics;
+using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using EdgeKws.Gateway.Broker;
@@ -13,9 +13,9 @@ using EdgeKws.IngestBench;
 using EdgeKws.LocalServers;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Tools.CommandLine;
+using Microsoft.Extensions.Logging.Abstractions;
 using MQTTnet;
 using MQTTnet.Protocol;
-using Microsoft.Extensions.Logging.Abstractions;
 
 // Sustained ingest load test: N simulated devices publish M detections each over MQTT 5 (QoS 1, one message in flight per
 // device, as the device uplink does) into

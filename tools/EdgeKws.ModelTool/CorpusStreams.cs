@@ -1,6 +1,6 @@
 using System.Globalization;
-using EdgeKws.Corpus.Speakers;
 using EdgeKws.Corpus.Manifest;
+using EdgeKws.Corpus.Speakers;
 using EdgeKws.ModelLoop.Evaluation;
 
 namespace EdgeKws.ModelTool;

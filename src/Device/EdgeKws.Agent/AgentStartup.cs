@@ -209,21 +209,21 @@ internal static class AgentStartup
 
     public static ListeningPipelineOptions PipelineOptions(AgentConfig config, MfccConfig mfcc, Action<string>? log,
         Action<OutboxMessageClass, EnqueueResult>? enqueued) => new()
-    {
-        DeviceId = config.DeviceId,
-        Mfcc = mfcc,
-        PreTriggerMs = config.Detection.PreTriggerMs,
-        PostTriggerMs = config.Detection.PostTriggerMs,
-        UploadRawAudio = config.Privacy.UploadRawAudio,
-        NearMissBandFraction = config.NearMiss.BandFraction,
-        NearMissMaxPerHour = config.NearMiss.MaxPerHour,
-        HeartbeatInterval = TimeSpan.FromSeconds(config.Mqtt.HeartbeatSeconds),
-        // As-fast-as-possible replay: heartbeats every N seconds of audio, so each one is a valid interval.
-        HeartbeatClock = IsFastReplay(config) ? HeartbeatClock.Stream : HeartbeatClock.Wall,
-        BlockSamples = config.Audio.PeriodFrames,
-        Log = log,
-        Enqueued = enqueued,
-    };
+        {
+            DeviceId = config.DeviceId,
+            Mfcc = mfcc,
+            PreTriggerMs = config.Detection.PreTriggerMs,
+            PostTriggerMs = config.Detection.PostTriggerMs,
+            UploadRawAudio = config.Privacy.UploadRawAudio,
+            NearMissBandFraction = config.NearMiss.BandFraction,
+            NearMissMaxPerHour = config.NearMiss.MaxPerHour,
+            HeartbeatInterval = TimeSpan.FromSeconds(config.Mqtt.HeartbeatSeconds),
+            // As-fast-as-possible replay: heartbeats every N seconds of audio, so each one is a valid interval.
+            HeartbeatClock = IsFastReplay(config) ? HeartbeatClock.Stream : HeartbeatClock.Wall,
+            BlockSamples = config.Audio.PeriodFrames,
+            Log = log,
+            Enqueued = enqueued,
+        };
 
     private static bool IsFastReplay(AgentConfig config) =>
         string.Equals(config.Audio.Source, "wav", StringComparison.OrdinalIgnoreCase) && !config.Audio.RealTime;

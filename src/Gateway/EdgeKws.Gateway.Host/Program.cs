@@ -1,7 +1,7 @@
 using System.CommandLine;
 using EdgeKws.Gateway;
-using EdgeKws.Gateway.Broker;
 using EdgeKws.Gateway.Api;
+using EdgeKws.Gateway.Broker;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Models;
 using EdgeKws.Gateway.Security;

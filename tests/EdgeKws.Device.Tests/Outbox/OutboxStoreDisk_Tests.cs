@@ -160,7 +160,8 @@ public sealed class OutboxStoreDisk_Tests(ITestOutputHelper output)
                 if (used > Interlocked.Read(ref peak))
                     Interlocked.Exchange(ref peak, used);
             }
-        }) { IsBackground = true, Priority = ThreadPriority.AboveNormal };
+        })
+        { IsBackground = true, Priority = ThreadPriority.AboveNormal };
         sampler.Start();
 
         var random = new Random(17);

@@ -190,7 +190,8 @@ public sealed class OutboxStoreKill_Tests(ITestOutputHelper output) : IDisposabl
                         _lines += chunk.Count(c => c == '\n');
                     }
                 }
-            }) { IsBackground = true };
+            })
+            { IsBackground = true };
             _pump.Start();
             // Drain stderr too so the child can never block on a full pipe.
             child.ErrorDataReceived += (_, e) =>

@@ -129,15 +129,15 @@ internal static class PipelineTestKit
 
     public static ListeningPipelineOptions Options(string deviceId = "dev-pipe", bool consent = false, HeartbeatClock clock = HeartbeatClock.Stream,
         double heartbeatSeconds = 10, Action<OutboxMessageClass, EnqueueResult>? enqueued = null) => new()
-    {
-        DeviceId = deviceId,
-        UploadRawAudio = consent,
-        HeartbeatClock = clock,
-        HeartbeatInterval = TimeSpan.FromSeconds(heartbeatSeconds),
-        PreTriggerMs = 1000,
-        PostTriggerMs = 500,
-        Enqueued = enqueued,
-    };
+        {
+            DeviceId = deviceId,
+            UploadRawAudio = consent,
+            HeartbeatClock = clock,
+            HeartbeatInterval = TimeSpan.FromSeconds(heartbeatSeconds),
+            PreTriggerMs = 1000,
+            PostTriggerMs = 500,
+            Enqueued = enqueued,
+        };
 }
 
 /// <summary>Records what the pipeline reports to its status sink.</summary>

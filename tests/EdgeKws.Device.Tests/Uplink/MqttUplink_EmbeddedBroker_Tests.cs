@@ -145,8 +145,12 @@ public class MqttUplink_EmbeddedBroker_Tests(ITestOutputHelper output)
         }
         MqttUplinkOptions options = new()
         {
-            DeviceId = UplinkTestKit.DeviceId, Port = port, InitialBackoff = TimeSpan.FromSeconds(1), MaxBackoff = TimeSpan.FromSeconds(60),
-            BackoffJitterFraction = 0, OperationTimeout = TimeSpan.FromSeconds(5),
+            DeviceId = UplinkTestKit.DeviceId,
+            Port = port,
+            InitialBackoff = TimeSpan.FromSeconds(1),
+            MaxBackoff = TimeSpan.FromSeconds(60),
+            BackoffJitterFraction = 0,
+            OperationTimeout = TimeSpan.FromSeconds(5),
         };
         await using var uplink = new MqttUplink(options, new InMemoryOutboxQueue(), delay: RecordingDelay);
         uplink.Start();

@@ -88,8 +88,12 @@ public class MqttUplink_Mosquitto_Tests(ITestOutputHelper output)
         MqttUplinkOptions fast = UplinkTestKit.FastOptions(broker.Port);
         await using (var wrong = new MqttUplink(new MqttUplinkOptions
         {
-            DeviceId = fast.DeviceId, Port = fast.Port, InitialBackoff = fast.InitialBackoff, MaxBackoff = fast.MaxBackoff,
-            Username = "dev-001", Password = "not-the-password",
+            DeviceId = fast.DeviceId,
+            Port = fast.Port,
+            InitialBackoff = fast.InitialBackoff,
+            MaxBackoff = fast.MaxBackoff,
+            Username = "dev-001",
+            Password = "not-the-password",
         }, wrongOutbox))
         {
             wrong.Start();
@@ -104,8 +108,12 @@ public class MqttUplink_Mosquitto_Tests(ITestOutputHelper output)
         outbox.Enqueue(topic, [2], null);
         await using var right = new MqttUplink(new MqttUplinkOptions
         {
-            DeviceId = fast.DeviceId, Port = fast.Port, InitialBackoff = fast.InitialBackoff, MaxBackoff = fast.MaxBackoff,
-            Username = "dev-001", Password = "device-secret",
+            DeviceId = fast.DeviceId,
+            Port = fast.Port,
+            InitialBackoff = fast.InitialBackoff,
+            MaxBackoff = fast.MaxBackoff,
+            Username = "dev-001",
+            Password = "device-secret",
         }, outbox);
         right.Start();
         await UplinkTestKit.WaitUntilAsync(() => gateway.DistinctSequenceCount == 1, Timeout, () => $"delivery: {right.LastError}\n{broker.Log}");
@@ -127,8 +135,12 @@ public class MqttUplink_Mosquitto_Tests(ITestOutputHelper output)
         MqttUplinkOptions fast = UplinkTestKit.FastOptions(broker.Port, deviceId: "dev-002");
         await using var uplink = new MqttUplink(new MqttUplinkOptions
         {
-            DeviceId = fast.DeviceId, Port = fast.Port, InitialBackoff = fast.InitialBackoff, MaxBackoff = fast.MaxBackoff,
-            Username = "dev-001", Password = "device-secret",
+            DeviceId = fast.DeviceId,
+            Port = fast.Port,
+            InitialBackoff = fast.InitialBackoff,
+            MaxBackoff = fast.MaxBackoff,
+            Username = "dev-001",
+            Password = "device-secret",
         }, outbox);
         uplink.Start();
         await UplinkTestKit.WaitUntilAsync(() => outbox.Count == 0, Timeout, () => $"outbox {outbox.Count}: {uplink.LastError}\n{broker.Log}");

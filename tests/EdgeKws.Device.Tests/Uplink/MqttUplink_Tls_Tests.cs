@@ -112,12 +112,16 @@ public class MqttUplink_Tls_Tests(ITestOutputHelper output)
     {
         var ex = Assert.Throws<ArgumentException>(() => new MqttUplink(new MqttUplinkOptions
         {
-            DeviceId = UplinkTestKit.DeviceId, UseTls = true, CaCertificatePemPath = "/nonexistent/ca.pem",
+            DeviceId = UplinkTestKit.DeviceId,
+            UseTls = true,
+            CaCertificatePemPath = "/nonexistent/ca.pem",
         }, new InMemoryOutboxQueue()));
         Assert.Contains("CaCertificatePemPath '/nonexistent/ca.pem' does not exist", ex.Message, StringComparison.Ordinal);
         var half = Assert.Throws<ArgumentException>(() => new MqttUplinkOptions
         {
-            DeviceId = UplinkTestKit.DeviceId, UseTls = true, ClientCertificatePemPath = "/etc/hostname",
+            DeviceId = UplinkTestKit.DeviceId,
+            UseTls = true,
+            ClientCertificatePemPath = "/etc/hostname",
         }.Validate());
         Assert.Contains("must be set together", half.Message, StringComparison.Ordinal);
         var badId = Assert.Throws<ArgumentException>(() => new MqttUplinkOptions { DeviceId = "dev/1" }.Validate());

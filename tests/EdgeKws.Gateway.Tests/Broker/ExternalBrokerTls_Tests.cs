@@ -26,7 +26,11 @@ public sealed class ExternalBrokerTls_Tests(ITestOutputHelper output) : IDisposa
             Mode = BrokerMode.External,
             External = new ExternalBrokerOptions
             {
-                Port = port, ClientId = "gw-tls", UseTls = true, CaCertificatePemPath = caPemPath, TlsServerName = serverName,
+                Port = port,
+                ClientId = "gw-tls",
+                UseTls = true,
+                CaCertificatePemPath = caPemPath,
+                TlsServerName = serverName,
                 // Liveness bound of the start-up connect: a refused certificate fails at once, a TLS connect on a loaded
                 // CI machine can take seconds, and a timeout there would fail the start this test expects to succeed.
                 Timeout = TimeSpan.FromSeconds(60),

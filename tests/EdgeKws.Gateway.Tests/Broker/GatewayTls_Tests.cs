@@ -109,8 +109,15 @@ public sealed class GatewayTls_Tests(ITestOutputHelper output) : IDisposable
         MqttUplinkOptions good = Wire.UplinkOptions(gateway.Options.Broker.Tls.Port, Device, useTls: true, caPemPath: pki.CaPem);
         var wrongPassword = new MqttUplinkOptions
         {
-            DeviceId = good.DeviceId, Host = good.Host, Port = good.Port, Username = good.Username, Password = "not-the-password",
-            UseTls = true, CaCertificatePemPath = good.CaCertificatePemPath, InitialBackoff = good.InitialBackoff, MaxBackoff = good.MaxBackoff,
+            DeviceId = good.DeviceId,
+            Host = good.Host,
+            Port = good.Port,
+            Username = good.Username,
+            Password = "not-the-password",
+            UseTls = true,
+            CaCertificatePemPath = good.CaCertificatePemPath,
+            InitialBackoff = good.InitialBackoff,
+            MaxBackoff = good.MaxBackoff,
             OperationTimeout = good.OperationTimeout,
         };
 

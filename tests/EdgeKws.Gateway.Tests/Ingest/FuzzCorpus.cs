@@ -120,8 +120,15 @@ internal sealed class FuzzCorpus(int seed, string deviceId, int maxMessageBytes)
         DetectionRecord r = change(new DetectionRecord(d.SchemaVersion, d.DeviceId, d.DeviceTimeUtc, d.StreamOffsetMs, d.Score, d.Keyword, d.ModelVersion, d.FeatureConfigHash, d.ClipId));
         return new DetectionReport
         {
-            SchemaVersion = r.SchemaVersion, DeviceId = r.DeviceId, DeviceTimeUtc = r.DeviceTimeUtc, StreamOffsetMs = r.StreamOffsetMs, Score = r.Score,
-            Keyword = r.Keyword, ModelVersion = r.ModelVersion, FeatureConfigHash = r.FeatureConfigHash, ClipId = r.ClipId,
+            SchemaVersion = r.SchemaVersion,
+            DeviceId = r.DeviceId,
+            DeviceTimeUtc = r.DeviceTimeUtc,
+            StreamOffsetMs = r.StreamOffsetMs,
+            Score = r.Score,
+            Keyword = r.Keyword,
+            ModelVersion = r.ModelVersion,
+            FeatureConfigHash = r.FeatureConfigHash,
+            ClipId = r.ClipId,
         };
     }
 
@@ -130,8 +137,15 @@ internal sealed class FuzzCorpus(int seed, string deviceId, int maxMessageBytes)
         HeartbeatRecord r = change(new HeartbeatRecord(h.IntervalSeconds, h.ListeningSeconds, h.AudioOverruns));
         return new Heartbeat
         {
-            DeviceId = h.DeviceId, DeviceTimeUtc = h.DeviceTimeUtc, IntervalSeconds = r.IntervalSeconds, ListeningSeconds = r.ListeningSeconds,
-            Detections = h.Detections, AudioOverruns = r.AudioOverruns, ModelVersion = h.ModelVersion, RssBytes = h.RssBytes, UptimeSeconds = h.UptimeSeconds,
+            DeviceId = h.DeviceId,
+            DeviceTimeUtc = h.DeviceTimeUtc,
+            IntervalSeconds = r.IntervalSeconds,
+            ListeningSeconds = r.ListeningSeconds,
+            Detections = h.Detections,
+            AudioOverruns = r.AudioOverruns,
+            ModelVersion = h.ModelVersion,
+            RssBytes = h.RssBytes,
+            UptimeSeconds = h.UptimeSeconds,
         };
     }
 
@@ -140,8 +154,13 @@ internal sealed class FuzzCorpus(int seed, string deviceId, int maxMessageBytes)
         ModelStatusRecord r = change(new ModelStatusRecord(m.UpdateResult, m.Reason));
         return new ModelStatus
         {
-            DeviceId = m.DeviceId, DeviceTimeUtc = m.DeviceTimeUtc, ActiveSlot = m.ActiveSlot, ActiveModelVersion = m.ActiveModelVersion,
-            UpdateResult = r.UpdateResult, TargetModelVersion = m.TargetModelVersion, Reason = r.Reason,
+            DeviceId = m.DeviceId,
+            DeviceTimeUtc = m.DeviceTimeUtc,
+            ActiveSlot = m.ActiveSlot,
+            ActiveModelVersion = m.ActiveModelVersion,
+            UpdateResult = r.UpdateResult,
+            TargetModelVersion = m.TargetModelVersion,
+            Reason = r.Reason,
         };
     }
 
@@ -157,8 +176,14 @@ internal sealed class FuzzCorpus(int seed, string deviceId, int maxMessageBytes)
         DriftSketch s = Wire.Sketch(deviceId);
         var bad = new DriftSketch
         {
-            DeviceId = s.DeviceId, ModelVersion = s.ModelVersion, FeatureConfigHash = s.FeatureConfigHash, WindowStartUtc = s.WindowStartUtc,
-            WindowEndUtc = s.WindowEndUtc, MfccCounts = s.MfccCounts, RmsDbfsCounts = s.RmsDbfsCounts, SnrDbCounts = s.SnrDbCounts,
+            DeviceId = s.DeviceId,
+            ModelVersion = s.ModelVersion,
+            FeatureConfigHash = s.FeatureConfigHash,
+            WindowStartUtc = s.WindowStartUtc,
+            WindowEndUtc = s.WindowEndUtc,
+            MfccCounts = s.MfccCounts,
+            RmsDbfsCounts = s.RmsDbfsCounts,
+            SnrDbCounts = s.SnrDbCounts,
             ScoreCounts = s.ScoreCounts[..^cut],
         };
         return WireJson.Serialize(bad);

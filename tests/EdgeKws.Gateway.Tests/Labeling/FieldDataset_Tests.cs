@@ -173,13 +173,26 @@ public sealed class FieldDataset_Tests(PostgresFixture postgres) : IDisposable
         byte[] report = kind == FieldClipKind.Trigger
             ? WireJson.Serialize(new DetectionReport
             {
-                DeviceId = device, DeviceTimeUtc = captured, StreamOffsetMs = offsetMs, Score = score, Keyword = Keyword, ModelVersion = "kws-2.0.0",
-                FeatureConfigHash = Hash, ClipId = id,
+                DeviceId = device,
+                DeviceTimeUtc = captured,
+                StreamOffsetMs = offsetMs,
+                Score = score,
+                Keyword = Keyword,
+                ModelVersion = "kws-2.0.0",
+                FeatureConfigHash = Hash,
+                ClipId = id,
             })
             : WireJson.Serialize(new NearMissReport
             {
-                DeviceId = device, DeviceTimeUtc = captured, StreamOffsetMs = offsetMs, Score = score, Threshold = 0.8f, BandFloor = 0.4f, ModelVersion = "kws-2.0.0",
-                FeatureConfigHash = Hash, ClipId = id,
+                DeviceId = device,
+                DeviceTimeUtc = captured,
+                StreamOffsetMs = offsetMs,
+                Score = score,
+                Threshold = 0.8f,
+                BandFloor = 0.4f,
+                ModelVersion = "kws-2.0.0",
+                FeatureConfigHash = Hash,
+                ClipId = id,
             });
         byte[] clip;
         if (featureHash is null)

@@ -34,8 +34,14 @@ public sealed class ReviewRoundTrip_Tests
         {
             await Publish(pub, MessageKind.Heartbeat, WireJson.Serialize(new Heartbeat
             {
-                DeviceId = Device, DeviceTimeUtc = now.AddMinutes(-1), IntervalSeconds = 3600, ListeningSeconds = 3600, Detections = 2,
-                ModelVersion = "kws-1.0.0", RssBytes = 10_000_000, UptimeSeconds = 3600,
+                DeviceId = Device,
+                DeviceTimeUtc = now.AddMinutes(-1),
+                IntervalSeconds = 3600,
+                ListeningSeconds = 3600,
+                Detections = 2,
+                ModelVersion = "kws-1.0.0",
+                RssBytes = 10_000_000,
+                UptimeSeconds = 3600,
             }), 1, null);
             await Publish(pub, MessageKind.ClipAudio, AudioFrame(audioClip, now.AddMinutes(-30), pcm), 2, Wire.ConfigHash);
             await Publish(pub, MessageKind.Detection, WireJson.Serialize(Detection(now.AddMinutes(-30), audioClip, keyword: null)), 3, Wire.ConfigHash);
@@ -351,8 +357,14 @@ public sealed class ReviewRoundTrip_Tests
 
     internal static DetectionReport Detection(DateTimeOffset time, Guid clipId, string? keyword, float score = 0.9f) => new()
     {
-        DeviceId = Device, DeviceTimeUtc = time, StreamOffsetMs = 1000, Score = score, Keyword = keyword, ModelVersion = "kws-1.0.0",
-        FeatureConfigHash = Wire.ConfigHash, ClipId = clipId,
+        DeviceId = Device,
+        DeviceTimeUtc = time,
+        StreamOffsetMs = 1000,
+        Score = score,
+        Keyword = keyword,
+        ModelVersion = "kws-1.0.0",
+        FeatureConfigHash = Wire.ConfigHash,
+        ClipId = clipId,
     };
 
     internal static byte[] AudioFrame(Guid clipId, DateTimeOffset time, short[] pcm)

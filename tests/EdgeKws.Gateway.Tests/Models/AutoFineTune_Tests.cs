@@ -56,7 +56,13 @@ public sealed class AutoFineTune_Tests(PostgresFixture postgres) : IDisposable
 
     private static AutoFineTuneOptions Policy(int clips = 4, double hours = 2) => new()
     {
-        Enabled = true, MinNewLabelledClips = clips, MinOldestAge = TimeSpan.FromHours(hours), EvaluationSet = "streams.json", ReplayDataset = "base", Epochs = 3, Tiny = true,
+        Enabled = true,
+        MinNewLabelledClips = clips,
+        MinOldestAge = TimeSpan.FromHours(hours),
+        EvaluationSet = "streams.json",
+        ReplayDataset = "base",
+        Epochs = 3,
+        Tiny = true,
     };
 
     [Theory]
@@ -255,7 +261,12 @@ public sealed class AutoFineTune_Tests(PostgresFixture postgres) : IDisposable
         File.WriteAllText(trainer, $"sleep {trainerSleepSeconds}\nexit 3\n");
         var options = new ModelLoopOptions
         {
-            WorkDirectory = _dir.File("jobs"), ImportDirectory = imports, EvaluationSetDirectory = imports, Python = "/bin/sh", TrainerScript = trainer, AutoFineTune = policy,
+            WorkDirectory = _dir.File("jobs"),
+            ImportDirectory = imports,
+            EvaluationSetDirectory = imports,
+            Python = "/bin/sh",
+            TrainerScript = trainer,
+            AutoFineTune = policy,
         };
         var registry = new ModelRegistry(Store, options);
         var jobs = new ModelJobs(registry, options, datasets, _clock, NullLogger<ModelJobs>.Instance);
@@ -281,12 +292,26 @@ public sealed class AutoFineTune_Tests(PostgresFixture postgres) : IDisposable
         byte[] report = trigger
             ? WireJson.Serialize(new DetectionReport
             {
-                DeviceId = device, DeviceTimeUtc = captured, StreamOffsetMs = n * 60_000L, Score = 0.9f, Keyword = Keyword, ModelVersion = "1.0.0", FeatureConfigHash = Hash, ClipId = id,
+                DeviceId = device,
+                DeviceTimeUtc = captured,
+                StreamOffsetMs = n * 60_000L,
+                Score = 0.9f,
+                Keyword = Keyword,
+                ModelVersion = "1.0.0",
+                FeatureConfigHash = Hash,
+                ClipId = id,
             })
             : WireJson.Serialize(new NearMissReport
             {
-                DeviceId = device, DeviceTimeUtc = captured, StreamOffsetMs = n * 60_000L, Score = 0.6f, Threshold = 0.8f, BandFloor = 0.4f, ModelVersion = "1.0.0",
-                FeatureConfigHash = Hash, ClipId = id,
+                DeviceId = device,
+                DeviceTimeUtc = captured,
+                StreamOffsetMs = n * 60_000L,
+                Score = 0.6f,
+                Threshold = 0.8f,
+                BandFloor = 0.4f,
+                ModelVersion = "1.0.0",
+                FeatureConfigHash = Hash,
+                ClipId = id,
             });
         short[] audio = Tone(300 + (20 * n), n);
         byte[] clip = new byte[ClipAudio.GetFrameSizeBytes(audio.Length)];

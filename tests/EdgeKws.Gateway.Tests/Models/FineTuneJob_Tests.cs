@@ -29,8 +29,12 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
 
     private Task<ModelJob> BootstrapAsync(ModelJobs jobs, string importDirectory = "prod") => RunAsync(jobs, new ModelJobRequest
     {
-        Kind = ModelJobKind.Register, ModelVersion = "1.0.0", Manifest = FineTuneFixture.In(importDirectory, f.ProductionManifest),
-        TrainingManifest = importDirectory + "/hey-edge-1.0.0.training-manifest.json", EvaluationSet = FineTuneFixture.Streams, Bootstrap = true,
+        Kind = ModelJobKind.Register,
+        ModelVersion = "1.0.0",
+        Manifest = FineTuneFixture.In(importDirectory, f.ProductionManifest),
+        TrainingManifest = importDirectory + "/hey-edge-1.0.0.training-manifest.json",
+        EvaluationSet = FineTuneFixture.Streams,
+        Bootstrap = true,
     });
 
     /// <summary>
@@ -40,8 +44,17 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
     /// </summary>
     private static ModelJobRequest FineTune(string version, string dataset = FineTuneFixture.FieldDataset) => new()
     {
-        Kind = ModelJobKind.FineTune, ModelVersion = version, Dataset = dataset, ReplayDataset = FineTuneFixture.BaseDataset, ReplayWindowsPerEpoch = 400,
-        EvaluationSet = FineTuneFixture.Streams, Tiny = true, Epochs = 8, LearningRate = 3e-3, Seed = 1, Threshold = 0.75f,
+        Kind = ModelJobKind.FineTune,
+        ModelVersion = version,
+        Dataset = dataset,
+        ReplayDataset = FineTuneFixture.BaseDataset,
+        ReplayWindowsPerEpoch = 400,
+        EvaluationSet = FineTuneFixture.Streams,
+        Tiny = true,
+        Epochs = 8,
+        LearningRate = 3e-3,
+        Seed = 1,
+        Threshold = 0.75f,
     };
 
     private static GateCheck Check(RegisteredModel m, string name) =>

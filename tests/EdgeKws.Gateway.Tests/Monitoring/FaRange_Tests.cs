@@ -37,8 +37,14 @@ public sealed class FaRange_Tests(PostgresFixture postgres) : IDisposable
 
     private static byte[] Heartbeat(int minute) => WireJson.Serialize(new Heartbeat
     {
-        DeviceId = Device, DeviceTimeUtc = Wire.Time0.AddMinutes(minute), IntervalSeconds = 3600, ListeningSeconds = 3600, Detections = 0,
-        ModelVersion = Model, RssBytes = 12_000_000, UptimeSeconds = 60 * minute,
+        DeviceId = Device,
+        DeviceTimeUtc = Wire.Time0.AddMinutes(minute),
+        IntervalSeconds = 3600,
+        ListeningSeconds = 3600,
+        Detections = 0,
+        ModelVersion = Model,
+        RssBytes = 12_000_000,
+        UptimeSeconds = 60 * minute,
     });
 
     private static FaGroup Device24h(FleetMonitor monitor) => Assert.Single(monitor.FalseAcceptRates(TimeSpan.FromHours(24), FaScope.Device));

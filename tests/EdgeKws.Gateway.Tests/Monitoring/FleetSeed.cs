@@ -40,8 +40,14 @@ internal static class FleetSeed
             {
                 var hb = new Heartbeat
                 {
-                    DeviceId = device, DeviceTimeUtc = now.AddHours(-h).AddMinutes(-1), IntervalSeconds = 3600, ListeningSeconds = ListeningSecondsPerHeartbeat,
-                    Detections = 0, ModelVersion = ModelOf(device), RssBytes = 10_000_000, UptimeSeconds = (24 - h) * 3600,
+                    DeviceId = device,
+                    DeviceTimeUtc = now.AddHours(-h).AddMinutes(-1),
+                    IntervalSeconds = 3600,
+                    ListeningSeconds = ListeningSecondsPerHeartbeat,
+                    Detections = 0,
+                    ModelVersion = ModelOf(device),
+                    RssBytes = 10_000_000,
+                    UptimeSeconds = (24 - h) * 3600,
                 };
                 await Publish(pub, device, MessageKind.Heartbeat, WireJson.Serialize(hb), ++seq, null);
             }
@@ -50,8 +56,13 @@ internal static class FleetSeed
             {
                 var d = new DetectionReport
                 {
-                    DeviceId = device, DeviceTimeUtc = now.AddHours(-hoursAgo[i]), StreamOffsetMs = i * 1000L, Score = 0.6f + (0.05f * i),
-                    Keyword = "hey edge", ModelVersion = ModelOf(device), FeatureConfigHash = Wire.ConfigHash,
+                    DeviceId = device,
+                    DeviceTimeUtc = now.AddHours(-hoursAgo[i]),
+                    StreamOffsetMs = i * 1000L,
+                    Score = 0.6f + (0.05f * i),
+                    Keyword = "hey edge",
+                    ModelVersion = ModelOf(device),
+                    FeatureConfigHash = Wire.ConfigHash,
                 };
                 await Publish(pub, device, MessageKind.Detection, WireJson.Serialize(d), ++seq, Wire.ConfigHash);
             }

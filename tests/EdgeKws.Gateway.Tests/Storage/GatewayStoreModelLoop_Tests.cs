@@ -12,7 +12,7 @@ namespace EdgeKws.Gateway.Tests.Storage;
 public sealed class GatewayStoreModelLoop_Tests(PostgresFixture postgres) : IDisposable
 {
     private const string Old = "kws-1.0.0", New = "kws-1.1.0";
-        private static readonly DateTimeOffset HourA = Wire.Time0, HourB = Wire.Time0.AddHours(1); // Time0 is on the hour
+    private static readonly DateTimeOffset HourA = Wire.Time0, HourB = Wire.Time0.AddHours(1); // Time0 is on the hour
 
     private readonly TempDirectory _dir = new();
     private readonly RecallSeed _seed = new("dev-r");

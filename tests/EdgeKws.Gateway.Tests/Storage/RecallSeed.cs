@@ -23,7 +23,13 @@ internal sealed class RecallSeed(string device)
         Guid id = Guid.NewGuid();
         var d = new DetectionReport
         {
-            DeviceId = _device, DeviceTimeUtc = at, StreamOffsetMs = seq * 1000, Score = 0.9f, Keyword = "hey edge", ModelVersion = model, FeatureConfigHash = Wire.ConfigHash,
+            DeviceId = _device,
+            DeviceTimeUtc = at,
+            StreamOffsetMs = seq * 1000,
+            Score = 0.9f,
+            Keyword = "hey edge",
+            ModelVersion = model,
+            FeatureConfigHash = Wire.ConfigHash,
             ClipId = clip ? id : null,
         };
         _writes.Add(GatewayStoreNearMiss_Tests.Valid(_device, MessageKind.Detection, WireJson.Serialize(d), seq, Received));
@@ -39,8 +45,15 @@ internal sealed class RecallSeed(string device)
         NearMissReport n = GatewayStoreNearMiss_Tests.NearMiss(_device, 0, clip ? id : null);
         n = new NearMissReport
         {
-            DeviceId = n.DeviceId, DeviceTimeUtc = at, StreamOffsetMs = seq * 1000, Score = n.Score, Threshold = n.Threshold, BandFloor = n.BandFloor, ModelVersion = model,
-            FeatureConfigHash = n.FeatureConfigHash, ClipId = n.ClipId,
+            DeviceId = n.DeviceId,
+            DeviceTimeUtc = at,
+            StreamOffsetMs = seq * 1000,
+            Score = n.Score,
+            Threshold = n.Threshold,
+            BandFloor = n.BandFloor,
+            ModelVersion = model,
+            FeatureConfigHash = n.FeatureConfigHash,
+            ClipId = n.ClipId,
         };
         _writes.Add(GatewayStoreNearMiss_Tests.Valid(_device, MessageKind.NearMiss, WireJson.Serialize(n), seq, Received));
         if (clip) _writes.Add(GatewayStoreNearMiss_Tests.Valid(_device, MessageKind.ClipAudio, Wire.AudioClip(id, 1600), ++_seq, Received));

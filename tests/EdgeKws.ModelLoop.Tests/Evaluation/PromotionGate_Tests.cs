@@ -168,8 +168,12 @@ public class PromotionGateGroups_Tests(StreamingModelFixture fixture, ITestOutpu
         var untagged = Breakdown(0, 0);
         untagged = new EvaluationBreakdown
         {
-            Threshold = untagged.Threshold, Confidence = untagged.Confidence, OverallFrr = untagged.OverallFrr,
-            OverallFaPerHour = untagged.OverallFaPerHour, FrrBy = [], FaPerHourByKind = untagged.FaPerHourByKind,
+            Threshold = untagged.Threshold,
+            Confidence = untagged.Confidence,
+            OverallFrr = untagged.OverallFrr,
+            OverallFaPerHour = untagged.OverallFaPerHour,
+            FrrBy = [],
+            FaPerHourByKind = untagged.FaPerHourByKind,
         };
         var none = PromotionGate.GroupRegressionCheck(untagged, untagged);
         Assert.True(none.Passed);
@@ -178,13 +182,21 @@ public class PromotionGateGroups_Tests(StreamingModelFixture fixture, ITestOutpu
 
         var small = new EvaluationBreakdown
         {
-            Threshold = 0.9f, Confidence = 0.95, OverallFrr = AccuracyBreakdown.Frr("all", 19, 0), OverallFaPerHour = AccuracyBreakdown.Fa("all", 1, 0),
-            FrrBy = [new FrrByTag { Tag = "engine", Groups = [AccuracyBreakdown.Frr("flite", 19, 0)] }], FaPerHourByKind = [],
+            Threshold = 0.9f,
+            Confidence = 0.95,
+            OverallFrr = AccuracyBreakdown.Frr("all", 19, 0),
+            OverallFaPerHour = AccuracyBreakdown.Fa("all", 1, 0),
+            FrrBy = [new FrrByTag { Tag = "engine", Groups = [AccuracyBreakdown.Frr("flite", 19, 0)] }],
+            FaPerHourByKind = [],
         };
         var worse = new EvaluationBreakdown
         {
-            Threshold = 0.9f, Confidence = 0.95, OverallFrr = AccuracyBreakdown.Frr("all", 19, 19), OverallFaPerHour = AccuracyBreakdown.Fa("all", 1, 0),
-            FrrBy = [new FrrByTag { Tag = "engine", Groups = [AccuracyBreakdown.Frr("flite", 19, 19)] }], FaPerHourByKind = [],
+            Threshold = 0.9f,
+            Confidence = 0.95,
+            OverallFrr = AccuracyBreakdown.Frr("all", 19, 19),
+            OverallFaPerHour = AccuracyBreakdown.Fa("all", 1, 0),
+            FrrBy = [new FrrByTag { Tag = "engine", Groups = [AccuracyBreakdown.Frr("flite", 19, 19)] }],
+            FaPerHourByKind = [],
         };
         var check = PromotionGate.GroupRegressionCheck(small, worse);
         Assert.True(check.Passed);

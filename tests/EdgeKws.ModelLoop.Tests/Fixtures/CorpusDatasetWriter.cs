@@ -27,7 +27,9 @@ public static class CorpusDatasetWriter
         int coeffs = config.CoefficientCount;
         var rows = new Dictionary<string, (List<float> X, List<long> Y, List<string> Lineage)>
         {
-            ["train"] = ([], [], []), ["validation"] = ([], [], []), ["test"] = ([], [], []),
+            ["train"] = ([], [], []),
+            ["validation"] = ([], [], []),
+            ["test"] = ([], [], []),
         };
         foreach (var file in corpus.Files.OrderBy(f => f.Path, StringComparer.Ordinal))
         {
@@ -43,9 +45,14 @@ public static class CorpusDatasetWriter
                 split.Y.Add(label);
                 split.Lineage.Add(JsonSerializer.Serialize(new Dictionary<string, object?>
                 {
-                    ["clipId"] = $"{file.Path}#{start}", ["split"] = file.Split, ["label"] = label,
-                    ["labelName"] = label == 1 ? Keyword : "_background_", ["speaker"] = file.Speaker,
-                    ["sourceRecording"] = file.Path, ["startMs"] = start * 10, ["endMs"] = start * 10 + 1000,
+                    ["clipId"] = $"{file.Path}#{start}",
+                    ["split"] = file.Split,
+                    ["label"] = label,
+                    ["labelName"] = label == 1 ? Keyword : "_background_",
+                    ["speaker"] = file.Speaker,
+                    ["sourceRecording"] = file.Path,
+                    ["startMs"] = start * 10,
+                    ["endMs"] = start * 10 + 1000,
                     ["labelSource"] = new Dictionary<string, object?> { ["kind"] = "generator", ["tool"] = "EdgeKws.Corpus", ["confidence"] = 1.0, ["reviewer"] = null, ["note"] = why },
                     ["augmentedFrom"] = null,
                 }));

@@ -129,8 +129,15 @@ public class DriftSketch_Tests
 
     private static DriftSketch WithHash(DriftSketch s, string hash) => new()
     {
-        DeviceId = s.DeviceId, ModelVersion = s.ModelVersion, FeatureConfigHash = hash, WindowStartUtc = s.WindowStartUtc, WindowEndUtc = s.WindowEndUtc,
-        MfccCounts = s.MfccCounts, RmsDbfsCounts = s.RmsDbfsCounts, SnrDbCounts = s.SnrDbCounts, ScoreCounts = s.ScoreCounts,
+        DeviceId = s.DeviceId,
+        ModelVersion = s.ModelVersion,
+        FeatureConfigHash = hash,
+        WindowStartUtc = s.WindowStartUtc,
+        WindowEndUtc = s.WindowEndUtc,
+        MfccCounts = s.MfccCounts,
+        RmsDbfsCounts = s.RmsDbfsCounts,
+        SnrDbCounts = s.SnrDbCounts,
+        ScoreCounts = s.ScoreCounts,
     };
 
     [Fact]
@@ -138,7 +145,10 @@ public class DriftSketch_Tests
     {
         var shortRows = new DriftSketch
         {
-            FeatureConfigHash = Samples.Hash, WindowStartUtc = Samples.Now, WindowEndUtc = Samples.Now, ScoreCounts = new long[5],
+            FeatureConfigHash = Samples.Hash,
+            WindowStartUtc = Samples.Now,
+            WindowEndUtc = Samples.Now,
+            ScoreCounts = new long[5],
         };
         Assert.False(shortRows.TryValidate(out string reason));
         Assert.Contains("scoreCounts has 5 bins, layout 1 has 22", reason, StringComparison.Ordinal);

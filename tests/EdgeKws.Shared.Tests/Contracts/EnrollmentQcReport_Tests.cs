@@ -70,16 +70,16 @@ public sealed class EnrollmentQcReport_Tests
 
     private static EnrollmentQcReport Copy(EnrollmentQcReport r, int? takesRequested = null, int? takesAccepted = null, int? attempts = null,
         EnrollmentCheckCounts? rejections = null, double? minSnr = null, string? hash = null) => new()
-    {
-        DeviceId = r.DeviceId,
-        DeviceTimeUtc = r.DeviceTimeUtc,
-        Outcome = r.Outcome,
-        FeatureConfigHash = hash ?? r.FeatureConfigHash,
-        TakesRequested = takesRequested ?? r.TakesRequested,
-        TakesAccepted = takesAccepted ?? r.TakesAccepted,
-        Attempts = attempts ?? r.Attempts,
-        Rejections = rejections ?? r.Rejections,
-        MinSnrDb = minSnr ?? r.MinSnrDb,
-        DtwThreshold = r.DtwThreshold,
-    };
+        {
+            DeviceId = r.DeviceId,
+            DeviceTimeUtc = r.DeviceTimeUtc,
+            Outcome = r.Outcome,
+            FeatureConfigHash = hash ?? r.FeatureConfigHash,
+            TakesRequested = takesRequested ?? r.TakesRequested,
+            TakesAccepted = takesAccepted ?? r.TakesAccepted,
+            Attempts = attempts ?? r.Attempts,
+            Rejections = rejections ?? r.Rejections,
+            MinSnrDb = minSnr ?? r.MinSnrDb,
+            DtwThreshold = r.DtwThreshold,
+        };
 }

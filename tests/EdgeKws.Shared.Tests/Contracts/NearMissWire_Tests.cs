@@ -51,10 +51,18 @@ public sealed class NearMissWire_Tests
     {
         Heartbeat withNearMisses = new()
         {
-            DeviceId = "dev-001", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ListeningSeconds = 60, ModelVersion = "m",
+            DeviceId = "dev-001",
+            DeviceTimeUtc = Samples.Now,
+            IntervalSeconds = 60,
+            ListeningSeconds = 60,
+            ModelVersion = "m",
             Totals = new HeartbeatTotals
             {
-                Epoch = "e1", ListeningSeconds = 600, Detections = 4, NearMisses = 9, NearMissesRateLimited = 2,
+                Epoch = "e1",
+                ListeningSeconds = 600,
+                Detections = 4,
+                NearMisses = 9,
+                NearMissesRateLimited = 2,
                 Outbox = new OutboxTotals { NearMiss = new OutboxClassTotals { Written = 14, Evicted = 3, Failed = 1, Dropped = 1 } },
             },
         };
@@ -76,7 +84,10 @@ public sealed class NearMissWire_Tests
         // More rate-limited than found is refused.
         Heartbeat bad = new()
         {
-            DeviceId = "d", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ModelVersion = "m",
+            DeviceId = "d",
+            DeviceTimeUtc = Samples.Now,
+            IntervalSeconds = 60,
+            ModelVersion = "m",
             Totals = new HeartbeatTotals { Epoch = "e1", NearMisses = 1, NearMissesRateLimited = 2 },
         };
         Assert.False(bad.TryValidate(out why));

@@ -107,7 +107,11 @@ public class MessageValidation_Tests
         Assert.True(Samples.Heartbeat().TryValidate(out string ok), ok);
         var hb = new Heartbeat
         {
-            DeviceId = "dev-001", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ListeningSeconds = 75, ModelVersion = "m",
+            DeviceId = "dev-001",
+            DeviceTimeUtc = Samples.Now,
+            IntervalSeconds = 60,
+            ListeningSeconds = 75,
+            ModelVersion = "m",
         };
         Assert.False(hb.TryValidate(out string reason));
         Assert.Contains("listeningSeconds 75 exceeds intervalSeconds 60", reason, StringComparison.Ordinal);
@@ -129,10 +133,17 @@ public class MessageValidation_Tests
     {
         Heartbeat withTotals = new()
         {
-            DeviceId = "dev-001", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ListeningSeconds = 60, ModelVersion = "m",
+            DeviceId = "dev-001",
+            DeviceTimeUtc = Samples.Now,
+            IntervalSeconds = 60,
+            ListeningSeconds = 60,
+            ModelVersion = "m",
             Totals = new HeartbeatTotals
             {
-                Epoch = "0123456789abcdef", ListeningSeconds = 3600.5, Detections = 7, AudioOverruns = 1,
+                Epoch = "0123456789abcdef",
+                ListeningSeconds = 3600.5,
+                Detections = 7,
+                AudioOverruns = 1,
                 Outbox = new OutboxTotals { Heartbeat = new OutboxClassTotals { Written = 60, Evicted = 3, Dropped = 2 } },
             },
         };
@@ -159,7 +170,11 @@ public class MessageValidation_Tests
     {
         var hb = new Heartbeat
         {
-            DeviceId = "d", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ModelVersion = "m", Totals = new HeartbeatTotals { Epoch = epoch },
+            DeviceId = "d",
+            DeviceTimeUtc = Samples.Now,
+            IntervalSeconds = 60,
+            ModelVersion = "m",
+            Totals = new HeartbeatTotals { Epoch = epoch },
         };
         Assert.False(hb.TryValidate(out string reason));
         Assert.StartsWith(expected, reason, StringComparison.Ordinal);
@@ -170,7 +185,10 @@ public class MessageValidation_Tests
     {
         var hb = new Heartbeat
         {
-            DeviceId = "d", DeviceTimeUtc = Samples.Now, IntervalSeconds = 60, ModelVersion = "m",
+            DeviceId = "d",
+            DeviceTimeUtc = Samples.Now,
+            IntervalSeconds = 60,
+            ModelVersion = "m",
             Totals = new HeartbeatTotals { Epoch = "e1", Outbox = new OutboxTotals { ClipAudio = new OutboxClassTotals { Evicted = -1 } } },
         };
         Assert.False(hb.TryValidate(out string reason));
@@ -183,8 +201,12 @@ public class MessageValidation_Tests
         Assert.True(Samples.ModelStatus().TryValidate(out string ok), ok);
         var noReason = new ModelStatus
         {
-            DeviceId = "dev-001", DeviceTimeUtc = Samples.Now, ActiveSlot = ModelSlot.A, ActiveModelVersion = "v1",
-            UpdateResult = ModelUpdateResult.RolledBack, TargetModelVersion = "v2",
+            DeviceId = "dev-001",
+            DeviceTimeUtc = Samples.Now,
+            ActiveSlot = ModelSlot.A,
+            ActiveModelVersion = "v1",
+            UpdateResult = ModelUpdateResult.RolledBack,
+            TargetModelVersion = "v2",
         };
         Assert.False(noReason.TryValidate(out string reason));
         Assert.Equal("reason is required when updateResult is RolledBack", reason);
@@ -195,7 +217,10 @@ public class MessageValidation_Tests
     {
         var bad = new ModelStatus
         {
-            DeviceId = "dev-001", DeviceTimeUtc = Samples.Now, ActiveSlot = (ModelSlot)7, ActiveModelVersion = "v1",
+            DeviceId = "dev-001",
+            DeviceTimeUtc = Samples.Now,
+            ActiveSlot = (ModelSlot)7,
+            ActiveModelVersion = "v1",
             UpdateResult = ModelUpdateResult.None,
         };
         Assert.False(bad.TryValidate(out string reason));
@@ -204,14 +229,14 @@ public class MessageValidation_Tests
 
     private static DetectionReport Clone(DetectionReport d, float? score = null, long? offset = null, string? hash = null, string? model = null,
         DateTimeOffset? time = null, Guid? clip = null) => new()
-    {
-        DeviceId = d.DeviceId,
-        DeviceTimeUtc = time ?? d.DeviceTimeUtc,
-        StreamOffsetMs = offset ?? d.StreamOffsetMs,
-        Score = score ?? d.Score,
-        Keyword = d.Keyword,
-        ModelVersion = model ?? d.ModelVersion,
-        FeatureConfigHash = hash ?? d.FeatureConfigHash,
-        ClipId = clip ?? d.ClipId,
-    };
+        {
+            DeviceId = d.DeviceId,
+            DeviceTimeUtc = time ?? d.DeviceTimeUtc,
+            StreamOffsetMs = offset ?? d.StreamOffsetMs,
+            Score = score ?? d.Score,
+            Keyword = d.Keyword,
+            ModelVersion = model ?? d.ModelVersion,
+            FeatureConfigHash = hash ?? d.FeatureConfigHash,
+            ClipId = clip ?? d.ClipId,
+        };
 }

@@ -1,10 +1,10 @@
 using EdgeKws.Shared.Features;
 using NWaves.FeatureExtractors.Options;
 using NWaves.Filters.Fda;
-using Dct2 = NWaves.Transforms.Dct2;
 using NWaves.Utils;
 using NWaves.Windows;
 using Xunit.Abstractions;
+using Dct2 = NWaves.Transforms.Dct2;
 using NWavesMfcc = NWaves.FeatureExtractors.MfccExtractor;
 
 namespace EdgeKws.Shared.Tests.Features;

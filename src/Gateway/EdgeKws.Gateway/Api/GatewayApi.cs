@@ -1,13 +1,13 @@
 using System.Globalization;
 using System.Reflection;
+using System.Security.Claims;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Ingest;
 using EdgeKws.Gateway.Monitoring;
+using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Metrics;
-using System.Security.Claims;
-using EdgeKws.Gateway.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -519,7 +519,14 @@ public static class GatewayApi
         }
         return Results.Json(g.Store.ReadQuarantine(after ?? 0, l).Select(q => new
         {
-            q.Id, q.ReceivedUtc, q.ClientId, q.Topic, q.Rejection, q.Reason, q.PayloadBytes, payloadBase64 = Convert.ToBase64String(q.Payload),
+            q.Id,
+            q.ReceivedUtc,
+            q.ClientId,
+            q.Topic,
+            q.Rejection,
+            q.Reason,
+            q.PayloadBytes,
+            payloadBase64 = Convert.ToBase64String(q.Payload),
         }));
     }
 

@@ -85,18 +85,34 @@ public static class ModelApi
         }
         return Results.Json(new
         {
-            window = window ?? "24h", bucket = bucket ?? "1h", frrNote = ModelVersionSeriesReader.FrrNote,
+            window = window ?? "24h",
+            bucket = bucket ?? "1h",
+            frrNote = ModelVersionSeriesReader.FrrNote,
             versions = new ModelVersionSeriesReader(g.Store, clock).Read(length, b),
         });
     }
 
     private static object Lineage(RegisteredModel m) => new
     {
-        m.ModelId, m.ModelVersion, m.ParentVersion, m.Stage, m.DatasetId, m.FeatureConfigHash, m.CodeCommit, m.CodeDirty,
-        m.FileName, m.ModelSha256, m.ModelSizeBytes, m.Threshold, m.SigningKeyId, m.FloatWeights, m.FineTune,
+        m.ModelId,
+        m.ModelVersion,
+        m.ParentVersion,
+        m.Stage,
+        m.DatasetId,
+        m.FeatureConfigHash,
+        m.CodeCommit,
+        m.CodeDirty,
+        m.FileName,
+        m.ModelSha256,
+        m.ModelSizeBytes,
+        m.Threshold,
+        m.SigningKeyId,
+        m.FloatWeights,
+        m.FineTune,
         evaluation = new { m.FaPerHour, m.FalseRejectRate, m.FaPerHourResolution, m.EvaluationSet },
         gate = new { promote = m.GatePromote, summary = m.GateSummary, againstVersion = m.GateAgainstVersion },
-        m.RegisteredUtc, m.StageChangedUtc,
+        m.RegisteredUtc,
+        m.StageChangedUtc,
     };
 
     private static IResult Submit(ModelJobs jobs, ModelJobRequest request)

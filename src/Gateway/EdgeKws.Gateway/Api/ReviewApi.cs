@@ -1,11 +1,11 @@
-using EdgeKws.Gateway.Configuration;
 using System.Security.Claims;
+using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Labeling;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
+using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
-using Microsoft.AspNetCore.Builder;
 
 namespace EdgeKws.Gateway.Api;
 

@@ -66,7 +66,10 @@ public sealed class AutoFineTuneLoop(IGatewayStore store, ModelRegistry registry
             logger.LogInformation("auto fine-tune: {Reason}", decision.Reason);
             _status = _status with
             {
-                Since = backlog?.Since, SinceUtc = backlog?.SinceUtc, ClipsSinceLastModel = decision.NewClips, OldestAgeHours = decision.OldestAge?.TotalHours,
+                Since = backlog?.Since,
+                SinceUtc = backlog?.SinceUtc,
+                ClipsSinceLastModel = decision.NewClips,
+                OldestAgeHours = decision.OldestAge?.TotalHours,
                 LastDecision = decision,
             };
             if (decision.Start)
@@ -110,8 +113,13 @@ public sealed class AutoFineTuneLoop(IGatewayStore store, ModelRegistry registry
             string version = parent.Length + 11 + stamp.Length <= Shared.Contracts.WireLimits.MaxModelVersionLength ? $"{parent}+auto-ft.{stamp}" : $"auto-ft.{stamp}";
             request = new ModelJobRequest
             {
-                Kind = ModelJobKind.FineTune, ModelVersion = version, Dataset = name, EvaluationSet = options.EvaluationSet, ReplayDataset = options.ReplayDataset,
-                Epochs = options.Epochs, Tiny = options.Tiny,
+                Kind = ModelJobKind.FineTune,
+                ModelVersion = version,
+                Dataset = name,
+                EvaluationSet = options.EvaluationSet,
+                ReplayDataset = options.ReplayDataset,
+                Epochs = options.Epochs,
+                Tiny = options.Tiny,
             };
             ModelJob job = jobs.Submit(request);
             // Persisted at once: a restart before the next look must not count these labels again.

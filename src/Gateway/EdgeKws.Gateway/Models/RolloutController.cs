@@ -386,8 +386,13 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
                 bool again = d.TransferId is not null;
                 d = d with
                 {
-                    State = RolloutDeviceState.Sent, TransferId = transfer, SentUtc = sent, Resends = again ? d.Resends + 1 : d.Resends,
-                    OfflineSinceUtc = null, ReconnectedUtc = null, Reason = null,
+                    State = RolloutDeviceState.Sent,
+                    TransferId = transfer,
+                    SentUtc = sent,
+                    Resends = again ? d.Resends + 1 : d.Resends,
+                    OfflineSinceUtc = null,
+                    ReconnectedUtc = null,
+                    Reason = null,
                 };
                 logger.LogInformation("rollout {Id}: sent {Version} to {Device} (step {Step}{Again})", r.Id, r.ModelVersion, d.DeviceId, d.Step,
                     again ? string.Create(CultureInfo.InvariantCulture, $", resend {d.Resends} of at most {Rules.MaxResends}") : catchUp ? ", catch-up" : string.Empty);
@@ -492,13 +497,15 @@ public sealed class RolloutController(IGatewayStore store, ModelRegistry registr
         {
             return d with
             {
-                State = RolloutDeviceState.Deferred, OfflineSinceUtc = since,
+                State = RolloutDeviceState.Deferred,
+                OfflineSinceUtc = since,
                 Reason = string.Create(CultureInfo.InvariantCulture, $"deferred: offline ({how}) since {since:u}, longer than the {Rules.OfflineGrace} grace"),
             };
         }
         return d with
         {
-            State = RolloutDeviceState.WaitingOnline, OfflineSinceUtc = since,
+            State = RolloutDeviceState.WaitingOnline,
+            OfflineSinceUtc = since,
             Reason = string.Create(CultureInfo.InvariantCulture, $"offline ({how}) since {since:u}: the offer goes when it is back online"),
         };
     }

@@ -42,8 +42,12 @@ internal static class MonitoringValues
             merged.TryGetValue(key, out ActivityRow a);
             merged[key] = a with
             {
-                BucketStartUtc = DateTimeOffset.FromUnixTimeMilliseconds(bucket), DeviceId = h.DeviceId, ModelVersion = h.ModelVersion,
-                ListeningSeconds = a.ListeningSeconds + listening, ListeningIncomplete = a.ListeningIncomplete || incomplete, DetectionsLost = a.DetectionsLost + lost,
+                BucketStartUtc = DateTimeOffset.FromUnixTimeMilliseconds(bucket),
+                DeviceId = h.DeviceId,
+                ModelVersion = h.ModelVersion,
+                ListeningSeconds = a.ListeningSeconds + listening,
+                ListeningIncomplete = a.ListeningIncomplete || incomplete,
+                DetectionsLost = a.DetectionsLost + lost,
             };
         }
         foreach (ActivityRow d in detections)
@@ -52,8 +56,13 @@ internal static class MonitoringValues
             merged.TryGetValue(key, out ActivityRow a);
             merged[key] = a with
             {
-                BucketStartUtc = d.BucketStartUtc, DeviceId = d.DeviceId, ModelVersion = d.ModelVersion, TrueAccepts = a.TrueAccepts + d.TrueAccepts,
-                FalseAccepts = a.FalseAccepts + d.FalseAccepts, Unlabelled = a.Unlabelled + d.Unlabelled, PendingReview = a.PendingReview + d.PendingReview,
+                BucketStartUtc = d.BucketStartUtc,
+                DeviceId = d.DeviceId,
+                ModelVersion = d.ModelVersion,
+                TrueAccepts = a.TrueAccepts + d.TrueAccepts,
+                FalseAccepts = a.FalseAccepts + d.FalseAccepts,
+                Unlabelled = a.Unlabelled + d.Unlabelled,
+                PendingReview = a.PendingReview + d.PendingReview,
             };
         }
         return merged.Values.OrderBy(a => a.BucketStartUtc).ThenBy(a => a.DeviceId, StringComparer.Ordinal).ThenBy(a => a.ModelVersion, StringComparer.Ordinal).ToList();
