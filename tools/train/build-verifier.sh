@@ -8,13 +8,14 @@
 # usage: tools/train/build-verifier.sh [DATASET_DIR]
 #   DATASET_DIR: an edgekws-dataset/1 directory; default artifacts/default-model/dataset, which
 #                `tools/train/build-default-model.sh --keep-work` leaves behind (corpus 17 min + export 1.5 min).
-# SKIP_TRAIN=1 reuses $WORK/trained from an earlier run of the same arguments.
+# SKIP_TRAIN=1 reuses $WORK/trained from an earlier run of the same arguments. EPOCHS (default 16), VERSION (1.0.0) and
+# OUT (models/verifier) choose a variant, e.g. the 30-epoch one docs/labeling.md reports, written outside the bundle.
 # Training: about 60 minutes on one core of the shared 2-core VM (16 epochs x 5-6 min). Deterministic (seeded, one thread).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 DATASET=${1:-$ROOT/artifacts/default-model/dataset}
 WORK=${WORK:-$ROOT/artifacts/verifier}
-OUT=$ROOT/models/verifier
+OUT=${OUT:-$ROOT/models/verifier}
 PY=/usr/bin/python3
 ID=hey-edge-verifier
 VERSION=${VERSION:-1.0.0}
