@@ -29,6 +29,16 @@ public sealed class MainJobOptions_Tests
         Assert.Equal(Path.Combine("artifacts", "main-job"), o.OutputDirectory);
         Assert.False(o.KeepRunning);
         Assert.Equal(ModelStageKind.Recalibrate, o.ModelStage);
+        Assert.False(o.SimulatedReview);
+    }
+
+    [Fact]
+    public void Simulated_review_is_an_explicit_choice()
+    {
+        (MainJobOptions? o, _, _, string error) = Parse("--model-stage", "finetune", "--simulated-review");
+        Assert.Empty(error);
+        Assert.True(o!.SimulatedReview);
+        Assert.Contains("--simulated-review", Parse("--help").Stdout, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -26,6 +26,14 @@ internal sealed class GatewayDatabase : IDisposable
         FROM detections ORDER BY device_id, seq
         """);
 
+    /// <summary>Near misses the labeling worker left to review (label 'Unknown'), with their stream offset: what a reviewer would hear.</summary>
+    public List<DetectionClipRow> ReadNearMissesToReview() => _db.Query<DetectionClipRow>(
+        """
+        SELECT device_id AS DeviceId, seq AS Sequence, stream_offset_ms AS StreamOffsetMs, score AS Score,
+               model_version AS ModelVersion, clip_id AS ClipId
+        FROM near_misses WHERE label = 'Unknown' ORDER BY device_id, seq
+        """);
+
     /// <summary>Each device's highest detection sequence number so far: later detections (another day's) lie above it.</summary>
     public Dictionary<string, long> LastDetectionSequences() => _db.Query<DetectionClipRow>(
         "SELECT device_id AS DeviceId, MAX(seq) AS Sequence FROM detections GROUP BY device_id")

@@ -91,8 +91,7 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
             {
                 continue;
             }
-            bool truthTa = truthByDevice.TryGetValue(device, out var keywords)
-                && keywords.Any(k => row.StreamOffsetMs >= k.StartMs && row.StreamOffsetMs <= k.EndMs + TruthToleranceMs);
+            bool truthTa = truthByDevice.TryGetValue(device, out var keywords) && SimulatedReviewer.HoldsKeyword(keywords, row.StreamOffsetMs);
             if (truthTa)
             {
                 figures.TruthTrueAccepts++;

@@ -402,7 +402,8 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         string truth = figures.DecidedWithTruth > 0
             ? string.Create(CultureInfo.InvariantCulture, $"; agrees with day {dayRun.Day}'s ground truth on {figures.AgreeWithTruth}/{figures.DecidedWithTruth} decided labels")
             : "";
-        return (true, $"day {dayRun.Day}'s detections: {figures.TrueAccepts} TA, {figures.FalseAccepts} FA, {figures.NeedsReview} to review (review queue {figures.ReviewQueue}){truth}");
+        string review = await SimulatedReviewAsync(recordings, figures, gateway, ct).ConfigureAwait(false);
+        return (true, $"day {dayRun.Day}'s detections: {figures.TrueAccepts} TA, {figures.FalseAccepts} FA, {figures.NeedsReview} to review (review queue {figures.ReviewQueue}){truth}{review}");
     }
 
     private async Task<(bool, string)> LaterDayMetricsAsync(DayRun dayRun, GatewayClient gateway, CancellationToken ct)
@@ -533,8 +534,20 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         string truth = figures.DecidedWithTruth > 0
             ? string.Create(CultureInfo.InvariantCulture, $"; agrees with the corpus ground truth on {figures.AgreeWithTruth}/{figures.DecidedWithTruth} decided labels")
             : "";
+        string review = await SimulatedReviewAsync(recordings, figures, gateway, ct).ConfigureAwait(false);
         return (true, $"{figures.Labeler}: {figures.ClipsAligned} clips aligned -> {figures.TrueAccepts} TA, {figures.FalseAccepts} FA, " +
-            $"{figures.NeedsReview} to review (review queue {figures.ReviewQueue}, GET /api/review/items){truth}");
+            $"{figures.NeedsReview} to review (review queue {figures.ReviewQueue}, GET /api/review/items){truth}{review}");
+    }
+
+    // With --simulated-review, after the labeler's figures are taken (they describe the labeler alone): a person decides the queue.
+    private async Task<string> SimulatedReviewAsync(IReadOnlyList<DeviceRecording> recordings, LabelFigures figures, GatewayClient gateway, CancellationToken ct)
+    {
+        if (!options.SimulatedReview)
+        {
+            return "";
+        }
+        figures.SimulatedReview = await new SimulatedReviewer(_summary.GatewayDatabase, _progress).ReviewAsync(recordings, gateway, ct).ConfigureAwait(false);
+        return "; " + figures.SimulatedReview;
     }
 
     // ---- 5. metrics ------------------------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ internal sealed record MainJobOptions
     public int? HttpPort { get; init; }
     public long Seed { get; init; } = 42;
     public bool QuickModel { get; init; }
+
+    /// <summary>After each day's labels, a simulated person decides the review queue from the corpus ground truth (off by default).</summary>
+    public bool SimulatedReview { get; init; }
     public ModelStageKind ModelStage { get; init; } = ModelStageKind.Recalibrate;
 
     /// <summary>Parses <paramref name="args"/> and calls <paramref name="run"/> with the options; exit 2 (message on stderr) for a bad command line.</summary>
@@ -92,9 +95,15 @@ internal sealed record MainJobOptions
             Description = "with --model-stage train: train the pushed model with the trainer's tiny configuration on a smaller corpus; with finetune: a smaller replay "
                 + "corpus and fewer epochs (seconds instead of a minute or two; the end-to-end test uses it)",
         };
+        Option<bool> simulatedReviewOption = new("--simulated-review")
+        {
+            Description = "after each day's labels, a simulated person decides every clip the labeler sent to review (queued detections and near misses) "
+                + "from the corpus ground truth, through the reviewer API; off by default (the default run's labels are the gateway's alone)",
+        };
         var command = new Command("edgekws-main-job", "The README's main job: the whole EdgeKws loop on the embedded defaults (docs/main-job.md).")
         {
             new HelpOption(), devicesOption, hoursOption, daysOption, outOption, keepRunningOption, httpPortOption, seedOption, modelStageOption, quickModelOption,
+            simulatedReviewOption,
         };
         command.SetAction(parse => run(new MainJobOptions
         {
@@ -107,6 +116,7 @@ internal sealed record MainJobOptions
             Seed = parse.GetValue(seedOption),
             ModelStage = parse.GetValue(modelStageOption) ?? defaults.ModelStage,
             QuickModel = parse.GetValue(quickModelOption),
+            SimulatedReview = parse.GetValue(simulatedReviewOption),
         }));
         return command;
     }

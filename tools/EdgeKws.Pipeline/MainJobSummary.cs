@@ -73,6 +73,8 @@ internal sealed class LabelFigures
     public long TrueAcceptsCorrect { get; set; }
     /// <summary>Decided FalseAccept labels whose detection the ground truth puts on no keyword.</summary>
     public long FalseAcceptsCorrect { get; set; }
+    /// <summary>With <c>--simulated-review</c>: what the simulated person decided after the labeler (null otherwise).</summary>
+    public ReviewFigures? SimulatedReview { get; set; }
     /// <summary>Share of labelled detections sent to review (NeedsReview / all labels).</summary>
     public double? ReviewRate => TrueAccepts + FalseAccepts + NeedsReview == 0 ? null : (double)NeedsReview / (TrueAccepts + FalseAccepts + NeedsReview);
 }

@@ -146,6 +146,10 @@ internal static class SummaryReport
         {
             yield return string.Create(CultureInfo.InvariantCulture, $"review rate: {l.NeedsReview} of {l.TrueAccepts + l.FalseAccepts + l.NeedsReview} labelled detections ({F(100 * reviewRate, "F0")} %) sent to a person (targets: >= 95 % agreement on decided labels, <= 25 % to review)");
         }
+        if (l.SimulatedReview is { } review)
+        {
+            yield return $"--simulated-review, day 1: {review} (the labels the model stage used include these; the figures above are the labeler's alone)";
+        }
         foreach (FaRow r in s.FaPerHour.Where(r => r.Scope != "device"))
         {
             yield return string.Create(CultureInfo.InvariantCulture,
