@@ -81,8 +81,9 @@ public static class Plots
 
     public sealed record Bar(string Label, double Value, double? Budget);
 
-    /// <summary>Horizontal bars of bytes with each budget as a dashed red mark: the memory-vs-budget picture.</summary>
-    public static byte[] BudgetBars(string title, IReadOnlyList<Bar> bars, string unit, double unitBytes, int width = 720)
+    /// <summary>Horizontal bars of bytes with each budget as a dashed red mark: the memory-vs-budget picture (900 px wide by
+    /// default: the bar labels take the left third, and the title is centred over the rest).</summary>
+    public static byte[] BudgetBars(string title, IReadOnlyList<Bar> bars, string unit, double unitBytes, int width = 900)
     {
         ArgumentNullException.ThrowIfNull(bars);
         const int rowH = 44;
