@@ -1,12 +1,18 @@
 using System.Globalization;
-using EdgeKws.ModelLoop.Evaluation;
+using ScottPlot;
+using ScottPlot.TickGenerators;
+using SkiaSharp;
 
 namespace EdgeKws.Bench.Report;
 
-/// <summary>The report's PNG plots, drawn on the model loop's <see cref="PlotCanvas"/> (same pixel font and PNG encoder as the DET plot).</summary>
+/// <summary>The report's PNG plots, drawn with ScottPlot like the model loop's DET plot (docs/decisions.md).</summary>
 public static class Plots
 {
-    private static readonly (byte R, byte G, byte B)[] Palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)];
+    /// <summary>One colour per series (percentile), in order.</summary>
+    public static readonly (byte R, byte G, byte B)[] Palette = [(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40), (148, 103, 189), (140, 86, 75)];
+
+    /// <summary>Bar colours of the budget plot: within budget, over budget, no budget.</summary>
+    public static readonly (byte R, byte G, byte B) Pass = (44, 160, 44), Over = (214, 39, 40), NoBudget = (120, 120, 120);
 
     public sealed record Panel(string Title, string Unit, IReadOnlyList<(string Label, double[] Values)> Groups);
 
@@ -16,113 +22,118 @@ public static class Plots
     /// </summary>
     public static byte[] PercentileBars(string title, IReadOnlyList<string> seriesNames, IReadOnlyList<Panel> panels, int width = 720, int panelHeight = 230)
     {
-        const int left = 70, right = 20, top = 34, gap = 36;
-        int height = top + panels.Count * (panelHeight + gap) + 24;
-        var c = new PlotCanvas(width, height);
-        c.Fill(255, 255, 255);
-        c.Text(left, 8, title, 2, 0, 0, 0);
-        // Legend: one colour per percentile.
-        int lx = width - right - 8;
-        for (int s = seriesNames.Count - 1; s >= 0; s--)
-        {
-            lx -= c.TextWidth(seriesNames[s], 2) + 22;
-            var (r, g, b) = Palette[s % Palette.Length];
-            c.FillRect(lx, 8, lx + 12, 18, r, g, b);
-            c.Text(lx + 16, 9, seriesNames[s], 2, 0, 0, 0);
-        }
+        ArgumentNullException.ThrowIfNull(seriesNames);
+        ArgumentNullException.ThrowIfNull(panels);
+        int height = Math.Max(panels.Count, 1) * panelHeight;
+        using var surface = SKSurface.Create(new SKImageInfo(width, height)) ?? throw new InvalidOperationException("SkiaSharp could not create a surface");
+        surface.Canvas.Clear(SKColors.White);
+        LegendItem[] legend = [.. seriesNames.Select((name, s) => new LegendItem { LabelText = name, FillColor = Colour(Palette[s % Palette.Length]) })];
         for (int p = 0; p < panels.Count; p++)
         {
             Panel panel = panels[p];
-            int y0 = top + p * (panelHeight + gap) + 18, plotH = panelHeight - 40, plotW = width - left - right;
-            c.Text(left, y0 - 16, $"{panel.Title} ({panel.Unit})", 2, 0, 0, 0);
+            var plot = new Plot();
+            // The first panel carries the picture's title; every panel its percentile legend.
+            plot.Title(p == 0 ? $"{title}: {panel.Title} ({panel.Unit})" : $"{panel.Title} ({panel.Unit})", 13);
             var positive = panel.Groups.SelectMany(g => g.Values).Where(v => v > 0 && double.IsFinite(v)).ToArray();
             if (positive.Length == 0)
             {
-                c.Rect(left, y0, left + plotW, y0 + plotH, 0, 0, 0);
-                c.Text(left + 10, y0 + plotH / 2, "NOT MEASURED", 2, 120, 120, 120);
-                continue;
+                plot.Add.Text("not measured", 0.05, 0.5);
+                plot.Axes.Bottom.TickGenerator = new NumericManual();
+                plot.Axes.Left.TickGenerator = new NumericManual();
+                plot.Axes.SetLimits(0, 1, 0, 1);
             }
-            int dMin = (int)Math.Floor(Math.Log10(positive.Min())), dMax = (int)Math.Ceiling(Math.Log10(positive.Max()));
-            if (dMax == dMin) dMax++;
-            double Y(double v) => y0 + plotH * (1 - (Math.Log10(Math.Max(v, Math.Pow(10, dMin))) - dMin) / (dMax - dMin));
-            for (int d = dMin; d <= dMax; d++)
+            else
             {
-                int y = (int)Math.Round(Y(Math.Pow(10, d)));
-                c.Line(left, y, left + plotW, y, 225, 225, 225);
-                string label = FormatPower(d);
-                c.Text(left - 6 - c.TextWidth(label, 2), y - 5, label, 2, 0, 0, 0);
-            }
-            int groups = panel.Groups.Count, series = seriesNames.Count;
-            double groupW = plotW / (double)Math.Max(groups, 1);
-            double barW = Math.Min(28, (groupW - 30) / series);
-            for (int gi = 0; gi < groups; gi++)
-            {
-                var (label, values) = panel.Groups[gi];
-                double gx = left + gi * groupW + (groupW - barW * series) / 2;
-                for (int s = 0; s < series && s < values.Length; s++)
+                int dMin = (int)Math.Floor(Math.Log10(positive.Min())), dMax = (int)Math.Ceiling(Math.Log10(positive.Max()));
+                if (dMax == dMin) dMax++;
+                var yTicks = new NumericManual();
+                for (int d = dMin; d <= dMax; d++)
                 {
-                    if (!(values[s] > 0) || !double.IsFinite(values[s])) continue;
-                    var (r, g, b) = Palette[s % Palette.Length];
-                    int x0 = (int)Math.Round(gx + s * barW), x1 = (int)Math.Round(gx + (s + 1) * barW) - 2;
-                    c.FillRect(x0, (int)Math.Round(Y(values[s])), x1, y0 + plotH, r, g, b);
+                    yTicks.AddMajor(d, FormatPower(d));
                 }
-                string text = label.ToUpperInvariant();
-                c.Text((int)(left + gi * groupW + (groupW - c.TextWidth(text, 2)) / 2), y0 + plotH + 6, text, 2, 0, 0, 0);
+                plot.Axes.Left.TickGenerator = yTicks;
+                // Bars in decades (log10 of the value) from the lowest decade up; group g's series s at g x (n + 1) + s.
+                int series = seriesNames.Count;
+                var bars = new List<ScottPlot.Bar>();
+                var xTicks = new NumericManual();
+                for (int gi = 0; gi < panel.Groups.Count; gi++)
+                {
+                    var (label, values) = panel.Groups[gi];
+                    double start = gi * (series + 1);
+                    xTicks.AddMajor(start + (series - 1) / 2.0, label);
+                    for (int s = 0; s < series && s < values.Length; s++)
+                    {
+                        if (!(values[s] > 0) || !double.IsFinite(values[s])) continue;
+                        bars.Add(new ScottPlot.Bar { Position = start + s, Value = Math.Log10(values[s]), ValueBase = dMin, FillColor = Colour(Palette[s % Palette.Length]), LineWidth = 0 });
+                    }
+                }
+                plot.Add.Bars(bars);
+                plot.Axes.Bottom.TickGenerator = xTicks;
+                plot.Axes.SetLimits(-1, panel.Groups.Count * (series + 1) - 1, dMin, dMax);
+                plot.ShowLegend(legend, Alignment.UpperLeft);
             }
-            c.Rect(left, y0, left + plotW, y0 + plotH, 0, 0, 0);
+            Place(surface.Canvas, plot, p * panelHeight, width, panelHeight);
         }
-        return c.ToPng();
+        using SKImage image = surface.Snapshot();
+        using SKData png = image.Encode(SKEncodedImageFormat.Png, 100);
+        return png.ToArray();
     }
 
     public sealed record Bar(string Label, double Value, double? Budget);
 
-    /// <summary>Horizontal bars of bytes with each budget as a dashed red mark: the memory-vs-budget picture.</summary>
-    public static byte[] BudgetBars(string title, IReadOnlyList<Bar> bars, string unit, double unitBytes, int width = 720)
+    /// <summary>Horizontal bars of bytes with each budget as a dashed red mark: the memory-vs-budget picture (900 px wide by
+    /// default: the bar labels take the left third, and the title is centred over the rest).</summary>
+    public static byte[] BudgetBars(string title, IReadOnlyList<Bar> bars, string unit, double unitBytes, int width = 900)
     {
-        const int left = 20, right = 30, top = 40, rowH = 44;
-        int height = top + bars.Count * rowH + 40;
-        var c = new PlotCanvas(width, height);
-        c.Fill(255, 255, 255);
-        c.Text(left, 10, title, 2, 0, 0, 0);
+        ArgumentNullException.ThrowIfNull(bars);
+        const int rowH = 44;
+        int height = 90 + bars.Count * rowH;
         double max = bars.Select(b => Math.Max(b.Value, b.Budget ?? 0)).DefaultIfEmpty(1).Max() / unitBytes * 1.08;
-        int plotW = width - left - right;
-        double X(double v) => left + plotW * Math.Clamp(v / unitBytes / max, 0, 1);
-        double step = NiceStep(max / 6);
-        for (double t = 0; t <= max; t += step)
-        {
-            int x = (int)Math.Round(X(t * unitBytes));
-            c.Line(x, top, x, top + bars.Count * rowH, 230, 230, 230);
-            string label = t.ToString("0.##", CultureInfo.InvariantCulture);
-            c.Text(x - c.TextWidth(label, 2) / 2, top + bars.Count * rowH + 6, label, 2, 0, 0, 0);
-        }
-        string axis = unit.ToUpperInvariant();
-        c.Text(width - right - c.TextWidth(axis, 2), top + bars.Count * rowH + 22, axis, 2, 0, 0, 0);
+        var plot = new Plot();
+        plot.Title(title, 13);
+        plot.XLabel(unit);
+        var yTicks = new NumericManual();
+        var drawn = new List<ScottPlot.Bar>();
         for (int i = 0; i < bars.Count; i++)
         {
             Bar b = bars[i];
-            int y = top + i * rowH;
+            double row = bars.Count - 1 - i; // the first bar on top
             bool over = b.Budget is { } budget && b.Value > budget;
-            var (r, g, bl) = b.Budget is null ? ((byte)120, (byte)120, (byte)120) : over ? ((byte)214, (byte)39, (byte)40) : ((byte)44, (byte)160, (byte)44);
-            c.FillRect(left, y + 16, (int)Math.Round(X(b.Value)), y + 32, r, g, bl);
-            string text = $"{b.Label.ToUpperInvariant()}: {(b.Value / unitBytes).ToString("0.##", CultureInfo.InvariantCulture)} {axis}" +
-                (b.Budget is { } bb ? $" OF {(bb / unitBytes).ToString("0.##", CultureInfo.InvariantCulture)} {(over ? "- OVER BUDGET" : "(PASS)")}" : " (NO BUDGET)");
-            c.Text(left, y + 2, text, 2, 0, 0, 0);
+            drawn.Add(new ScottPlot.Bar
+            {
+                Position = row,
+                Value = b.Value / unitBytes,
+                Size = 0.5,
+                FillColor = Colour(b.Budget is null ? NoBudget : over ? Over : Pass),
+                LineWidth = 0,
+            });
+            yTicks.AddMajor(row, $"{b.Label}: {Format(b.Value / unitBytes)} {unit}" +
+                (b.Budget is { } bb ? $" of {Format(bb / unitBytes)} {(over ? "- OVER BUDGET" : "(pass)")}" : " (no budget)"));
             if (b.Budget is { } limit)
             {
-                int bx = (int)Math.Round(X(limit));
-                c.Dashed(bx, y + 12, bx, y + 36, 214, 39, 40);
-                c.Dashed(bx + 1, y + 12, bx + 1, y + 36, 214, 39, 40);
+                var mark = plot.Add.Line(limit / unitBytes, row - 0.4, limit / unitBytes, row + 0.4);
+                mark.LineColor = Colour(Over);
+                mark.LineWidth = 2;
+                mark.LinePattern = LinePattern.Dashed;
             }
         }
-        return c.ToPng();
+        var barPlot = plot.Add.Bars(drawn);
+        barPlot.Horizontal = true;
+        plot.Axes.Left.TickGenerator = yTicks;
+        plot.Axes.SetLimits(0, max, -0.6, bars.Count - 0.4);
+        return plot.GetImageBytes(width, height, ImageFormat.Png);
     }
 
-    private static double NiceStep(double raw)
+    // Each plot renders into its own picture (a plot fills the whole canvas with its background), stacked on the page.
+    private static void Place(SKCanvas canvas, Plot plot, int top, int width, int height)
     {
-        double p = Math.Pow(10, Math.Floor(Math.Log10(raw)));
-        double m = raw / p;
-        return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p;
+        using SKImage image = SKImage.FromEncodedData(plot.GetImageBytes(width, height, ImageFormat.Png));
+        canvas.DrawImage(image, 0, top);
     }
+
+    private static Color Colour((byte R, byte G, byte B) c) => new(c.R, c.G, c.B);
+
+    private static string Format(double v) => v.ToString("0.##", CultureInfo.InvariantCulture);
 
     private static string FormatPower(int d) => d >= 0
         ? Math.Pow(10, d).ToString("0", CultureInfo.InvariantCulture)

@@ -7,6 +7,7 @@ using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Security;
 using MQTTnet;
 using MQTTnet.Protocol;
+using EdgeKws.Shared.Resilience;
 
 namespace EdgeKws.Device.Uplink;
 
@@ -51,7 +52,7 @@ public readonly record struct MqttUplinkStats(long ConnectAttempts, long Connect
 /// </para>
 /// <para>
 /// Detection never waits for the broker: producers write to the outbox and at most call the non-blocking
-/// <see cref="NotifyEnqueued"/>. The connection loop reconnects forever with <see cref="ReconnectBackoff"/>
+/// <see cref="NotifyEnqueued"/>. The connection loop reconnects forever with <see cref="ExponentialBackoff"/>
 /// (there is no managed client in MQTTnet 5). Not thread-safe except <see cref="NotifyEnqueued"/>,
 /// <see cref="State"/>, <see cref="LastError"/> and <see cref="Stats"/>.
 /// </para>
@@ -60,7 +61,7 @@ public sealed class MqttUplink : IAsyncDisposable
 {
     private readonly MqttUplinkOptions _options;
     private readonly IOutboxQueue _outbox;
-    private readonly ReconnectBackoff _backoff;
+    private readonly ExponentialBackoff _backoff;
     private readonly Func<TimeSpan, CancellationToken, Task> _delay;
     private readonly MqttClientFactory _factory = new();
     private readonly SemaphoreSlim _work = new(0, 1);
@@ -95,7 +96,7 @@ public sealed class MqttUplink : IAsyncDisposable
         options.Validate();
         _options = options;
         _outbox = outbox;
-        _backoff = new ReconnectBackoff(options.InitialBackoff, options.MaxBackoff, options.BackoffJitterFraction, jitter);
+        _backoff = new ExponentialBackoff(options.InitialBackoff, options.MaxBackoff, options.BackoffJitterFraction, jitter);
         _delay = delay ?? Task.Delay;
         _batch = new List<OutboxItem>(options.BatchSize);
         _statusTopic = Topics.Uplink(options.DeviceId, MessageKind.Status);
@@ -128,7 +129,7 @@ public sealed class MqttUplink : IAsyncDisposable
         Interlocked.Read(ref _deadLettered));
 
     /// <summary>The backoff schedule in use.</summary>
-    public ReconnectBackoff Backoff => _backoff;
+    public ExponentialBackoff Backoff => _backoff;
 
     /// <summary>
     /// Receives the device's commands (<c>edgekws/v1/{deviceId}/cmd/#</c>, QoS 1, on the same persistent

@@ -1,4 +1,5 @@
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Resilience;
 
 namespace EdgeKws.Device.Uplink;
 
@@ -51,7 +52,7 @@ public sealed class MqttUplinkOptions
     /// <summary>Cap of the reconnect delay.</summary>
     public TimeSpan MaxBackoff { get; init; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Largest fraction of a backoff delay removed at random (see <see cref="ReconnectBackoff"/>).</summary>
+    /// <summary>Largest fraction of a backoff delay removed at random (see <see cref="ExponentialBackoff"/>).</summary>
     public double BackoffJitterFraction { get; init; } = 0.5;
 
     /// <summary>Items read from the outbox per peek.</summary>
@@ -110,6 +111,6 @@ public sealed class MqttUplinkOptions
         {
             throw new ArgumentException($"{nameof(BatchSize)} and {nameof(MaxRefusalsPerMessage)} must be >= 1");
         }
-        _ = new ReconnectBackoff(InitialBackoff, MaxBackoff, BackoffJitterFraction);
+        _ = new ExponentialBackoff(InitialBackoff, MaxBackoff, BackoffJitterFraction);
     }
 }

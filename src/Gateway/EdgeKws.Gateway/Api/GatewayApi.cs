@@ -161,10 +161,10 @@ public static class GatewayApi
         });
     }
 
-    private static IResult Metrics(GatewayService g, TimeProvider clock, RetentionService retention, MonitoringOptions monitoring)
+    private static async Task<IResult> Metrics(GatewayService g, TimeProvider clock, RetentionService retention, MonitoringOptions monitoring, CancellationToken ct)
     {
         var fleet = new FleetMonitor(g.Store, clock);
-        var p = new PrometheusText();
+        var p = new MetricsScrape();
         GatewayMetricsSnapshot s = g.Metrics.Snapshot();
         (string Name, string Help, long Value)[] counters =
         [
@@ -181,17 +181,17 @@ public static class GatewayApi
         ];
         foreach ((string name, string help, long value) in counters)
         {
-            p.Family(name, "counter", help).Sample(value);
+            p.Counter(name, help, value);
         }
-        p.Family("edgekws_gateway_queue_depth", "gauge", "Messages waiting for the ingest writer.").Sample(s.QueueDepth);
+        p.Gauge("edgekws_gateway_queue_depth", "Messages waiting for the ingest writer.", s.QueueDepth);
 
         IReadOnlyList<DeviceRecord> devices = g.Store.ReadDevices();
-        p.Family("edgekws_device_last_seen_timestamp_seconds", "gauge", "Unix time of the device's latest stored message.");
+        Prometheus.Gauge lastSeen = p.Gauge("edgekws_device_last_seen_timestamp_seconds", "Unix time of the device's latest stored message.", "device", "cohort");
         foreach (DeviceRecord d in devices)
         {
             if (d.LastSeenUtc is { } last)
             {
-                p.Sample(last.ToUnixTimeMilliseconds() / 1000.0, ("device", d.DeviceId), ("cohort", d.Cohort ?? FleetMonitor.NoCohort));
+                lastSeen.WithLabels(d.DeviceId, d.Cohort ?? FleetMonitor.NoCohort).Set(last.ToUnixTimeMilliseconds() / 1000.0);
             }
         }
         var groups = new List<(FaGroup G, string Window)>();
@@ -213,39 +213,36 @@ public static class GatewayApi
         ];
         foreach ((string name, string help, Func<FaGroup, double?> value) in faFamilies)
         {
-            p.Family(name, "gauge", help);
+            Prometheus.Gauge gauge = p.Gauge(name, help, "scope", "key", "window");
             foreach ((FaGroup group, string window) in groups)
             {
                 if (value(group) is { } v)
                 {
-                    p.Sample(v, ("scope", group.Scope.ToString().ToLowerInvariant()), ("key", group.Key), ("window", window));
+                    gauge.WithLabels(group.Scope.ToString().ToLowerInvariant(), group.Key, window).Set(v);
                 }
             }
         }
         IReadOnlyList<AlertRecord> alerts = g.Store.ReadAlerts(activeOnly: true, MaxLimit);
-        p.Family("edgekws_alerts_active", "gauge", "Active alerts by severity.");
+        Prometheus.Gauge active = p.Gauge("edgekws_alerts_active", "Active alerts by severity.", "severity");
         foreach (AlertSeverity sev in Enum.GetValues<AlertSeverity>())
         {
-            p.Sample(alerts.Count(a => a.Severity == sev), ("severity", sev.ToString().ToLowerInvariant()));
+            active.WithLabels(sev.ToString().ToLowerInvariant()).Set(alerts.Count(a => a.Severity == sev));
         }
-        p.Family("edgekws_review_queue", "gauge", "Detections labelled Unknown, waiting for review.").Sample(g.Store.CountReviewQueue());
-        p.Family("edgekws_retention_raw_audio_deleted_total", "counter", "Raw audio clips deleted by the retention job since start.").Sample(retention.DeletedTotal);
-        p.Family("edgekws_models_tainted", "gauge", "Models trained on data of a device that was later erased.")
-            .Sample(g.Store.ReadModelTaints().Select(t => t.ModelVersion).Distinct(StringComparer.Ordinal).Count());
+        p.Gauge("edgekws_review_queue", "Detections labelled Unknown, waiting for review.", g.Store.CountReviewQueue());
+        p.Counter("edgekws_retention_raw_audio_deleted_total", "Raw audio clips deleted by the retention job since start.", retention.DeletedTotal);
+        p.Gauge("edgekws_models_tainted", "Models trained on data of a device that was later erased.",
+            g.Store.ReadModelTaints().Select(t => t.ModelVersion).Distinct(StringComparer.Ordinal).Count());
         DateTimeOffset skewSince = clock.GetUtcNow() - monitoring.SkewWindow;
         var skew = g.Store.ReadSkewResults(null, MaxLimit).Where(r => r.Status == SkewStatus.Compared && r.ComputedUtc >= skewSince)
             .GroupBy(r => r.DeviceId, StringComparer.Ordinal).OrderBy(x => x.Key, StringComparer.Ordinal).ToList();
-        p.Family("edgekws_feature_skew_max_relative", "gauge", "Largest per-frame relative difference between a device's features and the gateway's recomputation from raw audio (skew window).");
+        Prometheus.Gauge skewRelative = p.Gauge("edgekws_feature_skew_max_relative", "Largest per-frame relative difference between a device's features and the gateway's recomputation from raw audio (skew window).", "device");
+        Prometheus.Gauge skewAbs = p.Gauge("edgekws_feature_skew_max_abs", "Largest absolute difference between a device's features and the gateway's recomputation (skew window).", "device");
         foreach (IGrouping<string, SkewResult> d in skew)
         {
-            p.Sample(d.Max(r => r.MaxRelativeDifference), ("device", d.Key));
+            skewRelative.WithLabels(d.Key).Set(d.Max(r => r.MaxRelativeDifference));
+            skewAbs.WithLabels(d.Key).Set(d.Max(r => r.MaxAbsDifference));
         }
-        p.Family("edgekws_feature_skew_max_abs", "gauge", "Largest absolute difference between a device's features and the gateway's recomputation (skew window).");
-        foreach (IGrouping<string, SkewResult> d in skew)
-        {
-            p.Sample(d.Max(r => r.MaxAbsDifference), ("device", d.Key));
-        }
-        return Results.Text(p.ToString(), PrometheusText.ContentType);
+        return Results.Bytes(await p.ToUtf8Async(ct).ConfigureAwait(false), MetricsScrape.ContentType);
     }
 
     private static object DeviceView(DeviceRecord d, DateTimeOffset now) => new

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
+using EdgeKws.Shared.Resilience;
 
 namespace EdgeKws.Gateway.Broker;
 
@@ -33,6 +34,7 @@ namespace EdgeKws.Gateway.Broker;
 public sealed class ExternalBrokerSubscriber : IAsyncDisposable, IDeviceCommandPublisher
 {
     private readonly ExternalBrokerOptions _options;
+    private readonly ExponentialBackoff _reconnectBackoff;
     private readonly IngestPipeline _pipeline;
     private readonly ILogger _logger;
     private readonly IMqttClient _client;
@@ -56,6 +58,9 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable, IDeviceCommandP
         ArgumentNullException.ThrowIfNull(logger);
         options.Validate();
         _options = options;
+        // 0.5 s doubling up to MaxReconnectDelay; a maximum below 0.5 s is the delay from the first retry on.
+        _reconnectBackoff = new ExponentialBackoff(TimeSpan.FromTicks(Math.Min(TimeSpan.FromMilliseconds(500).Ticks, options.MaxReconnectDelay.Ticks)),
+            options.MaxReconnectDelay, jitterFraction: 0);
         _pipeline = pipeline;
         _logger = logger;
         if (options.CaCertificatePemPath is not null)
@@ -155,7 +160,7 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable, IDeviceCommandP
             while (true)
             {
                 await _disconnected.WaitAsync(stop).ConfigureAwait(false);
-                TimeSpan delay = TimeSpan.FromMilliseconds(500);
+                int failures = 0;
                 while (!_client.IsConnected)
                 {
                     try
@@ -165,9 +170,9 @@ public sealed class ExternalBrokerSubscriber : IAsyncDisposable, IDeviceCommandP
                     }
                     catch (InvalidOperationException ex)
                     {
+                        TimeSpan delay = _reconnectBackoff.Delay(failures++);
                         _logger.LogWarning("reconnect to the external broker failed: {Reason}; next try in {Delay}", ex.Message, delay);
                         await Task.Delay(delay, stop).ConfigureAwait(false);
-                        delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, _options.MaxReconnectDelay.Ticks));
                     }
                 }
                 while (_disconnected.CurrentCount > 0 && _client.IsConnected)

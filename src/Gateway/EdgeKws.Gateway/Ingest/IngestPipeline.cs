@@ -2,6 +2,7 @@ using System.Threading.Channels;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Storage;
 using Microsoft.Extensions.Logging;
+using EdgeKws.Shared.Resilience;
 
 namespace EdgeKws.Gateway.Ingest;
 
@@ -23,6 +24,8 @@ namespace EdgeKws.Gateway.Ingest;
 /// </summary>
 public sealed class IngestPipeline : IAsyncDisposable
 {
+    // After a batch that failed entirely: 1 s, 2 s, ... up to 30 s (the database refuses everything; no jitter, one writer).
+    private static readonly ExponentialBackoff FailedBatchBackoff = new(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), jitterFraction: 0);
     private readonly IGatewayStore _store;
     private readonly IngestOptions _options;
     private readonly GatewayMetrics _metrics;
@@ -150,7 +153,7 @@ public sealed class IngestPipeline : IAsyncDisposable
             {
                 // The database is refusing everything (disk full, I/O error): back off instead of spinning; receivers wait meanwhile.
                 consecutiveFailures++;
-                await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(30_000, 500 * (1 << Math.Min(consecutiveFailures, 6))))).ConfigureAwait(false);
+                await Task.Delay(FailedBatchBackoff.Delay(consecutiveFailures)).ConfigureAwait(false);
             }
             else
             {

@@ -1,5 +1,7 @@
 using System.Globalization;
 using EdgeKws.Shared.Metrics;
+using ScottPlot;
+using ScottPlot.TickGenerators;
 
 namespace EdgeKws.ModelLoop.Evaluation;
 
@@ -7,16 +9,17 @@ namespace EdgeKws.ModelLoop.Evaluation;
 public sealed record DetPlotSeries(string Label, StreamingDetPoint[] Curve, StreamingDetPoint Deployed, byte R, byte G, byte B);
 
 /// <summary>
-/// Draws DET curves as a PNG: x = FA/hour on a log axis (FA/hour 0 is drawn at the left edge, which
-/// is half the measurement's resolution), y = FRR in % (linear, 0-100), the goal box
-/// (0.5 FA/hour, 5 % FRR) dashed, each model's deployed point as a square. Drawn on a
-/// <see cref="PlotCanvas"/> (built-in 3x5 pixel font), so no font files or drawing library are needed.
+/// Draws DET curves as a PNG with ScottPlot (docs/decisions.md): x = FA/hour on a log axis (FA/hour 0 is drawn at the
+/// left edge, which is half the measurement's resolution), y = FRR in % (linear, 0-100), the goal lines
+/// (0.5 FA/hour, 5 % FRR) dashed, each model's curve as a staircase and its deployed point as a square.
 /// </summary>
 public static class DetPlot
 {
     public const int DefaultWidth = 640;
     public const int DefaultHeight = 440;
-    private const int Left = 64, Right = 30, Top = 44, Bottom = 46;
+
+    /// <summary>Colour of the goal lines.</summary>
+    public static readonly (byte R, byte G, byte B) GoalColour = (0, 150, 0);
 
     /// <summary>Renders the series; <paramref name="negativeHours"/> sets the axis floor (resolution / 2).</summary>
     public static byte[] Render(string title, IReadOnlyList<DetPlotSeries> series, double negativeHours,
@@ -25,8 +28,6 @@ public static class DetPlot
         ArgumentNullException.ThrowIfNull(series);
         if (series.Count == 0) throw new ArgumentException("nothing to plot: no series");
         if (width < 200 || height < 150) throw new ArgumentException($"plot must be at least 200x150, got {width}x{height}");
-        var c = new PlotCanvas(width, height);
-        c.Fill(255, 255, 255);
 
         double resolution = negativeHours > 0 ? 1 / negativeHours : 1;
         int decadeMin = (int)Math.Floor(Math.Log10(resolution / 2));
@@ -40,72 +41,61 @@ public static class DetPlot
         }
         int decadeMax = Math.Max(decadeMin + 2, (int)Math.Ceiling(Math.Log10(maxFa)));
         double xFloor = Math.Pow(10, decadeMin);
-        int plotW = width - Left - Right, plotH = height - Top - Bottom;
-        double X(double fa) => Left + plotW * (Math.Log10(Math.Max(fa, xFloor)) - decadeMin) / (decadeMax - decadeMin);
-        double Y(double frr) => Top + plotH * (1 - frr);
+        // The x axis is in decades (log10 FA/hour); the ticks carry the FA/hour values.
+        double X(double fa) => Math.Log10(Math.Max(fa, xFloor));
 
-        // Grid and ticks.
+        var plot = new Plot();
+        plot.Title(title);
+        plot.XLabel("False accepts per hour (log; 0 at left edge)");
+        plot.YLabel("FRR %");
+        var xTicks = new NumericManual();
         for (int d = decadeMin; d <= decadeMax; d++)
         {
-            int x = (int)Math.Round(X(Math.Pow(10, d)));
-            c.Line(x, Top, x, Top + plotH, 225, 225, 225);
+            xTicks.AddMajor(d, d == decadeMin ? "0" : FormatDecade(d));
             for (int m = 2; m <= 9 && d < decadeMax; m++)
             {
-                int xm = (int)Math.Round(X(m * Math.Pow(10, d)));
-                c.Line(xm, Top + plotH - 3, xm, Top + plotH, 120, 120, 120);
+                xTicks.AddMinor(d + Math.Log10(m));
             }
-            string label = d == decadeMin ? "0" : FormatDecade(d);
-            c.Text(x - c.TextWidth(label, 2) / 2, Top + plotH + 6, label, 2, 0, 0, 0);
         }
+        plot.Axes.Bottom.TickGenerator = xTicks;
+        var yTicks = new NumericManual();
         for (int pct = 0; pct <= 100; pct += 10)
         {
-            int y = (int)Math.Round(Y(pct / 100.0));
-            c.Line(Left, y, Left + plotW, y, 225, 225, 225);
-            string label = pct.ToString(CultureInfo.InvariantCulture);
-            c.Text(Left - 6 - c.TextWidth(label, 2), y - 5, label, 2, 0, 0, 0);
+            yTicks.AddMajor(pct, pct.ToString(CultureInfo.InvariantCulture));
         }
-        // Goal: 0.5 FA/hour at 5 % FRR.
-        int gx = (int)Math.Round(X(0.5)), gy = (int)Math.Round(Y(0.05));
-        c.Dashed(gx, Top, gx, Top + plotH, 0, 150, 0);
-        c.Dashed(Left, gy, Left + plotW, gy, 0, 150, 0);
-        c.Rect(Left, Top, Left + plotW, Top + plotH, 0, 0, 0);
+        plot.Axes.Left.TickGenerator = yTicks;
+
+        Color goal = new(GoalColour.R, GoalColour.G, GoalColour.B);
+        plot.Add.VerticalLine(X(0.5), 2, goal, LinePattern.Dashed);
+        plot.Add.HorizontalLine(5, 2, goal, LinePattern.Dashed);
+        var goalText = plot.Add.Text("goal", X(0.5), 14);
+        goalText.LabelFontColor = goal;
 
         foreach (var s in series)
         {
+            Color colour = new(s.R, s.G, s.B);
             // Ascending thresholds: FA falls and FRR rises along the curve; a staircase keeps its steps visible.
-            for (int i = 1; i < s.Curve.Length; i++)
+            var steps = new List<Coordinates>();
+            foreach (var p in s.Curve)
             {
-                var p = s.Curve[i - 1];
-                var q = s.Curve[i];
-                if (!double.IsFinite(p.FaPerHour) || !double.IsFinite(q.FaPerHour) || !double.IsFinite(p.FalseRejectRate) || !double.IsFinite(q.FalseRejectRate)) continue;
-                int x0 = (int)Math.Round(X(p.FaPerHour)), y0 = (int)Math.Round(Y(p.FalseRejectRate));
-                int x1 = (int)Math.Round(X(q.FaPerHour)), y1 = (int)Math.Round(Y(q.FalseRejectRate));
-                c.ThickLine(x0, y0, x1, y0, s.R, s.G, s.B);
-                c.ThickLine(x1, y0, x1, y1, s.R, s.G, s.B);
+                if (!double.IsFinite(p.FaPerHour) || !double.IsFinite(p.FalseRejectRate)) continue;
+                if (steps.Count > 0) steps.Add(new Coordinates(X(p.FaPerHour), steps[^1].Y));
+                steps.Add(new Coordinates(X(p.FaPerHour), 100 * p.FalseRejectRate));
+            }
+            if (steps.Count > 0)
+            {
+                var line = plot.Add.ScatterLine(steps, colour);
+                line.LineWidth = 2;
+                line.LegendText = s.Label;
             }
             if (double.IsFinite(s.Deployed.FaPerHour) && double.IsFinite(s.Deployed.FalseRejectRate))
             {
-                int dx = (int)Math.Round(X(s.Deployed.FaPerHour)), dy = (int)Math.Round(Y(s.Deployed.FalseRejectRate));
-                c.FillRect(dx - 4, dy - 4, dx + 4, dy + 4, s.R, s.G, s.B);
-                c.Rect(dx - 5, dy - 5, dx + 5, dy + 5, 0, 0, 0);
+                plot.Add.Marker(X(s.Deployed.FaPerHour), 100 * s.Deployed.FalseRejectRate, MarkerShape.FilledSquare, 10, colour);
             }
         }
-
-        // Legend, title, axis names.
-        int ly = Top + 8;
-        foreach (var s in series)
-        {
-            int lx = Left + plotW - 8 - c.TextWidth(s.Label, 2) - 26;
-            c.ThickLine(lx, ly + 4, lx + 18, ly + 4, s.R, s.G, s.B);
-            c.Text(lx + 24, ly, s.Label, 2, 0, 0, 0);
-            ly += 16;
-        }
-        c.Text(Left, 6, title, 2, 0, 0, 0);
-        string xName = "FALSE ACCEPTS PER HOUR (LOG; 0 AT LEFT EDGE)";
-        c.Text(Left + (plotW - c.TextWidth(xName, 2)) / 2, height - 18, xName, 2, 0, 0, 0);
-        c.Text(8, Top - 16, "FRR %", 2, 0, 0, 0);
-        c.Text(gx + 4, Top + plotH - 14, "GOAL", 2, 0, 150, 0);
-        return PngWriter.Encode(width, height, c.Pixels);
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.Axes.SetLimits(decadeMin, decadeMax, 0, 100);
+        return plot.GetImageBytes(width, height, ImageFormat.Png);
     }
 
     private static string FormatDecade(int d) => d >= 0

@@ -2,14 +2,15 @@ using System.Globalization;
 using System.Text;
 using System.Text.RegularExpressions;
 
-namespace EdgeKws.Gateway.Tests.Api;
+namespace EdgeKws.TestSupport;
 
 /// <summary>
-/// A strict reader of the Prometheus text format 0.0.4, independent of the writer: every sample belongs to a family
+/// A strict reader of the Prometheus text format 0.0.4, independent of the writer (prometheus-net in the gateway; no
+/// served .NET package parses the format, docs/decisions.md): every sample belongs to a family
 /// announced by one HELP and one TYPE line before its first sample; families are not split; names and label names
 /// match the grammar; label values use only the escapes \\, \" and \n; values parse as Go floats. Throws on any violation.
 /// </summary>
-internal static partial class PrometheusParser
+public static partial class PrometheusParser
 {
     public sealed record Sample(string Name, IReadOnlyDictionary<string, string> Labels, double Value);
 

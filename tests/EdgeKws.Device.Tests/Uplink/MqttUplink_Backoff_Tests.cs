@@ -1,4 +1,5 @@
 using EdgeKws.Device.Uplink;
+using EdgeKws.Shared.Resilience;
 
 namespace EdgeKws.Device.Tests.Uplink;
 
@@ -9,50 +10,7 @@ internal sealed class ScriptedJitter(params double[] values) : IJitterSource
     public double NextUnit() => values[_next++ % values.Length];
 }
 
-public class ReconnectBackoff_Tests
-{
-    [Fact]
-    public void Doubles_from_one_second_and_caps_at_sixty()
-    {
-        var b = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), 0.5);
-        Assert.Equal([1, 2, 4, 8, 16, 32, 60, 60, 60], Enumerable.Range(0, 9).Select(i => b.Nominal(i).TotalSeconds));
-        Assert.Equal(TimeSpan.FromSeconds(60), b.Nominal(int.MaxValue));
-    }
-
-    [Fact]
-    public void Jitter_only_shortens_each_delay_by_at_most_the_fraction()
-    {
-        var b = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), 0.5, new RandomJitterSource());
-        for (int attempt = 0; attempt < 12; attempt++)
-        {
-            for (int k = 0; k < 200; k++)
-            {
-                TimeSpan d = b.Delay(attempt);
-                Assert.InRange(d.TotalSeconds, b.Nominal(attempt).TotalSeconds * 0.5, b.Nominal(attempt).TotalSeconds);
-            }
-        }
-    }
-
-    [Fact]
-    public void Maps_the_jitter_source_onto_the_delay_exactly()
-    {
-        var b = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), 0.5, new ScriptedJitter(0, 0.5, 0.999));
-        Assert.Equal(TimeSpan.FromSeconds(1), b.Delay(0));
-        Assert.Equal(TimeSpan.FromSeconds(1.5), b.Delay(1));
-        Assert.Equal(TimeSpan.FromSeconds(4 * (1 - (0.5 * 0.999))), b.Delay(2));
-    }
-
-    [Fact]
-    public void Rejects_nonsense_parameters_and_a_broken_jitter_source()
-    {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ReconnectBackoff(TimeSpan.Zero, TimeSpan.FromSeconds(1), 0.5));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ReconnectBackoff(TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), 0.5));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), 1.0));
-        var broken = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2), 0.5, new ScriptedJitter(1.0));
-        Assert.Contains("outside [0, 1)", Assert.Throws<InvalidOperationException>(() => broken.Delay(0)).Message, StringComparison.Ordinal);
-    }
-}
-
+// The schedule itself is tested in EdgeKws.Shared.Tests (Resilience/ExponentialBackoff_Tests); here, the uplink follows it.
 public class MqttUplink_Backoff_Tests
 {
     [Fact]
