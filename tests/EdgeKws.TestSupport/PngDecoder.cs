@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using EdgeKws.Shared.Checksums;
 
 namespace EdgeKws.TestSupport;
 
@@ -28,7 +27,7 @@ public static class PngDecoder
             string type = Encoding.ASCII.GetString(png, pos + 4, 4);
             ReadOnlySpan<byte> data = png.AsSpan(pos + 8, length);
             uint crc = BinaryPrimitives.ReadUInt32BigEndian(png.AsSpan(pos + 8 + length));
-            if (Crc32.Compute(png.AsSpan(pos + 4, 4 + length)) != crc) throw new InvalidDataException($"bad CRC in chunk {type}");
+            if (System.IO.Hashing.Crc32.HashToUInt32(png.AsSpan(pos + 4, 4 + length)) != crc) throw new InvalidDataException($"bad CRC in chunk {type}");
             switch (type)
             {
                 case "IHDR":
