@@ -4,10 +4,10 @@ using System.Security.Authentication;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Resilience;
 using EdgeKws.Shared.Security;
 using MQTTnet;
 using MQTTnet.Protocol;
-using EdgeKws.Shared.Resilience;
 
 namespace EdgeKws.Device.Uplink;
 

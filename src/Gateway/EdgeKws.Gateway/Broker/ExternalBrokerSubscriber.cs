@@ -5,12 +5,12 @@ using System.Security.Cryptography.X509Certificates;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Ingest;
 using EdgeKws.Shared.Contracts;
+using EdgeKws.Shared.Resilience;
 using EdgeKws.Shared.Security;
 using Microsoft.Extensions.Logging;
 using MQTTnet;
 using MQTTnet.Packets;
 using MQTTnet.Protocol;
-using EdgeKws.Shared.Resilience;
 
 namespace EdgeKws.Gateway.Broker;
 

@@ -1,8 +1,8 @@
 using System.Threading.Channels;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Storage;
-using Microsoft.Extensions.Logging;
 using EdgeKws.Shared.Resilience;
+using Microsoft.Extensions.Logging;
 
 namespace EdgeKws.Gateway.Ingest;
 
