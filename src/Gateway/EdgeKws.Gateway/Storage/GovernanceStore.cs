@@ -15,9 +15,10 @@ internal sealed class GovernanceStore : IGovernanceStore
     private readonly string _readSkewSql;
 
     /// <param name="db">The store's connections.</param>
-    /// <param name="eraseRowsOfOtherConcerns">Deletes a device's rows of the concerns <see cref="EraseDevice"/> also erases that are
-    /// still written once per database (labeling, near misses), on the session's connection inside its transaction. Goes away
-    /// when those concerns move to one implementation each (they then expose their erase step on a <see cref="StoreSession"/>).</param>
+    /// <param name="eraseRowsOfOtherConcerns">Deletes a device's rows of the concerns <see cref="EraseDevice"/> also erases, on the
+    /// session's connection inside its transaction: labeling (still written once per database) and then near misses
+    /// (<see cref="NearMissStore.EraseDeviceRows"/>). Goes away when labeling moves to one implementation (it then exposes its
+    /// erase step on a <see cref="StoreSession"/> too).</param>
     public GovernanceStore(IStoreConnections db, Action<StoreSession, string> eraseRowsOfOtherConcerns)
     {
         _db = db;

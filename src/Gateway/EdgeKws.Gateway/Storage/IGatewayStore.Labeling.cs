@@ -25,8 +25,8 @@ public static class LabelProvenanceKinds
 /// <param name="ModelVersion">Model that fired.</param>
 /// <param name="AudioFrame">The stored <c>ClipAudio</c> frame, or null when only features were uploaded (no consent) or the audio was deleted.</param>
 /// <param name="DeviceScore">The score the device reported with the detection (one of the label's signals).</param>
-/// <param name="NearMiss">The clip is a near miss's (<see cref="IGatewayStore.ReadUnlabelledNearMissClips"/>), not a detection's: its label goes to
-/// the near-miss row (<see cref="IGatewayStore.WriteNearMissLabel"/>).</param>
+/// <param name="NearMiss">The clip is a near miss's (<see cref="INearMissStore.ReadUnlabelledNearMissClips"/>), not a detection's: its label goes to
+/// the near-miss row (<see cref="INearMissStore.WriteNearMissLabel"/>).</param>
 public sealed record TriggerClipWork(string DeviceId, long Sequence, string ClipId, string? Keyword, string ModelVersion, byte[]? AudioFrame, double DeviceScore = double.NaN,
     bool NearMiss = false);
 

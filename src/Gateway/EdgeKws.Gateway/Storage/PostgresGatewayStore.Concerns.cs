@@ -8,20 +8,22 @@ public sealed partial class PostgresGatewayStore
 {
     private readonly GovernanceStore _governance;
     private readonly RolloutStore _rollout;
+    private readonly NearMissStore _nearMisses;
 
     /// <summary>Called once by the constructor.</summary>
-    private (GovernanceStore, RolloutStore) CreateConcerns()
+    private (GovernanceStore, RolloutStore, NearMissStore) CreateConcerns()
     {
         var connections = new Connections(this);
+        var nearMisses = new NearMissStore(connections);
         var governance = new GovernanceStore(connections, (session, deviceId) =>
         {
-            // Same connection and transaction as the session: these concerns are still written per database.
+            // Same connection and transaction as the session: labeling is still written per database.
             var s = (PostgresStoreSession)session;
             NpgsqlTransaction tx = s.Transaction ?? throw new InvalidOperationException("erasure runs in a transaction");
             EraseLabelingRows(s.Connection, tx, deviceId);
-            EraseNearMissRows(s.Connection, tx, deviceId);
+            nearMisses.EraseDeviceRows(session, deviceId);
         });
-        return (governance, new RolloutStore(connections));
+        return (governance, new RolloutStore(connections), nearMisses);
     }
 
     /// <inheritdoc />
@@ -87,6 +89,22 @@ public sealed partial class PostgresGatewayStore
 
     /// <inheritdoc />
     public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => _rollout.ReadModelStatuses(deviceId, receivedAfterUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledNearMissClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc) =>
+        _nearMisses.ReadUnlabelledNearMissClips(limit, featureOnlyReceivedBeforeUtc);
+
+    /// <inheritdoc />
+    public string? WriteNearMissLabel(string deviceId, long sequence, DetectionLabelKind label, LabelProvenance provenance, string? reviewReason,
+        DetectionLabelKind candidate, DateTimeOffset labeledUtc) =>
+        _nearMisses.WriteNearMissLabel(deviceId, sequence, label, provenance, reviewReason, candidate, labeledUtc);
+
+    /// <inheritdoc />
+    public string? DecideNearMiss(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        _nearMisses.DecideNearMiss(deviceId, sequence, label, reviewer, nowUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<NearMissRecord> ReadNearMisses(string? deviceId, int limit) => _nearMisses.ReadNearMisses(deviceId, limit);
 
     /// <summary>The store's data source as <see cref="IStoreConnections"/>: every call opens a pooled connection (after the disposed
     /// check, as every other member of this store), reads and writes alike; concurrency between instances is the database's

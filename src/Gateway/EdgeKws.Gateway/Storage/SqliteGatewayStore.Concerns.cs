@@ -6,18 +6,20 @@ public sealed partial class SqliteGatewayStore
 {
     private readonly GovernanceStore _governance;
     private readonly RolloutStore _rollout;
+    private readonly NearMissStore _nearMisses;
 
     /// <summary>Called once by the constructor.</summary>
-    private (GovernanceStore, RolloutStore) CreateConcerns()
+    private (GovernanceStore, RolloutStore, NearMissStore) CreateConcerns()
     {
         var connections = new Connections(this);
-        var governance = new GovernanceStore(connections, (_, deviceId) =>
+        var nearMisses = new NearMissStore(connections);
+        var governance = new GovernanceStore(connections, (session, deviceId) =>
         {
-            // Same writer connection and transaction as the session (the write lock is held): these concerns still use sqlite-net directly.
+            // Same writer connection and transaction as the session (the write lock is held): labeling still uses sqlite-net directly.
             EraseLabelingRows(deviceId);
-            EraseNearMissRows(deviceId);
+            nearMisses.EraseDeviceRows(session, deviceId);
         });
-        return (governance, new RolloutStore(connections));
+        return (governance, new RolloutStore(connections), nearMisses);
     }
 
     /// <inheritdoc />
@@ -83,6 +85,22 @@ public sealed partial class SqliteGatewayStore
 
     /// <inheritdoc />
     public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => _rollout.ReadModelStatuses(deviceId, receivedAfterUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledNearMissClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc) =>
+        _nearMisses.ReadUnlabelledNearMissClips(limit, featureOnlyReceivedBeforeUtc);
+
+    /// <inheritdoc />
+    public string? WriteNearMissLabel(string deviceId, long sequence, DetectionLabelKind label, LabelProvenance provenance, string? reviewReason,
+        DetectionLabelKind candidate, DateTimeOffset labeledUtc) =>
+        _nearMisses.WriteNearMissLabel(deviceId, sequence, label, provenance, reviewReason, candidate, labeledUtc);
+
+    /// <inheritdoc />
+    public string? DecideNearMiss(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        _nearMisses.DecideNearMiss(deviceId, sequence, label, reviewer, nowUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<NearMissRecord> ReadNearMisses(string? deviceId, int limit) => _nearMisses.ReadNearMisses(deviceId, limit);
 
     /// <summary>The store's two connections as <see cref="IStoreConnections"/>: reads on the read-only connection under the read
     /// lock, writes on the one writer connection under the write lock (as every other member of this store), each after the
