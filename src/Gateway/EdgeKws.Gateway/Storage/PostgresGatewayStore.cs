@@ -51,7 +51,7 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         _dataSource = dataSource;
         _synchronousCommit = synchronousCommit;
         _quarantineMaxPayloadBytes = quarantineMaxPayloadBytes;
-        (_governance, _rollout, _nearMisses) = CreateConcerns();
+        (_governance, _rollout, _nearMisses, _labeling) = CreateConcerns();
     }
 
     /// <summary>Connects, creates or migrates the schema, and returns the store.</summary>
@@ -120,7 +120,7 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         // once, and a failed step leaves the previous version intact. 0 -> 1: ingest tables; 1 -> 2: monitoring; 2 -> 3: governance, skew.
         // 3 -> 4: labeling (label provenance, review entries, re-review audits); 4 -> 5: model registry, rollouts; 5 -> 6: API tokens, audit log;
         // 6 -> 7: heartbeat totals; 7 -> 8: near misses; 8 -> 9: float weights of registered models.
-        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Postgres) : [], .. version < 4 ? LabelingDdl : [],
+        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Postgres) : [], .. version < 4 ? LabelingStore.Ddl(StoreDialect.Postgres) : [],
             .. version < 5 ? RolloutStore.Ddl(StoreDialect.Postgres) : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissStore.Ddl(StoreDialect.Postgres) : [],
             .. version < 9 ? RolloutStore.FloatWeightsDdl(StoreDialect.Postgres) : [], .. version < 10 ? ModelLoopDdl : []];
         foreach (string ddl in steps)
