@@ -80,4 +80,23 @@ public sealed class StoreSession_Tests(PostgresFixture postgres)
         Assert.Equal(new[] { 1L, 2L, 3L }, s.Query(sql, r => r.GetInt64(0), (string?)null, s.Dialect.Limit(-1)));
         Assert.Equal(new[] { 1L, 2L }, s.Query(sql, r => r.GetInt64(0), (string?)null, s.Dialect.Limit(2)));
     }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void Exists_reads_as_a_boolean_on_both_databases(string provider)
+    {
+        using var dir = new TempDirectory();
+        using SQLiteConnection? sqlite = provider == "sqlite" ? new SQLiteConnection(dir.File("s.db")) : null;
+        using NpgsqlConnection? pg = provider == "postgres" ? new NpgsqlConnection(postgres.Server.ConnectionString(postgres.Server.CreateDatabase())) : null;
+        pg?.Open();
+        StoreSession s = sqlite is not null ? new SqliteStoreSession(sqlite) : new PostgresStoreSession(pg!);
+        s.Execute($"CREATE TABLE b (v {s.Dialect.Int64} NOT NULL)");
+        s.Execute("INSERT INTO b (v) VALUES ($1)", 1L);
+        const string sql = "SELECT EXISTS (SELECT 1 FROM b WHERE v = $1)";
+
+        // PostgreSQL answers a boolean, SQLite the integer 1 or 0: both read as bool.
+        Assert.Equal(new[] { true }, s.Query(sql, r => r.GetBoolean(0), 1L));
+        Assert.Equal(new[] { false }, s.Query(sql, r => r.GetBoolean(0), 2L));
+    }
 }

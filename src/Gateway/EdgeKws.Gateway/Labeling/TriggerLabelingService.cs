@@ -31,7 +31,7 @@ public sealed record LabelingCounters(long TrueAccepts, long FalseAccepts, long 
 /// error. Runs every <see cref="LabelingOptions.Interval"/> when <see cref="LabelingOptions.Enabled"/>.
 /// <para><b>Near misses</b> (score peaks just below a device's threshold) go through the same verifier after the trigger clips: TrueAccept
 /// means the wake phrase was there (a keyword the device missed: a labelled positive), FalseAccept that it was not (a negative); the
-/// label is written on the near-miss row (<see cref="IGatewayStore.WriteNearMissLabel"/>), never on a detection, so FA/hour is untouched.
+/// label is written on the near-miss row (<see cref="INearMissStore.WriteNearMissLabel"/>), never on a detection, so FA/hour is untouched.
 /// A near miss the worker cannot decide keeps its reason and candidate on its row (the review queue of detections does not show it).</para>
 /// </summary>
 public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptions options, TimeProvider clock, ILogger<TriggerLabelingService> log) : BackgroundService

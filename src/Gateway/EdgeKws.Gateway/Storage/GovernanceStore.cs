@@ -8,20 +8,21 @@ namespace EdgeKws.Gateway.Storage;
 internal sealed class GovernanceStore : IGovernanceStore
 {
     private readonly IStoreConnections _db;
-    private readonly Action<StoreSession, string> _eraseRowsOfOtherConcerns;
+    private readonly LabelingStore _labeling;
+    private readonly NearMissStore _nearMisses;
     private readonly string _readMembersSql;
     private readonly string _readTaintsSql;
     private readonly string _readPairsSql;
     private readonly string _readSkewSql;
 
     /// <param name="db">The store's connections.</param>
-    /// <param name="eraseRowsOfOtherConcerns">Deletes a device's rows of the concerns <see cref="EraseDevice"/> also erases that are
-    /// still written once per database (labeling, near misses), on the session's connection inside its transaction. Goes away
-    /// when those concerns move to one implementation each (they then expose their erase step on a <see cref="StoreSession"/>).</param>
-    public GovernanceStore(IStoreConnections db, Action<StoreSession, string> eraseRowsOfOtherConcerns)
+    /// <param name="labeling">Erasure also deletes the device's labeling rows, on the erasure's session inside its transaction.</param>
+    /// <param name="nearMisses">Erasure also deletes the device's near misses, on the erasure's session inside its transaction.</param>
+    public GovernanceStore(IStoreConnections db, LabelingStore labeling, NearMissStore nearMisses)
     {
         _db = db;
-        _eraseRowsOfOtherConcerns = eraseRowsOfOtherConcerns;
+        _labeling = labeling;
+        _nearMisses = nearMisses;
         string c = db.Dialect.BinaryOrder;
         _readMembersSql = $"SELECT device_id, clip_id FROM dataset_members WHERE dataset_id = $1 ORDER BY device_id{c}, clip_id{c}";
         _readTaintsSql = $"SELECT model_version, erased_device_id, reason, tainted_utc_ms FROM model_taints ORDER BY model_version{c}, erased_device_id{c}";
@@ -143,7 +144,9 @@ internal sealed class GovernanceStore : IGovernanceStore
                     WHERE m.device_id = $1 GROUP BY md.model_version
                     ON CONFLICT DO NOTHING
                     """, deviceId, nowUtc.ToUnixTimeMilliseconds());
-                _eraseRowsOfOtherConcerns(s, deviceId);
+                // Same order as before: labeling rows, then near misses, then the rows below.
+                _labeling.EraseDeviceRows(s, deviceId);
+                _nearMisses.EraseDeviceRows(s, deviceId);
                 return new ErasureCounts(
                     AudioClips: s.Execute("DELETE FROM clips WHERE device_id = $1 AND kind = 'audio'", deviceId),
                     FeatureClips: s.Execute("DELETE FROM clips WHERE device_id = $1 AND kind = 'features'", deviceId),

@@ -25,8 +25,8 @@ public static class LabelProvenanceKinds
 /// <param name="ModelVersion">Model that fired.</param>
 /// <param name="AudioFrame">The stored <c>ClipAudio</c> frame, or null when only features were uploaded (no consent) or the audio was deleted.</param>
 /// <param name="DeviceScore">The score the device reported with the detection (one of the label's signals).</param>
-/// <param name="NearMiss">The clip is a near miss's (<see cref="IGatewayStore.ReadUnlabelledNearMissClips"/>), not a detection's: its label goes to
-/// the near-miss row (<see cref="IGatewayStore.WriteNearMissLabel"/>).</param>
+/// <param name="NearMiss">The clip is a near miss's (<see cref="INearMissStore.ReadUnlabelledNearMissClips"/>), not a detection's: its label goes to
+/// the near-miss row (<see cref="INearMissStore.WriteNearMissLabel"/>).</param>
 public sealed record TriggerClipWork(string DeviceId, long Sequence, string ClipId, string? Keyword, string ModelVersion, byte[]? AudioFrame, double DeviceScore = double.NaN,
     bool NearMiss = false);
 
@@ -67,13 +67,19 @@ public sealed record AgreementCounts(long Compared, long Agreed, IReadOnlyDictio
 /// <param name="AudioFrame">The stored <c>ClipAudio</c> frame.</param>
 public sealed record LabelledClip(DetectionLabel Label, LabelProvenance? Provenance, string ClipId, string? Keyword, byte[] AudioFrame);
 
+/// <summary>The labeling concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : ILabelingStore
+{
+}
+
 /// <summary>
 /// Labeling of trigger clips at the gateway: the worker's input and output, the review queue with its decisions, and the
 /// re-review audit. Schema step "labeling" (tables <c>label_provenance</c>, <c>review_entries</c>, <c>label_audits</c>).
 /// The review queue is the set of detections labelled <see cref="DetectionLabelKind.Unknown"/> (what
-/// <see cref="CountReviewQueue"/> counts); <c>review_entries</c> adds the reason and the candidate.
+/// <see cref="IGatewayStore.CountReviewQueue"/> counts); <c>review_entries</c> adds the reason and the candidate. One implementation
+/// over both databases (<see cref="LabelingStore"/>).
 /// </summary>
-public partial interface IGatewayStore
+public interface ILabelingStore
 {
     /// <summary>Detections that refer to a stored clip and have neither a label nor a review entry, oldest first: those with raw audio,
     /// and those with only features received before <paramref name="featureOnlyReceivedBeforeUtc"/> (the audio of a clip may still be on

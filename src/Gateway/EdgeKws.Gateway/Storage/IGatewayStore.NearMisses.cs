@@ -23,12 +23,18 @@ public sealed record NearMissRecord(string DeviceId, long Sequence, DateTimeOffs
     double Score, double Threshold, double BandFloor, string? Keyword, string ModelVersion, string? ClipId, bool HasAudio,
     DetectionLabelKind? Label, DetectionLabelKind? Candidate, LabelProvenance? Provenance, string? ReviewReason, DateTimeOffset? LabeledUtc);
 
+/// <summary>The near-miss concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : INearMissStore
+{
+}
+
 /// <summary>
 /// Near misses (schema step 8, table <c>near_misses</c>): score peaks just below a device's threshold. Their own table, never
 /// <c>detections</c>, so nothing that counts detections (FA/hour, detection counts, the review queue of detections) sees them.
-/// The labeling worker labels their clips as it labels trigger clips; the label lives on the near-miss row.
+/// The labeling worker labels their clips as it labels trigger clips; the label lives on the near-miss row. One implementation
+/// over both databases (<see cref="NearMissStore"/>); a near miss is stored by the batch write (<see cref="IGatewayStore.WriteBatch"/>).
 /// </summary>
-public partial interface IGatewayStore
+public interface INearMissStore
 {
     /// <summary>Near misses that refer to a stored clip and have no label yet, oldest first (feature-only clips once received before
     /// <paramref name="featureOnlyReceivedBeforeUtc"/>, as for trigger clips). The work items have <see cref="TriggerClipWork.NearMiss"/> set.</summary>

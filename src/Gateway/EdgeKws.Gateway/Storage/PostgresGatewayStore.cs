@@ -51,7 +51,7 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         _dataSource = dataSource;
         _synchronousCommit = synchronousCommit;
         _quarantineMaxPayloadBytes = quarantineMaxPayloadBytes;
-        (_governance, _rollout) = CreateConcerns();
+        (_governance, _rollout, _nearMisses, _labeling) = CreateConcerns();
     }
 
     /// <summary>Connects, creates or migrates the schema, and returns the store.</summary>
@@ -120,8 +120,8 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         // once, and a failed step leaves the previous version intact. 0 -> 1: ingest tables; 1 -> 2: monitoring; 2 -> 3: governance, skew.
         // 3 -> 4: labeling (label provenance, review entries, re-review audits); 4 -> 5: model registry, rollouts; 5 -> 6: API tokens, audit log;
         // 6 -> 7: heartbeat totals; 7 -> 8: near misses; 8 -> 9: float weights of registered models.
-        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Postgres) : [], .. version < 4 ? LabelingDdl : [],
-            .. version < 5 ? RolloutStore.Ddl(StoreDialect.Postgres) : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : [],
+        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Postgres) : [], .. version < 4 ? LabelingStore.Ddl(StoreDialect.Postgres) : [],
+            .. version < 5 ? RolloutStore.Ddl(StoreDialect.Postgres) : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissStore.Ddl(StoreDialect.Postgres) : [],
             .. version < 9 ? RolloutStore.FloatWeightsDdl(StoreDialect.Postgres) : [], .. version < 10 ? ModelLoopDdl : []];
         foreach (string ddl in steps)
         {
@@ -494,7 +494,11 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
                     P(ms.UpdateResult.ToString()), P(ms.TargetModelVersion), P(ms.Reason));
                 break;
             case NearMissReport n:
-                cmd = InsertNearMissCommand(m, w, digest, now, n);
+                cmd = new NpgsqlBatchCommand(LedgerCte
+                    + "t AS (INSERT INTO near_misses (device_id, seq, device_time_utc_ms, received_utc_ms, stream_offset_ms, score, threshold, band_floor, keyword, model_version, feature_config_hash, clip_id) "
+                    + "SELECT $1, $2, $6, $5, $7, $8, $9, $10, $11, $12, $13, $14" + LedgerTail);
+                Add(cmd, m, w, digest, now, P(n.DeviceTimeUtc.ToUnixTimeMilliseconds()), P(n.StreamOffsetMs), P((double)n.Score), P((double)n.Threshold),
+                    P((double)n.BandFloor), P(n.Keyword), P(n.ModelVersion), P(n.FeatureConfigHash), P(n.ClipId?.ToString("D")));
                 break;
             case ClipHeader c:
                 cmd = new NpgsqlBatchCommand(LedgerCte

@@ -95,6 +95,8 @@ internal sealed class PostgresStoreSession(NpgsqlConnection connection) : StoreS
 
         public override double GetDouble(int ordinal) => reader.GetDouble(ordinal);
 
+        public override bool GetBoolean(int ordinal) => reader.GetBoolean(ordinal);
+
         public override byte[]? GetBytes(int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<byte[]>(ordinal);
     }
 }

@@ -6,18 +6,16 @@ public sealed partial class SqliteGatewayStore
 {
     private readonly GovernanceStore _governance;
     private readonly RolloutStore _rollout;
+    private readonly NearMissStore _nearMisses;
+    private readonly LabelingStore _labeling;
 
     /// <summary>Called once by the constructor.</summary>
-    private (GovernanceStore, RolloutStore) CreateConcerns()
+    private (GovernanceStore, RolloutStore, NearMissStore, LabelingStore) CreateConcerns()
     {
         var connections = new Connections(this);
-        var governance = new GovernanceStore(connections, (_, deviceId) =>
-        {
-            // Same writer connection and transaction as the session (the write lock is held): these concerns still use sqlite-net directly.
-            EraseLabelingRows(deviceId);
-            EraseNearMissRows(deviceId);
-        });
-        return (governance, new RolloutStore(connections));
+        var nearMisses = new NearMissStore(connections);
+        var labeling = new LabelingStore(connections);
+        return (new GovernanceStore(connections, labeling, nearMisses), new RolloutStore(connections), nearMisses, labeling);
     }
 
     /// <inheritdoc />
@@ -83,6 +81,56 @@ public sealed partial class SqliteGatewayStore
 
     /// <inheritdoc />
     public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => _rollout.ReadModelStatuses(deviceId, receivedAfterUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledNearMissClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc) =>
+        _nearMisses.ReadUnlabelledNearMissClips(limit, featureOnlyReceivedBeforeUtc);
+
+    /// <inheritdoc />
+    public string? WriteNearMissLabel(string deviceId, long sequence, DetectionLabelKind label, LabelProvenance provenance, string? reviewReason,
+        DetectionLabelKind candidate, DateTimeOffset labeledUtc) =>
+        _nearMisses.WriteNearMissLabel(deviceId, sequence, label, provenance, reviewReason, candidate, labeledUtc);
+
+    /// <inheritdoc />
+    public string? DecideNearMiss(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        _nearMisses.DecideNearMiss(deviceId, sequence, label, reviewer, nowUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<NearMissRecord> ReadNearMisses(string? deviceId, int limit) => _nearMisses.ReadNearMisses(deviceId, limit);
+
+    /// <inheritdoc />
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc) =>
+        _labeling.ReadUnlabelledTriggerClips(limit, featureOnlyReceivedBeforeUtc);
+
+    /// <inheritdoc />
+    public string? WriteAutomaticLabel(DetectionLabel label, LabelProvenance provenance, string? reviewReason, DetectionLabelKind candidate, string? clipId) =>
+        _labeling.WriteAutomaticLabel(label, provenance, reviewReason, candidate, clipId);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ReviewQueueEntry> ReadReviewQueue(int limit) => _labeling.ReadReviewQueue(limit);
+
+    /// <inheritdoc />
+    public string? DecideReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        _labeling.DecideReview(deviceId, sequence, label, reviewer, nowUtc);
+
+    /// <inheritdoc />
+    public byte[]? ReadClipAudio(string deviceId, string clipId) => _labeling.ReadClipAudio(deviceId, clipId);
+
+    /// <inheritdoc />
+    public IReadOnlyList<LabelWithProvenance> ReadLabelsWithProvenance(string? deviceId, int limit) => _labeling.ReadLabelsWithProvenance(deviceId, limit);
+
+    /// <inheritdoc />
+    public IReadOnlyList<LabelWithProvenance> SampleForReReview(string reviewer, int count, int seed) => _labeling.SampleForReReview(reviewer, count, seed);
+
+    /// <inheritdoc />
+    public string? AddReReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        _labeling.AddReReview(deviceId, sequence, label, reviewer, nowUtc);
+
+    /// <inheritdoc />
+    public AgreementCounts ReadAgreement() => _labeling.ReadAgreement();
+
+    /// <inheritdoc />
+    public IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit) => _labeling.ReadLabelledClips(afterDeviceId, afterSequence, limit);
 
     /// <summary>The store's two connections as <see cref="IStoreConnections"/>: reads on the read-only connection under the read
     /// lock, writes on the one writer connection under the write lock (as every other member of this store), each after the

@@ -35,7 +35,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         _reader = reader;
         _quarantineMaxPayloadBytes = quarantineMaxPayloadBytes;
         DatabasePath = writer.DatabasePath;
-        (_governance, _rollout) = CreateConcerns();
+        (_governance, _rollout, _nearMisses, _labeling) = CreateConcerns();
     }
 
     /// <summary>Full path of the database file.</summary>
@@ -100,8 +100,8 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
             // (dataset membership, model marks) and skew results. Version 4: labeling (label provenance, review entries,
             // re-review audits). Version 5: model registry and rollouts. Version 6: HTTP API tokens and the audit log. Version 7: heartbeat totals. Version 8: near misses.
             // Version 9: float weights of registered models. Version 10: the fine-tune policy's baseline.
-            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Sqlite) : [], .. version < 4 ? LabelingDdl : [],
-                .. version < 5 ? RolloutStore.Ddl(StoreDialect.Sqlite) : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissDdl : [],
+            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Sqlite) : [], .. version < 4 ? LabelingStore.Ddl(StoreDialect.Sqlite) : [],
+                .. version < 5 ? RolloutStore.Ddl(StoreDialect.Sqlite) : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsDdl : [], .. version < 8 ? NearMissStore.Ddl(StoreDialect.Sqlite) : [],
                 .. version < 9 ? RolloutStore.FloatWeightsDdl(StoreDialect.Sqlite) : [], .. version < 10 ? ModelLoopDdl : []];
             foreach (string ddl in ddls)
             {
@@ -365,7 +365,10 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
                     ms.UpdateResult.ToString(), ms.TargetModelVersion, ms.Reason);
                 break;
             case NearMissReport n:
-                InsertNearMiss(m.DeviceId, seq, now, n);
+                _writer.Execute(
+                    "INSERT INTO near_misses (device_id, seq, device_time_utc_ms, received_utc_ms, stream_offset_ms, score, threshold, band_floor, keyword, model_version, feature_config_hash, clip_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    m.DeviceId, seq, n.DeviceTimeUtc.ToUnixTimeMilliseconds(), now, n.StreamOffsetMs, (double)n.Score, (double)n.Threshold, (double)n.BandFloor,
+                    n.Keyword, n.ModelVersion, n.FeatureConfigHash, n.ClipId?.ToString("D"));
                 break;
             case ClipHeader c:
                 _writer.Execute(

@@ -169,6 +169,9 @@ internal sealed class SqliteStoreSession(SQLiteConnection connection) : StoreSes
 
         public override double GetDouble(int ordinal) => raw.sqlite3_column_double(stmt, ordinal);
 
+        // SQLite has no boolean type: EXISTS and comparisons are the integers 0 and 1.
+        public override bool GetBoolean(int ordinal) => raw.sqlite3_column_int64(stmt, ordinal) != 0;
+
         public override byte[]? GetBytes(int ordinal) => IsNull(ordinal) ? null : raw.sqlite3_column_blob(stmt, ordinal).ToArray();
     }
 }

@@ -82,6 +82,12 @@ internal sealed class StoreDialect
     /// way; PostgreSQL refuses it but reads LIMIT NULL that way.</summary>
     public StoreArg Limit(int limit) => _negativeLimitIsNull && limit < 0 ? StoreArg.Null(StoreArgType.Int64) : (long)limit;
 
+    /// <summary>Appended to a SELECT inside a write transaction whose rows the transaction reads and must lock until the commit (so two
+    /// gateway instances deciding the same row run one after the other): PostgreSQL <c>FOR UPDATE</c>; SQLite nothing, its write
+    /// transaction (<c>BEGIN IMMEDIATE</c> on the one writer connection) already holds the database's write lock. For a locked row
+    /// whose values are needed; <see cref="LockRows"/> when they are not.</summary>
+    public string ForUpdate => _rowLocks ? " FOR UPDATE" : string.Empty;
+
     /// <summary>
     /// Inside a write transaction, locks the rows <paramref name="selectSql"/> finds until the commit, so two gateway instances doing
     /// the same thing run one after the other. PostgreSQL: the SELECT with <c>FOR UPDATE</c>. SQLite: nothing to do (and no

@@ -53,6 +53,9 @@ internal abstract class StoreRow
 
     public abstract double GetDouble(int ordinal);
 
+    /// <summary>A truth value, such as an <c>EXISTS (...)</c> column: PostgreSQL's boolean; SQLite has none and answers 0 or 1.</summary>
+    public abstract bool GetBoolean(int ordinal);
+
     /// <summary>The bytes of a blob column, or null for SQL NULL.</summary>
     public abstract byte[]? GetBytes(int ordinal);
 
