@@ -28,7 +28,7 @@ namespace EdgeKws.Gateway.Storage;
 /// may lose the last commits).</para>
 /// Not a hot-path type: a batch allocates its commands and parameters.
 /// </summary>
-public sealed partial class PostgresGatewayStore : IGatewayStore
+public sealed partial class PostgresGatewayStore : ConcernStores, IGatewayStore
 {
     /// <summary>Schema version in <c>schema_info</c> (1: ingest tables; 2: monitoring; 3: governance and skew; 4: labeling; 5: model registry and rollouts;
     /// 6: HTTP API tokens and the audit log; 7: heartbeat totals; 8: near misses; 9: float weights of registered models; 10: the fine-tune policy's baseline, as <see cref="SqliteGatewayStore.SchemaVersion"/>).</summary>
@@ -51,7 +51,7 @@ public sealed partial class PostgresGatewayStore : IGatewayStore
         _dataSource = dataSource;
         _synchronousCommit = synchronousCommit;
         _quarantineMaxPayloadBytes = quarantineMaxPayloadBytes;
-        (_governance, _rollout, _nearMisses, _labeling) = CreateConcerns();
+        InitializeConcerns(new Connections(this));
     }
 
     /// <summary>Connects, creates or migrates the schema, and returns the store.</summary>

@@ -17,7 +17,7 @@ namespace EdgeKws.Gateway.Storage;
 /// Clips are at most 320 KB; the retention service deletes old audio rows and incremental vacuum returns the pages.</para>
 /// Not a hot-path type: a batch allocates its SQL arguments.
 /// </summary>
-public sealed partial class SqliteGatewayStore : IGatewayStore
+public sealed partial class SqliteGatewayStore : ConcernStores, IGatewayStore
 {
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
     public const int SchemaVersion = 10;
@@ -35,7 +35,7 @@ public sealed partial class SqliteGatewayStore : IGatewayStore
         _reader = reader;
         _quarantineMaxPayloadBytes = quarantineMaxPayloadBytes;
         DatabasePath = writer.DatabasePath;
-        (_governance, _rollout, _nearMisses, _labeling) = CreateConcerns();
+        InitializeConcerns(new Connections(this));
     }
 
     /// <summary>Full path of the database file.</summary>

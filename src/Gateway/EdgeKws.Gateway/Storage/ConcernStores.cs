@@ -1,0 +1,155 @@
+namespace EdgeKws.Gateway.Storage;
+
+/// <summary>
+/// The concerns written once for both databases (docs/gateway.md, "Store layout"): <see cref="SqliteGatewayStore"/> and
+/// <see cref="PostgresGatewayStore"/> derive from this, lend the concerns their connections once
+/// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
+/// this file and not one copy per database.
+/// </summary>
+public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore
+{
+    private GovernanceStore? _governance;
+    private RolloutStore? _rollout;
+    private NearMissStore? _nearMisses;
+    private LabelingStore? _labeling;
+
+    private GovernanceStore Governance => _governance ?? throw NotInitialized();
+    private RolloutStore Rollout => _rollout ?? throw NotInitialized();
+    private NearMissStore NearMisses => _nearMisses ?? throw NotInitialized();
+    private LabelingStore Labeling => _labeling ?? throw NotInitialized();
+
+    /// <summary>Only the two stores of this assembly derive from it.</summary>
+    private protected ConcernStores()
+    {
+    }
+
+    /// <summary>Called once by the derived store's constructor, when its connections exist.</summary>
+    private protected void InitializeConcerns(IStoreConnections connections)
+    {
+        if (_governance is not null)
+        {
+            throw new InvalidOperationException("the concerns are initialised once");
+        }
+        _nearMisses = new NearMissStore(connections);
+        _labeling = new LabelingStore(connections);
+        _governance = new GovernanceStore(connections, _labeling, _nearMisses);
+        _rollout = new RolloutStore(connections);
+    }
+
+    private static InvalidOperationException NotInitialized() =>
+        new("the store's constructor did not call InitializeConcerns (a derived store's bug)");
+
+    /// <inheritdoc />
+    public long DeleteRawAudioReceivedBefore(DateTimeOffset cutoffUtc) => Governance.DeleteRawAudioReceivedBefore(cutoffUtc);
+
+    /// <inheritdoc />
+    public long AddDatasetMembers(string datasetId, IReadOnlyList<DatasetMember> members) => Governance.AddDatasetMembers(datasetId, members);
+
+    /// <inheritdoc />
+    public IReadOnlyList<DatasetMember> ReadDatasetMembers(string datasetId) => Governance.ReadDatasetMembers(datasetId);
+
+    /// <inheritdoc />
+    public void RecordModelDataset(string modelVersion, string datasetId) => Governance.RecordModelDataset(modelVersion, datasetId);
+
+    /// <inheritdoc />
+    public ErasureCounts EraseDevice(string deviceId, bool keepCredential, DateTimeOffset nowUtc) => Governance.EraseDevice(deviceId, keepCredential, nowUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ModelTaint> ReadModelTaints() => Governance.ReadModelTaints();
+
+    /// <inheritdoc />
+    public IReadOnlyList<ClipPair> ReadUncheckedClipPairs(int limit) => Governance.ReadUncheckedClipPairs(limit);
+
+    /// <inheritdoc />
+    public void WriteSkewResult(SkewResult result) => Governance.WriteSkewResult(result);
+
+    /// <inheritdoc />
+    public IReadOnlyList<SkewResult> ReadSkewResults(string? deviceId, int limit) => Governance.ReadSkewResults(deviceId, limit);
+
+    /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, out string reason) => Rollout.TryAddRegisteredModel(model, package, out reason);
+
+    /// <inheritdoc />
+    public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason) =>
+        Rollout.TryAddRegisteredModel(model, package, floatWeights, out reason);
+
+    /// <inheritdoc />
+    public bool UpdateRegisteredModel(RegisteredModel model) => Rollout.UpdateRegisteredModel(model);
+
+    /// <inheritdoc />
+    public IReadOnlyList<RegisteredModel> ReadRegisteredModels() => Rollout.ReadRegisteredModels();
+
+    /// <inheritdoc />
+    public bool TryGetRegisteredModel(string modelVersion, out RegisteredModel? model) => Rollout.TryGetRegisteredModel(modelVersion, out model);
+
+    /// <inheritdoc />
+    public bool TryGetModelPackage(string modelVersion, out ModelPackage? package) => Rollout.TryGetModelPackage(modelVersion, out package);
+
+    /// <inheritdoc />
+    public bool TryGetModelFloatWeights(string modelVersion, out byte[]? floatWeights) => Rollout.TryGetModelFloatWeights(modelVersion, out floatWeights);
+
+    /// <inheritdoc />
+    public RolloutRecord AddRollout(RolloutRecord rollout) => Rollout.AddRollout(rollout);
+
+    /// <inheritdoc />
+    public RolloutRecord? TryUpdateRollout(RolloutRecord rollout) => Rollout.TryUpdateRollout(rollout);
+
+    /// <inheritdoc />
+    public IReadOnlyList<RolloutRecord> ReadRollouts(bool activeOnly, int limit) => Rollout.ReadRollouts(activeOnly, limit);
+
+    /// <inheritdoc />
+    public bool TryGetRollout(long id, out RolloutRecord? rollout) => Rollout.TryGetRollout(id, out rollout);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc) => Rollout.ReadModelStatuses(deviceId, receivedAfterUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledNearMissClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc) =>
+        NearMisses.ReadUnlabelledNearMissClips(limit, featureOnlyReceivedBeforeUtc);
+
+    /// <inheritdoc />
+    public string? WriteNearMissLabel(string deviceId, long sequence, DetectionLabelKind label, LabelProvenance provenance, string? reviewReason,
+        DetectionLabelKind candidate, DateTimeOffset labeledUtc) =>
+        NearMisses.WriteNearMissLabel(deviceId, sequence, label, provenance, reviewReason, candidate, labeledUtc);
+
+    /// <inheritdoc />
+    public string? DecideNearMiss(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        NearMisses.DecideNearMiss(deviceId, sequence, label, reviewer, nowUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<NearMissRecord> ReadNearMisses(string? deviceId, int limit) => NearMisses.ReadNearMisses(deviceId, limit);
+
+    /// <inheritdoc />
+    public IReadOnlyList<TriggerClipWork> ReadUnlabelledTriggerClips(int limit, DateTimeOffset featureOnlyReceivedBeforeUtc) =>
+        Labeling.ReadUnlabelledTriggerClips(limit, featureOnlyReceivedBeforeUtc);
+
+    /// <inheritdoc />
+    public string? WriteAutomaticLabel(DetectionLabel label, LabelProvenance provenance, string? reviewReason, DetectionLabelKind candidate, string? clipId) =>
+        Labeling.WriteAutomaticLabel(label, provenance, reviewReason, candidate, clipId);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ReviewQueueEntry> ReadReviewQueue(int limit) => Labeling.ReadReviewQueue(limit);
+
+    /// <inheritdoc />
+    public string? DecideReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        Labeling.DecideReview(deviceId, sequence, label, reviewer, nowUtc);
+
+    /// <inheritdoc />
+    public byte[]? ReadClipAudio(string deviceId, string clipId) => Labeling.ReadClipAudio(deviceId, clipId);
+
+    /// <inheritdoc />
+    public IReadOnlyList<LabelWithProvenance> ReadLabelsWithProvenance(string? deviceId, int limit) => Labeling.ReadLabelsWithProvenance(deviceId, limit);
+
+    /// <inheritdoc />
+    public IReadOnlyList<LabelWithProvenance> SampleForReReview(string reviewer, int count, int seed) => Labeling.SampleForReReview(reviewer, count, seed);
+
+    /// <inheritdoc />
+    public string? AddReReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>
+        Labeling.AddReReview(deviceId, sequence, label, reviewer, nowUtc);
+
+    /// <inheritdoc />
+    public AgreementCounts ReadAgreement() => Labeling.ReadAgreement();
+
+    /// <inheritdoc />
+    public IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit) => Labeling.ReadLabelledClips(afterDeviceId, afterSequence, limit);
+}
