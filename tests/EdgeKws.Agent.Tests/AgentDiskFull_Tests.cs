@@ -80,13 +80,30 @@ public sealed class AgentDiskFull_Tests(ITestOutputHelper output) : IDisposable
         var storedSet = stored.ToHashSet();
         Assert.All(delivered, s => Assert.Contains(s, storedSet));
         long evicted = stats.PerClass.Sum(c => c.EvictedCount + c.ExpiredCount);
-        Assert.Equal(stored.Count - delivered.Count, evicted);
+        // Every stored message not delivered was evicted and counted, class by class: nothing lost uncounted. Not an equality:
+        // eviction may delete the one message the uplink has in flight, whose PUBACK then finds it gone (OutboxStore.Acknowledge,
+        // docs/outbox.md) - the broker has it and the ledger counts it evicted too (seen once at load 7: 8 evicted, 5 undelivered).
+        var deliveredSet = delivered.ToHashSet();
+        foreach (var byClass in StoredWithClass(agent).GroupBy(m => m.Class))
+        {
+            int undelivered = byClass.Count(m => !deliveredSet.Contains(m.Sequence));
+            OutboxClassStats counters = stats.PerClass.Single(c => c.Class.ToString() == byClass.Key);
+            Assert.True(counters.EvictedCount + counters.ExpiredCount >= undelivered,
+                $"{byClass.Key}: {undelivered} stored and not delivered, {counters.EvictedCount} evicted + {counters.ExpiredCount} expired");
+        }
+        Assert.True(evicted >= stored.Count - delivered.Count);
         Assert.Equal(0, stats.For(OutboxMessageClass.Detection).EvictedCount); // clips and sketches went first
         Assert.True(stats.For(OutboxMessageClass.ClipFeatures).EvictedCount + stats.For(OutboxMessageClass.Sketch).EvictedCount > 0);
         output.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"stored {stored.Count}, delivered {delivered.Count}, evicted {evicted} " +
             $"({string.Join(", ", stats.PerClass.Where(c => c.EvictedCount > 0).Select(c => $"{c.Class} {c.EvictedCount}"))}), failed {stats.PerClass.Sum(c => c.FailedCount)}"));
     }
+
+    /// <summary>Sequences and classes the agent reported stored ("E seq class" on stdout, printed after the commit).</summary>
+    private static List<(long Sequence, string Class)> StoredWithClass(AgentProcess agent) =>
+        [.. agent.Lines().Where(l => l.StartsWith("E ", StringComparison.Ordinal))
+            .Select(l => l.Split(' '))
+            .Select(p => (long.Parse(p[1], CultureInfo.InvariantCulture), p[2]))];
 
     /// <summary>Sequences the agent reported stored ("E seq class" on stdout, printed after the commit).</summary>
     private static List<long> Stored(AgentProcess agent) =>
