@@ -1,18 +1,13 @@
 using System.CommandLine;
 using EdgeKws.Dataset;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Labeling.Tests.Dataset;
 
 /// <summary>The edgekws-dataset command line (System.CommandLine): help, the option values scripts pass, usage errors (docs/cli.md).</summary>
 public sealed class DatasetCommandLine_Tests
 {
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = DatasetCommand.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Stdout, string Stderr) Run(params string[] args) => CommandLineRun.Capture(DatasetCommand.Run, args);
 
     [Theory]
     [InlineData("", "export", "label-bench")]

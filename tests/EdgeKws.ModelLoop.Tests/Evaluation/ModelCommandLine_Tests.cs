@@ -7,13 +7,7 @@ namespace EdgeKws.ModelLoop.Tests.Evaluation;
 /// <summary>The edgekws-model command line (System.CommandLine): help, the option values scripts pass, usage errors (docs/cli.md).</summary>
 public sealed class ModelCommandLine_Tests
 {
-    private static (int Code, string Stdout, string Stderr) Run(params string[] args)
-    {
-        var stdout = new StringWriter();
-        var stderr = new StringWriter();
-        int code = ModelCommand.Run(args, stdout, stderr);
-        return (code, stdout.ToString(), stderr.ToString());
-    }
+    private static (int Code, string Stdout, string Stderr) Run(params string[] args) => CommandLineRun.Capture(ModelCommand.Run, args);
 
     [Theory]
     [InlineData("", "build-int8", "evaluate", "gate", "export-streams")]
