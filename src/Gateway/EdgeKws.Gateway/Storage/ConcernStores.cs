@@ -6,17 +6,19 @@ namespace EdgeKws.Gateway.Storage;
 /// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
 /// this file and not one copy per database.
 /// </summary>
-public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore
+public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore
 {
     private GovernanceStore? _governance;
     private RolloutStore? _rollout;
     private NearMissStore? _nearMisses;
     private LabelingStore? _labeling;
+    private HeartbeatTotalsStore? _heartbeatTotals;
 
     private GovernanceStore Governance => _governance ?? throw NotInitialized();
     private RolloutStore Rollout => _rollout ?? throw NotInitialized();
     private NearMissStore NearMisses => _nearMisses ?? throw NotInitialized();
     private LabelingStore Labeling => _labeling ?? throw NotInitialized();
+    private HeartbeatTotalsStore HeartbeatTotals => _heartbeatTotals ?? throw NotInitialized();
 
     /// <summary>Only the two stores of this assembly derive from it.</summary>
     private protected ConcernStores()
@@ -34,6 +36,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
         _labeling = new LabelingStore(connections);
         _governance = new GovernanceStore(connections, _labeling, _nearMisses);
         _rollout = new RolloutStore(connections);
+        _heartbeatTotals = new HeartbeatTotalsStore(connections);
     }
 
     private static InvalidOperationException NotInitialized() =>
@@ -152,4 +155,11 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
 
     /// <inheritdoc />
     public IReadOnlyList<LabelledClip> ReadLabelledClips(string afterDeviceId, long afterSequence, int limit) => Labeling.ReadLabelledClips(afterDeviceId, afterSequence, limit);
+
+    /// <inheritdoc />
+    public HeartbeatTotalsRecord? ReadLatestHeartbeatTotals(string deviceId, DateTimeOffset beforeUtc) => HeartbeatTotals.ReadLatestHeartbeatTotals(deviceId, beforeUtc);
+
+    /// <inheritdoc />
+    public LegacyHeartbeatLosses ReadLegacyHeartbeatLosses(string deviceId, DateTimeOffset fromUtc, DateTimeOffset toUtc) =>
+        HeartbeatTotals.ReadLegacyHeartbeatLosses(deviceId, fromUtc, toUtc);
 }

@@ -36,8 +36,17 @@ public sealed record HeartbeatTotalsRecord(string DeviceId, long Sequence, DateT
 /// <param name="OutboxExpired">Expiries they report.</param>
 public readonly record struct LegacyHeartbeatLosses(long Heartbeats, double ListeningSeconds, long OutboxEvicted, long OutboxExpired);
 
-/// <summary>Heartbeat totals: the cumulative counters devices report (see <see cref="HeartbeatTotals"/>).</summary>
-public partial interface IGatewayStore
+/// <summary>The heartbeat-totals concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : IHeartbeatTotalsStore
+{
+}
+
+/// <summary>
+/// Heartbeat totals (schema step 7, columns on <c>heartbeats</c>): the cumulative counters devices report (see
+/// <see cref="HeartbeatTotals"/>). One implementation over both databases (<see cref="HeartbeatTotalsStore"/>); the totals are stored
+/// with their heartbeat by the batch write (<see cref="IGatewayStore.WriteBatch"/>).
+/// </summary>
+public interface IHeartbeatTotalsStore
 {
     /// <summary>The newest heartbeat of <paramref name="deviceId"/> with totals whose device time is before
     /// <paramref name="beforeUtc"/>, or null.</summary>
