@@ -6,19 +6,21 @@ namespace EdgeKws.Gateway.Storage;
 /// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
 /// this file and not one copy per database.
 /// </summary>
-public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore
+public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore
 {
     private GovernanceStore? _governance;
     private RolloutStore? _rollout;
     private NearMissStore? _nearMisses;
     private LabelingStore? _labeling;
     private HeartbeatTotalsStore? _heartbeatTotals;
+    private FieldClipStore? _fieldClips;
 
     private GovernanceStore Governance => _governance ?? throw NotInitialized();
     private RolloutStore Rollout => _rollout ?? throw NotInitialized();
     private NearMissStore NearMisses => _nearMisses ?? throw NotInitialized();
     private LabelingStore Labeling => _labeling ?? throw NotInitialized();
     private HeartbeatTotalsStore HeartbeatTotals => _heartbeatTotals ?? throw NotInitialized();
+    private FieldClipStore FieldClips => _fieldClips ?? throw NotInitialized();
 
     /// <summary>Only the two stores of this assembly derive from it.</summary>
     private protected ConcernStores()
@@ -37,6 +39,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
         _governance = new GovernanceStore(connections, _labeling, _nearMisses);
         _rollout = new RolloutStore(connections);
         _heartbeatTotals = new HeartbeatTotalsStore(connections);
+        _fieldClips = new FieldClipStore(connections);
     }
 
     private static InvalidOperationException NotInitialized() =>
@@ -162,4 +165,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     /// <inheritdoc />
     public LegacyHeartbeatLosses ReadLegacyHeartbeatLosses(string deviceId, DateTimeOffset fromUtc, DateTimeOffset toUtc) =>
         HeartbeatTotals.ReadLegacyHeartbeatLosses(deviceId, fromUtc, toUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<FieldClip> ReadFieldClips(string afterDeviceId, long afterSequence, int limit) => FieldClips.ReadFieldClips(afterDeviceId, afterSequence, limit);
 }

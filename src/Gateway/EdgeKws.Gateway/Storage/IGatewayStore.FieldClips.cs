@@ -35,8 +35,14 @@ public sealed record FieldClip(string Kind, string DeviceId, long Sequence, Date
     double DeviceScore, string? Keyword, string ModelVersion, string ClipId, DetectionLabelKind Label, string LabelSource, DateTimeOffset LabeledUtc,
     LabelProvenance? Provenance, byte[] Frame, bool FrameIsAudio);
 
-/// <summary>Reading labelled device clips for field datasets (no schema of its own: detections, near misses, labels and clips).</summary>
-public partial interface IGatewayStore
+/// <summary>The field-clip concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : IFieldClipStore
+{
+}
+
+/// <summary>Reading labelled device clips for field datasets (no schema of its own: detections, near misses, labels and clips). One
+/// implementation over both databases (<see cref="FieldClipStore"/>).</summary>
+public interface IFieldClipStore
 {
     /// <summary>
     /// Triggers and near misses whose label is decided (TrueAccept or FalseAccept: never Unknown, i.e. waiting for review, and never
