@@ -6,7 +6,7 @@ namespace EdgeKws.Gateway.Storage;
 /// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
 /// this file and not one copy per database.
 /// </summary>
-public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore
+public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore
 {
     private GovernanceStore? _governance;
     private RolloutStore? _rollout;
@@ -14,6 +14,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private LabelingStore? _labeling;
     private HeartbeatTotalsStore? _heartbeatTotals;
     private FieldClipStore? _fieldClips;
+    private ModelLoopStore? _modelLoop;
 
     private GovernanceStore Governance => _governance ?? throw NotInitialized();
     private RolloutStore Rollout => _rollout ?? throw NotInitialized();
@@ -21,6 +22,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private LabelingStore Labeling => _labeling ?? throw NotInitialized();
     private HeartbeatTotalsStore HeartbeatTotals => _heartbeatTotals ?? throw NotInitialized();
     private FieldClipStore FieldClips => _fieldClips ?? throw NotInitialized();
+    private ModelLoopStore ModelLoop => _modelLoop ?? throw NotInitialized();
 
     /// <summary>Only the two stores of this assembly derive from it.</summary>
     private protected ConcernStores()
@@ -40,6 +42,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
         _rollout = new RolloutStore(connections);
         _heartbeatTotals = new HeartbeatTotalsStore(connections);
         _fieldClips = new FieldClipStore(connections);
+        _modelLoop = new ModelLoopStore(connections);
     }
 
     private static InvalidOperationException NotInitialized() =>
@@ -168,4 +171,13 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
 
     /// <inheritdoc />
     public IReadOnlyList<FieldClip> ReadFieldClips(string afterDeviceId, long afterSequence, int limit) => FieldClips.ReadFieldClips(afterDeviceId, afterSequence, limit);
+
+    /// <inheritdoc />
+    public IReadOnlyList<RecallRow> ReadRecallActivity(DateTimeOffset fromUtc, DateTimeOffset toUtc, TimeSpan bucket) => ModelLoop.ReadRecallActivity(fromUtc, toUtc, bucket);
+
+    /// <inheritdoc />
+    public bool AdvanceModelLoopBaseline(ModelLoopBaseline baseline) => ModelLoop.AdvanceModelLoopBaseline(baseline);
+
+    /// <inheritdoc />
+    public bool TryGetModelLoopBaseline(out ModelLoopBaseline? baseline) => ModelLoop.TryGetModelLoopBaseline(out baseline);
 }

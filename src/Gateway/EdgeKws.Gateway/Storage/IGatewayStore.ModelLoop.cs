@@ -19,11 +19,17 @@ public readonly record struct RecallRow(DateTimeOffset BucketStartUtc, string Mo
 /// <param name="JobId">The job, or null.</param>
 public sealed record ModelLoopBaseline(DateTimeOffset SinceUtc, string Since, string? JobId);
 
-/// <summary>Model loop reads and state (schema step 10: table <c>model_loop_baseline</c>).</summary>
-public partial interface IGatewayStore
+/// <summary>The model-loop concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : IModelLoopStore
+{
+}
+
+/// <summary>Model loop reads and state (schema step 10: table <c>model_loop_baseline</c>). One implementation over both databases
+/// (<see cref="ModelLoopStore"/>).</summary>
+public interface IModelLoopStore
 {
     /// <summary>Keywords caught and missed per (bucket, model), device time in [from, to): decided TrueAccept triggers and near misses,
-    /// and the ones of each still pending review. Buckets are aligned like <see cref="ReadActivity"/>'s.</summary>
+    /// and the ones of each still pending review. Buckets are aligned like <see cref="IGatewayStore.ReadActivity"/>'s.</summary>
     IReadOnlyList<RecallRow> ReadRecallActivity(DateTimeOffset fromUtc, DateTimeOffset toUtc, TimeSpan bucket);
 
     /// <summary>Moves the policy's baseline to <paramref name="baseline"/> when it is later than the stored one (or none is stored);
