@@ -55,6 +55,24 @@ public sealed class GatewayStoreAccess_Tests(PostgresFixture postgres) : IDispos
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]
+    public void A_token_hash_already_stored_is_the_databases_error_not_a_taken_name(string provider)
+    {
+        // PostgreSQL's own copy answered "an active token named 'bob' exists" here (its insert absorbed every conflict); SQLite's let
+        // the unique hash refuse the row. One answer now, SQLite's: only a name conflict is absorbed.
+        using IGatewayStore store = GatewayStores.Open(postgres.StoreOptions(provider, _dir));
+        byte[] hash = ApiToken.Hash(ApiToken.Create());
+        store.AddApiToken("alice", ApiRole.Viewer, hash, Now, "cli");
+        Exception refused = Assert.ThrowsAny<Exception>(() => store.AddApiToken("bob", ApiRole.Viewer, hash, Now, "cli"));
+        Assert.IsNotType<InvalidOperationException>(refused);
+        Assert.Equal(["alice"], store.ReadApiTokens(includeRevoked: true).Select(t => t.Name));
+        // With the name taken as well, the name is what is reported.
+        InvalidOperationException taken = Assert.Throws<InvalidOperationException>(() => store.AddApiToken("alice", ApiRole.Viewer, hash, Now, "cli"));
+        Assert.Contains("an active token named 'alice' exists", taken.Message, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
     public void Audit_entries_read_back_newest_first_in_pages_with_oversized_fields_cut(string provider)
     {
         using IGatewayStore store = GatewayStores.Open(postgres.StoreOptions(provider, _dir));

@@ -1,3 +1,5 @@
+using EdgeKws.Gateway.Security;
+
 namespace EdgeKws.Gateway.Storage;
 
 /// <summary>
@@ -6,7 +8,7 @@ namespace EdgeKws.Gateway.Storage;
 /// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
 /// this file and not one copy per database.
 /// </summary>
-public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore
+public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore
 {
     private GovernanceStore? _governance;
     private RolloutStore? _rollout;
@@ -15,6 +17,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private HeartbeatTotalsStore? _heartbeatTotals;
     private FieldClipStore? _fieldClips;
     private ModelLoopStore? _modelLoop;
+    private AccessStore? _access;
 
     private GovernanceStore Governance => _governance ?? throw NotInitialized();
     private RolloutStore Rollout => _rollout ?? throw NotInitialized();
@@ -23,6 +26,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private HeartbeatTotalsStore HeartbeatTotals => _heartbeatTotals ?? throw NotInitialized();
     private FieldClipStore FieldClips => _fieldClips ?? throw NotInitialized();
     private ModelLoopStore ModelLoop => _modelLoop ?? throw NotInitialized();
+    private AccessStore Access => _access ?? throw NotInitialized();
 
     /// <summary>Only the two stores of this assembly derive from it.</summary>
     private protected ConcernStores()
@@ -43,6 +47,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
         _heartbeatTotals = new HeartbeatTotalsStore(connections);
         _fieldClips = new FieldClipStore(connections);
         _modelLoop = new ModelLoopStore(connections);
+        _access = new AccessStore(connections);
     }
 
     private static InvalidOperationException NotInitialized() =>
@@ -180,4 +185,23 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
 
     /// <inheritdoc />
     public bool TryGetModelLoopBaseline(out ModelLoopBaseline? baseline) => ModelLoop.TryGetModelLoopBaseline(out baseline);
+
+    /// <inheritdoc />
+    public long AddApiToken(string name, ApiRole role, byte[] tokenSha256, DateTimeOffset createdUtc, string createdBy) =>
+        Access.AddApiToken(name, role, tokenSha256, createdUtc, createdBy);
+
+    /// <inheritdoc />
+    public bool TryGetActiveApiToken(byte[] tokenSha256, out ApiTokenRecord? token) => Access.TryGetActiveApiToken(tokenSha256, out token);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ApiTokenRecord> ReadApiTokens(bool includeRevoked) => Access.ReadApiTokens(includeRevoked);
+
+    /// <inheritdoc />
+    public bool RevokeApiToken(long id, DateTimeOffset revokedUtc) => Access.RevokeApiToken(id, revokedUtc);
+
+    /// <inheritdoc />
+    public long AppendAudit(AuditEntry entry) => Access.AppendAudit(entry);
+
+    /// <inheritdoc />
+    public IReadOnlyList<AuditRecord> ReadAudit(long? beforeId, int limit) => Access.ReadAudit(beforeId, limit);
 }

@@ -29,8 +29,13 @@ public sealed record AuditEntry(DateTimeOffset TimeUtc, string? Actor, ApiRole? 
 /// <param name="Entry">What was recorded.</param>
 public sealed record AuditRecord(long Id, AuditEntry Entry);
 
-/// <summary>HTTP API tokens and the audit log. Schema version 6.</summary>
-public partial interface IGatewayStore
+/// <summary>The access concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : IAccessStore
+{
+}
+
+/// <summary>HTTP API tokens and the audit log. Schema version 6. One implementation over both databases (<see cref="AccessStore"/>).</summary>
+public interface IAccessStore
 {
     /// <summary>Stores a new active token by its SHA-256 and returns its id. Throws <see cref="ArgumentException"/> naming a bad
     /// name, role or hash, and <see cref="InvalidOperationException"/> when an active token already has this name.</summary>
@@ -52,7 +57,7 @@ public partial interface IGatewayStore
     IReadOnlyList<AuditRecord> ReadAudit(long? beforeId, int limit);
 }
 
-/// <summary>Argument rules and column limits of the access members, shared by both stores.</summary>
+/// <summary>Argument rules and column limits of the access members (<see cref="AccessStore"/>).</summary>
 internal static class AccessValues
 {
     public const int MaxActorLength = ApiToken.MaxNameLength;

@@ -101,7 +101,7 @@ public sealed partial class SqliteGatewayStore : ConcernStores, IGatewayStore
             // re-review audits). Version 5: model registry and rollouts. Version 6: HTTP API tokens and the audit log. Version 7: heartbeat totals. Version 8: near misses.
             // Version 9: float weights of registered models. Version 10: the fine-tune policy's baseline.
             string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Sqlite) : [], .. version < 4 ? LabelingStore.Ddl(StoreDialect.Sqlite) : [],
-                .. version < 5 ? RolloutStore.Ddl(StoreDialect.Sqlite) : [], .. version < 6 ? AccessDdl : [], .. version < 7 ? HeartbeatTotalsStore.Ddl(StoreDialect.Sqlite) : [], .. version < 8 ? NearMissStore.Ddl(StoreDialect.Sqlite) : [],
+                .. version < 5 ? RolloutStore.Ddl(StoreDialect.Sqlite) : [], .. version < 6 ? AccessStore.Ddl(StoreDialect.Sqlite) : [], .. version < 7 ? HeartbeatTotalsStore.Ddl(StoreDialect.Sqlite) : [], .. version < 8 ? NearMissStore.Ddl(StoreDialect.Sqlite) : [],
                 .. version < 9 ? RolloutStore.FloatWeightsDdl(StoreDialect.Sqlite) : [], .. version < 10 ? ModelLoopStore.Ddl(StoreDialect.Sqlite) : []];
             foreach (string ddl in ddls)
             {
