@@ -20,6 +20,9 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
     /// <summary>A detection whose keyword end lies in [start, end + this] of a known keyword is a true accept.</summary>
     public const double TruthToleranceMs = 1000;
 
+    /// <summary>How long one labeling run may take (the same budget as waiting for the labels it writes).</summary>
+    private static readonly TimeSpan LabelRunTimeout = TimeSpan.FromMinutes(10);
+
     /// <summary>
     /// Labels every detection stored so far and compares those of <paramref name="recordings"/>' day with its ground truth:
     /// with <paramref name="after"/>, only detections above each device's sequence number there count (the day's own).
@@ -31,7 +34,8 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
         long detections = (await gateway.GetAsync("api/detections?window=24h&limit=10000", ct).ConfigureAwait(false)).GetArrayLength();
 
         // The worker also runs on its timer; this run labels every clip waiting now (it waits for a run in progress).
-        JsonElement run = await gateway.PostJsonAsync("api/review/run", new { }, ct).ConfigureAwait(false);
+        // It answers when the run is done: every waiting clip aligned and scored (a minute or more on a loaded 2-core machine).
+        JsonElement run = await gateway.PostJsonAsync("api/review/run", new { }, ct, LabelRunTimeout).ConfigureAwait(false);
         progress.Detail($"POST /api/review/run: {run.GetProperty("handled").GetInt32()} clips handled");
 
         JsonElement[] labels = [];

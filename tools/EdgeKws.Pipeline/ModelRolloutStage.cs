@@ -453,6 +453,9 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
     /// <summary>Speakers of the far-field replay corpus of the fine-tune stage (other voices than the devices'; 12 with --quick-model).</summary>
     public const int ReplaySpeakers = 24;
 
+    /// <summary>Minutes of negative audio in each of the replay corpus's test split (the base gate's streams) and validation split (the operating point's).</summary>
+    public const int ReplayNegativeMinutes = 60;
+
     /// <summary>Fine-tuning epochs (the trainer's fine-tune default is 10; a few keep the stage about a minute on one core).</summary>
     public const int FineTuneEpochs = 5;
 
@@ -485,6 +488,17 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         string replayDir = await ExportReplayCorpusAsync(Path.Combine(input.WorkDirectory, "replay-corpus"), Path.Combine(ImportDirectory, replayName), ct).ConfigureAwait(false);
         progress.Detail(string.Create(CultureInfo.InvariantCulture,
             $"replay data: far-field corpus of {(quick ? 12 : ReplaySpeakers)} other speakers (\"{WakePhrase}\", near misses, negatives) -> {Path.GetRelativePath(outDir, replayDir)} in {sw.Elapsed.TotalSeconds:F0} s"));
+        // The base gate's streams: the replay corpus's test split (its own voices and rooms, neither trained on nor heard by a
+        // device), not the day's device audio, which is what the field data was cut from and is too short to resolve FA/hour.
+        string baseStreams = $"replay-test-day{input.Day}-{stamp}.json";
+        string baseStreamsSummary = await ExportReplayStreamsAsync(Path.Combine(input.WorkDirectory, "replay-corpus"), "test", Path.Combine(EvaluationSetDirectory, baseStreams), ct).ConfigureAwait(false);
+        progress.Detail($"base test streams: {baseStreamsSummary}");
+        // The candidate's operating point: its threshold is matched to production's false accepts on the replay corpus's validation
+        // split (neither trained on nor read by the gate).
+        string operatingPointStreams = $"replay-validation-day{input.Day}-{stamp}.json";
+        string operatingPointSummary = await ExportReplayStreamsAsync(Path.Combine(input.WorkDirectory, "replay-corpus"), "validation",
+            Path.Combine(EvaluationSetDirectory, operatingPointStreams), ct).ConfigureAwait(false);
+        progress.Detail($"operating-point streams: {operatingPointSummary}");
 
         // 3. The FineTune job: from the production model's float weights; gate on base streams + held-out slice + leakage; sign, register.
         string version = $"{NextPatch(input.Production.Version)}-ft.{input.Day}";
@@ -497,7 +511,8 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
                 kind = "FineTune",
                 modelVersion = version,
                 dataset = Path.GetFileName(field.Directory),
-                evaluationSet = input.EvaluationSet,
+                evaluationSet = baseStreams,
+                operatingPointSet = operatingPointStreams,
                 replayDataset = replayName,
                 tiny = quick,
                 epochs = FineTuneEpochs,
@@ -553,20 +568,36 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
             TakesPerKeyword = 3,
             SentencesPerSpeaker = 3,
             StreamSentencesPerSpeaker = 6,
-            NegativeStreamMinutes = quick ? 1 : 3,
-            PositiveStreamKeywords = quick ? 6 : 20,
+            // Test split: the base gate's streams (an hour of negatives resolves one false accept per hour).
+            NegativeStreamMinutes = quick ? 2 : ReplayNegativeMinutes,
+            PositiveStreamKeywords = quick ? 6 : 60,
+            // Validation split: the streams the job matches the candidate's operating point on.
+            ValidationNegativeStreamMinutes = quick ? 1 : ReplayNegativeMinutes,
+            ValidationPositiveStreamKeywords = quick ? 4 : 30,
             FarField = true,
             RoomsPerSplit = 16,
             MaxParallelSynthesis = 2,
         };
         await CorpusGenerator.GenerateAsync(corpusOptions, log: null, ct).ConfigureAwait(false);
         using var log = new StringWriter();
-        int rc = EdgeKws.Dataset.DatasetCommand.Run(["export", "--corpus", corpusDir, "--out", datasetDir, "--keyword", WakePhrase], log, log);
+        int rc = EdgeKws.Dataset.DatasetCommand.Run(["export", "--corpus", corpusDir, "--out", datasetDir, "--keyword", WakePhrase, "--stream-windows-per-minute", "60"], log, log);
         if (rc != 0)
         {
             throw new InvalidOperationException($"replay dataset export failed ({rc}): {log}");
         }
         return datasetDir;
+    }
+
+    /// <summary>One split of the replay corpus's streams as an <c>edgekws-streams/1</c> file (<c>edgekws-model export-streams</c>); returns the tool's summary line.</summary>
+    private async Task<string> ExportReplayStreamsAsync(string corpusDir, string split, string streamsFile, CancellationToken ct)
+    {
+        (int code, string text) = await ChildProcess.RunToEndAsync(repo.ModelToolDll, ["export-streams", "--corpus", corpusDir, "--split", split, "--out", streamsFile],
+            _modelDir, null, TimeSpan.FromMinutes(5), ct).ConfigureAwait(false);
+        if (code != 0)
+        {
+            throw new InvalidOperationException($"edgekws-model export-streams failed ({code}): {text.Trim()}");
+        }
+        return text.Trim();
     }
 
     /// <summary>Steps 3-5 for a promoted candidate: live agents, canary-first rollout, every device's confirmation.</summary>

@@ -35,6 +35,8 @@ public sealed class FineTuneFixture : IAsyncLifetime
     public const string BaseDataset = "base";
     public const string FieldDataset = "field";
     public const string Streams = "streams.json";
+    /// <summary>Streams of other voices (a corpus of another seed) that a fine-tune's threshold is matched on: not the gate's.</summary>
+    public const string OperatingPointStreams = "operating-point-streams.json";
     public string BaseModelDirectory => Path.Combine(Root, "base-model");
     public int HeldOutKeywordClips { get; private set; }
     public int HeldOutBackgroundClips { get; private set; }
@@ -57,6 +59,9 @@ public sealed class FineTuneFixture : IAsyncLifetime
         int exit = DatasetCommand.Run(["export", "--corpus", CorpusDirectory, "--out", Path.Combine(Inputs, BaseDataset), "--keyword", "hey edge"], stdout, stderr);
         if (exit != 0) throw new InvalidOperationException($"edgekws-dataset export failed ({exit}): {stderr}");
         EvaluationSetFile.Write(Path.Combine(Inputs, Streams), CorpusStreams.Load(CorpusDirectory, out string description), description);
+        string operatingPointCorpus = Path.Combine(Root, "operating-point-corpus");
+        await CorpusGenerator.GenerateAsync(CorpusOptions.Small(operatingPointCorpus, seed: 12) with { NegativeStreamMinutes = 1, PositiveStreamKeywords = 8 });
+        EvaluationSetFile.Write(Path.Combine(Inputs, OperatingPointStreams), CorpusStreams.Load(operatingPointCorpus, out string opDescription), opDescription);
         WriteFieldDataset(corpus, Path.Combine(Inputs, FieldDataset));
 
         // The production model's files: trained from scratch by the real trainer; registered (with its float weights) per test.

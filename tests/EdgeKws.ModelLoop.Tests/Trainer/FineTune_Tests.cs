@@ -56,6 +56,58 @@ public class FineTune_Tests(TrainedModelFixture fixture, ITestOutputHelper outpu
         Assert.Equal(0.0, m.RootElement.GetProperty("hyperparameters").GetProperty("inputNormalisation").GetProperty("mean").GetDouble());
     }
 
+    /// <summary>conv1's weights as the exported graph holds them (the first Conv's weight initializer).</summary>
+    private static float[] Conv1Weights(string onnxPath)
+    {
+        ModelProto model = ModelProto.Parser.ParseFrom(File.ReadAllBytes(onnxPath));
+        string name = model.Graph.Node.First(n => n.OpType == "Conv").Input[1];
+        return EdgeKws.ModelLoop.Onnx.OnnxTensors.ReadFloats(model.Graph.Initializer.Single(t => t.Name == name));
+    }
+
+    private static double RelativeChange(float[] before, float[] after) =>
+        before.Zip(after, (a, b) => Math.Abs(a - b)).Average() / before.Average(v => Math.Abs(v));
+
+    [Fact]
+    public void Unfolding_the_parents_input_normalisation_is_exact_and_trains_conv1_at_its_trained_scale()
+    {
+        using var parentManifest = JsonDocument.Parse(File.ReadAllBytes(fixture.TrainingManifestPath));
+        JsonElement n = parentManifest.RootElement.GetProperty("hyperparameters").GetProperty("inputNormalisation");
+        double mean = n.GetProperty("mean").GetDouble(), std = n.GetProperty("std").GetDouble();
+        string normalisation = $"--init-input-normalisation={mean.ToString("R", System.Globalization.CultureInfo.InvariantCulture)},{std.ToString("R", System.Globalization.CultureInfo.InvariantCulture)}";
+        string field = FieldCopy("field-unfold");
+
+        // Zero epochs: unfolded and folded back at export, the same function under ONNX Runtime; the manifest carries the parent's
+        // normalisation on (what a fine-tune of this fine-tune passes in turn).
+        string zero = Path.Combine(fixture.Root, "ft-unfold-zero");
+        var run = Fixtures.Trainer.Run(field, zero, seed: 1, "--init-from", fixture.FloatModelPath, normalisation, "--epochs", "0");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var info = DatasetInfo.Load(fixture.DatasetDirectory);
+        var test = FeatureSplit.Load(fixture.DatasetDirectory, info, "test");
+        double worst = WindowScorer.Score(File.ReadAllBytes(fixture.FloatModelPath), test)
+            .Zip(WindowScorer.Score(File.ReadAllBytes(Path.Combine(zero, "model.float.onnx")), test), (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 1e-4, $"re-exported posteriors differ by {worst}");
+        using (var m = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(zero, "training-manifest.json"))))
+        {
+            JsonElement recorded = m.RootElement.GetProperty("hyperparameters").GetProperty("inputNormalisation");
+            Assert.Equal(mean, recorded.GetProperty("mean").GetDouble(), 9);
+            Assert.Equal(std, recorded.GetProperty("std").GetDouble(), 9);
+        }
+
+        // The same two epochs folded and unfolded: Adam moves each weight by about the learning rate whatever its size, so folded
+        // (weights 1/std of their trained size) conv1 changes about std times more, relative to itself, than unfolded.
+        string[] common = ["--init-from", fixture.FloatModelPath, "--replay", fixture.DatasetDirectory, "--replay-windows-per-epoch", "50",
+            "--epochs", "2", "--max-train", "200", "--lr", "3e-4"];
+        string folded = Path.Combine(fixture.Root, "ft-folded"), unfolded = Path.Combine(fixture.Root, "ft-unfolded");
+        Assert.Equal(0, Fixtures.Trainer.Run(field, folded, seed: 3, common).ExitCode);
+        Assert.Equal(0, Fixtures.Trainer.Run(field, unfolded, seed: 3, [.. common, normalisation]).ExitCode);
+        float[] parent = Conv1Weights(fixture.FloatModelPath);
+        double foldedChange = RelativeChange(parent, Conv1Weights(Path.Combine(folded, "model.float.onnx")));
+        double unfoldedChange = RelativeChange(parent, Conv1Weights(Path.Combine(unfolded, "model.float.onnx")));
+        output.WriteLine($"input std {std:0.##}: conv1 relative change folded {foldedChange:P2}, unfolded {unfoldedChange:P3}");
+        Assert.True(std > 4, $"the fixture's features need a std well above 1 to show the effect (got {std})");
+        Assert.True(foldedChange > unfoldedChange * std / 4, $"folded {foldedChange:P3} vs unfolded {unfoldedChange:P3} (std {std:0.##})");
+    }
+
     [Fact]
     public void Fine_tune_with_replay_is_deterministic_and_records_lineage()
     {

@@ -27,6 +27,10 @@ public sealed class AutoFineTuneOptions
     /// <summary>The job's evaluation streams, named under <c>Gateway:Models:EvaluationSetDirectory</c> (required when enabled).</summary>
     public string? EvaluationSet { get; set; }
 
+    /// <summary>Streams the candidate's threshold is matched on (not <see cref="EvaluationSet"/>), named under
+    /// <c>Gateway:Models:EvaluationSetDirectory</c> (null: the candidate keeps the parent's threshold).</summary>
+    public string? OperatingPointSet { get; set; }
+
     /// <summary>The base dataset replayed against forgetting, named under <c>Gateway:Models:ImportDirectory</c> (null: no replay).</summary>
     public string? ReplayDataset { get; set; }
 

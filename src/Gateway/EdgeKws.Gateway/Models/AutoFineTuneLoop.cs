@@ -117,6 +117,7 @@ public sealed class AutoFineTuneLoop(IGatewayStore store, ModelRegistry registry
                 ModelVersion = version,
                 Dataset = name,
                 EvaluationSet = options.EvaluationSet,
+                OperatingPointSet = options.OperatingPointSet,
                 ReplayDataset = options.ReplayDataset,
                 Epochs = options.Epochs,
                 Tiny = options.Tiny,

@@ -72,6 +72,9 @@ internal static class FineTuneSteps
         if (inputs.ReplayDatasetDirectory is { } replay) args.AddRange(["--replay", replay]);
         // The parent's loss balance: its threshold was chosen for posteriors trained with it (another balance moves every posterior).
         if (ParentClassWeights(parent) is { } classWeights) args.AddRange(["--class-weights", classWeights]);
+        // The parent's input normalisation, taken back out of conv1 for training: folded, conv1's weights are 1/std of their
+        // trained size and Adam's steps rewrite them (docs/model-loop.md "Fine-tuning from production").
+        if (ParentInputNormalisation(parent) is { } normalisation) args.Add("--init-input-normalisation=" + normalisation);
         if (r.ReplayWindowsPerEpoch is { } n) args.AddRange(["--replay-windows-per-epoch", n.ToString(CultureInfo.InvariantCulture)]);
         (int exit, string stdout, string stderr) = await ExternalProcess.RunAsync(options.Python, args, options.TrainTimeout, CancellationToken.None).ConfigureAwait(false);
         File.WriteAllText(Path.Combine(work, "train.log"), stdout + stderr);
@@ -109,9 +112,38 @@ internal static class FineTuneSteps
             RefractoryMs = pm.GetProperty("refractoryMs").GetInt32(),
         });
         steps.Add(ModelJobs.Step("quantize", sw, string.Create(CultureInfo.InvariantCulture,
-            $"{q.Int8SizeBytes} B INT8, calibrated on {DatasetInfo.Load(calibration).DatasetId}, arg-max agreement {q.ArgMaxAgreement:P1}, threshold {(r.Threshold is null ? "kept from the parent" : "from the request")}")));
-        return new Tuned(Path.Combine(work, "int8", q.ManifestFile), trainingManifest, floatModel, field, inputs.ReplayDatasetDirectory, parentVersion, weights.Sha256,
+            $"{q.Int8SizeBytes} B INT8, calibrated on {DatasetInfo.Load(calibration).DatasetId}, arg-max agreement {q.ArgMaxAgreement:P1}, threshold {(r.Threshold is null ? "the parent's" : "from the request")}")));
+        string candidateManifest = Path.Combine(work, "int8", q.ManifestFile);
+        if (r.Threshold is null && inputs.OperatingPointSetPath is { } operatingPointSet)
+        {
+            MatchParentOperatingPoint(parentPackage, candidateManifest, operatingPointSet, work, steps);
+        }
+        return new Tuned(candidateManifest, trainingManifest, floatModel, field, inputs.ReplayDatasetDirectory, parentVersion, weights.Sha256,
             slice.DatasetId, replayId);
+    }
+
+    /// <summary>
+    /// Raises the candidate's threshold until the device detector false-accepts on the operating-point streams no more often than the
+    /// parent at its own (<see cref="OperatingPointMatch"/>): streams neither model trained on and the gate does not read.
+    /// </summary>
+    private static void MatchParentOperatingPoint(ModelPackage parentPackage, string candidateManifest, string operatingPointSet, string work, List<string> steps)
+    {
+        var sw = Stopwatch.StartNew();
+        string parentDir = Path.Combine(work, "parent");
+        string parentManifest = Path.Combine(parentDir, "parent.int8.manifest.json");
+        File.WriteAllBytes(parentManifest, parentPackage.Manifest);
+        using (JsonDocument m = JsonDocument.Parse(parentPackage.Manifest))
+        {
+            File.WriteAllBytes(Path.Combine(parentDir, m.RootElement.GetProperty("fileName").GetString()!), parentPackage.Model);
+        }
+        IReadOnlyList<EvaluationStream> streams = EvaluationSetFile.Load(operatingPointSet, out string description);
+        OperatingPoint point = OperatingPointMatch.Choose(parentManifest, candidateManifest, streams, description);
+        if (point.Threshold != point.ParentThreshold)
+        {
+            OperatingPointMatch.SetThreshold(candidateManifest, point.Threshold);
+        }
+        File.WriteAllText(Path.Combine(work, "operating-point.json"), JsonSerializer.Serialize(point, new JsonSerializerOptions { WriteIndented = true }));
+        steps.Add(ModelJobs.Step("operating point", sw, point.Describe()));
     }
 
     /// <summary>
@@ -140,6 +172,18 @@ internal static class FineTuneSteps
             return null;
         }
         return string.Join(',', w.EnumerateArray().Select(e => e.GetDouble().ToString("R", CultureInfo.InvariantCulture)));
+    }
+
+    /// <summary>The parent's input normalisation as train.py takes it ("-3.46,36.6"), or null when its training manifest has none.</summary>
+    private static string? ParentInputNormalisation(RegisteredModel parent)
+    {
+        if (!parent.TrainingManifest.TryGetProperty("hyperparameters", out JsonElement h) || !h.TryGetProperty("inputNormalisation", out JsonElement n)
+            || !n.TryGetProperty("mean", out JsonElement mean) || !n.TryGetProperty("std", out JsonElement std)
+            || mean.ValueKind != JsonValueKind.Number || std.ValueKind != JsonValueKind.Number || !(std.GetDouble() > 0))
+        {
+            return null;
+        }
+        return string.Create(CultureInfo.InvariantCulture, $"{mean.GetDouble():R},{std.GetDouble():R}");
     }
 
     /// <summary>The trainer's record of where it started (checked against the weights given) and what it replayed.</summary>

@@ -129,12 +129,15 @@ public static class ModelCli
             var lr = Number(c, "--lr", "Learning rate.");
             var seed = Whole(c, "--seed", "Training seed.", defaultValue: 42);
             var tiny = Flag(c, "--tiny", "A tiny model (tests, smoke runs).");
-            var threshold = Number(c, "--threshold", "Detection threshold (default: calibrated).");
+            var threshold = Number(c, "--threshold", "Detection threshold (default: the parent's, raised on --operating-point-streams when given).");
+            var operatingPoint = Text(c, "--operating-point-streams", "NAME",
+                "Streams under Gateway:Models:EvaluationSetDirectory (not --streams) on which the candidate's threshold is raised until it false-accepts no more than the parent.");
             var (fa, frr) = (Number(c, "--fa-margin", "Gate margin on FA/hour."), Number(c, "--frr-margin", "Gate margin on FRR."));
             var noWait = Flag(c, "--no-wait", "Print the job id and return without waiting for it.");
             c.SetAction((parse, ct) => http.RunAsync(parse, client => JobAsync(client, new ModelJobRequest
             {
                 Kind = ModelJobKind.FineTune,
+                OperatingPointSet = parse.GetValue(operatingPoint),
                 ModelVersion = parse.GetValue(version),
                 Dataset = parse.GetValue(dataset),
                 EvaluationSet = parse.GetValue(streams),

@@ -92,6 +92,11 @@ public sealed record ModelJobRequest
     /// <c>Gateway:Models:EvaluationSetDirectory</c>.</summary>
     public string? EvaluationSet { get; init; }
 
+    /// <summary>FineTune: streams (<c>edgekws-streams/1</c>, under <c>Gateway:Models:EvaluationSetDirectory</c>) that neither model trained
+    /// on and the gate does not read, on which the candidate's threshold is raised until it false-accepts no more than the parent
+    /// (<see cref="EdgeKws.ModelLoop.Evaluation.OperatingPointMatch"/>). Null, or a requested <see cref="Threshold"/>: the parent's threshold.</summary>
+    public string? OperatingPointSet { get; init; }
+
     /// <summary>Trainer seed.</summary>
     public int Seed { get; init; } = 42;
 
@@ -131,7 +136,8 @@ public sealed record ModelJobRequest
         if (Threshold is { } t && !(t is > 0 and < 1)) return "threshold must be in (0, 1)";
         if (FaMargin is { } fa && !(double.IsFinite(fa) && fa >= 0)) return "faMargin must be a finite number >= 0";
         if (FrrMargin is { } frr && !(frr is >= 0 and <= 1)) return "frrMargin must be in [0, 1]";
-        if (Kind != ModelJobKind.FineTune && (ParentVersion ?? ReplayDataset) is not null) return "parentVersion and replayDataset belong to FineTune jobs";
+        if (Kind != ModelJobKind.FineTune && (ParentVersion ?? ReplayDataset ?? OperatingPointSet) is not null)
+            return "parentVersion, replayDataset and operatingPointSet belong to FineTune jobs";
         if (ReplayWindowsPerEpoch is { } w && (w < 1 || ReplayDataset is null)) return "replayWindowsPerEpoch needs replayDataset and must be >= 1";
         if (LearningRate is { } lr && !(lr is > 0 and < 1)) return "learningRate must be in (0, 1)";
         if (Kind == ModelJobKind.FineTune && Bootstrap) return "a FineTune job is gated against production: bootstrap does not apply";
@@ -146,8 +152,9 @@ public sealed record ModelJobRequest
 /// <param name="TrainingManifestPath">Register: the training manifest.</param>
 /// <param name="FloatModelPath">Register: the float ONNX, when given or found beside the training manifest.</param>
 /// <param name="ReplayDatasetDirectory">FineTune: the replayed base dataset.</param>
+/// <param name="OperatingPointSetPath">FineTune: the streams the candidate's threshold is matched on.</param>
 internal sealed record ModelJobInputs(string? DatasetDirectory, string EvaluationSetPath, string? ManifestPath, string? TrainingManifestPath,
-    string? FloatModelPath = null, string? ReplayDatasetDirectory = null);
+    string? FloatModelPath = null, string? ReplayDatasetDirectory = null, string? OperatingPointSetPath = null);
 
 /// <summary>A model job and what it did.</summary>
 /// <param name="Id">Job id.</param>
@@ -226,7 +233,7 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
             if (!ServerName.TryResolve(options.ImportDirectory, r.TrainingManifest, "trainingManifest", "Gateway:Models:ImportDirectory", out training, out problem))
                 return problem;
         }
-        string? floatModel = null, replay = null;
+        string? floatModel = null, replay = null, operatingPoint = null;
         if (r.FloatModel is not null)
         {
             if (train) return "floatModel belongs to Register jobs (Train and FineTune jobs keep the weights they train)";
@@ -239,14 +246,25 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
             replay = d;
         }
 
+        if (r.OperatingPointSet is not null)
+        {
+            if (!ServerName.TryResolve(options.EvaluationSetDirectory, r.OperatingPointSet, "operatingPointSet", "Gateway:Models:EvaluationSetDirectory", out string o, out problem))
+                return problem;
+            operatingPoint = o;
+        }
+
         if (!File.Exists(streams)) return $"evaluationSet '{r.EvaluationSet}' is not a file under Gateway:Models:EvaluationSetDirectory";
+        if (operatingPoint is not null && !File.Exists(operatingPoint))
+            return $"operatingPointSet '{r.OperatingPointSet}' is not a file under Gateway:Models:EvaluationSetDirectory";
+        if (operatingPoint is not null && Path.GetFullPath(operatingPoint) == Path.GetFullPath(streams))
+            return "operatingPointSet must not be the evaluationSet: the gate would judge the candidate on the streams its threshold was chosen on";
         if (train)
         {
             if (!File.Exists(Path.Combine(dataset, "dataset.json")))
                 return $"dataset '{r.Dataset}' is not an exported dataset under Gateway:Labeling:DatasetDirectory (no dataset.json)";
             if (replay is not null && !File.Exists(Path.Combine(replay, "dataset.json")))
                 return $"replayDataset '{r.ReplayDataset}' is not an exported dataset under Gateway:Models:ImportDirectory (no dataset.json)";
-            inputs = new ModelJobInputs(dataset, streams, null, null, ReplayDatasetDirectory: replay);
+            inputs = new ModelJobInputs(dataset, streams, null, null, ReplayDatasetDirectory: replay, OperatingPointSetPath: operatingPoint);
             return null;
         }
         if (!File.Exists(manifest)) return $"manifest '{r.Manifest}' is not a file under Gateway:Models:ImportDirectory";
