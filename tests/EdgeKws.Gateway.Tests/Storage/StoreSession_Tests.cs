@@ -60,6 +60,42 @@ public sealed class StoreSession_Tests(PostgresFixture postgres)
         });
     }
 
+    [Fact]
+    public void Sqlite_has_no_transaction_lock_and_runs_no_statement_for_it()
+    {
+        using var db = new SQLiteConnection(":memory:");
+        var s = new SqliteStoreSession(db);
+
+        // BEGIN IMMEDIATE already holds the database's write lock; pg_advisory_xact_lock does not exist in SQLite, so a statement fails.
+        s.InTransaction(() =>
+        {
+            StoreDialect.Sqlite.LockTransaction(s, 42);
+            return 0;
+        });
+    }
+
+    [Fact]
+    public void A_PostgreSQL_transaction_lock_keeps_out_another_session_until_the_commit()
+    {
+        string cs = postgres.Server.ConnectionString(postgres.Server.CreateDatabase());
+        using var a = new NpgsqlConnection(cs);
+        using var b = new NpgsqlConnection(cs);
+        a.Open();
+        b.Open();
+        var sa = new PostgresStoreSession(a);
+        var sb = new PostgresStoreSession(b);
+        // The other session tries the same key without waiting (pg_try_advisory_xact_lock, in its own transaction each time).
+        bool OtherGetsIt() => sb.InTransaction(() => sb.Query("SELECT pg_try_advisory_xact_lock($1)", r => r.GetBoolean(0), 42L)[0]);
+
+        sa.InTransaction(() =>
+        {
+            StoreDialect.Postgres.LockTransaction(sa, 42);
+            Assert.False(OtherGetsIt());
+            return 0;
+        });
+        Assert.True(OtherGetsIt()); // released by the commit
+    }
+
     [Theory]
     [InlineData("sqlite")]
     [InlineData("postgres")]

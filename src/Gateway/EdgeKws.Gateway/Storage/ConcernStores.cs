@@ -1,4 +1,5 @@
 using EdgeKws.Gateway.Security;
+using EdgeKws.Shared.Contracts;
 
 namespace EdgeKws.Gateway.Storage;
 
@@ -8,7 +9,7 @@ namespace EdgeKws.Gateway.Storage;
 /// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
 /// this file and not one copy per database.
 /// </summary>
-public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore
+public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore, IMonitoringStore
 {
     private GovernanceStore? _governance;
     private RolloutStore? _rollout;
@@ -18,6 +19,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private FieldClipStore? _fieldClips;
     private ModelLoopStore? _modelLoop;
     private AccessStore? _access;
+    private MonitoringStore? _monitoring;
 
     private GovernanceStore Governance => _governance ?? throw NotInitialized();
     private RolloutStore Rollout => _rollout ?? throw NotInitialized();
@@ -27,6 +29,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private FieldClipStore FieldClips => _fieldClips ?? throw NotInitialized();
     private ModelLoopStore ModelLoop => _modelLoop ?? throw NotInitialized();
     private AccessStore Access => _access ?? throw NotInitialized();
+    private MonitoringStore Monitoring => _monitoring ?? throw NotInitialized();
 
     /// <summary>Only the two stores of this assembly derive from it.</summary>
     private protected ConcernStores()
@@ -48,6 +51,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
         _fieldClips = new FieldClipStore(connections);
         _modelLoop = new ModelLoopStore(connections);
         _access = new AccessStore(connections);
+        _monitoring = new MonitoringStore(connections);
     }
 
     private static InvalidOperationException NotInitialized() =>
@@ -204,4 +208,52 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
 
     /// <inheritdoc />
     public IReadOnlyList<AuditRecord> ReadAudit(long? beforeId, int limit) => Access.ReadAudit(beforeId, limit);
+
+    /// <inheritdoc />
+    public bool SetDeviceCohort(string deviceId, string? cohort) => Monitoring.SetDeviceCohort(deviceId, cohort);
+
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, string> ReadCohorts() => Monitoring.ReadCohorts();
+
+    /// <inheritdoc />
+    public IReadOnlyList<DetectionRecord> ReadDetections(DetectionQuery query) => Monitoring.ReadDetections(query);
+
+    /// <inheritdoc />
+    public IReadOnlyList<string?> WriteLabels(IReadOnlyList<DetectionLabel> labels) => Monitoring.WriteLabels(labels);
+
+    /// <inheritdoc />
+    public IReadOnlyList<DetectionLabel> ReadLabels(string? deviceId, int limit) => Monitoring.ReadLabels(deviceId, limit);
+
+    /// <inheritdoc />
+    public long CountReviewQueue() => Monitoring.CountReviewQueue();
+
+    /// <inheritdoc />
+    public IReadOnlyList<ActivityRow> ReadActivity(DateTimeOffset fromUtc, DateTimeOffset toUtc, TimeSpan bucket) => Monitoring.ReadActivity(fromUtc, toUtc, bucket);
+
+    /// <inheritdoc />
+    public IReadOnlyList<StoredSketch> ReadSketches(DateTimeOffset fromUtc, DateTimeOffset toUtc, string? modelVersion) => Monitoring.ReadSketches(fromUtc, toUtc, modelVersion);
+
+    /// <inheritdoc />
+    public IReadOnlyList<ModelRecord> ReadModels() => Monitoring.ReadModels();
+
+    /// <inheritdoc />
+    public void SetModelBaseline(string modelVersion, DriftSketch baseline, DateTimeOffset nowUtc) => Monitoring.SetModelBaseline(modelVersion, baseline, nowUtc);
+
+    /// <inheritdoc />
+    public bool TryGetModelBaseline(string modelVersion, out DriftSketch? baseline) => Monitoring.TryGetModelBaseline(modelVersion, out baseline);
+
+    /// <inheritdoc />
+    public long AddEvaluation(EvaluationRecord evaluation) => Monitoring.AddEvaluation(evaluation);
+
+    /// <inheritdoc />
+    public IReadOnlyList<EvaluationRecord> ReadEvaluations(string? modelVersion, int limit) => Monitoring.ReadEvaluations(modelVersion, limit);
+
+    /// <inheritdoc />
+    public IngestCounts CountIngest(DateTimeOffset fromUtc, DateTimeOffset toUtc) => Monitoring.CountIngest(fromUtc, toUtc);
+
+    /// <inheritdoc />
+    public void ApplyAlerts(IReadOnlyList<AlertCondition> firing, DateTimeOffset nowUtc) => Monitoring.ApplyAlerts(firing, nowUtc);
+
+    /// <inheritdoc />
+    public IReadOnlyList<AlertRecord> ReadAlerts(bool activeOnly, int limit) => Monitoring.ReadAlerts(activeOnly, limit);
 }

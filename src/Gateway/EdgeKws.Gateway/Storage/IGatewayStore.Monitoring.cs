@@ -132,8 +132,14 @@ public sealed record AlertRecord(long Id, string Key, string Kind, AlertSeverity
 /// <param name="Quarantined">Messages quarantined.</param>
 public readonly record struct IngestCounts(long Stored, long Quarantined);
 
-/// <summary>Monitoring reads and writes (labels, cohorts, baselines, evaluations, alerts). Version 2 of the schema.</summary>
-public partial interface IGatewayStore
+/// <summary>The monitoring concern of <see cref="IGatewayStore"/>, which every store is.</summary>
+public partial interface IGatewayStore : IMonitoringStore
+{
+}
+
+/// <summary>Monitoring reads and writes (labels, cohorts, baselines, evaluations, alerts). Version 2 of the schema. One implementation
+/// over both databases (<see cref="MonitoringStore"/>).</summary>
+public interface IMonitoringStore
 {
     /// <summary>Sets (or clears with null) a device's cohort. False when the device is unknown.</summary>
     bool SetDeviceCohort(string deviceId, string? cohort);

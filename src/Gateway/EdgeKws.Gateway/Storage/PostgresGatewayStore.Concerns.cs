@@ -19,7 +19,8 @@ public sealed partial class PostgresGatewayStore
 
         private T Run<T>(Func<StoreSession, T> work)
         {
-            using NpgsqlConnection db = store.Connection();
+            ObjectDisposedException.ThrowIf(store._disposed, store);
+            using NpgsqlConnection db = store.OpenConnection();
             return work(new PostgresStoreSession(db));
         }
     }

@@ -120,7 +120,7 @@ public sealed partial class PostgresGatewayStore : ConcernStores, IGatewayStore
         // once, and a failed step leaves the previous version intact. 0 -> 1: ingest tables; 1 -> 2: monitoring; 2 -> 3: governance, skew.
         // 3 -> 4: labeling (label provenance, review entries, re-review audits); 4 -> 5: model registry, rollouts; 5 -> 6: API tokens, audit log;
         // 6 -> 7: heartbeat totals; 7 -> 8: near misses; 8 -> 9: float weights of registered models.
-        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Postgres) : [], .. version < 4 ? LabelingStore.Ddl(StoreDialect.Postgres) : [],
+        string[] steps = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringStore.Ddl(StoreDialect.Postgres) : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Postgres) : [], .. version < 4 ? LabelingStore.Ddl(StoreDialect.Postgres) : [],
             .. version < 5 ? RolloutStore.Ddl(StoreDialect.Postgres) : [], .. version < 6 ? AccessStore.Ddl(StoreDialect.Postgres) : [], .. version < 7 ? HeartbeatTotalsStore.Ddl(StoreDialect.Postgres) : [], .. version < 8 ? NearMissStore.Ddl(StoreDialect.Postgres) : [],
             .. version < 9 ? RolloutStore.FloatWeightsDdl(StoreDialect.Postgres) : [], .. version < 10 ? ModelLoopStore.Ddl(StoreDialect.Postgres) : []];
         foreach (string ddl in steps)

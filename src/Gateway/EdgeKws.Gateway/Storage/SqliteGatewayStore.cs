@@ -22,6 +22,12 @@ public sealed partial class SqliteGatewayStore : ConcernStores, IGatewayStore
     /// <summary>Schema version in <c>PRAGMA user_version</c>.</summary>
     public const int SchemaVersion = 10;
 
+    /// <summary>Longest label source text (kept here for callers of this store; the rule is <see cref="MonitoringValues"/>'s).</summary>
+    public const int MaxLabelSourceLength = MonitoringValues.MaxLabelSourceLength;
+
+    /// <summary>Longest cohort name (kept here for callers of this store; the rule is <see cref="MonitoringValues"/>'s).</summary>
+    public const int MaxCohortLength = MonitoringValues.MaxCohortLength;
+
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
     private readonly Lock _writeLock = new();
@@ -100,7 +106,7 @@ public sealed partial class SqliteGatewayStore : ConcernStores, IGatewayStore
             // (dataset membership, model marks) and skew results. Version 4: labeling (label provenance, review entries,
             // re-review audits). Version 5: model registry and rollouts. Version 6: HTTP API tokens and the audit log. Version 7: heartbeat totals. Version 8: near misses.
             // Version 9: float weights of registered models. Version 10: the fine-tune policy's baseline.
-            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringDdl : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Sqlite) : [], .. version < 4 ? LabelingStore.Ddl(StoreDialect.Sqlite) : [],
+            string[] ddls = [.. version < 1 ? Ddl : [], .. version < 2 ? MonitoringStore.Ddl(StoreDialect.Sqlite) : [], .. version < 3 ? GovernanceStore.Ddl(StoreDialect.Sqlite) : [], .. version < 4 ? LabelingStore.Ddl(StoreDialect.Sqlite) : [],
                 .. version < 5 ? RolloutStore.Ddl(StoreDialect.Sqlite) : [], .. version < 6 ? AccessStore.Ddl(StoreDialect.Sqlite) : [], .. version < 7 ? HeartbeatTotalsStore.Ddl(StoreDialect.Sqlite) : [], .. version < 8 ? NearMissStore.Ddl(StoreDialect.Sqlite) : [],
                 .. version < 9 ? RolloutStore.FloatWeightsDdl(StoreDialect.Sqlite) : [], .. version < 10 ? ModelLoopStore.Ddl(StoreDialect.Sqlite) : []];
             foreach (string ddl in ddls)

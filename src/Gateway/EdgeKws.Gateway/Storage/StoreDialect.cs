@@ -16,19 +16,19 @@ internal sealed class StoreDialect
     /// <summary>SQLite: one writer connection, so a write transaction (<c>BEGIN IMMEDIATE</c>) already excludes every other writer.</summary>
     public static readonly StoreDialect Sqlite = new(
         name: "sqlite", text: "TEXT", int64: "INTEGER", int32: "INTEGER", real: "REAL", blob: "BLOB",
-        autoIdPrimaryKey: "INTEGER PRIMARY KEY AUTOINCREMENT", binaryOrder: string.Empty, rowLocks: false, negativeLimitIsNull: false, reclaimsFreedPages: true, addColumnIfNotExists: false);
+        autoIdPrimaryKey: "INTEGER PRIMARY KEY AUTOINCREMENT", identityPrimaryKey: "INTEGER PRIMARY KEY AUTOINCREMENT", binaryOrder: string.Empty, rowLocks: false, negativeLimitIsNull: false, reclaimsFreedPages: true, addColumnIfNotExists: false);
 
     /// <summary>PostgreSQL: several gateway instances, READ COMMITTED transactions, row locks where two instances could race.</summary>
     public static readonly StoreDialect Postgres = new(
         name: "postgres", text: "text", int64: "bigint", int32: "integer", real: "double precision", blob: "bytea",
-        autoIdPrimaryKey: "bigserial PRIMARY KEY", binaryOrder: " COLLATE \"C\"", rowLocks: true, negativeLimitIsNull: true, reclaimsFreedPages: false, addColumnIfNotExists: true);
+        autoIdPrimaryKey: "bigserial PRIMARY KEY", identityPrimaryKey: "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", binaryOrder: " COLLATE \"C\"", rowLocks: true, negativeLimitIsNull: true, reclaimsFreedPages: false, addColumnIfNotExists: true);
 
     private readonly bool _rowLocks;
     private readonly bool _negativeLimitIsNull;
     private readonly bool _reclaimsFreedPages;
     private readonly bool _addColumnIfNotExists;
 
-    private StoreDialect(string name, string text, string int64, string int32, string real, string blob, string autoIdPrimaryKey, string binaryOrder,
+    private StoreDialect(string name, string text, string int64, string int32, string real, string blob, string autoIdPrimaryKey, string identityPrimaryKey, string binaryOrder,
         bool rowLocks, bool negativeLimitIsNull, bool reclaimsFreedPages, bool addColumnIfNotExists)
     {
         Name = name;
@@ -38,6 +38,7 @@ internal sealed class StoreDialect
         Real = real;
         Blob = blob;
         AutoIdPrimaryKey = autoIdPrimaryKey;
+        IdentityPrimaryKey = identityPrimaryKey;
         BinaryOrder = binaryOrder;
         _rowLocks = rowLocks;
         _negativeLimitIsNull = negativeLimitIsNull;
@@ -68,6 +69,11 @@ internal sealed class StoreDialect
     /// <summary>A 64-bit id the database assigns on insert (read it back with <c>RETURNING id</c>). SQLite's AUTOINCREMENT never
     /// reuses the id of a deleted last row; bigserial never goes back either.</summary>
     public string AutoIdPrimaryKey { get; }
+
+    /// <summary>The same as <see cref="AutoIdPrimaryKey"/> for the tables whose PostgreSQL DDL has always said it as an identity column
+    /// (<c>evaluations</c>, <c>alerts</c>, <c>quarantine</c>): kept so the schema text does not change. The difference, refusing an
+    /// explicit id on insert, never shows: the store never inserts one.</summary>
+    public string IdentityPrimaryKey { get; }
 
     /// <summary>Appended to a text column in ORDER BY so both databases order by code point: SQLite's default BINARY collation
     /// already does; PostgreSQL's default follows the database's locale, so it needs <c>COLLATE "C"</c>.</summary>
@@ -100,6 +106,22 @@ internal sealed class StoreDialect
         if (_rowLocks)
         {
             session.Execute(selectSql + " FOR UPDATE", args);
+        }
+    }
+
+    /// <summary>
+    /// Inside a write transaction, makes the transactions that call this with the same <paramref name="lockKey"/> run one after the
+    /// other until the commit, where there is no one row to lock (such as "which alerts are active"). PostgreSQL: the transaction
+    /// advisory lock <c>pg_advisory_xact_lock(key)</c>, so two gateway instances doing the same thing see each other's rows (READ
+    /// COMMITTED: every statement after the lock takes a fresh snapshot). SQLite: nothing to do (and no statement runs), for the
+    /// reason of <see cref="LockRows"/>.
+    /// </summary>
+    public void LockTransaction(StoreSession session, long lockKey)
+    {
+        ArgumentNullException.ThrowIfNull(session);
+        if (_rowLocks)
+        {
+            session.Execute("SELECT pg_advisory_xact_lock($1)", lockKey);
         }
     }
 
