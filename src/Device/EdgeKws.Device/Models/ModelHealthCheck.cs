@@ -33,6 +33,27 @@ public readonly record struct ModelHealthReport(
 /// </summary>
 internal static class ModelHealthCheck
 {
+    /// <summary>
+    /// Loads the agent's canaries (they ship with the agent, see <see cref="ModelSlotsOptions.CanaryDirectory"/>)
+    /// and runs <see cref="TryRun"/>. <paramref name="report"/> is null when a canary could not be
+    /// loaded: nothing was measured, and the model cannot be vetted.
+    /// </summary>
+    public static bool TryRunOnAgentCanaries(KeywordDetector detector, ModelSlotsOptions options,
+        out ModelHealthReport? report, out ModelUpdateFailure failure, out string reason)
+    {
+        report = null;
+        string canaryDir = options.ResolvedCanaryDirectory;
+        if (!ModelCanary.TryLoad(Path.Combine(canaryDir, ModelCanary.PositiveFileName), options.FeatureConfigHash, out var positive, out reason)
+            || !ModelCanary.TryLoad(Path.Combine(canaryDir, ModelCanary.NegativeFileName), options.FeatureConfigHash, out var negative, out reason))
+        {
+            failure = ModelUpdateFailure.CanaryUnavailable;
+            return false;
+        }
+        bool healthy = TryRun(detector, positive!, negative!, options.HealthCheck, out var measured, out failure, out reason);
+        report = measured;
+        return healthy;
+    }
+
     public static bool TryRun(KeywordDetector detector, ModelCanary positive, ModelCanary negative, ModelHealthCheckOptions options,
         out ModelHealthReport report, out ModelUpdateFailure failure, out string reason)
     {

@@ -1,8 +1,5 @@
-using System.Security.Cryptography;
-using System.Text;
 using EdgeKws.Detection;
 using EdgeKws.Shared.Contracts;
-using EdgeKws.Shared.Signing;
 
 namespace EdgeKws.Device.Models;
 
@@ -10,14 +7,12 @@ namespace EdgeKws.Device.Models;
 /// The device's two model slots (A/B) and the detector running from the active one.
 /// </summary>
 /// <remarks>
-/// Layout under <c>{state}/models/</c>:
-/// <code>
-/// active            "active=A\nprevious=B\n" (previous=- when none); replaced atomically
-/// A/manifest.json   the signed manifest, byte for byte as received
-/// A/manifest.sig    its 64-byte ECDSA P-256 P1363 signature
-/// A/{fileName}      the model, named by the manifest
-/// B/...             the same; B/incoming.part while a transfer is being assembled
-/// </code>
+/// This type holds the running state and the order of operations; the parts that change for their
+/// own reasons live beside it: the on-disk layout and the <c>active</c> pointer file
+/// (<see cref="ModelSlotStore"/>), the checks that make a package trustworthy
+/// (<see cref="ModelPackageVerifier"/>), the choice of slot at boot (<see cref="ModelSlotBoot"/>) and
+/// the health check (<see cref="ModelHealthCheck"/>).
+///
 /// Only the <c>active</c> file decides what runs. A slot is a rollback target only while the
 /// pointer names it as <c>previous</c>: the pointer drops that name before the idle slot is
 /// overwritten and records it again only when a new model has passed every check, so a slot that
@@ -32,13 +27,14 @@ namespace EdgeKws.Device.Models;
 /// </remarks>
 public sealed class ModelSlots : IDisposable
 {
-    public const string ActivePointerFileName = "active";
-    public const string ManifestFileName = "manifest.json";
-    public const string SignatureFileName = "manifest.sig";
-    public const string StagingFileName = "incoming.part";
+    public const string ActivePointerFileName = ModelSlotStore.ActivePointerFileName;
+    public const string ManifestFileName = ModelSlotStore.ManifestFileName;
+    public const string SignatureFileName = ModelSlotStore.SignatureFileName;
+    public const string StagingFileName = ModelSlotStore.StagingFileName;
 
     private readonly ModelSlotsOptions _options;
-    private readonly ManifestVerifier _verifier;
+    private readonly ModelSlotStore _store;
+    private readonly ModelPackageVerifier _packages;
     private readonly Lock _frameGate = new();
     private readonly Lock _updateGate = new();
 
@@ -48,10 +44,11 @@ public sealed class ModelSlots : IDisposable
     private KeywordDetector? _activeDetector;
     private bool _disposed;
 
-    private ModelSlots(ModelSlotsOptions options, ManifestVerifier verifier)
+    private ModelSlots(ModelSlotsOptions options, ModelSlotStore store, ModelPackageVerifier packages)
     {
         _options = options;
-        _verifier = verifier;
+        _store = store;
+        _packages = packages;
     }
 
     /// <summary>The slot the detector runs from; null when no valid model is installed.</summary>
@@ -76,14 +73,14 @@ public sealed class ModelSlots : IDisposable
     public ModelHealthReport? LastHealthReport { get; private set; }
 
     /// <summary>Short id of the pinned signing key.</summary>
-    public string PinnedKeyId => _verifier.KeyId;
+    public string PinnedKeyId => _packages.Signatures.KeyId;
 
     public string ModelsDirectory => _options.ModelsDirectory;
 
     internal ModelSlotsOptions Options => _options;
-    internal ManifestVerifier Verifier => _verifier;
+    internal ManifestVerifier Verifier => _packages.Signatures;
 
-    public string SlotDirectory(ModelSlot slot) => Path.Combine(_options.ModelsDirectory, slot.ToString());
+    public string SlotDirectory(ModelSlot slot) => _store.SlotDirectory(slot);
 
     /// <summary>
     /// Opens the slot store: loads the pinned key, reads the active pointer and re-verifies that
@@ -106,18 +103,13 @@ public sealed class ModelSlots : IDisposable
             return false;
         }
         if (!ManifestVerifier.TryLoad(options.ResolvedPublicKeyPath, out var verifier, out reason)) return false;
-        try
-        {
-            Directory.CreateDirectory(Path.Combine(options.ModelsDirectory, nameof(ModelSlot.A)));
-            Directory.CreateDirectory(Path.Combine(options.ModelsDirectory, nameof(ModelSlot.B)));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        var store = new ModelSlotStore(options.ModelsDirectory);
+        if (!store.TryCreateSlotDirectories(out reason))
         {
             verifier!.Dispose();
-            reason = $"cannot create the model slot folders under {options.ModelsDirectory}: {ex.Message}";
             return false;
         }
-        var s = new ModelSlots(options, verifier!);
+        var s = new ModelSlots(options, store, new ModelPackageVerifier(options, verifier!));
         s.Boot();
         slots = s;
         reason = "";
@@ -126,76 +118,13 @@ public sealed class ModelSlots : IDisposable
 
     private void Boot()
     {
-        string pointerPath = Path.Combine(_options.ModelsDirectory, ActivePointerFileName);
-        if (!File.Exists(pointerPath))
+        ModelSlotBootDecision decision = ModelSlotBoot.Decide(_store, _packages);
+        if (decision.Active is { } active)
         {
-            BootReport = "no model installed (no active pointer); waiting for a signed model update";
-            return;
+            Activate(active, decision.Previous, decision.Model!, decision.Detector!);
         }
-        if (TryReadPointer(pointerPath, out ModelSlot active, out ModelSlot? previous, out string pointerProblem))
-        {
-            if (TryVerifySlot(active, out var model, out var detector, out string why))
-            {
-                Activate(active, previous, model!, detector!);
-                BootReport = $"slot {active} active: model {model!.Manifest.ModelVersion} verified";
-                return;
-            }
-            if (previous is { } prev && TryVerifySlot(prev, out model, out detector, out string whyPrev))
-            {
-                if (!TryWritePointer(prev, null, out string io))
-                {
-                    detector!.Dispose();
-                    BootReport = $"active slot {active} failed verification ({why}); slot {prev} verifies but the pointer cannot be rewritten ({io}); no model running";
-                    return;
-                }
-                Activate(prev, null, model!, detector!);
-                BootFellBack = true;
-                BootReport = $"active slot {active} failed verification ({why}); fell back to slot {prev}: model {model!.Manifest.ModelVersion}";
-                return;
-            }
-            BootReport = previous is null
-                ? $"active slot {active} failed verification ({why}) and no previous slot is recorded; no model running"
-                : $"active slot {active} failed verification ({why}) and so did previous slot {previous} ({ReasonOf(previous.Value)}); no model running";
-            return;
-        }
-
-        // The pointer is written atomically, so a bad one means outside damage: run whichever slot
-        // verifies (the newer one if both do) rather than nothing, and say so.
-        ModelSlot? chosen = null;
-        KeywordModel? best = null;
-        KeywordDetector? bestDetector = null;
-        foreach (ModelSlot slot in (ReadOnlySpan<ModelSlot>)[ModelSlot.A, ModelSlot.B])
-        {
-            if (!TryVerifySlot(slot, out var m, out var d, out _)) continue;
-            if (best is null || m!.Manifest.CreatedUtc > best.Manifest.CreatedUtc)
-            {
-                bestDetector?.Dispose();
-                (chosen, best, bestDetector) = (slot, m, d);
-            }
-            else
-            {
-                d!.Dispose();
-            }
-        }
-        BootFellBack = true;
-        if (chosen is { } c && TryWritePointer(c, null, out _))
-        {
-            Activate(c, null, best!, bestDetector!);
-            BootReport = $"active pointer unreadable ({pointerProblem}); slot {c} verifies and is now active: model {best!.Manifest.ModelVersion}";
-            return;
-        }
-        bestDetector?.Dispose();
-        BootReport = $"active pointer unreadable ({pointerProblem}) and no slot verifies; no model running";
-    }
-
-    private string ReasonOf(ModelSlot slot)
-    {
-        if (TryVerifySlot(slot, out _, out var d, out string why))
-        {
-            d!.Dispose();
-            return "verifies";
-        }
-        return why;
+        BootFellBack = decision.FellBack;
+        BootReport = decision.Report;
     }
 
     /// <summary>
@@ -211,9 +140,9 @@ public sealed class ModelSlots : IDisposable
         lock (_updateGate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!TryPrecheck(update.Manifest.Span, update.Signature.Span, out var manifest, out var rejected))
+            if (!_packages.TryPrecheck(update.Manifest.Span, update.Signature.Span, out var manifest, out var rejected))
             {
-                DeleteStaged(update);
+                ModelSlotStore.DeleteStaged(update);
                 return rejected!;
             }
             string version = manifest!.ModelVersion!;
@@ -224,87 +153,48 @@ public sealed class ModelSlots : IDisposable
             }
 
             ModelSlot idle = IdleSlot;
-            string dir = SlotDirectory(idle);
-            string manifestPath = Path.Combine(dir, ManifestFileName);
-            string modelPath = Path.Combine(dir, manifest.FileName!);
 
             // The idle slot stops being a rollback target before a byte of it changes.
             if (_previous == idle && _active is { } current)
             {
-                if (!TryWritePointer(current, null, out string io))
+                if (!_store.TryWritePointer(current, null, out string io))
                 {
-                    DeleteStaged(update);
+                    ModelSlotStore.DeleteStaged(update);
                     return ModelUpdateOutcome.Fail(ModelUpdateFailure.StorageFailed, $"cannot update the active pointer: {io}", version);
                 }
                 _previous = null;
             }
 
-            try
+            if (!_store.TryWriteSlot(idle, update, manifest.FileName!, out string writeProblem))
             {
-                ClearSlot(idle, keep: update.StagedModelPath);
-                if (update.ModelBytes is { } bytes)
-                {
-                    DurableFile.WriteAtomically(modelPath, bytes);
-                }
-                else
-                {
-                    string staged = Path.GetFullPath(update.StagedModelPath!);
-                    DurableFile.Fsync(staged);
-                    if (string.Equals(Path.GetDirectoryName(staged), Path.GetFullPath(dir), StringComparison.Ordinal))
-                    {
-                        File.Move(staged, modelPath, overwrite: true);
-                    }
-                    else
-                    {
-                        File.Copy(staged, modelPath, overwrite: true);
-                        DurableFile.Fsync(modelPath);
-                        File.Delete(staged);
-                    }
-                }
-                DurableFile.WriteAtomically(Path.Combine(dir, SignatureFileName), update.Signature.Span);
-                DurableFile.WriteAtomically(manifestPath, update.Manifest.Span);
-                DurableFile.FsyncDirectory(dir);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                WipeSlot(idle);
-                return ModelUpdateOutcome.Fail(ModelUpdateFailure.StorageFailed, $"writing slot {idle} failed: {ex.Message}", version);
+                return ModelUpdateOutcome.Fail(ModelUpdateFailure.StorageFailed, $"writing slot {idle} failed: {writeProblem}", version);
             }
 
-            if (!TryCheckWrittenModel(modelPath, manifest, out string digestProblem))
+            string modelPath = Path.Combine(_store.SlotDirectory(idle), manifest.FileName!);
+            if (!ModelPackageVerifier.TryCheckWrittenModel(modelPath, manifest, out string digestProblem))
             {
-                WipeSlot(idle);
+                _store.WipeSlot(idle);
                 return ModelUpdateOutcome.Fail(ModelUpdateFailure.ModelDigestMismatch, digestProblem, version);
             }
-            if (!KeywordModel.TryLoad(manifestPath, _options.FeatureConfigHash, _options.ModelBudgetBytes, out var model, out string why)
-                || !KeywordDetector.TryCreate(model!, _options.DetectorOptions, out var detector, out why))
+            if (!_packages.TryLoad(_store.ManifestPath(idle), out var model, out var detector, out string why))
             {
-                WipeSlot(idle);
+                _store.WipeSlot(idle);
                 return ModelUpdateOutcome.Fail(ModelUpdateFailure.LoadFailed, why, version);
             }
 
-            string canaryDir = _options.ResolvedCanaryDirectory;
-            if (!ModelCanary.TryLoad(Path.Combine(canaryDir, ModelCanary.PositiveFileName), _options.FeatureConfigHash, out var positive, out why)
-                || !ModelCanary.TryLoad(Path.Combine(canaryDir, ModelCanary.NegativeFileName), _options.FeatureConfigHash, out var negative, out why))
-            {
-                detector!.Dispose();
-                WipeSlot(idle);
-                return ModelUpdateOutcome.Fail(ModelUpdateFailure.CanaryUnavailable, why, version);
-            }
-            bool healthy = ModelHealthCheck.TryRun(detector!, positive!, negative!, _options.HealthCheck,
-                out var report, out var failure, out why);
-            LastHealthReport = report;
+            bool healthy = ModelHealthCheck.TryRunOnAgentCanaries(detector!, _options, out var report, out var failure, out why);
+            if (report is not null) LastHealthReport = report;
             if (!healthy)
             {
                 detector!.Dispose();
-                WipeSlot(idle);
+                _store.WipeSlot(idle);
                 return ModelUpdateOutcome.Fail(failure, why, version);
             }
 
-            if (!TryWritePointer(idle, _active, out string pointerProblem))
+            if (!_store.TryWritePointer(idle, _active, out string pointerProblem))
             {
                 detector!.Dispose();
-                WipeSlot(idle);
+                _store.WipeSlot(idle);
                 return ModelUpdateOutcome.Fail(ModelUpdateFailure.StorageFailed, $"cannot switch the active pointer: {pointerProblem}", version);
             }
             Activate(idle, _active, model!, detector!);
@@ -327,12 +217,12 @@ public sealed class ModelSlots : IDisposable
                 return ModelUpdateOutcome.Fail(ModelUpdateFailure.NoPreviousModel,
                     "no previous slot holds a vetted model (none installed yet, or the idle slot was overwritten since)", null);
             }
-            if (!TryVerifySlot(prev, out var model, out var detector, out string why))
+            if (!_packages.TryVerifySlot(_store, prev, out var model, out var detector, out string why))
             {
                 return ModelUpdateOutcome.Fail(ModelUpdateFailure.NoPreviousModel, $"previous slot {prev} no longer verifies: {why}", null);
             }
             string version = model!.Manifest.ModelVersion!;
-            if (!TryWritePointer(prev, _active, out string io))
+            if (!_store.TryWritePointer(prev, _active, out string io))
             {
                 detector!.Dispose();
                 return ModelUpdateOutcome.Fail(ModelUpdateFailure.StorageFailed, $"cannot switch the active pointer: {io}", version);
@@ -386,118 +276,8 @@ public sealed class ModelSlots : IDisposable
     /// and the receiver (which runs them on the offer, before any chunk is accepted).
     /// </summary>
     internal bool TryPrecheck(ReadOnlySpan<byte> manifestBytes, ReadOnlySpan<byte> signature,
-        out ModelManifest? manifest, out ModelUpdateOutcome? rejected)
-    {
-        manifest = null;
-        if (!_verifier.Verify(manifestBytes, signature, out string why))
-        {
-            rejected = ModelUpdateOutcome.Fail(ModelUpdateFailure.SignatureInvalid, why, null);
-            return false;
-        }
-        if (!ModelManifest.TryParse(manifestBytes, out var m, out why) || !m!.TryValidate(out why))
-        {
-            rejected = ModelUpdateOutcome.Fail(ModelUpdateFailure.ManifestInvalid, why, m?.ModelVersion);
-            return false;
-        }
-        string version = m.ModelVersion!;
-        if (m.FileName is ManifestFileName or SignatureFileName or StagingFileName or ActivePointerFileName
-            || m.FileName!.EndsWith(".tmp", StringComparison.Ordinal))
-        {
-            rejected = ModelUpdateOutcome.Fail(ModelUpdateFailure.ManifestInvalid,
-                $"'fileName' '{m.FileName}' collides with a slot bookkeeping file", version);
-            return false;
-        }
-        if (!string.Equals(m.FeatureConfigHash, _options.FeatureConfigHash, StringComparison.OrdinalIgnoreCase))
-        {
-            rejected = ModelUpdateOutcome.Fail(ModelUpdateFailure.FeatureConfigMismatch,
-                $"model {version} was trained on feature config {m.FeatureConfigHash}, this device's front end is {_options.FeatureConfigHash}", version);
-            return false;
-        }
-        if (m.SizeBytes > _options.ModelBudgetBytes)
-        {
-            rejected = ModelUpdateOutcome.Fail(ModelUpdateFailure.OverBudget,
-                $"model {version} is {m.SizeBytes} bytes, over the {_options.ModelBudgetBytes}-byte model budget", version);
-            return false;
-        }
-        manifest = m;
-        rejected = null;
-        return true;
-    }
-
-    private bool TryVerifySlot(ModelSlot slot, out KeywordModel? model, out KeywordDetector? detector, out string reason)
-    {
-        model = null;
-        detector = null;
-        string dir = SlotDirectory(slot);
-        string manifestPath = Path.Combine(dir, ManifestFileName);
-        byte[] manifestBytes, signature;
-        try
-        {
-            if (!File.Exists(manifestPath))
-            {
-                reason = $"slot {slot} has no {ManifestFileName}";
-                return false;
-            }
-            var sigInfo = new FileInfo(Path.Combine(dir, SignatureFileName));
-            if (!sigInfo.Exists || sigInfo.Length != ManifestSignature.SizeBytes)
-            {
-                reason = $"slot {slot} has no valid {SignatureFileName}";
-                return false;
-            }
-            if (new FileInfo(manifestPath).Length > ModelTransfer.MaxManifestBytes)
-            {
-                reason = $"slot {slot} manifest is larger than {ModelTransfer.MaxManifestBytes} bytes";
-                return false;
-            }
-            manifestBytes = File.ReadAllBytes(manifestPath);
-            signature = File.ReadAllBytes(sigInfo.FullName);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            reason = $"slot {slot} cannot be read: {ex.Message}";
-            return false;
-        }
-        if (!TryPrecheck(manifestBytes, signature, out _, out var rejected))
-        {
-            reason = $"slot {slot}: {rejected!.Reason}";
-            return false;
-        }
-        if (!KeywordModel.TryLoad(manifestPath, _options.FeatureConfigHash, _options.ModelBudgetBytes, out model, out reason)
-            || !KeywordDetector.TryCreate(model!, _options.DetectorOptions, out detector, out reason))
-        {
-            model = null;
-            reason = $"slot {slot}: {reason}";
-            return false;
-        }
-        return true;
-    }
-
-    private static bool TryCheckWrittenModel(string modelPath, ModelManifest manifest, out string reason)
-    {
-        try
-        {
-            var info = new FileInfo(modelPath);
-            if (info.Length != manifest.SizeBytes)
-            {
-                reason = $"written model is {info.Length} bytes but the signed manifest says {manifest.SizeBytes}";
-                return false;
-            }
-            byte[] bytes = File.ReadAllBytes(modelPath);
-            string sha = Convert.ToHexStringLower(SHA256.HashData(bytes));
-            if (!string.Equals(sha, manifest.Sha256, StringComparison.OrdinalIgnoreCase))
-            {
-                reason = $"written model has SHA-256 {sha} but the signed manifest says {manifest.Sha256}: the model bytes were altered or corrupted";
-                return false;
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            reason = $"cannot read back the written model {modelPath}: {ex.Message}";
-            return false;
-        }
-        reason = "";
-        return true;
-    }
+        out ModelManifest? manifest, out ModelUpdateOutcome? rejected) =>
+        _packages.TryPrecheck(manifestBytes, signature, out manifest, out rejected);
 
     private void Activate(ModelSlot slot, ModelSlot? previous, KeywordModel model, KeywordDetector detector)
     {
@@ -513,107 +293,6 @@ public sealed class ModelSlots : IDisposable
         old?.Dispose();
     }
 
-    private void ClearSlot(ModelSlot slot, string? keep)
-    {
-        string dir = SlotDirectory(slot);
-        string? keepFull = keep is null ? null : Path.GetFullPath(keep);
-        foreach (string file in Directory.EnumerateFiles(dir))
-        {
-            if (!string.Equals(Path.GetFullPath(file), keepFull, StringComparison.Ordinal)) File.Delete(file);
-        }
-        DurableFile.FsyncDirectory(dir);
-    }
-
-    /// <summary>Best effort: a slot that failed must not look installable later.</summary>
-    private void WipeSlot(ModelSlot slot)
-    {
-        try
-        {
-            ClearSlot(slot, keep: null);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The pointer never names this slot as active or previous, so leftovers are never used.
-        }
-    }
-
-    private static void DeleteStaged(ModelUpdate update)
-    {
-        if (update.StagedModelPath is { } staged)
-        {
-            try
-            {
-                File.Delete(staged);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                // Left for the next transfer to overwrite; never read as a model.
-            }
-        }
-    }
-
-    private bool TryWritePointer(ModelSlot active, ModelSlot? previous, out string reason)
-    {
-        string text = $"active={active}\nprevious={(previous is { } p ? p.ToString() : "-")}\n";
-        try
-        {
-            DurableFile.WriteAtomically(Path.Combine(_options.ModelsDirectory, ActivePointerFileName), Encoding.ASCII.GetBytes(text));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            reason = ex.Message;
-            return false;
-        }
-        reason = "";
-        return true;
-    }
-
-    private static bool TryReadPointer(string path, out ModelSlot active, out ModelSlot? previous, out string reason)
-    {
-        active = default;
-        previous = null;
-        string text;
-        try
-        {
-            if (new FileInfo(path).Length > 64)
-            {
-                reason = "the pointer file is larger than 64 bytes";
-                return false;
-            }
-            text = File.ReadAllText(path, Encoding.ASCII);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            reason = $"cannot read {path}: {ex.Message}";
-            return false;
-        }
-        string[] lines = text.Split('\n');
-        if (lines.Length != 3 || lines[2].Length != 0
-            || !TryParseSlot(lines[0], "active=", out ModelSlot? a) || a is null
-            || !TryParseSlot(lines[1], "previous=", out ModelSlot? p) || p == a)
-        {
-            reason = $"pointer file content '{ModelUpdateOutcome.WireText(text).Trim()}' is not 'active=A|B\\nprevious=A|B|-\\n'";
-            return false;
-        }
-        active = a.Value;
-        previous = p;
-        reason = "";
-        return true;
-    }
-
-    private static bool TryParseSlot(string line, string prefix, out ModelSlot? slot)
-    {
-        slot = null;
-        if (!line.StartsWith(prefix, StringComparison.Ordinal)) return false;
-        switch (line[prefix.Length..])
-        {
-            case "A": slot = ModelSlot.A; return true;
-            case "B": slot = ModelSlot.B; return true;
-            case "-": return prefix != "active=";
-            default: return false;
-        }
-    }
-
     public void Dispose()
     {
         lock (_updateGate)
@@ -626,7 +305,7 @@ public sealed class ModelSlots : IDisposable
                 _activeDetector = null;
                 _activeModel = null;
             }
-            _verifier.Dispose();
+            _packages.Dispose();
         }
     }
 }
