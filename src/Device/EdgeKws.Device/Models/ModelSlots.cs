@@ -77,9 +77,6 @@ public sealed class ModelSlots : IDisposable
 
     public string ModelsDirectory => _options.ModelsDirectory;
 
-    internal ModelSlotsOptions Options => _options;
-    internal ManifestVerifier Verifier => _packages.Signatures;
-
     public string SlotDirectory(ModelSlot slot) => _store.SlotDirectory(slot);
 
     /// <summary>
