@@ -589,7 +589,7 @@ internal sealed class ModelRolloutStage(RepoLayout repo, string outDir, Progress
         };
         await CorpusGenerator.GenerateAsync(corpusOptions, log: null, ct).ConfigureAwait(false);
         using var log = new StringWriter();
-        int rc = EdgeKws.Dataset.DatasetCommand.Run(["export", "--corpus", corpusDir, "--out", datasetDir, "--keyword", WakePhrase, "--stream-windows-per-minute", "60"], log, log);
+        int rc = EdgeKws.Dataset.DatasetCommand.Run(["export", "--corpus", corpusDir, "--out", datasetDir, "--keyword", WakePhrase], log, log);
         if (rc != 0)
         {
             throw new InvalidOperationException($"replay dataset export failed ({rc}): {log}");

@@ -21,10 +21,11 @@ Output (in --out):
 Fine-tuning (docs/model-loop.md "Fine-tuning from production"):
 
     /usr/bin/python3 tools/train/train.py --dataset FIELD --out DIR --seed 42 --init-from PARENT.float.onnx \
-        [--init-sha256 HEX] [--init-version V] [--init-input-normalisation MEAN,STD] [--replay BASE_DATASET --replay-windows-per-epoch N]
+        [--init-sha256 HEX] [--init-version V] [--init-input-normalisation=MEAN,STD] [--replay BASE_DATASET --replay-windows-per-epoch N]
 
   builds the network the ONNX graph describes (channels, blocks, time dilations read from the graph), loads its folded weights
-  (BatchNorm as identity, input normalisation mean 0 / std 1: the graph already holds both), refuses to train unless the loaded
+  (BatchNorm as identity; the input normalisation left folded in conv1, or with --init-input-normalisation taken back out so
+  conv1 trains at the scale it was trained at), refuses to train unless the loaded
   model reproduces the graph's posteriors within 1e-4 (evaluated node by node from the graph itself), and mixes N windows of
   the base training dataset into every epoch so the model does not forget what it knew. --epochs 0 re-exports the loaded model.
 
@@ -734,8 +735,8 @@ def main(argv):
 
     init_record, replay = None, None
     if args.init_from is not None:
-        # The parent graph holds the normalisation (folded into conv1) and BN (folded into every conv): the fine-tuned network
-        # is that folded form, so its own normalisation is the identity.
+        # The parent graph holds BN folded into every conv (trained as identity + conv bias) and the normalisation folded into
+        # conv1: the identity here unless --init-input-normalisation took it back out (unfold_normalisation).
         model, parent, init_record = init_from_parent(args, classes, frames, coeffs, x_train)
         args.channels, args.blocks, args.time_dilations = parent.channels, len(parent.pairs), parent.dilations
         mean, std = args.init_input_normalisation or (0.0, 1.0)

@@ -61,7 +61,7 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
         m.Gate!.Value.Deserialize(EvaluationJsonContext.Default.GateReport)!.Checks.Single(c => c.Name == name);
 
     [Fact]
-    public async Task Fine_tune_starts_from_the_registered_float_weights_and_the_verdict_names_every_rule_it_failed()
+    public async Task Fine_tune_starts_from_the_registered_float_weights_and_a_candidate_no_better_on_the_slice_is_refused_with_the_reason()
     {
         output.WriteLine($"fixture: {f.PrepareTime.TotalSeconds:0.0} s; held-out slice {f.HeldOutKeywordClips} keyword + {f.HeldOutBackgroundClips} background clips");
         (ModelJobs jobs, ModelRegistry registry, IGatewayStore store) = f.NewGateway("good");
@@ -86,6 +86,12 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
         Assert.Equal("1.0.0", init.GetProperty("modelVersion").GetString());
         Assert.True(init.GetProperty("check").GetProperty("passed").GetBoolean());
         Assert.InRange(init.GetProperty("check").GetProperty("maxAbsPosteriorDifference").GetDouble(), 0, 1e-4);
+        // ... with conv1 at the scale it was trained at: the parent's input normalisation taken back out (and recorded for the next one).
+        JsonElement parentNorm = production.TrainingManifest.GetProperty("hyperparameters").GetProperty("inputNormalisation");
+        JsonElement norm = training.RootElement.GetProperty("hyperparameters").GetProperty("inputNormalisation");
+        Assert.True(parentNorm.GetProperty("std").GetDouble() > 1, "the tiny parent's features have a real std");
+        Assert.Equal(parentNorm.GetProperty("mean").GetDouble(), norm.GetProperty("mean").GetDouble(), 9);
+        Assert.Equal(parentNorm.GetProperty("std").GetDouble(), norm.GetProperty("std").GetDouble(), 9);
         // ... with the parent's loss balance, so the parent's operating point keeps its meaning.
         Assert.Equal(production.TrainingManifest.GetProperty("hyperparameters").GetProperty("classWeights").ToString(),
             training.RootElement.GetProperty("hyperparameters").GetProperty("classWeights").ToString());
@@ -98,23 +104,19 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
         Assert.Equal("1.0.0", m.ParentVersion);
         Assert.Equal(0.75f, m.Threshold);
 
-        // The verdict, each rule with its reason: the base gate, the held-out slice, the slice never trained on. Promoted exactly
-        // when every rule passed, and a refusal names each rule that failed. (Trained in the unfolded form, this tiny fine-tune
-        // catches one more held-out keyword clip and fires on one more background clip at 0.75: a trade the slice rule calls
-        // worse, so it is refused here; the promotion path is the same sign-and-register step.)
+        // The verdict, each rule with its reason. Trained in the unfolded form (conv1 at its trained scale), this tiny fine-tune
+        // changes little: at 0.75 it misses the same 6 held-out keyword clips and fires on none, so the base gate passes (0 vs 0
+        // false accepts) and the slice rule refuses it as not better: a fine-tune that changes nothing the fleet heard is not
+        // rolled out. (The trainer is deterministic: same fixture, seed and code, same verdict.)
         GateReport gate = m.Gate!.Value.Deserialize(EvaluationJsonContext.Default.GateReport)!;
         GateCheck slice = Check(m, FieldSliceGate.CheckName);
         GateCheck leakage = Check(m, FieldSliceLeakage.CheckName);
         output.WriteLine($"slice: {slice.Detail}\nleakage: {leakage.Detail}");
         Assert.True(leakage.Passed, leakage.Detail);
-        Assert.Matches(@"^(better|worse|not better)", slice.Detail);
-        Assert.Equal(gate.Promote ? ModelStage.Candidate : ModelStage.Refused, m.Stage);
-        Assert.StartsWith(gate.Promote ? "PROMOTE" : "REFUSE", m.GateSummary, StringComparison.Ordinal);
-        Assert.True(!gate.Promote || (slice.Passed && leakage.Passed), m.GateSummary);
-        foreach (GateCheck failed in new[] { slice, leakage }.Where(c => !c.Passed))
-        {
-            Assert.Contains(failed.Name + " (" + failed.Detail + ")", m.GateSummary, StringComparison.Ordinal);
-        }
+        Assert.False(gate.Promote);
+        Assert.Equal(ModelStage.Refused, m.Stage);
+        Assert.StartsWith("not better", slice.Detail, StringComparison.Ordinal);
+        Assert.Equal("REFUSE: " + FieldSliceGate.CheckName + " (" + slice.Detail + ")", m.GateSummary);   // the only reason: the base gate passed
     }
 
     [Fact]
@@ -214,8 +216,11 @@ public sealed class FineTuneJob_Tests(FineTuneFixture f, ITestOutputHelper outpu
         Assert.Contains("belong to FineTune jobs", Refusal(FineTune("1.1.0") with { Kind = ModelJobKind.Train }), StringComparison.Ordinal);
         Assert.Contains("replayWindowsPerEpoch needs replayDataset", Refusal(FineTune("1.1.0") with { ReplayDataset = null }), StringComparison.Ordinal);
         Assert.Contains("bootstrap does not apply", Refusal(FineTune("1.1.0") with { Bootstrap = true }), StringComparison.Ordinal);
-        Assert.Contains("operatingPointSet must not be the evaluationSet", Refusal(FineTune("1.1.0") with { OperatingPointSet = FineTuneFixture.Streams }), StringComparison.Ordinal);
-        Assert.Contains("operatingPointSet", Refusal(FineTune("1.1.0") with { OperatingPointSet = "../streams.json" }), StringComparison.Ordinal);
+        Assert.Contains("operatingPointSet must not be the evaluationSet", Refusal(FineTune("1.1.0") with { Threshold = null, OperatingPointSet = FineTuneFixture.Streams }), StringComparison.Ordinal);
+        Assert.Contains("operatingPointSet", Refusal(FineTune("1.1.0") with { Threshold = null, OperatingPointSet = "../streams.json" }), StringComparison.Ordinal);
+        Assert.Contains("threshold and operatingPointSet exclude each other", Refusal(FineTune("1.1.0") with { OperatingPointSet = FineTuneFixture.OperatingPointStreams }), StringComparison.Ordinal);
+        File.Copy(Path.Combine(f.Inputs, FineTuneFixture.Streams), Path.Combine(f.Inputs, "streams-copy.json"), overwrite: true);
+        Assert.Contains("operatingPointSet must not be the evaluationSet", Refusal(FineTune("1.1.0") with { Threshold = null, OperatingPointSet = "streams-copy.json" }), StringComparison.Ordinal);
         Assert.Contains("learningRate", Refusal(FineTune("1.1.0") with { LearningRate = 2 }), StringComparison.Ordinal);
         Assert.Empty(jobs.List());
     }

@@ -68,6 +68,10 @@ public sealed class AutoFineTuneOptions
         {
             throw new ArgumentException($"{P}EvaluationSet is required when {P}Enabled is true (an evaluation set named under Gateway:Models:EvaluationSetDirectory)");
         }
+        if (OperatingPointSet is not null && string.Equals(OperatingPointSet, EvaluationSet, StringComparison.Ordinal))
+        {
+            throw new ArgumentException($"{P}OperatingPointSet must not be {P}EvaluationSet: the gate would judge the candidate on the streams its threshold was chosen on");
+        }
         if (ReplayDataset is not null && string.IsNullOrWhiteSpace(ReplayDataset))
         {
             throw new ArgumentException($"{P}ReplayDataset must be a dataset named under Gateway:Models:ImportDirectory, or absent");

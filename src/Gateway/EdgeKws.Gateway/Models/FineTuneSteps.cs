@@ -90,7 +90,7 @@ internal static class FineTuneSteps
 
         sw.Restart();
         // The parent's detector settings (threshold unless the request names one, smoothing, stride, refractory): the fine-tune
-        // changes the weights, and the slice and base comparisons then measure the weights alone.
+        // changes the weights; the operating point below may then raise the threshold, and the gate judges that deployed point.
         if (!registry.Store.TryGetModelPackage(parentVersion, out ModelPackage? parentPackage))
         {
             throw new InvalidOperationException($"fine-tune: '{parentVersion}' has no package");
@@ -116,34 +116,41 @@ internal static class FineTuneSteps
         string candidateManifest = Path.Combine(work, "int8", q.ManifestFile);
         if (r.Threshold is null && inputs.OperatingPointSetPath is { } operatingPointSet)
         {
-            MatchParentOperatingPoint(parentPackage, candidateManifest, operatingPointSet, work, steps);
+            MatchProductionOperatingPoint(production, registry, candidateManifest, operatingPointSet, work, steps);
         }
         return new Tuned(candidateManifest, trainingManifest, floatModel, field, inputs.ReplayDatasetDirectory, parentVersion, weights.Sha256,
             slice.DatasetId, replayId);
     }
 
     /// <summary>
-    /// Raises the candidate's threshold until the device detector false-accepts on the operating-point streams no more often than the
-    /// parent at its own (<see cref="OperatingPointMatch"/>): streams neither model trained on and the gate does not read.
+    /// Raises the candidate's threshold until the device detector false-accepts on the operating-point streams no more often than
+    /// production (the model the gate compares it with) at its own (<see cref="OperatingPointMatch"/>): streams neither model
+    /// trained on and the gate does not read.
     /// </summary>
-    private static void MatchParentOperatingPoint(ModelPackage parentPackage, string candidateManifest, string operatingPointSet, string work, List<string> steps)
+    private static void MatchProductionOperatingPoint(RegisteredModel production, ModelRegistry registry, string candidateManifest, string operatingPointSet,
+        string work, List<string> steps)
     {
         var sw = Stopwatch.StartNew();
-        string parentDir = Path.Combine(work, "parent");
-        string parentManifest = Path.Combine(parentDir, "parent.int8.manifest.json");
-        File.WriteAllBytes(parentManifest, parentPackage.Manifest);
-        using (JsonDocument m = JsonDocument.Parse(parentPackage.Manifest))
+        if (!registry.Store.TryGetModelPackage(production.ModelVersion, out ModelPackage? package))
         {
-            File.WriteAllBytes(Path.Combine(parentDir, m.RootElement.GetProperty("fileName").GetString()!), parentPackage.Model);
+            throw new InvalidOperationException($"fine-tune: production '{production.ModelVersion}' has no package");
+        }
+        string referenceDir = Path.Combine(work, "production");
+        Directory.CreateDirectory(referenceDir);
+        string referenceManifest = Path.Combine(referenceDir, "production.int8.manifest.json");
+        File.WriteAllBytes(referenceManifest, package!.Manifest);
+        using (JsonDocument m = JsonDocument.Parse(package.Manifest))
+        {
+            File.WriteAllBytes(Path.Combine(referenceDir, m.RootElement.GetProperty("fileName").GetString()!), package.Model);
         }
         IReadOnlyList<EvaluationStream> streams = EvaluationSetFile.Load(operatingPointSet, out string description);
-        OperatingPoint point = OperatingPointMatch.Choose(parentManifest, candidateManifest, streams, description);
+        OperatingPoint point = OperatingPointMatch.Choose(referenceManifest, candidateManifest, streams, description);
         if (point.Threshold != point.ParentThreshold)
         {
             OperatingPointMatch.SetThreshold(candidateManifest, point.Threshold);
         }
         File.WriteAllText(Path.Combine(work, "operating-point.json"), JsonSerializer.Serialize(point, new JsonSerializerOptions { WriteIndented = true }));
-        steps.Add(ModelJobs.Step("operating point", sw, point.Describe()));
+        steps.Add(ModelJobs.Step("operating point", sw, $"against production {production.ModelVersion}: {point.Describe()}"));
     }
 
     /// <summary>

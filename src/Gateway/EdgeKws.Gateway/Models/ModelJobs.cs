@@ -93,8 +93,9 @@ public sealed record ModelJobRequest
     public string? EvaluationSet { get; init; }
 
     /// <summary>FineTune: streams (<c>edgekws-streams/1</c>, under <c>Gateway:Models:EvaluationSetDirectory</c>) that neither model trained
-    /// on and the gate does not read, on which the candidate's threshold is raised until it false-accepts no more than the parent
-    /// (<see cref="EdgeKws.ModelLoop.Evaluation.OperatingPointMatch"/>). Null, or a requested <see cref="Threshold"/>: the parent's threshold.</summary>
+    /// on and the gate does not read, on which the candidate's threshold is raised until it false-accepts no more than production
+    /// (<see cref="EdgeKws.ModelLoop.Evaluation.OperatingPointMatch"/>). Null: the parent's threshold (or the requested
+    /// <see cref="Threshold"/>, which cannot be combined with it).</summary>
     public string? OperatingPointSet { get; init; }
 
     /// <summary>Trainer seed.</summary>
@@ -139,6 +140,7 @@ public sealed record ModelJobRequest
         if (Kind != ModelJobKind.FineTune && (ParentVersion ?? ReplayDataset ?? OperatingPointSet) is not null)
             return "parentVersion, replayDataset and operatingPointSet belong to FineTune jobs";
         if (ReplayWindowsPerEpoch is { } w && (w < 1 || ReplayDataset is null)) return "replayWindowsPerEpoch needs replayDataset and must be >= 1";
+        if (OperatingPointSet is not null && Threshold is not null) return "threshold and operatingPointSet exclude each other (one names the threshold, the other chooses it)";
         if (LearningRate is { } lr && !(lr is > 0 and < 1)) return "learningRate must be in (0, 1)";
         if (Kind == ModelJobKind.FineTune && Bootstrap) return "a FineTune job is gated against production: bootstrap does not apply";
         return null;
@@ -256,7 +258,7 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         if (!File.Exists(streams)) return $"evaluationSet '{r.EvaluationSet}' is not a file under Gateway:Models:EvaluationSetDirectory";
         if (operatingPoint is not null && !File.Exists(operatingPoint))
             return $"operatingPointSet '{r.OperatingPointSet}' is not a file under Gateway:Models:EvaluationSetDirectory";
-        if (operatingPoint is not null && Path.GetFullPath(operatingPoint) == Path.GetFullPath(streams))
+        if (operatingPoint is not null && (Path.GetFullPath(operatingPoint) == Path.GetFullPath(streams) || SameContent(operatingPoint, streams)))
             return "operatingPointSet must not be the evaluationSet: the gate would judge the candidate on the streams its threshold was chosen on";
         if (train)
         {
@@ -273,6 +275,11 @@ public sealed class ModelJobs(ModelRegistry registry, ModelLoopOptions options, 
         inputs = new ModelJobInputs(null, streams, manifest, training, floatModel ?? FloatWeightsBeside(training));
         return null;
     }
+
+    /// <summary>Two files with the same bytes (a copy or a link of one streams file under another name).</summary>
+    private static bool SameContent(string a, string b) =>
+        new FileInfo(a).Length == new FileInfo(b).Length
+        && System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(a)).AsSpan().SequenceEqual(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(b)));
 
     /// <summary>The float ONNX a training manifest's directory holds for it: <c>STEM.float.onnx</c> beside <c>STEM.training-manifest.json</c>
     /// (how models/default keeps it), else the manifest's own <c>onnx.file</c> (how train.py writes it); null when neither exists.</summary>

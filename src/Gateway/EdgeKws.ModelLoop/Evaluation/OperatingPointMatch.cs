@@ -7,7 +7,8 @@ namespace EdgeKws.ModelLoop.Evaluation;
 
 /// <summary>What <see cref="OperatingPointMatch.Choose(string, string, IReadOnlyList{EvaluationStream}, string?)"/> found.</summary>
 /// <param name="Threshold">The candidate's threshold: at least the parent's, raised until it false-accepts no more than the parent.</param>
-/// <param name="ParentThreshold">The parent's deployed threshold.</param>
+/// <param name="ParentThreshold">The reference model's deployed threshold ("parent": the FineTune job passes production, which
+/// is the parent unless the request names another; the gate compares the candidate with production).</param>
 /// <param name="NegativeHours">Negative audio of the operating-point streams.</param>
 /// <param name="ParentFalseAccepts">The parent's false accepts there at its threshold.</param>
 /// <param name="CandidateFalseAcceptsAtParentThreshold">The candidate's at the parent's threshold.</param>
@@ -16,12 +17,17 @@ namespace EdgeKws.ModelLoop.Evaluation;
 /// <param name="ParentMissed">Keywords the parent misses at its threshold.</param>
 /// <param name="CandidateMissed">Keywords the candidate misses at <paramref name="Threshold"/>.</param>
 /// <param name="EvaluationSet">The streams, as their file describes them.</param>
+/// <remarks>When no threshold up to <see cref="OperatingPointMatch.MaxThreshold"/> holds, <see cref="Threshold"/> is that cap and
+/// <see cref="Matched"/> is false: the candidate still false-accepts more than the parent there (the gate then judges it).</remarks>
 public sealed record OperatingPoint(float Threshold, float ParentThreshold, double NegativeHours, long ParentFalseAccepts, long CandidateFalseAcceptsAtParentThreshold,
     long CandidateFalseAccepts, long Keywords, long ParentMissed, long CandidateMissed, string? EvaluationSet)
 {
+    /// <summary>Whether the candidate false-accepts no more than the parent at <see cref="Threshold"/>.</summary>
+    public bool Matched => CandidateFalseAccepts <= ParentFalseAccepts;
+
     /// <summary>One line for a job step.</summary>
     public string Describe() => string.Create(CultureInfo.InvariantCulture,
-        $"threshold {Threshold:0.####} (parent {ParentThreshold:0.####}): false accepts in {NegativeHours:0.###} h of held-out negatives {ParentFalseAccepts} (parent) / " +
+        $"threshold {Threshold:0.####} (parent {ParentThreshold:0.####}){(Matched ? "" : ", NOT matched: no threshold up to the cap false-accepts no more than the parent")}: false accepts in {NegativeHours:0.###} h of held-out negatives {ParentFalseAccepts} (parent) / " +
         $"{CandidateFalseAcceptsAtParentThreshold} (candidate at the parent's threshold) / {CandidateFalseAccepts} (candidate at its own); " +
         $"keywords missed {ParentMissed} / {CandidateMissed} of {Keywords}; on {EvaluationSet ?? "unnamed streams"}");
 }
@@ -60,13 +66,16 @@ public static class OperatingPointMatch
         ArgumentNullException.ThrowIfNull(streams);
         StreamingEvaluation parent = StreamingEvaluator.Evaluate(parentManifestPath, streams, new StreamingEvaluationOptions { EvaluationSet = description });
         float floor = parent.Report.Threshold;
+        float[] grid = Grid(floor);
         StreamingEvaluation candidate = StreamingEvaluator.Evaluate(candidateManifestPath, streams, new StreamingEvaluationOptions
         {
             Threshold = floor,
-            ExtraThresholds = Grid(floor),
+            ExtraThresholds = grid,
             EvaluationSet = description,
         });
-        StreamingDetPoint chosen = Choose(candidate.Curve, floor, parent.Report.FalseAccepts);
+        // Only the search grid's points: the evaluator's own sweep points (1 - 10^(-k/4), ...) would put the threshold off it.
+        var onGrid = new HashSet<float>(grid);
+        StreamingDetPoint chosen = Choose([.. candidate.Curve.Where(p => onGrid.Contains(p.Threshold))], floor, parent.Report.FalseAccepts);
         return new OperatingPoint(chosen.Threshold, floor, parent.Report.NegativeHours, parent.Report.FalseAccepts, candidate.Report.FalseAccepts,
             chosen.FalseAccepts, parent.Report.Keywords, parent.Report.MissedKeywords, chosen.MissedKeywords, description);
     }
