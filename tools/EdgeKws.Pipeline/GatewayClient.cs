@@ -90,7 +90,7 @@ internal sealed class GatewayClient : IDisposable
         }
         catch (OperationCanceledException ex) when (!ct.IsCancellationRequested)
         {
-            throw new TimeoutException($"{what}: no answer from the gateway within {limit.TotalSeconds:0} s", ex);
+            throw new TimeoutException($"{what}: no answer from the gateway within {limit.TotalSeconds:0.###} s", ex);
         }
     }
 
