@@ -131,18 +131,8 @@ internal static class FineTuneSteps
         string work, List<string> steps)
     {
         var sw = Stopwatch.StartNew();
-        if (!registry.Store.TryGetModelPackage(production.ModelVersion, out ModelPackage? package))
-        {
-            throw new InvalidOperationException($"fine-tune: production '{production.ModelVersion}' has no package");
-        }
-        string referenceDir = Path.Combine(work, "production");
-        Directory.CreateDirectory(referenceDir);
-        string referenceManifest = Path.Combine(referenceDir, "production.int8.manifest.json");
-        File.WriteAllBytes(referenceManifest, package!.Manifest);
-        using (JsonDocument m = JsonDocument.Parse(package.Manifest))
-        {
-            File.WriteAllBytes(Path.Combine(referenceDir, m.RootElement.GetProperty("fileName").GetString()!), package.Model);
-        }
+        // The same export the gate makes of production afterwards (ModelJobs: WORK/current), so both read the same files.
+        string referenceManifest = registry.Export(production.ModelVersion, Path.Combine(work, "current"));
         IReadOnlyList<EvaluationStream> streams = EvaluationSetFile.Load(operatingPointSet, out string description);
         OperatingPoint point = OperatingPointMatch.Choose(referenceManifest, candidateManifest, streams, description);
         if (point.Threshold != point.ParentThreshold)
