@@ -52,6 +52,7 @@ public static class CorpusCommandLine
         {
             new HelpOption(),
             generate.Command,
+            Sweep.VoiceSweepCommand.Create(),
         };
     }
 

@@ -12,7 +12,7 @@ public static class BreakdownPrinter
     /// <summary>How many voices are listed when there are more than <see cref="MaxVoicesListed"/>.</summary>
     public const int WorstVoicesListed = 10;
 
-    /// <summary>Overall line with intervals; FRR by engine, room, SNR (and voice); FA/hour by negative kind; the 0.5 FA/hour point.</summary>
+    /// <summary>Overall line with intervals; FRR by engine, room, SNR (and voice, microphone, noise, then any other tag with two or more values); FA/hour by negative kind; the 0.5 FA/hour point.</summary>
     public static string Format(EvaluationBreakdown b)
     {
         ArgumentNullException.ThrowIfNull(b);
@@ -20,7 +20,10 @@ public static class BreakdownPrinter
         var o = b.OverallFrr;
         var f = b.OverallFaPerHour;
         sb.AppendLine(F($"  overall at threshold {b.Threshold:0.####} ({b.Confidence * 100:0} % intervals): FRR {Pct(o.Frr)} [{Pct(o.FrrLow95)}, {Pct(o.FrrHigh95)}] ({o.Missed}/{o.Keywords} missed), {Rate(f.FaPerHour)} FA/hour [{Rate(f.FaLow95)}, {Rate(f.FaHigh95)}] ({f.FalseAccepts} in {Hours(f.Hours)} h)"));
-        foreach (string tag in new[] { StreamTags.Engine, StreamTags.Room, StreamTags.Snr, StreamTags.Voice, StreamTags.Microphone, StreamTags.Noise })
+        string[] known = [StreamTags.Engine, StreamTags.Room, StreamTags.Snr, StreamTags.Voice, StreamTags.Microphone, StreamTags.Noise];
+        // Tags a streams file adds of its own (a voice sweep's rate and pitch, a user's "distance") follow the known ones.
+        IEnumerable<string> others = b.FrrBy.Select(x => x.Tag).Where(t => !known.Contains(t)).Order(StringComparer.Ordinal);
+        foreach (string tag in known.Concat(others))
         {
             var t = b.FrrBy.FirstOrDefault(x => x.Tag == tag);
             // One group says nothing a breakdown would add (microphone "flat" everywhere, noise "pink" everywhere).

@@ -25,7 +25,7 @@ done
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORK=${WORK:-$ROOT/artifacts/default-model}
-OUT=$ROOT/models/default
+OUT=${OUT:-$ROOT/models/default}   # an experiment points it elsewhere so models/default stays the shipped model
 PY=/usr/bin/python3            # Debian's interpreter: it has torch and onnx
 SEED=42
 ID=hey-edge

@@ -379,13 +379,21 @@ def init_from_parent(args, classes, frames, coeffs, x_check):
 
 
 class Augmenter:
-    """Time shift, SpecAugment-style masks, and mixing with background windows.
+    """Time shift, vocal-tract-length warp, SpecAugment-style masks, and mixing with background windows.
 
     Background mixing happens in the (smoothed) log-mel power domain: MFCCs are un-liftered and
     inverse-DCT'd (Kaldi's orthonormal DCT-II) to a 40-bin log-mel envelope, the background's
     envelope is added in power (logaddexp) at a random relative gain, and the result is projected
     back. Projection through the same 13 DCT rows is exact for the coefficients we keep, so clean
     windows pass through unchanged when the gain is -inf.
+
+    The frequency warp (--freq-warp W, VTLP: Jaitly & Hinton 2013) works on the same envelope: each
+    window gets a factor alpha, log-uniform in [1/(1+W), 1+W], and its envelope is resampled so that
+    what was at f is now at alpha*f (a talker with a vocal tract 1/alpha as long: formants move, the
+    13-coefficient envelope carries no pitch harmonics). Why: the voices the model misses even
+    clean and close (the held-out kal diphones, lowered or sped up) are formant-shifted versions of
+    what it heard; a handful of TTS voices cannot cover vocal-tract lengths the way real talkers do.
+    alpha = 1 returns the window unchanged (the projection is exact).
     """
 
     def __init__(self, cfg, coeffs, background, generator, args):
@@ -402,12 +410,33 @@ class Augmenter:
         lift = 1.0 + 0.5 * lifter * np.sin(np.pi * np.arange(coeffs) / lifter) if lifter else np.ones(coeffs)
         self.dct = torch.tensor(dct, dtype=torch.float32)        # [coeffs, bins]
         self.lift = torch.tensor(lift, dtype=torch.float32)      # [coeffs]
+        # Mel bin centres in Hz (Kaldi's mel scale, bins evenly spaced in mel between mel_low_hz and mel_high_hz).
+        mel = lambda f: 1127.0 * np.log1p(np.asarray(f, dtype=np.float64) / 700.0)
+        self.mel_low = float(mel(float(cfg.get("mel_low_hz", 20.0))))
+        self.mel_step = (float(mel(float(cfg.get("mel_high_hz", 7600.0)))) - self.mel_low) / (bins + 1)
+        centres_mel = self.mel_low + self.mel_step * (np.arange(bins) + 1.0)
+        self.centres_hz = torch.tensor(700.0 * np.expm1(centres_mel / 1127.0), dtype=torch.float64)
+        self.bins = bins
 
     def _to_logmel(self, c):
         return (c / self.lift) @ self.dct                       # [..., bins]
 
     def _to_mfcc(self, logmel):
         return (logmel @ self.dct.T) * self.lift
+
+    def warp_frequency(self, x, alpha):
+        """x [n, frames, coeffs], alpha [n]: the envelope value at f moves to alpha*f (edges replicated)."""
+        src_hz = self.centres_hz.view(1, -1) / alpha.double().view(-1, 1)                 # [n, bins]
+        src = ((1127.0 * torch.log1p(src_hz / 700.0) - self.mel_low) / self.mel_step - 1.0).clamp(0, self.bins - 1)
+        lo = src.floor().long().clamp(max=self.bins - 2)
+        w = (src - lo.double()).float().unsqueeze(1)                                        # [n, 1, bins]
+        env = self._to_logmel(x)                                                            # [n, frames, bins]
+        lo = lo.unsqueeze(1).expand(-1, env.shape[1], -1)
+        warped = torch.gather(env, 2, lo) * (1 - w) + torch.gather(env, 2, lo + 1) * w
+        out = self._to_mfcc(warped)
+        if self.use_energy:
+            out = torch.cat([x[:, :, :1], out[:, :, 1:]], dim=2)   # C0 is the frame energy: a warp does not change it
+        return out
 
     def __call__(self, x):
         a, g = self.args, self.g
@@ -419,6 +448,11 @@ class Augmenter:
             idx = torch.arange(frames).view(1, -1) - shifts.view(-1, 1)
             idx = idx.clamp(0, frames - 1)
             x = torch.gather(x, 1, idx.unsqueeze(-1).expand(-1, -1, coeffs))
+        # 1b. Vocal-tract-length warp of the talker (before the background is mixed in: rooms do not warp).
+        if a.freq_warp > 0:
+            span = math.log1p(a.freq_warp)
+            alpha = torch.exp((torch.rand(n, generator=g) * 2 - 1) * span)
+            x = self.warp_frequency(x, alpha)
         # 2. Background mixing.
         if a.mix_prob > 0 and self.background.shape[0] > 0:
             mix = torch.rand(n, generator=g) < a.mix_prob
@@ -530,6 +564,9 @@ def parse_args(argv):
     p.add_argument("--max-shift-frames", type=int, default=10)
     p.add_argument("--time-mask-frames", type=int, default=10)
     p.add_argument("--coeff-mask", type=int, default=2)
+    p.add_argument("--freq-warp", type=float, default=0.0,
+                   help="vocal-tract-length warp: each training window's spectral envelope scaled in frequency by a factor "
+                        "log-uniform in [1/(1+W), 1+W] (0 = off; e.g. 0.15)")
     p.add_argument("--mix-prob", type=float, default=0.5)
     p.add_argument("--mix-min-db", type=float, default=-20.0, help="background gain relative to its stored level")
     p.add_argument("--mix-max-db", type=float, default=-3.0)
@@ -607,6 +644,8 @@ def parse_args(argv):
             fail(f"--{name.replace('_', '-')} must be positive" + (" (0 epochs re-exports an --init-from model)" if name == "epochs" else ""))
     if not 1 <= a.threads <= 2:
         fail("--threads must be 1 or 2 (the machine is shared)")
+    if not (0 <= a.freq_warp <= 0.5):
+        fail("--freq-warp must be in [0, 0.5] (a factor of at most 1.5 either way)")
     if a.negatives_per_epoch is not None and a.negatives_per_epoch <= 0:
         fail("--negatives-per-epoch must be positive")
     if not 0.0 <= a.hard_negative_fraction < 1.0:
@@ -863,7 +902,7 @@ def main(argv):
             if args.hard_negative_fraction > 0 else None,
             "augmentation": {
                 "maxShiftFrames": args.max_shift_frames, "timeMaskFrames": args.time_mask_frames,
-                "coefficientMask": args.coeff_mask, "mixProbability": args.mix_prob,
+                "coefficientMask": args.coeff_mask, "mixProbability": args.mix_prob, "frequencyWarp": args.freq_warp,
                 "mixGainDb": [args.mix_min_db, args.mix_max_db],
             },
             "inputNormalisation": {"mean": mean, "std": std, "foldedIntoConv1": True},

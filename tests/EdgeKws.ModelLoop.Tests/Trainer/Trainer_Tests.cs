@@ -62,4 +62,63 @@ public class Trainer_Tests(TrainedModelFixture fixture)
         Assert.Equal(2, r.ExitCode);
         Assert.Contains("formatVersion is 'edgekws-dataset/0'", r.Stderr);
     }
+
+    // The warp in isolation: train.py's Augmenter on the fixture's feature configuration, a formant-like bump in the log-mel
+    // envelope at 1 kHz, its MFCCs warped by alpha. The bump must land at alpha x 1 kHz (within the 40-bin mel grid's
+    // interpolation), alpha 1 must return the window unchanged, and C0 (the envelope's mean) must stay.
+    private const string WarpProbe = """
+        import importlib.util, json, sys, types, numpy as np, torch
+        spec = importlib.util.spec_from_file_location("train", sys.argv[1]); t = importlib.util.module_from_spec(spec); spec.loader.exec_module(t)
+        cfg = json.loads(json.load(open(sys.argv[2]))["featureConfig"])
+        args = types.SimpleNamespace(max_shift_frames=0, freq_warp=0.0, mix_prob=0, time_mask_frames=0, coeff_mask=0, fill_value=0)
+        a = t.Augmenter(cfg, 13, torch.zeros(0, 98, 13), torch.Generator().manual_seed(1), args)
+        hz = a.centres_hz.numpy(); mel = 1127 * np.log1p(hz / 700)
+        env = torch.tensor(10 * np.exp(-0.5 * ((mel - 1127 * np.log1p(1000 / 700)) / 60) ** 2), dtype=torch.float32).view(1, 1, -1).repeat(1, 98, 1)
+        c = a._to_mfcc(env)
+        def peak(x):
+            e = a._to_logmel(x)[0, 0].numpy(); k = int(np.argmax(e)); k = min(max(k, 1), len(e) - 2)
+            d = 0.5 * (e[k - 1] - e[k + 1]) / (e[k - 1] - 2 * e[k] + e[k + 1])      # parabolic peak between bins, in mel
+            m = mel[k] + d * (mel[k + 1] - mel[k]); return float(700 * np.expm1(m / 1127))
+        out = {"identity": float((a.warp_frequency(c, torch.ones(1)) - c).abs().max()), "peak1": peak(c)}
+        for alpha in (0.85, 1.2):
+            w = a.warp_frequency(c, torch.tensor([alpha])); out[f"peak{alpha}"] = peak(w); out[f"c0_{alpha}"] = float((w[0, :, 0] - c[0, :, 0]).abs().max())
+        print(json.dumps(out))
+        """;
+
+    [Fact]
+    public void Frequency_warp_moves_a_formant_by_alpha_and_leaves_alpha_1_unchanged()
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo(Fixtures.Trainer.Python) { RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (string a in (string[])["-c", WarpProbe, Path.Combine(Fixtures.Trainer.RepoRoot, "tools", "train", "train.py"), Path.Combine(fixture.DatasetDirectory, "dataset.json")])
+            psi.ArgumentList.Add(a);
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, stderr);
+        using var r = JsonDocument.Parse(stdout);
+        double Get(string name) => r.RootElement.GetProperty(name).GetDouble();
+        Assert.InRange(Get("identity"), 0, 1e-3);
+        double p1 = Get("peak1");
+        Assert.InRange(p1, 980, 1020);
+        Assert.InRange(Get("peak1.2") / p1, 1.17, 1.23);
+        Assert.InRange(Get("peak0.85") / p1, 0.82, 0.88);
+        // The bump moves within the band, so the envelope's mean (C0) barely changes.
+        Assert.InRange(Get("c0_1.2"), 0, 0.5);
+    }
+
+    [Fact]
+    public void Frequency_warp_is_recorded_in_the_manifest_and_out_of_range_values_are_refused()
+    {
+        string warped = Path.Combine(fixture.Root, "train-warp");
+        var run = Fixtures.Trainer.Run(fixture.DatasetDirectory, warped, seed: 5, [.. TrainedModelFixture.TrainerArguments, "--freq-warp", "0.15"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var m = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(warped, "training-manifest.json")));
+        Assert.Equal(0.15, m.RootElement.GetProperty("hyperparameters").GetProperty("augmentation").GetProperty("frequencyWarp").GetDouble());
+        // The warp changes what the model is trained on: not the fixture's bytes.
+        Assert.NotEqual(Sha(fixture.FloatModelPath), Sha(Path.Combine(warped, "model.float.onnx")));
+
+        var bad = Fixtures.Trainer.Run(fixture.DatasetDirectory, Path.Combine(fixture.Root, "train-warp-bad"), seed: 5, "--tiny", "--freq-warp", "0.6");
+        Assert.Equal(2, bad.ExitCode);
+        Assert.Contains("--freq-warp must be in [0, 0.5]", bad.Stderr);
+    }
 }
