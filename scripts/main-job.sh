@@ -10,8 +10,8 @@ cd "$REPO_ROOT"
 
 for a in "$@"; do
   if [[ "$a" == "--help" || "$a" == "-h" ]]; then
-    dotnet build tools/EdgeKws.Pipeline/EdgeKws.Pipeline.csproj -c Release --nologo -v quiet -clp:ErrorsOnly >/dev/null 2>&1 || true
-    exec dotnet tools/EdgeKws.Pipeline/bin/Release/net10.0/edgekws-main-job.dll --help
+    dotnet build tools/EdgeKws.MainJob/EdgeKws.MainJob.csproj -c Release --nologo -v quiet -clp:ErrorsOnly >/dev/null 2>&1 || true
+    exec dotnet tools/EdgeKws.MainJob/bin/Release/net10.0/edgekws-main-job.dll --help
   fi
 done
 
@@ -23,9 +23,9 @@ step "Building (main job, gateway host, device agent, corpus generator, model to
 restore_solution
 # The main job's project references the gateway host, the agent and the model tool (without linking
 # them), so this one build produces every binary the job starts.
-dotnet build tools/EdgeKws.Pipeline/EdgeKws.Pipeline.csproj -c Release --no-restore --nologo -v quiet -clp:ErrorsOnly
+dotnet build tools/EdgeKws.MainJob/EdgeKws.MainJob.csproj -c Release --no-restore --nologo -v quiet -clp:ErrorsOnly
 
 step "Running the main job"
 # Run the built dll directly (not `dotnet run`): Ctrl-C then reaches the job itself, which stops
 # the gateway and every agent before it exits.
-exec dotnet tools/EdgeKws.Pipeline/bin/Release/net10.0/edgekws-main-job.dll "$@"
+exec dotnet tools/EdgeKws.MainJob/bin/Release/net10.0/edgekws-main-job.dll "$@"

@@ -1,6 +1,6 @@
 using SQLite;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>
 /// Read-only look into the gateway's SQLite file for what its HTTP API does not serve: each detection's

@@ -1,4 +1,4 @@
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>What the main job ran and measured; written as summary.json and rendered as summary.md.</summary>
 internal sealed class MainJobSummary

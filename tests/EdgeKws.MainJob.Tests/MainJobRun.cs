@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json;
-using EdgeKws.Pipeline;
+using EdgeKws.MainJob;
 
-namespace EdgeKws.Pipeline.Tests;
+namespace EdgeKws.MainJob.Tests;
 
 /// <summary>
 /// The built main job (edgekws-main-job.dll of the same configuration as the tests) as a child process,
@@ -49,7 +49,7 @@ internal sealed class MainJobRun : IDisposable
     public static string MainJobDll()
     {
         RepoLayout repo = RepoLayout.Find();
-        return Path.Combine(repo.Root, "tools", "EdgeKws.Pipeline", "bin", repo.Configuration, "net10.0", "edgekws-main-job.dll");
+        return Path.Combine(repo.Root, "tools", "EdgeKws.MainJob", "bin", repo.Configuration, "net10.0", "edgekws-main-job.dll");
     }
 
     public static MainJobRun Start(params string[] args)

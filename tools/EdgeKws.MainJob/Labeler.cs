@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>
 /// Stage 4: TA/FA labels from forced alignment by the gateway's own labeling worker (<c>Gateway:Labeling</c>,

@@ -1,4 +1,4 @@
-namespace EdgeKws.Pipeline.Tests;
+namespace EdgeKws.MainJob.Tests;
 
 /// <summary>The simulated reviewer judges a clip by the same ground-truth rule the main job scores labels with.</summary>
 public sealed class SimulatedReviewer_Tests

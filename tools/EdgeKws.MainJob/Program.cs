@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using EdgeKws.Pipeline;
+using EdgeKws.MainJob;
 
 // The README's main job: the whole EdgeKws loop on the embedded defaults (see docs/main-job.md).
 return MainJobOptions.Run(args, Console.Out, Console.Error, options => RunAsync(options).GetAwaiter().GetResult());

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace EdgeKws.Pipeline.Tests;
+namespace EdgeKws.MainJob.Tests;
 
 /// <summary>
 /// The main job's gateway client against a real loopback listener that accepts and never answers: a missed deadline is a

@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>Renders the summary for the console and as summary.md.</summary>
 internal static class SummaryReport

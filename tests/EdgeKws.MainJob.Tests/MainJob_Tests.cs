@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace EdgeKws.Pipeline.Tests;
+namespace EdgeKws.MainJob.Tests;
 
 /// <summary>
 /// The main job end to end at a tiny scale: 2 devices x 36 s of generated audio a day for two days, the real gateway and

@@ -3,7 +3,7 @@ using System.CommandLine.Help;
 using System.Globalization;
 using EdgeKws.Tools.CommandLine;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>Command-line options of the main job, and its command line (System.CommandLine, docs/cli.md).</summary>
 internal sealed record MainJobOptions

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>
 /// <c>--simulated-review</c>: a person working through the gateway's review queue after the labeling worker, played by the

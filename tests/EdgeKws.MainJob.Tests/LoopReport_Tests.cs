@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace EdgeKws.Pipeline.Tests;
+namespace EdgeKws.MainJob.Tests;
 
 /// <summary>
 /// The summary's <c>loop</c> from per-device evaluator results: the fleet sums the devices' counts, FRR and FA/hour follow the

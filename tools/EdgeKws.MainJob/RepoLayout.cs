@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>
 /// Where the built pieces are: the repository root (found from this tool's location, or the current

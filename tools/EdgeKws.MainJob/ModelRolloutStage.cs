@@ -8,7 +8,7 @@ using EdgeKws.Device.Models;
 using EdgeKws.Shared.Audio;
 using EdgeKws.Shared.Features;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>
 /// Stage 6 and its preparation, on the gateway's model publisher (registry, signing, model jobs,

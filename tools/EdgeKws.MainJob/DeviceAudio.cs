@@ -3,7 +3,7 @@ using EdgeKws.Corpus;
 using EdgeKws.Corpus.Manifest;
 using EdgeKws.Shared.Processes;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>Where a simulated device listens: its TTS engine, noise level and room.</summary>
 /// <param name="Name">Room name for the summary.</param>

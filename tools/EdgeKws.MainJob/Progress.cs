@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>Progress lines: one per stage with its timing, indented detail lines in between.</summary>
 internal sealed class Progress(TextWriter output, int stageCount)

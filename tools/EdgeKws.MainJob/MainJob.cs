@@ -6,7 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>
 /// The whole loop on the embedded defaults: generated audio per device, the gateway as a real

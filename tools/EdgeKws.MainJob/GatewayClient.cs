@@ -2,7 +2,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>The gateway's HTTP API as the main job uses it (JSON in, JSON out, errors with the body), with its operator token.</summary>
 /// <remarks>

@@ -1,4 +1,4 @@
-namespace EdgeKws.Pipeline.Tests;
+namespace EdgeKws.MainJob.Tests;
 
 /// <summary>The main job's command line (System.CommandLine, docs/cli.md): real command lines to options, help, usage errors (exit 2).</summary>
 public sealed class MainJobOptions_Tests

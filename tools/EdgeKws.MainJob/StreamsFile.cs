@@ -1,7 +1,7 @@
 using System.Text.Json;
 using EdgeKws.Shared.Audio;
 
-namespace EdgeKws.Pipeline;
+namespace EdgeKws.MainJob;
 
 /// <summary>
 /// Device WAVs as an <c>edgekws-streams/1</c> file (docs/model-loop.md "Streams file"): each WAV a positive stream with its
