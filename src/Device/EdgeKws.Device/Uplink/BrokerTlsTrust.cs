@@ -9,7 +9,7 @@ namespace EdgeKws.Device.Uplink;
 /// <summary>
 /// The uplink's TLS material and broker-certificate check: the pinned CA (custom root trust, not the system
 /// store, when <see cref="MqttUplinkOptions.CaCertificatePemPath"/> is set) and the device's client certificate.
-/// Owns the client certificate: the uplink disposes this when it is disposed.
+/// Owns the certificates it loads: the uplink disposes this after its connection loop has stopped.
 /// </summary>
 internal sealed class BrokerTlsTrust : IDisposable
 {
@@ -64,7 +64,17 @@ internal sealed class BrokerTlsTrust : IDisposable
     }
 
     /// <inheritdoc />
-    public void Dispose() => _clientCertificate?.Dispose();
+    public void Dispose()
+    {
+        _clientCertificate?.Dispose();
+        if (_trustedCa is not null)
+        {
+            foreach (X509Certificate2 ca in _trustedCa)
+            {
+                ca.Dispose();
+            }
+        }
+    }
 
     private string ServerName => _options.TlsServerName ?? _options.Host;
 
