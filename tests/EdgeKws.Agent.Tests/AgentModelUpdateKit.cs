@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;

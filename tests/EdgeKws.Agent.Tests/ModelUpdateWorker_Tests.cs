@@ -1,6 +1,6 @@
 using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Tests.Outbox;

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using EdgeKws.Corpus;
 using EdgeKws.Corpus.Manifest;
 using EdgeKws.Dataset;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelTool;
 using EdgeKws.Shared.Audio;

@@ -5,7 +5,7 @@ using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Configuration;
 using EdgeKws.Device.Gpio;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Uplink;

@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using EdgeKws.Detection;
 using EdgeKws.Device.Configuration;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Shared.Features;
 
 namespace EdgeKws.Agent;

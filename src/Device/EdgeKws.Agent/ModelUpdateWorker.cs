@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using EdgeKws.Detection;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Pipeline;
 using EdgeKws.Shared.Contracts;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Shared.Signing;
 
 // Runs the model-slot install path as a NativeAOT binary and prints its timings. Argument: the folder

@@ -1,38 +1,9 @@
-using System.Globalization;
-using System.Net.Security;
-using System.Security.Authentication;
-using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Resilience;
-using EdgeKws.Shared.Security;
 using MQTTnet;
-using MQTTnet.Protocol;
 
 namespace EdgeKws.Device.Uplink;
-
-/// <summary>Where the uplink's connection loop is.</summary>
-public enum UplinkState
-{
-    /// <summary>Not started, or stopped.</summary>
-    Stopped,
-    /// <summary>Opening the connection (TCP, TLS, CONNECT/CONNACK).</summary>
-    Connecting,
-    /// <summary>Connected and pumping the outbox.</summary>
-    Connected,
-    /// <summary>Waiting out a backoff delay before the next attempt.</summary>
-    WaitingToReconnect,
-}
-
-/// <summary>Counters since the uplink was created.</summary>
-/// <param name="ConnectAttempts">CONNECT attempts, successful or not.</param>
-/// <param name="Connects">Successful connections (CONNACK success).</param>
-/// <param name="Published">PUBLISH packets sent for outbox items, including re-sends.</param>
-/// <param name="Resent">PUBLISH packets of a sequence that had been sent before (re-sends after a lost PUBACK).</param>
-/// <param name="Acknowledged">Items acknowledged to the outbox after a success PUBACK.</param>
-/// <param name="Refused">Non-success PUBACKs.</param>
-/// <param name="DeadLettered">Items handed to <see cref="IOutboxQueue.DeadLetter"/>.</param>
-public readonly record struct MqttUplinkStats(long ConnectAttempts, long Connects, long Published, long Resent, long Acknowledged, long Refused, long DeadLettered);
 
 /// <summary>
 /// The device's MQTT 5 uplink: drains an <see cref="IOutboxQueue"/> to the broker with QoS 1 on its own task.
@@ -53,33 +24,28 @@ public readonly record struct MqttUplinkStats(long ConnectAttempts, long Connect
 /// <para>
 /// Detection never waits for the broker: producers write to the outbox and at most call the non-blocking
 /// <see cref="NotifyEnqueued"/>. The connection loop reconnects forever with <see cref="ExponentialBackoff"/>
-/// (there is no managed client in MQTTnet 5). Not thread-safe except <see cref="NotifyEnqueued"/>,
+/// (there is no managed client in MQTTnet 5). This type is the connection lifecycle; the parts it composes are
+/// <see cref="OutboxPublisher"/> (the publish loop), <see cref="CommandSubscription"/> (the downlink),
+/// <see cref="BrokerTlsTrust"/> and <see cref="UplinkClientOptions"/> (what CONNECT sends) and
+/// <see cref="DeviceStatusMessages"/> (online/offline status and the Last Will). Not thread-safe except <see cref="NotifyEnqueued"/>,
 /// <see cref="State"/>, <see cref="LastError"/> and <see cref="Stats"/>.
 /// </para>
 /// </summary>
 public sealed class MqttUplink : IAsyncDisposable
 {
     private readonly MqttUplinkOptions _options;
-    private readonly IOutboxQueue _outbox;
     private readonly ExponentialBackoff _backoff;
     private readonly Func<TimeSpan, CancellationToken, Task> _delay;
     private readonly MqttClientFactory _factory = new();
-    private readonly SemaphoreSlim _work = new(0, 1);
-    private readonly List<OutboxItem> _batch;
-    private readonly string _statusTopic;
-    private readonly X509Certificate2Collection? _trustedCa;
-    private readonly X509Certificate2? _clientCertificate;
+    private readonly BrokerTlsTrust _tls;
     private readonly MqttClientOptions _clientOptions;
+    private readonly OutboxPublisher _publisher;
 
     private CancellationTokenSource? _stop;
     private Task? _loop;
     private volatile UplinkState _state = UplinkState.Stopped;
     private volatile string? _lastError;
-    private volatile string? _tlsFailure;
-    private long _highestSent = long.MinValue;
-    private long _refusedSequence = long.MinValue;
-    private int _refusalsOfSequence;
-    private long _connectAttempts, _connects, _published, _resent, _acknowledged, _refused, _deadLettered;
+    private long _connectAttempts, _connects;
 
     /// <summary>
     /// Creates the uplink (does not connect; see <see cref="Start"/>). Throws <see cref="ArgumentException"/>
@@ -95,25 +61,11 @@ public sealed class MqttUplink : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(outbox);
         options.Validate();
         _options = options;
-        _outbox = outbox;
         _backoff = new ExponentialBackoff(options.InitialBackoff, options.MaxBackoff, options.BackoffJitterFraction, jitter);
         _delay = delay ?? Task.Delay;
-        _batch = new List<OutboxItem>(options.BatchSize);
-        _statusTopic = Topics.Uplink(options.DeviceId, MessageKind.Status);
-        if (options.CaCertificatePemPath is not null)
-        {
-            _trustedCa = [];
-            _trustedCa.ImportFromPemFile(options.CaCertificatePemPath);
-            if (_trustedCa.Count == 0)
-            {
-                throw new ArgumentException($"CaCertificatePemPath '{options.CaCertificatePemPath}' contains no PEM certificate", nameof(options));
-            }
-        }
-        if (options.ClientCertificatePemPath is not null)
-        {
-            _clientCertificate = X509Certificate2.CreateFromPemFile(options.ClientCertificatePemPath, options.ClientKeyPemPath);
-        }
-        _clientOptions = BuildClientOptions();
+        _tls = new BrokerTlsTrust(options);
+        _clientOptions = UplinkClientOptions.Build(options, _tls);
+        _publisher = new OutboxPublisher(options, outbox, _backoff, _delay, problem => _lastError = problem);
     }
 
     /// <summary>Connection loop state.</summary>
@@ -124,9 +76,8 @@ public sealed class MqttUplink : IAsyncDisposable
 
     /// <summary>A snapshot of the counters.</summary>
     public MqttUplinkStats Stats => new(
-        Interlocked.Read(ref _connectAttempts), Interlocked.Read(ref _connects), Interlocked.Read(ref _published),
-        Interlocked.Read(ref _resent), Interlocked.Read(ref _acknowledged), Interlocked.Read(ref _refused),
-        Interlocked.Read(ref _deadLettered));
+        Interlocked.Read(ref _connectAttempts), Interlocked.Read(ref _connects), _publisher.Published,
+        _publisher.Resent, _publisher.Acknowledged, _publisher.Refused, _publisher.DeadLettered);
 
     /// <summary>The backoff schedule in use.</summary>
     public ExponentialBackoff Backoff => _backoff;
@@ -154,20 +105,7 @@ public sealed class MqttUplink : IAsyncDisposable
     }
 
     /// <summary>Wakes an idle uplink because the outbox has new items. Never blocks; cheap to call per enqueue.</summary>
-    public void NotifyEnqueued()
-    {
-        if (_work.CurrentCount == 0)
-        {
-            try
-            {
-                _work.Release();
-            }
-            catch (SemaphoreFullException)
-            {
-                // Another producer woke it first; one wake-up is enough.
-            }
-        }
-    }
+    public void NotifyEnqueued() => _publisher.Wake();
 
     /// <summary>
     /// Stops the loop. When connected it publishes the retained offline status and disconnects cleanly (so
@@ -190,8 +128,8 @@ public sealed class MqttUplink : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await StopAsync().ConfigureAwait(false);
-        _work.Dispose();
-        _clientCertificate?.Dispose();
+        _publisher.Dispose();
+        _tls.Dispose();
     }
 
     private async Task RunAsync(CancellationToken stop)
@@ -202,30 +140,20 @@ public sealed class MqttUplink : IAsyncDisposable
             using IMqttClient client = _factory.CreateMqttClient();
             client.DisconnectedAsync += _ =>
             {
-                NotifyEnqueued(); // wake an idle pump so it notices at once
+                _publisher.Wake(); // wake an idle pump so it notices at once
                 return Task.CompletedTask;
             };
             Action<string, byte[]>? commands = CommandReceived;
-            string commandPrefix = Topics.CommandFilter(_options.DeviceId)[..^1]; // "edgekws/v1/{id}/cmd/"
             if (commands is not null)
             {
-                // Attached before CONNECT: a resumed session delivers queued commands right after the CONNACK.
-                client.ApplicationMessageReceivedAsync += e =>
-                {
-                    string topic = e.ApplicationMessage.Topic;
-                    if (topic.StartsWith(commandPrefix, StringComparison.Ordinal))
-                    {
-                        commands(topic[commandPrefix.Length..], System.Buffers.BuffersExtensions.ToArray(e.ApplicationMessage.Payload));
-                    }
-                    return Task.CompletedTask;
-                };
+                CommandSubscription.Attach(client, _options.DeviceId, commands);
             }
             bool connected = false;
             try
             {
                 _state = UplinkState.Connecting;
                 Interlocked.Increment(ref _connectAttempts);
-                _tlsFailure = null;
+                _tls.ClearFailure();
                 MqttClientConnectResult connack = await client.ConnectAsync(_clientOptions, stop).ConfigureAwait(false);
                 if (connack.ResultCode != MqttClientConnectResultCode.Success)
                 {
@@ -237,22 +165,14 @@ public sealed class MqttUplink : IAsyncDisposable
                 connected = true;
                 failures = 0;
                 Interlocked.Increment(ref _connects);
-                if (commands is not null)
+                if (commands is not null
+                    && await CommandSubscription.SubscribeAsync(client, _options.DeviceId, stop).ConfigureAwait(false) is { } refusal)
                 {
-                    // Every time, not only without a session: re-subscribing is idempotent and repairs a session the broker lost.
-                    MqttClientSubscribeResult sub = await client.SubscribeAsync(new MqttClientSubscribeOptionsBuilder()
-                        .WithTopicFilter(Topics.CommandFilter(_options.DeviceId), MqttQualityOfServiceLevel.AtLeastOnce).Build(), stop).ConfigureAwait(false);
-                    foreach (MqttClientSubscribeResultItem item in sub.Items)
-                    {
-                        if (item.ResultCode > MqttClientSubscribeResultCode.GrantedQoS2)
-                        {
-                            throw new MqttConnectRefusedException($"broker refused the command subscription {item.TopicFilter.Topic}: {item.ResultCode}");
-                        }
-                    }
+                    throw new MqttConnectRefusedException(refusal);
                 }
                 _state = UplinkState.Connected;
-                await PublishStatusAsync(client, DeviceState.Online, reason: null, stop).ConfigureAwait(false);
-                await PumpAsync(client, stop).ConfigureAwait(false);
+                await client.PublishAsync(DeviceStatusMessages.Build(_options.DeviceId, DeviceState.Online, reason: null), stop).ConfigureAwait(false);
+                await _publisher.PumpAsync(client, stop).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested)
             {
@@ -289,136 +209,12 @@ public sealed class MqttUplink : IAsyncDisposable
         _state = UplinkState.Stopped;
     }
 
-    private async Task PumpAsync(IMqttClient client, CancellationToken stop)
-    {
-        while (true)
-        {
-            stop.ThrowIfCancellationRequested();
-            if (!client.IsConnected)
-            {
-                throw new MqttCommunicationLostException("connection lost while idle");
-            }
-            _batch.Clear();
-            if (_outbox.PeekBatch(_options.BatchSize, _batch) == 0)
-            {
-                await _work.WaitAsync(_options.IdlePollInterval, stop).ConfigureAwait(false);
-                continue;
-            }
-            long previous = long.MinValue;
-            foreach (OutboxItem item in _batch)
-            {
-                if (item.Sequence <= previous)
-                {
-                    throw new InvalidOperationException(
-                        $"outbox returned sequence {item.Sequence} after {previous}; PeekBatch must return ascending sequence order");
-                }
-                previous = item.Sequence;
-                if (!await PublishOneAsync(client, item, stop).ConfigureAwait(false))
-                {
-                    break; // transient refusal: the item stays at the head, re-peek after the pause
-                }
-            }
-        }
-    }
-
-    /// <returns>False when the broker refused the item transiently and it should be retried later.</returns>
-    private async Task<bool> PublishOneAsync(IMqttClient client, OutboxItem item, CancellationToken stop)
-    {
-        if (!Topics.TryParseUplink(item.Topic, out string topicDevice, out MessageKind kind, out string reason)
-            || !string.Equals(topicDevice, _options.DeviceId, StringComparison.Ordinal))
-        {
-            DeadLetter(item.Sequence, reason.Length > 0 ? reason : $"topic '{item.Topic}' belongs to device '{topicDevice}', not '{_options.DeviceId}'");
-            return true;
-        }
-        if (item.FeatureConfigHash is not null
-            && !FeatureConfigHash.TryValidate(item.FeatureConfigHash, $"user property {UserProperties.FeatureConfigHash}", out string hashReason))
-        {
-            // The gateway would quarantine it anyway; dead-lettering here keeps it from being sent at all.
-            DeadLetter(item.Sequence, hashReason);
-            return true;
-        }
-
-        var builder = new MqttApplicationMessageBuilder()
-            .WithTopic(item.Topic)
-            .WithPayloadSegment(item.Payload)
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithContentType(kind is MessageKind.ClipAudio or MessageKind.ClipFeatures ? ContentTypes.Clip : ContentTypes.Json)
-            .WithUserProperty(UserProperties.Sequence, Utf8(item.Sequence.ToString(CultureInfo.InvariantCulture)))
-            .WithUserProperty(UserProperties.SchemaVersion, Utf8(item.SchemaVersion.ToString(CultureInfo.InvariantCulture)))
-            .WithUserProperty(UserProperties.MessageKind, Utf8(Topics.KindSegment(kind)));
-        if (item.FeatureConfigHash is not null)
-        {
-            builder.WithUserProperty(UserProperties.FeatureConfigHash, Utf8(item.FeatureConfigHash));
-        }
-
-        if (item.Sequence <= _highestSent)
-        {
-            Interlocked.Increment(ref _resent);
-        }
-        else
-        {
-            _highestSent = item.Sequence;
-        }
-        Interlocked.Increment(ref _published);
-        MqttClientPublishResult result = await client.PublishAsync(builder.Build(), stop).ConfigureAwait(false);
-
-        // MQTT 5: reason codes below 0x80 are successes (0x10 "no matching subscribers" included: the broker has it).
-        if ((int)result.ReasonCode < 0x80)
-        {
-            _outbox.Acknowledge(item.Sequence);
-            Interlocked.Increment(ref _acknowledged);
-            return true;
-        }
-
-        Interlocked.Increment(ref _refused);
-        if (_refusedSequence != item.Sequence)
-        {
-            _refusedSequence = item.Sequence;
-            _refusalsOfSequence = 0;
-        }
-        _refusalsOfSequence++;
-        string refusal = $"broker refused sequence {item.Sequence} on '{item.Topic}': {result.ReasonCode} (0x{(int)result.ReasonCode:x2})"
-            + (string.IsNullOrEmpty(result.ReasonString) ? string.Empty : $" {result.ReasonString}");
-        _lastError = refusal;
-        bool permanent = result.ReasonCode is MqttClientPublishReasonCode.NotAuthorized
-            or MqttClientPublishReasonCode.TopicNameInvalid
-            or MqttClientPublishReasonCode.PayloadFormatInvalid;
-        if (permanent || _refusalsOfSequence >= _options.MaxRefusalsPerMessage)
-        {
-            DeadLetter(item.Sequence, permanent ? refusal : $"{refusal}; gave up after {_refusalsOfSequence} refusals");
-            return true;
-        }
-        await _delay(_backoff.Delay(_refusalsOfSequence - 1), stop).ConfigureAwait(false);
-        return false;
-    }
-
-    private void DeadLetter(long sequence, string reason)
-    {
-        _outbox.DeadLetter(sequence, reason);
-        Interlocked.Increment(ref _deadLettered);
-        _lastError = $"dead-lettered sequence {sequence}: {reason}";
-    }
-
-    private Task PublishStatusAsync(IMqttClient client, DeviceState state, string? reason, CancellationToken cancel)
-    {
-        MqttApplicationMessage message = new MqttApplicationMessageBuilder()
-            .WithTopic(_statusTopic)
-            .WithPayload(StatusPayload(state, reason))
-            .WithQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithRetainFlag()
-            .WithContentType(ContentTypes.Json)
-            .WithUserProperty(UserProperties.SchemaVersion, Utf8(WireLimits.SchemaVersion.ToString(CultureInfo.InvariantCulture)))
-            .WithUserProperty(UserProperties.MessageKind, Utf8(Topics.KindSegment(MessageKind.Status)))
-            .Build();
-        return client.PublishAsync(message, cancel);
-    }
-
     private async Task GoOfflineAsync(IMqttClient client)
     {
         using var timeout = new CancellationTokenSource(_options.OperationTimeout);
         try
         {
-            await PublishStatusAsync(client, DeviceState.Offline, "shutdown", timeout.Token).ConfigureAwait(false);
+            await client.PublishAsync(DeviceStatusMessages.Build(_options.DeviceId, DeviceState.Offline, "shutdown"), timeout.Token).ConfigureAwait(false);
             await client.DisconnectAsync(new MqttClientDisconnectOptionsBuilder().WithReason(MqttClientDisconnectOptionsReason.NormalDisconnection).Build(),
                 timeout.Token).ConfigureAwait(false);
         }
@@ -430,94 +226,14 @@ public sealed class MqttUplink : IAsyncDisposable
         }
     }
 
-    private byte[] StatusPayload(DeviceState state, string? reason) =>
-        WireJson.Serialize(new DeviceStatus { DeviceId = _options.DeviceId, State = state, Reason = reason });
-
-    private MqttClientOptions BuildClientOptions()
-    {
-        MqttClientOptionsBuilder b = new MqttClientOptionsBuilder()
-            .WithTcpServer(_options.Host, _options.Port)
-            .WithProtocolVersion(MQTTnet.Formatter.MqttProtocolVersion.V500)
-            .WithClientId(_options.DeviceId)
-            .WithCleanStart(false)
-            .WithSessionExpiryInterval(_options.SessionExpirySeconds)
-            .WithKeepAlivePeriod(_options.KeepAlive)
-            .WithTimeout(_options.OperationTimeout)
-            .WithWillTopic(_statusTopic)
-            .WithWillPayload(StatusPayload(DeviceState.Offline, "connection lost"))
-            .WithWillQualityOfServiceLevel(MqttQualityOfServiceLevel.AtLeastOnce)
-            .WithWillRetain(true)
-            .WithWillContentType(ContentTypes.Json)
-            .WithWillUserProperty(UserProperties.SchemaVersion, Utf8(WireLimits.SchemaVersion.ToString(CultureInfo.InvariantCulture)))
-            .WithWillUserProperty(UserProperties.MessageKind, Utf8(Topics.KindSegment(MessageKind.Status)));
-        if (_options.Username is not null)
-        {
-            b.WithCredentials(_options.Username, _options.Password is null ? null : Encoding.UTF8.GetBytes(_options.Password));
-        }
-        if (_options.UseTls)
-        {
-            b.WithTlsOptions(tls =>
-            {
-                tls.UseTls()
-                    .WithTargetHost(_options.TlsServerName ?? _options.Host)
-                    .WithSslProtocols(SslProtocols.Tls12 | SslProtocols.Tls13)
-                    .WithCertificateValidationHandler(ValidateBrokerCertificate);
-                if (_clientCertificate is not null)
-                {
-                    tls.WithClientCertificates([_clientCertificate]);
-                }
-            });
-        }
-        return b.Build();
-    }
-
-    /// <summary>
-    /// Trusts the broker only through the configured CA (custom root trust, not the system store) and records
-    /// why a certificate was refused, because SslStream's own exception only says "rejected by the callback".
-    /// Revocation is not checked: boards often cannot reach CRL/OCSP endpoints; rotate short-lived certificates instead.
-    /// </summary>
-    private bool ValidateBrokerCertificate(MqttClientCertificateValidationEventArgs e)
-    {
-        if (e.Certificate is null)
-        {
-            _tlsFailure = "the broker presented no certificate";
-            return false;
-        }
-        using X509Certificate2 certificate = X509CertificateLoader.LoadCertificate(e.Certificate.GetRawCertData());
-        string host = _options.TlsServerName ?? _options.Host;
-        if ((e.SslPolicyErrors & SslPolicyErrors.RemoteCertificateNameMismatch) != 0)
-        {
-            _tlsFailure = $"broker certificate '{certificate.Subject}' is not issued for '{host}' (check its subject alternative names or set TlsServerName)";
-            return false;
-        }
-        if (_trustedCa is null)
-        {
-            if (e.SslPolicyErrors == SslPolicyErrors.None)
-            {
-                return true;
-            }
-            _tlsFailure = $"broker certificate '{certificate.Subject}' issued by '{certificate.Issuer}' is not trusted by the system trust store "
-                + $"({PinnedCaChain.Describe(e.Chain)}); set CaCertificatePemPath to the CA that signed it";
-            return false;
-        }
-        if (PinnedCaChain.TryBuild(certificate, _trustedCa, e.Chain, out string chainStatus))
-        {
-            return true;
-        }
-        _tlsFailure = $"broker certificate '{certificate.Subject}' issued by '{certificate.Issuer}' does not chain to the CA in "
-            + $"'{_options.CaCertificatePemPath}' ({chainStatus})";
-        return false;
-    }
-
-    private static ReadOnlyMemory<byte> Utf8(string value) => Encoding.UTF8.GetBytes(value);
-
     private string Describe(Exception ex, bool wasConnected)
     {
         var sb = new StringBuilder(wasConnected ? "connection to " : "connect to ");
         sb.Append(_options.Host).Append(':').Append(_options.Port).Append(wasConnected ? " lost: " : " failed: ");
-        if (_tlsFailure is { } tls)
+        string? tlsFailure = _tls.LastFailure;
+        if (tlsFailure is not null)
         {
-            sb.Append("TLS: ").Append(tls).Append(". ");
+            sb.Append("TLS: ").Append(tlsFailure).Append(". ");
         }
         string? last = null;
         for (Exception? e = ex; e is not null; e = e.InnerException)
@@ -532,14 +248,12 @@ public sealed class MqttUplink : IAsyncDisposable
                 last = e.Message;
             }
         }
-        if (!wasConnected && _options.UseTls && _clientCertificate is null && _tlsFailure is null)
+        if (!wasConnected && _options.UseTls && !_tls.HasClientCertificate && tlsFailure is null)
         {
             sb.Append(" (no client certificate is configured; a broker that requires one drops the TLS handshake)");
         }
         return sb.ToString();
     }
-
-    private sealed class MqttCommunicationLostException(string message) : Exception(message);
 
     private sealed class MqttConnectRefusedException(string message) : Exception(message);
 }

@@ -1,6 +1,6 @@
 using System.Runtime.InteropServices;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// Crash-safe file writes for the slot store: write a temp file, fsync it, rename it over the

@@ -1,10 +1,10 @@
 using EdgeKws.Detection.Tests;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Signing;
 using Xunit.Abstractions;
 
-namespace EdgeKws.Device.Tests.Models;
+namespace EdgeKws.Device.Tests.ModelUpdates;
 
 public class ModelSlots_Tests(ITestOutputHelper output)
 {

@@ -1,8 +1,8 @@
 using EdgeKws.Detection.Tests;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Tests.Models;
+namespace EdgeKws.Device.Tests.ModelUpdates;
 
 public class ModelUpdateReceiver_Tests
 {

@@ -1,7 +1,7 @@
 using EdgeKws.Detection;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// The device's two model slots (A/B) and the detector running from the active one.

@@ -1,6 +1,6 @@
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>Receiver limits.</summary>
 public sealed class ModelUpdateReceiverOptions

@@ -2,7 +2,7 @@ using System.Text;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Signing;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// The on-disk layout of the two model slots and the <c>active</c> pointer file: where each file

@@ -2,7 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using EdgeKws.Detection;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>Bounds of the on-device health check a new model must pass before it becomes active.</summary>
 public sealed class ModelHealthCheckOptions

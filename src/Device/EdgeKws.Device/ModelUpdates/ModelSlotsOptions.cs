@@ -1,6 +1,6 @@
 using EdgeKws.Detection;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>Where the slots live and what a model must satisfy on this device.</summary>
 public sealed class ModelSlotsOptions

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// A canary for the model health check: a fixed sequence of MFCC frames, stored in the wire's

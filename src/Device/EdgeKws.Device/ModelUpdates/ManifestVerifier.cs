@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using EdgeKws.Shared.Signing;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// Verifies manifest signatures against the one public key the agent pins (a SubjectPublicKeyInfo

@@ -4,10 +4,10 @@ using System.Text;
 using System.Text.Json.Nodes;
 using EdgeKws.Detection;
 using EdgeKws.Detection.Tests;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Shared.Signing;
 
-namespace EdgeKws.Device.Tests.Models;
+namespace EdgeKws.Device.Tests.ModelUpdates;
 
 /// <summary>
 /// A device state directory for model-update tests: a fresh P-256 key pair (generated per test,

@@ -1,6 +1,6 @@
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// Why a model update (or rollback) did not happen; one value per check, so tests and the gateway

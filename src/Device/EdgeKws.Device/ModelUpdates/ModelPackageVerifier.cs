@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using EdgeKws.Detection;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// Decides whether a model package (signed manifest, signature, model file) may run on this device:

@@ -1,4 +1,4 @@
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// One model update as it reaches <see cref="ModelSlots.TryInstall"/>: the exact manifest bytes, the

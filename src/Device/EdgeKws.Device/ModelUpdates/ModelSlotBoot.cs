@@ -1,7 +1,7 @@
 using EdgeKws.Detection;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Models;
+namespace EdgeKws.Device.ModelUpdates;
 
 /// <summary>
 /// What the boot decided to run. <see cref="Detector"/> is owned by whoever receives the decision;

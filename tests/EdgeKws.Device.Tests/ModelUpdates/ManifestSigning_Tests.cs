@@ -1,9 +1,9 @@
 using System.Security.Cryptography;
 using System.Text;
-using EdgeKws.Device.Models;
+using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Shared.Signing;
 
-namespace EdgeKws.Device.Tests.Models;
+namespace EdgeKws.Device.Tests.ModelUpdates;
 
 public class ManifestSigning_Tests
 {
