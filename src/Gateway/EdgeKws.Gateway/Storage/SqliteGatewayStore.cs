@@ -17,11 +17,11 @@ public sealed partial class SqliteGatewayStore : ConcernStores, IGatewayStore
     /// <summary>Schema version in <c>PRAGMA user_version</c> (the steps are <see cref="StoreSchema"/>'s).</summary>
     public const int SchemaVersion = StoreSchema.Version;
 
-    /// <summary>Longest label source text (kept here for callers of this store; the rule is <see cref="MonitoringValues"/>'s).</summary>
-    public const int MaxLabelSourceLength = MonitoringValues.MaxLabelSourceLength;
+    /// <summary>Longest label source text (kept here for callers of this store; the rule is <see cref="MonitoringArgumentRules"/>'s).</summary>
+    public const int MaxLabelSourceLength = MonitoringArgumentRules.MaxLabelSourceLength;
 
-    /// <summary>Longest cohort name (kept here for callers of this store; the rule is <see cref="MonitoringValues"/>'s).</summary>
-    public const int MaxCohortLength = MonitoringValues.MaxCohortLength;
+    /// <summary>Longest cohort name (kept here for callers of this store; the rule is <see cref="MonitoringArgumentRules"/>'s).</summary>
+    public const int MaxCohortLength = MonitoringArgumentRules.MaxCohortLength;
 
     private readonly SQLiteConnection _writer;
     private readonly SQLiteConnection _reader;
