@@ -207,31 +207,35 @@ internal sealed class MonitoringStore : IMonitoringStore
         int[] order = Enumerable.Range(0, labels.Count)
             .OrderBy(i => labels[i].DeviceId, StringComparer.Ordinal).ThenBy(i => labels[i].Sequence)
             .ToArray();
-        _db.Write(s => s.InTransaction(() =>
+        // Inserted (or replacing the earlier label) only when the detection is stored: no row written means it is not. One
+        // ExecuteBatch, in that order (PostgreSQL: one round trip for the call).
+        var written = new List<int>(labels.Count);
+        var statements = new List<StoreStatement>(labels.Count);
+        foreach (int i in order)
         {
-            foreach (int i in order)
+            DetectionLabel l = labels[i];
+            if (MonitoringArgumentRules.RefuseLabel(l) is { } refused)
             {
-                DetectionLabel l = labels[i];
-                if (MonitoringArgumentRules.RefuseLabel(l) is { } refused)
-                {
-                    results[i] = refused;
-                    continue;
-                }
-                // Inserted (or replacing the earlier label) only when the detection is stored: no row written means it is not.
-                int written = s.Execute(
-                    """
-                    INSERT INTO labels (device_id, seq, label, source, labeled_utc_ms)
-                    SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM detections WHERE device_id = $1 AND seq = $2)
-                    ON CONFLICT (device_id, seq) DO UPDATE SET label = excluded.label, source = excluded.source, labeled_utc_ms = excluded.labeled_utc_ms
-                    """,
-                    l.DeviceId, l.Sequence, l.Label.ToString(), l.Source, l.LabeledUtc.ToUnixTimeMilliseconds());
-                if (written == 0)
-                {
-                    results[i] = MonitoringArgumentRules.NoDetection(l);
-                }
+                results[i] = refused;
+                continue;
             }
-            return 0;
-        }));
+            written.Add(i);
+            statements.Add(new StoreStatement(
+                """
+                INSERT INTO labels (device_id, seq, label, source, labeled_utc_ms)
+                SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM detections WHERE device_id = $1 AND seq = $2)
+                ON CONFLICT (device_id, seq) DO UPDATE SET label = excluded.label, source = excluded.source, labeled_utc_ms = excluded.labeled_utc_ms
+                """,
+                [l.DeviceId, l.Sequence, l.Label.ToString(), l.Source, l.LabeledUtc.ToUnixTimeMilliseconds()]));
+        }
+        int[] changed = _db.Write(s => s.InTransaction(() => s.ExecuteBatch(statements)));
+        for (int k = 0; k < written.Count; k++)
+        {
+            if (changed[k] == 0)
+            {
+                results[written[k]] = MonitoringArgumentRules.NoDetection(labels[written[k]]);
+            }
+        }
         return results;
     }
 
@@ -357,13 +361,10 @@ internal sealed class MonitoringStore : IMonitoringStore
             // Every other active alert is resolved. Chosen by the ids just written rather than by key text: the key a database stores
             // may differ from the C# string (a lone surrogate does not survive either database's text, nor U+0000 PostgreSQL's), and an
             // id compares the same on both.
-            foreach (long id in s.Query("SELECT id FROM alerts WHERE resolved_utc_ms IS NULL", r => r.GetInt64(0)))
-            {
-                if (!kept.Contains(id))
-                {
-                    s.Execute("UPDATE alerts SET resolved_utc_ms = $1 WHERE id = $2", now, id);
-                }
-            }
+            // One ExecuteBatch (PostgreSQL: one round trip for all of them).
+            s.ExecuteBatch([.. s.Query("SELECT id FROM alerts WHERE resolved_utc_ms IS NULL", r => r.GetInt64(0))
+                .Where(id => !kept.Contains(id))
+                .Select(id => new StoreStatement("UPDATE alerts SET resolved_utc_ms = $1 WHERE id = $2", [now, id]))]);
             return 0;
         }));
     }
