@@ -19,11 +19,11 @@ public sealed class GatewayStoreContract_Tests(PostgresFixture postgres) : IDisp
 
     private StoreOptions Options(string provider) => postgres.StoreOptions(provider, _dir);
 
-    private static StoreWrite Write(string device, MessageKind kind, byte[] payload, long? seq, string? hash, string? clientId = null)
+    private static StoreWrite Write(string device, MessageKind kind, byte[] payload, long? seq, string? hash, string? clientId = null, DateTimeOffset? receivedUtc = null)
     {
         var envelope = new IngestEnvelope(clientId ?? device, Topics.Uplink(device, kind), payload,
             (seq is { } s ? Wire.Properties(s, kind, hash) : [(UserProperties.SchemaVersion, "1")]).Select(p => new KeyValuePair<string, string>(p.Name, p.Value)).ToList(),
-            null, DateTimeOffset.UtcNow);
+            null, receivedUtc ?? DateTimeOffset.UtcNow);
         return IngestValidator.TryValidate(envelope, 1 << 20, out ValidMessage? m, out RejectionKind k, out string why)
             ? new StoreWrite(envelope, m, RejectionKind.None, string.Empty)
             : new StoreWrite(envelope, null, k, why);
@@ -134,6 +134,53 @@ public sealed class GatewayStoreContract_Tests(PostgresFixture postgres) : IDisp
         // A heartbeat reports what runs now (here: back on 1.0.0 after a rollback).
         Assert.Equal([IngestOutcome.Stored], WriteAll(store, Write("dev-v", MessageKind.Heartbeat, WireJson.Serialize(Wire.Heartbeat("dev-v", 1)), 3, null)));
         Assert.Equal("kws-1.0.0", Assert.Single(store.ReadDevices()).ModelVersion);
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void A_batch_stores_what_its_messages_written_one_at_a_time_in_arrival_order_store(string provider)
+    {
+        // Received out of order, two copies of one key with different content, two detections of different models and no current
+        // version: the rows must not depend on where the ingest writer cut its batches.
+        DateTimeOffset t0 = Wire.Time0;
+        static byte[] Made(int n, string model) => WireJson.Serialize(new DetectionReport
+        {
+            DeviceId = "dev-o",
+            DeviceTimeUtc = Wire.Time0.AddSeconds(n),
+            StreamOffsetMs = n * 1000L,
+            Score = 0.9f,
+            Keyword = "hey edge",
+            ModelVersion = model,
+            FeatureConfigHash = Wire.ConfigHash,
+        });
+        StoreWrite Heard(long seq, int n, string model, int receivedS) =>
+            Write("dev-o", MessageKind.Detection, Made(n, model), seq, Wire.ConfigHash, receivedUtc: t0.AddSeconds(receivedS));
+        StoreWrite[] writes = [Heard(7, 7, "kws-0.9.0", 20), Heard(3, 3, "kws-0.8.0", 10), Heard(7, 8, "kws-0.9.0", 30)];
+        (IngestOutcome, RejectionKind)[] Outcomes(IngestResult[] r) => [.. r.Select(x => (x.Outcome, x.Rejection))];
+
+        using IGatewayStore batched = GatewayStores.Open(Options(provider));
+        var results = new IngestResult[writes.Length];
+        batched.WriteBatch(writes, results);
+        var oneByOne = new List<IngestResult>();
+        using var singleDir = new TempDirectory();
+        using (IGatewayStore single = GatewayStores.Open(postgres.StoreOptions(provider, singleDir)))
+        {
+            foreach (StoreWrite w in writes)
+            {
+                var r = new IngestResult[1];
+                single.WriteBatch([w], r);
+                oneByOne.Add(r[0]);
+            }
+            Assert.Equal(Assert.Single(single.ReadDevices()), Assert.Single(batched.ReadDevices()));
+        }
+
+        Assert.Equal([(IngestOutcome.Stored, RejectionKind.None), (IngestOutcome.Stored, RejectionKind.None), (IngestOutcome.Quarantined, RejectionKind.SequenceConflict)],
+            Outcomes(results));
+        Assert.Equal(Outcomes(results), Outcomes([.. oneByOne]));
+        DeviceRecord d = Assert.Single(batched.ReadDevices());
+        Assert.Equal((t0.AddSeconds(20), t0.AddSeconds(20), "kws-0.9.0"), (d.FirstSeenUtc, d.LastSeenUtc, d.ModelVersion));
+        Assert.Equal(Made(8, "kws-0.9.0"), Assert.Single(batched.ReadQuarantine(0, 10)).Payload);
     }
 
     [Theory]

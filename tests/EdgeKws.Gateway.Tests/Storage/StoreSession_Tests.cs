@@ -135,4 +135,51 @@ public sealed class StoreSession_Tests(PostgresFixture postgres)
         Assert.Equal(new[] { true }, s.Query(sql, r => r.GetBoolean(0), 1L));
         Assert.Equal(new[] { false }, s.Query(sql, r => r.GetBoolean(0), 2L));
     }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void A_ledgered_insert_stores_the_typed_row_only_with_a_new_ledger_row_and_its_last_statement_says_which(string provider)
+    {
+        using var dir = new TempDirectory();
+        using SQLiteConnection? sqlite = provider == "sqlite" ? new SQLiteConnection(dir.File("s.db")) : null;
+        using NpgsqlConnection? pg = provider == "postgres" ? new NpgsqlConnection(postgres.Server.ConnectionString(postgres.Server.CreateDatabase())) : null;
+        pg?.Open();
+        StoreSession s = sqlite is not null ? new SqliteStoreSession(sqlite) : new PostgresStoreSession(pg!);
+        StoreDialect d = s.Dialect;
+        s.Execute($"CREATE TABLE messages (device_id {d.Text} NOT NULL, seq {d.Int64} NOT NULL, kind {d.Text} NOT NULL, payload_sha256 {d.Blob} NOT NULL, received_utc_ms {d.Int64} NOT NULL, PRIMARY KEY (device_id, seq)){d.WithoutRowId}");
+        s.Execute($"CREATE TABLE typed (device_id {d.Text} NOT NULL, seq {d.Int64} NOT NULL, v {d.Text} NOT NULL, PRIMARY KEY (device_id, seq))");
+        LedgeredInsert insert = d.LedgeredInsert("typed", "device_id, seq, v");
+        var statements = new List<StoreStatement>();
+        var last = new List<int>();
+        foreach ((long seq, string v) in new[] { (1L, "first"), (2L, "second"), (1L, "again") })
+        {
+            insert.AddTo(statements, ["dev", seq, "detection", new byte[] { 1 }, 5L], ["dev", seq, v]);
+            last.Add(statements.Count - 1);
+        }
+
+        int[] changed = s.InTransaction(() => s.ExecuteBatch(statements));
+
+        Assert.Equal(new[] { 1, 1, 0 }, last.Select(i => changed[i]));
+        Assert.Equal(new[] { "first", "second" }, s.Query("SELECT v FROM typed ORDER BY seq", r => r.GetString(0)));
+        Assert.Equal(new[] { 2L }, s.Query("SELECT count(*) FROM messages", r => r.GetInt64(0)));
+    }
+
+    [Theory]
+    [InlineData("sqlite")]
+    [InlineData("postgres")]
+    public void A_failing_statement_of_a_batch_rolls_back_the_whole_transaction(string provider)
+    {
+        using var dir = new TempDirectory();
+        using SQLiteConnection? sqlite = provider == "sqlite" ? new SQLiteConnection(dir.File("s.db")) : null;
+        using NpgsqlConnection? pg = provider == "postgres" ? new NpgsqlConnection(postgres.Server.ConnectionString(postgres.Server.CreateDatabase())) : null;
+        pg?.Open();
+        StoreSession s = sqlite is not null ? new SqliteStoreSession(sqlite) : new PostgresStoreSession(pg!);
+        s.Execute($"CREATE TABLE k (v {s.Dialect.Int64} PRIMARY KEY NOT NULL)");
+
+        Assert.ThrowsAny<Exception>(() => s.InTransaction(() => s.ExecuteBatch(
+            [new StoreStatement("INSERT INTO k (v) VALUES ($1)", [1L]), new StoreStatement("INSERT INTO k (v) VALUES ($1)", [1L])])));
+
+        Assert.Equal(new[] { 0L }, s.Query("SELECT count(*) FROM k", r => r.GetInt64(0)));
+    }
 }

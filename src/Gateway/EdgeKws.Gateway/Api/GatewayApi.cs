@@ -306,7 +306,7 @@ public static class GatewayApi
             return BadRequest($"body must be a JSON array of 1..{MaxLabelsPerPost} labels {{deviceId, sequence, label, source}}");
         }
         DateTimeOffset now = clock.GetUtcNow();
-        string reviewSource = LabelingValues.ReviewSource(ApiAuth.NameOf(user));
+        string reviewSource = LabelSources.Review(ApiAuth.NameOf(user));
         // Values out of range are refused as a whole (400 naming the item and field); missing fields and unknown detections are
         // refused per label below, so a batch stores what it can.
         for (int i = 0; i < body.Length; i++)
@@ -316,9 +316,9 @@ public static class GatewayApi
             {
                 return BadRequest($"[{i}].deviceId is longer than 128 characters");
             }
-            if (x.Source is { Length: > MonitoringValues.MaxLabelSourceLength })
+            if (x.Source is { Length: > MonitoringArgumentRules.MaxLabelSourceLength })
             {
-                return BadRequest($"[{i}].source must be at most {MonitoringValues.MaxLabelSourceLength} characters");
+                return BadRequest($"[{i}].source must be at most {MonitoringArgumentRules.MaxLabelSourceLength} characters");
             }
             if (x.LabeledUtc is { } at && (at < WireLimits.EarliestDeviceTimeUtc || at > now + WireLimits.MaxFutureSkew))
             {

@@ -195,7 +195,7 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
         // The provenance's tool names the method and keeps every signal's value (the review reason has them in words too).
         string tool = string.Create(CultureInfo.InvariantCulture, $"calibrated 1 P {d.ProbabilityTrueAccept:0.000} [{d.Evidence.Compact()}]")
             + (_verifierModel is not null ? $" verifier {_verifierModel.ModelVersion}" : "") + "; " + verifier.Tool;
-        tool = tool.Length <= LabelingValues.MaxToolLength ? tool : tool[..LabelingValues.MaxToolLength];
+        tool = tool.Length <= LabelingArgumentRules.MaxToolLength ? tool : tool[..LabelingArgumentRules.MaxToolLength];
         if (d.Label == TriggerLabel.NeedsReview)
         {
             Queue(w, d.Reason, tool, d.ProbabilityTrueAccept, d.ProbabilityTrueAccept >= 0.5 ? DetectionLabelKind.TrueAccept : DetectionLabelKind.FalseAccept);
@@ -223,7 +223,7 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
             Interlocked.Increment(ref _nearMisses);
             return gateway.Store.WriteNearMissLabel(w.DeviceId, w.Sequence, kind, provenance, reason, candidate, now);
         }
-        return gateway.Store.WriteAutomaticLabel(new DetectionLabel(w.DeviceId, w.Sequence, kind, LabelingValues.AlignerSource(provenance.Tool), now),
+        return gateway.Store.WriteAutomaticLabel(new DetectionLabel(w.DeviceId, w.Sequence, kind, LabelSources.Aligner(provenance.Tool), now),
             provenance, reason, candidate, w.ClipId);
     }
 

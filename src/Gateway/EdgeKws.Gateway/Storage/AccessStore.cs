@@ -48,14 +48,14 @@ internal sealed class AccessStore(IStoreConnections db) : IAccessStore
     /// <inheritdoc />
     public long AddApiToken(string name, ApiRole role, byte[] tokenSha256, DateTimeOffset createdUtc, string createdBy)
     {
-        AccessValues.ValidateToken(name, role, tokenSha256, createdBy);
+        AccessArgumentRules.ValidateToken(name, role, tokenSha256, createdBy);
         return db.Write(s => s.InTransaction(() =>
         {
             // The name is checked first, so a taken name is reported as such even when the hash is taken too (SQLite's store's order;
             // on SQLite the write transaction also keeps out the CLI, another process, until the commit).
             if (s.Query("SELECT EXISTS (SELECT 1 FROM api_tokens WHERE name = $1 AND revoked_utc_ms IS NULL)", r => r.GetBoolean(0), name)[0])
             {
-                throw new InvalidOperationException(AccessValues.NameTaken(name));
+                throw new InvalidOperationException(AccessArgumentRules.NameTaken(name));
             }
             // Two PostgreSQL instances can both pass the check: the partial unique index then decides, and the loser inserts nothing.
             // Only a name conflict is absorbed (the index is the conflict target); a duplicate hash stays the database's error.
@@ -65,7 +65,7 @@ internal sealed class AccessStore(IStoreConnections db) : IAccessStore
                 ON CONFLICT (name) WHERE revoked_utc_ms IS NULL DO NOTHING RETURNING id
                 """,
                 r => r.GetInt64(0), name, role.ToString(), tokenSha256, createdUtc.ToUnixTimeMilliseconds(), createdBy);
-            return ids.Count == 1 ? ids[0] : throw new InvalidOperationException(AccessValues.NameTaken(name));
+            return ids.Count == 1 ? ids[0] : throw new InvalidOperationException(AccessArgumentRules.NameTaken(name));
         }));
     }
 
@@ -92,7 +92,7 @@ internal sealed class AccessStore(IStoreConnections db) : IAccessStore
     /// <inheritdoc />
     public long AppendAudit(AuditEntry entry)
     {
-        AuditEntry e = AccessValues.Bounded(entry);
+        AuditEntry e = AccessArgumentRules.Bounded(entry);
         return db.Write(s => s.Query(
             "INSERT INTO audit_log (time_utc_ms, actor, role, method, route, path, arguments, status, remote) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
             r => r.GetInt64(0),
@@ -108,10 +108,12 @@ internal sealed class AccessStore(IStoreConnections db) : IAccessStore
             FROM audit_log WHERE $1 IS NULL OR id < $1 ORDER BY id DESC LIMIT $2
             """,
             r => new AuditRecord(r.GetInt64(0), new AuditEntry(DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(1)), r.GetStringOrNull(2),
-                AccessValues.ParseRole(r.GetStringOrNull(3)), r.GetString(4), r.GetString(5), r.GetString(6), r.GetStringOrNull(7), r.GetInt32(8), r.GetStringOrNull(9))),
+                ParseRole(r.GetStringOrNull(3)), r.GetString(4), r.GetString(5), r.GetString(6), r.GetStringOrNull(7), r.GetInt32(8), r.GetStringOrNull(9))),
             beforeId, s.Dialect.Limit(limit)));
 
     private static ApiTokenRecord ReadToken(StoreRow r) =>
         new(r.GetInt64(0), r.GetString(1), Enum.Parse<ApiRole>(r.GetString(2)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4)), r.GetString(5),
             r.IsNull(6) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(6)));
+
+    private static ApiRole? ParseRole(string? text) => text is null ? null : Enum.Parse<ApiRole>(text);
 }

@@ -1,3 +1,4 @@
+using EdgeKws.Gateway.Ingest;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Shared.Contracts;
 
@@ -11,6 +12,7 @@ namespace EdgeKws.Gateway.Storage;
 /// </summary>
 public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore, IMonitoringStore
 {
+    private IngestStore? _ingest;
     private GovernanceStore? _governance;
     private RolloutStore? _rollout;
     private NearMissStore? _nearMisses;
@@ -21,6 +23,7 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private AccessStore? _access;
     private MonitoringStore? _monitoring;
 
+    private IngestStore Ingest => _ingest ?? throw NotInitialized();
     private GovernanceStore Governance => _governance ?? throw NotInitialized();
     private RolloutStore Rollout => _rollout ?? throw NotInitialized();
     private NearMissStore NearMisses => _nearMisses ?? throw NotInitialized();
@@ -37,12 +40,13 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     }
 
     /// <summary>Called once by the derived store's constructor, when its connections exist.</summary>
-    private protected void InitializeConcerns(IStoreConnections connections)
+    private protected void InitializeConcerns(IStoreConnections connections, int quarantineMaxPayloadBytes)
     {
         if (_governance is not null)
         {
             throw new InvalidOperationException("the concerns are initialised once");
         }
+        _ingest = new IngestStore(connections, quarantineMaxPayloadBytes);
         _nearMisses = new NearMissStore(connections);
         _labeling = new LabelingStore(connections);
         _governance = new GovernanceStore(connections, _labeling, _nearMisses);
@@ -56,6 +60,27 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
 
     private static InvalidOperationException NotInitialized() =>
         new("the store's constructor did not call InitializeConcerns (a derived store's bug)");
+
+    /// <inheritdoc cref="IGatewayStore.WriteBatch"/>
+    public void WriteBatch(ReadOnlySpan<StoreWrite> writes, Span<IngestResult> results) => Ingest.WriteBatch(writes, results);
+
+    /// <inheritdoc cref="IGatewayStore.SetDeviceCredential"/>
+    public void SetDeviceCredential(string deviceId, PasswordHash credential) => Ingest.SetDeviceCredential(deviceId, credential);
+
+    /// <inheritdoc cref="IGatewayStore.TryGetDeviceCredential"/>
+    public bool TryGetDeviceCredential(string deviceId, out PasswordHash? credential) => Ingest.TryGetDeviceCredential(deviceId, out credential);
+
+    /// <inheritdoc cref="IGatewayStore.ReadDevices"/>
+    public IReadOnlyList<DeviceRecord> ReadDevices() => Ingest.ReadDevices();
+
+    /// <inheritdoc cref="IGatewayStore.ReadQuarantine"/>
+    public IReadOnlyList<QuarantineRecord> ReadQuarantine(long afterId, int limit) => Ingest.ReadQuarantine(afterId, limit);
+
+    /// <inheritdoc cref="IGatewayStore.ReadSequences"/>
+    public IReadOnlyList<long> ReadSequences(string deviceId) => Ingest.ReadSequences(deviceId);
+
+    /// <inheritdoc cref="IGatewayStore.Count"/>
+    public StoreCounts Count() => Ingest.Count();
 
     /// <inheritdoc />
     public long DeleteRawAudioReceivedBefore(DateTimeOffset cutoffUtc) => Governance.DeleteRawAudioReceivedBefore(cutoffUtc);

@@ -100,7 +100,7 @@ internal sealed class GovernanceStore : IGovernanceStore
     /// <inheritdoc />
     public long AddDatasetMembers(string datasetId, IReadOnlyList<DatasetMember> members)
     {
-        GovernanceValues.ValidateDataset(datasetId, members);
+        GovernanceArgumentRules.ValidateDataset(datasetId, members);
         return _db.Write(s => s.InTransaction(() =>
         {
             long added = 0;
@@ -120,7 +120,7 @@ internal sealed class GovernanceStore : IGovernanceStore
     /// <inheritdoc />
     public void RecordModelDataset(string modelVersion, string datasetId)
     {
-        GovernanceValues.ValidateModelDataset(modelVersion, datasetId);
+        GovernanceArgumentRules.ValidateModelDataset(modelVersion, datasetId);
         _db.Write(s => s.Execute("INSERT INTO model_datasets (model_version, dataset_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", modelVersion, datasetId));
     }
 

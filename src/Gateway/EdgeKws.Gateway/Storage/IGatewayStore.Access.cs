@@ -57,8 +57,9 @@ public interface IAccessStore
     IReadOnlyList<AuditRecord> ReadAudit(long? beforeId, int limit);
 }
 
-/// <summary>Argument rules and column limits of the access members (<see cref="AccessStore"/>).</summary>
-internal static class AccessValues
+/// <summary>Argument rules and column limits of the access members (<see cref="AccessStore"/>): what a token must be, and how an audit
+/// entry is cut to its columns.</summary>
+internal static class AccessArgumentRules
 {
     public const int MaxActorLength = ApiToken.MaxNameLength;
     public const int MaxRouteLength = 256;
@@ -102,8 +103,6 @@ internal static class AccessValues
             Remote = Cut(e.Remote, MaxRemoteLength),
         };
     }
-
-    public static ApiRole? ParseRole(string? text) => text is null ? null : Enum.Parse<ApiRole>(text);
 
     private static string? Cut(string? s, int max) => s is null || s.Length <= max ? s : string.Concat(s.AsSpan(0, max - 1), "…");
 }

@@ -58,7 +58,7 @@ public sealed record DetectionQuery(DateTimeOffset FromUtc, DateTimeOffset ToUtc
 /// <param name="ListeningIncomplete">Some listening time of the bucket cannot be accounted for (see <see cref="HeartbeatListening"/>).</param>
 /// <param name="DetectionsLost">Detections the device reports lost by its outbox in the bucket (heartbeats with totals only).</param>
 /// <param name="PendingReview">Of <paramref name="Unlabelled"/>, detections still waiting for a decision
-/// (<see cref="MonitoringValues.PendingReviewSql"/>: labelled Unknown, or unlabelled with their clip stored).</param>
+/// (<see cref="MonitoringStore.PendingReviewSql"/>: labelled Unknown, or unlabelled with their clip stored).</param>
 public readonly record struct ActivityRow(DateTimeOffset BucketStartUtc, string DeviceId, string ModelVersion, double ListeningSeconds,
     long TrueAccepts, long FalseAccepts, long Unlabelled, bool ListeningIncomplete = false, long DetectionsLost = 0, long PendingReview = 0);
 

@@ -263,8 +263,8 @@ public interface IRolloutStore
     IReadOnlyList<ModelStatusRecord> ReadModelStatuses(string deviceId, DateTimeOffset receivedAfterUtc);
 }
 
-/// <summary>JSON encoding of the registry and rollout documents, shared by both stores so they read back the same records.</summary>
-internal static class RolloutValues
+/// <summary>JSON encoding of the registry and rollout documents (<see cref="RolloutStore"/>), so both databases read back the same records.</summary>
+internal static class RolloutJson
 {
     public static readonly JsonSerializerOptions Json = CreateJson();
 
@@ -279,7 +279,11 @@ internal static class RolloutValues
 
     public static T Deserialize<T>(string json, string what) =>
         JsonSerializer.Deserialize<T>(json, Json) ?? throw new InvalidOperationException($"stored {what} is JSON null");
+}
 
+/// <summary>Argument rules of the registry members (<see cref="RolloutStore"/>): what a registered model and its package must be.</summary>
+internal static class RolloutArgumentRules
+{
     public static void Validate(RegisteredModel model, ModelPackage package)
     {
         ArgumentNullException.ThrowIfNull(model);

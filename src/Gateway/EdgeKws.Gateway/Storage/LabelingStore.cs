@@ -141,7 +141,7 @@ internal sealed class LabelingStore : ILabelingStore
     public string? WriteAutomaticLabel(DetectionLabel label, LabelProvenance provenance, string? reviewReason, DetectionLabelKind candidate, string? clipId)
     {
         ArgumentNullException.ThrowIfNull(label);
-        if ((MonitoringValues.RefuseLabel(label) ?? LabelingValues.RefuseProvenance(provenance)) is { } refused)
+        if ((MonitoringArgumentRules.RefuseLabel(label) ?? LabelingArgumentRules.RefuseProvenance(provenance)) is { } refused)
         {
             return refused;
         }
@@ -151,7 +151,7 @@ internal sealed class LabelingStore : ILabelingStore
             // transaction having written nothing (both stores rolled it back; committing it is the same).
             if (s.Query(_detectionExistsSql, r => r.GetInt64(0), label.DeviceId, label.Sequence)[0] == 0)
             {
-                return MonitoringValues.NoDetection(label);
+                return MonitoringArgumentRules.NoDetection(label);
             }
             long ms = label.LabeledUtc.ToUnixTimeMilliseconds();
             UpsertLabel(s, label.DeviceId, label.Sequence, label.Label, label.Source, ms, provenance);
@@ -165,7 +165,7 @@ internal sealed class LabelingStore : ILabelingStore
                     ON CONFLICT (device_id, seq) DO UPDATE SET clip_id = excluded.clip_id, reason = excluded.reason, candidate = excluded.candidate,
                         confidence = excluded.confidence, tool = excluded.tool, queued_utc_ms = excluded.queued_utc_ms, decision = NULL, reviewer = NULL, decided_utc_ms = NULL
                     """,
-                    label.DeviceId, label.Sequence, clipId, LabelingValues.Cut(reviewReason ?? "queued for review"), candidate.ToString(), provenance.Confidence,
+                    label.DeviceId, label.Sequence, clipId, LabelingArgumentRules.Cut(reviewReason ?? "queued for review"), candidate.ToString(), provenance.Confidence,
                     provenance.Tool, ms);
             }
             return (string?)null;
@@ -200,7 +200,7 @@ internal sealed class LabelingStore : ILabelingStore
     /// <inheritdoc />
     public string? DecideReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc)
     {
-        if ((LabelingValues.RefuseDecision(label) ?? LabelingValues.RefuseReviewer(reviewer)) is { } refused)
+        if ((LabelingArgumentRules.RefuseDecision(label) ?? LabelingArgumentRules.RefuseReviewer(reviewer)) is { } refused)
         {
             return refused;
         }
@@ -214,7 +214,7 @@ internal sealed class LabelingStore : ILabelingStore
                 return $"detection ({deviceId}, {sequence}) is not in the review queue" + (current is null ? string.Empty : $" (its label is {current})");
             }
             long ms = nowUtc.ToUnixTimeMilliseconds();
-            UpsertLabel(s, deviceId, sequence, label, LabelingValues.ReviewSource(reviewer), ms,
+            UpsertLabel(s, deviceId, sequence, label, LabelSources.Review(reviewer), ms,
                 new LabelProvenance(LabelProvenanceKinds.Review, LabelProvenanceKinds.Review, null, reviewer));
             s.Execute("UPDATE review_entries SET decision = $1, reviewer = $2, decided_utc_ms = $3 WHERE device_id = $4 AND seq = $5 AND decision IS NULL",
                 label.ToString(), reviewer, ms, deviceId, sequence);
@@ -233,12 +233,12 @@ internal sealed class LabelingStore : ILabelingStore
 
     /// <inheritdoc />
     public IReadOnlyList<LabelWithProvenance> SampleForReReview(string reviewer, int count, int seed) =>
-        LabelingValues.Sample(_db.Read(s => s.Query(_sampleSql, MapProvenance, reviewer)), count, seed);
+        Sample(_db.Read(s => s.Query(_sampleSql, MapProvenance, reviewer)), count, seed);
 
     /// <inheritdoc />
     public string? AddReReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc)
     {
-        if ((LabelingValues.RefuseDecision(label) ?? LabelingValues.RefuseReviewer(reviewer)) is { } refused)
+        if ((LabelingArgumentRules.RefuseDecision(label) ?? LabelingArgumentRules.RefuseReviewer(reviewer)) is { } refused)
         {
             return refused;
         }
@@ -268,7 +268,7 @@ internal sealed class LabelingStore : ILabelingStore
         // are "aligner", "review" or NULL ("other"), so no two groups share a key.
         List<(string Kind, long Compared, long Agreed)> rows = _db.Read(s => s.Query(
             "SELECT first_kind, count(*), sum(CASE WHEN label = first_label THEN 1 ELSE 0 END) FROM label_audits GROUP BY first_kind",
-            r => (LabelingValues.KindOf(r.GetStringOrNull(0)), r.GetInt64(1), r.GetInt64(2))));
+            r => (KindOf(r.GetStringOrNull(0)), r.GetInt64(1), r.GetInt64(2))));
         return new AgreementCounts(rows.Sum(r => r.Compared), rows.Sum(r => r.Agreed),
             rows.ToDictionary(r => r.Kind, r => (r.Compared, r.Agreed), StringComparer.Ordinal));
     }
@@ -295,4 +295,14 @@ internal sealed class LabelingStore : ILabelingStore
 
     private static LabelProvenance? MapLabelProvenance(StoreRow r) =>
         r.GetStringOrNull(5) is { } kind ? new LabelProvenance(kind, r.GetStringOrNull(6) ?? string.Empty, r.IsNull(7) ? null : r.GetDouble(7), r.GetStringOrNull(8)) : null;
+
+    /// <summary>The kind of a first label for the agreement breakdown.</summary>
+    private static string KindOf(string? provenanceKind) => provenanceKind ?? "other";
+
+    /// <summary>A seeded, reproducible sample.</summary>
+    private static List<T> Sample<T>(List<T> all, int count, int seed)
+    {
+        var rng = new Random(seed);
+        return [.. all.Select(x => (Key: rng.Next(), x)).OrderBy(t => t.Key).Take(count).Select(t => t.x)];
+    }
 }

@@ -7,7 +7,7 @@ namespace EdgeKws.Gateway.Storage;
 /// <c>evaluations</c>, <c>alerts</c> and the time indexes): the one implementation of <see cref="IMonitoringStore"/>, which
 /// <see cref="SqliteGatewayStore"/> and <see cref="PostgresGatewayStore"/> delegate to. SQL is written once; <see cref="StoreDialect"/>
 /// supplies the DDL types, <see cref="StoreDialect.BinaryOrder"/>, <see cref="StoreDialect.Limit"/> and, for the alerts,
-/// <see cref="StoreDialect.LockTransaction"/>. The argument rules and the evaluation blob encoding are <see cref="MonitoringValues"/>.
+/// <see cref="StoreDialect.LockTransaction"/>. The argument rules are <see cref="MonitoringArgumentRules"/>, the blob encodings <see cref="MonitoringColumnEncoding"/>.
 /// </summary>
 internal sealed class MonitoringStore : IMonitoringStore
 {
@@ -38,7 +38,7 @@ internal sealed class MonitoringStore : IMonitoringStore
         $"""
         SELECT (d.device_time_utc_ms / $3) * $3, d.device_id, d.model_version,
                sum(CASE WHEN l.label = 'TrueAccept' THEN 1 ELSE 0 END), sum(CASE WHEN l.label = 'FalseAccept' THEN 1 ELSE 0 END),
-               sum(CASE WHEN l.label IS NULL OR l.label = 'Unknown' THEN 1 ELSE 0 END), sum({MonitoringValues.PendingReviewSql})
+               sum(CASE WHEN l.label IS NULL OR l.label = 'Unknown' THEN 1 ELSE 0 END), sum({PendingReviewSql})
         FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
         WHERE d.device_time_utc_ms >= $1 AND d.device_time_utc_ms < $2
         GROUP BY 1, 2, 3
@@ -46,6 +46,17 @@ internal sealed class MonitoringStore : IMonitoringStore
 
     private const string AlertSelect =
         "SELECT id, key, kind, severity, subject, message, evidence_url, since_utc_ms, last_evaluated_utc_ms, resolved_utc_ms FROM alerts";
+
+    /// <summary>
+    /// The definition of "pending review" (docs/gateway.md, Monitoring), one SQL expression over <c>detections d LEFT JOIN labels l</c>
+    /// that both databases read the same way: 1 for a detection that has no decided label yet but still can get one, that is
+    /// labelled <c>Unknown</c> (the review queue), or has no label and refers to a clip the gateway holds (the labeling worker's
+    /// input, or a clip whose features wait for their audio); else 0. A detection without a stored clip and without a label is not
+    /// pending: nothing is left to decide it with (no clip was sent, or it was erased or deleted by retention).
+    /// </summary>
+    internal const string PendingReviewSql =
+        "CASE WHEN l.label = 'Unknown' OR (l.label IS NULL AND d.clip_id IS NOT NULL AND EXISTS "
+        + "(SELECT 1 FROM clips c WHERE c.device_id = d.device_id AND c.clip_id = d.clip_id)) THEN 1 ELSE 0 END";
 
     private readonly IStoreConnections _db;
     private readonly string _detectionsSql;
@@ -159,7 +170,7 @@ internal sealed class MonitoringStore : IMonitoringStore
     /// <inheritdoc />
     public bool SetDeviceCohort(string deviceId, string? cohort)
     {
-        MonitoringValues.ValidateCohort(cohort);
+        MonitoringArgumentRules.ValidateCohort(cohort);
         return _db.Write(s => s.Execute("UPDATE devices SET cohort = $1 WHERE device_id = $2", cohort, deviceId)) == 1;
     }
 
@@ -196,31 +207,35 @@ internal sealed class MonitoringStore : IMonitoringStore
         int[] order = Enumerable.Range(0, labels.Count)
             .OrderBy(i => labels[i].DeviceId, StringComparer.Ordinal).ThenBy(i => labels[i].Sequence)
             .ToArray();
-        _db.Write(s => s.InTransaction(() =>
+        // Inserted (or replacing the earlier label) only when the detection is stored: no row written means it is not. One
+        // ExecuteBatch, in that order (PostgreSQL: one round trip for the call).
+        var written = new List<int>(labels.Count);
+        var statements = new List<StoreStatement>(labels.Count);
+        foreach (int i in order)
         {
-            foreach (int i in order)
+            DetectionLabel l = labels[i];
+            if (MonitoringArgumentRules.RefuseLabel(l) is { } refused)
             {
-                DetectionLabel l = labels[i];
-                if (MonitoringValues.RefuseLabel(l) is { } refused)
-                {
-                    results[i] = refused;
-                    continue;
-                }
-                // Inserted (or replacing the earlier label) only when the detection is stored: no row written means it is not.
-                int written = s.Execute(
-                    """
-                    INSERT INTO labels (device_id, seq, label, source, labeled_utc_ms)
-                    SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM detections WHERE device_id = $1 AND seq = $2)
-                    ON CONFLICT (device_id, seq) DO UPDATE SET label = excluded.label, source = excluded.source, labeled_utc_ms = excluded.labeled_utc_ms
-                    """,
-                    l.DeviceId, l.Sequence, l.Label.ToString(), l.Source, l.LabeledUtc.ToUnixTimeMilliseconds());
-                if (written == 0)
-                {
-                    results[i] = MonitoringValues.NoDetection(l);
-                }
+                results[i] = refused;
+                continue;
             }
-            return 0;
-        }));
+            written.Add(i);
+            statements.Add(new StoreStatement(
+                """
+                INSERT INTO labels (device_id, seq, label, source, labeled_utc_ms)
+                SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM detections WHERE device_id = $1 AND seq = $2)
+                ON CONFLICT (device_id, seq) DO UPDATE SET label = excluded.label, source = excluded.source, labeled_utc_ms = excluded.labeled_utc_ms
+                """,
+                [l.DeviceId, l.Sequence, l.Label.ToString(), l.Source, l.LabeledUtc.ToUnixTimeMilliseconds()]));
+        }
+        int[] changed = _db.Write(s => s.InTransaction(() => s.ExecuteBatch(statements)));
+        for (int k = 0; k < written.Count; k++)
+        {
+            if (changed[k] == 0)
+            {
+                results[written[k]] = MonitoringArgumentRules.NoDetection(labels[written[k]]);
+            }
+        }
         return results;
     }
 
@@ -247,7 +262,7 @@ internal sealed class MonitoringStore : IMonitoringStore
                 r.IsNull(9) ? null : r.GetDouble(9), r.IsNull(10) ? null : r.GetInt64(10), r.GetBoolean(11)), from, to),
             s.Query(DetectionActivitySql, r => new ActivityRow(DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(0)), r.GetString(1), r.GetString(2), 0,
                 r.GetInt64(3), r.GetInt64(4), r.GetInt64(5), PendingReview: r.GetInt64(6)), from, to, bucketMs)));
-        return MonitoringValues.MergeActivity(heartbeats, bucketMs, detections);
+        return MergeActivity(heartbeats, bucketMs, detections);
     }
 
     /// <inheritdoc />
@@ -256,7 +271,7 @@ internal sealed class MonitoringStore : IMonitoringStore
         // Parsed after the connection is given back (SQLite: outside the read lock), as both stores did.
         List<(string Device, long Seq, byte[] Json)> rows = _db.Read(s => s.Query(_sketchesSql,
             r => (r.GetString(0), r.GetInt64(1), r.GetBytes(2) ?? []), fromUtc.ToUnixTimeMilliseconds(), toUtc.ToUnixTimeMilliseconds(), modelVersion));
-        return rows.Select(x => MonitoringValues.ParseSketch(x.Device, x.Seq, x.Json)).ToList();
+        return rows.Select(x => MonitoringColumnEncoding.ParseSketch(x.Device, x.Seq, x.Json)).ToList();
     }
 
     /// <inheritdoc />
@@ -267,7 +282,7 @@ internal sealed class MonitoringStore : IMonitoringStore
     /// <inheritdoc />
     public void SetModelBaseline(string modelVersion, DriftSketch baseline, DateTimeOffset nowUtc)
     {
-        MonitoringValues.ValidateBaseline(modelVersion, baseline);
+        MonitoringArgumentRules.ValidateBaseline(modelVersion, baseline);
         byte[] json = WireJson.Serialize(baseline);
         _db.Write(s => s.Execute(
             """
@@ -282,16 +297,16 @@ internal sealed class MonitoringStore : IMonitoringStore
     public bool TryGetModelBaseline(string modelVersion, out DriftSketch? baseline)
     {
         byte[]? json = _db.Read(s => s.Query("SELECT baseline_json FROM models WHERE model_version = $1", r => r.GetBytes(0), modelVersion)).FirstOrDefault();
-        baseline = json is null ? null : MonitoringValues.ParseBaseline(modelVersion, json);
+        baseline = json is null ? null : MonitoringColumnEncoding.ParseBaseline(modelVersion, json);
         return baseline is not null;
     }
 
     /// <inheritdoc />
     public long AddEvaluation(EvaluationRecord evaluation)
     {
-        MonitoringValues.ValidateEvaluation(evaluation);
-        byte[] scores = MonitoringValues.EncodeScores(evaluation.Scores);
-        byte[] positives = MonitoringValues.EncodePositives(evaluation.Positives);
+        MonitoringArgumentRules.ValidateEvaluation(evaluation);
+        byte[] scores = MonitoringColumnEncoding.EncodeScores(evaluation.Scores);
+        byte[] positives = MonitoringColumnEncoding.EncodePositives(evaluation.Positives);
         return _db.Write(s => s.Query(
             "INSERT INTO evaluations (model_version, name, created_utc_ms, negative_hours, scores, positives) VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
             r => r.GetInt64(0), evaluation.ModelVersion, evaluation.Name, evaluation.CreatedUtc.ToUnixTimeMilliseconds(), evaluation.NegativeHours, scores, positives)[0]);
@@ -302,7 +317,7 @@ internal sealed class MonitoringStore : IMonitoringStore
         _db.Read(s => s.Query(
             "SELECT id, model_version, name, created_utc_ms, negative_hours, scores, positives FROM evaluations WHERE ($1 IS NULL OR model_version = $1) ORDER BY id DESC LIMIT $2",
             r => new EvaluationRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)), r.GetDouble(4),
-                MonitoringValues.DecodeScores(r.GetBytes(5) ?? []), MonitoringValues.DecodePositives(r.GetBytes(6) ?? [])),
+                MonitoringColumnEncoding.DecodeScores(r.GetBytes(5) ?? []), MonitoringColumnEncoding.DecodePositives(r.GetBytes(6) ?? [])),
             modelVersion, _db.Dialect.Limit(limit)));
 
     /// <inheritdoc />
@@ -346,13 +361,10 @@ internal sealed class MonitoringStore : IMonitoringStore
             // Every other active alert is resolved. Chosen by the ids just written rather than by key text: the key a database stores
             // may differ from the C# string (a lone surrogate does not survive either database's text, nor U+0000 PostgreSQL's), and an
             // id compares the same on both.
-            foreach (long id in s.Query("SELECT id FROM alerts WHERE resolved_utc_ms IS NULL", r => r.GetInt64(0)))
-            {
-                if (!kept.Contains(id))
-                {
-                    s.Execute("UPDATE alerts SET resolved_utc_ms = $1 WHERE id = $2", now, id);
-                }
-            }
+            // One ExecuteBatch (PostgreSQL: one round trip for all of them).
+            s.ExecuteBatch([.. s.Query("SELECT id FROM alerts WHERE resolved_utc_ms IS NULL", r => r.GetInt64(0))
+                .Where(id => !kept.Contains(id))
+                .Select(id => new StoreStatement("UPDATE alerts SET resolved_utc_ms = $1 WHERE id = $2", [now, id]))]);
             return 0;
         }));
     }
@@ -366,4 +378,46 @@ internal sealed class MonitoringStore : IMonitoringStore
             _db.Dialect.Limit(limit)));
 
     private static DateTimeOffset? FromMs(StoreRow r, int ordinal) => r.IsNull(ordinal) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(ordinal));
+
+    /// <summary>
+    /// Activity rows per (bucket, device, model): each heartbeat's contribution (<see cref="HeartbeatListening"/>) in the
+    /// bucket of its device time, merged with the detection rows. Integer division truncates toward zero, as in both
+    /// databases' bucket expressions.
+    /// </summary>
+    private static List<ActivityRow> MergeActivity(IEnumerable<HeartbeatChainRow> heartbeats, long bucketMs, IEnumerable<ActivityRow> detections)
+    {
+        var merged = new Dictionary<(long, string, string), ActivityRow>();
+        foreach (HeartbeatChainRow h in heartbeats)
+        {
+            (double listening, bool incomplete, long lost) = HeartbeatListening.Contribution(h);
+            long bucket = h.DeviceTimeUtcMs / bucketMs * bucketMs;
+            var key = (bucket, h.DeviceId, h.ModelVersion);
+            merged.TryGetValue(key, out ActivityRow a);
+            merged[key] = a with
+            {
+                BucketStartUtc = DateTimeOffset.FromUnixTimeMilliseconds(bucket),
+                DeviceId = h.DeviceId,
+                ModelVersion = h.ModelVersion,
+                ListeningSeconds = a.ListeningSeconds + listening,
+                ListeningIncomplete = a.ListeningIncomplete || incomplete,
+                DetectionsLost = a.DetectionsLost + lost,
+            };
+        }
+        foreach (ActivityRow d in detections)
+        {
+            var key = (d.BucketStartUtc.ToUnixTimeMilliseconds(), d.DeviceId, d.ModelVersion);
+            merged.TryGetValue(key, out ActivityRow a);
+            merged[key] = a with
+            {
+                BucketStartUtc = d.BucketStartUtc,
+                DeviceId = d.DeviceId,
+                ModelVersion = d.ModelVersion,
+                TrueAccepts = a.TrueAccepts + d.TrueAccepts,
+                FalseAccepts = a.FalseAccepts + d.FalseAccepts,
+                Unlabelled = a.Unlabelled + d.Unlabelled,
+                PendingReview = a.PendingReview + d.PendingReview,
+            };
+        }
+        return merged.Values.OrderBy(a => a.BucketStartUtc).ThenBy(a => a.DeviceId, StringComparer.Ordinal).ThenBy(a => a.ModelVersion, StringComparer.Ordinal).ToList();
+    }
 }

@@ -82,7 +82,7 @@ internal sealed class NearMissStore : INearMissStore
     public string? WriteNearMissLabel(string deviceId, long sequence, DetectionLabelKind label, LabelProvenance provenance, string? reviewReason,
         DetectionLabelKind candidate, DateTimeOffset labeledUtc)
     {
-        if (LabelingValues.RefuseProvenance(provenance) is { } refused)
+        if (LabelingArgumentRules.RefuseProvenance(provenance) is { } refused)
         {
             return refused;
         }
@@ -93,7 +93,7 @@ internal sealed class NearMissStore : INearMissStore
             WHERE device_id = $9 AND seq = $10
             """,
             label.ToString(), label == DetectionLabelKind.Unknown ? candidate.ToString() : null, provenance.Kind, provenance.Tool, provenance.Confidence,
-            LabelingValues.AlignerSource(provenance.Tool), reviewReason is null ? null : LabelingValues.Cut(reviewReason), labeledUtc.ToUnixTimeMilliseconds(),
+            LabelSources.Aligner(provenance.Tool), reviewReason is null ? null : LabelingArgumentRules.Cut(reviewReason), labeledUtc.ToUnixTimeMilliseconds(),
             deviceId, sequence));
         return n == 1 ? null : $"near miss ({deviceId}, {sequence}) is not stored";
     }
@@ -101,7 +101,7 @@ internal sealed class NearMissStore : INearMissStore
     /// <inheritdoc />
     public string? DecideNearMiss(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc)
     {
-        if ((LabelingValues.RefuseDecision(label) ?? LabelingValues.RefuseReviewer(reviewer)) is { } refused)
+        if ((LabelingArgumentRules.RefuseDecision(label) ?? LabelingArgumentRules.RefuseReviewer(reviewer)) is { } refused)
         {
             return refused;
         }
@@ -115,7 +115,7 @@ internal sealed class NearMissStore : INearMissStore
                 UPDATE near_misses SET label = $1, label_candidate = NULL, label_kind = $2, label_tool = $3, label_confidence = NULL, label_source = $4, labeled_utc_ms = $5
                 WHERE device_id = $6 AND seq = $7 AND label = 'Unknown'
                 """,
-                label.ToString(), LabelProvenanceKinds.Review, LabelProvenanceKinds.Review, LabelingValues.ReviewSource(reviewer), nowUtc.ToUnixTimeMilliseconds(),
+                label.ToString(), LabelProvenanceKinds.Review, LabelProvenanceKinds.Review, LabelSources.Review(reviewer), nowUtc.ToUnixTimeMilliseconds(),
                 deviceId, sequence);
             if (n == 1)
             {
@@ -123,7 +123,7 @@ internal sealed class NearMissStore : INearMissStore
             }
             string? current = s.Query("SELECT coalesce(label, 'no label yet') FROM near_misses WHERE device_id = $1 AND seq = $2", r => r.GetString(0), deviceId, sequence)
                 .FirstOrDefault();
-            return LabelingValues.NearMissNotQueued(deviceId, sequence, current);
+            return LabelingArgumentRules.NearMissNotQueued(deviceId, sequence, current);
         });
     }
 

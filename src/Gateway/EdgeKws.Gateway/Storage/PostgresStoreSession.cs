@@ -21,6 +21,29 @@ internal sealed class PostgresStoreSession(NpgsqlConnection connection) : StoreS
         return cmd.ExecuteNonQuery();
     }
 
+    public override int[] ExecuteBatch(IReadOnlyList<StoreStatement> statements)
+    {
+        ArgumentNullException.ThrowIfNull(statements);
+        if (statements.Count == 0)
+        {
+            return [];
+        }
+        using var batch = new NpgsqlBatch(connection, Transaction);
+        foreach (StoreStatement statement in statements)
+        {
+            var command = new NpgsqlBatchCommand(statement.Sql);
+            AddParameters(command.Parameters, statement.Args);
+            batch.BatchCommands.Add(command);
+        }
+        batch.ExecuteNonQuery();
+        var changed = new int[statements.Count];
+        for (int i = 0; i < changed.Length; i++)
+        {
+            changed[i] = batch.BatchCommands[i].RecordsAffected;
+        }
+        return changed;
+    }
+
     public override List<T> Query<T>(string sql, Func<StoreRow, T> map, params StoreArg[] args)
     {
         ArgumentNullException.ThrowIfNull(map);
@@ -60,9 +83,15 @@ internal sealed class PostgresStoreSession(NpgsqlConnection connection) : StoreS
     private NpgsqlCommand Command(string sql, StoreArg[] args)
     {
         var cmd = new NpgsqlCommand(sql, connection, Transaction);
+        AddParameters(cmd.Parameters, args);
+        return cmd;
+    }
+
+    private static void AddParameters(NpgsqlParameterCollection parameters, StoreArg[] args)
+    {
         foreach (StoreArg a in args)
         {
-            cmd.Parameters.Add(new NpgsqlParameter
+            parameters.Add(new NpgsqlParameter
             {
                 NpgsqlDbType = a.Type switch
                 {
@@ -80,7 +109,6 @@ internal sealed class PostgresStoreSession(NpgsqlConnection connection) : StoreS
                 },
             });
         }
-        return cmd;
     }
 
     private sealed class Row(NpgsqlDataReader reader) : StoreRow

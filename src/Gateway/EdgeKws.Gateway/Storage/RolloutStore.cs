@@ -57,10 +57,10 @@ internal sealed class RolloutStore : IRolloutStore
     /// <inheritdoc />
     public bool TryAddRegisteredModel(RegisteredModel model, ModelPackage package, byte[]? floatWeights, out string reason)
     {
-        RolloutValues.Validate(model, package);
+        RolloutArgumentRules.Validate(model, package);
         int added = _db.Write(s => s.Execute(
             "INSERT INTO registry_models (model_version, registered_utc_ms, record_json, manifest, signature, model, float_model) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-            model.ModelVersion, model.RegisteredUtc.ToUnixTimeMilliseconds(), RolloutValues.Serialize(model), package.Manifest, package.Signature, package.Model, floatWeights));
+            model.ModelVersion, model.RegisteredUtc.ToUnixTimeMilliseconds(), RolloutJson.Serialize(model), package.Manifest, package.Signature, package.Model, floatWeights));
         reason = added == 1 ? string.Empty : $"model version '{model.ModelVersion}' is already registered";
         return added == 1;
     }
@@ -69,18 +69,18 @@ internal sealed class RolloutStore : IRolloutStore
     public bool UpdateRegisteredModel(RegisteredModel model)
     {
         ArgumentNullException.ThrowIfNull(model);
-        return _db.Write(s => s.Execute("UPDATE registry_models SET record_json = $1 WHERE model_version = $2", RolloutValues.Serialize(model), model.ModelVersion)) == 1;
+        return _db.Write(s => s.Execute("UPDATE registry_models SET record_json = $1 WHERE model_version = $2", RolloutJson.Serialize(model), model.ModelVersion)) == 1;
     }
 
     /// <inheritdoc />
     public IReadOnlyList<RegisteredModel> ReadRegisteredModels() =>
-        _db.Read(s => s.Query(_readModelsSql, r => RolloutValues.Deserialize<RegisteredModel>(r.GetString(0), "registry model")));
+        _db.Read(s => s.Query(_readModelsSql, r => RolloutJson.Deserialize<RegisteredModel>(r.GetString(0), "registry model")));
 
     /// <inheritdoc />
     public bool TryGetRegisteredModel(string modelVersion, out RegisteredModel? model)
     {
         List<string> rows = _db.Read(s => s.Query("SELECT record_json FROM registry_models WHERE model_version = $1", r => r.GetString(0), modelVersion));
-        model = rows.Count == 1 ? RolloutValues.Deserialize<RegisteredModel>(rows[0], "registry model") : null;
+        model = rows.Count == 1 ? RolloutJson.Deserialize<RegisteredModel>(rows[0], "registry model") : null;
         return model is not null;
     }
 
@@ -113,7 +113,7 @@ internal sealed class RolloutStore : IRolloutStore
             long id = s.Query("INSERT INTO rollouts (model_version, state, started_utc_ms, revision, record_json) VALUES ($1, $2, $3, 1, '{}') RETURNING id",
                 r => r.GetInt64(0), rollout.ModelVersion, rollout.State.ToString(), rollout.StartedUtc.ToUnixTimeMilliseconds()).Single();
             RolloutRecord stored = rollout with { Id = id, Revision = 1 };
-            s.Execute("UPDATE rollouts SET record_json = $1 WHERE id = $2", RolloutValues.Serialize(stored), id);
+            s.Execute("UPDATE rollouts SET record_json = $1 WHERE id = $2", RolloutJson.Serialize(stored), id);
             return stored;
         }));
     }
@@ -124,20 +124,20 @@ internal sealed class RolloutStore : IRolloutStore
         ArgumentNullException.ThrowIfNull(rollout);
         RolloutRecord next = rollout with { Revision = rollout.Revision + 1 };
         int updated = _db.Write(s => s.Execute("UPDATE rollouts SET state = $1, revision = $2, record_json = $3 WHERE id = $4 AND revision = $5",
-            next.State.ToString(), next.Revision, RolloutValues.Serialize(next), rollout.Id, rollout.Revision));
+            next.State.ToString(), next.Revision, RolloutJson.Serialize(next), rollout.Id, rollout.Revision));
         return updated == 1 ? next : null;
     }
 
     /// <inheritdoc />
     public IReadOnlyList<RolloutRecord> ReadRollouts(bool activeOnly, int limit) =>
         _db.Read(s => s.Query("SELECT record_json FROM rollouts WHERE ($1 = 0 OR state IN ('Running', 'RollingBack')) ORDER BY id DESC LIMIT $2",
-            r => RolloutValues.Deserialize<RolloutRecord>(r.GetString(0), "rollout"), activeOnly ? 1 : 0, s.Dialect.Limit(limit)));
+            r => RolloutJson.Deserialize<RolloutRecord>(r.GetString(0), "rollout"), activeOnly ? 1 : 0, s.Dialect.Limit(limit)));
 
     /// <inheritdoc />
     public bool TryGetRollout(long id, out RolloutRecord? rollout)
     {
         List<string> rows = _db.Read(s => s.Query("SELECT record_json FROM rollouts WHERE id = $1", r => r.GetString(0), id));
-        rollout = rows.Count == 1 ? RolloutValues.Deserialize<RolloutRecord>(rows[0], "rollout") : null;
+        rollout = rows.Count == 1 ? RolloutJson.Deserialize<RolloutRecord>(rows[0], "rollout") : null;
         return rollout is not null;
     }
 

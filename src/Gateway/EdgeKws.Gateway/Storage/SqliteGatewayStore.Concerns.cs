@@ -31,5 +31,8 @@ public sealed partial class SqliteGatewayStore
                 return write(_writer);
             }
         }
+
+        // The ingest writer uses the same writer connection and lock as every other write.
+        public T Ingest<T>(Func<StoreSession, T> write) => Write(write);
     }
 }

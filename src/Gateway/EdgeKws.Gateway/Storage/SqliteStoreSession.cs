@@ -28,6 +28,17 @@ internal sealed class SqliteStoreSession(SQLiteConnection connection) : StoreSes
         return raw.sqlite3_changes(_db);
     }
 
+    public override int[] ExecuteBatch(IReadOnlyList<StoreStatement> statements)
+    {
+        ArgumentNullException.ThrowIfNull(statements);
+        var changed = new int[statements.Count];
+        for (int i = 0; i < changed.Length; i++)
+        {
+            changed[i] = Execute(statements[i].Sql, statements[i].Args);
+        }
+        return changed;
+    }
+
     /// <summary>Steps a statement once and finalizes it, as sqlite-net's <c>ExecuteScalar</c> does (see
     /// <see cref="StoreDialect.ReclaimFreedPages"/>).</summary>
     public void ExecuteFirstStep(string sql)

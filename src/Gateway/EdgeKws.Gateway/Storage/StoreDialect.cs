@@ -16,20 +16,21 @@ internal sealed class StoreDialect
     /// <summary>SQLite: one writer connection, so a write transaction (<c>BEGIN IMMEDIATE</c>) already excludes every other writer.</summary>
     public static readonly StoreDialect Sqlite = new(
         name: "sqlite", text: "TEXT", int64: "INTEGER", int32: "INTEGER", real: "REAL", blob: "BLOB",
-        autoIdPrimaryKey: "INTEGER PRIMARY KEY AUTOINCREMENT", identityPrimaryKey: "INTEGER PRIMARY KEY AUTOINCREMENT", binaryOrder: string.Empty, rowLocks: false, negativeLimitIsNull: false, reclaimsFreedPages: true, addColumnIfNotExists: false);
+        autoIdPrimaryKey: "INTEGER PRIMARY KEY AUTOINCREMENT", identityPrimaryKey: "INTEGER PRIMARY KEY AUTOINCREMENT", binaryOrder: string.Empty, withoutRowId: " WITHOUT ROWID", rowLocks: false, dataModifyingCte: false, negativeLimitIsNull: false, reclaimsFreedPages: true, addColumnIfNotExists: false);
 
     /// <summary>PostgreSQL: several gateway instances, READ COMMITTED transactions, row locks where two instances could race.</summary>
     public static readonly StoreDialect Postgres = new(
         name: "postgres", text: "text", int64: "bigint", int32: "integer", real: "double precision", blob: "bytea",
-        autoIdPrimaryKey: "bigserial PRIMARY KEY", identityPrimaryKey: "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", binaryOrder: " COLLATE \"C\"", rowLocks: true, negativeLimitIsNull: true, reclaimsFreedPages: false, addColumnIfNotExists: true);
+        autoIdPrimaryKey: "bigserial PRIMARY KEY", identityPrimaryKey: "bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY", binaryOrder: " COLLATE \"C\"", withoutRowId: string.Empty, rowLocks: true, dataModifyingCte: true, negativeLimitIsNull: true, reclaimsFreedPages: false, addColumnIfNotExists: true);
 
     private readonly bool _rowLocks;
+    private readonly bool _dataModifyingCte;
     private readonly bool _negativeLimitIsNull;
     private readonly bool _reclaimsFreedPages;
     private readonly bool _addColumnIfNotExists;
 
-    private StoreDialect(string name, string text, string int64, string int32, string real, string blob, string autoIdPrimaryKey, string identityPrimaryKey, string binaryOrder,
-        bool rowLocks, bool negativeLimitIsNull, bool reclaimsFreedPages, bool addColumnIfNotExists)
+    private StoreDialect(string name, string text, string int64, string int32, string real, string blob, string autoIdPrimaryKey, string identityPrimaryKey, string binaryOrder, string withoutRowId,
+        bool rowLocks, bool dataModifyingCte, bool negativeLimitIsNull, bool reclaimsFreedPages, bool addColumnIfNotExists)
     {
         Name = name;
         Text = text;
@@ -40,7 +41,9 @@ internal sealed class StoreDialect
         AutoIdPrimaryKey = autoIdPrimaryKey;
         IdentityPrimaryKey = identityPrimaryKey;
         BinaryOrder = binaryOrder;
+        WithoutRowId = withoutRowId;
         _rowLocks = rowLocks;
+        _dataModifyingCte = dataModifyingCte;
         _negativeLimitIsNull = negativeLimitIsNull;
         _reclaimsFreedPages = reclaimsFreedPages;
         _addColumnIfNotExists = addColumnIfNotExists;
@@ -78,6 +81,18 @@ internal sealed class StoreDialect
     /// <summary>Appended to a text column in ORDER BY so both databases order by code point: SQLite's default BINARY collation
     /// already does; PostgreSQL's default follows the database's locale, so it needs <c>COLLATE "C"</c>.</summary>
     public string BinaryOrder { get; }
+
+    /// <summary>Appended to the CREATE TABLE of a table read and written only by its primary key (the ledger <c>messages</c>): SQLite
+    /// then stores the table as the key's B-tree alone, without a rowid B-tree beside it (<c>WITHOUT ROWID</c>); PostgreSQL has no such
+    /// option (its heap and primary-key index are what they are), so nothing.</summary>
+    public string WithoutRowId { get; }
+
+    /// <summary>
+    /// How one sequenced message is stored into <paramref name="table"/> (<paramref name="columns"/>, comma-separated, its key
+    /// <c>device_id, seq</c> first) together with its ledger row in <c>messages</c>, the typed row only when the ledger row is new. See
+    /// <see cref="Storage.LedgeredInsert"/>: PostgreSQL one statement (a data-modifying CTE), SQLite two.
+    /// </summary>
+    public LedgeredInsert LedgeredInsert(string table, string columns) => new(table, columns, _dataModifyingCte);
 
     /// <summary>An idempotent migration step that adds a nullable column. PostgreSQL says so itself (<c>IF NOT EXISTS</c>); SQLite
     /// has no such clause, and its schema runner skips an <c>ALTER TABLE t ADD COLUMN c</c> whose column exists.</summary>

@@ -31,4 +31,12 @@ public static class StoreErrors
             _ => false,
         };
     }
+
+    /// <summary>
+    /// True when the database rolled back a transaction because of another transaction, not because of anything in it: PostgreSQL's
+    /// deadlock (40P01) and serialization failure (40001). Its locks are released, so the same transaction can simply run again.
+    /// SQLite has neither (one writer connection; a busy database is the store's transient error, <see cref="IsTransient"/>).
+    /// </summary>
+    internal static bool IsTransactionConflict(Exception error) =>
+        error is PostgresException { SqlState: PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.SerializationFailure };
 }

@@ -40,6 +40,9 @@ internal readonly record struct StoreArg(object? Value, StoreArgType Type)
     public static implicit operator StoreArg(byte[]? value) => new(value, StoreArgType.Blob);
 }
 
+/// <summary>One statement of a <see cref="StoreSession.ExecuteBatch"/>: its SQL and its arguments (<c>$1</c>, <c>$2</c>, ...).</summary>
+internal readonly record struct StoreStatement(string Sql, StoreArg[] Args);
+
 /// <summary>The current row of a <see cref="StoreSession.Query{T}"/>, read by column position. Valid only inside the map call.</summary>
 internal abstract class StoreRow
 {
@@ -73,6 +76,14 @@ internal abstract class StoreSession
     /// <summary>Runs a statement to its end; returns the rows it inserted, updated or deleted.</summary>
     public abstract int Execute(string sql, params StoreArg[] args);
 
+    /// <summary>
+    /// Runs <paramref name="statements"/> in order (inside <see cref="InTransaction{T}"/>: a failure rolls back all of them with the
+    /// transaction) and returns, per statement, the rows it inserted, updated or deleted. PostgreSQL sends them as one
+    /// <c>NpgsqlBatch</c>, one round trip for all; SQLite runs them one after another on its connection, in-process, where a round
+    /// trip costs nothing.
+    /// </summary>
+    public abstract int[] ExecuteBatch(IReadOnlyList<StoreStatement> statements);
+
     /// <summary>Maps every row of a query.</summary>
     public abstract List<T> Query<T>(string sql, Func<StoreRow, T> map, params StoreArg[] args);
 
@@ -100,4 +111,9 @@ internal interface IStoreConnections
 
     /// <summary>Runs statements that change rows (in autocommit, or in <see cref="StoreSession.InTransaction{T}"/>).</summary>
     T Write<T>(Func<StoreSession, T> write);
+
+    /// <summary>Runs the ingest writer's batch (<see cref="IGatewayStore.WriteBatch"/>, one thread). SQLite: as <see cref="Write{T}"/>.
+    /// PostgreSQL: on the store's one kept ingest connection, under its lock, with <c>synchronous_commit</c> as
+    /// <see cref="Configuration.StoreOptions.Durability"/> says; a connection that broke is replaced at the next batch.</summary>
+    T Ingest<T>(Func<StoreSession, T> write);
 }

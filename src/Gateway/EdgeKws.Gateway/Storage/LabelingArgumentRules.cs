@@ -1,21 +1,12 @@
 namespace EdgeKws.Gateway.Storage;
 
-/// <summary>Argument rules of the labeling members, shared by both stores so both refuse the same input with the same words.</summary>
-internal static class LabelingValues
+/// <summary>Argument rules of the labeling members (<see cref="LabelingStore"/>, <see cref="NearMissStore"/>): the limits, and the checks
+/// and refusals that answer the same input with the same words on both databases.</summary>
+internal static class LabelingArgumentRules
 {
     public const int MaxReviewerLength = 64;
     public const int MaxToolLength = 200;
     public const int MaxReasonLength = 1000;
-
-    /// <summary>The label source text of a review decision.</summary>
-    public static string ReviewSource(string reviewer) => "review:" + reviewer;
-
-    /// <summary>The label source text of an automatic label (cut to the label source limit; the full tool is in the provenance).</summary>
-    public static string AlignerSource(string tool)
-    {
-        string s = "aligner:" + tool;
-        return s.Length <= MonitoringValues.MaxLabelSourceLength ? s : s[..MonitoringValues.MaxLabelSourceLength];
-    }
 
     public static string? RefuseReviewer(string? reviewer) =>
         string.IsNullOrWhiteSpace(reviewer) || reviewer.Length > MaxReviewerLength || reviewer.Any(char.IsControl)
@@ -40,13 +31,5 @@ internal static class LabelingValues
 
     public static string Cut(string reason) => reason.Length <= MaxReasonLength ? reason : reason[..MaxReasonLength];
 
-    /// <summary>The kind of a first label for the agreement breakdown.</summary>
-    public static string KindOf(string? provenanceKind) => provenanceKind ?? "other";
 
-    /// <summary>A seeded, reproducible sample.</summary>
-    public static List<T> Sample<T>(List<T> all, int count, int seed)
-    {
-        var rng = new Random(seed);
-        return [.. all.Select(x => (Key: rng.Next(), x)).OrderBy(t => t.Key).Take(count).Select(t => t.x)];
-    }
 }

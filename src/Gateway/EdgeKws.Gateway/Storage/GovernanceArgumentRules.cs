@@ -1,7 +1,7 @@
 namespace EdgeKws.Gateway.Storage;
 
-/// <summary>Argument checks shared by both stores' governance members, so both refuse the same input with the same words.</summary>
-internal static class GovernanceValues
+/// <summary>Argument rules of the governance members (<see cref="GovernanceStore"/>): both databases refuse the same input with the same words.</summary>
+internal static class GovernanceArgumentRules
 {
     public const int MaxIdLength = 128;
 
