@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Serialization;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Registry;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.ModelLoop.Evaluation;
@@ -10,7 +11,7 @@ using EdgeKws.ModelLoop.Quantization;
 using EdgeKws.Shared.Processes;
 using Microsoft.Extensions.Logging;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Training;
 
 /// <summary>What a model job does.</summary>
 public enum ModelJobKind

@@ -7,12 +7,16 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeKws.Gateway.Api;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Rollout;
+using EdgeKws.Gateway.Training;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Host;
 
 /// <summary>
 /// <c>EdgeKws.Gateway.Host model train|register|fine-tune|list|show|rollout|rollback|status</c>: a thin client of a running gateway's HTTP
-/// API (the rollout needs the gateway's broker and runs inside it), so every command is also one API call away.
+/// API (the rollout needs the gateway's broker and runs inside it), so every command is also one API call away. It lives in
+/// the executable, not in the service library: it only speaks HTTP, and shares with the API just the request records and the
+/// JSON settings (<see cref="GatewayWebHost.ConfigureJson"/>).
 /// </summary>
 public static class ModelCli
 {

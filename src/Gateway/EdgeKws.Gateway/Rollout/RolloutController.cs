@@ -1,11 +1,12 @@
 using System.Globalization;
 using EdgeKws.Gateway.Broker;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Registry;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Shared.Contracts;
 using Microsoft.Extensions.Logging;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Rollout;
 
 /// <summary>A rollout request (HTTP body of <c>POST /api/rollouts</c>).</summary>
 /// <param name="ModelVersion">Registered version to roll out (stage Candidate: it passed the offline gate).</param>

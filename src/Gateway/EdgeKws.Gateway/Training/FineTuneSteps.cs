@@ -2,13 +2,14 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Registry;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.ModelLoop.Datasets;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Quantization;
 using EdgeKws.Shared.Processes;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Training;
 
 /// <summary>
 /// The steps only a <see cref="ModelJobKind.FineTune"/> job has (docs/model-loop.md, "Fine-tuning from production"): start from a
