@@ -6,7 +6,7 @@ using System.Text.Json;
 using EdgeKws.Agent.Tests;
 using EdgeKws.Gateway;
 using EdgeKws.Gateway.Api;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Host;
 using EdgeKws.Gateway.Security;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;

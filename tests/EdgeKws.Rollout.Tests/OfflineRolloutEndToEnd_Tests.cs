@@ -6,7 +6,7 @@ using EdgeKws.Agent.Tests;
 using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Gateway;
 using EdgeKws.Gateway.Api;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Rollout;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using Microsoft.AspNetCore.Builder;

@@ -1,5 +1,5 @@
 using EdgeKws.Gateway.Configuration;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Rollout;
 
 namespace EdgeKws.Rollout.Tests;
 

@@ -1,6 +1,7 @@
 using EdgeKws.Gateway.Broker;
 using EdgeKws.Gateway.Configuration;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Registry;
+using EdgeKws.Gateway.Rollout;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Shared.Contracts;
 using Microsoft.Extensions.Logging.Abstractions;

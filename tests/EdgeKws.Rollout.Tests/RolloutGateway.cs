@@ -71,7 +71,9 @@ internal sealed class RolloutGateway : IAsyncDisposable
             "--Gateway:Models:ChunkSizeBytes=1024",
             "--Gateway:Models:Rollout:PollInterval=00:00:00.500",
             "--Logging:LogLevel:Default=Warning",
-            "--Logging:LogLevel:EdgeKws.Gateway.Models=Information",
+            "--Logging:LogLevel:EdgeKws.Gateway.Registry=Information",
+            "--Logging:LogLevel:EdgeKws.Gateway.Training=Information",
+            "--Logging:LogLevel:EdgeKws.Gateway.Rollout=Information",
             .. settings,
         ]);
         await app.StartAsync();

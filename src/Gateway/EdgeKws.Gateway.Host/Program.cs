@@ -3,7 +3,7 @@ using EdgeKws.Gateway;
 using EdgeKws.Gateway.Api;
 using EdgeKws.Gateway.Broker;
 using EdgeKws.Gateway.Configuration;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Host;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 using Microsoft.AspNetCore.Builder;

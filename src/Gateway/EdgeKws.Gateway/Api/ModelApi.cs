@@ -1,8 +1,10 @@
 using EdgeKws.Gateway.Configuration;
-using EdgeKws.Gateway.Models;
 using EdgeKws.Gateway.Monitoring;
+using EdgeKws.Gateway.Registry;
+using EdgeKws.Gateway.Rollout;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
+using EdgeKws.Gateway.Training;
 using EdgeKws.Shared.Signing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;

@@ -4,7 +4,7 @@ namespace EdgeKws.Gateway.Configuration;
 
 /// <summary>
 /// The loop that runs by itself (<c>Gateway:Models:AutoFineTune</c>): when enough newly labelled device clips have arrived since the
-/// last model, export the field dataset (time split) and submit a FineTune job (<see cref="Models.AutoFineTuneLoop"/>). Off by default.
+/// last model, export the field dataset (time split) and submit a FineTune job (<see cref="Training.AutoFineTuneLoop"/>). Off by default.
 /// See docs/model-updates.md ("The automatic fine-tune policy").
 /// </summary>
 public sealed class AutoFineTuneOptions
@@ -56,9 +56,9 @@ public sealed class AutoFineTuneOptions
         {
             throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{P}MinOldestAge must not be negative, got {MinOldestAge}"));
         }
-        if (Epochs is < 1 or > Models.ModelJobRequest.MaxEpochs)
+        if (Epochs is < 1 or > Training.ModelJobRequest.MaxEpochs)
         {
-            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{P}Epochs must be in 1..{Models.ModelJobRequest.MaxEpochs}, got {Epochs}"));
+            throw new ArgumentException(string.Create(CultureInfo.InvariantCulture, $"{P}Epochs must be in 1..{Training.ModelJobRequest.MaxEpochs}, got {Epochs}"));
         }
         if (string.IsNullOrWhiteSpace(Keyword) || Keyword.Length > Shared.Contracts.WireLimits.MaxTextLength)
         {

@@ -74,7 +74,7 @@ public sealed class ModelLoopOptions
 }
 
 /// <summary>
-/// Staged rollout (<c>Gateway:Models:Rollout</c>). The automatic rollback rule (<see cref="Models.ProductionFaRule"/>): the new
+/// Staged rollout (<c>Gateway:Models:Rollout</c>). The automatic rollback rule (<see cref="EdgeKws.Gateway.Rollout.ProductionFaRule"/>): the new
 /// version's production FA/hour on the rollout's devices is compared with the old version's fleet FA/hour, and the rollout
 /// halts and rolls back when <c>new &gt; RatioLimit x old + SlackFaPerHour</c>, once the new version has at least
 /// <see cref="MinListeningHours"/> of listening and <see cref="MinFalseAccepts"/> labelled false accepts.

@@ -5,8 +5,9 @@ using EdgeKws.Corpus;
 using EdgeKws.Corpus.Manifest;
 using EdgeKws.Dataset;
 using EdgeKws.Gateway.Configuration;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Registry;
 using EdgeKws.Gateway.Storage;
+using EdgeKws.Gateway.Training;
 using EdgeKws.Labeling;
 using EdgeKws.Labeling.Dataset;
 using EdgeKws.ModelLoop.Evaluation;
@@ -15,7 +16,7 @@ using EdgeKws.ModelTool;
 using EdgeKws.Shared.Audio;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace EdgeKws.Gateway.Tests.Models;
+namespace EdgeKws.Gateway.Tests.Training;
 
 /// <summary>
 /// Inputs of the fine-tune job tests, made once with the existing tools: a small corpus (edgekws-corpus), the base dataset

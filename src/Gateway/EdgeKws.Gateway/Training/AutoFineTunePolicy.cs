@@ -2,7 +2,7 @@ using System.Globalization;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Storage;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Training;
 
 /// <summary>The decided labels newer than the last model: what the policy judges.</summary>
 /// <param name="SinceUtc">Labels after this time count (the last FineTune job's submission, else the production model's registration).</param>

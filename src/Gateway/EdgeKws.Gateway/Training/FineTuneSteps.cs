@@ -2,19 +2,20 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Registry;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.ModelLoop.Datasets;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Quantization;
 using EdgeKws.Shared.Processes;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Training;
 
 /// <summary>
 /// The steps only a <see cref="ModelJobKind.FineTune"/> job has (docs/model-loop.md, "Fine-tuning from production"): start from a
 /// registered model's float weights (checked against the SHA-256 registered with them and its training manifest), fine-tune on the
 /// field dataset with a replay of the base dataset, quantize keeping the parent's detector settings, and after the base gate judge
-/// the candidate on the field dataset's held-out slice and check the slice was never trained on. <see cref="ModelJobs"/> runs the
+/// the candidate on the field dataset's held-out slice and check the slice was never trained on. <see cref="ModelJobSteps"/> runs the
 /// steps shared with Train and Register (evaluation on the base streams, base gate, sign, register).
 /// </summary>
 internal static class FineTuneSteps
@@ -80,12 +81,12 @@ internal static class FineTuneSteps
         File.WriteAllText(Path.Combine(work, "train.log"), stdout + stderr);
         if (exit != 0)
         {
-            throw new InvalidOperationException($"fine-tune: {options.Python} train.py exited with {exit}: {ModelJobs.Tail(stderr)}");
+            throw new InvalidOperationException($"fine-tune: {options.Python} train.py exited with {exit}: {ModelJobSteps.Tail(stderr)}");
         }
         string trainingManifest = Path.Combine(trained, "training-manifest.json");
         string floatModel = Path.Combine(trained, "model.float.onnx");
         (double initDiff, string? replayId, int replayPerEpoch) = ReadLineage(trainingManifest, weights.Sha256);
-        steps.Add(ModelJobs.Step("fine-tune", sw, string.Create(CultureInfo.InvariantCulture,
+        steps.Add(ModelJobSteps.Step("fine-tune", sw, string.Create(CultureInfo.InvariantCulture,
             $"from {parentVersion} ({weights.Sha256[..12]}, init check max |dp| {initDiff:0.##e0}), field {slice.DatasetId}, replay {replayId ?? "none"} ({replayPerEpoch}/epoch), seed {r.Seed}")));
 
         sw.Restart();
@@ -111,7 +112,7 @@ internal static class FineTuneSteps
             StrideFrames = pm.GetProperty("strideFrames").GetInt32(),
             RefractoryMs = pm.GetProperty("refractoryMs").GetInt32(),
         });
-        steps.Add(ModelJobs.Step("quantize", sw, string.Create(CultureInfo.InvariantCulture,
+        steps.Add(ModelJobSteps.Step("quantize", sw, string.Create(CultureInfo.InvariantCulture,
             $"{q.Int8SizeBytes} B INT8, calibrated on {DatasetInfo.Load(calibration).DatasetId}, arg-max agreement {q.ArgMaxAgreement:P1}, threshold {(r.Threshold is null ? "the parent's" : "from the request")}")));
         string candidateManifest = Path.Combine(work, "int8", q.ManifestFile);
         if (r.Threshold is null && inputs.OperatingPointSetPath is { } operatingPointSet)
@@ -131,7 +132,7 @@ internal static class FineTuneSteps
         string work, List<string> steps)
     {
         var sw = Stopwatch.StartNew();
-        // The same export the gate makes of production afterwards (ModelJobs: WORK/current), so both read the same files.
+        // The same export the gate makes of production afterwards (ModelJobSteps: WORK/current), so both read the same files.
         string referenceManifest = registry.Export(production.ModelVersion, Path.Combine(work, "current"));
         IReadOnlyList<EvaluationStream> streams = EvaluationSetFile.Load(operatingPointSet, out string description);
         OperatingPoint point = OperatingPointMatch.Choose(referenceManifest, candidateManifest, streams, description);
@@ -140,7 +141,7 @@ internal static class FineTuneSteps
             OperatingPointMatch.SetThreshold(candidateManifest, point.Threshold);
         }
         File.WriteAllText(Path.Combine(work, "operating-point.json"), JsonSerializer.Serialize(point, new JsonSerializerOptions { WriteIndented = true }));
-        steps.Add(ModelJobs.Step("operating point", sw, $"against production {production.ModelVersion}: {point.Describe()}"));
+        steps.Add(ModelJobSteps.Step("operating point", sw, $"against production {production.ModelVersion}: {point.Describe()}"));
     }
 
     /// <summary>

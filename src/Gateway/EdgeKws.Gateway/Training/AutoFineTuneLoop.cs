@@ -2,10 +2,11 @@ using System.Globalization;
 using System.Text.Json;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Labeling;
+using EdgeKws.Gateway.Registry;
 using EdgeKws.Gateway.Storage;
 using Microsoft.Extensions.Logging;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Training;
 
 /// <summary>What <c>GET /api/model-loop/policy</c> shows.</summary>
 /// <param name="Enabled">Whether the policy runs in this instance.</param>

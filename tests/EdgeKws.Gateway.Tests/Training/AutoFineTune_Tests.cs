@@ -2,14 +2,15 @@ using System.Text.Json;
 using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Ingest;
 using EdgeKws.Gateway.Labeling;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Registry;
 using EdgeKws.Gateway.Storage;
 using EdgeKws.Gateway.Tests.Storage;
+using EdgeKws.Gateway.Training;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace EdgeKws.Gateway.Tests.Models;
+namespace EdgeKws.Gateway.Tests.Training;
 
 /// <summary>
 /// The automatic fine-tune policy (<see cref="AutoFineTunePolicy"/>, <see cref="AutoFineTuneLoop"/>) over a real SQLite store and a real

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Training;
 
 /// <summary>Runs <see cref="AutoFineTuneLoop.Tick"/> every <see cref="AutoFineTuneOptions.PollInterval"/> (on the gateway's
 /// <see cref="TimeProvider"/>) when <see cref="AutoFineTuneOptions.Enabled"/>. Started after <see cref="GatewayService"/>, whose store it uses.</summary>

@@ -7,7 +7,7 @@ using EdgeKws.Gateway.Storage;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.Shared.Signing;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Registry;
 
 /// <summary>
 /// The gateway's model registry: signs device manifests with the release key and stores every model with its lineage

@@ -1,11 +1,12 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Registry;
 using EdgeKws.Gateway.Storage;
+using EdgeKws.Gateway.Training;
 using EdgeKws.ModelLoop.Evaluation;
 using Xunit.Abstractions;
 
-namespace EdgeKws.Gateway.Tests.Models;
+namespace EdgeKws.Gateway.Tests.Training;
 
 /// <summary>
 /// The gateway's FineTune model job with real parts: registry over SQLite with a release key, the real trainer (train.py

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Text;
 using System.Text.Json;
-using EdgeKws.Gateway.Models;
+using EdgeKws.Gateway.Host;
 
-namespace EdgeKws.Gateway.Tests.Models;
+namespace EdgeKws.Gateway.Tests.Host;
 
 /// <summary>
 /// <c>model ...</c> in process (<see cref="ModelCli.RunAsync"/>) against a recording HTTP handler: help, usage errors (exit 2, stderr,

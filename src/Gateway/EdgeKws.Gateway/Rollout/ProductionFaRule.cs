@@ -3,7 +3,7 @@ using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Monitoring;
 using EdgeKws.Gateway.Storage;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Rollout;
 
 /// <summary>Labelled activity of one model version: listening hours, labelled false accepts and detections still pending review.</summary>
 /// <param name="ListeningHours">Heartbeat listening hours.</param>

@@ -1,18 +1,17 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using System.Net;
-using System.Net.Http.Json;
-using System.Text.Json;
-using System.Text.Json.Nodes;
-using EdgeKws.Gateway.Api;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Rollout;
+using EdgeKws.Gateway.Training;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Host;
 
 /// <summary>
 /// <c>EdgeKws.Gateway.Host model train|register|fine-tune|list|show|rollout|rollback|status</c>: a thin client of a running gateway's HTTP
-/// API (the rollout needs the gateway's broker and runs inside it), so every command is also one API call away.
+/// API (the rollout needs the gateway's broker and runs inside it), so every command is also one API call away. It lives in
+/// the executable, not in the service library: it only speaks HTTP, and shares with the API just the request records and the
+/// JSON settings (<see cref="Api.GatewayWebHost.ConfigureJson"/>).
 /// </summary>
 public static class ModelCli
 {
@@ -43,7 +42,7 @@ public static class ModelCli
             HelpName = "FILE",
             Recursive = true,
         };
-        var http = new Client(gateway, tokenFile, handler);
+        var http = new ModelApiClient(gateway, tokenFile, handler);
 
         var model = new Command("model", $"""
             Model registry, jobs and staged rollouts of a running gateway (a client of its HTTP API; docs/model-updates.md).
@@ -69,7 +68,7 @@ public static class ModelCli
             var bootstrap = Flag(c, "--bootstrap", "Register without a production model to gate against.");
             var (fa, frr) = (Number(c, "--fa-margin", "Gate margin on FA/hour."), Number(c, "--frr-margin", "Gate margin on FRR."));
             var noWait = Flag(c, "--no-wait", "Print the job id and return without waiting for it.");
-            c.SetAction((parse, ct) => http.RunAsync(parse, client => JobAsync(client, new ModelJobRequest
+            c.SetAction((parse, ct) => http.RunAsync(parse, client => ModelApiClient.JobAsync(client, new ModelJobRequest
             {
                 Kind = ModelJobKind.Train,
                 ModelVersion = parse.GetValue(version),
@@ -99,7 +98,7 @@ public static class ModelCli
             var bootstrap = Flag(c, "--bootstrap", "Register without a production model to gate against.");
             var (fa, frr) = (Number(c, "--fa-margin", "Gate margin on FA/hour."), Number(c, "--frr-margin", "Gate margin on FRR."));
             var noWait = Flag(c, "--no-wait", "Print the job id and return without waiting for it.");
-            c.SetAction((parse, ct) => http.RunAsync(parse, client => JobAsync(client, new ModelJobRequest
+            c.SetAction((parse, ct) => http.RunAsync(parse, client => ModelApiClient.JobAsync(client, new ModelJobRequest
             {
                 Kind = ModelJobKind.Register,
                 ModelVersion = parse.GetValue(version),
@@ -134,7 +133,7 @@ public static class ModelCli
                 "Streams under Gateway:Models:EvaluationSetDirectory (not --streams) on which the candidate's threshold is raised until it false-accepts no more than the parent.");
             var (fa, frr) = (Number(c, "--fa-margin", "Gate margin on FA/hour."), Number(c, "--frr-margin", "Gate margin on FRR."));
             var noWait = Flag(c, "--no-wait", "Print the job id and return without waiting for it.");
-            c.SetAction((parse, ct) => http.RunAsync(parse, client => JobAsync(client, new ModelJobRequest
+            c.SetAction((parse, ct) => http.RunAsync(parse, client => ModelApiClient.JobAsync(client, new ModelJobRequest
             {
                 Kind = ModelJobKind.FineTune,
                 OperatingPointSet = parse.GetValue(operatingPoint),
@@ -158,13 +157,13 @@ public static class ModelCli
         // list, show
         {
             var c = new Command("list", "Registered models with lineage, evaluation and gate.");
-            c.SetAction((parse, ct) => http.RunAsync(parse, client => PrintAsync(client, "api/registry/models", Out(parse), Err(parse))));
+            c.SetAction((parse, ct) => http.RunAsync(parse, client => ModelApiClient.PrintAsync(client, "api/registry/models", Out(parse), Err(parse))));
             model.Add(c);
 
             var version = new Argument<string>("V") { Description = "The model version." };
             var show = new Command("show", "One registered model in full.") { version };
             show.SetAction((parse, ct) => http.RunAsync(parse, client =>
-                PrintAsync(client, "api/registry/models/" + Uri.EscapeDataString(parse.GetValue(version)!), Out(parse), Err(parse))));
+                ModelApiClient.PrintAsync(client, "api/registry/models/" + Uri.EscapeDataString(parse.GetValue(version)!), Out(parse), Err(parse))));
             model.Add(show);
         }
 
@@ -177,7 +176,7 @@ public static class ModelCli
             var soak = Number(c, "--soak-hours", "Listening hours each stage soaks before the next.");
             c.Add(canary);
             c.Add(wave);
-            c.SetAction((parse, ct) => http.RunAsync(parse, client => SendAsync(client, "api/rollouts",
+            c.SetAction((parse, ct) => http.RunAsync(parse, client => ModelApiClient.SendAsync(client, "api/rollouts",
                 new RolloutRequest(parse.GetValue(version), Ids(string.Join(',', parse.GetValue(canary) ?? [])), [.. (parse.GetValue(wave) ?? []).Select(Ids)],
                     Optional(parse, soak)), Out(parse), Err(parse))));
             model.Add(c);
@@ -185,54 +184,17 @@ public static class ModelCli
             var rollback = new Command("rollback", "Halt and roll back (default: the newest running or completed rollout).");
             var rollbackId = RolloutId(rollback);
             var reason = Text(rollback, "--reason", "TEXT", "Why (kept with the rollout).");
-            rollback.SetAction((parse, ct) => http.RunAsync(parse, client => RollbackAsync(client, Optional(parse, rollbackId), parse.GetValue(reason), Out(parse), Err(parse))));
+            rollback.SetAction((parse, ct) => http.RunAsync(parse, client => ModelApiClient.RollbackAsync(client, Optional(parse, rollbackId), parse.GetValue(reason), Out(parse), Err(parse))));
             model.Add(rollback);
 
             var status = new Command("status", "Rollout state, per-device confirmations, FA/hour watch (default: the newest rollout).");
             var statusId = RolloutId(status);
-            status.SetAction((parse, ct) => http.RunAsync(parse, client => StatusAsync(client, Optional(parse, statusId), Out(parse), Err(parse))));
+            status.SetAction((parse, ct) => http.RunAsync(parse, client => ModelApiClient.StatusAsync(client, Optional(parse, statusId), Out(parse), Err(parse))));
             model.Add(status);
         }
         return model;
 
         static string[] Ids(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-    }
-
-    /// <summary>The HTTP client of one command: <c>--gateway</c>, and the token from <c>--token-file</c> or the environment.</summary>
-    private sealed class Client(Option<Uri> gateway, Option<string> tokenFile, HttpMessageHandler? handler)
-    {
-        public async Task<int> RunAsync(ParseResult parse, Func<HttpClient, Task<int>> command)
-        {
-            using var http = handler is null ? new HttpClient() : new HttpClient(handler, disposeHandler: false);
-            http.BaseAddress = parse.GetValue(gateway);
-            http.Timeout = TimeSpan.FromMinutes(5);
-            string? token;
-            try
-            {
-                // A file (mode 0600) or the environment, not a command-line argument: arguments are visible to every user in ps.
-                token = parse.GetValue(tokenFile) is { } file ? (await File.ReadAllTextAsync(file).ConfigureAwait(false)).Trim()
-                    : Environment.GetEnvironmentVariable(TokenVariable)?.Trim();
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                await Err(parse).WriteLineAsync("model: cannot read the token file: " + ex.Message).ConfigureAwait(false);
-                return GatewayCommandLine.UsageError;
-            }
-            if (!string.IsNullOrEmpty(token))
-            {
-                http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", token);
-            }
-            try
-            {
-                return await command(http).ConfigureAwait(false);
-            }
-            catch (HttpRequestException ex)
-            {
-                await Err(parse).WriteLineAsync(ex.StatusCode is null ? $"model: cannot reach the gateway at {http.BaseAddress}: {ex.Message}" : $"model: {ex.Message}")
-                    .ConfigureAwait(false);
-                return 1;
-            }
-        }
     }
 
     private static TextWriter Out(ParseResult parse) => parse.InvocationConfiguration.Output;
@@ -304,131 +266,4 @@ public static class ModelCli
     }
 
     private static T? Optional<T>(ParseResult parse, Option<T> option) where T : struct => parse.GetResult(option) is null ? null : parse.GetValue(option);
-
-    private static async Task<int> JobAsync(HttpClient http, ModelJobRequest request, bool wait, string path, TextWriter stdout, TextWriter stderr)
-    {
-        using HttpResponseMessage submitted = await http.PostAsJsonAsync(path, request, Json).ConfigureAwait(false);
-        JsonNode? job = await ReadAsync(submitted).ConfigureAwait(false);
-        if (submitted.StatusCode != HttpStatusCode.Accepted)
-        {
-            stderr.WriteLine($"model: {(int)submitted.StatusCode} {job?["error"]}{AuthHint(submitted.StatusCode)}");
-            return submitted.StatusCode == HttpStatusCode.Conflict ? Refused : 1;
-        }
-        string id = job!["id"]!.GetValue<string>();
-        stdout.WriteLine($"job {id} queued: {request.Kind} {request.ModelVersion}");
-        if (!wait)
-        {
-            return 0;
-        }
-        while (true)
-        {
-            await Task.Delay(500).ConfigureAwait(false);
-            using HttpResponseMessage r = await http.GetAsync("api/model-jobs/" + id).ConfigureAwait(false);
-            job = await ReadAsync(r).ConfigureAwait(false);
-            string state = job?["state"]?.GetValue<string>() ?? "?";
-            if (state is "Succeeded" or "Failed")
-            {
-                break;
-            }
-        }
-        foreach (JsonNode? step in job!["steps"]!.AsArray())
-        {
-            stdout.WriteLine("  " + step);
-        }
-        if (job["state"]!.GetValue<string>() == "Failed")
-        {
-            stderr.WriteLine("model: job failed: " + job["error"]);
-            return 1;
-        }
-        JsonNode model = job["model"]!;
-        stdout.WriteLine($"{model["modelVersion"]}: {model["stage"]}; gate: {model["gateSummary"]}");
-        return model["stage"]!.GetValue<string>() == "Refused" ? Refused : 0;
-    }
-
-    private static async Task<int> PrintAsync(HttpClient http, string path, TextWriter stdout, TextWriter stderr)
-    {
-        using HttpResponseMessage r = await http.GetAsync(path).ConfigureAwait(false);
-        return await PrintResponseAsync(r, stdout, stderr).ConfigureAwait(false);
-    }
-
-    private static async Task<int> SendAsync(HttpClient http, string path, object body, TextWriter stdout, TextWriter stderr)
-    {
-        using HttpResponseMessage r = await http.PostAsJsonAsync(path, body, Json).ConfigureAwait(false);
-        return await PrintResponseAsync(r, stdout, stderr).ConfigureAwait(false);
-    }
-
-    private static async Task<int> PrintResponseAsync(HttpResponseMessage r, TextWriter stdout, TextWriter stderr)
-    {
-        JsonNode? node = await ReadAsync(r).ConfigureAwait(false);
-        if (!r.IsSuccessStatusCode)
-        {
-            stderr.WriteLine($"model: {(int)r.StatusCode} {node?["error"]}{AuthHint(r.StatusCode)}");
-            return r.StatusCode == HttpStatusCode.Conflict ? Refused : 1;
-        }
-        stdout.WriteLine(node?.ToJsonString(Indented));
-        return 0;
-    }
-
-    private static async Task<int> RollbackAsync(HttpClient http, long? rollout, string? reason, TextWriter stdout, TextWriter stderr)
-    {
-        string? id = rollout?.ToString(CultureInfo.InvariantCulture) ?? await NewestAsync(http, s => s is "Running" or "Completed").ConfigureAwait(false);
-        if (id is null)
-        {
-            stderr.WriteLine("model: no running or completed rollout to roll back");
-            return 1;
-        }
-        return await SendAsync(http, $"api/rollouts/{id}/rollback", new RollbackInput(reason), stdout, stderr).ConfigureAwait(false);
-    }
-
-    private static async Task<int> StatusAsync(HttpClient http, long? rollout, TextWriter stdout, TextWriter stderr)
-    {
-        string? id = rollout?.ToString(CultureInfo.InvariantCulture) ?? await NewestAsync(http, _ => true).ConfigureAwait(false);
-        if (id is null)
-        {
-            stderr.WriteLine("model: no rollout yet");
-            return 1;
-        }
-        return await PrintAsync(http, "api/rollouts/" + id, stdout, stderr).ConfigureAwait(false);
-    }
-
-    private static async Task<string?> NewestAsync(HttpClient http, Func<string, bool> state)
-    {
-        using HttpResponseMessage r = await http.GetAsync("api/rollouts?limit=100").ConfigureAwait(false);
-        if (!r.IsSuccessStatusCode)
-        {
-            throw new HttpRequestException($"GET api/rollouts answered {(int)r.StatusCode}{AuthHint(r.StatusCode)}", null, r.StatusCode);
-        }
-        JsonNode? list = await ReadAsync(r).ConfigureAwait(false);
-        return list?.AsArray().FirstOrDefault(x => state(x!["state"]!.GetValue<string>()))?["id"]?.ToJsonString();
-    }
-
-    private static string AuthHint(HttpStatusCode status) => status switch
-    {
-        HttpStatusCode.Unauthorized => $" (give an API token: --token-file FILE or {TokenVariable}; EdgeKws.Gateway.Host token create makes one)",
-        HttpStatusCode.Forbidden => " (this token's role is too low for the command)",
-        _ => string.Empty,
-    };
-
-    private static async Task<JsonNode?> ReadAsync(HttpResponseMessage r)
-    {
-        string text = await r.Content.ReadAsStringAsync().ConfigureAwait(false);
-        try
-        {
-            return text.Length == 0 ? null : JsonNode.Parse(text);
-        }
-        catch (JsonException)
-        {
-            return new JsonObject { ["error"] = text };
-        }
-    }
-
-    private static readonly JsonSerializerOptions Json = CreateJson();
-    private static readonly JsonSerializerOptions Indented = new() { WriteIndented = true };
-
-    private static JsonSerializerOptions CreateJson()
-    {
-        var o = new JsonSerializerOptions();
-        GatewayWebHost.ConfigureJson(o);
-        return o;
-    }
 }

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace EdgeKws.Gateway.Models;
+namespace EdgeKws.Gateway.Rollout;
 
 /// <summary>Ticks the <see cref="RolloutController"/> every <see cref="RolloutOptions.PollInterval"/> (when
 /// <see cref="RolloutOptions.Enabled"/>). Started after <see cref="GatewayService"/>, whose store and broker it uses.</summary>
