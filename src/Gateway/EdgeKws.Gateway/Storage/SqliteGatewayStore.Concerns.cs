@@ -6,8 +6,8 @@ public sealed partial class SqliteGatewayStore
 {
     /// <summary>The store's two connections as <see cref="IStoreConnections"/>: reads on the read-only connection under the read
     /// lock, writes on the one writer connection under the write lock (as every other member of this store), each after the
-    /// disposed check.</summary>
-    private sealed class Connections(SqliteGatewayStore store) : IStoreConnections
+    /// disposed check. Disposed by the store (under both locks) before it closes the connections.</summary>
+    private sealed class Connections(SqliteGatewayStore store) : IStoreConnections, IDisposable
     {
         private readonly SqliteStoreSession _reader = new(store._reader);
         private readonly SqliteStoreSession _writer = new(store._writer);
@@ -34,5 +34,11 @@ public sealed partial class SqliteGatewayStore
 
         // The ingest writer uses the same writer connection and lock as every other write.
         public T Ingest<T>(Func<StoreSession, T> write) => Write(write);
+
+        public void Dispose()
+        {
+            _reader.Dispose();
+            _writer.Dispose();
+        }
     }
 }

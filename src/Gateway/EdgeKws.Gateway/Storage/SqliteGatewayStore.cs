@@ -27,6 +27,7 @@ public sealed partial class SqliteGatewayStore : ConcernStores, IGatewayStore
     private readonly SQLiteConnection _reader;
     private readonly Lock _writeLock = new();
     private readonly Lock _readLock = new();
+    private readonly Connections _connections;
     private bool _disposed;
 
     private SqliteGatewayStore(SQLiteConnection writer, SQLiteConnection reader, int quarantineMaxPayloadBytes)
@@ -34,7 +35,8 @@ public sealed partial class SqliteGatewayStore : ConcernStores, IGatewayStore
         _writer = writer;
         _reader = reader;
         DatabasePath = writer.DatabasePath;
-        InitializeConcerns(new Connections(this), quarantineMaxPayloadBytes);
+        _connections = new Connections(this);
+        InitializeConcerns(_connections, quarantineMaxPayloadBytes);
     }
 
     /// <summary>Full path of the database file.</summary>
@@ -141,6 +143,8 @@ public sealed partial class SqliteGatewayStore : ConcernStores, IGatewayStore
                     return;
                 }
                 _disposed = true;
+                // The sessions' kept statements first: they belong to the connections.
+                _connections.Dispose();
                 _reader.Dispose();
                 _writer.Dispose();
             }
