@@ -44,13 +44,22 @@ public sealed record VoiceSweepOptions
     {
         if (string.IsNullOrWhiteSpace(OutputDirectory)) throw new ArgumentException("--out is required.");
         if (string.IsNullOrWhiteSpace(Keyword)) throw new ArgumentException("--keyword must not be empty.");
-        if (Voices is not (VoiceSet.Base or VoiceSet.All)) throw new ArgumentException($"--voices must be base or all; got '{Voices}'.");
-        if (EspeakVoices is < 0 or > 200) throw new ArgumentException($"--espeak-voices must be 0 to 200; got {EspeakVoices}.");
-        if (RatePercents.Count == 0 || RatePercents.Any(r => r is < 50 or > 200)) throw new ArgumentException("--rates must be percents from 50 to 200.");
-        if (PitchPercents.Count == 0 || PitchPercents.Any(p => p is < 50 or > 200)) throw new ArgumentException("--pitches must be percents from 50 to 200.");
-        if (!(LevelDbFs is >= -60 and <= 0)) throw new ArgumentException($"--level must be -60 to 0 dBFS; got {LevelDbFs}.");
-        if (GapMs is < 1000 or > 10_000) throw new ArgumentException($"--gap-ms must be 1000 to 10000; got {GapMs}.");
-        if (Parallel is < 1 or > 2) throw new ArgumentException($"--parallel must be 1 or 2; got {Parallel}.");
+        if (Voices is not (VoiceSet.Base or VoiceSet.All)) throw new ArgumentException($"--voices must be base or all (got {Voices}).");
+        if (EspeakVoices is < 0 or > 200) throw new ArgumentException($"--espeak-voices must be 0 to 200 (got {EspeakVoices}).");
+        Percents("--rates", RatePercents);
+        Percents("--pitches", PitchPercents);
+        if (!(LevelDbFs is >= -60 and <= 0)) throw new ArgumentException($"--level must be -60 to 0 dBFS (got {LevelDbFs.ToString(CultureInfo.InvariantCulture)}).");
+        if (GapMs is < 1000 or > 10_000) throw new ArgumentException($"--gap-ms must be 1000 to 10000 (got {GapMs}).");
+        if (Parallel is < 1 or > 2) throw new ArgumentException($"--parallel must be 1 or 2 (got {Parallel}).");
+    }
+
+    private static void Percents(string option, IReadOnlyList<int> values)
+    {
+        if (values.Count == 0) throw new ArgumentException($"{option} needs at least one percent.");
+        foreach (int v in values)
+        {
+            if (v is < 50 or > 200) throw new ArgumentException($"{option} takes percents from 50 to 200; got '{v}'.");
+        }
     }
 }
 
@@ -112,8 +121,14 @@ public static class VoiceSweep
         string work = Path.Combine(o.OutputDirectory, ".tts-work");
         Directory.CreateDirectory(work);
         var tts = new TtsSynthesizer(work, o.Parallel);
-        await tts.SynthesizeAsync(talkers.Select(t => (t, o.Keyword)), progress, cancellationToken).ConfigureAwait(false);
-        Directory.Delete(work, recursive: true);
+        try
+        {
+            await tts.SynthesizeAsync(talkers.Select(t => (t, o.Keyword)), progress, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);   // engine scratch, also when an engine fails
+        }
 
         int gap = o.GapMs * SampleRate / 1000, lead = LeadMs * SampleRate / 1000;
         float peak = (float)Math.Pow(10, o.LevelDbFs / 20);
