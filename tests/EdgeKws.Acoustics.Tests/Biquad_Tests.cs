@@ -1,3 +1,4 @@
+using EdgeKws.Shared.Diagnostics;
 using Xunit.Abstractions;
 
 namespace EdgeKws.Acoustics.Tests;
@@ -87,13 +88,15 @@ public sealed class Biquad_Tests(ITestOutputHelper output)
         var filter = new Biquad(new BiquadSpec(BiquadKind.LowPass, 3000, 0.7071), Fs);
         float[] block = TestSignals.Noise(1600, 1);
         filter.Process(block);
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int i = 0; i < 100; i++)
+        long allocated = AllocationMeter.BytesAllocated(() =>
         {
-            filter.Process(block);
-        }
+            for (int i = 0; i < 100; i++)
+            {
+                filter.Process(block);
+            }
+        });
 
-        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, allocated);
     }
 
     [Fact]

@@ -99,6 +99,13 @@ internal sealed class HeadlessChromium : IAsyncDisposable
     /// <summary>Sends a CDP command and returns its result (events arriving meanwhile are ignored).</summary>
     public async Task<JsonElement> SendAsync(string method, JsonObject? parameters = null)
     {
+        JsonElement reply = await SendForReplyAsync(method, parameters);
+        Assert.False(reply.TryGetProperty("error", out JsonElement err), $"CDP {method} failed: {err}");
+        return reply.GetProperty("result");
+    }
+
+    private async Task<JsonElement> SendForReplyAsync(string method, JsonObject? parameters)
+    {
         int id = ++_nextId;
         var message = new JsonObject { ["id"] = id, ["method"] = method, ["params"] = parameters ?? new JsonObject() };
         await _socket.SendAsync(Encoding.UTF8.GetBytes(message.ToJsonString()), WebSocketMessageType.Text, true, CancellationToken.None);
@@ -117,8 +124,7 @@ internal sealed class HeadlessChromium : IAsyncDisposable
             JsonElement reply = JsonDocument.Parse(ms.ToArray()).RootElement.Clone();
             if (reply.TryGetProperty("id", out JsonElement rid) && rid.GetInt32() == id)
             {
-                Assert.False(reply.TryGetProperty("error", out JsonElement err), $"CDP {method} failed: {err}");
-                return reply.GetProperty("result");
+                return reply;
             }
         }
     }
@@ -132,7 +138,7 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         DateTime deadline = DateTime.UtcNow + timeout;
         while (DateTime.UtcNow < deadline)
         {
-            JsonElement v = await EvaluateAsync(expression);
+            JsonElement v = await PollAsync(expression);
             if (v.ValueKind == JsonValueKind.String)
             {
                 return JsonDocument.Parse(v.GetString()!).RootElement.Clone();
@@ -141,6 +147,30 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         }
         return default;
     }
+
+    /// <summary>
+    /// One poll of a waiting loop: evaluates <paramref name="expression"/>, and answers default ("not yet") when the page is
+    /// between documents (a form's POST or a redirect replaced it while the evaluation was in flight), which CDP reports as an
+    /// error, not a value. Any other CDP error or page exception still fails the test.
+    /// </summary>
+    private async Task<JsonElement> PollAsync(string expression)
+    {
+        JsonElement reply = await SendForReplyAsync("Runtime.evaluate", new JsonObject { ["expression"] = expression, ["returnByValue"] = true });
+        if (reply.TryGetProperty("error", out JsonElement err))
+        {
+            string message = err.TryGetProperty("message", out JsonElement m) ? m.GetString() ?? "" : "";
+            Assert.True(IsNavigationRace(message), $"CDP Runtime.evaluate failed: {err}");
+            return default;
+        }
+        JsonElement r = reply.GetProperty("result");
+        Assert.False(r.TryGetProperty("exceptionDetails", out JsonElement ex), $"page script threw: {ex}");
+        return r.GetProperty("result").TryGetProperty("value", out JsonElement v) ? v.Clone() : default;
+    }
+
+    private static bool IsNavigationRace(string cdpMessage) =>
+        cdpMessage.Contains("navigated or closed", StringComparison.Ordinal)
+        || cdpMessage.Contains("Cannot find context", StringComparison.Ordinal)
+        || cdpMessage.Contains("Execution context was destroyed", StringComparison.Ordinal);
 
     /// <summary>Evaluates a JavaScript expression in the page and returns its value (a promise's value when <paramref name="awaitPromise"/>).</summary>
     public async Task<JsonElement> EvaluateAsync(string expression, bool awaitPromise = false)
@@ -161,7 +191,7 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         DateTime end = DateTime.UtcNow.AddSeconds(120); // liveness: page load under CI load
         while (true)
         {
-            JsonElement ready = await EvaluateAsync("document.readyState === 'complete' && !!document.getElementById('login')");
+            JsonElement ready = await PollAsync("document.readyState === 'complete' && !!document.getElementById('login')");
             if (ready.ValueKind == JsonValueKind.True)
             {
                 break;
