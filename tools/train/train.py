@@ -4,7 +4,7 @@
 Run with Debian's interpreter (python3-torch 1.13, python3-onnx 1.12; the python3 first on PATH
 lacks them):
 
-    /usr/bin/python3 tools/train/train.py --dataset DIR --out DIR --seed 42 [--epochs 30] [--tiny]
+    /usr/bin/python3 tools/train/train.py --dataset DIR --out DIR --seed 42 [--epochs 30] [--tiny] [--extra-negatives DIR]
 
 Input: a dataset directory in the `edgekws-dataset/1` format (docs/dataset-format.md). The trainer
 never computes features: it reads the exporter's MFCC windows as they are.
@@ -587,6 +587,10 @@ def parse_args(argv):
     p.add_argument("--init-input-normalisation", metavar="MEAN,STD",
                    help="fine-tune: the parent's input normalisation (its training manifest's hyperparameters.inputNormalisation), "
                         "taken back out of conv1 before training so conv1 trains at the scale it was trained at (see unfold_normalisation)")
+    p.add_argument("--extra-negatives", action="append", default=[], metavar="DATASET",
+                   help="another edgekws-dataset/1 directory whose train-split background (class 0) windows join the training pool "
+                        "(e.g. a near-miss family generated apart from the base corpus); same feature config and classes, and none "
+                        "of its train speakers may be a validation or test speaker of --dataset (checked on the lineage files). Repeatable")
     p.add_argument("--replay", help="fine-tune: a base training dataset (edgekws-dataset/1) whose train windows are mixed into every epoch")
     p.add_argument("--class-weights", help="loss weight per class, comma-separated (default: balanced over the epoch's mix). A fine-tune "
                    "passes its parent's (training manifest hyperparameters.classWeights): the parent's threshold was chosen for "
@@ -712,6 +716,54 @@ class EpochSampler:
         return idx[torch.randperm(idx.shape[0], generator=self.g)]
 
 
+def split_speakers(dataset_path, split):
+    """Speakers of one split, read from its lineage file (docs/dataset-format.md); fails when the file is missing, because the
+    cross-dataset leakage check below cannot be made without it."""
+    path = os.path.join(dataset_path, f"{split}.lineage.jsonl")
+    if not os.path.isfile(path):
+        fail(f"{path} is missing: the speaker leakage check of --extra-negatives needs every split's lineage")
+    speakers = set()
+    with open(path, "r", encoding="utf-8-sig") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    speakers.add(json.loads(line)["speaker"])
+                except (ValueError, KeyError):
+                    fail(f"{path}:{n}: not a lineage record with a 'speaker'")
+    return speakers
+
+
+def load_extra_negatives(paths, meta, base_path, base_splits):
+    """Background windows of other datasets' train splits, for the training pool only. Each must share --dataset's feature
+    config and classes, and must not have trained on a voice that --dataset validates or tests on: the base's validation and
+    test figures would then measure memorisation. Returns (x, y, records)."""
+    held_out = set()
+    for split in ("validation", "test"):
+        if split in base_splits:
+            held_out |= split_speakers(base_path, split)
+    xs, records = [], []
+    for path in paths:
+        emeta, esplits = load_dataset(path, need_background=False)
+        for key in ("featureConfigHash", "windowFrames", "coefficients", "classes"):
+            if emeta[key] != meta[key]:
+                fail(f"--extra-negatives {path}: {key} is {emeta[key]!r}, --dataset's is {meta[key]!r} (one feature config and class list per model)")
+        if emeta["datasetId"] == meta["datasetId"]:
+            fail(f"--extra-negatives {path} is --dataset itself")
+        leaked = sorted(split_speakers(path, "train") & held_out)
+        if leaked:
+            fail(f"--extra-negatives {path}: {len(leaked)} of its train speakers are validation or test speakers of --dataset "
+                 f"(e.g. {leaked[0]}); generate it with the base corpus's seed and speaker options so the splits agree")
+        x, y = esplits["train"]
+        keep = y == 0
+        if not np.any(keep):
+            fail(f"--extra-negatives {path}: its train split has no background (class 0) windows")
+        xs.append(x[keep])
+        records.append({"datasetId": emeta["datasetId"], "backgroundWindows": int(keep.sum()),
+                        "keywordWindowsIgnored": int((~keep).sum())})
+    x = np.concatenate(xs)
+    return x, np.zeros(x.shape[0], dtype=np.int64), records
+
+
 class ReplaySampler:
     """Windows of the base training dataset mixed into every fine-tuning epoch (rehearsal against forgetting): per epoch
     --replay-windows-per-epoch windows drawn without replacement from the base's train split, stratified by class in the
@@ -767,6 +819,10 @@ def main(argv):
     frames, coeffs = int(meta["windowFrames"]), int(meta["coefficients"])
     cfg = feature_config(meta)
     x_train, y_train = splits["train"]
+    extra_records = None
+    if args.extra_negatives:
+        x_extra, y_extra, extra_records = load_extra_negatives(args.extra_negatives, meta, args.dataset, splits)
+        x_train, y_train = np.concatenate([x_train, x_extra]), np.concatenate([y_train, y_extra])
     order = torch.randperm(x_train.shape[0], generator=rng).numpy()
     if args.max_train is not None:
         order = order[:args.max_train]
@@ -932,7 +988,10 @@ def main(argv):
         manifest["hyperparameters"]["inputNormalisation"] = {"mean": mean, "std": std, "foldedIntoConv1": True,
                                                               "inheritedFrom": init_record["sha256"]}
     # Every dataset whose windows were trained on (the leakage check of a fine-tune's gate reads it).
-    manifest["trainedOnDatasetIds"] = [meta["datasetId"]] + ([replay.dataset_id] if replay is not None else [])
+    manifest["trainedOnDatasetIds"] = [meta["datasetId"]] + [r["datasetId"] for r in extra_records or []] \
+        + ([replay.dataset_id] if replay is not None else [])
+    if extra_records is not None:
+        manifest["extraNegatives"] = extra_records
     if replay is not None:
         manifest["replay"] = replay.record(args.epochs)
     with open(os.path.join(args.out, "training-manifest.json"), "w", encoding="utf-8") as f:

@@ -121,4 +121,51 @@ public class Trainer_Tests(TrainedModelFixture fixture)
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("--freq-warp must be in [0, 0.5]", bad.Stderr);
     }
+
+    [Fact]
+    public void Extra_negatives_join_the_training_pool_and_a_dataset_that_trained_on_a_test_voice_is_refused()
+    {
+        // A second dataset made from the fixture's: its own id, the same voices in the same splits (as a near-miss family generated
+        // with the base corpus's seed is).
+        string extra = CopyDataset("extra-same-splits", speakerOf: s => s);
+        int background = File.ReadLines(Path.Combine(extra, "train.lineage.jsonl")).Count(l => JsonDocument.Parse(l).RootElement.GetProperty("label").GetInt32() == 0);
+        Assert.True(background > 0);
+        string trained = Path.Combine(fixture.Root, "train-extra");
+        var run = Fixtures.Trainer.Run(fixture.DatasetDirectory, trained, seed: 5, [.. TrainedModelFixture.TrainerArguments, "--extra-negatives", extra]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        using var m = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(trained, "training-manifest.json")));
+        JsonElement record = Assert.Single(m.RootElement.GetProperty("extraNegatives").EnumerateArray());
+        Assert.Equal("extra-same-splits", record.GetProperty("datasetId").GetString());
+        Assert.Equal(background, record.GetProperty("backgroundWindows").GetInt32());
+        Assert.Equal(["test-corpus-seed11", "extra-same-splits"], m.RootElement.GetProperty("trainedOnDatasetIds").EnumerateArray().Select(e => e.GetString()));
+        Assert.NotEqual(Sha(fixture.FloatModelPath), Sha(Path.Combine(trained, "model.float.onnx")));
+
+        // The same windows said to come from one of the base's test voices: training on them would make the test measure memorisation.
+        string testVoice = JsonDocument.Parse(File.ReadLines(Path.Combine(fixture.DatasetDirectory, "test.lineage.jsonl")).First()).RootElement.GetProperty("speaker").GetString()!;
+        string leaky = CopyDataset("extra-leaky", speakerOf: _ => testVoice);
+        var refused = Fixtures.Trainer.Run(fixture.DatasetDirectory, Path.Combine(fixture.Root, "train-extra-leaky"), seed: 5, [.. TrainedModelFixture.TrainerArguments, "--extra-negatives", leaky]);
+        Assert.Equal(2, refused.ExitCode);
+        Assert.Contains("train speakers are validation or test speakers of --dataset", refused.Stderr);
+        Assert.Contains(testVoice, refused.Stderr);
+    }
+
+    /// <summary>Copies the fixture's dataset under a new datasetId, mapping every train lineage record's speaker.</summary>
+    private string CopyDataset(string datasetId, Func<string, string> speakerOf)
+    {
+        string dir = Path.Combine(fixture.Root, datasetId);
+        Directory.CreateDirectory(dir);
+        foreach (string file in Directory.GetFiles(fixture.DatasetDirectory))
+            File.Copy(file, Path.Combine(dir, Path.GetFileName(file)));
+        var meta = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(dir, "dataset.json")))!;
+        meta["datasetId"] = datasetId;
+        File.WriteAllText(Path.Combine(dir, "dataset.json"), meta.ToJsonString());
+        string lineage = Path.Combine(dir, "train.lineage.jsonl");
+        File.WriteAllLines(lineage, File.ReadAllLines(lineage).Select(line =>
+        {
+            var node = System.Text.Json.Nodes.JsonNode.Parse(line)!;
+            node["speaker"] = speakerOf(node["speaker"]!.GetValue<string>());
+            return node.ToJsonString();
+        }));
+        return dir;
+    }
 }
