@@ -50,7 +50,7 @@ public class Int8ModelBuilder_Tests(TrainedModelFixture fixture, ITestOutputHelp
         Assert.Equal("DequantizeLinear", graph.Node[0].OpType);
         int weighted = graph.Node.Count(n => n.OpType is "Conv" or "Gemm");
         Assert.Equal(weighted, r.QuantizedWeightTensors);
-        Assert.All(graph.Initializer.Where(t => t.Name.EndsWith("_quantized", StringComparison.Ordinal)),
+        Assert.All(graph.Initializer.Where(t => t.Name.EndsWith(".q", StringComparison.Ordinal)),
             t => Assert.Contains(t.DataType, new[] { (int)TensorProto.Types.DataType.Int8, (int)TensorProto.Types.DataType.Int32 }));
         Assert.DoesNotContain(graph.Initializer, t => t.DataType == (int)TensorProto.Types.DataType.Float && t.Dims.Aggregate(1L, (a, d) => a * d) > 64);
     }

@@ -38,27 +38,53 @@ public class QdqQuantizer_Tests
         var graph = ModelProto.Parser.ParseFrom(q.Bytes).Graph;
         var init = graph.Initializer.ToDictionary(t => t.Name);
 
-        float[] wScale = OnnxTensors.ReadFloats(init["w_scale"]);
+        // Conv node 0 is "c0": codes c0.w.q, scales c0.w.s, dequantized c0.w (QdqNames).
+        float[] wScale = OnnxTensors.ReadFloats(init["c0.w.s"]);
         Assert.Equal([0.5f / 127f, 2.0f / 127f], wScale);
-        sbyte[] codes = init["w_quantized"].RawData.Span.ToArray().Select(b => (sbyte)b).ToArray();
+        sbyte[] codes = init["c0.w.q"].RawData.Span.ToArray().Select(b => (sbyte)b).ToArray();
         Assert.Equal(new sbyte[] { 127, -64, 32, 16, -127, 64, 19, -44 }, codes);
-        Assert.Equal(OnnxTensors.Int8, init["w_quantized"].DataType);
-        Assert.All(init["w_zero_point"].RawData.Span.ToArray(), b => Assert.Equal(0, b));
+        Assert.Equal(OnnxTensors.Int8, init["c0.w.q"].DataType);
 
-        var wDq = graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == "w_quantized");
+        var wDq = graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == "c0.w.q");
         Assert.Equal(0, OnnxTensors.GetInt(wDq, "axis", -1));
+        Assert.Equal(["c0.w.q", "c0.w.s"], wDq.Input); // symmetric: zero point 0 is DequantizeLinear's default
+        Assert.Equal("c0.w", wDq.Output[0]);
 
         float xScale = q.InputQuantization.Scale;
         Assert.Equal(2f / 255f, xScale, 6);
-        Assert.Equal(OnnxTensors.Int32, init["b_quantized"].DataType);
-        float[] bScale = OnnxTensors.ReadFloats(init["b_scale"]);
+        Assert.Equal(OnnxTensors.Int32, init["c0.b.q"].DataType);
+        var bDq = graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == "c0.b.q");
+        Assert.Equal(["c0.b.q", "c0.b.s"], bDq.Input); // int32: the zero point must be 0, the default
+        float[] bScale = OnnxTensors.ReadFloats(init["c0.b.s"]);
         Assert.Equal(xScale * wScale[0], bScale[0]);
         Assert.Equal(xScale * wScale[1], bScale[1]);
-        var bq = init["b_quantized"].RawData.Span;
+        var bq = init["c0.b.q"].RawData.Span;
         Assert.Equal((int)Math.Round(0.1 / bScale[0], MidpointRounding.ToEven), BitConverter.ToInt32(bq[..4]));
         Assert.Equal((int)Math.Round(-0.2 / bScale[1], MidpointRounding.ToEven), BitConverter.ToInt32(bq[4..8]));
         Assert.DoesNotContain(graph.Node, n => n.OpType is "ConvInteger" or "MatMulInteger");
         Assert.DoesNotContain(graph.Initializer, t => t.Name == "w");
+    }
+
+    [Fact]
+    public void Activations_keep_an_int8_zero_point_and_the_graph_input_and_output_keep_their_names()
+    {
+        var q = QdqQuantizer.Quantize(HandBuiltConv(), Ranges, QuantizedInput.Float);
+        var graph = ModelProto.Parser.ParseFrom(q.Bytes).Graph;
+        var init = graph.Initializer.ToDictionary(t => t.Name);
+        Assert.Equal("x", graph.Input[0].Name);
+        Assert.Equal("y", graph.Output[0].Name);
+        Assert.Equal("y", q.OutputName);
+        // Without its zero point QuantizeLinear would emit uint8: the zero point sets the S8 type.
+        var quantize = graph.Node.Single(n => n.OpType == "QuantizeLinear");
+        Assert.Equal(["x", "x.s", "x.z"], quantize.Input);
+        Assert.Equal(OnnxTensors.Int8, init["x.z"].DataType);
+        Assert.Equal(q.InputQuantization.ZeroPoint, (sbyte)init["x.z"].RawData.Span[0]);
+        var dequantize = graph.Node.Single(n => n.OpType == "DequantizeLinear" && n.Input[0] == "x.q");
+        Assert.Equal(["x.q", "x.s", "x.z"], dequantize.Input);
+        var conv = graph.Node.Single(n => n.OpType == "Conv");
+        Assert.Equal("c0", conv.Name);
+        Assert.Equal(["x.dq", "c0.w", "c0.b"], conv.Input);
+        Assert.Equal(["y"], conv.Output);
     }
 
     [Theory]

@@ -9,7 +9,8 @@ namespace EdgeKws.ModelLoop.Quantization;
 /// model can be re-calibrated (new activation ranges) without its float original:
 /// <list type="bullet">
 /// <item>every DequantizeLinear fed by a constant (int8 weights, int32 biases) becomes a float
-/// initializer scale x (q - zero point), per channel along the node's axis;</item>
+/// initializer scale x (q - zero point), per channel along the node's axis; a missing zero point is 0
+/// (ONNX's default: models after 1.3.0 carry none for weights and biases);</item>
 /// <item>every activation QuantizeLinear -> DequantizeLinear pair is removed and its consumers read the
 /// float tensor again; an int8 graph input (DequantizeLinear straight after the input) becomes a float
 /// input;</item>
@@ -22,7 +23,11 @@ namespace EdgeKws.ModelLoop.Quantization;
 /// </summary>
 public static class QdqDequantizer
 {
-    /// <summary>Suffixes <see cref="QdqQuantizer"/> gives the tensors it creates; stripped so names survive a round trip.</summary>
+    /// <summary>
+    /// Suffixes the quantizer gave the tensors it created up to model 1.3.0 (<c>onnx::Conv_110_quantized</c> ->
+    /// <c>onnx::Conv_110_DequantizeLinear_Output</c>); stripped so the float weight gets its exporter name back.
+    /// Later models name the dequantized constant itself (<c>c0.w</c>, see <see cref="QdqNames"/>), which is kept.
+    /// </summary>
     private const string DqSuffix = "_DequantizeLinear_Output";
     private const string QuantizedSuffix = "_quantized";
 
@@ -149,7 +154,8 @@ public static class QdqDequantizer
             // "w_DequantizeLinear_Output" -> "w" (the float weight's name before quantization), when free.
             string name = dqOutput.EndsWith(DqSuffix, StringComparison.Ordinal) ? dqOutput[..^DqSuffix.Length]
                 : codesName.EndsWith(QuantizedSuffix, StringComparison.Ordinal) ? codesName[..^QuantizedSuffix.Length] : dqOutput;
-            return taken.Contains(name) ? Unique(name) : name;
+            // The DequantizeLinear's own output ("c0.w") is free: the node goes and the float constant replaces it.
+            return name == dqOutput || !taken.Contains(name) ? name : Unique(name);
         }
     }
 

@@ -22,10 +22,15 @@ public sealed record QuantizedModel(byte[] Bytes, string InputName, QuantizedInp
 /// provider turns into QLinearConv / QGemm kernels (it cannot run ConvInteger):
 /// <list type="bullet">
 /// <item>weights of Conv, Gemm and MatMul: per-channel symmetric S8 along the output-channel axis
-/// (Conv: 0; Gemm: 0 with transB=1, else 1; MatMul: the last axis), DequantizeLinear(axis) in front;</item>
-/// <item>biases of Conv and Gemm: int32, scale = input scale x weight scale, zero point 0;</item>
+/// (Conv: 0; Gemm: 0 with transB=1, else 1; MatMul: the last axis), DequantizeLinear(axis) in front,
+/// without a zero-point input (symmetric: 0, DequantizeLinear's default; the type is the codes' int8);</item>
+/// <item>biases of Conv and Gemm: int32, scale = input scale x weight scale, no zero-point input (an int32
+/// DequantizeLinear's zero point must be 0, the default);</item>
 /// <item>every other float activation (graph input and node outputs, not the graph output):
-/// per-tensor S8 asymmetric, a QuantizeLinear -> DequantizeLinear pair after its producer;</item>
+/// per-tensor S8 asymmetric, a QuantizeLinear -> DequantizeLinear pair after its producer; these keep their
+/// int8 zero point, which also makes QuantizeLinear emit int8 (without one it emits uint8);</item>
+/// <item>tensors and nodes get short structural names (<c>c0.w.q</c>, <c>c0.y.dq</c>: see QdqNames); the graph
+/// input and output keep theirs.</item>
 /// <item>a Relu whose input comes only from a Conv/Gemm/MatMul is removed and that output takes the
 /// Relu's range [0, max] (zero point -128): the quantizer's saturation is the ReLU.</item>
 /// </list>
@@ -161,6 +166,7 @@ public static class QdqQuantizer
         graph.Initializer.Add(finalInitializers);
         graph.Node.Clear();
         graph.Node.Add(newNodes);
+        QdqNames.Shorten(graph);
         // Shapes of renamed tensors would be stale; ONNX Runtime infers them.
         graph.ValueInfo.Clear();
         model.ProducerName = "edgekws-modelloop-qdq";
@@ -186,12 +192,12 @@ public static class QdqQuantizer
             _ => rank - 1,
         };
         var (codes, scales) = QuantMath.PerChannelWeights(OnnxTensors.ReadFloats(w), w.Dims.ToArray(), axis);
-        string qn = unique(wName + "_quantized"), sn = unique(wName + "_scale"), zn = unique(wName + "_zero_point");
+        // No zero point: symmetric codes have zero point 0, DequantizeLinear's default (the type stays int8, from the codes).
+        string qn = unique(wName + "_quantized"), sn = unique(wName + "_scale");
         Add(OnnxTensors.FromInt8(qn, codes, [.. w.Dims]));
         Add(OnnxTensors.FromFloats(sn, scales, scales.Length));
-        Add(OnnxTensors.FromInt8(zn, new sbyte[scales.Length], scales.Length));
         string wdq = wName + "_DequantizeLinear_Output";
-        var dqNode = Node("DequantizeLinear", wName + "_DequantizeLinear", [qn, sn, zn], [wdq]);
+        var dqNode = Node("DequantizeLinear", wName + "_DequantizeLinear", [qn, sn], [wdq]);
         dqNode.Attribute.Add(OnnxTensors.IntAttribute("axis", axis));
         newNodes.Add(dqNode);
         node.Input[1] = wdq;
@@ -207,12 +213,12 @@ public static class QdqQuantizer
             if (bias.Length == scales.Length)
             {
                 var (bq, bs) = QuantMath.Bias(bias, activationParams[source].Scale, scales);
-                string bqn = unique(b.Name + "_quantized"), bsn = unique(b.Name + "_scale"), bzn = unique(b.Name + "_zero_point");
+                // No zero point: an int32 DequantizeLinear's zero point must be 0, the default.
+                string bqn = unique(b.Name + "_quantized"), bsn = unique(b.Name + "_scale");
                 Add(OnnxTensors.FromInt32(bqn, bq, [.. b.Dims]));
                 Add(OnnxTensors.FromFloats(bsn, bs, bs.Length));
-                Add(OnnxTensors.FromInt32(bzn, new int[bs.Length], bs.Length));
                 string bdq = b.Name + "_DequantizeLinear_Output";
-                var bNode = Node("DequantizeLinear", b.Name + "_DequantizeLinear", [bqn, bsn, bzn], [bdq]);
+                var bNode = Node("DequantizeLinear", b.Name + "_DequantizeLinear", [bqn, bsn], [bdq]);
                 bNode.Attribute.Add(OnnxTensors.IntAttribute("axis", 0));
                 newNodes.Add(bNode);
                 node.Input[2] = bdq;
