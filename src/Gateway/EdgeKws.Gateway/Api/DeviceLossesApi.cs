@@ -16,7 +16,7 @@ public static class DeviceLossesApi
         api.MapGet("/devices/{id}/losses", (GatewayService g, TimeProvider clock, string id) =>
             g.Store.ReadDevices().Any(d => d.DeviceId == id)
                 ? Results.Json(new DeviceLosses(g.Store, clock).Report(id))
-                : Results.Json(new { error = $"device '{id}' is unknown" }, statusCode: StatusCodes.Status404NotFound))
+                : ApiErrors.NotFound($"device '{id}' is unknown"))
             .Requires(ApiRole.Viewer);
     }
 }

@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using static EdgeKws.Gateway.Api.ApiErrors;
 
 namespace EdgeKws.Gateway.Api;
 
@@ -81,7 +82,7 @@ public static class ModelApi
     // The loop page's chart: production FA/hour (the /api/metrics/fa/series points) and observed FRR per model version, same window and bucket rules.
     private static IResult VersionSeries(GatewayService g, TimeProvider clock, string? window, string? bucket)
     {
-        if (!MetricsWindows.TryParse(window ?? "24h", out TimeSpan length, out string why) || !GatewayApi.TryBucket(bucket ?? "1h", length, out TimeSpan b, out why))
+        if (!MetricsWindows.TryParse(window ?? "24h", out TimeSpan length, out string why) || !ApiArguments.TryBucket(bucket ?? "1h", length, out TimeSpan b, out why))
         {
             return BadRequest(why);
         }
@@ -197,8 +198,4 @@ public static class ModelApi
             return Results.Json(new { error = ex.Message }, statusCode: ex.StatusCode);
         }
     }
-
-    private static IResult BadRequest(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status400BadRequest);
-
-    private static IResult NotFound(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status404NotFound);
 }

@@ -14,7 +14,6 @@ namespace EdgeKws.Gateway.Api;
 public static class NearMissApi
 {
     private const int DefaultLimit = 100;
-    private const int MaxLimit = 10_000;
 
     /// <summary>Maps the route onto the <c>/api</c> group.</summary>
     public static void Map(RouteGroupBuilder api)
@@ -22,10 +21,9 @@ public static class NearMissApi
         ArgumentNullException.ThrowIfNull(api);
         api.MapGet("/near-misses", (GatewayService g, string? device, int? limit) =>
         {
-            int l = limit ?? DefaultLimit;
-            if (l is < 1 or > MaxLimit)
+            if (!ApiArguments.TryLimit(limit, DefaultLimit, out int l, out IResult? bad))
             {
-                return Results.Json(new { error = $"limit must be in 1..{MaxLimit}" }, statusCode: StatusCodes.Status400BadRequest);
+                return bad!;
             }
             IReadOnlyList<NearMissRecord> rows = g.Store.ReadNearMisses(device, l);
             return Results.Json(new { count = rows.Count, items = rows.Select(View) });

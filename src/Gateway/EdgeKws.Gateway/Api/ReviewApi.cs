@@ -6,6 +6,8 @@ using EdgeKws.Gateway.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using static EdgeKws.Gateway.Api.ApiArguments;
+using static EdgeKws.Gateway.Api.ApiErrors;
 
 namespace EdgeKws.Gateway.Api;
 
@@ -37,8 +39,6 @@ public sealed record DatasetExportInput(string? Name, string? Keyword, string? S
 /// </summary>
 public static class ReviewApi
 {
-    private const int MaxLimit = 10_000;
-
     /// <summary>Maps the endpoints onto the <c>/api</c> group.</summary>
     public static void Map(RouteGroupBuilder api)
     {
@@ -231,15 +231,4 @@ public static class ReviewApi
             return BadRequest(ex.Message);
         }
     }
-
-    private static bool TryLimit(int? limit, int fallback, out int value, out IResult? bad)
-    {
-        value = limit ?? fallback;
-        bad = value is < 1 or > MaxLimit ? BadRequest($"limit must be in 1..{MaxLimit}") : null;
-        return bad is null;
-    }
-
-    private static IResult BadRequest(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status400BadRequest);
-
-    private static IResult NotFound(string error) => Results.Json(new { error }, statusCode: StatusCodes.Status404NotFound);
 }
