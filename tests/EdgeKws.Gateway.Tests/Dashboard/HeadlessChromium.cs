@@ -202,6 +202,19 @@ internal sealed class HeadlessChromium : IAsyncDisposable
         await EvaluateAsync($$"""
             (() => { document.getElementById("token").value = {{JsonSerializer.Serialize(token)}}; document.getElementById("login").submit(); return 1; })()
             """);
+        // Returns once the POST has set the session cookie and the page it returned to has loaded (no login form): a caller that
+        // navigates on at once would otherwise race the POST under load and land on the login form again.
+        end = DateTime.UtcNow.AddSeconds(120);
+        while (true)
+        {
+            JsonElement done = await PollAsync("document.readyState === 'complete' && !document.getElementById('login')");
+            if (done.ValueKind == JsonValueKind.True)
+            {
+                return;
+            }
+            Assert.True(DateTime.UtcNow < end, $"signing in to {page} did not finish within 120 s (the login form is still shown)");
+            await Task.Delay(200);
+        }
     }
 
     /// <summary>Presses and releases one key as a person would (trusted key events to the focused page): a letter, " " or an arrow name.</summary>

@@ -25,7 +25,6 @@ public sealed class LoopPage_Tests
         string token = gateway.CreateToken("loop-viewer", EdgeKws.Gateway.Security.ApiRole.Viewer);
         await using HeadlessChromium browser = await HeadlessChromium.StartAsync(1280, 1000);
         await browser.LoginAsync(gateway.BaseAddress, token);
-        await Task.Delay(500);
         await browser.SendAsync("Page.navigate", new JsonObject { ["url"] = new Uri(gateway.BaseAddress, "/dashboard/loop.html").ToString() });
         JsonElement summary = await browser.WaitForJsonAsync(Summary, TimeSpan.FromSeconds(120)); // liveness: page load + fetches under CI load
         Assert.True(summary.ValueKind == JsonValueKind.Object, "the loop page did not finish loading within 120 s: " +
@@ -58,7 +57,6 @@ public sealed class LoopPage_Tests
         string token = gateway.CreateToken("loop-viewer", EdgeKws.Gateway.Security.ApiRole.Viewer);
         await using HeadlessChromium browser = await HeadlessChromium.StartAsync(1280, 1400);
         await browser.LoginAsync(gateway.BaseAddress, token);
-        await Task.Delay(500);
         await browser.SendAsync("Page.navigate", new JsonObject { ["url"] = new Uri(gateway.BaseAddress, "/dashboard/loop.html").ToString() });
         JsonElement s = await browser.WaitForJsonAsync(SeriesSummary, TimeSpan.FromSeconds(120)); // liveness: page load + fetches under CI load
         Assert.True(s.ValueKind == JsonValueKind.Object, "the loop page did not finish loading within 120 s: " +
