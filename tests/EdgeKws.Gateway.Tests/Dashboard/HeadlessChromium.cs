@@ -188,31 +188,22 @@ internal sealed class HeadlessChromium : IAsyncDisposable
     {
         await SendAsync("Page.enable");
         await SendAsync("Page.navigate", new JsonObject { ["url"] = page.ToString() });
-        DateTime end = DateTime.UtcNow.AddSeconds(120); // liveness: page load under CI load
-        while (true)
-        {
-            JsonElement ready = await PollAsync("document.readyState === 'complete' && !!document.getElementById('login')");
-            if (ready.ValueKind == JsonValueKind.True)
-            {
-                break;
-            }
-            Assert.True(DateTime.UtcNow < end, $"{page} did not show the login form within 120 s");
-            await Task.Delay(200);
-        }
+        await WaitUntilAsync("document.readyState === 'complete' && !!document.getElementById('login')", $"{page} did not show the login form");
         await EvaluateAsync($$"""
             (() => { document.getElementById("token").value = {{JsonSerializer.Serialize(token)}}; document.getElementById("login").submit(); return 1; })()
             """);
         // Returns once the POST has set the session cookie and the page it returned to has loaded (no login form): a caller that
         // navigates on at once would otherwise race the POST under load and land on the login form again.
-        end = DateTime.UtcNow.AddSeconds(120);
-        while (true)
+        await WaitUntilAsync("document.readyState === 'complete' && !document.getElementById('login')", $"signing in to {page} did not finish (the login form is still shown)");
+    }
+
+    /// <summary>Polls <paramref name="condition"/> every 200 ms until it is true; fails with <paramref name="failure"/> after 120 s (liveness under CI load).</summary>
+    private async Task WaitUntilAsync(string condition, string failure)
+    {
+        DateTime end = DateTime.UtcNow.AddSeconds(120);
+        while ((await PollAsync(condition)).ValueKind != JsonValueKind.True)
         {
-            JsonElement done = await PollAsync("document.readyState === 'complete' && !document.getElementById('login')");
-            if (done.ValueKind == JsonValueKind.True)
-            {
-                return;
-            }
-            Assert.True(DateTime.UtcNow < end, $"signing in to {page} did not finish within 120 s (the login form is still shown)");
+            Assert.True(DateTime.UtcNow < end, failure + " within 120 s");
             await Task.Delay(200);
         }
     }
