@@ -716,6 +716,16 @@ class EpochSampler:
         return idx[torch.randperm(idx.shape[0], generator=self.g)]
 
 
+def require_second_dataset(what, other_meta, base_name, base_meta):
+    """A dataset trained on beside --dataset (--extra-negatives, --replay) must share its feature config and class list (one
+    model reads one kind of window) and must not be --dataset itself."""
+    for key in ("featureConfigHash", "windowFrames", "coefficients", "classes"):
+        if other_meta[key] != base_meta[key]:
+            fail(f"{what}: {key} is {other_meta[key]!r}, {base_name}'s is {base_meta[key]!r} (one feature config and class list per model)")
+    if other_meta["datasetId"] == base_meta["datasetId"]:
+        fail(f"{what} is {base_name} itself")
+
+
 def split_speakers(dataset_path, split):
     """Speakers of one split, read from its lineage file (docs/dataset-format.md); fails when the file is missing, because the
     cross-dataset leakage check below cannot be made without it."""
@@ -744,11 +754,7 @@ def load_extra_negatives(paths, meta, base_path, base_splits):
     xs, records = [], []
     for path in paths:
         emeta, esplits = load_dataset(path, need_background=False)
-        for key in ("featureConfigHash", "windowFrames", "coefficients", "classes"):
-            if emeta[key] != meta[key]:
-                fail(f"--extra-negatives {path}: {key} is {emeta[key]!r}, --dataset's is {meta[key]!r} (one feature config and class list per model)")
-        if emeta["datasetId"] == meta["datasetId"]:
-            fail(f"--extra-negatives {path} is --dataset itself")
+        require_second_dataset(f"--extra-negatives {path}", emeta, "--dataset", meta)
         leaked = sorted(split_speakers(path, "train") & held_out)
         if leaked:
             fail(f"--extra-negatives {path}: {len(leaked)} of its train speakers are validation or test speakers of --dataset "
@@ -771,11 +777,7 @@ class ReplaySampler:
 
     def __init__(self, path, field_meta, generator, args, default_per_epoch):
         rmeta, rsplits = load_dataset(path)
-        for key in ("featureConfigHash", "windowFrames", "coefficients", "classes"):
-            if rmeta[key] != field_meta[key]:
-                fail(f"--replay {path}: {key} is {rmeta[key]!r}, the field dataset's is {field_meta[key]!r} (one feature config and class list per model)")
-        if rmeta["datasetId"] == field_meta["datasetId"]:
-            fail("--replay is the field dataset itself")
+        require_second_dataset(f"--replay {path}", rmeta, "the field dataset", field_meta)
         self.dataset_id = rmeta["datasetId"]
         self.x, self.y = rsplits["train"]
         self.test_x, self.test_y = rsplits.get("test", (None, None))
