@@ -10,7 +10,8 @@ namespace EdgeKws.Gateway.Storage;
 /// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
 /// this file and not one copy per database.
 /// </summary>
-public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore, IMonitoringStore
+public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore, IMonitoringStore,
+    IDetectionLabelStore, IAlertStore
 {
     private IngestStore? _ingest;
     private GovernanceStore? _governance;
@@ -22,6 +23,8 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private ModelLoopStore? _modelLoop;
     private AccessStore? _access;
     private MonitoringStore? _monitoring;
+    private DetectionLabelStore? _detectionLabels;
+    private AlertStore? _alerts;
 
     private IngestStore Ingest => _ingest ?? throw NotInitialized();
     private GovernanceStore Governance => _governance ?? throw NotInitialized();
@@ -33,6 +36,8 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private ModelLoopStore ModelLoop => _modelLoop ?? throw NotInitialized();
     private AccessStore Access => _access ?? throw NotInitialized();
     private MonitoringStore Monitoring => _monitoring ?? throw NotInitialized();
+    private DetectionLabelStore DetectionLabels => _detectionLabels ?? throw NotInitialized();
+    private AlertStore Alerts => _alerts ?? throw NotInitialized();
 
     /// <summary>Only the two stores of this assembly derive from it.</summary>
     private protected ConcernStores()
@@ -56,6 +61,8 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
         _modelLoop = new ModelLoopStore(connections);
         _access = new AccessStore(connections);
         _monitoring = new MonitoringStore(connections);
+        _detectionLabels = new DetectionLabelStore(connections);
+        _alerts = new AlertStore(connections);
     }
 
     private static InvalidOperationException NotInitialized() =>
@@ -241,16 +248,16 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     public IReadOnlyDictionary<string, string> ReadCohorts() => Monitoring.ReadCohorts();
 
     /// <inheritdoc />
-    public IReadOnlyList<DetectionRecord> ReadDetections(DetectionQuery query) => Monitoring.ReadDetections(query);
+    public IReadOnlyList<DetectionRecord> ReadDetections(DetectionQuery query) => DetectionLabels.ReadDetections(query);
 
     /// <inheritdoc />
-    public IReadOnlyList<string?> WriteLabels(IReadOnlyList<DetectionLabel> labels) => Monitoring.WriteLabels(labels);
+    public IReadOnlyList<string?> WriteLabels(IReadOnlyList<DetectionLabel> labels) => DetectionLabels.WriteLabels(labels);
 
     /// <inheritdoc />
-    public IReadOnlyList<DetectionLabel> ReadLabels(string? deviceId, int limit) => Monitoring.ReadLabels(deviceId, limit);
+    public IReadOnlyList<DetectionLabel> ReadLabels(string? deviceId, int limit) => DetectionLabels.ReadLabels(deviceId, limit);
 
     /// <inheritdoc />
-    public long CountReviewQueue() => Monitoring.CountReviewQueue();
+    public long CountReviewQueue() => DetectionLabels.CountReviewQueue();
 
     /// <inheritdoc />
     public IReadOnlyList<ActivityRow> ReadActivity(DateTimeOffset fromUtc, DateTimeOffset toUtc, TimeSpan bucket) => Monitoring.ReadActivity(fromUtc, toUtc, bucket);
@@ -277,8 +284,8 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     public IngestCounts CountIngest(DateTimeOffset fromUtc, DateTimeOffset toUtc) => Monitoring.CountIngest(fromUtc, toUtc);
 
     /// <inheritdoc />
-    public void ApplyAlerts(IReadOnlyList<AlertCondition> firing, DateTimeOffset nowUtc) => Monitoring.ApplyAlerts(firing, nowUtc);
+    public void ApplyAlerts(IReadOnlyList<AlertCondition> firing, DateTimeOffset nowUtc) => Alerts.ApplyAlerts(firing, nowUtc);
 
     /// <inheritdoc />
-    public IReadOnlyList<AlertRecord> ReadAlerts(bool activeOnly, int limit) => Monitoring.ReadAlerts(activeOnly, limit);
+    public IReadOnlyList<AlertRecord> ReadAlerts(bool activeOnly, int limit) => Alerts.ReadAlerts(activeOnly, limit);
 }

@@ -8,7 +8,7 @@ namespace EdgeKws.Gateway.Storage;
 /// <param name="ModelVersion">The model that scored them.</param>
 /// <param name="TrueAcceptTriggers">Detections labelled TrueAccept (keywords caught).</param>
 /// <param name="TrueAcceptNearMisses">Near misses labelled TrueAccept (keywords missed, seen because they scored in the band).</param>
-/// <param name="PendingTriggers">Detections waiting for a decision (<see cref="MonitoringStore.PendingReviewSql"/>: Unknown, or unlabelled with a stored clip).</param>
+/// <param name="PendingTriggers">Detections waiting for a decision (<see cref="DetectionLabelStore.PendingReviewSql"/>: Unknown, or unlabelled with a stored clip).</param>
 /// <param name="PendingNearMisses">Near misses waiting for a decision (Unknown, or unlabelled with a stored clip).</param>
 public readonly record struct RecallRow(DateTimeOffset BucketStartUtc, string ModelVersion, long TrueAcceptTriggers, long TrueAcceptNearMisses,
     long PendingTriggers, long PendingNearMisses);

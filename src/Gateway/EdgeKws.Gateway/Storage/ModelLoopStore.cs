@@ -22,7 +22,7 @@ internal sealed class ModelLoopStore : IModelLoopStore
             FROM (
                 SELECT (d.device_time_utc_ms / $3) * $3 AS bucket, d.model_version,
                        CASE WHEN l.label = 'TrueAccept' THEN 1 ELSE 0 END AS ta_trigger, 0 AS ta_near,
-                       {MonitoringStore.PendingReviewSql} AS pending_trigger, 0 AS pending_near
+                       {DetectionLabelStore.PendingReviewSql} AS pending_trigger, 0 AS pending_near
                 FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
                 WHERE d.device_time_utc_ms >= $1 AND d.device_time_utc_ms < $2
                 UNION ALL

@@ -3,8 +3,9 @@ using EdgeKws.Shared.Contracts;
 namespace EdgeKws.Gateway.Storage;
 
 /// <summary>
-/// The argument rules of the monitoring members (<see cref="MonitoringStore"/>): the limits, and the checks that refuse the same input
-/// with the same words on both databases.
+/// The argument rules of the monitoring members (<see cref="MonitoringStore"/>) and the labels (<see cref="DetectionLabelStore"/>, whose
+/// label rules <see cref="LabelingStore"/> applies too): the limits, and the checks that refuse the same input with the same words on both
+/// databases.
 /// </summary>
 internal static class MonitoringArgumentRules
 {

@@ -3,18 +3,15 @@ using EdgeKws.Shared.Contracts;
 namespace EdgeKws.Gateway.Storage;
 
 /// <summary>
-/// The monitoring reads and writes over either database (schema step 2: <c>devices.cohort</c>, <c>labels</c>, <c>models</c>,
-/// <c>evaluations</c>, <c>alerts</c> and the time indexes): the one implementation of <see cref="IMonitoringStore"/>, which
-/// <see cref="SqliteGatewayStore"/> and <see cref="PostgresGatewayStore"/> delegate to. SQL is written once; <see cref="StoreDialect"/>
-/// supplies the DDL types, <see cref="StoreDialect.BinaryOrder"/>, <see cref="StoreDialect.Limit"/> and, for the alerts,
-/// <see cref="StoreDialect.LockTransaction"/>. The argument rules are <see cref="MonitoringArgumentRules"/>, the blob encodings <see cref="MonitoringColumnEncoding"/>.
+/// The monitoring figures over either database (schema step 2: <c>devices.cohort</c>, <c>models</c>, <c>evaluations</c> and the time
+/// indexes): cohorts, activity (listening time and labelled detections), drift sketches, models and their baselines, evaluations and
+/// ingest counts, the one implementation of <see cref="IMonitoringStore"/>, which <see cref="SqliteGatewayStore"/> and
+/// <see cref="PostgresGatewayStore"/> delegate to. The rest of step 2 is <see cref="DetectionLabelStore"/> (labels, review queue) and
+/// <see cref="AlertStore"/> (alerts). SQL is written once; <see cref="StoreDialect"/> supplies the DDL types, <see cref="StoreDialect.BinaryOrder"/>
+/// and <see cref="StoreDialect.Limit"/>. The argument rules are <see cref="MonitoringArgumentRules"/>, the blob encodings <see cref="MonitoringColumnEncoding"/>.
 /// </summary>
 internal sealed class MonitoringStore : IMonitoringStore
 {
-    // Serialises alert evaluations of all gateway instances on one PostgreSQL database (an arbitrary constant key, distinct from
-    // the schema's); the value PostgreSQL's store has always used, so an old and a new instance still exclude each other.
-    private const long AlertsLockKey = 0x45444745_4B574131;
-
     // Each heartbeat in [$1, $2) with its predecessor of the same totals epoch (index heartbeats_epoch), and whether an earlier
     // epoch exists when it has none (the device's totals restarted). `ELSE false`: PostgreSQL's CASE needs one type with EXISTS
     // (boolean); SQLite reads false as 0 and EXISTS as 0 or 1 (read with GetBoolean).
@@ -38,29 +35,13 @@ internal sealed class MonitoringStore : IMonitoringStore
         $"""
         SELECT (d.device_time_utc_ms / $3) * $3, d.device_id, d.model_version,
                sum(CASE WHEN l.label = 'TrueAccept' THEN 1 ELSE 0 END), sum(CASE WHEN l.label = 'FalseAccept' THEN 1 ELSE 0 END),
-               sum(CASE WHEN l.label IS NULL OR l.label = 'Unknown' THEN 1 ELSE 0 END), sum({PendingReviewSql})
+               sum(CASE WHEN l.label IS NULL OR l.label = 'Unknown' THEN 1 ELSE 0 END), sum({DetectionLabelStore.PendingReviewSql})
         FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
         WHERE d.device_time_utc_ms >= $1 AND d.device_time_utc_ms < $2
         GROUP BY 1, 2, 3
         """;
 
-    private const string AlertSelect =
-        "SELECT id, key, kind, severity, subject, message, evidence_url, since_utc_ms, last_evaluated_utc_ms, resolved_utc_ms FROM alerts";
-
-    /// <summary>
-    /// The definition of "pending review" (docs/gateway.md, Monitoring), one SQL expression over <c>detections d LEFT JOIN labels l</c>
-    /// that both databases read the same way: 1 for a detection that has no decided label yet but still can get one, that is
-    /// labelled <c>Unknown</c> (the review queue), or has no label and refers to a clip the gateway holds (the labeling worker's
-    /// input, or a clip whose features wait for their audio); else 0. A detection without a stored clip and without a label is not
-    /// pending: nothing is left to decide it with (no clip was sent, or it was erased or deleted by retention).
-    /// </summary>
-    internal const string PendingReviewSql =
-        "CASE WHEN l.label = 'Unknown' OR (l.label IS NULL AND d.clip_id IS NOT NULL AND EXISTS "
-        + "(SELECT 1 FROM clips c WHERE c.device_id = d.device_id AND c.clip_id = d.clip_id)) THEN 1 ELSE 0 END";
-
     private readonly IStoreConnections _db;
-    private readonly string _detectionsSql;
-    private readonly string _labelsSql;
     private readonly string _sketchesSql;
     private readonly string _modelsSql;
 
@@ -69,19 +50,6 @@ internal sealed class MonitoringStore : IMonitoringStore
         _db = db;
         string binary = db.Dialect.BinaryOrder;
         // Text keys in ORDER BY by code point on both databases (SQLite's BINARY; PostgreSQL COLLATE "C"), as both stores did.
-        _detectionsSql =
-            $"""
-            SELECT d.device_id, d.seq, d.device_time_utc_ms, d.received_utc_ms, d.score, d.keyword, d.model_version, d.clip_id,
-                   l.label, l.source, l.labeled_utc_ms
-            FROM detections d LEFT JOIN labels l ON l.device_id = d.device_id AND l.seq = d.seq
-            WHERE d.device_time_utc_ms >= $1 AND d.device_time_utc_ms < $2 AND ($3 IS NULL OR d.device_id = $3) AND ($4 IS NULL OR d.model_version = $4)
-            ORDER BY d.device_time_utc_ms DESC, d.device_id{binary}, d.seq DESC LIMIT $5
-            """;
-        _labelsSql =
-            $"""
-            SELECT device_id, seq, label, source, labeled_utc_ms FROM labels WHERE ($1 IS NULL OR device_id = $1)
-            ORDER BY labeled_utc_ms DESC, device_id{binary}, seq LIMIT $2
-            """;
         _sketchesSql =
             $"""
             SELECT device_id, seq, sketch_json FROM sketches
@@ -107,23 +75,12 @@ internal sealed class MonitoringStore : IMonitoringStore
             """;
     }
 
-    /// <summary>Schema step 2 (version 1 -> 2), each statement idempotent. Same text as both stores' old arrays, except that
-    /// PostgreSQL's <c>models.model_version</c> now also says NOT NULL (as SQLite's; a PostgreSQL key is never null anyway).</summary>
+    /// <summary>Schema step 2 (version 1 -> 2) with <see cref="DetectionLabelStore.Ddl"/> and <see cref="AlertStore.Ddl"/>, each statement
+    /// idempotent. Same text as both stores' old arrays, except that PostgreSQL's <c>models.model_version</c> now also says NOT NULL
+    /// (as SQLite's; a PostgreSQL key is never null anyway).</summary>
     public static string[] Ddl(StoreDialect d) =>
     [
         d.AddColumn("devices", "cohort", d.Text),
-        // One label per detection, keyed like the detection; the latest decision replaces the previous one.
-        $"""
-        CREATE TABLE IF NOT EXISTS labels (
-            device_id        {d.Text} NOT NULL,
-            seq              {d.Int64} NOT NULL,
-            label            {d.Text} NOT NULL,
-            source           {d.Text} NOT NULL,
-            labeled_utc_ms   {d.Int64} NOT NULL,
-            PRIMARY KEY (device_id, seq)
-        )
-        """,
-        "CREATE INDEX IF NOT EXISTS labels_label ON labels (label)",
         $"""
         CREATE TABLE IF NOT EXISTS models (
             model_version        {d.Text} PRIMARY KEY NOT NULL,
@@ -144,22 +101,6 @@ internal sealed class MonitoringStore : IMonitoringStore
             positives        {d.Blob} NOT NULL
         )
         """,
-        $"""
-        CREATE TABLE IF NOT EXISTS alerts (
-            id                     {d.IdentityPrimaryKey},
-            key                    {d.Text} NOT NULL,
-            kind                   {d.Text} NOT NULL,
-            severity               {d.Text} NOT NULL,
-            subject                {d.Text} NOT NULL,
-            message                {d.Text} NOT NULL,
-            evidence_url           {d.Text} NOT NULL,
-            since_utc_ms           {d.Int64} NOT NULL,
-            last_evaluated_utc_ms  {d.Int64} NOT NULL,
-            resolved_utc_ms        {d.Int64}
-        )
-        """,
-        // At most one active alert per key: the deduplication rule, enforced by the database (and the ON CONFLICT target of ApplyAlerts).
-        "CREATE UNIQUE INDEX IF NOT EXISTS alerts_active_key ON alerts (key) WHERE resolved_utc_ms IS NULL",
         "CREATE INDEX IF NOT EXISTS messages_received ON messages (received_utc_ms)",
         "CREATE INDEX IF NOT EXISTS quarantine_received ON quarantine (received_utc_ms)",
         "CREATE INDEX IF NOT EXISTS heartbeats_time ON heartbeats (device_time_utc_ms)",
@@ -178,76 +119,6 @@ internal sealed class MonitoringStore : IMonitoringStore
     public IReadOnlyDictionary<string, string> ReadCohorts() =>
         _db.Read(s => s.Query("SELECT device_id, cohort FROM devices WHERE cohort IS NOT NULL", r => (Device: r.GetString(0), Cohort: r.GetString(1))))
             .ToDictionary(r => r.Device, r => r.Cohort, StringComparer.Ordinal);
-
-    /// <inheritdoc />
-    public IReadOnlyList<DetectionRecord> ReadDetections(DetectionQuery query)
-    {
-        ArgumentNullException.ThrowIfNull(query);
-        return _db.Read(s => s.Query(_detectionsSql, r =>
-        {
-            string device = r.GetString(0);
-            long seq = r.GetInt64(1);
-            // labels.source and labeled_utc_ms are NOT NULL, so a joined label always has both.
-            DetectionLabel? label = r.IsNull(8)
-                ? null
-                : new DetectionLabel(device, seq, Enum.Parse<DetectionLabelKind>(r.GetString(8)), r.GetStringOrNull(9) ?? string.Empty,
-                    DateTimeOffset.FromUnixTimeMilliseconds(r.IsNull(10) ? 0 : r.GetInt64(10)));
-            return new DetectionRecord(device, seq, DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(2)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(3)),
-                r.GetDouble(4), r.GetStringOrNull(5), r.GetString(6), r.GetStringOrNull(7), label);
-        }, query.FromUtc.ToUnixTimeMilliseconds(), query.ToUtc.ToUnixTimeMilliseconds(), query.DeviceId, query.ModelVersion, _db.Dialect.Limit(query.Limit)));
-    }
-
-    /// <inheritdoc />
-    public IReadOnlyList<string?> WriteLabels(IReadOnlyList<DetectionLabel> labels)
-    {
-        ArgumentNullException.ThrowIfNull(labels);
-        var results = new string?[labels.Count];
-        // Written in (device, seq) order, the order WriteBatch takes row locks in, so two PostgreSQL instances labelling at once cannot
-        // deadlock. The sort is stable: of two labels of one detection in the same call, the later one is written last and wins.
-        int[] order = Enumerable.Range(0, labels.Count)
-            .OrderBy(i => labels[i].DeviceId, StringComparer.Ordinal).ThenBy(i => labels[i].Sequence)
-            .ToArray();
-        // Inserted (or replacing the earlier label) only when the detection is stored: no row written means it is not. One
-        // ExecuteBatch, in that order (PostgreSQL: one round trip for the call).
-        var written = new List<int>(labels.Count);
-        var statements = new List<StoreStatement>(labels.Count);
-        foreach (int i in order)
-        {
-            DetectionLabel l = labels[i];
-            if (MonitoringArgumentRules.RefuseLabel(l) is { } refused)
-            {
-                results[i] = refused;
-                continue;
-            }
-            written.Add(i);
-            statements.Add(new StoreStatement(
-                """
-                INSERT INTO labels (device_id, seq, label, source, labeled_utc_ms)
-                SELECT $1, $2, $3, $4, $5 WHERE EXISTS (SELECT 1 FROM detections WHERE device_id = $1 AND seq = $2)
-                ON CONFLICT (device_id, seq) DO UPDATE SET label = excluded.label, source = excluded.source, labeled_utc_ms = excluded.labeled_utc_ms
-                """,
-                [l.DeviceId, l.Sequence, l.Label.ToString(), l.Source, l.LabeledUtc.ToUnixTimeMilliseconds()]));
-        }
-        int[] changed = _db.Write(s => s.InTransaction(() => s.ExecuteBatch(statements)));
-        for (int k = 0; k < written.Count; k++)
-        {
-            if (changed[k] == 0)
-            {
-                results[written[k]] = MonitoringArgumentRules.NoDetection(labels[written[k]]);
-            }
-        }
-        return results;
-    }
-
-    /// <inheritdoc />
-    public IReadOnlyList<DetectionLabel> ReadLabels(string? deviceId, int limit) =>
-        _db.Read(s => s.Query(_labelsSql,
-            r => new DetectionLabel(r.GetString(0), r.GetInt64(1), Enum.Parse<DetectionLabelKind>(r.GetString(2)), r.GetString(3),
-                DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(4))),
-            deviceId, _db.Dialect.Limit(limit)));
-
-    /// <inheritdoc />
-    public long CountReviewQueue() => _db.Read(s => s.Query("SELECT count(*) FROM labels WHERE label = 'Unknown'", r => r.GetInt64(0))[0]);
 
     /// <inheritdoc />
     public IReadOnlyList<ActivityRow> ReadActivity(DateTimeOffset fromUtc, DateTimeOffset toUtc, TimeSpan bucket)
@@ -329,53 +200,6 @@ internal sealed class MonitoringStore : IMonitoringStore
                    (SELECT count(*) FROM quarantine WHERE received_utc_ms > $1 AND received_utc_ms <= $2)
             """,
             r => new IngestCounts(r.GetInt64(0), r.GetInt64(1)), fromUtc.ToUnixTimeMilliseconds(), toUtc.ToUnixTimeMilliseconds())[0]);
-
-    /// <inheritdoc />
-    public void ApplyAlerts(IReadOnlyList<AlertCondition> firing, DateTimeOffset nowUtc)
-    {
-        ArgumentNullException.ThrowIfNull(firing);
-        long now = nowUtc.ToUnixTimeMilliseconds();
-        _db.Write(s => s.InTransaction(() =>
-        {
-            // Every instance runs the alert rules; one evaluation at a time across all of them, so each sees the previous one's rows.
-            s.Dialect.LockTransaction(s, AlertsLockKey);
-            var keys = new HashSet<string>(StringComparer.Ordinal);
-            var kept = new HashSet<long>();
-            foreach (AlertCondition c in firing)
-            {
-                if (!keys.Add(c.Key))
-                {
-                    continue;
-                }
-                // Opens an alert, or updates the active one of the key (the partial unique index is the conflict target): deduplicated
-                // while active; kind, subject and since of the open alert stay as they were.
-                kept.Add(s.Query(
-                    """
-                    INSERT INTO alerts (key, kind, severity, subject, message, evidence_url, since_utc_ms, last_evaluated_utc_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-                    ON CONFLICT (key) WHERE resolved_utc_ms IS NULL DO UPDATE SET severity = excluded.severity, message = excluded.message,
-                        evidence_url = excluded.evidence_url, last_evaluated_utc_ms = excluded.last_evaluated_utc_ms
-                    RETURNING id
-                    """,
-                    r => r.GetInt64(0), c.Key, c.Kind, c.Severity.ToString(), c.Subject, c.Message, c.EvidenceUrl, (c.SinceUtc ?? nowUtc).ToUnixTimeMilliseconds(), now)[0]);
-            }
-            // Every other active alert is resolved. Chosen by the ids just written rather than by key text: the key a database stores
-            // may differ from the C# string (a lone surrogate does not survive either database's text, nor U+0000 PostgreSQL's), and an
-            // id compares the same on both.
-            // One ExecuteBatch (PostgreSQL: one round trip for all of them).
-            s.ExecuteBatch([.. s.Query("SELECT id FROM alerts WHERE resolved_utc_ms IS NULL", r => r.GetInt64(0))
-                .Where(id => !kept.Contains(id))
-                .Select(id => new StoreStatement("UPDATE alerts SET resolved_utc_ms = $1 WHERE id = $2", [now, id]))]);
-            return 0;
-        }));
-    }
-
-    /// <inheritdoc />
-    public IReadOnlyList<AlertRecord> ReadAlerts(bool activeOnly, int limit) =>
-        _db.Read(s => s.Query(
-            $"{AlertSelect} {(activeOnly ? "WHERE resolved_utc_ms IS NULL" : string.Empty)} ORDER BY id DESC LIMIT $1",
-            r => new AlertRecord(r.GetInt64(0), r.GetString(1), r.GetString(2), Enum.Parse<AlertSeverity>(r.GetString(3)), r.GetString(4), r.GetString(5),
-                r.GetString(6), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(7)), DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(8)), FromMs(r, 9)),
-            _db.Dialect.Limit(limit)));
 
     private static DateTimeOffset? FromMs(StoreRow r, int ordinal) => r.IsNull(ordinal) ? null : DateTimeOffset.FromUnixTimeMilliseconds(r.GetInt64(ordinal));
 

@@ -22,6 +22,8 @@ internal static class StoreSchema
     [
         .. fromVersion < 1 ? IngestStore.Ddl(d) : [],
         .. fromVersion < 2 ? MonitoringStore.Ddl(d) : [],
+        .. fromVersion < 2 ? DetectionLabelStore.Ddl(d) : [],
+        .. fromVersion < 2 ? AlertStore.Ddl(d) : [],
         .. fromVersion < 3 ? GovernanceStore.Ddl(d) : [],
         .. fromVersion < 4 ? LabelingStore.Ddl(d) : [],
         .. fromVersion < 5 ? RolloutStore.Ddl(d) : [],
