@@ -140,7 +140,7 @@ public sealed class AgentAlsa_Tests : IDisposable
         short[] audio = PipelineTestKit.Synthesize(8, starts);
         string raw = _dir.File("mic.raw");
         File.WriteAllBytes(raw, System.Runtime.InteropServices.MemoryMarshal.AsBytes(audio.AsSpan()).ToArray());
-        string template = File.ReadAllText(RepoFile("hardware/alsa/fakemic.conf"));
+        string template = File.ReadAllText(RepositoryRoot.File("hardware/alsa/fakemic.conf"));
         string alsaConf = _dir.File("fakemic.conf");
         File.WriteAllText(alsaConf, template.Replace("@PCM_NAME@", "fakemic_agent").Replace("@INFILE@", raw));
         string config = AgentTestKit.WriteConfig(_dir.Path, "dev-alsa", mqttPort: UplinkTestKit.FreePort());
@@ -176,18 +176,5 @@ public sealed class AgentAlsa_Tests : IDisposable
             Assert.InRange(ends[i] - (starts[i] + PipelineTestKit.BurstSeconds), 0.0, 0.2);
         }
         Assert.Contains("end=stopped", Assert.Single(agent.Lines(), l => l.StartsWith("summary:", StringComparison.Ordinal)));
-    }
-
-    private static string RepoFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln")))
-            {
-                return candidate;
-            }
-        }
-        throw new FileNotFoundException($"{relative} not found above {AppContext.BaseDirectory}");
     }
 }

@@ -80,9 +80,7 @@ public sealed class BenchCommandLine_Tests
     {
         // Same configuration as this test assembly (bin/<Configuration>/net10.0).
         string configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
-        string repo = AppContext.BaseDirectory;
-        while (!File.Exists(Path.Combine(repo, "EdgeKws.sln"))) repo = Path.GetDirectoryName(repo.TrimEnd(Path.DirectorySeparatorChar))!;
-        string dll = Path.Combine(repo, "tools", tool, "bin", configuration, "net10.0", tool + ".dll");
+        string dll = Path.Combine(RepositoryRoot.Path, "tools", tool, "bin", configuration, "net10.0", tool + ".dll");
         Assert.True(File.Exists(dll), $"{dll} not built");
         return ExternalProcess.RunAsync("dotnet", [dll, .. args], TimeSpan.FromMinutes(1), CancellationToken.None);
     }

@@ -85,7 +85,7 @@ public sealed class BenchReport_Tests : IDisposable
     [Fact]
     public async Task Compare_of_a_model_with_itself_prints_ratio_one_for_its_size()
     {
-        string repo = RepoRoot();
+        string repo = RepositoryRoot.Path;
         string manifest = Directory.GetFiles(Path.Combine(repo, "models", "default"), "*.manifest.json").Order(StringComparer.Ordinal).Last();
         var (exit, stdout, stderr) = await RunBench("report", "--quick", "--out", _out, "--compare", manifest, manifest);
         Assert.True(exit == 0, $"exit {exit}\n{stdout}\n{stderr}");
@@ -105,20 +105,11 @@ public sealed class BenchReport_Tests : IDisposable
 
     private static Task<(int ExitCode, string Stdout, string Stderr)> RunBench(params string[] args)
     {
-        string repo = RepoRoot();
+        string repo = RepositoryRoot.Path;
         // Same configuration as this test assembly (bin/<Configuration>/net10.0).
         string configuration = new DirectoryInfo(AppContext.BaseDirectory.TrimEnd(Path.DirectorySeparatorChar)).Parent!.Name;
         string dll = Path.Combine(repo, "tools", "EdgeKws.Bench", "bin", configuration, "net10.0", "EdgeKws.Bench.dll");
         Assert.True(File.Exists(dll), $"{dll} not built");
         return ExternalProcess.RunAsync("dotnet", [dll, .. args, "--repo", repo], TimeSpan.FromMinutes(5), CancellationToken.None);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var d = new DirectoryInfo(AppContext.BaseDirectory); d is not null; d = d.Parent)
-        {
-            if (File.Exists(Path.Combine(d.FullName, "EdgeKws.sln"))) return d.FullName;
-        }
-        throw new InvalidOperationException("no EdgeKws.sln above the test folder");
     }
 }

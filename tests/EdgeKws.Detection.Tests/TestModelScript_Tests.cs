@@ -9,7 +9,7 @@ public class TestModelScript_Tests
     [Fact]
     public void Regenerates_the_committed_fixtures_byte_for_byte()
     {
-        string root = RepoRoot();
+        string root = RepositoryRoot.Path;
         string script = Path.Combine(root, "tools", "models", "make_test_model.py");
         string committed = Path.Combine(root, "tests", "fixtures", "models");
         string outDir = Path.Combine(Path.GetTempPath(), "edgekws-model-regen", Guid.NewGuid().ToString("N"));
@@ -37,14 +37,5 @@ public class TestModelScript_Tests
                 $"{f} differs from a fresh run of make_test_model.py: regenerate the fixtures ({stdout.Trim()})");
         }
         Assert.Equal(files.Length, Directory.GetFiles(outDir).Length);
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException($"EdgeKws.sln not found above {AppContext.BaseDirectory}");
     }
 }

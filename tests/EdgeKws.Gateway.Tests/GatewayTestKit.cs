@@ -13,28 +13,6 @@ using MQTTnet.Protocol;
 
 namespace EdgeKws.Gateway.Tests;
 
-/// <summary>A temp directory for real SQLite files, deleted after the test.</summary>
-internal sealed class TempDirectory : IDisposable
-{
-    public TempDirectory() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "edgekws-gateway-" + Guid.NewGuid().ToString("N"));
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp dir must not fail a test.
-        }
-    }
-}
-
 /// <summary>Collects log lines so a test can assert that something was logged.</summary>
 internal sealed class CapturingLoggerProvider : ILoggerProvider
 {

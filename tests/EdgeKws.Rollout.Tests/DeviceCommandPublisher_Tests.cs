@@ -19,7 +19,7 @@ public sealed class DeviceCommandPublisher_Tests : IDisposable
     private const string Device = "dev-cmd";
     private const string Password = "device-password";
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(180); // liveness only
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -28,7 +28,7 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
     private const string Password = "rollout-test-password";
     private static readonly TimeSpan JobTimeout = TimeSpan.FromMinutes(10); // liveness only: a train job shares 2 cores with the rest of the suite
     private static readonly TimeSpan DeviceTimeout = TimeSpan.FromSeconds(240); // liveness only
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
     private RolloutGateway _gateway = null!;
 
     public async Task InitializeAsync()

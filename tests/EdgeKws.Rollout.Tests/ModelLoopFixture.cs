@@ -18,7 +18,7 @@ namespace EdgeKws.Rollout.Tests;
 /// </summary>
 public sealed class ModelLoopFixture : IAsyncLifetime
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public string Root => _dir.Path;
     public string CorpusDirectory => Path.Combine(Root, "corpus");

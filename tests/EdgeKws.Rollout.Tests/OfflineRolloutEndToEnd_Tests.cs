@@ -30,7 +30,7 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
     private const string NewVersion = "2.0.0";
     // Generous: a loaded 2-core CI machine starts a .NET process and an ONNX session in seconds, not minutes.
     private static readonly TimeSpan Liveness = TimeSpan.FromSeconds(240);
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
     private RolloutGateway _gateway = null!;
     private AgentModelUpdateKit _kit = null!;
     private IGatewayStore _store = null!;

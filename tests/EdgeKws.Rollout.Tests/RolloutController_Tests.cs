@@ -47,7 +47,7 @@ internal sealed class RecordingPublisher : IDeviceCommandPublisher
 public sealed class RolloutController_Tests : IDisposable
 {
     private static readonly DateTimeOffset T0 = new(2026, 11, 23, 10, 0, 0, TimeSpan.Zero);
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
     private readonly SqliteGatewayStore _store;
     private readonly ManualClock _clock = new(T0);
     private readonly RecordingPublisher _commands = new();

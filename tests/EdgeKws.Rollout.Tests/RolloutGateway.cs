@@ -55,7 +55,7 @@ internal sealed class RolloutGateway : IAsyncDisposable
     /// <paramref name="settings"/> adds or overrides settings (<c>--Gateway:...=value</c>). <paramref name="liveness"/> bounds
     /// every wait: generous, it only decides how long a broken run takes to fail.
     /// </summary>
-    public static async Task<RolloutGateway> StartAsync(TempDir dir, IEnumerable<string> settings, ITestOutputHelper output, TimeSpan liveness)
+    public static async Task<RolloutGateway> StartAsync(TempDirectory dir, IEnumerable<string> settings, ITestOutputHelper output, TimeSpan liveness)
     {
         int brokerPort = TestWait.FreeLoopbackPort();
         WebApplication app = GatewayWebHost.Build(

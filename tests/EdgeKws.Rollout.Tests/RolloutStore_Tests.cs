@@ -10,7 +10,7 @@ public sealed class PostgresServer : IDisposable
 {
     private readonly Lazy<LocalPostgres> _server = new(LocalPostgres.Start);
 
-    internal StoreOptions Options(string provider, TempDir dir) => provider switch
+    internal StoreOptions Options(string provider, TempDirectory dir) => provider switch
     {
         "sqlite" => new StoreOptions { DatabasePath = dir.File("g.db"), Durability = StoreDurability.Normal },
         "postgres" => new StoreOptions { Provider = StoreProvider.Postgres, ConnectionString = _server.Value.ConnectionString(_server.Value.CreateDatabase()) },
@@ -26,7 +26,7 @@ public sealed class PostgresServer : IDisposable
 /// <summary>The registry and rollout members of both stores (schema version 4) behave the same.</summary>
 public sealed class RolloutStore_Tests(PostgresServer postgres) : IClassFixture<PostgresServer>, IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -6,28 +6,6 @@ using EdgeKws.Shared.Contracts;
 
 namespace EdgeKws.Rollout.Tests;
 
-/// <summary>A temp directory deleted on dispose (EDGEKWS_KEEP_TEST_OUTPUT=1 keeps it).</summary>
-internal sealed class TempDir : IDisposable
-{
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "edgekws-rollout-" + Guid.NewGuid().ToString("N"));
-
-    public TempDir() => Directory.CreateDirectory(Path);
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        if (Environment.GetEnvironmentVariable("EDGEKWS_KEEP_TEST_OUTPUT") == "1") return;
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
-}
-
 /// <summary>A clock the test moves by hand.</summary>
 internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
 {

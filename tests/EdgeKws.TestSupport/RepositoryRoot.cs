@@ -7,11 +7,19 @@ public static class RepositoryRoot
     /// <exception cref="InvalidOperationException">No EdgeKws.sln above the test assembly.</exception>
     public static string Path { get; } = Find();
 
+    /// <summary>The full path of <paramref name="relative"/> under the root.</summary>
+    /// <exception cref="FileNotFoundException">No such file in the repository.</exception>
+    public static string File(string relative)
+    {
+        string path = System.IO.Path.Combine(Path, relative);
+        return System.IO.File.Exists(path) ? path : throw new FileNotFoundException($"'{relative}' not found under {Path}", path);
+    }
+
     private static string Find()
     {
         for (string? d = AppContext.BaseDirectory; d is not null; d = System.IO.Path.GetDirectoryName(d))
         {
-            if (File.Exists(System.IO.Path.Combine(d, "EdgeKws.sln")))
+            if (System.IO.File.Exists(System.IO.Path.Combine(d, "EdgeKws.sln")))
             {
                 return d;
             }

@@ -45,13 +45,13 @@ public sealed class FakeMicFixture : IDisposable
         var rawPath = Path.Combine(Directory, "pattern.raw");
         File.WriteAllBytes(rawPath, TestSignals.ToS16Le(Pattern));
 
-        var template = File.ReadAllText(RepoFile("hardware/alsa/fakemic.conf"));
+        var template = File.ReadAllText(RepositoryRoot.File("hardware/alsa/fakemic.conf"));
         var configPath = Path.Combine(Directory, "fakemic.conf");
         File.WriteAllText(configPath, template.Replace("@PCM_NAME@", PatternPcm).Replace("@INFILE@", rawPath));
 
         // The shipped example config is loaded too, so tests can check that it parses.
         NativeEnvironment.Set("ALSA_CONFIG_PATH",
-            $"/usr/share/alsa/alsa.conf:{configPath}:{RepoFile("hardware/alsa/asound.conf.example")}");
+            $"/usr/share/alsa/alsa.conf:{configPath}:{RepositoryRoot.File("hardware/alsa/asound.conf.example")}");
     }
 
     public string Directory { get; }
@@ -69,20 +69,6 @@ public sealed class FakeMicFixture : IDisposable
         {
             // A leftover temp dir is harmless; never fail the run over it.
         }
-    }
-
-    private static string RepoFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException($"'{relative}' not found above {AppContext.BaseDirectory}.");
     }
 }
 

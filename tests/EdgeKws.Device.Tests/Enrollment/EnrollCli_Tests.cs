@@ -297,7 +297,7 @@ public sealed class EnrollCli_Tests(GeneratedTakes takes) : IDisposable
 
     private string FakeMicConfig(string pcm, string infile)
     {
-        string template = File.ReadAllText(GeneratedTakes.RepoFile("hardware/alsa/fakemic.conf"));
+        string template = File.ReadAllText(RepositoryRoot.File("hardware/alsa/fakemic.conf"));
         string path = Path.Combine(_state.Path, pcm + ".conf");
         File.WriteAllText(path, template.Replace("@PCM_NAME@", pcm).Replace("@INFILE@", infile));
         return path;

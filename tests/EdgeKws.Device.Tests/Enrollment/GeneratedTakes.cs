@@ -27,7 +27,7 @@ public sealed class GeneratedTakes : IDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        psi.ArgumentList.Add(RepoFile("tools/EdgeKws.Enroll/testdata/make_takes.py"));
+        psi.ArgumentList.Add(RepositoryRoot.File("tools/EdgeKws.Enroll/testdata/make_takes.py"));
         psi.ArgumentList.Add(Directory);
         using Process p = Process.Start(psi)!;
         string err = p.StandardError.ReadToEnd();
@@ -62,19 +62,5 @@ public sealed class GeneratedTakes : IDisposable
         {
             // A leftover temp dir must not fail a test.
         }
-    }
-
-    public static string RepoFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir != null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate) && File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln")))
-            {
-                return candidate;
-            }
-        }
-
-        throw new FileNotFoundException($"'{relative}' not found above {AppContext.BaseDirectory}.");
     }
 }

@@ -2,32 +2,6 @@ using EdgeKws.Device.Outbox;
 
 namespace EdgeKws.Device.Tests.Outbox;
 
-/// <summary>A temp directory holding real SQLite files, deleted after the test.</summary>
-internal sealed class TempDirectory : IDisposable
-{
-    public TempDirectory()
-    {
-        Path = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "edgekws-outbox-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(Path);
-    }
-
-    public string Path { get; }
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose()
-    {
-        try
-        {
-            Directory.Delete(Path, recursive: true);
-        }
-        catch (IOException)
-        {
-            // A leftover temp dir must not fail a test.
-        }
-    }
-}
-
 /// <summary>A clock the test moves by hand (TTL tests).</summary>
 internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
 {

@@ -70,7 +70,7 @@ public sealed class PocketSphinxAligner_Tests(SmallCorpusFixture corpus, ITestOu
         Assert.Equal(PronunciationMethod.EspeakLetterToSound, p.Method);
         Assert.StartsWith("EH JH", p.Variants[0]);
 
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string wav = dir.File("custom.wav");
         // espeak-ng speaks "hello edgekws" at 22.05 kHz: also exercises the conversion to 16 kHz.
         await EdgeKws.Corpus.ProcessRunner.RunAsync("espeak-ng", ["-v", "en-us", "-w", wav, "hello edgekws"], TimeSpan.FromSeconds(120));

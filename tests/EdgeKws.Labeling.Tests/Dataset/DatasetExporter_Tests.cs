@@ -26,7 +26,7 @@ public sealed class DatasetExporter_Tests(SmallCorpusFixture corpus)
     [Fact]
     public void Exports_the_small_corpus_in_the_dataset_format_readable_by_numpy()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var stdout = new StringWriter();
         var stderr = new StringWriter();
         int code = DatasetCommand.Run(["export", "--corpus", corpus.Root, "--out", dir.Path, "--keyword", "hey edge"], stdout, stderr);
@@ -85,7 +85,7 @@ public sealed class DatasetExporter_Tests(SmallCorpusFixture corpus)
     [Fact]
     public void Refuses_to_write_and_names_a_planted_speaker_leak()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         IReadOnlyList<DatasetExample> examples = CorpusDatasetBuilder.Build(corpus.Root, corpus.Manifest, ["hey edge"], out IReadOnlyList<string> classes);
         Assert.Empty(LeakageCheck.Find(examples));
 
@@ -188,7 +188,7 @@ public sealed class DatasetExporter_Tests(SmallCorpusFixture corpus)
     [Fact]
     public void Device_features_of_the_wrong_shape_are_refused_before_anything_is_written()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var src = new LabelSource(LabelKinds.Aligner, "t", 0.9);
         DatasetExample e = new("dev-1/a", "train", "hey edge", "device:dev-1", "dev-1/a", string.Empty, 0, src, Features: new float[97 * 13]);
         var ex = Assert.Throws<ArgumentException>(() => new DatasetExporter().Export([e], ["hey edge"], dir.Path, [], "t"));
@@ -199,7 +199,7 @@ public sealed class DatasetExporter_Tests(SmallCorpusFixture corpus)
     [Fact]
     public void Cli_names_a_missing_manifest()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var stderr = new StringWriter();
         Assert.Equal(1, DatasetCommand.Run(["export", "--corpus", dir.Path, "--out", Path.Combine(dir.Path, "o")], TextWriter.Null, stderr));
         Assert.Contains("manifest.json", stderr.ToString());

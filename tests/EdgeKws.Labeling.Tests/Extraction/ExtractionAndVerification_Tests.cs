@@ -14,7 +14,7 @@ public sealed class ExtractionAndVerification_Tests(SmallCorpusFixture corpus, I
     public async Task Extracts_keyword_clips_from_sentences_and_queues_every_non_accepted_one()
     {
         PocketSphinxAligner aligner = await PocketSphinxAligner.CreateAsync();
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         using var queue = new SqliteReviewQueue(Path.Combine(dir.Path, "review.db"));
         var pipeline = new KeywordExtractionPipeline(aligner, new KeywordClipExtractor(), queue, Path.Combine(dir.Path, "clips"));
         TranscribedRecording[] sentences = [.. corpus.Manifest.Files.Where(f => f.Kind == FileKind.Sentence)
@@ -61,7 +61,7 @@ public sealed class ExtractionAndVerification_Tests(SmallCorpusFixture corpus, I
         }
 
         // Pure noise: nothing to align.
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string noise = dir.File("noise.wav");
         float[] n = new float[16_000];
         var rng = new Random(5);

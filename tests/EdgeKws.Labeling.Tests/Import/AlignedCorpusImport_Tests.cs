@@ -24,7 +24,7 @@ public sealed class AlignedCorpusImport_Tests(SmallCorpusFixture corpus, ITestOu
     [Fact]
     public void Imports_every_format_cuts_the_expected_clips_and_names_the_malformed_file_and_line()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         Fixture fx = Build(dir);
         string outDir = Path.Combine(dir.Path, "out");
         var stdout = new StringWriter();
@@ -103,7 +103,7 @@ public sealed class AlignedCorpusImport_Tests(SmallCorpusFixture corpus, ITestOu
     [Fact]
     public void Takes_speakers_from_a_map_file_and_reports_utterances_it_cannot_pair()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         Fixture fx = Build(dir);
         // Two speakers by the map (alternating), so one is held out for test and the other trains.
         var map = new StringBuilder("utterance,speaker\n");
@@ -151,7 +151,7 @@ public sealed class AlignedCorpusImport_Tests(SmallCorpusFixture corpus, ITestOu
         .Aggregate("", (a, w) => (a + " " + w.Word).Trim());
 
     // Writes the aligned corpus: audio/<speaker>/<utterance>.wav and alignments in five formats plus one broken file.
-    private Fixture Build(TempDir dir)
+    private Fixture Build(TempDirectory dir)
     {
         string alignments = Path.Combine(dir.Path, "alignments"), audio = Path.Combine(dir.Path, "audio");
         // Clean references only (no clipping, no noise) so the filters' outcome follows from the exact word times alone.

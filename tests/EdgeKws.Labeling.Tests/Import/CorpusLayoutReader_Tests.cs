@@ -5,12 +5,12 @@ namespace EdgeKws.Labeling.Tests.Import;
 
 public sealed class SpeechCommandsReader_Tests
 {
-    private static void Clip(TempDir dir, string rel) => WavFile.Write(dir.File(rel), new float[1600], 16_000, WavSampleFormat.Pcm16);
+    private static void Clip(TempDirectory dir, string rel) => WavFile.Write(dir.File(rel), new float[1600], 16_000, WavSampleFormat.Pcm16);
 
     [Fact]
     public void Assigns_splits_from_the_lists_and_speakers_from_the_hash_prefix()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         Clip(dir, "yes/0a7c2a8d_nohash_0.wav");
         Clip(dir, "yes/0a7c2a8d_nohash_1.wav");
         Clip(dir, "no/1b2c3d4e_nohash_0.wav");
@@ -30,7 +30,7 @@ public sealed class SpeechCommandsReader_Tests
     [Fact]
     public void Names_the_list_line_of_a_missing_clip()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         Clip(dir, "yes/0a7c2a8d_nohash_0.wav");
         string list = dir.File("testing_list.txt", "yes/0a7c2a8d_nohash_0.wav\nyes/deadbeef_nohash_3.wav\n");
         var e = Assert.Throws<LabelFormatException>(() => SpeechCommandsReader.Read(dir.Path, out _));
@@ -40,7 +40,7 @@ public sealed class SpeechCommandsReader_Tests
     [Fact]
     public void Refuses_a_clip_in_both_lists()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         Clip(dir, "yes/0a7c2a8d_nohash_0.wav");
         dir.File("validation_list.txt", "yes/0a7c2a8d_nohash_0.wav\n");
         dir.File("testing_list.txt", "\nyes/0a7c2a8d_nohash_0.wav\n");
@@ -55,7 +55,7 @@ public sealed class MswcReader_Tests
     [Fact]
     public void Reads_splits_speakers_validity_and_alignments()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WavFile.Write(dir.File("clips/edge/common_voice_en_1.wav"), new float[16_000], 16_000, WavSampleFormat.Pcm16);
         WavFile.Write(dir.File("clips/edge/common_voice_en_2.wav"), new float[16_000], 16_000, WavSampleFormat.Pcm16);
         WavFile.Write(dir.File("clips/stop/common_voice_en_3.wav"), new float[16_000], 16_000, WavSampleFormat.Pcm16);
@@ -73,7 +73,7 @@ public sealed class MswcReader_Tests
     [Fact]
     public void Names_the_row_with_an_unknown_set()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WavFile.Write(dir.File("clips/edge/a.wav"), new float[16_000], 16_000, WavSampleFormat.Pcm16);
         string csv = dir.File("x_splits.csv", "SET,LINK,WORD,VALID,SPEAKER,GENDER\nTRAIN,edge/a.wav,edge,True,s,MALE\nHOLDOUT,edge/a.wav,edge,True,s,MALE\n");
         var e = Assert.Throws<LabelFormatException>(() => MswcReader.Read(dir.Path));

@@ -76,7 +76,7 @@ public sealed class TextGridReader_Tests
     [Fact]
     public void Reads_the_word_tier_of_the_long_format_skipping_pauses()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WordAlignment a = TextGridReader.ReadWords(dir.File("a.TextGrid", LongFormat));
         Assert.Equal(["hey", "edge"], a.Words.Select(w => w.Word));
         Assert.Equal(310, a.Words[0].StartMs, 6);
@@ -87,7 +87,7 @@ public sealed class TextGridReader_Tests
     [Fact]
     public void Reads_the_short_format_with_mfa_speaker_tier_names_and_doubled_quotes()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WordAlignment a = TextGridReader.ReadWords(dir.File("a.TextGrid", ShortFormat));
         Assert.Equal(["hey", "say \"edge\""], a.Words.Select(w => w.Word));
         Assert.Equal(620, a.Words[1].StartMs, 6);
@@ -96,7 +96,7 @@ public sealed class TextGridReader_Tests
     [Fact]
     public void Reads_crlf_files_and_the_old_short_header_and_gives_the_tier_s_speaker()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string crlf = ShortFormat.Replace("\"ooTextFile\"", "\"ooTextFile short\"").Replace("\n", "\r\n");
         WordAlignment a = TextGridReader.ReadWords(dir.File("a.TextGrid", crlf), "words", out string? speaker);
         Assert.Equal(["hey", "say \"edge\""], a.Words.Select(w => w.Word));
@@ -112,7 +112,7 @@ public sealed class TextGridReader_Tests
     [Fact]
     public void Names_the_tiers_when_the_word_tier_is_missing()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Assert.Throws<LabelFormatException>(() => TextGridReader.ReadWords(dir.File("a.TextGrid", LongFormat), "orthography"));
         Assert.Contains("'words', 'phones'", e.Message);
     }
@@ -120,7 +120,7 @@ public sealed class TextGridReader_Tests
     [Fact]
     public void Names_file_and_line_of_a_bad_number()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string path = dir.File("bad.TextGrid", LongFormat.Replace("xmax = 0.62\n", "xmax = 0.6x2\n"));
         var e = Assert.Throws<LabelFormatException>(() => TextGridReader.ReadWords(path));
         Assert.Equal(path, e.FilePath);
@@ -132,7 +132,7 @@ public sealed class TextGridReader_Tests
     [Fact]
     public void Reports_a_truncated_file_at_its_last_line()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string cut = string.Join('\n', LongFormat.Split('\n')[..20]);
         var e = Assert.Throws<LabelFormatException>(() => TextGridReader.ReadWords(dir.File("cut.TextGrid", cut)));
         Assert.Contains("truncated", e.Message);
@@ -142,7 +142,7 @@ public sealed class TextGridReader_Tests
     [Fact]
     public void Refuses_a_binary_praat_file_by_name()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         var e = Assert.Throws<LabelFormatException>(() => TextGridReader.ReadWords(dir.File("b.TextGrid", "ooBinaryFile\u0008TextGrid")));
         Assert.Contains("binary", e.Message);
     }
@@ -150,7 +150,7 @@ public sealed class TextGridReader_Tests
     [Fact]
     public void Round_trips_the_generator_s_textgrid_within_a_microsecond()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         WordInterval[] truth = [new("hey", 289.8125, 700.875), new("edge", 757.875, 1080.125), new("hey edge", 1200, 1900.0625)];
         string path = dir.File("g.TextGrid", GroundTruthWriter.TextGrid(2500, truth));
         WordAlignment a = TextGridReader.ReadWords(path);

@@ -10,7 +10,7 @@ public sealed class SqliteReviewQueue_Tests
     [Fact]
     public void Round_trips_confirm_and_correct_with_sources_kept_across_reopening()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string db = Path.Combine(dir.Path, "review.db");
         long a, b;
         using (var q = new SqliteReviewQueue(db))
@@ -41,7 +41,7 @@ public sealed class SqliteReviewQueue_Tests
     [Fact]
     public void Computes_agreement_on_a_re_reviewed_sample()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         using var q = new SqliteReviewQueue(Path.Combine(dir.Path, "review.db"));
         for (int i = 0; i < 10; i++)
         {

@@ -99,7 +99,7 @@ public class CalibratedLabeler_Tests
     [Fact]
     public void Saves_and_loads_the_same_calibration_and_refuses_bad_files_naming_the_problem()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         LabelCalibration c = LabelCalibration.Fit(Set(6, 500), fittedOn: "synthetic set 6");
         string path = dir.File("label-calibration.json");
         c.Save(path);

@@ -18,7 +18,7 @@ public class LabelingBenchmark_Tests(SmallCorpusFixture corpus)
     [Fact]
     public void Fits_on_validation_reports_on_test_and_writes_a_calibration_the_gateway_can_load()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string output = Path.Combine(dir.Path, "out");
         var stdout = new StringWriter();
         var stderr = new StringWriter();

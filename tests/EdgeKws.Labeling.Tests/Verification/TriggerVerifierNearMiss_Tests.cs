@@ -26,7 +26,7 @@ public sealed class TriggerVerifierNearMiss_Tests(ITestOutputHelper output)
         PocketSphinxAligner aligner = await PocketSphinxAligner.CreateAsync();
         var verifier = new TriggerVerifier(aligner, TriggerClips.Wake);
         var confidenceOnly = new TriggerVerifier(aligner, TriggerClips.Wake, generateNearMisses: false);
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         IReadOnlyList<TriggerClip> clips = await TriggerClips.GenerateAsync(dir.Path, TriggerClips.Speakers(SpeakerCount()), TriggerClips.StandardPhrases(), noiseClips: 2);
         var verdicts = new List<(TriggerClip Clip, TriggerVerdict Verdict)>();
         var baseline = new List<(TriggerClip Clip, TriggerVerdict Verdict)>();

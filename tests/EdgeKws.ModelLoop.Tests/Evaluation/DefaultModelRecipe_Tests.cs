@@ -15,13 +15,13 @@ public sealed class DefaultModelRecipe_Tests(ITestOutputHelper output)
     public async Task Tiny_recipe_builds_an_int8_model_within_budget_and_evaluates_it_by_engine_and_room_on_held_out_streams()
     {
         string work = Path.Combine(Path.GetTempPath(), "edgekws-recipe-" + Guid.NewGuid().ToString("N"));
-        string defaultModels = Path.Combine(Fixtures.Trainer.RepoRoot, "models", "default");
+        string defaultModels = Path.Combine(RepositoryRoot.Path, "models", "default");
         var before = Directory.GetFiles(defaultModels).ToDictionary(f => f, File.ReadAllBytes);
         try
         {
             // Liveness bound only: the tiny recipe takes ~2 min on an idle 2-core machine (Release builds included).
             var (exit, stdout, stderr) = await ExternalProcess.RunAsync("env",
-                ["WORK=" + work, "bash", Path.Combine(Fixtures.Trainer.RepoRoot, "tools", "train", "build-default-model.sh"), "--tiny"],
+                ["WORK=" + work, "bash", Path.Combine(RepositoryRoot.Path, "tools", "train", "build-default-model.sh"), "--tiny"],
                 TimeSpan.FromMinutes(20), CancellationToken.None);
             output.WriteLine(stdout);
             Assert.True(exit == 0, $"recipe exited {exit}: {stderr}\n{stdout[Math.Max(0, stdout.Length - 3000)..]}");

@@ -9,7 +9,7 @@ namespace EdgeKws.ModelLoop.Tests.Evaluation;
 /// <summary>The committed default model (models/default, built by tools/train/build-default-model.sh).</summary>
 public class DefaultModel_Tests
 {
-    private static string Directory => Path.Combine(Fixtures.Trainer.RepoRoot, "models", "default");
+    private static string Directory => Path.Combine(RepositoryRoot.Path, "models", "default");
     private static string ManifestPath => System.IO.Directory.GetFiles(Directory, "*.int8.manifest.json").Single();
 
     [Fact]

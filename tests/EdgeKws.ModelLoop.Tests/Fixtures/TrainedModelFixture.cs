@@ -57,20 +57,10 @@ public static class Trainer
 {
     public const string Python = "/usr/bin/python3";
 
-    public static string RepoRoot
-    {
-        get
-        {
-            var dir = new DirectoryInfo(AppContext.BaseDirectory);
-            while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln"))) dir = dir.Parent;
-            return dir?.FullName ?? throw new InvalidOperationException("EdgeKws.sln not found above the test binaries");
-        }
-    }
-
     public static TrainerRun Run(string dataset, string output, int seed, params string[] extra)
     {
         var psi = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(Path.Combine(RepoRoot, "tools", "train", "train.py"));
+        psi.ArgumentList.Add(Path.Combine(RepositoryRoot.Path, "tools", "train", "train.py"));
         foreach (string a in (string[])["--dataset", dataset, "--out", output, "--seed", seed.ToString(System.Globalization.CultureInfo.InvariantCulture), .. extra])
             psi.ArgumentList.Add(a);
         using var p = Process.Start(psi)!;

@@ -21,7 +21,7 @@ public class QdqCompactLayout_Tests(ITestOutputHelper output)
 
     private static byte[] Default(string file)
     {
-        string path = Path.Combine(Fixtures.Trainer.RepoRoot, "models", "default", file);
+        string path = Path.Combine(RepositoryRoot.Path, "models", "default", file);
         Assert.True(File.Exists(path), $"{path} is missing: this test needs the 1.3.0 float model and its INT8 model in the layout before the compact one");
         return File.ReadAllBytes(path);
     }

@@ -10,7 +10,7 @@ namespace EdgeKws.ModelLoop.Tests.Quantization;
 /// <summary>Float graph recovered from the committed INT8 model (models/default, whatever version it holds).</summary>
 public class QdqDequantizer_Tests
 {
-    private static string ManifestPath => Directory.GetFiles(Path.Combine(Fixtures.Trainer.RepoRoot, "models", "default"), "*.int8.manifest.json").Single();
+    private static string ManifestPath => Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "models", "default"), "*.int8.manifest.json").Single();
 
     private static (byte[] Int8, ModelManifest Manifest) DefaultModel()
     {

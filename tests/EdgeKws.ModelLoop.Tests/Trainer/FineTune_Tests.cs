@@ -176,7 +176,7 @@ public class FineTune_Tests(TrainedModelFixture fixture, ITestOutputHelper outpu
     [Fact]
     public void Committed_default_model_keeps_its_float_weights_with_lineage()
     {
-        string dir = Path.Combine(Fixtures.Trainer.RepoRoot, "models", "default");
+        string dir = Path.Combine(RepositoryRoot.Path, "models", "default");
         string training = Directory.GetFiles(dir, "*.training-manifest.json").Single();
         string floatModel = training.Replace(".training-manifest.json", ".float.onnx", StringComparison.Ordinal);
         using var m = JsonDocument.Parse(File.ReadAllBytes(training));

@@ -89,7 +89,7 @@ public class Trainer_Tests(TrainedModelFixture fixture)
     public void Frequency_warp_moves_a_formant_by_alpha_and_leaves_alpha_1_unchanged()
     {
         var psi = new System.Diagnostics.ProcessStartInfo(Fixtures.Trainer.Python) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string a in (string[])["-c", WarpProbe, Path.Combine(Fixtures.Trainer.RepoRoot, "tools", "train", "train.py"), Path.Combine(fixture.DatasetDirectory, "dataset.json")])
+        foreach (string a in (string[])["-c", WarpProbe, Path.Combine(RepositoryRoot.Path, "tools", "train", "train.py"), Path.Combine(fixture.DatasetDirectory, "dataset.json")])
             psi.ArgumentList.Add(a);
         using var p = System.Diagnostics.Process.Start(psi)!;
         string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();

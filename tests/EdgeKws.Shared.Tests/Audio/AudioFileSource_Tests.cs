@@ -5,7 +5,7 @@ namespace EdgeKws.Shared.Tests.Audio;
 
 public sealed class AudioFileSource_Tests(ITestOutputHelper output) : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -48,18 +48,6 @@ internal static class Sox
     }
 }
 
-/// <summary>A temp directory removed after the test.</summary>
-internal sealed class TempDir : IDisposable
-{
-    public TempDir() => Directory.CreateDirectory(Path);
-
-    public string Path { get; } = System.IO.Path.Combine(System.IO.Path.GetTempPath(), "edgekws-audio-" + Guid.NewGuid().ToString("N"));
-
-    public string File(string name) => System.IO.Path.Combine(Path, name);
-
-    public void Dispose() => Directory.Delete(Path, recursive: true);
-}
-
 /// <summary>Builds WAV byte images chunk by chunk so each corruption is explicit in the test.</summary>
 internal static class WavBytes
 {

@@ -22,9 +22,9 @@ public sealed class Resampler_Determinism_Tests(ITestOutputHelper output)
     [Fact]
     public void NativeAot_binary_gives_the_same_bits_as_the_JIT()
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string rid = "linux-" + RuntimeInformation.OSArchitecture.ToString().ToLowerInvariant();
-        string project = Path.Combine(RepoRoot(), "tools", "audio", "ResamplerAotCheck", "ResamplerAotCheck.csproj");
+        string project = Path.Combine(RepositoryRoot.Path, "tools", "audio", "ResamplerAotCheck", "ResamplerAotCheck.csproj");
         string publishDir = dir.File("publish");
         // Its own artifacts path: the publish restores and builds for the RID without touching the obj/ and bin/
         // folders the solution build (and any test running in parallel) uses.
@@ -106,18 +106,5 @@ public sealed class Resampler_Determinism_Tests(ITestOutputHelper output)
     {
         string? host = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         return !string.IsNullOrEmpty(host) && File.Exists(host) ? host : "dotnet";
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"EdgeKws.sln not found above {AppContext.BaseDirectory}");
     }
 }

@@ -116,7 +116,7 @@ public sealed class Resampler_Tests(ITestOutputHelper output)
     [InlineData(8000)]
     public void Agrees_with_sox_rate_v(int rate)
     {
-        using var dir = new TempDir();
+        using var dir = new TempDirectory();
         string input = dir.File("in.wav"), soxOut = dir.File("sox16k.wav");
         // A chirp exercises the whole passband, not a single frequency.
         Sox.Run("-D", "-n", "-r", rate.ToString(System.Globalization.CultureInfo.InvariantCulture), "-e", "floating-point", "-b", "32", input,

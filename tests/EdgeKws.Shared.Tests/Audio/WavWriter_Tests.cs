@@ -4,7 +4,7 @@ namespace EdgeKws.Shared.Tests.Audio;
 
 public sealed class WavWriter_Tests : IDisposable
 {
-    private readonly TempDir _dir = new();
+    private readonly TempDirectory _dir = new();
 
     public void Dispose() => _dir.Dispose();
 

@@ -1,5 +1,6 @@
 using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Jobs;
+using EdgeKws.Bench.Report;
 using EdgeKws.Detection;
 
 namespace EdgeKws.Bench.Detection;
@@ -34,7 +35,7 @@ public class KeywordDetectorBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        string manifest = Path.Combine(RepoRoot(), "tests", "fixtures", "models", $"kws-test-{Variant}.manifest.json");
+        string manifest = Path.Combine(Builds.FindRepoRoot(AppContext.BaseDirectory), "tests", "fixtures", "models", $"kws-test-{Variant}.manifest.json");
         if (!KeywordModel.TryLoad(manifest, FeatureConfigHash, out var model, out string reason)
             || !KeywordDetector.TryCreate(model!, new KeywordDetectorOptions { Binding = Binding }, out var detector, out reason))
         {
@@ -66,14 +67,5 @@ public class KeywordDetectorBenchmarks
             _next = _next + 1 == _frames.Length ? 0 : _next + 1;
         }
         return _detector.LastSmoothedScore;
-    }
-
-    private static string RepoRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln"))) return dir.FullName;
-        }
-        throw new InvalidOperationException($"EdgeKws.sln not found above {AppContext.BaseDirectory}");
     }
 }
