@@ -1,15 +1,17 @@
 using System.CommandLine;
 using System.Globalization;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 
-namespace EdgeKws.Gateway.Security;
+namespace EdgeKws.Gateway.Host;
 
 /// <summary>
 /// <c>EdgeKws.Gateway.Host token create|list|revoke</c>: API tokens managed on the store directly (the gateway may be running or
 /// not), which is how the first token of a new gateway is made. <c>create</c> prints the token alone on stdout, once
 /// (<c>TOKEN=$(... token create ...)</c>); nothing ever prints it again. Each change is also written to the audit log (actor
-/// <c>cli</c>).
+/// <c>cli</c>). A command-line front end, so it lives in the host beside <see cref="ModelCli"/>; the token rules it applies (names,
+/// roles, the token and its hash) are the library's <see cref="ApiToken"/>, which the HTTP API uses too.
 /// </summary>
 public static class TokenCli
 {

@@ -7,11 +7,12 @@ using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using EdgeKws.Gateway.Configuration;
+using EdgeKws.Gateway.Host;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Tests.Api;
 using Xunit.Abstractions;
 
-namespace EdgeKws.Gateway.Tests.Security;
+namespace EdgeKws.Gateway.Tests.Host;
 
 /// <summary>
 /// The host's <c>token</c> commands as an operator runs them (the exe as a child process, its own store connection) against a
