@@ -96,6 +96,10 @@ public sealed record LabelingBenchmarkReport
     /// <summary>The device model that gave the device score.</summary>
     public required string ModelVersion { get; init; }
 
+    /// <summary>The device model's threshold: the clips scored at or above it are the ones a device would upload as triggers,
+    /// the population the gateway's labeler meets in the field (the "device fires" group of the figures).</summary>
+    public required double DeviceThreshold { get; init; }
+
     /// <summary>The verifier model that gave the verifier score, or null.</summary>
     public string? VerifierVersion { get; init; }
 
@@ -161,12 +165,14 @@ public static class LabelingBenchmark
         PocketSphinxAligner aligner = await PocketSphinxAligner.CreateAsync(cancellationToken: cancellationToken).ConfigureAwait(false);
         var verifier = new TriggerVerifier(aligner, options.WakePhrase);
         string modelVersion;
+        double deviceThreshold;
         string? verifierVersion = null;
         List<(LabelingBenchmarkClip Clip, bool Calibration)> all = [];
         using (var scorer = new ClipScorer(options.ModelManifest))
         using (ClipScorer? verifierModel = options.VerifierManifest is null ? null : new ClipScorer(options.VerifierManifest, ClipScorer.VerifierMaxModelBytes))
         {
             modelVersion = scorer.ModelVersion;
+            deviceThreshold = scorer.Threshold;
             verifierVersion = verifierModel?.ModelVersion;
             foreach ((string split, bool forCalibration) in new[] { (options.CalibrationSplit, true), (options.TestSplit, false) })
             {
@@ -210,11 +216,12 @@ public static class LabelingBenchmark
         {
             Tool = verifier.Tool,
             ModelVersion = modelVersion,
+            DeviceThreshold = deviceThreshold,
             VerifierVersion = verifierVersion,
             Calibration = calibration,
             Precision = options.Precision,
-            Calibrated = Figures(test, c => c.Calibrated),
-            Rules = Figures(test, c => c.Rules),
+            Calibrated = Figures(test, c => c.Calibrated, deviceThreshold),
+            Rules = Figures(test, c => c.Rules, deviceThreshold),
             Targets = [.. TargetGrid.Select(t =>
             {
                 var l = new CalibratedLabeler(calibration, t, t);
@@ -224,12 +231,20 @@ public static class LabelingBenchmark
         };
     }
 
-    /// <summary>Figures for "all", then per kind, room and engine.</summary>
-    public static IReadOnlyList<LabelingFigures> Figures(IReadOnlyList<LabelingBenchmarkClip> clips, Func<LabelingBenchmarkClip, TriggerLabel> label)
+    /// <summary>Figures for "all", then (with <paramref name="deviceThreshold"/>) the clips the device model fires on, then
+    /// per kind, room and engine.</summary>
+    /// <remarks>The bench draws its clips by kind, whatever the device model makes of them; the gateway only ever labels
+    /// clips a device uploaded because its score reached the threshold. The "device fires" group is that population, so
+    /// its review rate is the one to compare with a field run's (the main job's), and the "all" row is the harder mix.</remarks>
+    public static IReadOnlyList<LabelingFigures> Figures(IReadOnlyList<LabelingBenchmarkClip> clips, Func<LabelingBenchmarkClip, TriggerLabel> label, double? deviceThreshold = null)
     {
         ArgumentNullException.ThrowIfNull(clips);
         ArgumentNullException.ThrowIfNull(label);
         var groups = new List<(string Group, IEnumerable<LabelingBenchmarkClip> Clips)> { ("all", clips) };
+        if (deviceThreshold is double t)
+        {
+            groups.Add((string.Create(CultureInfo.InvariantCulture, $"device fires (>= {t:0.####})"), clips.Where(c => c.Evidence.DeviceScore >= t)));
+        }
         groups.AddRange(clips.GroupBy(c => c.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => ("kind " + g.Key, (IEnumerable<LabelingBenchmarkClip>)g)));
         groups.AddRange(clips.GroupBy(c => c.Room).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => ("room " + g.Key, (IEnumerable<LabelingBenchmarkClip>)g)));
         groups.AddRange(clips.GroupBy(c => c.Engine).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => ("engine " + g.Key, (IEnumerable<LabelingBenchmarkClip>)g)));

@@ -56,6 +56,20 @@ public class LabelingBenchmark_Tests(SmallCorpusFixture corpus)
             Assert.InRange(reviewsAll / (double)clips.Count, expected.Low, expected.High);
         }
         Assert.Contains("95 % interval", text, StringComparison.Ordinal);
+
+        // The "device fires" group (second row) is exactly the test clips whose device score reaches the bundled model's own
+        // threshold: the population a field gateway labels.
+        using var manifest = System.Text.Json.JsonDocument.Parse(File.ReadAllText(BundledModel()));
+        double threshold = manifest.RootElement.GetProperty("threshold").GetDouble();
+        Assert.Equal(threshold, json.RootElement.GetProperty("deviceThreshold").GetDouble(), 6);
+        var fired = clips.Where(c => c.GetProperty("evidence").GetProperty("deviceScore").GetDouble() >= json.RootElement.GetProperty("deviceThreshold").GetDouble()).ToList();
+        Assert.NotEmpty(fired);
+        Assert.True(fired.Count < clips.Count, "every test clip fired the device model: the group would not differ from 'all'");
+        System.Text.Json.JsonElement fires = json.RootElement.GetProperty("calibrated")[1];
+        Assert.StartsWith("device fires (>= ", fires.GetProperty("group").GetString(), StringComparison.Ordinal);
+        Assert.Equal(fired.Count, fires.GetProperty("clips").GetInt32());
+        Assert.Equal(fired.Count(c => c.GetProperty("calibrated").GetString() == nameof(TriggerLabel.NeedsReview)), fires.GetProperty("reviews").GetInt32());
+        Assert.Contains("device fires (>= ", text, StringComparison.Ordinal);
         Assert.Equal(clips.Count(c => c.GetProperty("calibrated").GetString() == nameof(TriggerLabel.NeedsReview)),
             json.RootElement.GetProperty("calibrated")[0].GetProperty("reviews").GetInt32());
         var reviews = json.RootElement.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("figures").GetProperty("reviews").GetInt32()).ToList();

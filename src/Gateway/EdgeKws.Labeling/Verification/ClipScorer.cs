@@ -39,11 +39,16 @@ public sealed class ClipScorer : IDisposable
         _detector = detector!;
         _extractor = new MfccExtractor(config);
         ModelVersion = _detector.ModelVersion;
+        Threshold = _detector.Threshold;
         _features = new float[((_samples.Length / _extractor.HopSamples) + 2) * _extractor.CoefficientCount];
     }
 
     /// <summary>The model's version.</summary>
     public string ModelVersion { get; }
+
+    /// <summary>The detector's threshold (the manifest's): a device with this model uploads a trigger clip when its smoothed
+    /// score reaches it.</summary>
+    public float Threshold { get; }
 
     /// <summary>The highest smoothed keyword score over the clip (0 when the clip is too short for one inference).</summary>
     public double Score(string wavPath)
