@@ -1,4 +1,5 @@
 using System.Xml.Linq;
+using EdgeKws.TestSupport;
 
 namespace EdgeKws.Architecture.Tests;
 
@@ -32,7 +33,7 @@ public sealed class ProjectGraph
 
     public static ProjectGraph Load()
     {
-        string root = FindRoot();
+        string root = RepositoryRoot.Path;
         var projects = new Dictionary<string, ProjectNode>(StringComparer.Ordinal);
         foreach (string top in new[] { "src", "tools", "tests" })
         {
@@ -89,17 +90,4 @@ public sealed class ProjectGraph
     }
 
     private static string Relative(string root, string path) => Path.GetRelativePath(root, path).Replace('\\', '/');
-
-    private static string FindRoot()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "EdgeKws.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"EdgeKws.sln not found above {AppContext.BaseDirectory}");
-    }
 }

@@ -16,7 +16,7 @@ internal sealed class ManualClock(DateTimeOffset start) : TimeProvider
     public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
 }
 
-/// <summary>Writes device messages into a store through the real validator and <see cref="IGatewayStore.WriteBatch"/>, as ingest does.</summary>
+/// <summary>Writes device messages into a store through the real validator and <see cref="IIngestStore.WriteBatch"/>, as ingest does.</summary>
 internal sealed class DeviceFeed(IGatewayStore store)
 {
     public static readonly string ConfigHash = new('a', 64);

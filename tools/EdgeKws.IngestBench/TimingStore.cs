@@ -8,7 +8,7 @@ using EdgeKws.Shared.Contracts;
 namespace EdgeKws.IngestBench;
 
 /// <summary>Wraps the real store and records, for every stored (device, sequence), the moment its batch's
-/// <see cref="IGatewayStore.WriteBatch"/> returned, i.e. its transaction committed. Same process and monotonic clock as
+/// <see cref="IIngestStore.WriteBatch"/> returned, i.e. its transaction committed. Same process and monotonic clock as
 /// the simulated devices, so publish-to-commit latency needs no clock synchronisation.</summary>
 internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 {

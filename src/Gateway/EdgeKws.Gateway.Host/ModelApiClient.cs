@@ -5,7 +5,6 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using EdgeKws.Gateway.Api;
-using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Training;
 
 namespace EdgeKws.Gateway.Host;

@@ -1,7 +1,6 @@
 using System.CommandLine;
 using System.CommandLine.Parsing;
 using System.Globalization;
-using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Rollout;
 using EdgeKws.Gateway.Training;
 

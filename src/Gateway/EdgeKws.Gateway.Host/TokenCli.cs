@@ -1,6 +1,5 @@
 using System.CommandLine;
 using System.Globalization;
-using EdgeKws.Gateway.Configuration;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
 

@@ -41,7 +41,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable, IDeviceCommandPublisher
     private const string GatewayCommandItem = "edgekws.gateway-command";
 
     private readonly BrokerOptions _options;
-    private readonly IGatewayStore _store;
+    private readonly IIngestStore _store;
     private readonly IngestPipeline _pipeline;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
@@ -55,7 +55,7 @@ public sealed class EmbeddedBroker : IAsyncDisposable, IDeviceCommandPublisher
     /// <param name="metrics">Counters.</param>
     /// <param name="logger">Log.</param>
     /// <param name="maxPacketBytes">Largest MQTT packet accepted; 0: the default <c>Ingest:MaxMessageBytes</c> (1 MiB) + 64 KiB.</param>
-    public EmbeddedBroker(BrokerOptions options, IGatewayStore store, IngestPipeline pipeline, GatewayMetrics metrics, ILogger logger, int maxPacketBytes = 0)
+    public EmbeddedBroker(BrokerOptions options, IIngestStore store, IngestPipeline pipeline, GatewayMetrics metrics, ILogger logger, int maxPacketBytes = 0)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(store);

@@ -22,7 +22,7 @@ public sealed record MosquittoAuthFiles(string PasswordFile, string AclFile, IRe
 public static class MosquittoAuthExport
 {
     /// <summary>Builds both files from <paramref name="store"/>.</summary>
-    public static MosquittoAuthFiles Build(IGatewayStore store, IReadOnlyList<string> gatewayUsers, string sharedGroup = "edgekws-gateway")
+    public static MosquittoAuthFiles Build(IIngestStore store, IReadOnlyList<string> gatewayUsers, string sharedGroup = "edgekws-gateway")
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(gatewayUsers);

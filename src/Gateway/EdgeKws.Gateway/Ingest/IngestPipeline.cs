@@ -26,7 +26,7 @@ public sealed class IngestPipeline : IAsyncDisposable
 {
     // After a batch that failed entirely: 1 s, 2 s, ... up to 30 s (the database refuses everything; no jitter, one writer).
     private static readonly ExponentialBackoff FailedBatchBackoff = new(TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30), jitterFraction: 0);
-    private readonly IGatewayStore _store;
+    private readonly IIngestStore _store;
     private readonly IngestOptions _options;
     private readonly GatewayMetrics _metrics;
     private readonly ILogger _logger;
@@ -36,7 +36,7 @@ public sealed class IngestPipeline : IAsyncDisposable
     private long _lastStoreLogTicks;
 
     /// <summary>Creates the pipeline; call <see cref="Start"/> before submitting.</summary>
-    public IngestPipeline(IGatewayStore store, IngestOptions options, GatewayMetrics metrics, ILogger logger)
+    public IngestPipeline(IIngestStore store, IngestOptions options, GatewayMetrics metrics, ILogger logger)
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(options);

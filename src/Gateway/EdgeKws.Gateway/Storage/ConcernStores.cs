@@ -10,7 +10,7 @@ namespace EdgeKws.Gateway.Storage;
 /// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
 /// this file and not one copy per database.
 /// </summary>
-public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore, IMonitoringStore,
+public abstract class ConcernStores : IIngestStore, IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore, IMonitoringStore,
     IDetectionLabelStore, IAlertStore
 {
     private IngestStore? _ingest;
@@ -68,25 +68,25 @@ public abstract class ConcernStores : IGovernanceStore, IRolloutStore, INearMiss
     private static InvalidOperationException NotInitialized() =>
         new("the store's constructor did not call InitializeConcerns (a derived store's bug)");
 
-    /// <inheritdoc cref="IGatewayStore.WriteBatch"/>
+    /// <inheritdoc />
     public void WriteBatch(ReadOnlySpan<StoreWrite> writes, Span<IngestResult> results) => Ingest.WriteBatch(writes, results);
 
-    /// <inheritdoc cref="IGatewayStore.SetDeviceCredential"/>
+    /// <inheritdoc />
     public void SetDeviceCredential(string deviceId, PasswordHash credential) => Ingest.SetDeviceCredential(deviceId, credential);
 
-    /// <inheritdoc cref="IGatewayStore.TryGetDeviceCredential"/>
+    /// <inheritdoc />
     public bool TryGetDeviceCredential(string deviceId, out PasswordHash? credential) => Ingest.TryGetDeviceCredential(deviceId, out credential);
 
-    /// <inheritdoc cref="IGatewayStore.ReadDevices"/>
+    /// <inheritdoc />
     public IReadOnlyList<DeviceRecord> ReadDevices() => Ingest.ReadDevices();
 
-    /// <inheritdoc cref="IGatewayStore.ReadQuarantine"/>
+    /// <inheritdoc />
     public IReadOnlyList<QuarantineRecord> ReadQuarantine(long afterId, int limit) => Ingest.ReadQuarantine(afterId, limit);
 
-    /// <inheritdoc cref="IGatewayStore.ReadSequences"/>
+    /// <inheritdoc />
     public IReadOnlyList<long> ReadSequences(string deviceId) => Ingest.ReadSequences(deviceId);
 
-    /// <inheritdoc cref="IGatewayStore.Count"/>
+    /// <inheritdoc />
     public StoreCounts Count() => Ingest.Count();
 
     /// <inheritdoc />

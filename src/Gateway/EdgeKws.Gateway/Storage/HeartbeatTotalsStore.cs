@@ -3,7 +3,7 @@ namespace EdgeKws.Gateway.Storage;
 /// <summary>
 /// Heartbeat totals (schema step 7: columns on <c>heartbeats</c>) over either database: the one implementation of
 /// <see cref="IHeartbeatTotalsStore"/>, which <see cref="SqliteGatewayStore"/> and <see cref="PostgresGatewayStore"/> delegate to.
-/// Only reads: the totals are written with their heartbeat by the batch write (<see cref="IGatewayStore.WriteBatch"/>), which is
+/// Only reads: the totals are written with their heartbeat by the batch write (<see cref="IIngestStore.WriteBatch"/>), which is
 /// still written per database.
 /// </summary>
 internal sealed class HeartbeatTotalsStore(IStoreConnections db) : IHeartbeatTotalsStore

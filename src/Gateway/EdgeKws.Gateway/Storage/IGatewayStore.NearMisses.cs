@@ -32,7 +32,7 @@ public partial interface IGatewayStore : INearMissStore
 /// Near misses (schema step 8, table <c>near_misses</c>): score peaks just below a device's threshold. Their own table, never
 /// <c>detections</c>, so nothing that counts detections (FA/hour, detection counts, the review queue of detections) sees them.
 /// The labeling worker labels their clips as it labels trigger clips; the label lives on the near-miss row. One implementation
-/// over both databases (<see cref="NearMissStore"/>); a near miss is stored by the batch write (<see cref="IGatewayStore.WriteBatch"/>).
+/// over both databases (<see cref="NearMissStore"/>); a near miss is stored by the batch write (<see cref="IIngestStore.WriteBatch"/>).
 /// </summary>
 public interface INearMissStore
 {

@@ -44,7 +44,7 @@ public partial interface IGatewayStore : IHeartbeatTotalsStore
 /// <summary>
 /// Heartbeat totals (schema step 7, columns on <c>heartbeats</c>): the cumulative counters devices report (see
 /// <see cref="HeartbeatTotals"/>). One implementation over both databases (<see cref="HeartbeatTotalsStore"/>); the totals are stored
-/// with their heartbeat by the batch write (<see cref="IGatewayStore.WriteBatch"/>).
+/// with their heartbeat by the batch write (<see cref="IIngestStore.WriteBatch"/>).
 /// </summary>
 public interface IHeartbeatTotalsStore
 {

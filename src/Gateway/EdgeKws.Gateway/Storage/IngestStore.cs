@@ -8,7 +8,7 @@ namespace EdgeKws.Gateway.Storage;
 
 /// <summary>
 /// Ingest over either database (schema step 1: <c>devices</c>, the ledger <c>messages</c>, the typed message tables, <c>quarantine</c>):
-/// the one implementation of <see cref="IGatewayStore.WriteBatch"/>, the device credentials and the ingest reads, which
+/// the one implementation of <see cref="IIngestStore.WriteBatch"/>, the device credentials and the ingest reads, which
 /// <see cref="SqliteGatewayStore"/> and <see cref="PostgresGatewayStore"/> delegate to. SQL is written once; <see cref="StoreDialect"/>
 /// supplies the DDL types, <see cref="StoreDialect.WithoutRowId"/>, <see cref="StoreDialect.BinaryOrder"/>, <see cref="StoreDialect.Limit"/>
 /// and the statements that store a message with its ledger row (<see cref="StoreDialect.LedgeredInsert"/>).
@@ -28,7 +28,7 @@ namespace EdgeKws.Gateway.Storage;
 /// presence the last one received. So the rows do not depend on where the ingest writer cut its batches.</para>
 /// Not a hot-path type: a batch allocates its statements and arguments.
 /// </remarks>
-internal sealed class IngestStore
+internal sealed class IngestStore : IIngestStore
 {
     private const int MaxAttempts = 3;
 
@@ -212,7 +212,7 @@ internal sealed class IngestStore
         """,
     ];
 
-    /// <inheritdoc cref="IGatewayStore.WriteBatch"/>
+    /// <inheritdoc />
     public void WriteBatch(ReadOnlySpan<StoreWrite> writes, Span<IngestResult> results)
     {
         if (results.Length != writes.Length)
@@ -422,7 +422,7 @@ internal sealed class IngestStore
             [e.ReceivedUtc.ToUnixTimeMilliseconds(), e.ClientId, e.Topic, rejection.ToString(), reason, props.ToString(), e.ContentType, payload, (long)e.Payload.Length]);
     }
 
-    /// <inheritdoc cref="IGatewayStore.SetDeviceCredential"/>
+    /// <inheritdoc />
     public void SetDeviceCredential(string deviceId, PasswordHash credential)
     {
         ArgumentNullException.ThrowIfNull(credential);
@@ -439,7 +439,7 @@ internal sealed class IngestStore
             deviceId, credential.Salt, credential.Hash, credential.Iterations));
     }
 
-    /// <inheritdoc cref="IGatewayStore.TryGetDeviceCredential"/>
+    /// <inheritdoc />
     public bool TryGetDeviceCredential(string deviceId, out PasswordHash? credential)
     {
         credential = _db.Read(s => s.Query(
@@ -450,12 +450,12 @@ internal sealed class IngestStore
         return credential is not null;
     }
 
-    /// <inheritdoc cref="IGatewayStore.ReadDevices"/>
+    /// <inheritdoc />
     public IReadOnlyList<DeviceRecord> ReadDevices() =>
         _db.Read(s => s.Query(_devicesSql,
             r => new DeviceRecord(r.GetString(0), r.GetBoolean(1), FromMs(r, 2), FromMs(r, 3), r.GetStringOrNull(4), r.GetStringOrNull(5), r.GetStringOrNull(6))));
 
-    /// <inheritdoc cref="IGatewayStore.ReadQuarantine"/>
+    /// <inheritdoc />
     public IReadOnlyList<QuarantineRecord> ReadQuarantine(long afterId, int limit) =>
         _db.Read(s => s.Query(
             "SELECT id, received_utc_ms, client_id, topic, rejection, reason, payload, payload_bytes FROM quarantine WHERE id > $1 ORDER BY id LIMIT $2",
@@ -463,11 +463,11 @@ internal sealed class IngestStore
                 Enum.Parse<RejectionKind>(r.GetString(4)), r.GetString(5), r.GetBytes(6) ?? [], r.GetInt64(7)),
             afterId, s.Dialect.Limit(limit)));
 
-    /// <inheritdoc cref="IGatewayStore.ReadSequences"/>
+    /// <inheritdoc />
     public IReadOnlyList<long> ReadSequences(string deviceId) =>
         _db.Read(s => s.Query("SELECT seq FROM messages WHERE device_id = $1 ORDER BY seq", r => r.GetInt64(0), deviceId));
 
-    /// <inheritdoc cref="IGatewayStore.Count"/>
+    /// <inheritdoc />
     public StoreCounts Count() =>
         _db.Read(s => s.Query(
             """

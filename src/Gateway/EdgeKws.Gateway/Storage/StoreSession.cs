@@ -112,7 +112,7 @@ internal interface IStoreConnections
     /// <summary>Runs statements that change rows (in autocommit, or in <see cref="StoreSession.InTransaction{T}"/>).</summary>
     T Write<T>(Func<StoreSession, T> write);
 
-    /// <summary>Runs the ingest writer's batch (<see cref="IGatewayStore.WriteBatch"/>, one thread). SQLite: as <see cref="Write{T}"/>.
+    /// <summary>Runs the ingest writer's batch (<see cref="IIngestStore.WriteBatch"/>, one thread). SQLite: as <see cref="Write{T}"/>.
     /// PostgreSQL: on the store's one kept ingest connection, under its lock, with <c>synchronous_commit</c> as
     /// <see cref="Configuration.StoreOptions.Durability"/> says; a connection that broke is replaced at the next batch.</summary>
     T Ingest<T>(Func<StoreSession, T> write);

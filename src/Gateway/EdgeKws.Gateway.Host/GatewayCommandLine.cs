@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.CommandLine.Invocation;
 using System.CommandLine.Parsing;
 
-namespace EdgeKws.Gateway.Configuration;
+namespace EdgeKws.Gateway.Host;
 
 /// <summary>
 /// How the gateway's commands (<c>EdgeKws.Gateway.Host device|token|model ...</c>) run on System.CommandLine: a parse error (unknown
