@@ -242,9 +242,10 @@ public static class DatasetCommand
         Option<string> testSplitOption = new("--test-split") { HelpName = "S", DefaultValueFactory = _ => defaults.TestSplit, Description = "split the figures are measured on (other voices and rooms)" };
         Option<string> wakePhraseOption = new("--wake-phrase") { HelpName = "PHRASE", DefaultValueFactory = _ => defaults.WakePhrase, Description = "the wake phrase" };
         Option<bool> verboseOption = new("--verbose") { Description = "progress on stderr" };
+        Option<bool> triggersOnlyOption = new("--triggers-only") { Description = "only clips the device model fires on (its manifest threshold), in both splits: the population a gateway labels" };
         var command = new Command("label-bench", "Trigger-like clips of a (far-field) corpus - the wake phrase alone and in sentences, near misses, other speech - through the gateway's labeler: evidence (forced alignment, near-miss competition, the device model's score, --verifier's score), a calibration fitted on --calibration-split and figures on --test-split: precision of decided true and false accepts and review rate per kind, room and engine, for the calibrated labeler and the fixed-rule verifier, and the review rate at several precision targets.")
         {
-            corpusOption, modelOption, verifierOption, outOption, perKindOption, parallelOption, precisionOption, calibrationSplitOption, testSplitOption, wakePhraseOption, verboseOption,
+            corpusOption, modelOption, verifierOption, outOption, perKindOption, parallelOption, precisionOption, calibrationSplitOption, testSplitOption, wakePhraseOption, verboseOption, triggersOnlyOption,
         };
         command.Requires(corpusOption, modelOption);
         command.SetAction(parse =>
@@ -259,6 +260,7 @@ public static class DatasetCommand
                 CalibrationSplit = parse.GetRequiredValue(calibrationSplitOption),
                 TestSplit = parse.GetRequiredValue(testSplitOption),
                 WakePhrase = parse.GetRequiredValue(wakePhraseOption),
+                TriggersOnly = parse.GetValue(triggersOnlyOption),
             };
             return LabelBench(parse.GetRequiredValue(corpusOption), options, parse.GetValue(outOption), parse.GetValue(verboseOption), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });

@@ -35,6 +35,11 @@ public sealed record LabelingBenchmarkOptions
 
     /// <summary>Clips aligned at once.</summary>
     public int Parallel { get; init; } = 2;
+
+    /// <summary>Only clips the device model fires on (score at or above its manifest threshold) in both splits, up to
+    /// <see cref="PerKind"/> of each kind: the population a gateway labels, for a calibration fitted on it. Every clip of
+    /// a split is scored by the device model first (milliseconds each); only the picked ones go through the aligner.</summary>
+    public bool TriggersOnly { get; init; }
 }
 
 /// <summary>One benchmark clip and what each labeler made of it.</summary>
@@ -176,13 +181,26 @@ public static class LabelingBenchmark
             verifierVersion = verifierModel?.ModelVersion;
             foreach ((string split, bool forCalibration) in new[] { (options.CalibrationSplit, true), (options.TestSplit, false) })
             {
-                List<(CorpusFile File, string Kind)> picked = Pick(manifest, split, options, engineOf);
+                List<(CorpusFile File, string Kind)> picked = Pick(manifest, split, options.TriggersOnly ? int.MaxValue : options.PerKind, engineOf, options.WakePhrase);
                 if (picked.Count == 0)
                 {
                     throw new ArgumentException($"the corpus has no clips in split '{split}'");
                 }
 
                 double[] deviceScores = [.. picked.Select(p => scorer.Score(Path.Combine(corpusRoot, p.File.Path)))];
+                if (options.TriggersOnly)
+                {
+                    // Keep Pick's round-robin order, so the first PerKind triggers of a kind still spread over engines and speakers.
+                    List<int> keep = [.. Enumerable.Range(0, picked.Count).Where(i => deviceScores[i] >= scorer.Threshold)
+                        .GroupBy(i => picked[i].Kind, StringComparer.Ordinal).SelectMany(g => g.Take(options.PerKind)).Order()];
+                    progress?.Invoke($"{split}: {keep.Count} of {picked.Count} clips fire the device model at {scorer.Threshold}");
+                    if (keep.Count == 0)
+                    {
+                        throw new ArgumentException($"no clip of split '{split}' fires the device model at its threshold {scorer.Threshold}");
+                    }
+                    picked = [.. keep.Select(i => picked[i])];
+                    deviceScores = [.. keep.Select(i => deviceScores[i])];
+                }
                 double?[] verifierScores = [.. picked.Select(p => verifierModel?.Score(Path.Combine(corpusRoot, p.File.Path)))];
                 var clips = new LabelingBenchmarkClip[picked.Count];
                 int done = 0;
@@ -202,7 +220,7 @@ public static class LabelingBenchmark
         }
 
         LabelCalibration calibration = LabelCalibration.Fit([.. all.Where(c => c.Calibration).Select(c => (c.Clip.Evidence, c.Clip.HoldsWakePhrase))],
-            fittedOn: $"{manifest.Files.Count} files corpus ({manifest.GeneratorVersion}), split '{options.CalibrationSplit}', {verifier.Tool}, device model {modelVersion}"
+            fittedOn: $"{manifest.Files.Count} files corpus ({manifest.GeneratorVersion}), split '{options.CalibrationSplit}'{(options.TriggersOnly ? " (clips the device model fires on)" : "")}, {verifier.Tool}, device model {modelVersion}"
                 + (verifierVersion is null ? "" : $", verifier model {verifierVersion}"));
         LabelingBenchmarkClip[] test = [.. all.Where(c => !c.Calibration).Select(c => c.Clip)];
         var labeler = new CalibratedLabeler(calibration, options.Precision, options.Precision);
@@ -315,9 +333,9 @@ public static class LabelingBenchmark
     private static string Pct(double v) => double.IsNaN(v) ? "-" : (v * 100).ToString("0.0", CultureInfo.InvariantCulture) + "%";
 
     // Up to PerKind clips of each kind, round-robin over engines then speakers so every engine is heard.
-    private static List<(CorpusFile File, string Kind)> Pick(CorpusManifest manifest, string split, LabelingBenchmarkOptions options, Dictionary<string, string> engineOf)
+    private static List<(CorpusFile File, string Kind)> Pick(CorpusManifest manifest, string split, int perKind, Dictionary<string, string> engineOf, string wakePhrase)
     {
-        string wake = string.Join(' ', PocketSphinxAligner.Normalise(options.WakePhrase));
+        string wake = string.Join(' ', PocketSphinxAligner.Normalise(wakePhrase));
         string? KindOf(CorpusFile f)
         {
             bool holds = f.KeywordEvents.Any(k => string.Join(' ', PocketSphinxAligner.Normalise(k.Keyword)) == wake);
@@ -338,12 +356,12 @@ public static class LabelingBenchmark
                 .GroupBy(s => s.Engine, StringComparer.Ordinal).OrderBy(g => g.Key, StringComparer.Ordinal)
                 .Select(g => g.ToList()).ToList();
             int taken = 0, round = 0;
-            while (taken < options.PerKind && bySpeaker.Any(e => e.Any(s => s.Queue.Count > 0)))
+            while (taken < perKind && bySpeaker.Any(e => e.Any(s => s.Queue.Count > 0)))
             {
                 foreach (var engine in bySpeaker)
                 {
                     var speakers = engine.Where(s => s.Queue.Count > 0).ToList();
-                    if (speakers.Count == 0 || taken >= options.PerKind)
+                    if (speakers.Count == 0 || taken >= perKind)
                     {
                         continue;
                     }

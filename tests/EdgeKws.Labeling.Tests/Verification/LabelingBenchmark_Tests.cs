@@ -81,6 +81,45 @@ public class LabelingBenchmark_Tests(SmallCorpusFixture corpus)
     }
 
     [Fact]
+    public void Triggers_only_keeps_the_clips_the_device_model_fires_on_in_both_splits()
+    {
+        // The bundled model at a lowered threshold (a copy of its manifest), so that on the small corpus clips with and
+        // without the wake phrase both fire and a calibration can be fitted on triggers alone.
+        using var dir = new TempDirectory();
+        string bundled = BundledModel();
+        var manifest = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(bundled))!.AsObject();
+        string onnx = manifest["fileName"]!.GetValue<string>();
+        File.Copy(Path.Combine(Path.GetDirectoryName(bundled)!, onnx), Path.Combine(dir.Path, onnx));
+        const double threshold = 0.3;
+        manifest["threshold"] = threshold;
+        string lowered = Path.Combine(dir.Path, "lowered.int8.manifest.json");
+        File.WriteAllText(lowered, manifest.ToJsonString());
+        string output = Path.Combine(dir.Path, "out");
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        int exit = DatasetCommand.Run(["label-bench", "--corpus", corpus.Root, "--model", lowered, "--per-kind", "3", "--triggers-only", "--out", output], stdout, stderr);
+        Assert.True(exit == 0, stderr.ToString());
+
+        using var json = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(output, "label-bench.json")));
+        Assert.Equal(threshold, json.RootElement.GetProperty("deviceThreshold").GetDouble(), 6);
+        var clips = json.RootElement.GetProperty("clips").EnumerateArray().ToList();
+        Assert.NotEmpty(clips);
+        Assert.All(clips, c => Assert.True(c.GetProperty("evidence").GetProperty("deviceScore").GetDouble() >= threshold, c.GetProperty("path").GetString()));
+        // At most --per-kind of each kind, and the "device fires" row is then every clip.
+        Assert.All(clips.GroupBy(c => c.GetProperty("kind").GetString()), g => Assert.InRange(g.Count(), 1, 3));
+        Assert.Equal(clips.Count, json.RootElement.GetProperty("calibrated")[1].GetProperty("clips").GetInt32());
+        LabelCalibration calibration = LabelCalibration.Load(Path.Combine(output, "label-calibration.json"));
+        Assert.Contains("(clips the device model fires on)", calibration.FittedOn, StringComparison.Ordinal);
+        Assert.InRange(calibration.Examples, 2, 12);
+
+        // At the bundled threshold no clip without the wake phrase fires on this corpus: a calibration cannot be fitted,
+        // and the command says so instead of fitting on one class.
+        stderr = new StringWriter();
+        Assert.Equal(1, DatasetCommand.Run(["label-bench", "--corpus", corpus.Root, "--model", bundled, "--per-kind", "3", "--triggers-only"], new StringWriter(), stderr));
+        Assert.Matches("^edgekws-dataset: (a calibration needs clips of both kinds; got [0-9]+ with the wake phrase and 0 without|no clip of split '[a-z]+' fires the device model)", stderr.ToString());
+    }
+
+    [Fact]
     public void Refuses_a_missing_model_and_the_same_split_twice_with_clear_errors()
     {
         var stderr = new StringWriter();
