@@ -72,15 +72,22 @@ public static class SnrMixer
 
     /// <summary>
     /// Scales <paramref name="noise"/> so that, over <paramref name="speechIntervals"/>, speech power over
-    /// noise power is <paramref name="snrDb"/>; returns the factor. Throws when either part is silent there.
+    /// noise power is <paramref name="snrDb"/>; returns the factor. Where the noise happens to be silent over the speech
+    /// intervals (a gap in sparse noise, e.g. babble's talkers all pausing under a short phrase) but not elsewhere, its
+    /// power over the whole span stands in, so the noise keeps the level the SNR asks for around the speech. Throws when
+    /// the speech is silent there or the noise everywhere.
     /// </summary>
     public static double NoiseScaleForSnr(ReadOnlySpan<float> speech, ReadOnlySpan<float> noise, IReadOnlyList<SampleInterval> speechIntervals, double snrDb)
     {
         double ps = MeanSquare(speech, speechIntervals);
         double pn = MeanSquare(noise, speechIntervals);
+        if (pn <= 0)
+        {
+            pn = MeanSquare(noise);
+        }
         if (ps <= 0 || pn <= 0)
         {
-            throw new ArgumentException($"Cannot set an SNR of {snrDb} dB: the {(ps <= 0 ? "speech" : "noise")} is silent over the speech intervals.");
+            throw new ArgumentException($"Cannot set an SNR of {snrDb} dB: the {(ps <= 0 ? "speech is silent over the speech intervals" : "noise is silent")}.");
         }
 
         return Math.Sqrt(ps / (pn * Math.Pow(10, snrDb / 10)));
