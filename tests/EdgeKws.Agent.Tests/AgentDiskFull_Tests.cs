@@ -1,7 +1,7 @@
 using System.Globalization;
 using EdgeKws.Device.Outbox;
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Device.Tests.Outbox;
-using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Device.Tests.Uplink;
 using Xunit.Abstractions;
 
@@ -32,7 +32,7 @@ public sealed class AgentDiskFull_Tests(ITestOutputHelper output) : IDisposable
 
         int port = UplinkTestKit.FreePort();
         string config = AgentTestKit.WriteConfig(_dir.Path, "dev-full", port, heartbeatSeconds: 5, quotaBytes: 1L << 20);
-        string wav = PipelineTestKit.WriteWav(_dir.File("bursts.wav"), PipelineTestKit.Synthesize(240, PipelineTestKit.Starts(115, first: 1.5, every: 2.0)));
+        string wav = ListeningTestKit.WriteWav(_dir.File("bursts.wav"), ListeningTestKit.Synthesize(240, ListeningTestKit.Starts(115, first: 1.5, every: 2.0)));
         using var agent = AgentProcess.Start(
             ["--config", config, "--wav", wav, "--model", AgentTestKit.Model, "--log-enqueues", "--drain-seconds", "60"],
             new Dictionary<string, string> { ["EDGEKWS_StateDirectory"] = state });

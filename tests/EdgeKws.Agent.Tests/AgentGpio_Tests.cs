@@ -1,5 +1,5 @@
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Device.Tests.Outbox;
-using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Device.Tests.Uplink;
 using Xunit.Abstractions;
 
@@ -22,7 +22,7 @@ public sealed class AgentGpio_Tests(ITestOutputHelper output) : IDisposable
         string config = AgentTestKit.WriteConfig(_dir.Path, "dev-led", port, heartbeatSeconds: 600);
         // A burst at 9 s: well after the broker comes up. The WAV is far longer than the test needs (it ends with SIGTERM):
         // a real-time replay that ended before a late test continuation started the broker would end the agent with it.
-        string wav = PipelineTestKit.WriteWav(_dir.File("late-burst.wav"), PipelineTestKit.Synthesize(180, [9.0]));
+        string wav = ListeningTestKit.WriteWav(_dir.File("late-burst.wav"), ListeningTestKit.Synthesize(180, [9.0]));
 
         using var agent = AgentProcess.Start(["--config", config, "--wav", wav, "--model", AgentTestKit.Model, "--drain-seconds", "0"]);
         Assert.True(agent.WaitForStderr("led: offline", Timeout), "no broker: the LED should show offline\n" + agent.Stderr);

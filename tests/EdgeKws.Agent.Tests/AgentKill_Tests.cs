@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using System.Globalization;
 using EdgeKws.Device.Outbox;
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Device.Tests.Outbox;
-using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Device.Tests.Uplink;
 using EdgeKws.Shared.Contracts;
 using Xunit.Abstractions;
@@ -24,7 +24,7 @@ public sealed class AgentKill_Tests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Keeps_every_enqueued_message_intact_when_the_agent_is_sigkilled_during_heavy_outbox_writes()
     {
-        string wav = PipelineTestKit.WriteWav(_dir.File("heavy.wav"), PipelineTestKit.Synthesize(120, PipelineTestKit.Starts(100, first: 1.0, every: 1.1)));
+        string wav = ListeningTestKit.WriteWav(_dir.File("heavy.wav"), ListeningTestKit.Synthesize(120, ListeningTestKit.Starts(100, first: 1.0, every: 1.1)));
         string config = AgentTestKit.WriteConfig(_dir.Path, "dev-kill", mqttPort: UplinkTestKit.FreePort(), heartbeatSeconds: 5,
             consent: true, quotaBytes: 1L << 30);
         int seed = Environment.TickCount;

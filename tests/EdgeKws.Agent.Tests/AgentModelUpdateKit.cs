@@ -3,7 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json.Nodes;
 using EdgeKws.Device.ModelUpdates;
-using EdgeKws.Device.Tests.Pipeline;
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;
 using EdgeKws.Shared.Signing;
@@ -36,8 +36,8 @@ internal sealed class AgentModelUpdateKit : IDisposable
 
         // The canaries ship with the agent: the keyword (a 1 kHz burst in noise) and noise alone, as MFCCs of the real front end.
         MfccConfig mfcc = MfccConfig.Default;
-        WriteCanary(Path.Combine(state, "canary", ModelCanary.PositiveFileName), PipelineTestKit.Synthesize(3.0, [1.0], seed: 21), mfcc);
-        WriteCanary(Path.Combine(state, "canary", ModelCanary.NegativeFileName), PipelineTestKit.Synthesize(3.0, [], seed: 22), mfcc);
+        WriteCanary(Path.Combine(state, "canary", ModelCanary.PositiveFileName), ListeningTestKit.Synthesize(3.0, [1.0], seed: 21), mfcc);
+        WriteCanary(Path.Combine(state, "canary", ModelCanary.NegativeFileName), ListeningTestKit.Synthesize(3.0, [], seed: 22), mfcc);
 
         // The seed: manifest + detached signature + model, as a factory image would carry them.
         string seedDir = Path.Combine(dir, "seed");
@@ -54,13 +54,13 @@ internal sealed class AgentModelUpdateKit : IDisposable
     public string SeedManifest { get; }
 
     public static byte[] FixtureModel() =>
-        File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(PipelineTestKit.ModelManifest)!, "kws-tone1k-int8.onnx"));
+        File.ReadAllBytes(Path.Combine(Path.GetDirectoryName(ListeningTestKit.ModelManifest)!, "kws-tone1k-int8.onnx"));
 
     /// <summary>The committed tone1k model (or <paramref name="model"/>) with a manifest naming <paramref name="version"/>, optionally edited, signed.</summary>
     public (byte[] Manifest, byte[] Signature, byte[] Model) Signed(string version, Action<JsonObject>? edit = null, byte[]? model = null)
     {
         byte[] modelBytes = model ?? FixtureModel();
-        var json = JsonNode.Parse(File.ReadAllText(PipelineTestKit.ModelManifest))!.AsObject();
+        var json = JsonNode.Parse(File.ReadAllText(ListeningTestKit.ModelManifest))!.AsObject();
         json["modelVersion"] = version;
         json["sha256"] = Convert.ToHexStringLower(SHA256.HashData(modelBytes));
         json["sizeBytes"] = modelBytes.Length;

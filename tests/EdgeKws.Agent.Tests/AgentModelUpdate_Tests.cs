@@ -1,6 +1,6 @@
 using System.Globalization;
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Device.Tests.Outbox;
-using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Device.Tests.Uplink;
 using EdgeKws.Shared.Contracts;
 using Xunit.Abstractions;
@@ -169,7 +169,7 @@ public sealed class AgentModelUpdate_Tests(ITestOutputHelper output) : IDisposab
             Port = port;
             Kit = new AgentModelUpdateKit(dir.Path);
             _config = AgentTestKit.WriteConfig(dir.Path, DeviceId, port, heartbeatSeconds: 600);
-            _wav = PipelineTestKit.WriteWav(dir.File("bursts.wav"), PipelineTestKit.Synthesize(240, PipelineTestKit.Starts(118, first: 1.0, every: 2.0)));
+            _wav = ListeningTestKit.WriteWav(dir.File("bursts.wav"), ListeningTestKit.Synthesize(240, ListeningTestKit.Starts(118, first: 1.0, every: 2.0)));
         }
 
         public int Port { get; }

@@ -1,7 +1,7 @@
 using System.Globalization;
 using EdgeKws.Device.Outbox;
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Device.Tests.Outbox;
-using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Device.Tests.Uplink;
 using EdgeKws.Shared.Contracts;
 using Xunit.Abstractions;
@@ -61,7 +61,7 @@ public sealed class AgentProcess_Tests(ITestOutputHelper output) : IDisposable
     public async Task Replays_a_wav_and_delivers_its_detections_to_an_embedded_broker()
     {
         double[] starts = [1.5, 4.2, 7.0, 9.9];
-        string wav = PipelineTestKit.WriteWav(_dir.File("bursts.wav"), PipelineTestKit.Synthesize(12, starts));
+        string wav = ListeningTestKit.WriteWav(_dir.File("bursts.wav"), ListeningTestKit.Synthesize(12, starts));
         int port = UplinkTestKit.FreePort();
         await using var broker = await EmbeddedBroker.StartAsync(port);
         await using var subscriber = new RecordingSubscriber(port);
@@ -88,7 +88,7 @@ public sealed class AgentProcess_Tests(ITestOutputHelper output) : IDisposable
         {
             Assert.True(reports[i]!.TryValidate(out string why), why);
             Assert.Equal("dev-e2e", reports[i]!.DeviceId);
-            Assert.InRange(reports[i]!.StreamOffsetMs - ((starts[i] + PipelineTestKit.BurstSeconds) * 1000), 0, 200);
+            Assert.InRange(reports[i]!.StreamOffsetMs - ((starts[i] + ListeningTestKit.BurstSeconds) * 1000), 0, 200);
         }
         Assert.Equal(4, subscriber.Messages.Count(m => m.Kind == "clip-features"));
         Assert.Equal(0, subscriber.Messages.Count(m => m.Kind == "clip-audio"));
@@ -99,7 +99,7 @@ public sealed class AgentProcess_Tests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void Stops_gracefully_on_sigterm_with_a_final_heartbeat_and_a_clean_outbox()
     {
-        string wav = PipelineTestKit.WriteWav(_dir.File("long.wav"), PipelineTestKit.Synthesize(60, [1.0]));
+        string wav = ListeningTestKit.WriteWav(_dir.File("long.wav"), ListeningTestKit.Synthesize(60, [1.0]));
         string config = AgentTestKit.WriteConfig(_dir.Path, "dev-term", mqttPort: UplinkTestKit.FreePort(), heartbeatSeconds: 600);
 
         using var agent = AgentProcess.Start(["--config", config, "--wav", wav, "--model", AgentTestKit.Model, "--drain-seconds", "0"]);
@@ -137,7 +137,7 @@ public sealed class AgentAlsa_Tests : IDisposable
     public void Captures_from_an_alsa_fake_microphone_and_detects_its_bursts_at_their_times()
     {
         double[] starts = [1.0, 3.5, 6.0];
-        short[] audio = PipelineTestKit.Synthesize(8, starts);
+        short[] audio = ListeningTestKit.Synthesize(8, starts);
         string raw = _dir.File("mic.raw");
         File.WriteAllBytes(raw, System.Runtime.InteropServices.MemoryMarshal.AsBytes(audio.AsSpan()).ToArray());
         string template = File.ReadAllText(RepositoryRoot.File("hardware/alsa/fakemic.conf"));
@@ -173,7 +173,7 @@ public sealed class AgentAlsa_Tests : IDisposable
         Assert.Equal(starts.Length, ends.Count);
         for (int i = 0; i < starts.Length; i++)
         {
-            Assert.InRange(ends[i] - (starts[i] + PipelineTestKit.BurstSeconds), 0.0, 0.2);
+            Assert.InRange(ends[i] - (starts[i] + ListeningTestKit.BurstSeconds), 0.0, 0.2);
         }
         Assert.Contains("end=stopped", Assert.Single(agent.Lines(), l => l.StartsWith("summary:", StringComparison.Ordinal)));
     }

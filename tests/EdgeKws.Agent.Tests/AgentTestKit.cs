@@ -1,11 +1,11 @@
 using System.Globalization;
-using EdgeKws.Device.Tests.Pipeline;
+using EdgeKws.Device.Tests.Listening;
 
 namespace EdgeKws.Agent.Tests;
 
 internal static class AgentTestKit
 {
-    public static string Model => PipelineTestKit.ModelManifest;
+    public static string Model => ListeningTestKit.ModelManifest;
 
     /// <summary>Writes an agent.json; <paramref name="extra"/> is spliced into the top-level object.</summary>
     public static string WriteConfig(string dir, string deviceId, int mqttPort, string extra = "", int heartbeatSeconds = 60,
@@ -25,7 +25,7 @@ internal static class AgentTestKit
             }
             """));
         // The config names a WAV that exists; tests replace it with --wav.
-        PipelineTestKit.WriteWav(Path.Combine(dir, "none.wav"), new short[1600]);
+        ListeningTestKit.WriteWav(Path.Combine(dir, "none.wav"), new short[1600]);
         return path;
     }
 

@@ -1,10 +1,10 @@
 using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Device.Tests.Outbox;
-using EdgeKws.Device.Tests.Pipeline;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;
 using Xunit.Abstractions;
@@ -34,10 +34,10 @@ public sealed class ModelUpdateWorker_Tests(ITestOutputHelper output) : IDisposa
         Assert.True(slots.TryInstall(ModelUpdate.FromBytes(seedManifest, seedSignature, seedModel)).Succeeded);
         Assert.True(KeywordDetector.TryCreate(slots.ActiveModel!, null, out KeywordDetector? running, out why), why);
 
-        using OutboxStore outbox = PipelineTestKit.OpenOutbox(state);
-        string wav = PipelineTestKit.WriteWav(_dir.File("quiet.wav"), PipelineTestKit.Synthesize(2, []));
+        using OutboxStore outbox = ListeningTestKit.OpenOutbox(state);
+        string wav = ListeningTestKit.WriteWav(_dir.File("quiet.wav"), ListeningTestKit.Synthesize(2, []));
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        var pipeline = new ListeningPipeline(source, running!, outbox, PipelineTestKit.Options(deviceId: "dev-1"));
+        var pipeline = new ListeningPipeline(source, running!, outbox, ListeningTestKit.Options(deviceId: "dev-1"));
         var log = new List<string>();
         using (var worker = new ModelUpdateWorker(slots, pipeline, outbox, "dev-1", () => { }, null, line => { lock (log) log.Add(line); },
             _ => (null, "simulated: ONNX Runtime could not create the session")))

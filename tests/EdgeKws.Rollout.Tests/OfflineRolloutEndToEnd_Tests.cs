@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using EdgeKws.Agent.Tests;
-using EdgeKws.Device.Tests.Pipeline;
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Gateway;
 using EdgeKws.Gateway.Api;
 using EdgeKws.Gateway.Rollout;
@@ -51,7 +51,7 @@ public sealed class OfflineRolloutEndToEnd_Tests(ITestOutputHelper output) : IAs
         Directory.CreateDirectory(agentDir);
         _kit = new AgentModelUpdateKit(agentDir);
         _config = AgentTestKit.WriteConfig(agentDir, DeviceId, _gateway.BrokerPort, heartbeatSeconds: 5);
-        _wav = PipelineTestKit.WriteWav(_dir.File("bursts.wav"), PipelineTestKit.Synthesize(240, PipelineTestKit.Starts(118, first: 1.0, every: 2.0)));
+        _wav = ListeningTestKit.WriteWav(_dir.File("bursts.wav"), ListeningTestKit.Synthesize(240, ListeningTestKit.Starts(118, first: 1.0, every: 2.0)));
         // The seed is production; the update (same tone1k bytes, another version, signed with the same key) a gate-passed candidate.
         foreach ((string version, ModelStage stage) in new[] { (AgentModelUpdateKit.SeedVersion, ModelStage.Production), (NewVersion, ModelStage.Candidate) })
         {

@@ -5,9 +5,9 @@ using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Configuration;
 using EdgeKws.Device.Gpio;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Uplink;
 using EdgeKws.Shared.Features;
 

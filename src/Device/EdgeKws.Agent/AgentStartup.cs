@@ -4,8 +4,8 @@ using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
 using EdgeKws.Device.Configuration;
 using EdgeKws.Device.Gpio;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Uplink;
 using EdgeKws.Shared.Features;
 

@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Uplink;
 
 namespace EdgeKws.Agent;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Uplink;
 
 namespace EdgeKws.Agent;

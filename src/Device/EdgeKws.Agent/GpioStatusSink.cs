@@ -1,5 +1,5 @@
 using EdgeKws.Device.Gpio;
-using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Listening;
 
 namespace EdgeKws.Agent;
 

@@ -1,8 +1,8 @@
 using System.Collections.Concurrent;
 using EdgeKws.Detection;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
 using EdgeKws.Shared.Contracts;
 
 namespace EdgeKws.Agent;

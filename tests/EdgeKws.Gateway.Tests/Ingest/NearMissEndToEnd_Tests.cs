@@ -1,9 +1,9 @@
 using System.Text.Json;
 using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
-using EdgeKws.Device.Tests.Pipeline;
+using EdgeKws.Device.Tests.Listening;
 using EdgeKws.Device.Uplink;
 using EdgeKws.Gateway.Security;
 using EdgeKws.Gateway.Storage;
@@ -28,17 +28,17 @@ public sealed class NearMissEndToEnd_Tests
         // The quiet bursts are one 4 s segment repeated (frame-aligned with the model's stride), so they score alike: the model's score
         // rises steeply with the tone's level and noise, and the band must hold all three.
         double[] quietStarts = [5.0, 9.0, 13.0];
-        short[] loud = PipelineTestKit.Synthesize(4, [2.0]);
-        short[] tail = PipelineTestKit.Synthesize(4, [], seed: 3);
+        short[] loud = ListeningTestKit.Synthesize(4, [2.0]);
+        short[] tail = ListeningTestKit.Synthesize(4, [], seed: 3);
         short[] Build(float quietAmplitude)
         {
-            short[] segment = PipelineTestKit.Synthesize(4, [1.0], seed: 11, amplitude: quietAmplitude);
+            short[] segment = ListeningTestKit.Synthesize(4, [1.0], seed: 11, amplitude: quietAmplitude);
             return [.. loud, .. segment, .. segment, .. segment, .. tail];
         }
-        (float quiet, float[] peaks, float threshold) = PipelineTestKit.NearMissAmplitude(Build, quietStarts);
+        (float quiet, float[] peaks, float threshold) = ListeningTestKit.NearMissAmplitude(Build, quietStarts);
         short[] samples = Build(quiet);
         using var dir = new TempDirectory();
-        string wav = PipelineTestKit.WriteWav(Path.Combine(dir.Path, "near-miss.wav"), samples);
+        string wav = ListeningTestKit.WriteWav(Path.Combine(dir.Path, "near-miss.wav"), samples);
 
         // No wake phrase configured and no keyword in the messages: the worker cannot align, so it needs no pocketsphinx.
         string datasets = Path.Combine(dir.Path, "datasets");
@@ -47,13 +47,13 @@ public sealed class NearMissEndToEnd_Tests
 
         ListeningPipelineStats stats;
         var sink = new RecordingSink();
-        using (OutboxStore outbox = PipelineTestKit.OpenOutbox(dir.Path))
+        using (OutboxStore outbox = ListeningTestKit.OpenOutbox(dir.Path))
         {
             string hash;
-            using (KeywordDetector detector = PipelineTestKit.CreateDetector())
+            using (KeywordDetector detector = ListeningTestKit.CreateDetector())
             using (var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false }))
             {
-                var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(Device, consent: true), sink);
+                var pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options(Device, consent: true), sink);
                 pipeline.Run(CancellationToken.None);
                 stats = pipeline.Stats;
                 hash = pipeline.FeatureConfigHash;

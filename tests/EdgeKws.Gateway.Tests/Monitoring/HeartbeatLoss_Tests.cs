@@ -1,6 +1,6 @@
 using System.Text.Json;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Uplink;
 using EdgeKws.Gateway.Tests.Api;
 using EdgeKws.Shared.Contracts;

@@ -1,5 +1,5 @@
 using System.Globalization;
-using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Listening;
 
 namespace EdgeKws.Bench.Report;
 

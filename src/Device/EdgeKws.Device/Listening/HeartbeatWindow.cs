@@ -1,6 +1,6 @@
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>Per-interval heartbeat figures taken on the audio thread; the writer thread completes them (<see cref="HeartbeatComposer"/>).</summary>
 internal sealed record HeartbeatSnapshot(DateTimeOffset Utc, double IntervalSeconds, double ListeningSeconds, int Detections,

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>Resident set size of this process, for heartbeats and the agent's summary.</summary>
 public static class ProcessMemory

@@ -1,8 +1,8 @@
 using System.Diagnostics;
 using EdgeKws.Detection;
 using EdgeKws.Device.Audio;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Tests.Outbox;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Diagnostics;
@@ -10,7 +10,7 @@ using EdgeKws.Shared.Features;
 using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
-namespace EdgeKws.Device.Tests.Pipeline;
+namespace EdgeKws.Device.Tests.Listening;
 
 /// <summary>The always-on loop with real parts: WAV replay, the real MFCC front end, the tone1k ONNX model, a real SQLite outbox.</summary>
 public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposable
@@ -23,12 +23,12 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     public void Detects_each_tone_burst_of_a_replayed_wav_at_its_known_time()
     {
         double[] starts = [1.5, 4.0, 6.2, 9.0, 11.7, 14.1];
-        string wav = PipelineTestKit.WriteWav(_dir.File("bursts.wav"), PipelineTestKit.Synthesize(16, starts));
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        string wav = ListeningTestKit.WriteWav(_dir.File("bursts.wav"), ListeningTestKit.Synthesize(16, starts));
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        using var detector = PipelineTestKit.CreateDetector();
+        using var detector = ListeningTestKit.CreateDetector();
         var sink = new RecordingSink();
-        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(), sink);
+        var pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options(), sink);
 
         pipeline.Run(CancellationToken.None);
 
@@ -37,7 +37,7 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
         Assert.Equal(starts.Length, sink.Detections.Count);
         for (int i = 0; i < starts.Length; i++)
         {
-            double burstEnd = starts[i] + PipelineTestKit.BurstSeconds;
+            double burstEnd = starts[i] + ListeningTestKit.BurstSeconds;
             double fired = sink.Detections[i].KeywordEndSample / 16000.0;
             output.WriteLine($"burst ends {burstEnd:F3} s, detector decided at {fired:F3} s (+{(fired - burstEnd) * 1000:F0} ms of audio)");
             // The model end-points: it decides 5-11 frames (plus the 15 ms window overhang) after the burst ends.
@@ -64,17 +64,17 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     [Fact]
     public void Raises_no_detection_on_noise_or_a_sustained_tone()
     {
-        short[] audio = PipelineTestKit.Synthesize(12, []);
+        short[] audio = ListeningTestKit.Synthesize(12, []);
         // A 4 s tone is not a keyword: the model wants a burst that ends, with nothing hot before it.
         for (int i = 3 * 16000; i < 7 * 16000; i++)
         {
             audio[i] = (short)Math.Clamp(audio[i] + (0.3 * 32767 * Math.Sin(2 * Math.PI * 1000 * i / 16000.0)), short.MinValue, short.MaxValue);
         }
-        string wav = PipelineTestKit.WriteWav(_dir.File("noise.wav"), audio);
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        string wav = ListeningTestKit.WriteWav(_dir.File("noise.wav"), audio);
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        using var detector = PipelineTestKit.CreateDetector();
-        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options());
+        using var detector = ListeningTestKit.CreateDetector();
+        var pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options());
 
         pipeline.Run(CancellationToken.None);
 
@@ -88,13 +88,13 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     public void Sends_raw_clip_audio_only_with_consent_and_the_clip_features_always(bool consent)
     {
         double[] starts = [2.0, 5.0];
-        short[] audio = PipelineTestKit.Synthesize(8, starts);
-        string wav = PipelineTestKit.WriteWav(_dir.File("c.wav"), audio);
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        short[] audio = ListeningTestKit.Synthesize(8, starts);
+        string wav = ListeningTestKit.WriteWav(_dir.File("c.wav"), audio);
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        using var detector = PipelineTestKit.CreateDetector();
+        using var detector = ListeningTestKit.CreateDetector();
         var sink = new RecordingSink();
-        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(consent: consent), sink);
+        var pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options(consent: consent), sink);
 
         pipeline.Run(CancellationToken.None);
 
@@ -145,11 +145,11 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     public void Sends_heartbeats_with_listening_seconds_and_drift_sketches_at_the_audio_cadence()
     {
         double[] starts = [3.0, 13.0, 23.0];
-        string wav = PipelineTestKit.WriteWav(_dir.File("hb.wav"), PipelineTestKit.Synthesize(30, starts));
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        string wav = ListeningTestKit.WriteWav(_dir.File("hb.wav"), ListeningTestKit.Synthesize(30, starts));
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        using var detector = PipelineTestKit.CreateDetector();
-        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(heartbeatSeconds: 10));
+        using var detector = ListeningTestKit.CreateDetector();
+        var pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options(heartbeatSeconds: 10));
 
         pipeline.Run(CancellationToken.None);
 
@@ -176,13 +176,13 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     [Fact]
     public void Keeps_detecting_and_applies_the_eviction_policy_when_the_quota_is_full()
     {
-        double[] starts = PipelineTestKit.Starts(20, first: 1.5, every: 1.6);
-        string wav = PipelineTestKit.WriteWav(_dir.File("q.wav"), PipelineTestKit.Synthesize(34, starts));
+        double[] starts = ListeningTestKit.Starts(20, first: 1.5, every: 1.6);
+        string wav = ListeningTestKit.WriteWav(_dir.File("q.wav"), ListeningTestKit.Synthesize(34, starts));
         // 1 MiB of disk: 352 KiB of messages (OutboxBudget); 20 raw clips of 48 KB do not fit, and the broker is away.
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path, quotaBytes: 1L << 20);
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path, quotaBytes: 1L << 20);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        using var detector = PipelineTestKit.CreateDetector();
-        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(consent: true, heartbeatSeconds: 5));
+        using var detector = ListeningTestKit.CreateDetector();
+        var pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options(consent: true, heartbeatSeconds: 5));
 
         pipeline.Run(CancellationToken.None);
 
@@ -212,17 +212,17 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     [Fact]
     public void Heartbeats_carry_totals_since_the_first_start_that_survive_restarts_so_lost_heartbeats_lose_no_listening_time()
     {
-        string first = PipelineTestKit.WriteWav(_dir.File("t1.wav"), PipelineTestKit.Synthesize(30, [3.0, 13.0, 23.0]));
-        string second = PipelineTestKit.WriteWav(_dir.File("t2.wav"), PipelineTestKit.Synthesize(20, [5.0]));
+        string first = ListeningTestKit.WriteWav(_dir.File("t1.wav"), ListeningTestKit.Synthesize(30, [3.0, 13.0, 23.0]));
+        string second = ListeningTestKit.WriteWav(_dir.File("t2.wav"), ListeningTestKit.Synthesize(20, [5.0]));
         var heartbeats = new List<Heartbeat>();
         string epoch = "";
         for (int run = 0; run < 2; run++)
         {
             // Two agent runs on the same state: the second continues the first one's totals.
-            using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+            using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
             using var source = new WavReplaySource(run == 0 ? first : second, new WavReplayOptions { RealTime = false });
-            using var detector = PipelineTestKit.CreateDetector();
-            new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(heartbeatSeconds: 10)).Run(CancellationToken.None);
+            using var detector = ListeningTestKit.CreateDetector();
+            new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options(heartbeatSeconds: 10)).Run(CancellationToken.None);
             IReadOnlyList<OutboxMessage> batch = outbox.PeekBatch(1000);
             heartbeats.AddRange(batch.Where(m => m.Class == OutboxMessageClass.Heartbeat)
                 .Select(m => WireJson.TryDeserialize(m.Payload, WireJsonContext.Default.Heartbeat, out Heartbeat? h, out _) ? h : null!));
@@ -258,8 +258,8 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     public void Allocates_nothing_per_audio_second_in_the_mfcc_and_detector_path_in_steady_state()
     {
         const int seconds = 60;
-        string wav = PipelineTestKit.WriteWav(_dir.File("alloc.wav"), PipelineTestKit.Synthesize(seconds + 5, []));
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        string wav = ListeningTestKit.WriteWav(_dir.File("alloc.wav"), ListeningTestKit.Synthesize(seconds + 5, []));
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
         var block = new short[320];
         WavReplaySource source = null!;
         KeywordDetector detector = null!;
@@ -271,8 +271,8 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
                 source?.Dispose();
                 detector?.Dispose();
                 source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-                detector = PipelineTestKit.CreateDetector();
-                pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options());
+                detector = ListeningTestKit.CreateDetector();
+                pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options());
                 // Warm-up: 5 s (ONNX Runtime's first runs, lazy statics).
                 for (int i = 0; i < 5 * 50; i++)
                 {
@@ -301,16 +301,16 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     public async Task Swaps_the_detector_between_blocks_and_hands_back_the_old_one()
     {
         double[] starts = [2.0, 6.0];
-        string wav = PipelineTestKit.WriteWav(_dir.File("swap.wav"), PipelineTestKit.Synthesize(9, starts));
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        string wav = ListeningTestKit.WriteWav(_dir.File("swap.wav"), ListeningTestKit.Synthesize(9, starts));
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        var first = PipelineTestKit.CreateDetector();
-        var second = PipelineTestKit.CreateDetector();
+        var first = ListeningTestKit.CreateDetector();
+        var second = ListeningTestKit.CreateDetector();
         var sink = new RecordingSink();
         ListeningPipeline? pipeline = null;
         Task<KeywordDetector>? swap = null;
         sink.OnDetected = _ => swap ??= pipeline!.SwapDetectorAsync(second); // swap right after the first detection
-        pipeline = new ListeningPipeline(source, first, outbox, PipelineTestKit.Options(), sink);
+        pipeline = new ListeningPipeline(source, first, outbox, ListeningTestKit.Options(), sink);
 
         pipeline.Run(CancellationToken.None);
 
@@ -327,12 +327,12 @@ public sealed class ListeningPipeline_Tests(ITestOutputHelper output) : IDisposa
     public void Muted_reads_and_discards_audio_without_detection_or_listening_seconds()
     {
         double[] starts = [1.5, 4.0, 6.5, 9.0, 11.5, 14.0];
-        string wav = PipelineTestKit.WriteWav(_dir.File("mute.wav"), PipelineTestKit.Synthesize(16, starts));
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        string wav = ListeningTestKit.WriteWav(_dir.File("mute.wav"), ListeningTestKit.Synthesize(16, starts));
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = false });
-        using var detector = PipelineTestKit.CreateDetector();
+        using var detector = ListeningTestKit.CreateDetector();
         var sink = new RecordingSink();
-        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(heartbeatSeconds: 5), sink);
+        var pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options(heartbeatSeconds: 5), sink);
         // The owner presses mute right after the first detection.
         sink.OnDetected = _ => pipeline.Muted = true;
 

@@ -4,7 +4,7 @@ using EdgeKws.Device.Outbox;
 using EdgeKws.Device.Uplink;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// Lets <see cref="MqttUplink"/> drain an <see cref="OutboxStore"/>: peeks in sequence order, removes

@@ -1,7 +1,7 @@
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Quality;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// Fills the drift sketch of the current heartbeat window on the audio thread: RMS level per level-meter window,

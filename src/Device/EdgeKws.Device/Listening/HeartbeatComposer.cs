@@ -1,7 +1,7 @@
 using EdgeKws.Device.Outbox;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// Writer thread: completes a heartbeat with the outbox's figures: the per-interval counts of the wire's first fields

@@ -1,4 +1,4 @@
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>A near miss found by <see cref="NearMissFinder"/>.</summary>
 /// <param name="Score">The peak smoothed score, in [<see cref="NearMissFinder.BandFloor"/>, <see cref="NearMissFinder.Threshold"/>).</param>

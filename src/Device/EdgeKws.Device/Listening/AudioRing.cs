@@ -1,4 +1,4 @@
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// Fixed-size ring of the most recent 16-bit samples, addressed by absolute stream position (samples

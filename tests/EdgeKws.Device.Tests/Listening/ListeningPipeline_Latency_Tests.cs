@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using EdgeKws.Device.Audio;
-using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Tests.Outbox;
 using Xunit.Abstractions;
 
-namespace EdgeKws.Device.Tests.Pipeline;
+namespace EdgeKws.Device.Tests.Listening;
 
 /// <summary>
 /// Keyword-end-to-event latency in real time (a measurement; the figures go to docs/device-agent.md,
@@ -26,16 +26,16 @@ public sealed class ListeningPipeline_Latency_Tests(ITestOutputHelper output) : 
     [Fact]
     public void Measures_keyword_end_to_event_latency_with_real_time_replay()
     {
-        double[] starts = PipelineTestKit.Starts(8, first: 1.2, every: 1.6);
-        string wav = PipelineTestKit.WriteWav(_dir.File("rt.wav"), PipelineTestKit.Synthesize(14.2, starts));
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
+        double[] starts = ListeningTestKit.Starts(8, first: 1.2, every: 1.6);
+        string wav = ListeningTestKit.WriteWav(_dir.File("rt.wav"), ListeningTestKit.Synthesize(14.2, starts));
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
         using var source = new WavReplaySource(wav, new WavReplayOptions { RealTime = true });
-        using var detector = PipelineTestKit.CreateDetector();
+        using var detector = ListeningTestKit.CreateDetector();
         var sink = new RecordingSink();
         long t0 = 0;
         var events = new List<long>();
         var recorder = new LatencySink(sink, ts => t0 = ts, ts => events.Add(ts));
-        var pipeline = new ListeningPipeline(source, detector, outbox, PipelineTestKit.Options(clock: HeartbeatClock.Wall), recorder);
+        var pipeline = new ListeningPipeline(source, detector, outbox, ListeningTestKit.Options(clock: HeartbeatClock.Wall), recorder);
 
         pipeline.Run(CancellationToken.None);
 
@@ -43,7 +43,7 @@ public sealed class ListeningPipeline_Latency_Tests(ITestOutputHelper output) : 
         var latencies = new double[starts.Length];
         for (int i = 0; i < starts.Length; i++)
         {
-            double keywordEnd = starts[i] + PipelineTestKit.BurstSeconds;
+            double keywordEnd = starts[i] + ListeningTestKit.BurstSeconds;
             Assert.InRange(sink.Detections[i].KeywordEndSample / 16000.0 - keywordEnd, 0.0, 0.2);
             latencies[i] = ((events[i] - t0) * 1000.0 / Stopwatch.Frequency) - (keywordEnd * 1000);
         }

@@ -1,6 +1,6 @@
-using EdgeKws.Device.Pipeline;
+using EdgeKws.Device.Listening;
 
-namespace EdgeKws.Device.Tests.Pipeline;
+namespace EdgeKws.Device.Tests.Listening;
 
 /// <summary>The near-miss peak finder on synthetic smoothed-score traces (threshold 0.8, band from 0.4).</summary>
 public sealed class NearMissFinder_Tests

@@ -1,9 +1,9 @@
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>The uplink topics one device's listening pipeline publishes on, built once so no message builds a string.</summary>
-internal sealed class PipelineTopics(string deviceId)
+internal sealed class DeviceUplinkTopics(string deviceId)
 {
     public string Detection { get; } = Topics.Uplink(deviceId, MessageKind.Detection);
 

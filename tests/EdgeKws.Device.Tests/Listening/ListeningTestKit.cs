@@ -1,16 +1,16 @@
 using EdgeKws.Detection;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
 using EdgeKws.Shared.Audio;
 using EdgeKws.Shared.Features;
 
-namespace EdgeKws.Device.Tests.Pipeline;
+namespace EdgeKws.Device.Tests.Listening;
 
 /// <summary>
 /// Test audio for the real front end and the tone1k model (tools/models/make_test_model.py --preset tone1k):
 /// white noise with 1 kHz tone bursts at known times, generated here (deterministic per seed).
 /// </summary>
-internal static class PipelineTestKit
+internal static class ListeningTestKit
 {
     public const int RateHz = 16000;
     public const double BurstSeconds = 0.5;

@@ -2,7 +2,7 @@ using EdgeKws.Detection;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Shared.Contracts;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// Turns the detector's events into messages on the audio thread: a detection becomes its report, its decision latency,
@@ -12,7 +12,7 @@ namespace EdgeKws.Device.Pipeline;
 /// <remarks>Allocation: each event allocates its report and its serialization (a few per second at most by design);
 /// nothing is allocated per frame. Audio thread only, except <see cref="Detections"/>.</remarks>
 internal sealed class DetectionReporter(
-    string deviceId, TimeProvider clock, int sampleRateHz, NearMissFinder nearMiss, PipelineTopics topics, PipelineOutboxWriter writer,
+    string deviceId, TimeProvider clock, int sampleRateHz, NearMissFinder nearMiss, DeviceUplinkTopics topics, QueuedOutboxWriter writer,
     ClipRecorder clips, DetectionTimings timings, IAgentStatusSink? sink)
 {
     private long _detections;

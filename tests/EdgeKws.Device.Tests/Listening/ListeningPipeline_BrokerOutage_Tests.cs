@@ -2,15 +2,15 @@ using System.Collections.Concurrent;
 using System.IO.Pipes;
 using System.Runtime.InteropServices;
 using EdgeKws.Device.Audio;
+using EdgeKws.Device.Listening;
 using EdgeKws.Device.Outbox;
-using EdgeKws.Device.Pipeline;
 using EdgeKws.Device.Tests.Outbox;
 using EdgeKws.Device.Tests.Uplink;
 using EdgeKws.Device.Uplink;
 using EdgeKws.Shared.Contracts;
 using Xunit.Abstractions;
 
-namespace EdgeKws.Device.Tests.Pipeline;
+namespace EdgeKws.Device.Tests.Listening;
 
 /// <summary>
 /// The whole device path with the broker taken away in the middle of detection: audio through a pipe
@@ -96,13 +96,13 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
     {
         using var pipe = new AnonymousPipeServerStream(PipeDirection.Out);
         using var source = new StdinPcmSource(new AnonymousPipeClientStream(PipeDirection.In, pipe.ClientSafePipeHandle), "pipe");
-        using var outbox = PipelineTestKit.OpenOutbox(_dir.Path);
-        using var detector = PipelineTestKit.CreateDetector();
+        using var outbox = ListeningTestKit.OpenOutbox(_dir.Path);
+        using var detector = ListeningTestKit.CreateDetector();
         var accepted = new ConcurrentQueue<long>();
         var queue = new OutboxUplinkQueue(outbox, Shared.Features.MfccConfig.Default.FeatureConfigHash);
         await using var uplink = new MqttUplink(UplinkTestKit.FastOptions(port, DeviceId), queue);
         var pipeline = new ListeningPipeline(source, detector, outbox,
-            PipelineTestKit.Options(DeviceId, heartbeatSeconds: 3, enqueued: (_, r) =>
+            ListeningTestKit.Options(DeviceId, heartbeatSeconds: 3, enqueued: (_, r) =>
             {
                 if (r.IsAccepted)
                 {
@@ -188,7 +188,7 @@ public sealed class ListeningPipeline_BrokerOutage_Tests(ITestOutputHelper outpu
     /// <summary>Writes 2 s of noise per burst, each with a burst at 0.7 s, into the pipe (the pipeline reads as it arrives).</summary>
     private static async Task SpeakAsync(AnonymousPipeServerStream pipe, int bursts, int seed, Task audioThread)
     {
-        short[] audio = PipelineTestKit.Synthesize(2.0 * bursts, PipelineTestKit.Starts(bursts, first: 0.7, every: 2.0), seed);
+        short[] audio = ListeningTestKit.Synthesize(2.0 * bursts, ListeningTestKit.Starts(bursts, first: 0.7, every: 2.0), seed);
         byte[] bytes = MemoryMarshal.AsBytes(audio.AsSpan()).ToArray();
         Task write = pipe.WriteAsync(bytes).AsTask();
         Task first = await Task.WhenAny(write, audioThread);

@@ -6,7 +6,7 @@ using EdgeKws.Shared.Audio;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// The always-on loop: <see cref="IAudioSource"/> -> <see cref="MfccExtractor"/> -> <see cref="KeywordDetector"/>
@@ -19,7 +19,7 @@ namespace EdgeKws.Device.Pipeline;
 /// messages. Around it, each with one job: <see cref="DetectionReporter"/> (detections and near misses as messages),
 /// <see cref="ClipRecorder"/> (audio ring and pre/post-trigger clips),
 /// <see cref="DriftRecorder"/> (the drift sketch of the current window), <see cref="HeartbeatWindow"/> (heartbeat
-/// cadence and per-interval counts), <see cref="PipelineOutboxWriter"/> (the writer thread: every enqueue off the audio
+/// cadence and per-interval counts), <see cref="QueuedOutboxWriter"/> (the writer thread: every enqueue off the audio
 /// thread; <see cref="HeartbeatComposer"/> completes heartbeats there), <see cref="DetectionTimings"/> (decision latency
 /// and inference time), <see cref="DetectorSwap"/> (hot swap hand-over), <see cref="NearMissFinder"/>.</para>
 /// <para><b>Allocation.</b> Every buffer (read block, float block, MFCC rows, audio ring, clip buffers,
@@ -27,7 +27,7 @@ namespace EdgeKws.Device.Pipeline;
 /// ring, level meter, SNR estimator, MFCC, drift sketch, detector inference) allocates nothing; a test
 /// asserts 0 bytes over 60 s of audio. Detections, clips and heartbeats allocate their messages
 /// (serialization, outbox copy): at most a few per second by design.</para>
-/// <para><b>Outbox writes off the audio thread</b> (<see cref="PipelineOutboxWriter"/>): messages dropped because the
+/// <para><b>Outbox writes off the audio thread</b> (<see cref="QueuedOutboxWriter"/>): messages dropped because the
 /// writer fell 256 behind count in <see cref="ListeningPipelineStats.EnqueueFailed"/>. <see cref="Run"/> returns only
 /// after everything posted is stored.</para>
 /// <para><b>Totals.</b> Heartbeats carry cumulative totals since the device's first start (<see cref="HeartbeatTotals"/>):
@@ -52,9 +52,9 @@ public sealed class ListeningPipeline
     private readonly int _coefficients;
     private readonly string _featureConfigHash;
     private readonly OutboxDeviceTotals _baseTotals;
-    private readonly PipelineTopics _topics;
+    private readonly DeviceUplinkTopics _topics;
     private readonly NearMissFinder _nearMiss;
-    private readonly PipelineOutboxWriter _writer;
+    private readonly QueuedOutboxWriter _writer;
     private readonly ClipRecorder _clips;
     private readonly DriftRecorder _drift;
     private readonly HeartbeatWindow _heartbeat;
@@ -111,9 +111,9 @@ public sealed class ListeningPipeline
         _rows = new float[(((options.BlockSamples + _hop - 1) / _hop) + 1) * _coefficients];
 
         _baseTotals = outbox.DeviceTotals;
-        _topics = new PipelineTopics(options.DeviceId);
+        _topics = new DeviceUplinkTopics(options.DeviceId);
         _nearMiss = new NearMissFinder(detector.Threshold, options.NearMissBandFraction, options.NearMissMaxPerHour);
-        _writer = new PipelineOutboxWriter(outbox, new HeartbeatComposer(options.DeviceId, outbox.TotalsEpoch, options.Log), CurrentTotals,
+        _writer = new QueuedOutboxWriter(outbox, new HeartbeatComposer(options.DeviceId, outbox.TotalsEpoch, options.Log), CurrentTotals,
             _topics.NearMiss, options.Log, options.Enqueued);
         _clips = new ClipRecorder(options, hashBytes, _topics, _writer);
         _drift = new DriftRecorder(options.DeviceId, _featureConfigHash, _rate, _coefficients, options.SnrWindowSeconds, detector.ModelVersion);

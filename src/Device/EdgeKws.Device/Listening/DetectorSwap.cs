@@ -1,7 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using EdgeKws.Detection;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// The hand-over of a new detector from any thread to the audio thread (the model-slot hook), and whether the

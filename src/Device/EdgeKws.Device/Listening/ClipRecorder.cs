@@ -2,7 +2,7 @@ using EdgeKws.Device.Outbox;
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// Pre/post-trigger clips: keeps the recent audio in a fixed ring, remembers up to eight clips waiting for their
@@ -24,8 +24,8 @@ internal sealed class ClipRecorder
 {
     private const int MaxPendingClips = 8;
 
-    private readonly PipelineOutboxWriter _writer;
-    private readonly PipelineTopics _topics;
+    private readonly QueuedOutboxWriter _writer;
+    private readonly DeviceUplinkTopics _topics;
     private readonly bool _uploadRawAudio;
     private readonly byte[] _hashBytes;
     private readonly int _rate;
@@ -49,7 +49,7 @@ internal sealed class ClipRecorder
     /// <param name="hashBytes">The front end's feature configuration hash, as the clip frames carry it.</param>
     /// <param name="topics">Clip topics.</param>
     /// <param name="writer">Where clips go.</param>
-    public ClipRecorder(ListeningPipelineOptions options, byte[] hashBytes, PipelineTopics topics, PipelineOutboxWriter writer)
+    public ClipRecorder(ListeningPipelineOptions options, byte[] hashBytes, DeviceUplinkTopics topics, QueuedOutboxWriter writer)
     {
         MfccConfig mfcc = options.Mfcc;
         _writer = writer;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using EdgeKws.Device.Outbox;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// Stores the pipeline's messages in the outbox on a thread of its own, so the audio thread never waits for a disk.
@@ -18,7 +18,7 @@ namespace EdgeKws.Device.Pipeline;
 /// transaction, so a restart resumes from at least what any stored heartbeat reported.</para>
 /// <para><b>Failures.</b> A failing store never stops detection: exceptions and refusals are counted and logged.</para>
 /// </remarks>
-internal sealed class PipelineOutboxWriter
+internal sealed class QueuedOutboxWriter
 {
     /// <summary>Messages waiting for the writer thread at most.</summary>
     public const int QueueCapacity = 256;
@@ -41,7 +41,7 @@ internal sealed class PipelineOutboxWriter
     /// <param name="nearMissTopic">The near-miss report topic (near-miss clips share the class but are not reports).</param>
     /// <param name="log">Refusals, failures, drops.</param>
     /// <param name="enqueued">Called after every enqueue with its result.</param>
-    public PipelineOutboxWriter(OutboxStore outbox, HeartbeatComposer heartbeats, Func<OutboxDeviceTotals> totals, string nearMissTopic,
+    public QueuedOutboxWriter(OutboxStore outbox, HeartbeatComposer heartbeats, Func<OutboxDeviceTotals> totals, string nearMissTopic,
         Action<string>? log, Action<OutboxMessageClass, EnqueueResult>? enqueued)
     {
         _outbox = outbox;

@@ -1,7 +1,7 @@
 using EdgeKws.Shared.Contracts;
 using EdgeKws.Shared.Features;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>Which clock paces heartbeats.</summary>
 public enum HeartbeatClock

@@ -1,4 +1,4 @@
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>
 /// The pipeline's latency figures: when the source delivered each recent block (to time a detection from the

@@ -1,4 +1,4 @@
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>Counters of a <see cref="ListeningPipeline"/> since it was created.</summary>
 /// <param name="SamplesProcessed">Samples run through the MFCC front end and the detector.</param>

@@ -1,6 +1,6 @@
 using EdgeKws.Detection;
 
-namespace EdgeKws.Device.Pipeline;
+namespace EdgeKws.Device.Listening;
 
 /// <summary>What the agent is doing, as a status LED shows it.</summary>
 public enum AgentStatus
