@@ -95,6 +95,32 @@ internal static partial class ToolCommandLine
         return option;
     }
 
+    /// <summary>
+    /// The positional counterpart of <see cref="MustBe{T}(Option{T}, Func{T, bool}, string)"/>: the usage error reads
+    /// "ARGUMENT must be RANGE (got V).".
+    /// </summary>
+    public static Argument<T> MustBe<T>(this Argument<T> argument, Func<T, bool> isValid, string range)
+    {
+        argument.Validators.Add(result =>
+        {
+            T? value;
+            try
+            {
+                value = result.GetValueOrDefault<T>();
+            }
+            catch (InvalidOperationException)
+            {
+                return; // unparsable: System.CommandLine reports that itself, naming the argument
+            }
+
+            if (value is not null && !isValid(value))
+            {
+                result.AddError($"{argument.Name} must be {range} (got {Format(value)}).");
+            }
+        });
+        return argument;
+    }
+
     private static string Format<T>(T value) => value is IFormattable f ? f.ToString(null, CultureInfo.InvariantCulture) : value?.ToString() ?? "";
 
     private static string CommandPath(CommandResult result)

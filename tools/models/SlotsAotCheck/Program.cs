@@ -1,17 +1,31 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using EdgeKws.Device.ModelUpdates;
 using EdgeKws.Shared.Signing;
+using EdgeKws.Tools.CommandLine;
 
-// Runs the model-slot install path as a NativeAOT binary and prints its timings. Argument: the folder
-// with the committed test models (tests/fixtures/models). The canaries are
+// Runs the model-slot install path as a NativeAOT binary and prints its timings.
+// Usage: SlotsAotCheck FIXTURES_DIR, the folder with the committed test models (tests/fixtures/models). The canaries are
 // the same generated sequences as ModelUpdateTestKit (noise + a 50-frame high-c1 burst; noise).
-if (args.Length != 1)
+Argument<string> fixturesArgument = new("FIXTURES_DIR") { Description = "the folder with kws-test-*.onnx and their manifests (tests/fixtures/models)" };
+string? parsedFixtures = null;
+var root = new Command("SlotsAotCheck", "Runs the model-slot install path (ECDSA, fsync, ONNX Runtime, health check) and prints its timings.")
 {
-    Console.Error.WriteLine("usage: SlotsAotCheck <folder with kws-test-*.onnx and manifests>");
-    return 2;
+    new HelpOption(), fixturesArgument,
+};
+root.SetAction(parse =>
+{
+    parsedFixtures = parse.GetRequiredValue(fixturesArgument);
+    return 0;
+});
+int usage = ToolCommandLine.Invoke(root, args, Console.Out, Console.Error);
+if (parsedFixtures is not { } fixtures)
+{
+    return usage; // help (0) or a usage error (2)
 }
-string fixtures = args[0];
+
 const string Hash = "5426fdf65bbc48a954e570abb3f6a80a2a28c91e336adc177bf05ef474e14f02";
 string state = Path.Combine(Path.GetTempPath(), "slots-aot-" + Guid.NewGuid().ToString("N"));
 using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);

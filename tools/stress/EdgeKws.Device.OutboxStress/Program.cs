@@ -1,10 +1,13 @@
+using System.CommandLine;
+using System.CommandLine.Help;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using EdgeKws.Device.Outbox;
 using EdgeKws.Device.OutboxStress;
+using EdgeKws.Tools.CommandLine;
 
-// Usage:
+// Usage (OutboxStoreKill_Tests passes "stress DB SEED"; docs/outbox.md quotes bench and journals):
 //   stress <db-path> [seed]        enqueue forever (with some acks), one stdout line per durable step:
 //                                  "O <next-seq> <recovered 0|1>"  store opened
 //                                  "E <seq> <tag>"                 Enqueue returned Accepted
@@ -16,14 +19,38 @@ using EdgeKws.Device.OutboxStress;
 //                                  which SQLite journal setting keeps the files under a quota: the same
 //                                  write storm (inserts, oldest-first deletes past the quota) against raw
 //                                  SQLite in four settings, peak file sizes and rate (docs/outbox.md).
-if (args.Length >= 2 && args[0] == "stress")
-    return Stress(args[1], args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : Environment.ProcessId);
-if (args.Length == 4 && args[0] == "journals")
-    return JournalStorm.Run(args[1], long.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
-if (args.Length == 4 && args[0] == "bench")
-    return Bench(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), int.Parse(args[3], CultureInfo.InvariantCulture));
-Console.Error.WriteLine("usage: stress <db-path> [seed] | bench <db-path> <count> <payload-bytes>");
-return 2;
+Argument<string> stressDbArgument = new("DB_PATH") { Description = "the outbox database file" };
+Argument<int?> seedArgument = new("SEED") { Arity = ArgumentArity.ZeroOrOne, Description = "random seed (default: the process id)" };
+var stress = new Command("stress", "Kill-test child: enqueue (and acknowledge some) forever, one stdout line per durable step.") { stressDbArgument, seedArgument };
+stress.SetAction(parse => Stress(parse.GetRequiredValue(stressDbArgument), parse.GetValue(seedArgument) ?? Environment.ProcessId));
+
+Argument<string> benchDbArgument = new("DB_PATH") { Description = "the outbox database file" };
+Argument<int> benchCountArgument = new Argument<int>("COUNT") { Description = "messages to enqueue, then peek and acknowledge" }
+    .MustBe(n => n >= 1, ">= 1");
+Argument<int> payloadBytesArgument = new Argument<int>("PAYLOAD_BYTES") { Description = "bytes per message" }
+    .MustBe(n => n >= 0, ">= 0");
+var bench = new Command("bench", "Enqueue COUNT messages, then peek (batches of 100) and acknowledge them all; prints the rates (docs/outbox.md).")
+{
+    benchDbArgument, benchCountArgument, payloadBytesArgument,
+};
+bench.SetAction(parse => Bench(parse.GetRequiredValue(benchDbArgument), parse.GetValue(benchCountArgument), parse.GetValue(payloadBytesArgument)));
+
+Argument<string> journalsDirArgument = new("DIR") { Description = "folder for the four databases" };
+Argument<long> quotaBytesArgument = new Argument<long>("QUOTA_BYTES") { Description = "stored bytes past which the oldest rows are deleted" }
+    .MustBe(n => n >= 1, ">= 1");
+Argument<int> journalsCountArgument = new Argument<int>("COUNT") { Description = "inserts per setting" }
+    .MustBe(n => n >= 1, ">= 1");
+var journals = new Command("journals", "Which SQLite journal setting keeps the files under a quota: the same write storm in four settings, peak file sizes and rate (docs/outbox.md).")
+{
+    journalsDirArgument, quotaBytesArgument, journalsCountArgument,
+};
+journals.SetAction(parse => JournalStorm.Run(parse.GetRequiredValue(journalsDirArgument), parse.GetValue(quotaBytesArgument), parse.GetValue(journalsCountArgument)));
+
+var root = new Command("EdgeKws.Device.OutboxStress", "Outbox kill-test child and the outbox rate and journal measurements of docs/outbox.md.")
+{
+    new HelpOption(), stress, bench, journals,
+};
+return ToolCommandLine.Invoke(root, args, Console.Out, Console.Error);
 
 static int Stress(string path, int seed)
 {
