@@ -156,35 +156,11 @@ public sealed class HeartbeatLoss_Tests(ITestOutputHelper output) : IDisposable
                     ListeningSeconds = (restarted ? n - 30 : n) * 60.0,
                     Detections = detections,
                     // The outbox's own counters, as the agent's writer reads them when it builds a heartbeat.
-                    Outbox = Totals(outbox.GetStats()),
+                    Outbox = outbox.GetStats().ToWireTotals(),
                 },
             };
             bool store = !(lost && device is "dropped" or "legacy");
             yield return (OutboxMessageClass.Heartbeat, heartbeatTopic, WireJson.Serialize(h), store);
         }
-    }
-
-    private static OutboxTotals Totals(OutboxStats stats) => new()
-    {
-        Detection = ClassTotals(stats, OutboxMessageClass.Detection),
-        Heartbeat = ClassTotals(stats, OutboxMessageClass.Heartbeat),
-        DriftSketch = ClassTotals(stats, OutboxMessageClass.Sketch),
-        ClipFeatures = ClassTotals(stats, OutboxMessageClass.ClipFeatures),
-        ClipAudio = ClassTotals(stats, OutboxMessageClass.ClipAudio),
-        ModelStatus = ClassTotals(stats, OutboxMessageClass.ModelStatus),
-        EnrollmentQc = ClassTotals(stats, OutboxMessageClass.EnrollmentQc),
-    };
-
-    private static OutboxClassTotals ClassTotals(OutboxStats stats, OutboxMessageClass cls)
-    {
-        OutboxClassStats c = stats.For(cls);
-        return new OutboxClassTotals
-        {
-            Written = c.WrittenCount,
-            Evicted = c.EvictedCount,
-            Expired = c.ExpiredCount,
-            Failed = c.RefusedCount + c.FailedCount,
-            Dropped = c.DroppedCount,
-        };
     }
 }

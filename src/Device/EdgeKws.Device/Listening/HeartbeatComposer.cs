@@ -47,17 +47,7 @@ internal sealed class HeartbeatComposer(string deviceId, string totalsEpoch, Act
                 ListeningSeconds = totals.ListeningSeconds,
                 Detections = totals.Detections,
                 AudioOverruns = totals.AudioOverruns,
-                Outbox = new OutboxTotals
-                {
-                    Detection = ClassTotals(stats, OutboxMessageClass.Detection),
-                    Heartbeat = ClassTotals(stats, OutboxMessageClass.Heartbeat),
-                    DriftSketch = ClassTotals(stats, OutboxMessageClass.Sketch),
-                    ClipFeatures = ClassTotals(stats, OutboxMessageClass.ClipFeatures),
-                    ClipAudio = ClassTotals(stats, OutboxMessageClass.ClipAudio),
-                    ModelStatus = ClassTotals(stats, OutboxMessageClass.ModelStatus),
-                    EnrollmentQc = ClassTotals(stats, OutboxMessageClass.EnrollmentQc),
-                    NearMiss = ClassTotals(stats, OutboxMessageClass.NearMiss),
-                },
+                Outbox = stats.ToWireTotals(),
                 NearMisses = totals.NearMisses,
                 NearMissesRateLimited = totals.NearMissesRateLimited,
             },
@@ -72,19 +62,5 @@ internal sealed class HeartbeatComposer(string deviceId, string totalsEpoch, Act
             return null;
         }
         return WireJson.Serialize(heartbeat);
-    }
-
-    /// <summary>One class's outbox counters as the wire names them: refusals and failed writes are both "failed".</summary>
-    private static OutboxClassTotals ClassTotals(OutboxStats stats, OutboxMessageClass messageClass)
-    {
-        OutboxClassStats c = stats.For(messageClass);
-        return new OutboxClassTotals
-        {
-            Written = c.WrittenCount,
-            Evicted = c.EvictedCount,
-            Expired = c.ExpiredCount,
-            Failed = c.RefusedCount + c.FailedCount,
-            Dropped = c.DroppedCount,
-        };
     }
 }

@@ -1,3 +1,5 @@
+using EdgeKws.Shared.Contracts;
+
 namespace EdgeKws.Device.Outbox;
 
 /// <summary>One stored message as handed to the uplink by <see cref="OutboxStore.PeekBatch"/>.</summary>
@@ -103,6 +105,33 @@ public sealed record OutboxStats(
             if (s.Class == messageClass)
                 return s;
         throw new ArgumentOutOfRangeException(nameof(messageClass), messageClass, "Not a defined outbox message class.");
+    }
+
+    /// <summary>The counters as a heartbeat's <see cref="HeartbeatTotals.Outbox"/> names them (refusals and failed writes
+    /// are both "failed"): the one mapping the agent and the tests that stand in for it use.</summary>
+    public OutboxTotals ToWireTotals() => new()
+    {
+        Detection = WireTotals(OutboxMessageClass.Detection),
+        Heartbeat = WireTotals(OutboxMessageClass.Heartbeat),
+        DriftSketch = WireTotals(OutboxMessageClass.Sketch),
+        ClipFeatures = WireTotals(OutboxMessageClass.ClipFeatures),
+        ClipAudio = WireTotals(OutboxMessageClass.ClipAudio),
+        ModelStatus = WireTotals(OutboxMessageClass.ModelStatus),
+        EnrollmentQc = WireTotals(OutboxMessageClass.EnrollmentQc),
+        NearMiss = WireTotals(OutboxMessageClass.NearMiss),
+    };
+
+    private OutboxClassTotals WireTotals(OutboxMessageClass messageClass)
+    {
+        OutboxClassStats c = For(messageClass);
+        return new OutboxClassTotals
+        {
+            Written = c.WrittenCount,
+            Evicted = c.EvictedCount,
+            Expired = c.ExpiredCount,
+            Failed = c.RefusedCount + c.FailedCount,
+            Dropped = c.DroppedCount,
+        };
     }
 }
 
