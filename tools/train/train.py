@@ -124,12 +124,14 @@ class DsBlock(nn.Module):
     """Depthwise 3x3 + BN + ReLU, pointwise 1x1 + BN + ReLU (MobileNet / Hello Edge DS-CNN).
 
     time_dilation > 1 dilates the depthwise kernel along time only (padding keeps the size): the same
-    parameters see a wider stretch of the utterance (TCN / MDTC-style receptive field growth)."""
+    parameters see a wider stretch of the utterance (TCN / MDTC-style receptive field growth).
+    kernel_width 1 makes the depthwise kernel 3x1: the temporal architecture's feature maps are one column wide."""
 
-    def __init__(self, channels, time_dilation=1):
+    def __init__(self, channels, time_dilation=1, kernel_width=3):
         super().__init__()
         d = time_dilation
-        self.dw = nn.Conv2d(channels, channels, 3, padding=(d, 1), dilation=(d, 1), groups=channels, bias=False)
+        self.dw = nn.Conv2d(channels, channels, (3, kernel_width), padding=(d, kernel_width // 2), dilation=(d, 1),
+                            groups=channels, bias=False)
         self.bn1 = nn.BatchNorm2d(channels)
         self.pw = nn.Conv2d(channels, channels, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(channels)
@@ -139,21 +141,38 @@ class DsBlock(nn.Module):
         return F.relu(self.bn2(self.pw(x)))
 
 
+ARCHITECTURES = ("ds-cnn", "temporal")
+TEMPORAL_CONV1_FRAMES = 5
+
+
 class DsCnn(nn.Module):
     """DS-CNN for [1, 1, frames, coefficients] MFCC windows.
 
-    First layer: a 10x4 Conv with stride 2 and *no padding*, so that the per-coefficient input
-    normalisation (x - mean) / std can be folded into it exactly at export.
+    First layer *without padding*, so that the input normalisation (x - mean) / std folds into it exactly at export:
+    - "ds-cnn" (Hello Edge): a 10x4 Conv with stride 2x2 that slides over the coefficients as if they were an image axis;
+      the normalisation must then be one scalar for all coefficients.
+    - "temporal" (TC-ResNet / MDTC-style): a 5 x coefficients Conv with stride 2 in time that sees every coefficient of a
+      frame at once (cepstral coefficients have no locality a 2-D kernel could exploit), then 3x1 depthwise blocks over
+      time. Each kernel column always meets the same coefficient, so the normalisation is per coefficient (C0, the frame
+      energy, lives on another scale than C1..C12) and still folds exactly. Same ONNX ops, so the quantizer and the device
+      run it unchanged.
     """
 
-    def __init__(self, classes, channels, blocks, mean, std, time_dilations=None):
+    def __init__(self, classes, channels, blocks, mean, std, time_dilations=None, architecture="ds-cnn"):
         super().__init__()
+        if architecture not in ARCHITECTURES:
+            raise ValueError(f"architecture {architecture!r} is not one of {ARCHITECTURES}")
+        coeffs = len(mean)
+        self.architecture = architecture
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 1, 1, -1))
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 1, 1, -1))
-        self.conv1 = nn.Conv2d(1, channels, (10, 4), stride=(2, 2), bias=True)
+        temporal = architecture == "temporal"
+        self.conv1_kernel = (TEMPORAL_CONV1_FRAMES, coeffs) if temporal else (10, 4)
+        self.conv1_stride = (2, 1) if temporal else (2, 2)
+        self.conv1 = nn.Conv2d(1, channels, self.conv1_kernel, stride=self.conv1_stride, bias=True)
         self.bn1 = nn.BatchNorm2d(channels)
         dilations = time_dilations or [1] * blocks
-        self.blocks = nn.Sequential(*[DsBlock(channels, d) for d in dilations])
+        self.blocks = nn.Sequential(*[DsBlock(channels, d, 1 if temporal else 3) for d in dilations])
         self.dropout = nn.Dropout(0.2)
         self.fc = nn.Linear(channels, classes)
         self.normalise_input = True
@@ -180,16 +199,23 @@ class ExportWrapper(nn.Module):
 
 def fold_normalisation(model):
     """Folds (x - mean) / std into conv1: conv1 has no padding, so every tap sees a real input
-    and w.((x - m)/s) + b = (w/s).x + (b - m/s * sum(w)) exactly. Needs one scalar mean/std."""
+    and w.((x - m)/s) + b = (w/s).x + (b - m/s * sum(w)) exactly. A kernel that spans every
+    coefficient (the temporal architecture) meets coefficient k always in column k, so m and s may
+    differ per coefficient; a kernel that slides over coefficients needs one scalar mean/std."""
     with torch.no_grad():
         w = model.conv1.weight  # [C, 1, kh, kw]
         mean = model.mean.flatten()
         std = model.std.flatten()
-        if not (torch.all(mean == mean[0]) and torch.all(std == std[0])):
-            raise RuntimeError("folding needs one mean/std for all coefficients")
-        m, s = float(mean[0]), float(std[0])
-        model.conv1.bias -= (w.sum(dim=(1, 2, 3)) * m / s)
-        model.conv1.weight /= s
+        if w.shape[3] == mean.shape[0]:
+            m, s = mean.view(1, 1, 1, -1), std.view(1, 1, 1, -1)
+            model.conv1.bias -= (w * m / s).sum(dim=(1, 2, 3))
+            model.conv1.weight /= s
+        else:
+            if not (torch.all(mean == mean[0]) and torch.all(std == std[0])):
+                raise RuntimeError("folding needs one mean/std for all coefficients when conv1 slides over them")
+            m, s = float(mean[0]), float(std[0])
+            model.conv1.bias -= (w.sum(dim=(1, 2, 3)) * m / s)
+            model.conv1.weight /= s
         model.normalise_input = False
 
 
@@ -475,13 +501,13 @@ class Augmenter:
             starts = (torch.rand(n, generator=g) * (frames - widths + 1).float()).long()
             t = torch.arange(frames).view(1, -1)
             mask = (t >= starts.view(-1, 1)) & (t < (starts + widths).view(-1, 1))
-            x = torch.where(mask.unsqueeze(-1), torch.full_like(x, a.fill_value), x)
+            x = torch.where(mask.unsqueeze(-1), torch.as_tensor(a.fill_value, dtype=x.dtype), x)
         if a.coeff_mask > 0:
             widths = torch.randint(0, a.coeff_mask + 1, (n,), generator=g)
             starts = (torch.rand(n, generator=g) * (coeffs - widths + 1).float()).long()
             c = torch.arange(coeffs).view(1, -1)
             mask = (c >= starts.view(-1, 1)) & (c < (starts + widths).view(-1, 1))
-            x = torch.where(mask.unsqueeze(1), torch.full_like(x, a.fill_value), x)
+            x = torch.where(mask.unsqueeze(1), torch.as_tensor(a.fill_value, dtype=x.dtype), x)
         return x
 
 
@@ -556,6 +582,9 @@ def parse_args(argv):
     p.add_argument("--epochs", type=int)
     p.add_argument("--channels", type=int)
     p.add_argument("--blocks", type=int)
+    p.add_argument("--architecture", choices=ARCHITECTURES, default="ds-cnn",
+                   help="ds-cnn: 10x4 conv1 sliding over coefficients (Hello Edge); temporal: conv1 spans every coefficient, "
+                        "3x1 depthwise blocks over time, per-coefficient input normalisation (see DsCnn)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float)
     p.add_argument("--time-dilations", help="comma-separated time dilation per DS block, e.g. 1,2,4,8,8 (one per block; "
@@ -841,14 +870,21 @@ def main(argv):
             field_epoch = int(x_train.shape[0]) if args.negatives_per_epoch is None else \
                 int((y_train > 0).sum()) + min(args.negatives_per_epoch, int((y_train == 0).sum()))
             replay = ReplaySampler(args.replay, meta, rng, args, field_epoch)
+    elif args.architecture == "temporal":
+        # Per coefficient: conv1 spans every coefficient, so each column folds its own mean/std (fold_normalisation).
+        mean = [float(v) for v in x_train.mean(axis=(0, 1), dtype=np.float64)]
+        std = [float(v) or 1.0 for v in x_train.std(axis=(0, 1), dtype=np.float64)]
+        model = DsCnn(len(classes), args.channels, args.blocks, mean, std, args.time_dilations, "temporal")
     else:
         # One scalar mean/std over all training features: foldable into conv1 exactly (a per-
         # coefficient one is not, because conv1 slides over coefficients).
         mean = float(x_train.mean(dtype=np.float64))
         std = float(x_train.std(dtype=np.float64)) or 1.0
         model = DsCnn(len(classes), args.channels, args.blocks, [mean] * coeffs, [std] * coeffs, args.time_dilations)
-    # SpecAugment masks fill with the raw training mean ("no information" once normalised).
-    args.fill_value = float(x_train.mean(dtype=np.float64)) if args.init_from is not None else mean
+    # SpecAugment masks fill with the raw training mean ("no information" once normalised): per coefficient where the
+    # normalisation is.
+    args.fill_value = float(x_train.mean(dtype=np.float64)) if args.init_from is not None else \
+        (torch.tensor(mean, dtype=torch.float32) if isinstance(mean, list) else mean)
 
     xt = torch.from_numpy(x_train)
     yt = torch.from_numpy(y_train)
@@ -946,8 +982,8 @@ def main(argv):
         "seed": args.seed,
         "tiny": args.tiny,
         "hyperparameters": {
-            "architecture": "ds-cnn",
-            "channels": args.channels, "blocks": args.blocks, "conv1": [10, 4], "conv1Stride": [2, 2],
+            "architecture": model.architecture,
+            "channels": args.channels, "blocks": args.blocks, "conv1": list(model.conv1_kernel), "conv1Stride": list(model.conv1_stride),
             "timeDilations": args.time_dilations or [1] * args.blocks,
             "epochs": args.epochs, "batchSize": args.batch_size, "optimizer": "adam", "lr": args.lr,
             "schedule": "one-cycle", "loss": "class-balanced cross-entropy",

@@ -1,6 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
+using EdgeKws.ModelLoop.Datasets;
 using EdgeKws.ModelLoop.Manifests;
+using EdgeKws.ModelLoop.Quantization;
 using EdgeKws.ModelLoop.Tests.Fixtures;
 
 namespace EdgeKws.ModelLoop.Tests.Trainer;
@@ -120,6 +122,43 @@ public class Trainer_Tests(TrainedModelFixture fixture)
         var bad = Fixtures.Trainer.Run(fixture.DatasetDirectory, Path.Combine(fixture.Root, "train-warp-bad"), seed: 5, "--tiny", "--freq-warp", "0.6");
         Assert.Equal(2, bad.ExitCode);
         Assert.Contains("--freq-warp must be in [0, 0.5]", bad.Stderr);
+    }
+
+    [Fact]
+    public void Temporal_architecture_folds_a_per_coefficient_normalisation_exactly_and_quantizes_like_the_ds_cnn()
+    {
+        string dir = Path.Combine(fixture.Root, "train-temporal");
+        var run = Fixtures.Trainer.Run(fixture.DatasetDirectory, dir, seed: 5, [.. TrainedModelFixture.TrainerArguments, "--architecture", "temporal"]);
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        string manifestPath = Path.Combine(dir, "training-manifest.json");
+        using var m = JsonDocument.Parse(File.ReadAllBytes(manifestPath));
+        JsonElement h = m.RootElement.GetProperty("hyperparameters");
+        Assert.Equal("temporal", h.GetProperty("architecture").GetString());
+        Assert.Equal([5, 13], h.GetProperty("conv1").EnumerateArray().Select(e => e.GetInt32()));
+        Assert.Equal([2, 1], h.GetProperty("conv1Stride").EnumerateArray().Select(e => e.GetInt32()));
+        // One mean and std per coefficient: C0 (log energy band sum) sits on another scale than the others.
+        double[] mean = [.. h.GetProperty("inputNormalisation").GetProperty("mean").EnumerateArray().Select(e => e.GetDouble())];
+        double[] std = [.. h.GetProperty("inputNormalisation").GetProperty("std").EnumerateArray().Select(e => e.GetDouble())];
+        Assert.Equal(13, mean.Length);
+        Assert.Equal(13, std.Length);
+        Assert.True(std.Max() / std.Min() > 2, $"per-coefficient std {string.Join(", ", std)}");
+
+        // The exported graph has the normalisation folded into conv1: ONNX Runtime on it must classify the validation windows
+        // as the trainer's unfolded model did (at most one window may flip on a near tie).
+        var info = DatasetInfo.Load(fixture.DatasetDirectory);
+        var validation = FeatureSplit.Load(fixture.DatasetDirectory, info, "validation");
+        byte[] onnx = File.ReadAllBytes(Path.Combine(dir, "model.float.onnx"));
+        double onnxAccuracy = WindowScorer.Accuracy(WindowScorer.Score(onnx, validation), validation.Labels);
+        double trainerAccuracy = m.RootElement.GetProperty("metrics").GetProperty("validation").GetProperty("accuracy").GetDouble();
+        Assert.InRange(Math.Abs(onnxAccuracy - trainerAccuracy), 0, 1.0 / validation.Count + 1e-9);
+        Assert.Equal(["Conv", "Flatten", "Gemm", "GlobalAveragePool", "Relu", "Softmax"],
+            m.RootElement.GetProperty("onnx").GetProperty("ops").EnumerateArray().Select(e => e.GetString()));
+
+        // The quantizer and its stated tolerance (docs/model-loop.md) hold for it as for the DS-CNN.
+        var report = Int8ModelBuilder.Build(Path.Combine(dir, "model.float.onnx"), manifestPath, fixture.DatasetDirectory, Path.Combine(dir, "int8"),
+            new Int8BuildOptions { ModelId = "kws-temporal", ModelVersion = "1.0.0", Method = CalibrationMethod.Percentile, Input = QuantizedInput.Int8, CreatedUtc = DateTimeOffset.UnixEpoch });
+        Assert.True(report.ArgMaxAgreement >= 0.97, $"agreement {report.ArgMaxAgreement}");
+        Assert.InRange(report.MeanAbsPosteriorDifference, 0.0, 0.03);
     }
 
     [Fact]
