@@ -224,13 +224,18 @@ def unfold_normalisation(model, mean, std):
     Why: folding divides conv1's weights by std (36.6 for hey-edge 1.3.0: mean |w| 0.0008), and Adam moves every weight by
     about the learning rate per step whatever its size, so a fine-tune of the folded form rewrote conv1 by ~40 % in five
     steps and lost the voices it did not see (measured: FRR at 1 FA in an hour of other voices 35 % -> 65 %). Unfolded,
-    the same steps are the small ones they were in training. Exact: (w*s).((x - m)/s) + (b + m*sum(w)) = w.x + b."""
+    the same steps are the small ones they were in training. Exact: (w*s).((x - m)/s) + (b + m*sum(w)) = w.x + b.
+    mean and std are scalars, or one per coefficient for a conv1 that spans every coefficient (the temporal architecture)."""
     with torch.no_grad():
         w = model.conv1.weight
-        model.conv1.bias += w.sum(dim=(1, 2, 3)) * mean
-        model.conv1.weight *= std
-        model.mean.fill_(mean)
-        model.std.fill_(std)
+        m = torch.as_tensor(mean, dtype=torch.float32).view(1, 1, 1, -1)
+        s = torch.as_tensor(std, dtype=torch.float32).view(1, 1, 1, -1)
+        if m.numel() > 1 and m.numel() != w.shape[3]:
+            raise RuntimeError(f"a per-coefficient normalisation needs a conv1 that spans all {m.numel()} coefficients")
+        model.conv1.bias += (w * m).sum(dim=(1, 2, 3))
+        model.conv1.weight *= s
+        model.mean.copy_(m.expand_as(model.mean))
+        model.std.copy_(s.expand_as(model.std))
         model.normalise_input = True
 
 
@@ -303,12 +308,18 @@ class ParentGraph:
         self.fc = gemms[0]
         w1 = self.weights[self.conv1.input[1]]
         self.channels = int(w1.shape[0])
-        if list(w1.shape[1:]) != [1, 10, 4] or self.attr(self.conv1, "strides") != [2, 2]:
-            fail(f"--init-from {path}: conv1 is {list(w1.shape)} stride {self.attr(self.conv1, 'strides')}, train.py's DS-CNN has [C, 1, 10, 4] stride 2")
+        # conv1's shape tells the architecture (DsCnn): 10x4 stride 2x2 (ds-cnn) or frames x every coefficient stride 2x1 (temporal).
+        shapes = {"ds-cnn": ([1, 10, 4], [2, 2], [3, 3]), "temporal": ([1, TEMPORAL_CONV1_FRAMES, self.coeffs], [2, 1], [3, 1])}
+        found = [a for a, (shape, stride, _) in shapes.items() if list(w1.shape[1:]) == shape and self.attr(self.conv1, "strides") == stride]
+        if not found:
+            fail(f"--init-from {path}: conv1 is {list(w1.shape)} stride {self.attr(self.conv1, 'strides')}, train.py's DS-CNN has "
+                 f"[C, 1, 10, 4] stride 2 and its temporal model [C, 1, {TEMPORAL_CONV1_FRAMES}, {self.coeffs}] stride 2x1")
+        self.architecture = found[0]
+        depthwise = shapes[self.architecture][2]
         self.dilations = []
         for dw, pw in self.pairs:
-            if self.attr(dw, "group") != self.channels or self.attr(pw, "kernel_shape") != [1, 1]:
-                fail(f"--init-from {path}: conv {dw.name} / {pw.name} is not a depthwise 3x3 + pointwise 1x1 pair of {self.channels} channels")
+            if self.attr(dw, "group") != self.channels or self.attr(dw, "kernel_shape") != depthwise or self.attr(pw, "kernel_shape") != [1, 1]:
+                fail(f"--init-from {path}: conv {dw.name} / {pw.name} is not a depthwise {depthwise[0]}x{depthwise[1]} + pointwise 1x1 pair of {self.channels} channels")
             self.dilations.append(int(self.attr(dw, "dilations")[0]))
         self.classes = int(self.weights[self.fc.input[1]].shape[0])
 
@@ -323,7 +334,8 @@ class ParentGraph:
 
     def build(self):
         """The torch DsCnn in folded form with the graph's weights."""
-        model = to_folded_form(DsCnn(self.classes, self.channels, len(self.pairs), [0.0] * self.coeffs, [1.0] * self.coeffs, self.dilations))
+        model = to_folded_form(DsCnn(self.classes, self.channels, len(self.pairs), [0.0] * self.coeffs, [1.0] * self.coeffs, self.dilations,
+                                     self.architecture))
         with torch.no_grad():
             def load(conv, node):
                 conv.weight.copy_(torch.from_numpy(self.weights[node.input[1]]))
@@ -383,7 +395,13 @@ def init_from_parent(args, classes, frames, coeffs, x_check):
         fail(f"--init-from {path}: the graph has {parent.classes} classes, the dataset {len(classes)} ({classes})")
     model = parent.build()
     if args.init_input_normalisation is not None:
-        unfold_normalisation(model, *args.init_input_normalisation)
+        mean, std = args.init_input_normalisation
+        if isinstance(mean, list) and parent.architecture != "temporal":
+            fail(f"--init-input-normalisation: {len(mean)} means and stds are one per coefficient, which only the temporal architecture has "
+                 f"(the graph is a {parent.architecture}); pass MEAN,STD")
+        if isinstance(mean, list) and len(mean) != coeffs:
+            fail(f"--init-input-normalisation: {len(mean)} means and stds, the graph takes {coeffs} coefficients")
+        unfold_normalisation(model, mean, std)
     model.eval()
     x = x_check[:INIT_CHECK_WINDOWS]
     reference = parent.posteriors(x)
@@ -394,7 +412,7 @@ def init_from_parent(args, classes, frames, coeffs, x_check):
     if not diff <= INIT_CHECK_TOLERANCE:
         fail(f"--init-from {path}: the rebuilt model's posteriors differ from the graph's by {diff:.3g} (> {INIT_CHECK_TOLERANCE}) on {x.shape[0]} windows; refusing to fine-tune")
     record = {"sha256": sha, "file": os.path.basename(path), "modelVersion": args.init_version,
-              "architecture": {"channels": parent.channels, "blocks": len(parent.pairs), "timeDilations": parent.dilations},
+              "architecture": {"name": parent.architecture, "channels": parent.channels, "blocks": len(parent.pairs), "timeDilations": parent.dilations},
               "check": {"windows": int(x.shape[0]), "maxAbsPosteriorDifference": diff, "tolerance": INIT_CHECK_TOLERANCE, "passed": True}}
     print(json.dumps({"initFrom": record}), flush=True)
     return model, parent, record
@@ -614,7 +632,8 @@ def parse_args(argv):
     p.add_argument("--init-sha256", help="refuse --init-from unless its SHA-256 is this (the registry's lineage check)")
     p.add_argument("--init-version", help="model version of --init-from, recorded in the manifest's initFrom")
     p.add_argument("--init-input-normalisation", metavar="MEAN,STD",
-                   help="fine-tune: the parent's input normalisation (its training manifest's hyperparameters.inputNormalisation), "
+                   help="fine-tune: the parent's input normalisation (its training manifest's hyperparameters.inputNormalisation: "
+                        "MEAN,STD, or for a per-coefficient one every mean then every std, M0,...,Mn,S0,...,Sn), "
                         "taken back out of conv1 before training so conv1 trains at the scale it was trained at (see unfold_normalisation)")
     p.add_argument("--extra-negatives", action="append", default=[], metavar="DATASET",
                    help="another edgekws-dataset/1 directory whose train-split background (class 0) windows join the training pool "
@@ -646,9 +665,11 @@ def parse_args(argv):
             a.init_input_normalisation = [float(v) for v in a.init_input_normalisation.split(",")]
         except ValueError:
             fail(f"--init-input-normalisation must be MEAN,STD, got '{a.init_input_normalisation}'")
-        if len(a.init_input_normalisation) != 2 or not all(math.isfinite(v) for v in a.init_input_normalisation) \
-                or not a.init_input_normalisation[1] > 0:
-            fail("--init-input-normalisation must be MEAN,STD with a finite mean and a positive std")
+        values = a.init_input_normalisation
+        half = len(values) // 2
+        if len(values) < 2 or len(values) % 2 or not all(math.isfinite(v) for v in values) or not all(v > 0 for v in values[half:]):
+            fail("--init-input-normalisation must be MEAN,STD (or every mean then every std) with finite means and positive stds")
+        a.init_input_normalisation = (values[0], values[1]) if half == 1 else (values[:half], values[half:])
     if a.replay_windows_per_epoch is not None and (a.replay is None or a.replay_windows_per_epoch <= 0):
         fail("--replay-windows-per-epoch needs --replay and must be positive")
     # Fine-tuning defaults: a tenth of the from-scratch learning rate and a few epochs (the model is already good: large steps

@@ -109,6 +109,38 @@ public class FineTune_Tests(TrainedModelFixture fixture, ITestOutputHelper outpu
     }
 
     [Fact]
+    public void A_temporal_parent_is_rebuilt_and_its_per_coefficient_normalisation_unfolded_exactly()
+    {
+        string parentDir = Path.Combine(fixture.Root, "temporal-parent");
+        var trained = Fixtures.Trainer.Run(fixture.DatasetDirectory, parentDir, seed: 5, [.. TrainedModelFixture.TrainerArguments, "--architecture", "temporal"]);
+        Assert.True(trained.ExitCode == 0, trained.Stderr);
+        string parent = Path.Combine(parentDir, "model.float.onnx");
+        using var parentManifest = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(parentDir, "training-manifest.json")));
+        JsonElement n = parentManifest.RootElement.GetProperty("hyperparameters").GetProperty("inputNormalisation");
+        double[] mean = [.. n.GetProperty("mean").EnumerateArray().Select(e => e.GetDouble())];
+        double[] std = [.. n.GetProperty("std").EnumerateArray().Select(e => e.GetDouble())];
+        string normalisation = "--init-input-normalisation=" + string.Join(',', mean.Concat(std).Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+
+        string zero = Path.Combine(fixture.Root, "ft-temporal-zero");
+        var run = Fixtures.Trainer.Run(FieldCopy("field-temporal"), zero, seed: 1, "--init-from", parent, normalisation, "--epochs", "0");
+        Assert.True(run.ExitCode == 0, run.Stderr);
+        var info = DatasetInfo.Load(fixture.DatasetDirectory);
+        var test = FeatureSplit.Load(fixture.DatasetDirectory, info, "test");
+        double worst = WindowScorer.Score(File.ReadAllBytes(parent), test)
+            .Zip(WindowScorer.Score(File.ReadAllBytes(Path.Combine(zero, "model.float.onnx")), test), (a, b) => Math.Abs(a - b)).Max();
+        Assert.True(worst <= 1e-4, $"re-exported posteriors differ by {worst}");
+        using var m = JsonDocument.Parse(File.ReadAllBytes(Path.Combine(zero, "training-manifest.json")));
+        Assert.Equal("temporal", m.RootElement.GetProperty("initFrom").GetProperty("architecture").GetProperty("name").GetString());
+        Assert.Equal(mean, m.RootElement.GetProperty("hyperparameters").GetProperty("inputNormalisation").GetProperty("mean").EnumerateArray().Select(e => e.GetDouble()));
+
+        // One mean and std per coefficient cannot be taken out of a conv1 that slides over the coefficients.
+        var wrong = Fixtures.Trainer.Run(FieldCopy("field-temporal-wrong"), Path.Combine(fixture.Root, "ft-wrong"), seed: 1,
+            "--init-from", fixture.FloatModelPath, normalisation, "--epochs", "0");
+        Assert.Equal(2, wrong.ExitCode);
+        Assert.Contains("only the temporal architecture has", wrong.Stderr);
+    }
+
+    [Fact]
     public void Fine_tune_with_replay_is_deterministic_and_records_lineage()
     {
         string field = FieldCopy("field-replay");

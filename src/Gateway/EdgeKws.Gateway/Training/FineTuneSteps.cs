@@ -172,16 +172,28 @@ internal static class FineTuneSteps
         return string.Join(',', w.EnumerateArray().Select(e => e.GetDouble().ToString("R", CultureInfo.InvariantCulture)));
     }
 
-    /// <summary>The parent's input normalisation as train.py takes it ("-3.46,36.6"), or null when its training manifest has none.</summary>
+    /// <summary>
+    /// The parent's input normalisation as train.py takes it: "-3.46,36.6" for one mean and std, or every mean then every std
+    /// ("m0,...,m12,s0,...,s12") for the temporal architecture's per-coefficient one; null when its training manifest has none.
+    /// </summary>
     private static string? ParentInputNormalisation(RegisteredModel parent)
     {
         if (!parent.TrainingManifest.TryGetProperty("hyperparameters", out JsonElement h) || !h.TryGetProperty("inputNormalisation", out JsonElement n)
-            || !n.TryGetProperty("mean", out JsonElement mean) || !n.TryGetProperty("std", out JsonElement std)
-            || mean.ValueKind != JsonValueKind.Number || std.ValueKind != JsonValueKind.Number || !(std.GetDouble() > 0))
+            || !n.TryGetProperty("mean", out JsonElement mean) || !n.TryGetProperty("std", out JsonElement std))
         {
             return null;
         }
-        return string.Create(CultureInfo.InvariantCulture, $"{mean.GetDouble():R},{std.GetDouble():R}");
+        double[]? means = Numbers(mean), stds = Numbers(std);
+        if (means is null || stds is null || means.Length != stds.Length || stds.Any(s => !(s > 0))) return null;
+        return string.Join(',', means.Concat(stds).Select(v => v.ToString("R", CultureInfo.InvariantCulture)));
+
+        static double[]? Numbers(JsonElement e) => e.ValueKind switch
+        {
+            JsonValueKind.Number => [e.GetDouble()],
+            JsonValueKind.Array when e.GetArrayLength() > 0 && e.EnumerateArray().All(v => v.ValueKind == JsonValueKind.Number) =>
+                [.. e.EnumerateArray().Select(v => v.GetDouble())],
+            _ => null,
+        };
     }
 
     /// <summary>The trainer's record of where it started (checked against the weights given) and what it replayed.</summary>
