@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Help;
 using System.Globalization;
+using EdgeKws.Detection;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Quantization;
 using EdgeKws.Tools.CommandLine;
@@ -204,9 +205,14 @@ public static class ModelCommand
         Option<string> outOption = new("--out") { HelpName = "DIR", Description = "writes evaluation.json, det.csv, det.png" };
         Option<double?> thresholdOption = Number("--threshold", "X", "the threshold (default: the manifest's)");
         Option<double> toleranceOption = ToleranceOption();
+        Option<long> maxBytesOption = new Option<long>("--max-model-bytes")
+        {
+            HelpName = "N", DefaultValueFactory = _ => KeywordModel.DefaultMaxModelBytes,
+            Description = "largest model file accepted (default the device's 64 KB budget; more for a gateway-side model such as the labeler's verifier)",
+        }.MustBe(n => n > 0, "a positive number of bytes");
         var command = new Command("evaluate", "Runs the device front end and detector over the corpus's test streams (or an edgekws-streams/1 file): FA/hour, FRR at the deployed threshold, DET curve; writes evaluation.json, det.csv, det.png. Prints the breakdown: FRR with its Wilson 95 % interval by engine, room, SNR (and voice), FA/hour with its exact Poisson 95 % interval by kind of negative audio. --split validation evaluates the validation streams instead (to choose a threshold without touching the test streams).")
         {
-            modelOption, corpusOption, splitOption, streamsOption, outOption, thresholdOption, toleranceOption,
+            modelOption, corpusOption, splitOption, streamsOption, outOption, thresholdOption, toleranceOption, maxBytesOption,
         };
         command.Requires(modelOption, outOption);
         command.SetAction(parse => Guarded(parse, stdout =>
@@ -218,6 +224,7 @@ public static class ModelCommand
                 ToleranceMs = parse.GetValue(toleranceOption),
                 Threshold = parse.GetValue(thresholdOption) is { } t ? (float)t : null,
                 EvaluationSet = description,
+                MaxModelBytes = parse.GetValue(maxBytesOption),
             };
             var e = StreamingEvaluator.Evaluate(parse.GetRequiredValue(modelOption), streams, options);
             EvaluationWriter.Write(e, output);

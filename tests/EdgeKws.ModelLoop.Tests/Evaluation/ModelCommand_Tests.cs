@@ -2,6 +2,7 @@ using System.Text.Json;
 using EdgeKws.ModelLoop.Evaluation;
 using EdgeKws.ModelLoop.Tests.Fixtures;
 using EdgeKws.ModelTool;
+using EdgeKws.TestSupport;
 using Xunit.Abstractions;
 
 namespace EdgeKws.ModelLoop.Tests.Evaluation;
@@ -45,6 +46,27 @@ public class ModelCommand_Tests(StreamingModelFixture fixture, ITestOutputHelper
         Assert.Equal("engine", b.GetProperty("frrBy")[0].GetProperty("tag").GetString());
         Assert.True(b.GetProperty("overallFaPerHour").TryGetProperty("faHigh95", out _));
         Assert.Equal(doc.RootElement.GetProperty("keywords").GetInt64(), b.GetProperty("overallFrr").GetProperty("keywords").GetInt64());
+    }
+
+    [Fact]
+    public void Evaluate_refuses_a_model_over_the_device_budget_unless_a_larger_limit_is_given()
+    {
+        // The bundled gateway verifier: 455 KB of float ONNX, the device's feature configuration.
+        string verifier = Path.Combine(RepositoryRoot.Path, "models", "verifier", "hey-edge-verifier-1.0.0.float.manifest.json");
+        string file = EvaluationBreakdown_Tests.WriteTaggedStreamsFile(fixture, Path.Combine(fixture.Root, "budget-streams.json"));
+        var device = Run("evaluate", "--model", verifier, "--streams", file, "--out", Path.Combine(fixture.Root, "budget-device"));
+        Assert.Equal(1, device.Exit);
+        Assert.Contains("over the 65536-byte model budget", device.Stderr);
+
+        string dir = Path.Combine(fixture.Root, "budget-gateway");
+        var gateway = Run("evaluate", "--model", verifier, "--streams", file, "--out", dir, "--max-model-bytes", "1000000");
+        Assert.True(gateway.Exit == 0, gateway.Stderr);
+        Assert.StartsWith("hey-edge-verifier 1.0.0 'hey edge' at threshold 0.5:", gateway.Stdout, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(dir, "evaluation.json")));
+
+        var bad = Run("evaluate", "--model", verifier, "--streams", file, "--out", dir, "--max-model-bytes", "0");
+        Assert.Equal(2, bad.Exit);
+        Assert.Contains("--max-model-bytes must be a positive number of bytes", bad.Stderr);
     }
 
     [Fact]

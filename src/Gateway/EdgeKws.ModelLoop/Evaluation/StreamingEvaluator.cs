@@ -28,6 +28,12 @@ public sealed record StreamingEvaluationOptions
 
     /// <summary>Free text naming the evaluation set (corpus seed, generator version), copied to the report.</summary>
     public string? EvaluationSet { get; init; }
+
+    /// <summary>
+    /// Largest model file accepted: the device's 64 KB budget by default, so a device model over it is refused as the device
+    /// would refuse it. A gateway-side model (the labeler's verifier, an ensemble under study) is scored with a larger limit.
+    /// </summary>
+    public long MaxModelBytes { get; init; } = KeywordModel.DefaultMaxModelBytes;
 }
 
 /// <summary>One stream as the real detector saw it: the smoothed score of every inference and the detector's own events.</summary>
@@ -96,7 +102,7 @@ public static class StreamingEvaluator
         }
 
         string featureHash = options.FeatureConfig.FeatureConfigHash;
-        if (!KeywordModel.TryLoad(manifestPath, featureHash, out var model, out string reason))
+        if (!KeywordModel.TryLoad(manifestPath, featureHash, options.MaxModelBytes, out var model, out string reason))
             throw new InvalidDataException($"cannot evaluate {manifestPath}: {reason}");
         var manifest = model!.Manifest;
         string keyword = manifest.Labels![manifest.KeywordIndex!.Value];
