@@ -207,7 +207,8 @@ public static class ModelCommand
         Option<double> toleranceOption = ToleranceOption();
         Option<long> maxBytesOption = new Option<long>("--max-model-bytes")
         {
-            HelpName = "N", DefaultValueFactory = _ => KeywordModel.DefaultMaxModelBytes,
+            HelpName = "N",
+            DefaultValueFactory = _ => KeywordModel.DefaultMaxModelBytes,
             Description = "largest model file accepted (default the device's 64 KB budget; more for a gateway-side model such as the labeler's verifier)",
         }.MustBe(n => n > 0, "a positive number of bytes");
         var command = new Command("evaluate", "Runs the device front end and detector over the corpus's test streams (or an edgekws-streams/1 file): FA/hour, FRR at the deployed threshold, DET curve; writes evaluation.json, det.csv, det.png. Prints the breakdown: FRR with its Wilson 95 % interval by engine, room, SNR (and voice), FA/hour with its exact Poisson 95 % interval by kind of negative audio. --split validation evaluates the validation streams instead (to choose a threshold without touching the test streams).")
