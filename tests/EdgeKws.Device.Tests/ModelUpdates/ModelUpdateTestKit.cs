@@ -89,7 +89,7 @@ internal sealed class ModelUpdateTestKit : IDisposable
     public static byte[] DeafInt8Model()
     {
         byte[] bytes = ModelBytes(DetectionFixtures.Int8);
-        const int Bias = 45 * 127 * 12; // REQUIRED_HOT * 127 * 12 in make_test_model.py
+        const int Bias = 45 * 127 * 6; // REQUIRED_HOT * 127 * WEIGHT_CODES_PER_UNIT in make_test_model.py
         Span<byte> pattern = stackalloc byte[8];
         BinaryPrimitives.WriteInt32LittleEndian(pattern, Bias);
         BinaryPrimitives.WriteInt32LittleEndian(pattern[4..], -Bias);

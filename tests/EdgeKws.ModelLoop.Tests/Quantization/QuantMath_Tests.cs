@@ -30,8 +30,22 @@ public class QuantMath_Tests
     {
         // Gemm B without transB: [K=2, N=3], channels along axis 1.
         float[] w = [1f, -4f, 0f, -0.5f, 2f, 0f];
-        var (codes, scales) = QuantMath.PerChannelWeights(w, [2, 3], axis: 1);
+        var (codes, scales) = QuantMath.PerChannelWeights(w, [2, 3], axis: 1, codeMax: 127);
         Assert.Equal([1f / 127f, 4f / 127f, 1f], scales);
         Assert.Equal(new sbyte[] { 127, -127, 0, -64, 64, 0 }, codes);
+    }
+
+    [Fact]
+    public void Weight_codes_stay_within_7_bits_by_default_so_x86_without_vnni_cannot_saturate()
+    {
+        float[] w = [1f, -4f, 0f, -0.5f, 2f, 0f];
+        var (codes, scales) = QuantMath.PerChannelWeights(w, [2, 3], axis: 1);
+        Assert.Equal(63, QuantMath.PortableWeightCodeMax);
+        Assert.Equal([1f / 63f, 4f / 63f, 1f], scales);
+        // 0.5 / (1/63) is 31.5 in exact arithmetic; the float scale is a hair above 1/63, so it rounds to 31.
+        Assert.Equal(new sbyte[] { 63, -63, 0, -31, 31, 0 }, codes);
+        // The int16 pair sum of x86's u8 x s8 kernel: two products of the largest shifted activation and weight fit.
+        Assert.True(2 * 255 * QuantMath.PortableWeightCodeMax <= short.MaxValue);
+        Assert.Throws<ArgumentOutOfRangeException>(() => QuantMath.PerChannelWeights(w, [2, 3], axis: 1, codeMax: 128));
     }
 }

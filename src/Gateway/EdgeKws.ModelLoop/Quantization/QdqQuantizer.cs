@@ -41,8 +41,13 @@ public static class QdqQuantizer
 {
     private static readonly HashSet<string> WeightedOps = new(StringComparer.Ordinal) { "Conv", "Gemm", "MatMul" };
 
-    /// <summary>Quantizes <paramref name="floatModel"/> with the activation <paramref name="ranges"/> from <see cref="ActivationCalibrator"/>.</summary>
-    public static QuantizedModel Quantize(byte[] floatModel, IReadOnlyDictionary<string, TensorRange> ranges, QuantizedInput inputType)
+    /// <summary>
+    /// Quantizes <paramref name="floatModel"/> with the activation <paramref name="ranges"/> from <see cref="ActivationCalibrator"/>;
+    /// weight codes within +-<paramref name="weightCodeMax"/> (<see cref="QuantMath.PortableWeightCodeMax"/>: the same posteriors on
+    /// every CPU; 127 only to rebuild a model quantized before it).
+    /// </summary>
+    public static QuantizedModel Quantize(byte[] floatModel, IReadOnlyDictionary<string, TensorRange> ranges, QuantizedInput inputType,
+        int weightCodeMax = QuantMath.PortableWeightCodeMax)
     {
         ArgumentNullException.ThrowIfNull(floatModel);
         ArgumentNullException.ThrowIfNull(ranges);
@@ -150,7 +155,7 @@ public static class QdqQuantizer
 
             if (WeightedOps.Contains(node.OpType))
             {
-                quantizedWeights += QuantizeWeights(node, initializers, activationParams, dqName, newInitializers, newNodes, Unique);
+                quantizedWeights += QuantizeWeights(node, initializers, activationParams, dqName, newInitializers, newNodes, Unique, weightCodeMax);
             }
             newNodes.Add(node);
             foreach (string o in node.Output)
@@ -178,7 +183,7 @@ public static class QdqQuantizer
 
     private static int QuantizeWeights(NodeProto node, Dictionary<string, TensorProto> initializers,
         Dictionary<string, ActivationQuantization> activationParams, Dictionary<string, string> dqName,
-        List<TensorProto> newInitializers, List<NodeProto> newNodes, Func<string, string> unique)
+        List<TensorProto> newInitializers, List<NodeProto> newNodes, Func<string, string> unique, int weightCodeMax)
     {
         if (node.Input.Count < 2) throw new InvalidDataException($"{node.OpType} node '{node.Name}' has no weight input");
         string wName = node.Input[1];
@@ -191,7 +196,7 @@ public static class QdqQuantizer
             "Gemm" => OnnxTensors.GetInt(node, "transB", 0) != 0 ? 0 : 1,
             _ => rank - 1,
         };
-        var (codes, scales) = QuantMath.PerChannelWeights(OnnxTensors.ReadFloats(w), w.Dims.ToArray(), axis);
+        var (codes, scales) = QuantMath.PerChannelWeights(OnnxTensors.ReadFloats(w), w.Dims.ToArray(), axis, weightCodeMax);
         // No zero point: symmetric codes have zero point 0, DequantizeLinear's default (the type stays int8, from the codes).
         string qn = unique(wName + "_quantized"), sn = unique(wName + "_scale");
         Add(OnnxTensors.FromInt8(qn, codes, [.. w.Dims]));
