@@ -21,7 +21,7 @@ public sealed record QuantizedModel(byte[] Bytes, string InputName, QuantizedInp
 /// Static INT8 quantization of a float ONNX model into QDQ form, the form ONNX Runtime's CPU
 /// provider turns into QLinearConv / QGemm kernels (it cannot run ConvInteger):
 /// <list type="bullet">
-/// <item>weights of Conv, Gemm and MatMul: per-channel symmetric S8 along the output-channel axis
+/// <item>weights of Conv, Gemm and MatMul: per-channel symmetric S8 (7-bit codes) along the output-channel axis
 /// (Conv: 0; Gemm: 0 with transB=1, else 1; MatMul: the last axis), DequantizeLinear(axis) in front,
 /// without a zero-point input (symmetric: 0, DequantizeLinear's default; the type is the codes' int8);</item>
 /// <item>biases of Conv and Gemm: int32, scale = input scale x weight scale, no zero-point input (an int32
@@ -34,8 +34,9 @@ public sealed record QuantizedModel(byte[] Bytes, string InputName, QuantizedInp
 /// <item>a Relu whose input comes only from a Conv/Gemm/MatMul is removed and that output takes the
 /// Relu's range [0, max] (zero point -128): the quantizer's saturation is the ReLU.</item>
 /// </list>
-/// S8 (not U8) activations: the device feeds int8 MFCCs, S8xS8 is the fast path of ONNX Runtime's
-/// arm64 kernels (the boards), and it avoids the U8S8 overflow of x86 AVX2 VPMADDUBSW.
+/// S8 (not U8) activations: the device feeds int8 MFCCs and S8xS8 is the fast path of ONNX Runtime's
+/// arm64 kernels (the boards). On x86 without VNNI the S8 activations are shifted to U8 for VPMADDUBSW, whose int16 pair
+/// sums saturate with 8-bit weights: hence 7-bit weight codes (<see cref="QuantMath.PortableWeightCodeMax"/>).
 /// </summary>
 public static class QdqQuantizer
 {
