@@ -15,6 +15,20 @@ public sealed class TrainedModelFixture : IAsyncLifetime
     public string FloatModelPath => Path.Combine(TrainedDirectory, "model.float.onnx");
     public string TrainingManifestPath => Path.Combine(TrainedDirectory, "training-manifest.json");
     public TrainerRun TrainRun { get; private set; } = null!;
+    private readonly Lazy<string> temporal;
+
+    public TrainedModelFixture() => temporal = new Lazy<string>(TrainTemporal);
+
+    /// <summary>The folder of the same tiny model trained with <c>--architecture temporal</c> (seed 5), trained on first use.</summary>
+    public string TemporalDirectory => temporal.Value;
+
+    private string TrainTemporal()
+    {
+        string dir = Path.Combine(Root, "trained-temporal");
+        var run = Trainer.Run(DatasetDirectory, dir, seed: 5, [.. TrainerArguments, "--architecture", "temporal"]);
+        if (run.ExitCode != 0) throw new InvalidOperationException($"train.py --architecture temporal failed ({run.ExitCode}): {run.Stderr}");
+        return dir;
+    }
 
     /// <summary>--tiny by default; EDGEKWS_MODELLOOP_FULL=1 trains the full-size DS-CNN (docs/model-loop.md figures).</summary>
     public static string[] TrainerArguments =>
