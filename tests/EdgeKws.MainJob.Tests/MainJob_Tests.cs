@@ -48,6 +48,9 @@ public sealed class MainJob_Tests
         long decided = labels.GetProperty("trueAccepts").GetInt64() + labels.GetProperty("falseAccepts").GetInt64();
         Assert.True(decided > 0, "forced alignment decided at least one label");
         Assert.Equal(detections, decided + labels.GetProperty("needsReview").GetInt64());
+        // The bundled verifier and calibration decided them, and the gateway's labeling registry holds both (with their lineage).
+        Assert.Contains("labeling registry: verifier ", stdout, StringComparison.Ordinal);
+        Assert.Contains("labeling registry: calibration ", stdout, StringComparison.Ordinal);
 
         JsonElement fleet = s.GetProperty("faPerHour").EnumerateArray().Single(r => r.GetProperty("scope").GetString() == "fleet");
         Assert.True(fleet.GetProperty("listeningHours").GetDouble() > 0.01, "heartbeats carried the listening time");

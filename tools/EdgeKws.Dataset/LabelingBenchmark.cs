@@ -249,8 +249,12 @@ public static class LabelingBenchmark
         };
     }
 
-    /// <summary>Figures for "all", then (with <paramref name="deviceThreshold"/>) the clips the device model fires on, then
-    /// per kind, room and engine.</summary>
+    /// <summary>The agent's default near-miss band (<c>NearMiss.BandFraction</c>): a device uploads a near miss when its
+    /// smoothed score peaks in [0.5 x threshold, threshold).</summary>
+    public const double NearMissBandFraction = 0.5;
+
+    /// <summary>Figures for "all", then (with <paramref name="deviceThreshold"/>) the clips the device model fires on and
+    /// those in its near-miss band, then per kind, room and engine.</summary>
     /// <remarks>The bench draws its clips by kind, whatever the device model makes of them; the gateway only ever labels
     /// clips a device uploaded because its score reached the threshold. The "device fires" group is that population, so
     /// its review rate is the one to compare with a field run's (the main job's), and the "all" row is the harder mix.</remarks>
@@ -262,6 +266,9 @@ public static class LabelingBenchmark
         if (deviceThreshold is double t)
         {
             groups.Add((string.Create(CultureInfo.InvariantCulture, $"device fires (>= {t:0.####})"), clips.Where(c => c.Evidence.DeviceScore >= t)));
+            double floor = NearMissBandFraction * t;
+            groups.Add((string.Create(CultureInfo.InvariantCulture, $"near-miss band ({floor:0.####}..{t:0.####})"),
+                clips.Where(c => c.Evidence.DeviceScore >= floor && c.Evidence.DeviceScore < t)));
         }
         groups.AddRange(clips.GroupBy(c => c.Kind).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => ("kind " + g.Key, (IEnumerable<LabelingBenchmarkClip>)g)));
         groups.AddRange(clips.GroupBy(c => c.Room).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => ("room " + g.Key, (IEnumerable<LabelingBenchmarkClip>)g)));

@@ -142,6 +142,12 @@ internal sealed class TimingStore(IGatewayStore inner) : IGatewayStore
 
     public bool TryGetModelLoopBaseline(out ModelLoopBaseline? baseline) => inner.TryGetModelLoopBaseline(out baseline);
 
+    public bool TryAddLabelingModel(LabelingModelRecord record, byte[] content) => inner.TryAddLabelingModel(record, content);
+
+    public bool TryGetLabelingModelContent(string sha256, out byte[]? content) => inner.TryGetLabelingModelContent(sha256, out content);
+
+    public IReadOnlyList<LabelingModelRecord> ReadLabelingModels() => inner.ReadLabelingModels();
+
     public IReadOnlyList<ReviewQueueEntry> ReadReviewQueue(int limit) => inner.ReadReviewQueue(limit);
 
     public string? DecideReview(string deviceId, long sequence, DetectionLabelKind label, string reviewer, DateTimeOffset nowUtc) =>

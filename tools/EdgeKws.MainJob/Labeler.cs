@@ -127,6 +127,14 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
         }
         figures.ReviewQueue = (await gateway.GetAsync("api/review/items?limit=10000", ct).ConfigureAwait(false)).GetProperty("count").GetInt64();
         progress.Detail($"labeling worker: {workerStatus.GetProperty("counters")}");
+        if (calibrated)
+        {
+            // What decided these labels, as the gateway's labeling registry keeps it (files and lineage; docs/labeling.md).
+            foreach (JsonElement m in (await gateway.GetAsync("api/registry/labeling-models", ct).ConfigureAwait(false)).EnumerateArray())
+            {
+                progress.Detail($"labeling registry: {m.GetProperty("kind").GetString()} {m.GetProperty("version").GetString()} ({m.GetProperty("fileName").GetString()}, {m.GetProperty("sizeBytes").GetInt64()} B, sha256 {m.GetProperty("sha256").GetString()![..12]})");
+            }
+        }
         return figures;
     }
 }

@@ -9,7 +9,7 @@ using EdgeKws.Tools.CommandLine;
 namespace EdgeKws.ModelTool;
 
 /// <summary>
-/// <c>edgekws-model build-int8 | evaluate | gate | export-streams</c>: the command tree (System.CommandLine) and the actions.
+/// <c>edgekws-model build-int8 | evaluate | gate | export-streams | ensemble</c>: the command tree (System.CommandLine) and the actions.
 /// Exit codes: 0 ok / promoted, 1 failed, 2 usage, 3 refused by the gate (docs/cli.md).
 /// </summary>
 public static class ModelCommand
@@ -29,6 +29,7 @@ public static class ModelCommand
         EvaluateCommand(),
         GateCommand(),
         ExportStreamsCommand(),
+        EnsembleCommand(),
     };
 
     /// <summary>Runs an action; the failures it expects (bad input files, a wrong evaluation set) print one line and exit 1.</summary>
@@ -232,6 +233,39 @@ public static class ModelCommand
             Print(e.Report, stdout);
             if (e.Report.Breakdown is { } b) stdout.Write(BreakdownPrinter.Format(b));
             stdout.WriteLine($"wrote {Path.Combine(output, EvaluationWriter.ReportFile)}, {EvaluationWriter.CurveFile}, {EvaluationWriter.PlotFile}");
+            return 0;
+        }));
+        return command;
+    }
+
+    private static Command EnsembleCommand()
+    {
+        Option<string[]> memberOption = new("--member")
+        {
+            HelpName = "model.float.onnx",
+            Description = "a member model (repeat; at least two, same input and output)",
+            AllowMultipleArgumentsPerToken = false,
+        };
+        Option<string> outOption = new("--out") { HelpName = "FILE", Description = "the ensemble's ONNX file to write" };
+        var command = new Command("ensemble", "Joins keyword models of the same input and output into one ONNX model whose output is the mean of their posteriors (the gateway verifier, docs/labeling.md).")
+        {
+            memberOption, outOption,
+        };
+        command.Requires(memberOption, outOption);
+        command.SetAction(parse => Guarded(parse, stdout =>
+        {
+            string[] paths = parse.GetRequiredValue(memberOption);
+            var members = paths.Select(File.ReadAllBytes).ToArray();
+            byte[] ensemble = EdgeKws.ModelLoop.Onnx.OnnxEnsemble.Compose(members);
+            string output = parse.GetRequiredValue(outOption);
+            string? dir = Path.GetDirectoryName(Path.GetFullPath(output));
+            if (dir is not null) Directory.CreateDirectory(dir);
+            File.WriteAllBytes(output, ensemble);
+            for (int i = 0; i < paths.Length; i++)
+            {
+                stdout.WriteLine($"member m{i}/: {paths[i]} ({members[i].Length} B, sha256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(members[i]))})");
+            }
+            stdout.WriteLine($"wrote {output}: mean of {paths.Length} members, {ensemble.Length} B, sha256 {Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(ensemble))}");
             return 0;
         }));
         return command;

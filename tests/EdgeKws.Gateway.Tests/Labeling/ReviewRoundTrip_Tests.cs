@@ -231,6 +231,14 @@ public sealed class ReviewRoundTrip_Tests
             Assert.Equal(JsonValueKind.Number, p.GetProperty("confidence").ValueKind);
         }
         Assert.True(Label(2).GetProperty("provenance").GetProperty("confidence").GetDouble() >= 0.98);
+        // The calibration was registered before it decided anything; each label names it by its hash prefix, and the registry
+        // serves the very file.
+        string calibrationSha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(calibrationPath)));
+        JsonElement registered = (await g.GetJsonAsync("/api/registry/labeling-models")).EnumerateArray().Single();
+        Assert.Equal(("calibration", calibrationSha), (registered.GetProperty("kind").GetString(), registered.GetProperty("sha256").GetString()));
+        Assert.Equal("hand-made for this test", registered.GetProperty("lineage").GetProperty("fittedOn").GetString());
+        Assert.Contains(" cal " + calibrationSha[..12] + ";", Label(2).GetProperty("provenance").GetProperty("tool").GetString(), StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllBytes(calibrationPath), await g.Http.GetByteArrayAsync($"/api/registry/labeling-models/{calibrationSha}/file"));
         Assert.True(Label(4).GetProperty("provenance").GetProperty("confidence").GetDouble() <= 0.02);
 
         Assert.Equal("Unknown", Label(6).GetProperty("label").GetProperty("label").GetString());

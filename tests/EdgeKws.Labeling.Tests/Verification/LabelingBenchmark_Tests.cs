@@ -70,6 +70,13 @@ public class LabelingBenchmark_Tests(SmallCorpusFixture corpus)
         Assert.Equal(fired.Count, fires.GetProperty("clips").GetInt32());
         Assert.Equal(fired.Count(c => c.GetProperty("calibrated").GetString() == nameof(TriggerLabel.NeedsReview)), fires.GetProperty("reviews").GetInt32());
         Assert.Contains("device fires (>= ", text, StringComparison.Ordinal);
+        // The "near-miss band" group (third row) is exactly the clips scored in [0.5 T, T): what the agent uploads as near misses.
+        double t = json.RootElement.GetProperty("deviceThreshold").GetDouble();
+        int inBand = clips.Count(c => c.GetProperty("evidence").GetProperty("deviceScore").GetDouble() is double s && s >= LabelingBenchmark.NearMissBandFraction * t && s < t);
+        System.Text.Json.JsonElement band = json.RootElement.GetProperty("calibrated")[2];
+        Assert.StartsWith("near-miss band (", band.GetProperty("group").GetString(), StringComparison.Ordinal);
+        Assert.Equal(inBand, band.GetProperty("clips").GetInt32());
+        Assert.Equal(clips.Count, fired.Count + inBand + clips.Count(c => c.GetProperty("evidence").GetProperty("deviceScore").GetDouble() < LabelingBenchmark.NearMissBandFraction * t));
         Assert.Equal(clips.Count(c => c.GetProperty("calibrated").GetString() == nameof(TriggerLabel.NeedsReview)),
             json.RootElement.GetProperty("calibrated")[0].GetProperty("reviews").GetInt32());
         var reviews = json.RootElement.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("figures").GetProperty("reviews").GetInt32()).ToList();

@@ -21,7 +21,8 @@ public sealed record RollbackInput(string? Reason);
 
 /// <summary>
 /// The model registry, model jobs and rollouts over HTTP (documented in docs/model-updates.md, "HTTP API"):
-/// <c>/api/registry/models</c>, <c>/api/registry/signing-key</c>, <c>/api/model-jobs</c>, <c>/api/rollouts</c>.
+/// <c>/api/registry/models</c>, <c>/api/registry/signing-key</c>, <c>/api/registry/labeling-models</c> (the labeling worker's verifier and
+/// calibration, docs/labeling.md), <c>/api/model-jobs</c>, <c>/api/rollouts</c>.
 /// </summary>
 public static class ModelApi
 {
@@ -53,6 +54,18 @@ public static class ModelApi
         services.AddHostedService(sp => sp.GetRequiredService<AutoFineTuneService>());
     }
 
+    /// <summary>A labeling model's record as the API shows it: the lineage as JSON, not as a string.</summary>
+    private static object LabelingLineage(LabelingModelRecord r) => new
+    {
+        r.Sha256,
+        r.Kind,
+        r.Version,
+        r.FileName,
+        r.SizeBytes,
+        r.RegisteredUtc,
+        Lineage = System.Text.Json.Nodes.JsonNode.Parse(r.LineageJson),
+    };
+
     /// <summary>Maps the endpoints under <paramref name="api"/> (the <c>/api</c> group).</summary>
     public static void Map(RouteGroupBuilder api)
     {
@@ -65,6 +78,10 @@ public static class ModelApi
             body is null ? BadRequest("body must be a register request {modelVersion, manifest, trainingManifest, evaluationSet} (names under the gateway's directories)")
                 : Submit(jobs, body with { Kind = ModelJobKind.Register })).Requires(ApiRole.Operator);
         api.MapGet("/registry/signing-key", SigningKey).Requires(ApiRole.Viewer);
+        api.MapGet("/registry/labeling-models", (GatewayService g) => Results.Json(g.Store.ReadLabelingModels().Select(LabelingLineage))).Requires(ApiRole.Viewer);
+        api.MapGet("/registry/labeling-models/{sha256}/file", (GatewayService g, string sha256) =>
+            g.Store.TryGetLabelingModelContent(sha256, out byte[]? content) ? Results.Bytes(content!, "application/octet-stream")
+                : NotFound($"no labeling model of sha256 '{sha256}' is registered")).Requires(ApiRole.Viewer);
         api.MapPost("/model-jobs", (ModelJobs jobs, ModelJobRequest? body) =>
             body is null ? BadRequest("body must be a model job {kind, modelVersion, dataset, evaluationSet, ...}") : Submit(jobs, body)).Requires(ApiRole.Operator);
         api.MapGet("/model-jobs", (ModelJobs jobs) => Results.Json(jobs.List())).Requires(ApiRole.Viewer);

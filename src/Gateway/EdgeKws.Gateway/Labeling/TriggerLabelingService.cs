@@ -44,6 +44,7 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
     private PocketSphinxAligner? _aligner;
     private CalibratedLabeler? _calibrated;
     private ClipScorer? _verifierModel;
+    private string? _calibrationVersion;
     private long _ta, _fa, _review, _clipFailures, _runFailures, _nearMisses;
     private string? _lastProblem;
 
@@ -167,10 +168,17 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
     private async Task LabelCalibratedAsync(TriggerClipWork w, string wav, TriggerVerifier verifier, CancellationToken ct)
     {
         // Loaded on first use, like the aligner: a bad file fails the run (logged, retried), clips wait and nothing is mislabelled.
-        _calibrated ??= new CalibratedLabeler(LabelCalibration.Load(options.CalibrationPath!), options.TrueAcceptPrecision, options.FalseAcceptPrecision);
-        if (options.VerifierModelPath is not null)
+        if (_calibrated is null)
         {
-            _verifierModel ??= new ClipScorer(options.VerifierModelPath, ClipScorer.VerifierMaxModelBytes);
+            var calibrated = new CalibratedLabeler(LabelCalibration.Load(options.CalibrationPath!), options.TrueAcceptPrecision, options.FalseAcceptPrecision);
+            ClipScorer? verifierModel = options.VerifierModelPath is null ? null : new ClipScorer(options.VerifierModelPath, ClipScorer.VerifierMaxModelBytes);
+            // Registered with their lineage before the first label is decided with them; each label's provenance names both.
+            DateTimeOffset now = clock.GetUtcNow();
+            LabelingModelRecord calibration = LabelingModelRegistration.RegisterCalibration(gateway.Store, options.CalibrationPath!, now);
+            LabelingModelRecord? verifierRecord = options.VerifierModelPath is null ? null : LabelingModelRegistration.RegisterVerifier(gateway.Store, options.VerifierModelPath, now);
+            log.LogInformation("labeling: calibration {Calibration} (sha256 {CalibrationHash}) and verifier {Verifier} (sha256 {VerifierHash}) registered",
+                calibration.FileName, calibration.Sha256, verifierRecord?.Version ?? "none", verifierRecord?.Sha256 ?? "-");
+            (_calibrated, _verifierModel, _calibrationVersion) = (calibrated, verifierModel, calibration.Version);
         }
 
         LabelDecision d;
@@ -194,7 +202,7 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
 
         // The provenance's tool names the method and keeps every signal's value (the review reason has them in words too).
         string tool = string.Create(CultureInfo.InvariantCulture, $"calibrated 1 P {d.ProbabilityTrueAccept:0.000} [{d.Evidence.Compact()}]")
-            + (_verifierModel is not null ? $" verifier {_verifierModel.ModelVersion}" : "") + "; " + verifier.Tool;
+            + (_verifierModel is not null ? $" verifier {_verifierModel.ModelVersion}" : "") + $" cal {_calibrationVersion}; " + verifier.Tool;
         tool = tool.Length <= LabelingArgumentRules.MaxToolLength ? tool : tool[..LabelingArgumentRules.MaxToolLength];
         if (d.Label == TriggerLabel.NeedsReview)
         {

@@ -10,7 +10,7 @@ namespace EdgeKws.Gateway.Storage;
 /// (<see cref="InitializeConcerns"/>), and this class forwards the concerns' members, so moving the next concern touches
 /// this file and not one copy per database.
 /// </summary>
-public abstract class ConcernStores : IIngestStore, IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, IAccessStore, IMonitoringStore,
+public abstract class ConcernStores : IIngestStore, IGovernanceStore, IRolloutStore, INearMissStore, ILabelingStore, IHeartbeatTotalsStore, IFieldClipStore, IModelLoopStore, ILabelingModelStore, IAccessStore, IMonitoringStore,
     IDetectionLabelStore, IAlertStore
 {
     private IngestStore? _ingest;
@@ -21,6 +21,7 @@ public abstract class ConcernStores : IIngestStore, IGovernanceStore, IRolloutSt
     private HeartbeatTotalsStore? _heartbeatTotals;
     private FieldClipStore? _fieldClips;
     private ModelLoopStore? _modelLoop;
+    private LabelingModelStore? _labelingModels;
     private AccessStore? _access;
     private MonitoringStore? _monitoring;
     private DetectionLabelStore? _detectionLabels;
@@ -34,6 +35,7 @@ public abstract class ConcernStores : IIngestStore, IGovernanceStore, IRolloutSt
     private HeartbeatTotalsStore HeartbeatTotals => _heartbeatTotals ?? throw NotInitialized();
     private FieldClipStore FieldClips => _fieldClips ?? throw NotInitialized();
     private ModelLoopStore ModelLoop => _modelLoop ?? throw NotInitialized();
+    private LabelingModelStore LabelingModels => _labelingModels ?? throw NotInitialized();
     private AccessStore Access => _access ?? throw NotInitialized();
     private MonitoringStore Monitoring => _monitoring ?? throw NotInitialized();
     private DetectionLabelStore DetectionLabels => _detectionLabels ?? throw NotInitialized();
@@ -59,6 +61,7 @@ public abstract class ConcernStores : IIngestStore, IGovernanceStore, IRolloutSt
         _heartbeatTotals = new HeartbeatTotalsStore(connections);
         _fieldClips = new FieldClipStore(connections);
         _modelLoop = new ModelLoopStore(connections);
+        _labelingModels = new LabelingModelStore(connections);
         _access = new AccessStore(connections);
         _monitoring = new MonitoringStore(connections);
         _detectionLabels = new DetectionLabelStore(connections);
@@ -221,6 +224,15 @@ public abstract class ConcernStores : IIngestStore, IGovernanceStore, IRolloutSt
 
     /// <inheritdoc />
     public bool TryGetModelLoopBaseline(out ModelLoopBaseline? baseline) => ModelLoop.TryGetModelLoopBaseline(out baseline);
+
+    /// <inheritdoc />
+    public bool TryAddLabelingModel(LabelingModelRecord record, byte[] content) => LabelingModels.TryAddLabelingModel(record, content);
+
+    /// <inheritdoc />
+    public IReadOnlyList<LabelingModelRecord> ReadLabelingModels() => LabelingModels.ReadLabelingModels();
+
+    /// <inheritdoc />
+    public bool TryGetLabelingModelContent(string sha256, out byte[]? content) => LabelingModels.TryGetLabelingModelContent(sha256, out content);
 
     /// <inheritdoc />
     public long AddApiToken(string name, ApiRole role, byte[] tokenSha256, DateTimeOffset createdUtc, string createdBy) =>

@@ -9,14 +9,14 @@ namespace EdgeKws.Gateway.Storage;
 internal static class StoreSchema
 {
     /// <summary>The schema version this build creates and knows: a database with a newer one is refused by name.</summary>
-    public const int Version = 10;
+    public const int Version = 11;
 
     /// <summary>
     /// The statements that bring a database of schema <paramref name="fromVersion"/> to <see cref="Version"/>, in order; each is
     /// idempotent. 1: ingest tables; 2: monitoring (cohort, labels, models, evaluations, alerts); 3: governance (dataset membership,
     /// model marks) and skew results; 4: labeling (label provenance, review entries, re-review audits); 5: model registry and
     /// rollouts; 6: HTTP API tokens and the audit log; 7: heartbeat totals; 8: near misses; 9: float weights of registered models;
-    /// 10: the fine-tune policy's baseline.
+    /// 10: the fine-tune policy's baseline; 11: the labeling models (verifiers and calibrations) with their lineage.
     /// </summary>
     public static string[] Steps(StoreDialect d, int fromVersion) =>
     [
@@ -32,5 +32,6 @@ internal static class StoreSchema
         .. fromVersion < 8 ? NearMissStore.Ddl(d) : [],
         .. fromVersion < 9 ? RolloutStore.FloatWeightsDdl(d) : [],
         .. fromVersion < 10 ? ModelLoopStore.Ddl(d) : [],
+        .. fromVersion < 11 ? LabelingModelStore.Ddl(d) : [],
     ];
 }
