@@ -91,6 +91,31 @@ public sealed class LoopReport_Tests
     }
 
     [Fact]
+    public void A_missed_target_says_why_from_the_stage_and_the_near_misses_the_labeler_decided()
+    {
+        var labels = new LabelFigures { TrueAccepts = 12, NeedsReview = 14 };
+        labels.NearMisses = new NearMissFigures { Uploaded = 8, OnKeywords = 6, TrueAccepts = 1, TrueAcceptsOnKeywords = 1, NeedsReview = 7 };
+        var missed = new MainJobSummary { Loop = Report(0, 12, 1, 1, 6, 2), Labels = labels, ModelStage = ModelStageKind.Recalibrate };
+        string why = SummaryReport.ShortfallLine(missed);
+        Assert.Equal("loop shortfall: the model stage 'recalibrate' re-calibrated the production model's activation ranges and kept its weights, so it cannot " +
+            "learn a keyword the weights miss; day 1's labels held 12 decided true accepts (keywords production caught) and 1 of the 6 keywords production missed " +
+            "that reached the gateway as near misses (7 near misses wait for review)", why);
+        Assert.Contains("- " + why, SummaryReport.RenderMarkdown(missed));
+        Assert.Contains("near misses (the band below the threshold: how a keyword the model missed reaches the gateway): 8 uploaded, 6 on keywords (ground truth); " +
+            "the labeler decided 1 TA (1 on keywords), 0 FA, sent 7 to review", SummaryReport.RenderMarkdown(missed));
+        using (JsonDocument doc = JsonDocument.Parse(JsonSerializer.Serialize(missed, SummaryReport.JsonOptions)))
+        {
+            Assert.Equal("Recalibrate", doc.RootElement.GetProperty("modelStage").GetString());
+            JsonElement n = doc.RootElement.GetProperty("labels").GetProperty("nearMisses");
+            Assert.Equal((8, 6, 1, 7), (n.GetProperty("uploaded").GetInt32(), n.GetProperty("onKeywords").GetInt32(), n.GetProperty("trueAcceptsOnKeywords").GetInt32(), n.GetProperty("needsReview").GetInt32()));
+        }
+
+        // A met target needs no reason.
+        var met = new MainJobSummary { Loop = Report(0, 12, 1, 0, 6, 1), Labels = labels };
+        Assert.DoesNotContain("loop shortfall", SummaryReport.RenderMarkdown(met));
+    }
+
+    [Fact]
     public void Without_a_candidate_the_loop_reports_production_alone()
     {
         LoopReport r = LoopReport.Compute(2, "day 2", "1.3.0", [LoopFigures.FromCounts("device-01", 10, 5, 0.1, 0)], null, null, false,

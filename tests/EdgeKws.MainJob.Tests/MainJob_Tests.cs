@@ -51,6 +51,11 @@ public sealed class MainJob_Tests
         // The bundled verifier and calibration decided them, and the gateway's labeling registry holds both (with their lineage).
         Assert.Contains("labeling registry: verifier ", stdout, StringComparison.Ordinal);
         Assert.Contains("labeling registry: calibration ", stdout, StringComparison.Ordinal);
+        // What became of the near misses (how a missed keyword reaches the gateway), in the summary and its JSON.
+        Assert.Contains("near misses (the band below the threshold: how a keyword the model missed reaches the gateway): ", stdout, StringComparison.Ordinal);
+        JsonElement nearMisses = labels.GetProperty("nearMisses");
+        Assert.Equal(nearMisses.GetProperty("uploaded").GetInt64(),
+            nearMisses.GetProperty("trueAccepts").GetInt64() + nearMisses.GetProperty("falseAccepts").GetInt64() + nearMisses.GetProperty("needsReview").GetInt64());
 
         JsonElement fleet = s.GetProperty("faPerHour").EnumerateArray().Single(r => r.GetProperty("scope").GetString() == "fleet");
         Assert.True(fleet.GetProperty("listeningHours").GetDouble() > 0.01, "heartbeats carried the listening time");

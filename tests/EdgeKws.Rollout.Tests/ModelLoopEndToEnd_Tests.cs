@@ -163,7 +163,47 @@ public sealed class ModelLoopEndToEnd_Tests(ModelLoopFixture inputs, ITestOutput
             Assert.InRange(m.GetProperty("modelSizeBytes").GetInt64(), 1, 65536);
             Assert.Equal(key.GetProperty("keyId").GetString(), m.GetProperty("signingKeyId").GetString());
         });
-        output.WriteLine($"test body (2 train jobs, 2 register jobs, 2 rollouts, 2 agents): {total.Elapsed.TotalSeconds:0.0} s");
+
+        // 6. The dashboard's loop page shows this loop as it happened: the four jobs with their steps and the gate's verdicts,
+        // both rollouts (the automatic rollback with its reason), and 4.0.0's production FA/hour from the labels and heartbeats.
+        JsonElement page = await LoopPageAsync();
+        output.WriteLine("loop page: " + page);
+        Assert.Equal(JsonValueKind.Null, page.GetProperty("error").ValueKind);
+        string[][] jobs = [.. page.GetProperty("jobs").EnumerateArray().Select(r => r.EnumerateArray().Select(c => c.GetString()!).ToArray())];
+        Assert.Equal(["4.0.0", "3.0.0-low-threshold", "2.0.0", "1.0.0"], jobs.Select(r => r[2]));
+        Assert.All(jobs, r => Assert.StartsWith("Succeeded", r[3], StringComparison.Ordinal));
+        // Each job's steps; every job after the bootstrap was gated against production. The model cell is the registration's stage
+        // and the gate's verdict when the job ended (4.0.0 was a candidate then; its rollback is in the rollouts table).
+        Assert.All(jobs, r => Assert.Contains("sign+register", r[4], StringComparison.Ordinal));
+        Assert.All(jobs.Take(3), r => Assert.Contains("gate", r[4], StringComparison.Ordinal));
+        Assert.StartsWith("Candidate: PROMOTE", jobs[0][5], StringComparison.Ordinal);
+        Assert.StartsWith("Refused: REFUSE", jobs[1][5], StringComparison.Ordinal);
+        string[][] rollouts = [.. page.GetProperty("rollouts").EnumerateArray().Select(r => r.EnumerateArray().Select(c => c.GetString()!).ToArray())];
+        Assert.Equal([(id.ToString(CultureInfo.InvariantCulture), "4.0.0", "RolledBack"), (first.ToString(CultureInfo.InvariantCulture), "2.0.0", "Completed")],
+            rollouts.Select(r => (r[0], r[1], r[3])));
+        Assert.StartsWith("production FA/hour ", rollouts[0][6], StringComparison.Ordinal);
+        Assert.Contains("4.0.0", page.GetProperty("faLines").EnumerateArray().Select(l => l.GetString()));
+        output.WriteLine($"test body (2 train jobs, 2 register jobs, 2 rollouts, 2 agents, the loop page): {total.Elapsed.TotalSeconds:0.0} s");
+    }
+
+    private const string LoopPageSummary = """
+        document.body && document.body.dataset.ready === "1" ? JSON.stringify({
+          jobs: [...document.querySelectorAll("#jobs tbody tr")].map(r => [...r.cells].map(c => c.innerText)),
+          rollouts: [...document.querySelectorAll("#rollouts tbody tr")].map(r => [...r.cells].map(c => c.innerText)),
+          faLines: [...document.querySelectorAll("#version-fa-chart polyline.fa-series")].map(p => p.dataset.model),
+          error: document.body.dataset.error || null,
+        }) : null
+        """;
+
+    /// <summary>Opens /dashboard/loop.html in headless Chromium with the run's operator token and reads its tables and FA/hour lines.</summary>
+    private async Task<JsonElement> LoopPageAsync()
+    {
+        await using EdgeKws.Gateway.Tests.Dashboard.HeadlessChromium browser = await EdgeKws.Gateway.Tests.Dashboard.HeadlessChromium.StartAsync(1280, 1400);
+        await browser.LoginAsync(_gateway.Http.BaseAddress!, File.ReadAllText(_gateway.TokenFile).Trim());
+        await browser.SendAsync("Page.navigate", new System.Text.Json.Nodes.JsonObject { ["url"] = new Uri(_gateway.Http.BaseAddress!, "/dashboard/loop.html").ToString() });
+        JsonElement page = await browser.WaitForJsonAsync(LoopPageSummary, TimeSpan.FromSeconds(120)); // liveness: page load + fetches under CI load
+        Assert.True(page.ValueKind == JsonValueKind.Object, "the loop page did not finish loading within 120 s");
+        return page;
     }
 
     private async Task<JsonElement> TrainAsync(object body)

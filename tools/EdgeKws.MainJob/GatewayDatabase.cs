@@ -34,6 +34,15 @@ internal sealed class GatewayDatabase : IDisposable
         FROM near_misses WHERE label = 'Unknown' ORDER BY device_id, seq
         """);
 
+    /// <summary>Every near miss with its stream offset and its label (null until the worker labelled it; 'Unknown' = to review).</summary>
+    public List<NearMissLabelRow> ReadNearMisses() => _db.Query<NearMissLabelRow>(
+        "SELECT device_id AS DeviceId, seq AS Sequence, stream_offset_ms AS StreamOffsetMs, label AS Label FROM near_misses ORDER BY device_id, seq");
+
+    /// <summary>Each device's highest near-miss sequence number so far: later near misses (another day's) lie above it.</summary>
+    public Dictionary<string, long> LastNearMissSequences() => _db.Query<DetectionClipRow>(
+        "SELECT device_id AS DeviceId, MAX(seq) AS Sequence FROM near_misses GROUP BY device_id")
+        .ToDictionary(r => r.DeviceId, r => r.Sequence, StringComparer.Ordinal);
+
     /// <summary>Each device's highest detection sequence number so far: later detections (another day's) lie above it.</summary>
     public Dictionary<string, long> LastDetectionSequences() => _db.Query<DetectionClipRow>(
         "SELECT device_id AS DeviceId, MAX(seq) AS Sequence FROM detections GROUP BY device_id")
@@ -60,4 +69,12 @@ internal sealed class SketchRow
 {
     public byte[] Json { get; set; } = [];
     public string? ModelVersion { get; set; }
+}
+
+internal sealed class NearMissLabelRow
+{
+    public string DeviceId { get; set; } = "";
+    public long Sequence { get; set; }
+    public long StreamOffsetMs { get; set; }
+    public string? Label { get; set; }
 }

@@ -28,7 +28,7 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
     /// with <paramref name="after"/>, only detections above each device's sequence number there count (the day's own).
     /// </summary>
     public async Task<LabelFigures> RunAsync(IReadOnlyList<DeviceRecording> recordings, GatewayClient gateway, bool calibrated, CancellationToken ct,
-        IReadOnlyDictionary<string, long>? after = null)
+        IReadOnlyDictionary<string, long>? after = null, IReadOnlyDictionary<string, long>? nearMissesAfter = null)
     {
         var figures = new LabelFigures();
         long detections = (await gateway.GetAsync("api/detections?window=24h&limit=10000", ct).ConfigureAwait(false)).GetArrayLength();
@@ -60,11 +60,15 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
             : "gateway labeling worker (PocketSphinx forced alignment, fixed rules)";
 
         Dictionary<(string, long), DetectionClipRow> detectionRows;
+        List<NearMissLabelRow> nearMisses;
         using (var db = new GatewayDatabase(databasePath))
         {
             detectionRows = db.ReadDetections().ToDictionary(r => (r.DeviceId, r.Sequence));
+            nearMisses = db.ReadNearMisses();
         }
         var truthByDevice = recordings.ToDictionary(r => r.DeviceId, r => r.Keywords, StringComparer.Ordinal);
+        CountNearMisses(figures.NearMisses, nearMisses.Where(n => truthByDevice.ContainsKey(n.DeviceId) && n.Sequence > (nearMissesAfter?.GetValueOrDefault(n.DeviceId) ?? 0)),
+            truthByDevice);
         Directory.CreateDirectory(Path.Combine(outDir, "labels"));
         int day = recordings[0].Day;
         using var log = new StreamWriter(Path.Combine(outDir, "labels", day <= 1 ? "labels.csv" : $"labels-day{day}.csv"));
@@ -127,6 +131,9 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
         }
         figures.ReviewQueue = (await gateway.GetAsync("api/review/items?limit=10000", ct).ConfigureAwait(false)).GetProperty("count").GetInt64();
         progress.Detail($"labeling worker: {workerStatus.GetProperty("counters")}");
+        NearMissFigures n = figures.NearMisses;
+        progress.Detail($"near misses (the band below the threshold: how a keyword the model missed reaches the gateway): {n.Uploaded} uploaded, {n.OnKeywords} on keywords " +
+            $"(ground truth); labelled {n.TrueAccepts} TA ({n.TrueAcceptsOnKeywords} on keywords), {n.FalseAccepts} FA, {n.NeedsReview} to review");
         if (calibrated)
         {
             // What decided these labels, as the gateway's labeling registry keeps it (files and lineage; docs/labeling.md).
@@ -136,5 +143,22 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
             }
         }
         return figures;
+    }
+
+    // Near misses are labelled by the same worker run (after the trigger clips); a null label is one the worker has not reached.
+    private static void CountNearMisses(NearMissFigures f, IEnumerable<NearMissLabelRow> rows, Dictionary<string, IReadOnlyList<(double StartMs, double EndMs)>> truth)
+    {
+        foreach (NearMissLabelRow n in rows)
+        {
+            bool keyword = SimulatedReviewer.HoldsKeyword(truth[n.DeviceId], n.StreamOffsetMs);
+            f.Uploaded++;
+            f.OnKeywords += keyword ? 1 : 0;
+            switch (n.Label)
+            {
+                case "TrueAccept": f.TrueAccepts++; f.TrueAcceptsOnKeywords += keyword ? 1 : 0; break;
+                case "FalseAccept": f.FalseAccepts++; break;
+                default: f.NeedsReview++; break;
+            }
+        }
     }
 }

@@ -43,6 +43,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
         _summary.Devices = options.Devices;
         _summary.HoursPerDevice = options.HoursPerDevice;
         _summary.Days = options.Days;
+        _summary.ModelStage = options.ModelStage;
         _summary.OutputDirectory = _outDir;
         _summary.Machine = $"{Environment.ProcessorCount} cores, {System.Runtime.InteropServices.RuntimeInformation.OSDescription}, .NET {Environment.Version}, load {LoadAverage()}";
         (string manifest, string version) = repo.DefaultModel();
@@ -370,11 +371,15 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
     /// <summary>Each device's last detection sequence before the day's agents start: the day's detections lie above it.</summary>
     private Dictionary<string, long> _dayStart = new(StringComparer.Ordinal);
 
+    /// <summary>Each device's last near-miss sequence before the day's agents start: the day's near misses lie above it.</summary>
+    private Dictionary<string, long> _nearMissDayStart = new(StringComparer.Ordinal);
+
     private async Task<(bool, string)> RunLaterDayAgentsAsync(IReadOnlyList<DeviceRecording> recordings, DayRun dayRun, string modelManifest, GatewayClient gateway, CancellationToken ct)
     {
         using (var db = new GatewayDatabase(_summary.GatewayDatabase))
         {
             _dayStart = db.LastDetectionSequences();
+            _nearMissDayStart = db.LastNearMissSequences();
         }
         JsonElement before = await gateway.GetAsync("healthz", ct).ConfigureAwait(false);
         long sent = await ReplayAsync(recordings, modelManifest, dayRun.DeviceRuns, ct).ConfigureAwait(false);
@@ -397,7 +402,7 @@ internal sealed class MainJob(MainJobOptions options, RepoLayout repo, TextWrite
     private async Task<(bool, string)> LabelLaterDayAsync(IReadOnlyList<DeviceRecording> recordings, DayRun dayRun, GatewayClient gateway, CancellationToken ct)
     {
         var labeler = new Labeler(_outDir, _summary.GatewayDatabase, _progress);
-        LabelFigures figures = await labeler.RunAsync(recordings, gateway, repo.LabelCalibration is not null, ct, _dayStart).ConfigureAwait(false);
+        LabelFigures figures = await labeler.RunAsync(recordings, gateway, repo.LabelCalibration is not null, ct, _dayStart, _nearMissDayStart).ConfigureAwait(false);
         dayRun.Labels = figures;
         string truth = figures.DecidedWithTruth > 0
             ? string.Create(CultureInfo.InvariantCulture, $"; agrees with day {dayRun.Day}'s ground truth on {figures.AgreeWithTruth}/{figures.DecidedWithTruth} decided labels")

@@ -24,6 +24,9 @@ internal sealed class MainJobSummary
     public List<DriftRow> Drift { get; set; } = [];
     /// <summary>The model stage after day 1: the candidate the loop made from the first day's audio.</summary>
     public ModelPush ModelPush { get; set; } = new();
+    /// <summary>How the model stage makes the model it pushes (<c>--model-stage</c>).</summary>
+    [System.Text.Json.Serialization.JsonConverter(typeof(System.Text.Json.Serialization.JsonStringEnumConverter<ModelStageKind>))]
+    public ModelStageKind ModelStage { get; set; }
     /// <summary>Days of the run (<c>--days</c>).</summary>
     public int Days { get; set; } = 1;
     /// <summary>Days 2..N: the audio, what the agents ran and detected, and the gateway's labels of that day.</summary>
@@ -75,8 +78,24 @@ internal sealed class LabelFigures
     public long FalseAcceptsCorrect { get; set; }
     /// <summary>With <c>--simulated-review</c>: what the simulated person decided after the labeler (null otherwise).</summary>
     public ReviewFigures? SimulatedReview { get; set; }
+    /// <summary>The day's near misses (scores in the band below the threshold: the only way a keyword the model missed reaches the
+    /// gateway) and what the labeler made of them.</summary>
+    public NearMissFigures NearMisses { get; set; } = new();
     /// <summary>Share of labelled detections sent to review (NeedsReview / all labels).</summary>
     public double? ReviewRate => TrueAccepts + FalseAccepts + NeedsReview == 0 ? null : (double)NeedsReview / (TrueAccepts + FalseAccepts + NeedsReview);
+}
+
+/// <summary>Near misses of one day: uploaded, on a keyword by the corpus ground truth, and labelled by the gateway's worker.</summary>
+internal sealed class NearMissFigures
+{
+    public long Uploaded { get; set; }
+    /// <summary>Near misses the ground truth puts on a keyword: keywords the model missed that reached the gateway.</summary>
+    public long OnKeywords { get; set; }
+    public long TrueAccepts { get; set; }
+    /// <summary>Decided TrueAccept near misses on a keyword: missed keywords that became labelled positives (field training data).</summary>
+    public long TrueAcceptsOnKeywords { get; set; }
+    public long FalseAccepts { get; set; }
+    public long NeedsReview { get; set; }
 }
 
 internal sealed record FaRow(string Scope, string Key, long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningHours, double? FaPerHour);

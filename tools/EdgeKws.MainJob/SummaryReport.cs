@@ -68,6 +68,10 @@ internal static class SummaryReport
             {
                 b.AppendLine("- " + line);
             }
+            if (loop.Target is { Met: false })
+            {
+                b.AppendLine("- " + ShortfallLine(s));
+            }
             b.AppendLine();
             b.AppendLine("| device | model | keywords | missed | FRR % | negative min | false accepts | FA/hour |");
             b.AppendLine("|---|---|---|---|---|---|---|---|");
@@ -129,6 +133,23 @@ internal static class SummaryReport
         }
     }
 
+    /// <summary>Why the loop missed its target, from what the run measured: what the model stage can change, and which of the
+    /// keywords production missed the day-1 labels turned into field data.</summary>
+    public static string ShortfallLine(MainJobSummary s)
+    {
+        string stage = s.ModelStage switch
+        {
+            ModelStageKind.Recalibrate => "'recalibrate' re-calibrated the production model's activation ranges and kept its weights, so it cannot learn a keyword the weights miss",
+            ModelStageKind.FineTune => "'finetune' fine-tuned the production weights on the day's decided labels",
+            _ => "'train' trained a small model on a corpus generated in the run, not on the fleet's labels",
+        };
+        LabelFigures l = s.Labels;
+        NearMissFigures n = l.NearMisses;
+        string review = l.SimulatedReview is null ? "" : " before the simulated review";
+        return $"loop shortfall: the model stage {stage}; day 1's labels{review} held {l.TrueAccepts} decided true accepts (keywords production caught) and " +
+            $"{n.TrueAcceptsOnKeywords} of the {n.OnKeywords} keywords production missed that reached the gateway as near misses ({n.NeedsReview} near misses wait for review)";
+    }
+
     private static IEnumerable<string> Lines(MainJobSummary s)
     {
         yield return s.Succeeded ? "result: ok" : $"result: FAILED ({s.Failure})";
@@ -146,6 +167,9 @@ internal static class SummaryReport
         {
             yield return string.Create(CultureInfo.InvariantCulture, $"review rate: {l.NeedsReview} of {l.TrueAccepts + l.FalseAccepts + l.NeedsReview} labelled detections ({F(100 * reviewRate, "F0")} %) sent to a person (targets: >= 95 % agreement on decided labels, <= 25 % to review)");
         }
+        NearMissFigures n = l.NearMisses;
+        yield return $"near misses (the band below the threshold: how a keyword the model missed reaches the gateway): {n.Uploaded} uploaded, {n.OnKeywords} on keywords " +
+            $"(ground truth); the labeler decided {n.TrueAccepts} TA ({n.TrueAcceptsOnKeywords} on keywords), {n.FalseAccepts} FA, sent {n.NeedsReview} to review";
         if (l.SimulatedReview is { } review)
         {
             yield return $"--simulated-review, day 1: {review} (the labels the model stage used include these; the figures above are the labeler's alone)";
@@ -189,6 +213,10 @@ internal static class SummaryReport
             foreach (string line in LoopLines(loop))
             {
                 yield return line;
+            }
+            if (loop.Target is { Met: false })
+            {
+                yield return ShortfallLine(s);
             }
         }
         yield return s.GatewayKeptRunning

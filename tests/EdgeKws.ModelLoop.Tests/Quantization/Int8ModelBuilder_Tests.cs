@@ -53,6 +53,15 @@ public class Int8ModelBuilder_Tests(TrainedModelFixture fixture, ITestOutputHelp
         Assert.All(graph.Initializer.Where(t => t.Name.EndsWith(".q", StringComparison.Ordinal)),
             t => Assert.Contains(t.DataType, new[] { (int)TensorProto.Types.DataType.Int8, (int)TensorProto.Types.DataType.Int32 }));
         Assert.DoesNotContain(graph.Initializer, t => t.DataType == (int)TensorProto.Types.DataType.Float && t.Dims.Aggregate(1L, (a, d) => a * d) > 64);
+
+        // 7-bit weight codes, and the report says so from the written bytes: max-abs scaling puts some channel's code at exactly 63.
+        Assert.Equal(QuantMath.PortableWeightCodeMax, r.MaxAbsWeightCode);
+        int max = graph.Initializer.Where(t => t.DataType == (int)TensorProto.Types.DataType.Int8 && t.Dims.Count >= 2)
+            .SelectMany(t => t.RawData.ToByteArray()).Max(b => Math.Abs((int)(sbyte)b));
+        Assert.Equal(max, r.MaxAbsWeightCode);
+        // The bundled hey-edge 1.3.0, quantized before 7-bit codes, reads as 8-bit.
+        string bundled = Directory.GetFiles(Path.Combine(RepositoryRoot.Path, "models", "default"), "hey-edge-1.3.0.int8.onnx").Single();
+        Assert.Equal(127, EdgeKws.ModelLoop.Onnx.OnnxTensors.MaxAbsWeightCode(File.ReadAllBytes(bundled)));
     }
 
     [Fact]

@@ -63,6 +63,31 @@ public static class OnnxTensors
         return Make(name, Float, bytes, dims);
     }
 
+    /// <summary>The largest |code| of the model's INT8 weight tensors (initializers of two or more dimensions; zero points are
+    /// scalars or vectors), read from the bytes as written: 63 for the 7-bit codes that x86 CPUs without VNNI compute exactly,
+    /// up to 127 for a model quantized before them (docs/model-loop.md "Quantizer"); 0 when the model has none.</summary>
+    public static int MaxAbsWeightCode(byte[] model)
+    {
+        int max = 0;
+        foreach (TensorProto t in ModelProto.Parser.ParseFrom(model).Graph.Initializer)
+        {
+            if (t.DataType != Int8 || t.Dims.Count < 2)
+            {
+                continue;
+            }
+            ReadOnlySpan<byte> raw = t.RawData.Span;
+            if (raw.Length > 0)
+            {
+                foreach (byte b in raw) max = Math.Max(max, Math.Abs((int)(sbyte)b));
+            }
+            else
+            {
+                foreach (int v in t.Int32Data) max = Math.Max(max, Math.Abs(v));
+            }
+        }
+        return max;
+    }
+
     public static TensorProto FromInt8(string name, ReadOnlySpan<sbyte> values, params long[] dims) =>
         Make(name, Int8, MemoryMarshal.AsBytes(values).ToArray(), dims);
 

@@ -250,6 +250,7 @@ public static class Int8ModelBuilder
             MaxAbsPosteriorDifference = maxDiff,
             MeanAbsPosteriorDifference = evaluation.Count == 0 ? double.NaN : sumDiff / (evaluation.Count * (double)classes),
             RecalibratedFrom = recalibratedFrom is null ? null : $"{recalibratedFrom.ModelId} {recalibratedFrom.ModelVersion} ({recalibratedFrom.Sha256})",
+            MaxAbsWeightCode = Onnx.OnnxTensors.MaxAbsWeightCode(quantized.Bytes),
         };
         File.WriteAllText(Path.Combine(outputDirectory, Path.ChangeExtension(fileName, null) + ".quantization-report.json"),
             JsonSerializer.Serialize(report, ModelLoopJsonContext.Default.QuantizationReport));

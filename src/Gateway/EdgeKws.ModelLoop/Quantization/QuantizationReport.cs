@@ -29,4 +29,7 @@ public sealed class QuantizationReport
     public required double MeanAbsPosteriorDifference { get; init; }
     /// <summary>Field re-calibration: the INT8 model whose weights were kept ("ID VERSION (SHA-256)"); null for a trained float model. "Float" is then its recovered float graph.</summary>
     public string? RecalibratedFrom { get; init; }
+    /// <summary>Largest |weight code| in the written model (<see cref="Onnx.OnnxTensors.MaxAbsWeightCode"/>): at most 63 computes the same on x86 without
+    /// VNNI as on the arm64 device; above 63 such a CPU's int8 kernels may saturate. Null in reports written before this field.</summary>
+    public int? MaxAbsWeightCode { get; init; }
 }
