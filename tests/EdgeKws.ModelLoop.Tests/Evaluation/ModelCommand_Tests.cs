@@ -88,6 +88,16 @@ public class ModelCommand_Tests(StreamingModelFixture fixture, ITestOutputHelper
         var bad = Run("evaluate", "--model", fixture.ManifestPath, "--streams", Path.Combine(fixture.Root, "missing.json"), "--out", Path.Combine(fixture.Root, "x"));
         Assert.Equal(1, bad.Exit);
         Assert.Contains("missing.json' not found", bad.Stderr, StringComparison.Ordinal);
+
+        // A malformed file through the command: exit 1 and one line naming the file, the stream and the field (the loader's
+        // message, EvaluationSetFile_Tests has every case).
+        string broken = Path.Combine(fixture.Root, "broken-streams.json");
+        string text = File.ReadAllText(file);
+        Assert.Contains("\"kind\": \"music\"", text, StringComparison.Ordinal);
+        File.WriteAllText(broken, text.Replace("\"kind\": \"music\"", "\"kind\": \"musak\"", StringComparison.Ordinal));
+        var malformed = Run("evaluate", "--model", fixture.ManifestPath, "--streams", broken, "--out", Path.Combine(fixture.Root, "x"));
+        Assert.Equal(1, malformed.Exit);
+        Assert.Matches(@"^edgekws-model: .*broken-streams\.json: streams\[[0-9]+\]\.segments\[[0-9]+\]\.kind 'musak' is unknown", malformed.Stderr);
     }
 
     [Fact]

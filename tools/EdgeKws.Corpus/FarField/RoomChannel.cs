@@ -97,7 +97,12 @@ public sealed class RoomChannel
     /// sox's reverb (a Freeverb-style network) is linear and time-invariant, so its impulse response is all of it: an
     /// impulse in, 3 s out, normalised so the dry path is 1 and cut where the tail has decayed 60 dB below its start.
     /// </summary>
-    private static async Task<float[]> SoxReverbImpulseAsync(int reverberance, int damping, int scale, string stem, CancellationToken ct)
+    /// <param name="reverberance">sox reverb's reverberance (percent).</param>
+    /// <param name="damping">Its HF damping (percent).</param>
+    /// <param name="scale">Its room scale (percent).</param>
+    /// <param name="stem">Path stem of the two temporary files (removed).</param>
+    /// <param name="ct">Cancels sox.</param>
+    public static async Task<float[]> SoxReverbImpulseAsync(int reverberance, int damping, int scale, string stem, CancellationToken ct)
     {
         string input = stem + ".impulse.wav", output = stem + ".ir.wav";
         var impulse = new float[3 * CorpusGenerator.SampleRateHz];
