@@ -54,6 +54,16 @@ public class LabelingBenchmark_Tests(SmallCorpusFixture corpus)
             Assert.Equal(expected.Low, interval.GetProperty("low").GetDouble(), 12);
             Assert.Equal(expected.High, interval.GetProperty("high").GetDouble(), 12);
             Assert.InRange(reviewsAll / (double)clips.Count, expected.Low, expected.High);
+
+            // The per-class precision columns, recomputed from the clips' own labels and ground truth.
+            var decidedTa = clips.Where(c => c.GetProperty(labeler).GetString() == nameof(TriggerLabel.TrueAccept)).ToList();
+            var decidedFa = clips.Where(c => c.GetProperty(labeler).GetString() == nameof(TriggerLabel.FalseAccept)).ToList();
+            int taRight = decidedTa.Count(c => c.GetProperty("holdsWakePhrase").GetBoolean());
+            int faRight = decidedFa.Count(c => !c.GetProperty("holdsWakePhrase").GetBoolean());
+            Assert.Equal((decidedTa.Count, taRight, decidedFa.Count, faRight), (all.GetProperty("decidedTrueAccepts").GetInt32(),
+                all.GetProperty("correctTrueAccepts").GetInt32(), all.GetProperty("decidedFalseAccepts").GetInt32(), all.GetProperty("correctFalseAccepts").GetInt32()));
+            if (decidedTa.Count > 0) Assert.Equal(taRight / (double)decidedTa.Count, all.GetProperty("trueAcceptPrecision").GetDouble(), 12);
+            if (decidedFa.Count > 0) Assert.Equal(faRight / (double)decidedFa.Count, all.GetProperty("falseAcceptPrecision").GetDouble(), 12);
         }
         Assert.Contains("95 % interval", text, StringComparison.Ordinal);
 
