@@ -171,14 +171,23 @@ public sealed class TriggerLabelingService(GatewayService gateway, LabelingOptio
         if (_calibrated is null)
         {
             var calibrated = new CalibratedLabeler(LabelCalibration.Load(options.CalibrationPath!), options.TrueAcceptPrecision, options.FalseAcceptPrecision);
+            // Loaded first (a model that does not load is never registered), then registered with their lineage before the first
+            // label is decided with them; each label's provenance names both. A failure fails the run (retried); nothing is decided.
             ClipScorer? verifierModel = options.VerifierModelPath is null ? null : new ClipScorer(options.VerifierModelPath, ClipScorer.VerifierMaxModelBytes);
-            // Registered with their lineage before the first label is decided with them; each label's provenance names both.
-            DateTimeOffset now = clock.GetUtcNow();
-            LabelingModelRecord calibration = LabelingModelRegistration.RegisterCalibration(gateway.Store, options.CalibrationPath!, now);
-            LabelingModelRecord? verifierRecord = options.VerifierModelPath is null ? null : LabelingModelRegistration.RegisterVerifier(gateway.Store, options.VerifierModelPath, now);
-            log.LogInformation("labeling: calibration {Calibration} (sha256 {CalibrationHash}) and verifier {Verifier} (sha256 {VerifierHash}) registered",
-                calibration.FileName, calibration.Sha256, verifierRecord?.Version ?? "none", verifierRecord?.Sha256 ?? "-");
-            (_calibrated, _verifierModel, _calibrationVersion) = (calibrated, verifierModel, calibration.Version);
+            try
+            {
+                DateTimeOffset now = clock.GetUtcNow();
+                LabelingModelRecord calibration = LabelingModelRegistration.RegisterCalibration(gateway.Store, options.CalibrationPath!, now);
+                LabelingModelRecord? verifierRecord = options.VerifierModelPath is null ? null : LabelingModelRegistration.RegisterVerifier(gateway.Store, options.VerifierModelPath, now);
+                log.LogInformation("labeling: calibration {Calibration} (sha256 {CalibrationHash}) and verifier {Verifier} (sha256 {VerifierHash}) registered",
+                    calibration.FileName, calibration.Sha256, verifierRecord?.Version ?? "none", verifierRecord?.Sha256 ?? "-");
+                (_calibrated, _verifierModel, _calibrationVersion) = (calibrated, verifierModel, calibration.Version);
+            }
+            catch
+            {
+                verifierModel?.Dispose();
+                throw;
+            }
         }
 
         LabelDecision d;
