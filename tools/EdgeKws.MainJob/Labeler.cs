@@ -133,7 +133,8 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
         progress.Detail($"labeling worker: {workerStatus.GetProperty("counters")}");
         NearMissFigures n = figures.NearMisses;
         progress.Detail($"near misses (the band below the threshold: how a keyword the model missed reaches the gateway): {n.Uploaded} uploaded, {n.OnKeywords} on keywords " +
-            $"(ground truth); labelled {n.TrueAccepts} TA ({n.TrueAcceptsOnKeywords} on keywords), {n.FalseAccepts} FA, {n.NeedsReview} to review");
+            $"(ground truth); labelled {n.TrueAccepts} TA ({n.TrueAcceptsOnKeywords} on keywords), {n.FalseAccepts} FA, {n.NeedsReview} to review" +
+            (n.Unlabelled > 0 ? $", {n.Unlabelled} not labelled (no clip stored)" : ""));
         if (calibrated)
         {
             // What decided these labels, as the gateway's labeling registry keeps it (files and lineage; docs/labeling.md).
@@ -145,7 +146,8 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
         return figures;
     }
 
-    // Near misses are labelled by the same worker run (after the trigger clips); a null label is one the worker has not reached.
+    // Near misses are labelled by the same worker run (after the trigger clips): 'Unknown' is in the review queue, a null label is
+    // one the worker has not reached (its clip not stored), counted apart.
     private static void CountNearMisses(NearMissFigures f, IEnumerable<NearMissLabelRow> rows, Dictionary<string, IReadOnlyList<(double StartMs, double EndMs)>> truth)
     {
         foreach (NearMissLabelRow n in rows)
@@ -157,7 +159,8 @@ internal sealed class Labeler(string outDir, string databasePath, Progress progr
             {
                 case "TrueAccept": f.TrueAccepts++; f.TrueAcceptsOnKeywords += keyword ? 1 : 0; break;
                 case "FalseAccept": f.FalseAccepts++; break;
-                default: f.NeedsReview++; break;
+                case "Unknown": f.NeedsReview++; break;
+                default: f.Unlabelled++; break; // not reached by the worker (no clip yet, or none stored): in no queue
             }
         }
     }

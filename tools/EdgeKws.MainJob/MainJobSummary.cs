@@ -95,7 +95,10 @@ internal sealed class NearMissFigures
     /// <summary>Decided TrueAccept near misses on a keyword: missed keywords that became labelled positives (field training data).</summary>
     public long TrueAcceptsOnKeywords { get; set; }
     public long FalseAccepts { get; set; }
+    /// <summary>Sent to the review queue (label Unknown).</summary>
     public long NeedsReview { get; set; }
+    /// <summary>Not labelled by the worker (no clip stored for it): in no queue.</summary>
+    public long Unlabelled { get; set; }
 }
 
 internal sealed record FaRow(string Scope, string Key, long TrueAccepts, long FalseAccepts, long Unlabelled, double ListeningHours, double? FaPerHour);

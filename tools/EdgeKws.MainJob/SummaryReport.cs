@@ -145,9 +145,11 @@ internal static class SummaryReport
         };
         LabelFigures l = s.Labels;
         NearMissFigures n = l.NearMisses;
-        string review = l.SimulatedReview is null ? "" : " before the simulated review";
-        return $"loop shortfall: the model stage {stage}; day 1's labels{review} held {l.TrueAccepts} decided true accepts (keywords production caught) and " +
-            $"{n.TrueAcceptsOnKeywords} of the {n.OnKeywords} keywords production missed that reached the gateway as near misses ({n.NeedsReview} near misses wait for review)";
+        string pending = l.SimulatedReview is { } r
+            ? $"then the simulated reviewer decided the {r.NearMisses} near misses left to review, {r.NearMissKeywords} of them keywords"
+            : $"{n.NeedsReview} near misses wait for review";
+        return $"loop shortfall: the model stage {stage}; day 1's labels held {l.TrueAccepts} decided true accepts (keywords production caught) and " +
+            $"{n.TrueAcceptsOnKeywords} of the {n.OnKeywords} keywords production missed that reached the gateway as near misses ({pending})";
     }
 
     private static IEnumerable<string> Lines(MainJobSummary s)
@@ -169,7 +171,8 @@ internal static class SummaryReport
         }
         NearMissFigures n = l.NearMisses;
         yield return $"near misses (the band below the threshold: how a keyword the model missed reaches the gateway): {n.Uploaded} uploaded, {n.OnKeywords} on keywords " +
-            $"(ground truth); the labeler decided {n.TrueAccepts} TA ({n.TrueAcceptsOnKeywords} on keywords), {n.FalseAccepts} FA, sent {n.NeedsReview} to review";
+            $"(ground truth); the labeler decided {n.TrueAccepts} TA ({n.TrueAcceptsOnKeywords} on keywords), {n.FalseAccepts} FA, sent {n.NeedsReview} to review" +
+            (n.Unlabelled > 0 ? $", {n.Unlabelled} not labelled (no clip stored)" : "");
         if (l.SimulatedReview is { } review)
         {
             yield return $"--simulated-review, day 1: {review} (the labels the model stage used include these; the figures above are the labeler's alone)";

@@ -86,7 +86,6 @@ public class LabelingBenchmark_Tests(SmallCorpusFixture corpus)
         System.Text.Json.JsonElement band = json.RootElement.GetProperty("calibrated")[2];
         Assert.StartsWith("near-miss band (", band.GetProperty("group").GetString(), StringComparison.Ordinal);
         Assert.Equal(inBand, band.GetProperty("clips").GetInt32());
-        Assert.Equal(clips.Count, fired.Count + inBand + clips.Count(c => c.GetProperty("evidence").GetProperty("deviceScore").GetDouble() < LabelingBenchmark.NearMissBandFraction * t));
         Assert.Equal(clips.Count(c => c.GetProperty("calibrated").GetString() == nameof(TriggerLabel.NeedsReview)),
             json.RootElement.GetProperty("calibrated")[0].GetProperty("reviews").GetInt32());
         var reviews = json.RootElement.GetProperty("targets").EnumerateArray().Select(t => t.GetProperty("figures").GetProperty("reviews").GetInt32()).ToList();

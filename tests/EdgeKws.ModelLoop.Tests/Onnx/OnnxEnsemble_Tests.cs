@@ -52,6 +52,11 @@ public class OnnxEnsemble_Tests
         otherOutput.Graph.Output[0].Name = "logits";
         Assert.Contains("member 2's output is 'logits'", Assert.Throws<InvalidDataException>(() => OnnxEnsemble.Compose([a, a, otherOutput.ToByteArray()])).Message, StringComparison.Ordinal);
 
+        ModelProto otherClasses = ModelProto.Parser.ParseFrom(a);
+        otherClasses.Graph.Output[0].Type.TensorType.Shape.Dim[^1].DimValue = 1;
+        Assert.Contains("member 1's output 'posteriors' differs from member 0's in type or shape",
+            Assert.Throws<InvalidDataException>(() => OnnxEnsemble.Compose([a, otherClasses.ToByteArray()])).Message, StringComparison.Ordinal);
+
         ModelProto otherOpset = ModelProto.Parser.ParseFrom(a);
         otherOpset.OpsetImport.Single(o => o.Domain.Length == 0 || o.Domain == "ai.onnx").Version += 1;
         Assert.Contains("member 1 uses opset", Assert.Throws<InvalidDataException>(() => OnnxEnsemble.Compose([a, otherOpset.ToByteArray()])).Message, StringComparison.Ordinal);

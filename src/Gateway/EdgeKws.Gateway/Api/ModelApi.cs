@@ -80,7 +80,7 @@ public static class ModelApi
         api.MapGet("/registry/signing-key", SigningKey).Requires(ApiRole.Viewer);
         api.MapGet("/registry/labeling-models", (GatewayService g) => Results.Json(g.Store.ReadLabelingModels().Select(LabelingLineage))).Requires(ApiRole.Viewer);
         api.MapGet("/registry/labeling-models/{sha256}/file", (GatewayService g, string sha256) =>
-            g.Store.TryGetLabelingModelContent(sha256, out byte[]? content) ? Results.Bytes(content!, "application/octet-stream")
+            g.Store.TryGetLabelingModelContent(sha256.ToLowerInvariant(), out byte[]? content) ? Results.Bytes(content!, "application/octet-stream")
                 : NotFound($"no labeling model of sha256 '{sha256}' is registered")).Requires(ApiRole.Viewer);
         api.MapPost("/model-jobs", (ModelJobs jobs, ModelJobRequest? body) =>
             body is null ? BadRequest("body must be a model job {kind, modelVersion, dataset, evaluationSet, ...}") : Submit(jobs, body)).Requires(ApiRole.Operator);

@@ -21,7 +21,7 @@ public static class LabelingModelKinds
 /// <param name="SizeBytes">The file's length.</param>
 /// <param name="RegisteredUtc">When this gateway first registered it.</param>
 /// <param name="LineageJson">What it was made from, as a JSON object: for a verifier its manifest and training manifest (dataset,
-/// trainer commit, seed, hyperparameters; an ensemble's members), for a calibration what it was fitted on and with which models.</param>
+/// trainer commit, seed, hyperparameters), for a calibration what it was fitted on and with which models.</param>
 public sealed record LabelingModelRecord(string Sha256, string Kind, string Version, string FileName, long SizeBytes, DateTimeOffset RegisteredUtc, string LineageJson);
 
 /// <summary>The labeling-model concern of <see cref="IGatewayStore"/>, which every store is.</summary>

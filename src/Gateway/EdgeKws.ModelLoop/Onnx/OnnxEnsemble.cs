@@ -12,7 +12,7 @@ namespace EdgeKws.ModelLoop.Onnx;
 /// <remarks>
 /// Each member's graph is copied with every node, initializer and intermediate tensor name prefixed by <c>m{i}/</c>;
 /// the shared input keeps its name and a <c>Mean</c> node writes the shared output name. Members must agree on the
-/// input (name, element type, shape), the output name and the default-domain opset; the ensemble takes the highest IR
+/// input and the output (name, element type, shape) and the default-domain opset, and use no other operator domain; the ensemble takes the highest IR
 /// version of its members.
 /// </remarks>
 public static class OnnxEnsemble
@@ -62,6 +62,15 @@ public static class OnnxEnsemble
             if (memberOutput.Name != output.Name)
             {
                 throw new InvalidDataException($"member {i}'s output is '{memberOutput.Name}', member 0's '{output.Name}'");
+            }
+            if (!memberOutput.Equals(output))
+            {
+                // Mean broadcasts: a [1,1] output would be averaged with [1,2] ones without complaint.
+                throw new InvalidDataException($"member {i}'s output '{memberOutput.Name}' differs from member 0's in type or shape");
+            }
+            if (member.Functions.Count > 0 || member.Graph.Node.Any(n => n.Domain.Length > 0 && n.Domain != "ai.onnx"))
+            {
+                throw new InvalidDataException($"member {i} uses model-local functions or a non-default operator domain; an ensemble takes plain ONNX operators only");
             }
             if (DefaultOpset(member, i) != opset)
             {
