@@ -39,13 +39,14 @@ internal sealed class GatewayDatabase : IDisposable
         "SELECT device_id AS DeviceId, seq AS Sequence, stream_offset_ms AS StreamOffsetMs, label AS Label FROM near_misses ORDER BY device_id, seq");
 
     /// <summary>Each device's highest near-miss sequence number so far: later near misses (another day's) lie above it.</summary>
-    public Dictionary<string, long> LastNearMissSequences() => _db.Query<DetectionClipRow>(
-        "SELECT device_id AS DeviceId, MAX(seq) AS Sequence FROM near_misses GROUP BY device_id")
-        .ToDictionary(r => r.DeviceId, r => r.Sequence, StringComparer.Ordinal);
+    public Dictionary<string, long> LastNearMissSequences() => LastSequences("near_misses");
 
     /// <summary>Each device's highest detection sequence number so far: later detections (another day's) lie above it.</summary>
-    public Dictionary<string, long> LastDetectionSequences() => _db.Query<DetectionClipRow>(
-        "SELECT device_id AS DeviceId, MAX(seq) AS Sequence FROM detections GROUP BY device_id")
+    public Dictionary<string, long> LastDetectionSequences() => LastSequences("detections");
+
+    // Highest sequence number per device in one of the gateway's per-device tables (a constant name, never input).
+    private Dictionary<string, long> LastSequences(string table) => _db.Query<DetectionClipRow>(
+        $"SELECT device_id AS DeviceId, MAX(seq) AS Sequence FROM {table} GROUP BY device_id")
         .ToDictionary(r => r.DeviceId, r => r.Sequence, StringComparer.Ordinal);
 
     /// <summary>Sketch JSON of one device, oldest window first.</summary>

@@ -49,8 +49,9 @@ public static class LabelingModelRegistration
     public static LabelingModelRecord RegisterCalibration(ILabelingModelStore store, string calibrationPath, DateTimeOffset nowUtc)
     {
         ArgumentNullException.ThrowIfNull(store);
+        // Read once: the registered bytes are the ones parsed for the lineage.
         byte[] content = File.ReadAllBytes(calibrationPath);
-        JsonObject calibration = ReadObject(calibrationPath);
+        JsonObject calibration = ParseObject(content, calibrationPath);
         string sha = Sha256(content);
         var lineage = new JsonObject
         {
@@ -78,11 +79,14 @@ public static class LabelingModelRegistration
 
     private static string Sha256(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
 
-    private static JsonObject ReadObject(string path)
+    private static JsonObject ReadObject(string path) => ParseObject(File.ReadAllBytes(path), path);
+
+    private static JsonObject ParseObject(byte[] utf8, string path)
     {
         try
         {
-            return JsonNode.Parse(File.ReadAllText(path)) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object");
+            ReadOnlySpan<byte> json = utf8.AsSpan().StartsWith("\uFEFF"u8) ? utf8.AsSpan(3) : utf8; // an editor's BOM
+            return JsonNode.Parse(json) as JsonObject ?? throw new InvalidDataException($"{path}: not a JSON object");
         }
         catch (JsonException e)
         {
